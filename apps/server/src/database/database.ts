@@ -1,0 +1,45 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PgliteDialect } from '@data-machine/pglite-dialect';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config/config';
+
+/** The server's database connection. */
+export interface ServerDatabase {
+  readonly backend: DatabaseConfig['kind'];
+  // The server composes packages that each type their own tables.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>;
+  /** Answers whether the database responds to a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Opens the configured database: PGlite under its data directory, or Postgres through a pool. */
+export async function openDatabase(config: DatabaseConfig): Promise<ServerDatabase> {
+  const db =
+    config.kind === 'pglite'
+      ? new Kysely<unknown>({ dialect: new PgliteDialect({ pglite: await openPglite(config.dataDir) }) })
+      : new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: 10 }) }) });
+  return {
+    backend: config.kind,
+    db,
+    ping: async () => {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<PGlite> {
+  const directory = path.join(dataDir, 'pglite');
+  await mkdir(directory, { recursive: true });
+  return PGlite.create(directory);
+}

@@ -1,0 +1,85 @@
+import { AgentsApiError, type MigrationSet } from '@data-machine/agents-api';
+import { describeEachDatabase } from '@data-machine/testkit';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { ServerDatabase } from '../database/database';
+import { migrateAll } from '../database/migrate';
+import { buildApp } from './app';
+import { errorStatus } from './error-response';
+
+await describeEachDatabase('http app', (context) => {
+  let app: FastifyInstance;
+  const database = (): ServerDatabase => ({
+    backend: context.backend,
+    db: context.db,
+    ping: async () => (await sql`select 1`.execute(context.db)).rows.length === 1,
+    close: async () => undefined,
+  });
+
+  beforeAll(async () => {
+    await migrateAll(context.db);
+    app = buildApp({ database: database() });
+    app.get('/test/throws-unexpected', async () => {
+      throw new Error('secret internal detail');
+    });
+    app.get('/test/throws-typed', async () => {
+      throw new AgentsApiError('database.migration_failed', 'Migration x failed', { details: { set: 'x' } });
+    });
+    app.post('/test/echo', async (request) => request.body);
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('reports health 200 when the database answers and every migration is applied', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      status: 'ok',
+      database: { backend: context.backend, reachable: true },
+      migrations: { agents_api: { applied: expect.any(Number), pending: 0 }, data_machine: { applied: expect.any(Number), pending: 0 } },
+    });
+  });
+
+  it('reports health 503 while a migration is pending', async () => {
+    const pending: MigrationSet = { name: 'pending_pkg', migrations: { '0001_later': { up: async () => undefined } } };
+    const unmigrated = buildApp({ database: database(), migrationSets: [pending] });
+    const response = await unmigrated.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ status: 'unavailable', migrations: { pending_pkg: { applied: 0, pending: 1 } } });
+  });
+
+  it('reports health 503 when the database does not answer', async () => {
+    const unreachable = buildApp({ database: { ...database(), ping: async () => false } });
+    const response = await unreachable.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toEqual({ status: 'unavailable', database: { backend: context.backend, reachable: false }, migrations: {} });
+  });
+
+  it('answers an unknown route with 404 route.not_found', async () => {
+    const response = await app.inject({ method: 'GET', url: '/nowhere' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({ error: { code: 'route.not_found', message: 'No route for GET /nowhere' } });
+  });
+
+  it('answers malformed JSON with 400 request.invalid', async () => {
+    const response = await app.inject({ method: 'POST', url: '/test/echo', headers: { 'content-type': 'application/json' }, payload: '{"a":' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('request.invalid');
+  });
+
+  it('maps a typed package error through the status table', async () => {
+    const response = await app.inject({ method: 'GET', url: '/test/throws-typed' });
+    expect(response.statusCode).toBe(errorStatus['database.migration_failed']);
+    expect(response.json()).toEqual({ error: { code: 'database.migration_failed', message: 'Migration x failed', details: { set: 'x' } } });
+  });
+
+  it('hides an unexpected error behind 500 internal, with no stack or message leaked', async () => {
+    const response = await app.inject({ method: 'GET', url: '/test/throws-unexpected' });
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ error: { code: 'internal', message: 'Internal error' } });
+    expect(response.body).not.toContain('secret');
+  });
+});

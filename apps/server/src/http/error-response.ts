@@ -1,0 +1,70 @@
+import { AgentsApiError, type AgentsApiErrorCode } from '@data-machine/agents-api';
+
+/** The body of every error response. */
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
+}
+
+/** Codes the HTTP layer itself produces. */
+export type HttpErrorCode = 'request.invalid' | 'route.not_found' | 'internal';
+
+/**
+ * The one table from error code to HTTP status. Every code a package can
+ * throw is listed, so adding a code without deciding its status fails typecheck.
+ */
+export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, number>> = {
+  'request.invalid': 400,
+  'route.not_found': 404,
+  internal: 500,
+  'agent.invalid_definition': 400,
+  'agent.not_found': 404,
+  'registry.closed': 409,
+  'registry.duplicate_agent': 409,
+  'registry.not_initialized': 503,
+  'message.invalid': 400,
+  // A provider failure is the upstream model's, not the caller's: a gateway status.
+  'provider.auth_failed': 502,
+  'provider.rate_limited': 503,
+  'provider.timeout': 504,
+  'provider.unavailable': 502,
+  'provider.bad_request': 502,
+  'provider.bad_response': 502,
+  'provider.cancelled': 499,
+  'tool.invalid_definition': 400,
+  'principal.invalid': 400,
+  'principal.chain_too_deep': 400,
+  'runner.invalid_request': 400,
+  'runner.persist_failed': 500,
+  'database.migration_failed': 500,
+};
+
+/** An error as the client sees it: a status and a body without stack or internals. */
+export interface ErrorResponse {
+  readonly status: number;
+  readonly body: ErrorBody;
+  /** Whether this is our failure (log it) rather than the caller's. */
+  readonly unexpected: boolean;
+}
+
+/** Turns anything thrown while handling a request into the response the client gets. */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (AgentsApiError.isInstance(error)) {
+    const status = errorStatus[error.code];
+    return {
+      status,
+      body: { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } },
+      unexpected: status >= 500,
+    };
+  }
+  if (isFastifyClientError(error)) {
+    return { status: error.statusCode, body: { error: { code: 'request.invalid', message: error.message } }, unexpected: false };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'Internal error' } }, unexpected: true };
+}
+
+/** Fastify's own 4xx errors: bad JSON, a body too large, a failed schema. */
+function isFastifyClientError(error: unknown): error is Error & { statusCode: number } {
+  if (!(error instanceof Error) || !('statusCode' in error)) return false;
+  const status = error.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}

@@ -1,0 +1,52 @@
+// @ts-check
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+import { dataMachinePlugin } from './tools/eslint/package-boundary.js';
+
+/** The boundary: who may import whom. See docs/architecture.md. */
+const boundary = {
+  packages: {
+    '@data-machine/agents-api': { forbid: ['data-machine', '@data-machine/server'] },
+    'data-machine': { forbid: ['@data-machine/server'] },
+    '@data-machine/testkit': { forbid: ['data-machine', '@data-machine/server'] },
+    '@data-machine/pglite-dialect': { forbid: ['@data-machine/agents-api', 'data-machine', '@data-machine/server'] },
+    '@data-machine/server': { forbid: [] },
+  },
+  testOnly: ['@data-machine/testkit'],
+};
+
+export default defineConfig(
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/coverage/**', '.data/**', '**/test/fixtures/**'],
+  },
+  tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        // Boundary fixtures sit outside every tsconfig on purpose; the boundary test lints them.
+        projectService: { allowDefaultProject: ['packages/*/test/fixtures/boundary/*.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // What a package is made of; its build configs are repository tooling and may share files.
+    files: ['{packages,apps}/*/{src,test,bench}/**/*.{ts,js}'],
+    plugins: { 'data-machine': dataMachinePlugin },
+    rules: {
+      'data-machine/package-boundary': ['error', boundary],
+    },
+  },
+  {
+    files: ['**/*.{ts,js}'],
+    rules: { 'no-console': ['error', { allow: ['warn', 'error'] }] },
+  },
+);

@@ -1,0 +1,1 @@
+export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';

@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@data-machine/source'] },
+  ssr: { resolve: { conditions: ['@data-machine/source'] } },
+  test: {
+    name: 'data-machine',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+  },
+});

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { PgliteDialect } from '@data-machine/pglite-dialect';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+
+/** The backends every database test runs on. */
+export type DatabaseBackend = 'pglite' | 'postgres';
+
+/** A fresh, isolated database, dropped by {@link TestDatabase.destroy}. */
+export interface TestDatabase {
+  readonly backend: DatabaseBackend;
+  // Each suite narrows it to its own schema type with `as Kysely<Database>`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>;
+  /** Connection string of the created database (Postgres only). */
+  readonly url: string | undefined;
+  destroy(): Promise<void>;
+}
+
+/** Where test databases are created on Postgres; each gets a new database there. */
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Creates a fresh database on `backend`: an in-memory PGlite, or a new
+ * uniquely named database on the Postgres server of `TEST_DATABASE_URL`, so
+ * parallel and repeated runs never collide.
+ */
+export async function createTestDatabase(backend: DatabaseBackend): Promise<TestDatabase> {
+  return backend === 'pglite' ? createPgliteDatabase() : createPostgresDatabase();
+}
+
+async function createPgliteDatabase(): Promise<TestDatabase> {
+  const pglite = await PGlite.create();
+  const db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
+  return { backend: 'pglite', db, url: undefined, destroy: () => db.destroy() };
+}
+
+async function createPostgresDatabase(): Promise<TestDatabase> {
+  const name = `dm_test_${Date.now().toString(36)}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withAdmin((admin) => sql`create database ${sql.id(name)}`.execute(admin));
+  const url = withDatabaseName(testDatabaseUrl, name);
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+  return {
+    backend: 'postgres',
+    db,
+    url,
+    async destroy() {
+      await db.destroy();
+      await withAdmin((admin) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin));
+    },
+  };
+}
+
+async function withAdmin<T>(work: (admin: Kysely<unknown>) => Promise<T>): Promise<T> {
+  const admin = new Kysely<unknown>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: testDatabaseUrl, max: 1 }) }),
+  });
+  try {
+    return await work(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+function withDatabaseName(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * Whether the Postgres of `TEST_DATABASE_URL` answers. With `CI=true` an
+ * unreachable Postgres throws: CI must run every database test on both backends.
+ */
+export async function probePostgres(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch (error) {
+    if (process.env.CI === 'true') {
+      throw new Error(
+        `Postgres at ${testDatabaseUrl} is unreachable and CI=true: database tests must run on PGlite and Postgres (${String(error)})`,
+      );
+    }
+    console.warn(`[testkit] Postgres at ${testDatabaseUrl} is unreachable; database tests run on PGlite only.`);
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,16 @@
+export { createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
+export type { DatabaseBackend, TestDatabase } from './database/test-database';
+export { availableBackends, describeEachDatabase } from './database/describe-each-database';
+export type { DatabaseSuiteContext } from './database/describe-each-database';
+export { startModelServer } from './model-server/model-server';
+export type {
+  ChatCompletionRequest,
+  ModelServer,
+  ModelServerOptions,
+  ReceivedRequest,
+  ReplyHandler,
+} from './model-server/model-server';
+export { errorReply, textReply, toolCallReply } from './model-server/model-reply';
+export type { ModelReply, ScriptedTiming, ScriptedToolCall, ScriptedUsage } from './model-server/model-reply';
+export { compareToBaseline } from './bench/compare';
+export type { Comparison, ComparisonResult } from './bench/compare';
