@@ -1,5 +1,140 @@
+// The public API of @data-machine/agents-api. Every export is named here on
+// purpose: a reader sees the whole surface in one file, and nothing leaks by accident.
+
+// errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
 export type { AgentsApiErrorCode, AgentsApiErrorOptions } from './errors';
+
+// agent definitions and the registry
+export {
+  agentDefinitionSchema,
+  agentRuntimeOverridesSchema,
+  agentSlugPattern,
+  agentSlugSchema,
+  defineAgent,
+  maxMemoryFileNameLength,
+  memoryFileNamePattern,
+  memoryFileNameSchema,
+} from './registry/agent-definition';
+export type { AgentDefinition, AgentDefinitionInput, AgentRuntimeOverrides } from './registry/agent-definition';
+export { createAgentRegistry } from './registry/agent-registry';
+export type {
+  AgentRegistrar,
+  AgentRegistrationCallback,
+  AgentRegistrationOptions,
+  AgentRegistry,
+  AgentRegistryStatus,
+} from './registry/agent-registry';
+
+// the message envelope
+export {
+  agentMessageSchema,
+  approvalRequiredMessageSchema,
+  createMessage,
+  deltaMessageSchema,
+  errorMessageSchema,
+  finalResultMessageSchema,
+  inputRequiredMessageSchema,
+  messageSchemaName,
+  messageSchemaVersion,
+  modelVisibleMessageTypes,
+  parseMessage,
+  textMessageSchema,
+  toolCallMessageSchema,
+  toolCallSchema,
+  toolResultMessageSchema,
+} from './messages/message';
+export type {
+  AgentMessage,
+  ApprovalRequiredMessage,
+  DeltaMessage,
+  ErrorMessage,
+  FinalResultMessage,
+  InputRequiredMessage,
+  MessageDraft,
+  MessageFactoryOptions,
+  MessageRole,
+  MessageType,
+  TextMessage,
+  ToolCall,
+  ToolCallMessage,
+  ToolResultMessage,
+} from './messages/message';
+export { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } from './messages/openai-chat-format';
+export type { FromOpenAIChatOptions, OpenAIChatConvertibleMessage } from './messages/openai-chat-format';
+
+// model providers
+export { addUsage, emptyUsage } from './providers/model-provider';
+export type {
+  ModelCallOptions,
+  ModelFinishReason,
+  ModelProvider,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ModelToolSpec,
+  ModelUsage,
+} from './providers/model-provider';
+export { createOpenAIProvider } from './providers/openai-provider';
+export type { OpenAIProviderOptions } from './providers/openai-provider';
+export { completeOnce } from './providers/complete-once';
+export type { CompleteOnceRequest, CompleteOnceResult } from './providers/complete-once';
+
+// tools and tool policy
+export { toolNamePattern } from './tools/tool';
+export type { AnyToolDefinition, ToolDefinition, ToolExecutionContext } from './tools/tool';
+export { defineTool, toolInputJsonSchema } from './tools/define-tool';
+export type { ToolDefinitionField } from './tools/define-tool';
+export { toModelToolSpec } from './tools/model-tool-spec';
+export { resolveToolSources } from './tools/tool-source';
+export type { ResolvedTools, ToolClash, ToolSource, ToolSourceContext } from './tools/tool-source';
+export { toolPolicySchema } from './tools/tool-policy';
+export type { ToolPolicy } from './tools/tool-policy';
+export { filterTools } from './tools/filter-tools';
+export type { FilteredTools, FilterToolsOptions, ToolExclusion, ToolExclusionReason } from './tools/filter-tools';
+
+// the acting context and the permission ceiling
+export {
+  authSources,
+  capabilityCeilingSchema,
+  maxCallerChainDepth,
+  principalSchema,
+  requestContexts,
+} from './permissions/principal';
+export type { AuthSource, CapabilityCeiling, Principal, RequestContext } from './permissions/principal';
+export { can, isAutonomous } from './permissions/can';
+export { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './permissions/caller-chain';
+export type { SubagentCallOptions } from './permissions/caller-chain';
+
+// the conversation runner and the built-in tool loop
+export type {
+  ApprovalDecision,
+  BudgetName,
+  CompletionPolicy,
+  ConversationEvent,
+  ConversationLimits,
+  ConversationRequest,
+  ConversationResult,
+  ConversationRunner,
+  ConversationStatus,
+  EventSink,
+  MediatorDecision,
+  PendingApproval,
+  RunFailure,
+  RunOptions,
+  RunState,
+  ToolExecution,
+  ToolMediator,
+  TranscriptPersister,
+} from './runner/conversation-runner';
+export { createToolLoopRunner } from './runner/tool-loop-runner';
+export type { ToolLoopRunnerOptions } from './runner/tool-loop-runner';
+export { isInputRequest, requestInput } from './runner/input-request';
+export type { InputRequest } from './runner/input-request';
+export { defaultLimits, resolveLimits } from './runner/limits';
+export type { ResolvedLimits } from './runner/limits';
+
+// databases and migrations
 export { getMigrationState, runMigrations } from './database/migrations';
 export type { MigrationRun, MigrationSet, MigrationState } from './database/migrations';
 export { agentsApiMigrations, migrateAgentsApi } from './database/agents-api-migrations';

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { AgentsApiError } from '../errors';
+
+/** The envelope's schema name and version; a reader refuses anything else. */
+export const messageSchemaName = 'agents-api.message';
+export const messageSchemaVersion = 1;
+
+const jsonRecordSchema = z.record(z.string(), z.unknown());
+
+/** One tool call the model asked for. `arguments` is the model's JSON text, kept as sent. */
+export const toolCallSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+export type ToolCall = z.infer<typeof toolCallSchema>;
+
+const envelope = {
+  schema: z.literal(messageSchemaName),
+  version: z.literal(messageSchemaVersion),
+  id: z.string().min(1),
+  content: z.string(),
+  metadata: jsonRecordSchema,
+  /** ISO 8601 instant. */
+  createdAt: z.iso.datetime({ offset: true }),
+};
+
+/** Plain text from the user, the assistant, or the host (`system`, e.g. a completion-policy nudge). */
+export const textMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('text'),
+  role: z.enum(['user', 'assistant', 'system']),
+  payload: jsonRecordSchema,
+});
+
+/** The assistant asking for tools; `content` holds any text it said alongside. */
+export const toolCallMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('tool_call'),
+  role: z.literal('assistant'),
+  payload: z.object({ toolCalls: z.array(toolCallSchema).min(1) }).catchall(z.unknown()),
+});
+
+/** The answer to one tool call, with role `tool`; `content` is what the model sees. */
+export const toolResultMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('tool_result'),
+  role: z.literal('tool'),
+  payload: z
+    .object({ toolCallId: z.string().min(1), toolName: z.string().min(1), isError: z.boolean() })
+    .catchall(z.unknown()),
+});
+
+/** A tool call held for a human decision; the run ended as `approval_required`. */
+export const approvalRequiredMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('approval_required'),
+  role: z.literal('assistant'),
+  payload: z.object({ toolCall: toolCallSchema, reason: z.string() }).catchall(z.unknown()),
+});
+
+/** The run needs input from the user before it can go on; `content` is the question. */
+export const inputRequiredMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('input_required'),
+  role: z.literal('assistant'),
+  payload: jsonRecordSchema,
+});
+
+/** The run's final answer; `payload.output` may carry structured output. */
+export const finalResultMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('final_result'),
+  role: z.literal('assistant'),
+  payload: jsonRecordSchema,
+});
+
+/** A failure recorded in the conversation; `payload.code` is a stable error code. */
+export const errorMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('error'),
+  role: z.enum(['assistant', 'system']),
+  payload: z.object({ code: z.string().min(1) }).catchall(z.unknown()),
+});
+
+/** A streamed fragment of assistant text; never stored, never sent to a model. */
+export const deltaMessageSchema = z.object({
+  ...envelope,
+  type: z.literal('delta'),
+  role: z.literal('assistant'),
+  payload: jsonRecordSchema,
+});
+
+/**
+ * The versioned message envelope (`schema: 'agents-api.message'`, `version: 1`).
+ * Validate anything that comes from outside with `parseMessage`.
+ */
+export const agentMessageSchema = z.discriminatedUnion('type', [
+  textMessageSchema,
+  toolCallMessageSchema,
+  toolResultMessageSchema,
+  approvalRequiredMessageSchema,
+  inputRequiredMessageSchema,
+  finalResultMessageSchema,
+  errorMessageSchema,
+  deltaMessageSchema,
+]);
+
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+export type MessageType = AgentMessage['type'];
+export type MessageRole = AgentMessage['role'];
+export type TextMessage = z.infer<typeof textMessageSchema>;
+export type ToolCallMessage = z.infer<typeof toolCallMessageSchema>;
+export type ToolResultMessage = z.infer<typeof toolResultMessageSchema>;
+export type ApprovalRequiredMessage = z.infer<typeof approvalRequiredMessageSchema>;
+export type InputRequiredMessage = z.infer<typeof inputRequiredMessageSchema>;
+export type FinalResultMessage = z.infer<typeof finalResultMessageSchema>;
+export type ErrorMessage = z.infer<typeof errorMessageSchema>;
+export type DeltaMessage = z.infer<typeof deltaMessageSchema>;
+
+/** The message types a model sees; the others are runtime records. */
+export const modelVisibleMessageTypes = ['text', 'tool_call', 'tool_result'] as const;
+
+/** Where new messages get their ids and timestamps; tests pass deterministic ones. */
+export interface MessageFactoryOptions {
+  readonly generateId?: () => string;
+  readonly now?: () => Date;
+}
+
+/** The fields a caller supplies; the envelope fields are filled in. */
+export type MessageDraft = AgentMessage extends infer Message
+  ? Message extends AgentMessage
+    ? Omit<Message, 'schema' | 'version' | 'id' | 'createdAt' | 'metadata'> & {
+        readonly id?: string;
+        readonly metadata?: Readonly<Record<string, unknown>>;
+      }
+    : never
+  : never;
+
+/**
+ * Builds a valid envelope from a draft.
+ *
+ * @example
+ * const message = createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} });
+ */
+export function createMessage<Draft extends MessageDraft>(
+  draft: Draft,
+  options: MessageFactoryOptions = {},
+): Extract<AgentMessage, { type: Draft['type'] }> {
+  const { id, metadata, ...rest } = draft;
+  return {
+    schema: messageSchemaName,
+    version: messageSchemaVersion,
+    id: id ?? (options.generateId ?? defaultId)(),
+    metadata: { ...metadata },
+    createdAt: (options.now?.() ?? new Date()).toISOString(),
+    ...rest,
+  } as unknown as Extract<AgentMessage, { type: Draft['type'] }>;
+}
+
+/**
+ * Validates a message that comes from outside (a store, a client, another process).
+ *
+ * @throws AgentsApiError `message.invalid`, with the zod issues in `details.issues`.
+ */
+export function parseMessage(value: unknown): AgentMessage {
+  const parsed = agentMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new AgentsApiError('message.invalid', `Invalid message: ${z.prettifyError(parsed.error)}`, {
+      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+    });
+  }
+  return parsed.data;
+}
+
+function defaultId(): string {
+  return `msg_${crypto.randomUUID()}`;
+}

@@ -1,0 +1,186 @@
+import type { ChatCompletionMessage, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { describe, expect, it } from 'vitest';
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage, type MessageFactoryOptions } from './message';
+import { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } from './openai-chat-format';
+
+function deterministic(): MessageFactoryOptions {
+  let counter = 0;
+  return { generateId: () => `msg_${++counter}`, now: () => new Date('2026-11-23T10:00:00.000Z') };
+}
+
+const weatherCall = { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } } as const;
+const timeCall = { id: 'call_2', type: 'function', function: { name: 'time', arguments: '{"zone":"CET"}' } } as const;
+
+function roundTrip(messages: ChatCompletionMessageParam[]): ChatCompletionMessageParam[] {
+  return toOpenAIChatMessages(fromOpenAIChatMessages(messages, deterministic()));
+}
+
+function invalidError(run: () => unknown): AgentsApiError {
+  try {
+    run();
+  } catch (error) {
+    if (AgentsApiError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected an AgentsApiError');
+}
+
+describe('openai chat format', () => {
+  describe('round trip from OpenAI through the envelope', () => {
+    it('keeps user, assistant and system text exactly', () => {
+      const messages: ChatCompletionMessageParam[] = [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+      ];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+
+    it('keeps assistant text said together with a tool call', () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: 'Let me look.', tool_calls: [weatherCall] }];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+
+    it('keeps parallel tool calls in order, with null content', () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: null, tool_calls: [weatherCall, timeCall] }];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+
+    it('keeps tool results with the ids of the calls they answer', () => {
+      const messages: ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'Weather and time in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [weatherCall, timeCall] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
+        { role: 'tool', tool_call_id: 'call_2', content: '10:00' },
+        { role: 'assistant', content: 'Sunny, and it is ten.' },
+      ];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+  });
+
+  describe('round trip from the envelope through OpenAI', () => {
+    it('keeps type, role, content and payload of every model-visible message', () => {
+      const factory = deterministic();
+      const messages = [
+        createMessage({ type: 'text', role: 'system', content: 'Be brief.', payload: {} }, factory),
+        createMessage({ type: 'text', role: 'user', content: 'Weather?', payload: {} }, factory),
+        createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [{ id: 'call_1', name: 'weather', arguments: '{}' }] } }, factory),
+        createMessage({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } }, factory),
+        createMessage({ type: 'text', role: 'assistant', content: 'Sunny.', payload: {} }, factory),
+      ];
+      const back = fromOpenAIChatMessages(toOpenAIChatMessages(messages), deterministic());
+      const essentials = (message: AgentMessage) => ({ type: message.type, role: message.role, content: message.content, payload: message.payload });
+      expect(back.map(essentials)).toEqual(messages.map(essentials));
+    });
+
+    it('builds complete envelopes with the injected ids and clock', () => {
+      const [message] = fromOpenAIChatMessages([{ role: 'user', content: 'Hi' }], deterministic());
+      expect(message).toEqual({
+        schema: 'agents-api.message',
+        version: 1,
+        id: 'msg_1',
+        type: 'text',
+        role: 'user',
+        content: 'Hi',
+        payload: {},
+        metadata: {},
+        createdAt: '2026-11-23T10:00:00.000Z',
+      });
+    });
+  });
+
+  describe('to OpenAI', () => {
+    it('sends tool results with role tool and the id of the call they answer, never as role user', () => {
+      const result = createMessage({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_7', toolName: 'weather', isError: true } });
+      expect(toOpenAIChatMessages([result])).toEqual([{ role: 'tool', tool_call_id: 'call_7', content: 'Sunny' }]);
+    });
+
+    it('puts the instructions first, as a system message', () => {
+      const user = createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} });
+      expect(toOpenAIChatMessages([user], 'You are helpful.')).toEqual([
+        { role: 'system', content: 'You are helpful.' },
+        { role: 'user', content: 'Hi' },
+      ]);
+    });
+
+    it('leaves out messages a model never sees', () => {
+      const call = { id: 'call_1', name: 'delete_all', arguments: '{}' };
+      const messages: AgentMessage[] = [
+        createMessage({ type: 'approval_required', role: 'assistant', content: 'May I?', payload: { toolCall: call, reason: 'destructive' } }),
+        createMessage({ type: 'input_required', role: 'assistant', content: 'Which city?', payload: {} }),
+        createMessage({ type: 'final_result', role: 'assistant', content: 'Done', payload: {} }),
+        createMessage({ type: 'error', role: 'system', content: 'Failed', payload: { code: 'provider.timeout' } }),
+        createMessage({ type: 'delta', role: 'assistant', content: 'Do', payload: {} }),
+        createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} }),
+      ];
+      expect(toOpenAIChatMessages(messages)).toEqual([{ role: 'user', content: 'Hi' }]);
+    });
+
+    it('sends an empty list when there are neither messages nor instructions', () => {
+      expect(toOpenAIChatMessages([])).toEqual([]);
+    });
+  });
+
+  describe('from OpenAI', () => {
+    it('reads a developer message as system text', () => {
+      expect(fromOpenAIChatMessage({ role: 'developer', content: 'Be brief.' })).toMatchObject({ type: 'text', role: 'system', content: 'Be brief.' });
+    });
+
+    it('joins content given as text parts', () => {
+      const message = fromOpenAIChatMessage({
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Hello, ' },
+          { type: 'text', text: 'world.' },
+        ],
+      });
+      expect(message).toMatchObject({ type: 'text', role: 'user', content: 'Hello, world.' });
+    });
+
+    it('reads an assistant message taken from a completion response', () => {
+      const fromResponse: ChatCompletionMessage = { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [weatherCall] };
+      const message = fromOpenAIChatMessage(fromResponse);
+      expect(message).toMatchObject({ type: 'tool_call', content: '', payload: { toolCalls: [{ id: 'call_1', name: 'weather', arguments: '{"city":"Paris"}' }] } });
+    });
+
+    it('takes the name of the answered tool from options', () => {
+      const message = fromOpenAIChatMessage({ role: 'tool', tool_call_id: 'call_1', content: 'Sunny' }, { toolNames: new Map([['call_1', 'weather']]) });
+      expect(message).toMatchObject({ type: 'tool_result', role: 'tool', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } });
+    });
+
+    it('rejects a tool message that answers no known call', () => {
+      const error = invalidError(() => fromOpenAIChatMessages([{ role: 'tool', tool_call_id: 'call_9', content: 'Sunny' }]));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_9' } });
+    });
+
+    it('rejects an image part', () => {
+      const error = invalidError(() =>
+        fromOpenAIChatMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }),
+      );
+      expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'user', issues: expect.any(Array) } });
+    });
+
+    it('rejects the legacy function role', () => {
+      const error = invalidError(() => fromOpenAIChatMessage({ role: 'function', name: 'weather', content: 'Sunny' }));
+      expect(error.code).toBe('message.invalid');
+    });
+
+    it('rejects an assistant refusal', () => {
+      const error = invalidError(() => fromOpenAIChatMessage({ role: 'assistant', content: null, refusal: 'I cannot help with that.' }));
+      expect(error.code).toBe('message.invalid');
+    });
+
+    it('rejects a participant name, which the envelope cannot keep', () => {
+      const error = invalidError(() => fromOpenAIChatMessage({ role: 'user', content: 'Hi', name: 'alice' }));
+      expect(error.code).toBe('message.invalid');
+    });
+
+    it('rejects a custom tool call', () => {
+      const error = invalidError(() =>
+        fromOpenAIChatMessage({ role: 'assistant', tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'grep', input: 'x' } }] }),
+      );
+      expect(error.code).toBe('message.invalid');
+    });
+  });
+});

@@ -1,0 +1,111 @@
+import type { z } from 'zod';
+import { AgentsApiError } from '../errors';
+import { capabilityCeilingSchema, maxCallerChainDepth, principalSchema, type CapabilityCeiling, type Principal } from './principal';
+
+/**
+ * Validates `input` and returns it as a frozen {@link Principal}. Throws
+ * `principal.invalid` with `details: { issues }` (zod's issues).
+ *
+ * @example
+ * const principal = createPrincipal({
+ *   userId: 'user-1', agentSlug: 'writer', authSource: 'user', requestContext: 'chat',
+ *   tokenId: null, ceiling: { allowed: 'unrestricted', denied: [] }, callerChain: [],
+ * });
+ */
+export function createPrincipal(input: unknown): Principal {
+  const result = principalSchema.safeParse(input);
+  if (!result.success) throw invalidPrincipal('The principal is invalid', result.error);
+  return freezePrincipal(result.data);
+}
+
+/** Options of {@link principalForSubagent}. */
+export interface SubagentCallOptions {
+  /** The agent being called. */
+  readonly agentSlug: string;
+  /** A ceiling to narrow to; it is intersected with the parent's, so it can never widen it. */
+  readonly ceiling?: CapabilityCeiling;
+}
+
+/**
+ * The principal of an agent called by the agent acting as `parent`: the same
+ * user, auth source, request context and token; `parent.agentSlug` appended to
+ * the caller chain; the parent's ceiling, narrowed by `options.ceiling` if given
+ * (see {@link intersectCeilings}). Throws `principal.chain_too_deep` when the
+ * chain would exceed {@link maxCallerChainDepth}, and `principal.invalid` for a
+ * malformed slug or ceiling.
+ *
+ * @example
+ * const child = principalForSubagent(principal, { agentSlug: 'fact-checker', ceiling: { allowed: ['search'], denied: [] } });
+ */
+export function principalForSubagent(parent: Principal, options: SubagentCallOptions): Principal {
+  const callerChain = [...parent.callerChain, parent.agentSlug];
+  if (callerChain.length > maxCallerChainDepth) throw chainTooDeep(options.agentSlug, callerChain);
+  return createPrincipal({
+    ...parent,
+    agentSlug: options.agentSlug,
+    ceiling: options.ceiling === undefined ? parent.ceiling : intersectCeilings(parent.ceiling, requestedCeiling(options.ceiling)),
+    callerChain,
+  });
+}
+
+/**
+ * The ceiling that allows only what both `a` and `b` allow and denies what
+ * either denies: `allowed` is the intersection of the lists (`'unrestricted'`
+ * constrains nothing), `denied` the union. The result is never wider than
+ * either input, so nesting can only narrow.
+ */
+export function intersectCeilings(a: CapabilityCeiling, b: CapabilityCeiling): CapabilityCeiling {
+  return Object.freeze({ allowed: intersectAllowed(a.allowed, b.allowed), denied: unique([...a.denied, ...b.denied]) });
+}
+
+function intersectAllowed(a: CapabilityCeiling['allowed'], b: CapabilityCeiling['allowed']): CapabilityCeiling['allowed'] {
+  if (a === 'unrestricted') return b === 'unrestricted' ? b : unique(b);
+  if (b === 'unrestricted') return unique(a);
+  const inB = new Set(b);
+  return unique(a.filter((capability) => inB.has(capability)));
+}
+
+function unique(capabilities: readonly string[]): readonly string[] {
+  return Object.freeze([...new Set(capabilities)]);
+}
+
+// The requested ceiling often comes from configuration: check it before it
+// shapes the result, so an error names it rather than the merged principal.
+function requestedCeiling(ceiling: unknown): CapabilityCeiling {
+  const result = capabilityCeilingSchema.safeParse(ceiling);
+  if (!result.success) throw invalidPrincipal('The requested subagent ceiling is invalid', result.error);
+  return result.data;
+}
+
+function freezePrincipal(principal: Principal): Principal {
+  const { allowed, denied } = principal.ceiling;
+  const ceiling = Object.freeze({ allowed: allowed === 'unrestricted' ? allowed : Object.freeze(allowed), denied: Object.freeze(denied) });
+  const frozen = Object.freeze({ ...principal, ceiling, callerChain: Object.freeze(principal.callerChain) });
+  validated.add(frozen);
+  return frozen;
+}
+
+/** Principals this module validated and deep-froze: they cannot have changed since. */
+const validated = new WeakSet<Principal>();
+
+/**
+ * Whether `value` is a valid principal. One made by {@link createPrincipal}
+ * or {@link principalForSubagent} is known valid without parsing it again.
+ */
+export function isValidPrincipal(value: unknown): value is Principal {
+  if (typeof value === 'object' && value !== null && validated.has(value as Principal)) return true;
+  return principalSchema.safeParse(value).success;
+}
+
+function chainTooDeep(agentSlug: string, callerChain: readonly string[]): AgentsApiError {
+  return new AgentsApiError(
+    'principal.chain_too_deep',
+    `Agent "${agentSlug}" cannot be called: its caller chain would be ${callerChain.length} agents deep, more than ${maxCallerChainDepth}.`,
+    { details: { agentSlug, callerChain, maxDepth: maxCallerChainDepth } },
+  );
+}
+
+function invalidPrincipal(subject: string, error: z.ZodError): AgentsApiError {
+  const summary = error.issues.map((issue) => `${issue.path.map(String).join('.') || 'value'}: ${issue.message}`).join('; ');
+  return new AgentsApiError('principal.invalid', `${subject}: ${summary}.`, { details: { issues: error.issues }, cause: error });
+}

@@ -1,0 +1,358 @@
+import { errorReply, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage } from '../messages/message';
+import type { ModelProvider, ModelRequest, ModelStreamEvent } from './model-provider';
+import { createOpenAIProvider, type OpenAIProviderOptions } from './openai-provider';
+
+const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
+const ask: ModelRequest = { messages: [userSays('What is the weather in Paris?')] };
+const weatherTool = {
+  name: 'weather',
+  description: 'The weather in a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+};
+
+async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
+  const collected: ModelStreamEvent[] = [];
+  for await (const event of events) collected.push(event);
+  return collected;
+}
+
+async function failure(run: () => Promise<unknown>): Promise<AgentsApiError> {
+  const error = await run().then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (AgentsApiError.isInstance(error)) return error;
+  throw new Error(`expected an AgentsApiError, got ${String(error)}`);
+}
+
+describe('openai provider', () => {
+  let server: ModelServer;
+  let providerWith: (options?: Partial<OpenAIProviderOptions>) => ModelProvider;
+  let provider: ModelProvider;
+  const lastRequest = () => server.completionRequests().at(-1);
+
+  beforeAll(async () => {
+    server = await startModelServer({ models: ['test-model'] });
+    providerWith = (options = {}) => createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0, ...options });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  beforeEach(() => {
+    server.setHandler(undefined);
+    provider = providerWith();
+  });
+
+  it('is named openai', () => {
+    expect(provider.name).toBe('openai');
+  });
+
+  describe('complete', () => {
+    it('returns the text of a plain answer', async () => {
+      server.enqueue(textReply('Sunny in Paris.'));
+      const response = await provider.complete(ask);
+      expect(response).toMatchObject({ content: 'Sunny in Paris.', toolCalls: [], finishReason: 'stop', model: 'test-model' });
+    });
+
+    it('returns parallel tool calls in order, with null content', async () => {
+      server.enqueue(
+        toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
+      );
+      const response = await provider.complete({ ...ask, tools: [weatherTool] });
+      expect(response.content).toBeNull();
+      expect(response.finishReason).toBe('tool_calls');
+      expect(response.toolCalls).toEqual([
+        { id: 'call_a', name: 'weather', arguments: '{"city":"Paris"}' },
+        { id: 'call_b', name: 'weather', arguments: '{"city":"Rome"}' },
+      ]);
+    });
+
+    it('reports usage as input, output and total tokens', async () => {
+      server.enqueue(textReply('ok', { usage: { promptTokens: 12, completionTokens: 3 } }));
+      const response = await provider.complete(ask);
+      expect(response.usage).toEqual({ inputTokens: 12, outputTokens: 3, totalTokens: 15 });
+    });
+
+    it('reports zero usage when the server reports none', async () => {
+      const body = { id: 'c1', object: 'chat.completion', model: 'test-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] };
+      server.enqueue({ type: 'malformed', body: JSON.stringify(body) });
+      const response = await provider.complete(ask);
+      expect(response.usage).toEqual({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
+    });
+
+    it('maps a finish reason it does not know to other', async () => {
+      const body = { model: 'test-model', choices: [{ message: { content: 'ok' }, finish_reason: 'function_call' }] };
+      server.enqueue({ type: 'malformed', body: JSON.stringify(body) });
+      expect((await provider.complete(ask)).finishReason).toBe('other');
+    });
+
+    it('reports a cut-off answer as length', async () => {
+      server.enqueue(textReply('Sunny in', { finishReason: 'length' }));
+      expect((await provider.complete(ask)).finishReason).toBe('length');
+    });
+  });
+
+  describe('the request it sends', () => {
+    it('sends the instructions as the first system message', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, instructions: 'You are a weather assistant.' });
+      expect(lastRequest()?.messages).toEqual([
+        { role: 'system', content: 'You are a weather assistant.' },
+        { role: 'user', content: 'What is the weather in Paris?' },
+      ]);
+    });
+
+    it('sends tools as function tools with their JSON schema', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, tools: [weatherTool] });
+      expect(lastRequest()?.tools).toEqual([
+        { type: 'function', function: { name: 'weather', description: 'The weather in a city', parameters: weatherTool.parameters } },
+      ]);
+    });
+
+    it('leaves tools out when there are none', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, tools: [] });
+      expect(lastRequest()?.body).not.toHaveProperty('tools');
+    });
+
+    it('sends the request model, temperature and output token limit', async () => {
+      server.enqueue(textReply('ok'));
+      const response = await provider.complete({ ...ask, model: 'other-model', temperature: 0.2, maxOutputTokens: 100 });
+      expect(lastRequest()?.body).toMatchObject({ model: 'other-model', temperature: 0.2, max_completion_tokens: 100 });
+      expect(response.model).toBe('other-model');
+    });
+
+    it('sends tool calls and their results as OpenAI chat messages', async () => {
+      const call = { id: 'call_w', name: 'weather', arguments: '{"city":"Paris"}' };
+      server.enqueue(textReply('Sunny.'));
+      await provider.complete({
+        messages: [
+          userSays('Weather?'),
+          createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [call] } }),
+          createMessage({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_w', toolName: 'weather', isError: false } }),
+        ],
+      });
+      expect(lastRequest()?.messages.slice(1)).toEqual([
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_w', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'call_w', content: 'Sunny' },
+      ]);
+    });
+
+    it('asks for usage when it streams', async () => {
+      server.enqueue(textReply('ok'));
+      await collect(provider.stream(ask));
+      expect(lastRequest()).toMatchObject({ stream: true, includeUsage: true });
+    });
+  });
+
+  describe('stream', () => {
+    it('yields text deltas as they arrive, then exactly one response', async () => {
+      server.enqueue(textReply('Sunny in Paris.', { usage: { promptTokens: 9, completionTokens: 4 } }));
+      const events = await collect(provider.stream(ask));
+      expect(events.filter((event) => event.type === 'text-delta').map((event) => event.text)).toEqual(['Sunny ', 'in ', 'Paris.']);
+      expect(events.filter((event) => event.type === 'response')).toHaveLength(1);
+      expect(events.at(-1)).toEqual({
+        type: 'response',
+        response: {
+          content: 'Sunny in Paris.',
+          toolCalls: [],
+          finishReason: 'stop',
+          usage: { inputTokens: 9, outputTokens: 4, totalTokens: 13 },
+          model: 'test-model',
+        },
+      });
+    });
+
+    it('joins streamed fragments of parallel tool calls by index', async () => {
+      server.enqueue(
+        toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
+      );
+      const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        type: 'response',
+        response: {
+          content: null,
+          finishReason: 'tool_calls',
+          toolCalls: [
+            { id: 'call_a', name: 'weather', arguments: '{"city":"Paris"}' },
+            { id: 'call_b', name: 'weather', arguments: '{"city":"Rome"}' },
+          ],
+        },
+      });
+    });
+
+    it('keeps text said alongside tool calls', async () => {
+      server.enqueue({ type: 'message', content: 'Let me look.', toolCalls: [{ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }] });
+      const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
+      expect(events.at(-1)).toMatchObject({ response: { content: 'Let me look.', toolCalls: [{ id: 'call_a' }] } });
+    });
+  });
+
+  describe('errors', () => {
+    it('maps a 401 to provider.auth_failed', async () => {
+      server.enqueue(errorReply(401, { message: 'bad key', code: 'invalid_api_key' }));
+      const error = await failure(() => provider.complete(ask));
+      expect(error).toMatchObject({ code: 'provider.auth_failed', details: { status: 401, providerCode: 'invalid_api_key' } });
+      expect(error.cause).toBeInstanceOf(Error);
+    });
+
+    it('maps a 403 to provider.auth_failed', async () => {
+      server.enqueue(errorReply(403));
+      expect((await failure(() => provider.complete(ask))).code).toBe('provider.auth_failed');
+    });
+
+    it('maps a 429 to provider.rate_limited with the retry-after it was given', async () => {
+      server.enqueue(errorReply(429, { retryAfterSeconds: 30 }));
+      const error = await failure(() => provider.complete(ask));
+      expect(error).toMatchObject({ code: 'provider.rate_limited', details: { status: 429, retryAfterSeconds: 30 } });
+    });
+
+    it('maps a 500 to provider.unavailable', async () => {
+      server.enqueue(errorReply(500, { message: 'boom' }));
+      const error = await failure(() => provider.complete(ask));
+      expect(error).toMatchObject({ code: 'provider.unavailable', details: { status: 500 } });
+      expect(error.message).toContain('boom');
+    });
+
+    it('maps a 400 to provider.bad_request', async () => {
+      server.enqueue(errorReply(400, { message: 'messages must not be empty' }));
+      expect(await failure(() => provider.complete(ask))).toMatchObject({ code: 'provider.bad_request', details: { status: 400 } });
+    });
+
+    it('maps a 404 for an unknown model to provider.bad_request', async () => {
+      server.enqueue(errorReply(404, { code: 'model_not_found' }));
+      expect((await failure(() => provider.complete(ask))).code).toBe('provider.bad_request');
+    });
+
+    it('maps an unparseable body to provider.bad_response', async () => {
+      server.enqueue({ type: 'malformed' });
+      const error = await failure(() => provider.complete(ask));
+      expect(error.code).toBe('provider.bad_response');
+      expect(error.cause).toBeInstanceOf(SyntaxError);
+    });
+
+    it('maps a completion without choices to provider.bad_response', async () => {
+      server.enqueue({ type: 'malformed', body: JSON.stringify({ model: 'test-model', choices: [] }) });
+      const error = await failure(() => provider.complete(ask));
+      expect(error).toMatchObject({ code: 'provider.bad_response', details: { issues: [expect.objectContaining({ path: 'choices' })] } });
+    });
+
+    it('maps a tool call without an id to provider.bad_response', async () => {
+      const body = { model: 'test-model', choices: [{ message: { content: null, tool_calls: [{ type: 'function', function: { name: 'weather', arguments: '{}' } }] } }] };
+      server.enqueue({ type: 'malformed', body: JSON.stringify(body) });
+      expect((await failure(() => provider.complete(ask))).code).toBe('provider.bad_response');
+    });
+
+    it('maps a client timeout to provider.timeout', async () => {
+      server.enqueue(textReply('too late', { delayMs: 10_000 }));
+      expect((await failure(() => providerWith({ timeoutMs: 50 }).complete(ask))).code).toBe('provider.timeout');
+    });
+
+    it('maps a refused connection to provider.unavailable', async () => {
+      const closed = await startModelServer();
+      await closed.close();
+      const unreachable = providerWith({ baseURL: closed.baseURL });
+      expect((await failure(() => unreachable.complete(ask))).code).toBe('provider.unavailable');
+    });
+
+    it('maps an already aborted signal to provider.cancelled without calling the model', async () => {
+      const before = server.completionRequests().length;
+      const controller = new AbortController();
+      controller.abort();
+      expect((await failure(() => provider.complete(ask, { signal: controller.signal }))).code).toBe('provider.cancelled');
+      expect(server.completionRequests()).toHaveLength(before);
+    });
+
+    it('maps an abort while waiting for the model to provider.cancelled', async () => {
+      const controller = new AbortController();
+      server.setHandler(() => {
+        controller.abort();
+        return textReply('too late', { delayMs: 10_000 });
+      });
+      expect((await failure(() => provider.complete(ask, { signal: controller.signal }))).code).toBe('provider.cancelled');
+    });
+  });
+
+  describe('stream errors', () => {
+    it('maps a 401 to provider.auth_failed', async () => {
+      server.enqueue(errorReply(401));
+      expect((await failure(() => collect(provider.stream(ask)))).code).toBe('provider.auth_failed');
+    });
+
+    it('maps a body that is not an event stream to provider.bad_response', async () => {
+      server.enqueue({ type: 'malformed' });
+      expect((await failure(() => collect(provider.stream(ask)))).code).toBe('provider.bad_response');
+    });
+
+    it('maps a wrongly shaped chunk to provider.bad_response', async () => {
+      server.enqueue({ type: 'malformed', body: 'data: {"choices":[{"delta":{"tool_calls":[{"index":"first"}]}}]}\n\ndata: [DONE]\n\n' });
+      const error = await failure(() => collect(provider.stream(ask)));
+      expect(error).toMatchObject({ code: 'provider.bad_response', details: { issues: [expect.objectContaining({ path: 'choices.0.delta.tool_calls.0.index' })] } });
+    });
+
+    it('maps an error event inside the stream to provider.unavailable', async () => {
+      server.enqueue({ type: 'malformed', body: 'data: {"error":{"message":"overloaded","code":"server_busy"}}\n\n' });
+      const error = await failure(() => collect(provider.stream(ask)));
+      expect(error).toMatchObject({ code: 'provider.unavailable', details: { providerCode: 'server_busy' } });
+    });
+
+    it('maps an abort in the middle of the stream to provider.cancelled', async () => {
+      server.enqueue(textReply('one two three four five six', { chunkDelayMs: 50 }));
+      const controller = new AbortController();
+      const seen: ModelStreamEvent[] = [];
+      const error = await failure(async () => {
+        for await (const event of provider.stream(ask, { signal: controller.signal })) {
+          seen.push(event);
+          controller.abort();
+        }
+      });
+      expect(error.code).toBe('provider.cancelled');
+      expect(seen.some((event) => event.type === 'response')).toBe(false);
+    });
+  });
+
+  describe('retries', () => {
+    it('retries a 429 after its retry-after and succeeds on the second request', async () => {
+      const before = server.completionRequests().length;
+      server.enqueue(errorReply(429, { retryAfterSeconds: 0 }), textReply('after the wait'));
+      const response = await providerWith({ maxRetries: 2 }).complete(ask);
+      expect(response.content).toBe('after the wait');
+      expect(server.completionRequests().length - before).toBe(2);
+    });
+
+    it('retries a 500 and succeeds', async () => {
+      const before = server.completionRequests().length;
+      server.enqueue(errorReply(500, { retryAfterSeconds: 0 }), textReply('recovered'));
+      const response = await providerWith({ maxRetries: 2 }).complete(ask);
+      expect(response.content).toBe('recovered');
+      expect(server.completionRequests().length - before).toBe(2);
+    });
+
+    it('retries a streamed call that failed before it started', async () => {
+      server.enqueue(errorReply(503, { retryAfterSeconds: 0 }), textReply('streamed'));
+      const events = await collect(providerWith({ maxRetries: 1 }).stream(ask));
+      expect(events.at(-1)).toMatchObject({ type: 'response', response: { content: 'streamed' } });
+    });
+
+    it('ends as provider.rate_limited when every attempt is rate limited', async () => {
+      const before = server.completionRequests().length;
+      const limited = () => errorReply(429, { retryAfterSeconds: 0 });
+      server.enqueue(limited(), limited(), limited());
+      const error = await failure(() => providerWith({ maxRetries: 2 }).complete(ask));
+      expect(error).toMatchObject({ code: 'provider.rate_limited', details: { status: 429, retryAfterSeconds: 0 } });
+      expect(server.completionRequests().length - before).toBe(3);
+    });
+
+    it('does not retry a 400', async () => {
+      const before = server.completionRequests().length;
+      server.enqueue(errorReply(400));
+      expect((await failure(() => providerWith({ maxRetries: 2 }).complete(ask))).code).toBe('provider.bad_request');
+      expect(server.completionRequests().length - before).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,303 @@
+import OpenAI from 'openai';
+import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
+import { z } from 'zod';
+import { AgentsApiError, type AgentsApiErrorCode } from '../errors';
+import { toolCallSchema, type ToolCall } from '../messages/message';
+import { toOpenAIChatMessages } from '../messages/openai-chat-format';
+import type {
+  ModelCallOptions,
+  ModelFinishReason,
+  ModelProvider,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ModelToolSpec,
+  ModelUsage,
+} from './model-provider';
+
+/** Options of {@link createOpenAIProvider}. */
+export interface OpenAIProviderOptions {
+  readonly apiKey: string;
+  /** The model used when a request names none. */
+  readonly model: string;
+  /** Any OpenAI-compatible endpoint; defaults to `https://api.openai.com/v1`. */
+  readonly baseURL?: string;
+  /** Per attempt, until the response headers arrive; the SDK's default is 10 minutes. */
+  readonly timeoutMs?: number;
+  /** Retries of 408, 409, 429, 5xx and connection failures, with the SDK's backoff; default 2. */
+  readonly maxRetries?: number;
+  readonly organization?: string;
+  readonly project?: string;
+}
+
+const providerName = 'openai';
+const defaultBaseURL = 'https://api.openai.com/v1';
+
+/**
+ * A `ModelProvider` on OpenAI Chat Completions, through the official `openai`
+ * client, for OpenAI and any compatible server. Retries are the SDK's: backoff
+ * with jitter, honouring `retry-after` and `retry-after-ms`. Failures are
+ * `AgentsApiError`s with a `provider.*` code and the SDK error as `cause`.
+ *
+ * @example
+ * const provider = createOpenAIProvider({ apiKey: process.env.OPENAI_API_KEY!, model: 'gpt-4o-mini' });
+ * const response = await provider.complete({ messages: [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })] });
+ */
+export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvider {
+  // Every connection setting is explicit: the SDK would otherwise fill gaps from OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL ?? defaultBaseURL,
+    organization: options.organization ?? null,
+    project: options.project ?? null,
+    maxRetries: options.maxRetries ?? 2,
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+  });
+  return {
+    name: providerName,
+    complete: (request, callOptions = {}) => complete(client, toParams(request, options.model), callOptions),
+    stream: (request, callOptions = {}) => stream(client, toParams(request, options.model), callOptions),
+  };
+}
+
+function toParams(request: ModelRequest, defaultModel: string): ChatCompletionCreateParamsNonStreaming {
+  const tools = request.tools ?? [];
+  return {
+    model: request.model ?? defaultModel,
+    messages: toOpenAIChatMessages(request.messages, request.instructions),
+    ...(tools.length === 0 ? {} : { tools: tools.map(toFunctionTool) }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
+  };
+}
+
+function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {
+  return { type: 'function', function: { name: tool.name, description: tool.description, parameters: { ...tool.parameters } } };
+}
+
+async function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: ModelCallOptions): Promise<ModelResponse> {
+  let completion: unknown;
+  try {
+    completion = await client.chat.completions.create(params, { signal: options.signal });
+  } catch (error) {
+    throw toProviderError(error, options.signal);
+  }
+  return toModelResponse(completion, params.model);
+}
+
+async function* stream(
+  client: OpenAI,
+  params: ChatCompletionCreateParamsNonStreaming,
+  options: ModelCallOptions,
+): AsyncGenerator<ModelStreamEvent> {
+  const accumulator = new ChunkAccumulator(params.model);
+  try {
+    const chunks = await client.chat.completions.create(
+      { ...params, stream: true, stream_options: { include_usage: true } },
+      { signal: options.signal },
+    );
+    for await (const chunk of chunks) {
+      const text = accumulator.add(parseWire(chunkWireSchema, chunk, 'stream chunk'));
+      if (text !== '') yield { type: 'text-delta', text };
+    }
+  } catch (error) {
+    throw toProviderError(error, options.signal);
+  }
+  // The SDK ends a stream quietly when its request is aborted; the caller must still hear it was cancelled.
+  if (options.signal?.aborted) throw cancelledError(options.signal.reason);
+  yield { type: 'response', response: accumulator.response() };
+}
+
+// The response as we rely on it. Compatible servers vary, so only what we read is required.
+const wireToolCallSchema = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+const wireUsageSchema = z
+  .object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional(), total_tokens: z.number().optional() })
+  .nullish();
+const completionWireSchema = z.object({
+  model: z.string().optional(),
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullish(), tool_calls: z.array(wireToolCallSchema).nullish() }),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .min(1),
+  usage: wireUsageSchema,
+});
+const chunkWireSchema = z.object({
+  model: z.string().optional(),
+  choices: z
+    .array(
+      z.object({
+        delta: z
+          .object({
+            content: z.string().nullish(),
+            tool_calls: z
+              .array(
+                z.object({
+                  index: z.number().int().min(0),
+                  id: z.string().nullish(),
+                  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+                }),
+              )
+              .nullish(),
+          })
+          .nullish(),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  usage: wireUsageSchema,
+});
+type ChunkWire = z.infer<typeof chunkWireSchema>;
+type UsageWire = z.infer<typeof wireUsageSchema>;
+
+function parseWire<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string): z.infer<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AgentsApiError('provider.bad_response', `${providerName}: unexpected ${what}: ${z.prettifyError(parsed.error)}`, {
+    details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+  });
+}
+
+function toModelResponse(value: unknown, requestedModel: string): ModelResponse {
+  const completion = parseWire(completionWireSchema, value, 'completion');
+  const [choice] = completion.choices;
+  return {
+    content: textOrNull(choice?.message.content ?? ''),
+    toolCalls: (choice?.message.tool_calls ?? []).map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
+    finishReason: toFinishReason(choice?.finish_reason),
+    usage: toUsage(completion.usage),
+    model: completion.model ?? requestedModel,
+  };
+}
+
+/** Builds one response from stream chunks: text appended, tool-call fragments joined by index. */
+class ChunkAccumulator {
+  #text = '';
+  #sawChoice = false;
+  #finishReason: string | null | undefined;
+  #usage: UsageWire;
+  #model: string;
+  readonly #toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
+
+  constructor(requestedModel: string) {
+    this.#model = requestedModel;
+  }
+
+  /** Takes in one chunk; returns the text it added. */
+  add(chunk: ChunkWire): string {
+    if (chunk.model) this.#model = chunk.model;
+    if (chunk.usage) this.#usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) return '';
+    this.#sawChoice = true;
+    if (choice.finish_reason) this.#finishReason = choice.finish_reason;
+    for (const fragment of choice.delta?.tool_calls ?? []) {
+      const call = this.#toolCalls.get(fragment.index) ?? { id: '', name: '', arguments: '' };
+      call.id ||= fragment.id ?? '';
+      call.name += fragment.function?.name ?? '';
+      call.arguments += fragment.function?.arguments ?? '';
+      this.#toolCalls.set(fragment.index, call);
+    }
+    const text = choice.delta?.content ?? '';
+    this.#text += text;
+    return text;
+  }
+
+  response(): ModelResponse {
+    if (!this.#sawChoice) {
+      throw new AgentsApiError('provider.bad_response', `${providerName}: the stream ended without a choice`);
+    }
+    const calls = [...this.#toolCalls.entries()].sort(([left], [right]) => left - right).map(([, call]) => call);
+    const toolCalls: ToolCall[] = parseWire(z.array(toolCallSchema), calls, 'streamed tool call');
+    return {
+      content: textOrNull(this.#text),
+      toolCalls,
+      finishReason: toFinishReason(this.#finishReason),
+      usage: toUsage(this.#usage),
+      model: this.#model,
+    };
+  }
+}
+
+function textOrNull(text: string): string | null {
+  return text === '' ? null : text;
+}
+
+const finishReasons: ReadonlyMap<string, ModelFinishReason> = new Map([
+  ['stop', 'stop'],
+  ['tool_calls', 'tool_calls'],
+  ['length', 'length'],
+  ['content_filter', 'content_filter'],
+]);
+
+function toFinishReason(reason: string | null | undefined): ModelFinishReason {
+  return finishReasons.get(reason ?? '') ?? 'other';
+}
+
+function toUsage(usage: UsageWire): ModelUsage {
+  const inputTokens = usage?.prompt_tokens ?? 0;
+  const outputTokens = usage?.completion_tokens ?? 0;
+  return { inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
+}
+
+/** Maps whatever the SDK threw to a `provider.*` error; the SDK's retries are already spent. */
+function toProviderError(error: unknown, signal: AbortSignal | undefined): AgentsApiError {
+  if (AgentsApiError.isInstance(error)) return error;
+  // Checked first: an abort surfaces as several error types depending on when it landed.
+  if (signal?.aborted || error instanceof OpenAI.APIUserAbortError) return cancelledError(error);
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new AgentsApiError('provider.timeout', `${providerName}: the request timed out`, { cause: error });
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new AgentsApiError('provider.unavailable', `${providerName}: could not connect: ${error.message}`, { cause: error });
+  }
+  if (error instanceof OpenAI.APIError) return fromApiError(error);
+  if (error instanceof SyntaxError || error instanceof OpenAI.OpenAIError) {
+    return new AgentsApiError('provider.bad_response', `${providerName}: unreadable response: ${error.message}`, { cause: error });
+  }
+  // What is left comes from reading the body, e.g. undici's "terminated" when the connection drops mid-response.
+  return new AgentsApiError('provider.unavailable', `${providerName}: the response broke off: ${String(error)}`, { cause: error });
+}
+
+function fromApiError(error: InstanceType<typeof OpenAI.APIError>): AgentsApiError {
+  const details = withoutEmpty({
+    status: error.status,
+    providerCode: error.code,
+    providerType: error.type,
+    requestId: error.requestID,
+    retryAfterSeconds: retryAfterSeconds(error.headers),
+  });
+  return new AgentsApiError(codeForStatus(error.status), `${providerName}: ${error.message}`, { cause: error, details });
+}
+
+function codeForStatus(status: number | undefined): AgentsApiErrorCode {
+  // No status: an error event inside a stream, sent by a server that failed after it started answering.
+  if (status === undefined || status >= 500) return 'provider.unavailable';
+  if (status === 401 || status === 403) return 'provider.auth_failed';
+  if (status === 429) return 'provider.rate_limited';
+  if (status === 408) return 'provider.timeout';
+  if (status >= 400) return 'provider.bad_request';
+  return 'provider.bad_response';
+}
+
+function retryAfterSeconds(headers: Headers | undefined): number | undefined {
+  const milliseconds = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(milliseconds)) return milliseconds / 1000;
+  const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
+  return Number.isFinite(seconds) ? seconds : undefined;
+}
+
+function cancelledError(cause: unknown): AgentsApiError {
+  return new AgentsApiError('provider.cancelled', `${providerName}: the call was cancelled`, { cause });
+}
+
+function withoutEmpty(record: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined && value !== null));
+}

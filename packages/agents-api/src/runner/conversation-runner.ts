@@ -1,0 +1,183 @@
+import type { AgentsApiErrorCode } from '../errors';
+import type { AgentMessage, ToolCall } from '../messages/message';
+import type { Principal } from '../permissions/principal';
+import type { ModelUsage } from '../providers/model-provider';
+import type { AnyToolDefinition } from '../tools/tool';
+
+/** Bounds on one run; every one is enforced by the built-in loop. */
+export interface ConversationLimits {
+  /** Model calls; default 10. */
+  readonly maxTurns?: number;
+  /** Tool calls in total. */
+  readonly maxToolCalls?: number;
+  /** Tool calls per tool name. */
+  readonly maxCallsPerTool?: number;
+  /** Wall-clock time for the whole run. */
+  readonly timeoutMs?: number;
+  /** Total tokens; a `budget-warning` event fires at 80 %. */
+  readonly maxTokens?: number;
+  /** Tool calls of one turn run at most this many at once; default 4. */
+  readonly toolConcurrency?: number;
+  /** A tool result longer than this is cut, with a `tool-result-truncated` event; default 16,000 characters. */
+  readonly maxToolResultChars?: number;
+  /** The same failing call (name and arguments) this many times in a row ends the run as `stalled`; default 3. */
+  readonly maxRepeatedFailures?: number;
+}
+
+/** A later run's decision on a call that was held for approval. */
+export interface ApprovalDecision {
+  readonly toolCallId: string;
+  readonly approved: boolean;
+  /** Told to the model when the call is rejected. */
+  readonly reason?: string;
+}
+
+/** One run of an agent. */
+export interface ConversationRequest {
+  /** The system prompt (the agent's instructions, composed memory…); never stored. */
+  readonly instructions?: string;
+  /** The conversation so far, ending with the new input. */
+  readonly messages: readonly AgentMessage[];
+  readonly tools?: readonly AnyToolDefinition[];
+  /** The acting context, handed to every tool and seam. */
+  readonly principal: Principal;
+  /** Host data tools receive as `runtimeContext`. */
+  readonly runtimeContext?: Readonly<Record<string, unknown>>;
+  /** Copied onto every message the run produces. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly limits?: ConversationLimits;
+  readonly model?: string;
+  readonly temperature?: number;
+  /** Decisions on calls a previous run held for approval; the run applies them before calling the model. */
+  readonly approvals?: readonly ApprovalDecision[];
+}
+
+/** Why a run stopped early on a budget. */
+export type BudgetName = 'turns' | 'tool_calls' | 'tool_calls_per_tool' | 'wall_clock' | 'tokens';
+
+/** What happened to one tool call. */
+export interface ToolExecution {
+  readonly toolCallId: string;
+  readonly toolName: string;
+  /** The model's arguments, parsed when they were JSON. */
+  readonly arguments: unknown;
+  /**
+   * `success`: ran and returned. `error`: threw, was unknown, or had bad arguments
+   * (the model got an error tool message). `rejected` / `replaced`: the mediator
+   * answered instead of the tool.
+   */
+  readonly outcome: 'success' | 'error' | 'rejected' | 'replaced';
+  /** The tool message content the model got. */
+  readonly content: string;
+}
+
+/** A failure that ended a run. */
+export interface RunFailure {
+  readonly code: AgentsApiErrorCode;
+  readonly message: string;
+}
+
+interface ResultBase {
+  /** The messages this run produced, in order (not the request's). */
+  readonly messages: readonly AgentMessage[];
+  readonly toolExecutions: readonly ToolExecution[];
+  readonly usage: ModelUsage;
+  /** Model calls made. */
+  readonly turns: number;
+  /** The last assistant text, if any. */
+  readonly finalContent: string | null;
+}
+
+/** How a run ended. Expected outcomes are statuses, not exceptions. */
+export type ConversationResult =
+  | (ResultBase & { readonly status: 'completed' })
+  | (ResultBase & { readonly status: 'failed'; readonly failure: RunFailure })
+  | (ResultBase & { readonly status: 'approval_required'; readonly pending: readonly PendingApproval[] })
+  | (ResultBase & { readonly status: 'input_required'; readonly question: string })
+  | (ResultBase & { readonly status: 'budget_exceeded'; readonly budget: BudgetName })
+  | (ResultBase & { readonly status: 'stalled'; readonly repeatedCall: ToolCall })
+  | (ResultBase & { readonly status: 'cancelled' });
+
+export type ConversationStatus = ConversationResult['status'];
+
+/** A tool call waiting for a decision. */
+export interface PendingApproval {
+  readonly toolCall: ToolCall;
+  readonly reason: string;
+}
+
+/** What a run emits as it goes; names read noun-verb. */
+export type ConversationEvent =
+  | { readonly type: 'turn-start'; readonly turn: number }
+  | { readonly type: 'text-delta'; readonly text: string }
+  | { readonly type: 'message'; readonly message: AgentMessage }
+  | { readonly type: 'tool-call'; readonly toolCall: ToolCall }
+  | { readonly type: 'tool-result'; readonly execution: ToolExecution }
+  | { readonly type: 'tool-result-truncated'; readonly toolCallId: string; readonly originalLength: number; readonly keptLength: number }
+  | { readonly type: 'budget-warning'; readonly budget: 'tokens'; readonly used: number; readonly limit: number }
+  | { readonly type: 'approval-required'; readonly pending: PendingApproval }
+  | { readonly type: 'run-end'; readonly result: ConversationResult };
+
+/** Per-run options. */
+export interface RunOptions {
+  /** Aborting ends the run as `cancelled` within one step. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Runs a conversation. `run` resolves to the result; `stream` yields the
+ * events as they happen and ends with `run-end`, whose result is the same.
+ */
+export interface ConversationRunner {
+  run(request: ConversationRequest, options?: RunOptions): Promise<ConversationResult>;
+  stream(request: ConversationRequest, options?: RunOptions): AsyncIterable<ConversationEvent>;
+}
+
+/** What the seams see of a run in progress. */
+export interface RunState {
+  readonly request: ConversationRequest;
+  readonly turn: number;
+  /** The request's messages followed by everything produced so far. */
+  readonly messages: readonly AgentMessage[];
+  readonly toolExecutions: readonly ToolExecution[];
+}
+
+/**
+ * Decides whether the model's final answer ends the run. Return
+ * `{ complete: false, nudge }` to send `nudge` as a system message and go
+ * on (e.g. "not done until tool X was called"); the turn budget still applies.
+ */
+export interface CompletionPolicy {
+  check(state: RunState): { readonly complete: true } | { readonly complete: false; readonly nudge: string };
+}
+
+/** The mediator's answer for one tool call. */
+export type MediatorDecision =
+  | { readonly action: 'proceed' }
+  | { readonly action: 'reject'; readonly reason: string }
+  | { readonly action: 'replace'; readonly content: string }
+  | { readonly action: 'hold'; readonly reason: string };
+
+/**
+ * Sees every tool call before it runs. `hold` ends the run as
+ * `approval_required` with the call pending; a later run resumes it through
+ * `ConversationRequest.approvals`.
+ */
+export interface ToolMediator {
+  mediate(toolCall: ToolCall, tool: AnyToolDefinition | undefined, state: RunState): MediatorDecision | Promise<MediatorDecision>;
+}
+
+/**
+ * Stores what a run produces as it goes. A tool step calls it twice: once
+ * with the assistant's tool-call message, then with all of that step's tool
+ * results, so a crash between the two is visible and resumable. A throw ends
+ * the run as `failed` with `runner.persist_failed`.
+ */
+export interface TranscriptPersister {
+  persist(messages: readonly AgentMessage[], state: RunState): Promise<void>;
+}
+
+/** Observes events; a sink that throws or rejects is reported to `onSinkError` and never breaks the run. */
+export interface EventSink {
+  onEvent(event: ConversationEvent): void | Promise<void>;
+}

@@ -1,0 +1,124 @@
+import type { ToolCall } from '../messages/message';
+import type { Principal } from '../permissions/principal';
+import type { AnyToolDefinition } from '../tools/tool';
+import type { ToolExecution } from './conversation-runner';
+import { isInputRequest } from './input-request';
+
+/** What executing one call produced. */
+export interface ToolCallOutcome {
+  readonly execution: ToolExecution;
+  readonly truncated?: { readonly originalLength: number; readonly keptLength: number };
+  /** Set when the tool asked the user a question instead of answering. */
+  readonly question?: string;
+}
+
+/** What every call of a run shares. */
+export interface ToolCallEnvironment {
+  readonly principal: Principal;
+  readonly signal: AbortSignal;
+  readonly runtimeContext: Readonly<Record<string, unknown>>;
+  readonly maxResultChars: number;
+}
+
+/** Thrown when the run's signal aborts while a tool runs; the loop ends the run. */
+export class RunAborted extends Error {
+  constructor() {
+    super('run aborted');
+    this.name = 'RunAborted';
+  }
+}
+
+/**
+ * Runs one tool call. Every failure (an unknown tool, arguments that are not
+ * JSON or fail the tool's schema, an executor that throws) becomes an error
+ * tool message for the model: a tool never crashes the run. Only an abort of
+ * the run's signal escapes, as {@link RunAborted}.
+ */
+export async function executeToolCall(
+  call: ToolCall,
+  tool: AnyToolDefinition | undefined,
+  environment: ToolCallEnvironment,
+): Promise<ToolCallOutcome> {
+  const args = parseArguments(call.arguments);
+  const fail = (content: string): ToolCallOutcome => ({
+    execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'error', content },
+  });
+  if (!tool) return fail(`Error: there is no tool named "${call.name}".`);
+  if (tool.clientSide) return fail(`Error: "${call.name}" runs on the client and cannot be run here.`);
+  if (!args.ok) return fail(`Error: the arguments for "${call.name}" are not valid JSON.`);
+  const input = tool.input.safeParse(args.value);
+  if (!input.success) {
+    const problems = input.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`).join('; ');
+    return fail(`Error: invalid arguments for "${call.name}": ${problems}`);
+  }
+  let output: unknown;
+  try {
+    output = await untilAborted(
+      Promise.resolve().then(() =>
+        tool.execute(input.data, {
+          principal: environment.principal,
+          signal: environment.signal,
+          toolCallId: call.id,
+          runtimeContext: environment.runtimeContext,
+        }),
+      ),
+      environment.signal,
+    );
+  } catch (error) {
+    if (error instanceof RunAborted) throw error;
+    return fail(`Error: "${call.name}" failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (isInputRequest(output)) {
+    return {
+      execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: `Asked the user: ${output.question}` },
+      question: output.question,
+    };
+  }
+  const full = stringifyOutput(output);
+  const kept = truncate(full, environment.maxResultChars);
+  return {
+    execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: kept },
+    ...(kept === full ? {} : { truncated: { originalLength: full.length, keptLength: kept.length } }),
+  };
+}
+
+function parseArguments(text: string): { ok: true; value: unknown } | { ok: false; value: string } {
+  if (text.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, value: text };
+  }
+}
+
+function stringifyOutput(output: unknown): string {
+  if (typeof output === 'string') return output;
+  if (output === undefined) return '';
+  return JSON.stringify(output) ?? String(output);
+}
+
+/** Cuts `text` to at most `limit` characters, saying how much was cut. */
+export function truncate(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const note = `\n[truncated ${text.length - limit} more characters]`;
+  return text.slice(0, Math.max(0, limit - note.length)) + note;
+}
+
+/** Resolves with `work`, or rejects with {@link RunAborted} as soon as `signal` aborts. */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new RunAborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new RunAborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

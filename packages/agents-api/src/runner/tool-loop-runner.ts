@@ -1,0 +1,441 @@
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
+import { isValidPrincipal } from '../permissions/caller-chain';
+import {
+  addUsage,
+  emptyUsage,
+  type ModelProvider,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelUsage,
+} from '../providers/model-provider';
+import { toModelToolSpec } from '../tools/model-tool-spec';
+import type { AnyToolDefinition } from '../tools/tool';
+import type {
+  BudgetName,
+  CompletionPolicy,
+  ConversationEvent,
+  ConversationRequest,
+  ConversationResult,
+  ConversationRunner,
+  EventSink,
+  PendingApproval,
+  RunOptions,
+  RunState,
+  ToolExecution,
+  ToolMediator,
+  TranscriptPersister,
+} from './conversation-runner';
+import { resolveLimits, type ResolvedLimits } from './limits';
+import { orderForModel, toolCallIds, unansweredToolCalls } from './model-view';
+import { executeToolCall, RunAborted, untilAborted, type ToolCallOutcome } from './tool-execution';
+
+/** What the built-in loop is made of; only `provider` is required. */
+export interface ToolLoopRunnerOptions {
+  readonly provider: ModelProvider;
+  readonly completionPolicy?: CompletionPolicy;
+  readonly mediator?: ToolMediator;
+  readonly persister?: TranscriptPersister;
+  readonly sinks?: readonly EventSink[];
+  /** Told when a sink throws; the run goes on either way. */
+  readonly onSinkError?: (error: unknown, event: ConversationEvent) => void;
+  /** Ids of new messages and of renamed tool calls; defaults to random UUIDs. */
+  readonly generateId?: () => string;
+  readonly now?: () => Date;
+}
+
+/**
+ * The built-in multi-turn tool loop: calls the model, runs the tools it asks
+ * for (in parallel, up to a limit), feeds the results back, and repeats until
+ * the model answers, a budget is spent, a call is held for approval, the
+ * user's input is needed, the same failing call repeats, or the signal aborts.
+ *
+ * @example
+ * const runner = createToolLoopRunner({ provider: createOpenAIProvider({ apiKey, model: 'gpt-4o-mini' }) });
+ * const result = await runner.run({ instructions, messages: [userMessage], tools: [weather], principal });
+ * if (result.status === 'completed') console.log(result.finalContent);
+ */
+export function createToolLoopRunner(options: ToolLoopRunnerOptions): ConversationRunner {
+  return {
+    stream: (request, runOptions) => streamRun(options, request, runOptions, 'stream'),
+    async run(request, runOptions) {
+      let result: ConversationResult | undefined;
+      for await (const event of streamRun(options, request, runOptions, 'complete')) {
+        if (event.type === 'run-end') result = event.result;
+      }
+      if (!result) throw new Error('tool loop ended without a result');
+      return result;
+    },
+  };
+}
+
+type ModelMode = 'stream' | 'complete';
+
+async function* streamRun(
+  options: ToolLoopRunnerOptions,
+  request: ConversationRequest,
+  runOptions: RunOptions = {},
+  mode: ModelMode,
+): AsyncGenerator<ConversationEvent, void> {
+  const loop = new ToolLoop(options, request, runOptions, mode);
+  const ending = yield* loop.execute();
+  const event: ConversationEvent = { type: 'run-end', result: loop.result(ending) };
+  await loop.deliver(event);
+  yield event;
+}
+
+/** How a run ended, before the shared fields are added. */
+type Ending = ConversationResult extends infer Result
+  ? Result extends ConversationResult
+    ? Omit<Result, 'messages' | 'toolExecutions' | 'usage' | 'turns' | 'finalContent'>
+    : never
+  : never;
+
+class PersistFailure extends Error {}
+
+class ToolLoop {
+  readonly #options: ToolLoopRunnerOptions;
+  readonly #request: ConversationRequest;
+  readonly #mode: ModelMode;
+  readonly #limits: ResolvedLimits;
+  readonly #signal: AbortSignal;
+  /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
+  readonly #cancellable: boolean;
+  readonly #timeout: AbortSignal | undefined;
+  readonly #tools = new Map<string, AnyToolDefinition>();
+  readonly #messages: AgentMessage[];
+  readonly #produced: AgentMessage[] = [];
+  readonly #executions: ToolExecution[] = [];
+  readonly #usedCallIds: Set<string>;
+  readonly #callsPerTool = new Map<string, number>();
+  #usage: ModelUsage = emptyUsage;
+  #turns = 0;
+  #toolCalls = 0;
+  #tokenWarningSent = false;
+  #lastFailure: { key: string; count: number } | undefined;
+
+  constructor(options: ToolLoopRunnerOptions, request: ConversationRequest, runOptions: RunOptions, mode: ModelMode) {
+    this.#options = options;
+    this.#request = request;
+    this.#mode = mode;
+    this.#limits = resolveLimits(request.limits);
+    if (!isValidPrincipal(request.principal)) {
+      throw new AgentsApiError('runner.invalid_request', 'The request has no valid principal');
+    }
+    for (const tool of request.tools ?? []) {
+      if (this.#tools.has(tool.name)) {
+        throw new AgentsApiError('runner.invalid_request', `Two tools are named "${tool.name}"`, { details: { tool: tool.name } });
+      }
+      this.#tools.set(tool.name, tool);
+    }
+    this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
+    const signals = [runOptions.signal, this.#timeout].filter((signal): signal is AbortSignal => signal !== undefined);
+    this.#cancellable = signals.length > 0;
+    this.#signal = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    this.#messages = [...request.messages];
+    this.#usedCallIds = toolCallIds(request.messages);
+    const waiting = new Set(unansweredToolCalls(request.messages).map((entry) => entry.toolCall.id));
+    for (const { toolCallId } of request.approvals ?? []) {
+      if (!waiting.has(toolCallId)) {
+        throw new AgentsApiError('runner.invalid_request', `There is no unanswered tool call "${toolCallId}" to decide on`, { details: { toolCallId } });
+      }
+    }
+  }
+
+  async *execute(): AsyncGenerator<ConversationEvent, Ending> {
+    try {
+      const resumed = yield* this.#resume();
+      if (resumed) return resumed;
+      for (;;) {
+        if (this.#signal.aborted) throw new RunAborted();
+        const spent = this.#spentBudget();
+        if (spent) return { status: 'budget_exceeded', budget: spent };
+        this.#turns += 1;
+        yield* this.#emit({ type: 'turn-start', turn: this.#turns });
+        const response = yield* this.#callModel();
+        yield* this.#addUsage(response.usage);
+        const ending = response.toolCalls.length === 0 ? yield* this.#answer(response) : yield* this.#toolStep(response);
+        if (ending) return ending;
+      }
+    } catch (error) {
+      return this.#endingFor(error);
+    }
+  }
+
+  result(ending: Ending): ConversationResult {
+    const finalText = this.#produced.findLast((message) => message.type === 'text' && message.role === 'assistant');
+    return {
+      ...ending,
+      messages: [...this.#produced],
+      toolExecutions: [...this.#executions],
+      usage: this.#usage,
+      turns: this.#turns,
+      finalContent: finalText?.content ?? null,
+    } as ConversationResult;
+  }
+
+  /** Hands an event to every sink; a sink that throws is reported, never fatal. */
+  async deliver(event: ConversationEvent): Promise<void> {
+    for (const sink of this.#options.sinks ?? []) {
+      try {
+        await sink.onEvent(event);
+      } catch (error) {
+        try {
+          this.#options.onSinkError?.(error, event);
+        } catch {
+          // An error reporter that throws is as unimportant to the run as the sink.
+        }
+      }
+    }
+  }
+
+  #state(): RunState {
+    return { request: this.#request, turn: this.#turns, messages: this.#messages, toolExecutions: this.#executions };
+  }
+
+  #endingFor(error: unknown): Ending {
+    const cancelled = error instanceof RunAborted || (AgentsApiError.isInstance(error) && error.code === 'provider.cancelled');
+    if (cancelled || this.#signal.aborted) {
+      return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
+    }
+    if (error instanceof PersistFailure) {
+      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message } };
+    }
+    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message } };
+    throw error;
+  }
+
+  #spentBudget(): BudgetName | undefined {
+    if (this.#turns >= this.#limits.maxTurns) return 'turns';
+    if (this.#limits.maxTokens !== undefined && this.#usage.totalTokens >= this.#limits.maxTokens) return 'tokens';
+    return undefined;
+  }
+
+  async *#callModel(): AsyncGenerator<ConversationEvent, ModelResponse> {
+    const request: ModelRequest = {
+      messages: orderForModel(this.#messages),
+      tools: [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec),
+      ...(this.#request.instructions === undefined ? {} : { instructions: this.#request.instructions }),
+      ...(this.#request.model === undefined ? {} : { model: this.#request.model }),
+      ...(this.#request.temperature === undefined ? {} : { temperature: this.#request.temperature }),
+    };
+    const { provider } = this.#options;
+    const callOptions = this.#cancellable ? { signal: this.#signal } : {};
+    if (this.#mode === 'complete') {
+      return this.#cancellable ? await untilAborted(provider.complete(request, callOptions), this.#signal) : await provider.complete(request);
+    }
+    let response: ModelResponse | undefined;
+    for await (const event of provider.stream(request, callOptions)) {
+      if (this.#signal.aborted) throw new RunAborted();
+      if (event.type === 'text-delta') yield* this.#emit({ type: 'text-delta', text: event.text });
+      else response = event.response;
+    }
+    if (!response) throw new AgentsApiError('provider.bad_response', `${provider.name}: the stream ended without a response`);
+    return response;
+  }
+
+  async *#addUsage(usage: ModelUsage): AsyncGenerator<ConversationEvent, void> {
+    this.#usage = addUsage(this.#usage, usage);
+    const limit = this.#limits.maxTokens;
+    if (limit === undefined || this.#tokenWarningSent || this.#usage.totalTokens < limit * 0.8) return;
+    this.#tokenWarningSent = true;
+    yield* this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit });
+  }
+
+  /** The model answered without tools: done, unless the completion policy wants more. */
+  async *#answer(response: ModelResponse): AsyncGenerator<ConversationEvent, Ending | undefined> {
+    yield* this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
+    const verdict = this.#options.completionPolicy?.check(this.#state()) ?? { complete: true };
+    if (verdict.complete) return { status: 'completed' };
+    yield* this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
+    return undefined;
+  }
+
+  /** One tool step: the call message, mediation, execution, the results, then what ends the run, if anything. */
+  async *#toolStep(response: ModelResponse): AsyncGenerator<ConversationEvent, Ending | undefined> {
+    const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
+    yield* this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
+    for (const toolCall of calls) yield* this.#emit({ type: 'tool-call', toolCall });
+
+    const outcomes = new Map<string, ToolCallOutcome>();
+    const toRun: ToolCall[] = [];
+    const held: PendingApproval[] = [];
+    let budget: BudgetName | undefined;
+    for (const call of calls) {
+      const spent = this.#takeCallBudget(call);
+      if (spent) {
+        budget ??= spent;
+        outcomes.set(call.id, notRun(call, 'error', `Not run: the ${spent === 'tool_calls' ? 'tool-call' : `"${call.name}"`} budget of this run is spent.`));
+        continue;
+      }
+      const tool = this.#tools.get(call.name);
+      const decision = (await this.#options.mediator?.mediate(call, tool, this.#state())) ?? { action: 'proceed' };
+      if (decision.action === 'proceed') toRun.push(call);
+      else if (decision.action === 'reject') outcomes.set(call.id, notRun(call, 'rejected', `Rejected: ${decision.reason}`));
+      else if (decision.action === 'replace') outcomes.set(call.id, notRun(call, 'replaced', decision.content));
+      else held.push({ toolCall: call, reason: decision.reason });
+    }
+    for (const [index, outcome] of (await this.#runAll(toRun)).entries()) outcomes.set(toRun[index]?.id ?? '', outcome);
+
+    const answered = calls.map((call) => outcomes.get(call.id)).filter((outcome): outcome is ToolCallOutcome => outcome !== undefined);
+    const ending = yield* this.#recordOutcomes(answered);
+    if (ending) return ending;
+    if (held.length > 0) {
+      yield* this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
+      for (const pending of held) yield* this.#emit({ type: 'approval-required', pending });
+      return { status: 'approval_required', pending: held };
+    }
+    return budget ? { status: 'budget_exceeded', budget } : undefined;
+  }
+
+  /**
+   * Answers the calls a previous run left without results, before the model
+   * is called: approved calls run, rejected ones are refused, held ones
+   * without a decision are refused, interrupted ones run again only if the
+   * tool is safe to retry.
+   */
+  async *#resume(): AsyncGenerator<ConversationEvent, Ending | undefined> {
+    const unanswered = unansweredToolCalls(this.#request.messages);
+    const decisions = new Map((this.#request.approvals ?? []).map((decision) => [decision.toolCallId, decision]));
+    const outcomes: ToolCallOutcome[] = [];
+    for (const { toolCall, held } of unanswered) {
+      const decision = decisions.get(toolCall.id);
+      const tool = this.#tools.get(toolCall.name);
+      if (decision?.approved || (!decision && !held && tool?.retrySafe)) {
+        this.#takeCallBudget(toolCall);
+        outcomes.push(...(await this.#runAll([toolCall])));
+      } else if (decision) {
+        outcomes.push(notRun(toolCall, 'rejected', `Rejected by the approver${decision.reason ? `: ${decision.reason}` : '.'}`));
+      } else if (held) {
+        outcomes.push(notRun(toolCall, 'rejected', 'Not run: it was held for approval and no decision was given.'));
+      } else {
+        outcomes.push(
+          notRun(toolCall, 'error', `Not run again: this call was interrupted before its result was recorded, and "${toolCall.name}" is not safe to retry.`),
+        );
+      }
+    }
+    return yield* this.#recordOutcomes(outcomes);
+  }
+
+  /** Records a step's results (one persist), emits them, and ends the run on a question or a stall. */
+  async *#recordOutcomes(outcomes: readonly ToolCallOutcome[]): AsyncGenerator<ConversationEvent, Ending | undefined> {
+    if (outcomes.length === 0) return undefined;
+    yield* this.#record(
+      outcomes.map(({ execution }) =>
+        this.#draft({
+          type: 'tool_result',
+          role: 'tool',
+          content: execution.content,
+          payload: { toolCallId: execution.toolCallId, toolName: execution.toolName, isError: execution.outcome !== 'success' },
+        }),
+      ),
+    );
+    for (const outcome of outcomes) {
+      this.#executions.push(outcome.execution);
+      yield* this.#emit({ type: 'tool-result', execution: outcome.execution });
+      if (outcome.truncated) yield* this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+    }
+    const question = outcomes.find((outcome) => outcome.question !== undefined)?.question;
+    if (question !== undefined) {
+      yield* this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
+      return { status: 'input_required', question };
+    }
+    const stalled = this.#detectStall(outcomes);
+    return stalled ? { status: 'stalled', repeatedCall: stalled } : undefined;
+  }
+
+  /** The same call (name and arguments) failing `maxRepeatedFailures` times in a row is a stall. */
+  #detectStall(outcomes: readonly ToolCallOutcome[]): ToolCall | undefined {
+    for (const { execution } of outcomes) {
+      if (execution.outcome !== 'error') {
+        this.#lastFailure = undefined;
+        continue;
+      }
+      const key = `${execution.toolName}\u0000${JSON.stringify(execution.arguments)}`;
+      this.#lastFailure = this.#lastFailure?.key === key ? { key, count: this.#lastFailure.count + 1 } : { key, count: 1 };
+      if (this.#lastFailure.count >= this.#limits.maxRepeatedFailures) {
+        return { id: execution.toolCallId, name: execution.toolName, arguments: JSON.stringify(execution.arguments) };
+      }
+    }
+    return undefined;
+  }
+
+  /** Counts a call against the budgets, or names the budget it would exceed. */
+  #takeCallBudget(call: ToolCall): BudgetName | undefined {
+    const { maxToolCalls, maxCallsPerTool } = this.#limits;
+    if (maxToolCalls !== undefined && this.#toolCalls >= maxToolCalls) return 'tool_calls';
+    const forTool = this.#callsPerTool.get(call.name) ?? 0;
+    if (maxCallsPerTool !== undefined && forTool >= maxCallsPerTool) return 'tool_calls_per_tool';
+    this.#toolCalls += 1;
+    this.#callsPerTool.set(call.name, forTool + 1);
+    return undefined;
+  }
+
+  /** Runs calls at most `toolConcurrency` at once; outcomes come back in call order. */
+  async #runAll(calls: readonly ToolCall[]): Promise<ToolCallOutcome[]> {
+    const outcomes: ToolCallOutcome[] = new Array<ToolCallOutcome>(calls.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < calls.length) {
+        const index = next++;
+        const call = calls[index] as ToolCall;
+        outcomes[index] = await executeToolCall(call, this.#tools.get(call.name), {
+          principal: this.#request.principal,
+          signal: this.#signal,
+          runtimeContext: this.#request.runtimeContext ?? {},
+          maxResultChars: this.#limits.maxToolResultChars,
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#limits.toolConcurrency, calls.length) }, worker));
+    return outcomes;
+  }
+
+  /** Keeps tool-call ids unique within the conversation, whatever the model sends. */
+  #uniqueCall(call: ToolCall): ToolCall {
+    let id = call.id;
+    for (let attempt = 2; this.#usedCallIds.has(id); attempt += 1) id = `${call.id}_${attempt}`;
+    this.#usedCallIds.add(id);
+    return id === call.id ? call : { ...call, id };
+  }
+
+  #draft(draft: MessageDraft): AgentMessage {
+    const metadata = { ...this.#request.metadata, ...draft.metadata };
+    const factory = {
+      ...(this.#options.generateId ? { generateId: this.#options.generateId } : {}),
+      ...(this.#options.now ? { now: this.#options.now } : {}),
+    };
+    return createMessage({ ...draft, metadata } as MessageDraft, factory);
+  }
+
+  /** Appends messages, persists them as one write, then emits them. */
+  async *#record(messages: readonly AgentMessage[]): AsyncGenerator<ConversationEvent, void> {
+    this.#messages.push(...messages);
+    this.#produced.push(...messages);
+    if (this.#options.persister) {
+      try {
+        await this.#options.persister.persist(messages, this.#state());
+      } catch (error) {
+        throw new PersistFailure(`Persisting the transcript failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+    for (const message of messages) yield* this.#emit({ type: 'message', message });
+  }
+
+  async *#emit(event: ConversationEvent): AsyncGenerator<ConversationEvent, void> {
+    await this.deliver(event);
+    yield event;
+  }
+}
+
+function notRun(call: ToolCall, outcome: ToolExecution['outcome'], content: string): ToolCallOutcome {
+  return { execution: { toolCallId: call.id, toolName: call.name, arguments: parseLoosely(call.arguments), outcome, content } };
+}
+
+function parseLoosely(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

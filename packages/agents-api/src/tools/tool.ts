@@ -1,0 +1,44 @@
+import type { z } from 'zod';
+import type { Principal } from '../permissions/principal';
+
+/** What a tool's executor is handed besides its validated input. */
+export interface ToolExecutionContext {
+  /** Who is acting; check ownership against it, never against ambient state. */
+  readonly principal: Principal;
+  /** Aborted when the run is cancelled or times out; hand it to every long await. */
+  readonly signal: AbortSignal;
+  readonly toolCallId: string;
+  /** The run's runtime context, as the host passed it in the request. */
+  readonly runtimeContext: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A tool the model may call.
+ * - `input` validates the model's arguments and is sent to the model as JSON Schema.
+ * - `capability`: the acting context must hold it (see `can`).
+ * - `retrySafe`: may run again after a crash without harm (reads, idempotent writes).
+ * - `writes`: changes something outside the conversation; an autonomous principal
+ *   gets write tools only by explicit opt-in.
+ * - `mandatory`: kept by the allow-lists of a policy (a deny still removes it).
+ * - `clientSide`: executed by the client, not here; offered only when a policy names it.
+ */
+export interface ToolDefinition<Input = unknown, Output = unknown> {
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType<Input>;
+  readonly execute: (input: Input, context: ToolExecutionContext) => Output | Promise<Output>;
+  readonly capability?: string;
+  readonly category?: string;
+  readonly retrySafe?: boolean;
+  readonly writes?: boolean;
+  readonly mandatory?: boolean;
+  readonly clientSide?: boolean;
+}
+
+/** A tool of any input and output, as collections hold them. */
+// The executor's parameter is contravariant; collections must accept every tool.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyToolDefinition = ToolDefinition<any, unknown>;
+
+/** Tool names the OpenAI-compatible APIs accept. */
+export const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
