@@ -24,6 +24,16 @@ export const agentsApiErrorCodes = [
   // the conversation runner
   'runner.invalid_request',
   'runner.persist_failed',
+  // memory files
+  'memory.invalid_scope',
+  'memory.invalid_content',
+  'memory.conflict',
+  // transcripts and durable sessions
+  'transcript.invalid_request',
+  'transcript.session_not_found',
+  'transcript.session_exists',
+  'transcript.session_locked',
+  'transcript.not_durable',
   // databases
   'database.migration_failed',
 ] as const;

@@ -134,7 +134,69 @@ export type { InputRequest } from './runner/input-request';
 export { defaultLimits, resolveLimits } from './runner/limits';
 export type { ResolvedLimits } from './runner/limits';
 
+// memory
+export {
+  checkMemoryWrite,
+  isMemoryPathUnder,
+  maxMemoryFileBytes,
+  memoryConflict,
+  memoryContentHash,
+  memoryLayerSchema,
+  memoryListQuerySchema,
+  memoryPathSchema,
+  memoryScopeSchema,
+  parseMemoryListQuery,
+  parseMemoryScope,
+} from './memory/memory-store';
+export type {
+  MemoryListEntry,
+  MemoryListQuery,
+  MemoryReadResult,
+  MemoryScope,
+  MemoryStore,
+  MemoryWriteOptions,
+  MemoryWriteResult,
+} from './memory/memory-store';
+export { createInMemoryMemoryStore } from './memory/in-memory-memory-store';
+export type { InMemoryMemoryStoreOptions } from './memory/in-memory-memory-store';
+export { createPostgresMemoryStore } from './memory/postgres-memory-store';
+export type { PostgresMemoryStoreOptions } from './memory/postgres-memory-store';
+export { composeMemoryPrompt, defaultMemoryPromptFiles } from './memory/compose-memory-prompt';
+export type {
+  ComposedMemoryPrompt,
+  ComposeMemoryPromptOptions,
+  DroppedMemoryPromptFile,
+  IncludedMemoryPromptFile,
+  MemoryPromptFile,
+  MemoryPromptTarget,
+  SkippedMemoryPromptFile,
+} from './memory/compose-memory-prompt';
+
+// transcripts and durable sessions
+export { newSessionSchema, parseTranscriptInput, sessionIdSchema, sessionNotFound, sessionOwnerSchema } from './transcripts/transcript-store';
+export type {
+  AppendResult,
+  ListSessionsOptions,
+  LoadMessagesOptions,
+  LockAcquisition,
+  LockRelease,
+  NewSession,
+  PruneOptions,
+  SessionOwner,
+  SessionUpdate,
+  StoredMessage,
+  TranscriptSession,
+  TranscriptStore,
+} from './transcripts/transcript-store';
+export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcript-store';
+export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';
+export { createPostgresTranscriptStore } from './transcripts/postgres-transcript-store';
+export type { PostgresTranscriptStoreOptions } from './transcripts/postgres-transcript-store';
+export { createSessionRunner } from './sessions/session-runner';
+export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
+
 // databases and migrations
+export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';
 export { getMigrationState, runMigrations } from './database/migrations';
 export type { MigrationRun, MigrationSet, MigrationState } from './database/migrations';
 export { agentsApiMigrations, migrateAgentsApi } from './database/agents-api-migrations';

@@ -13,7 +13,7 @@ const pnpm = path.join(repositoryRoot, 'node_modules/.bin/pnpm');
 
 /** A consumer that knows nothing of this repository: plain ESM against the installed package. */
 const consumer = `
-import { createMessage, createOpenAIProvider, createToolLoopRunner, defineTool } from '@data-machine/agents-api';
+import { createInMemoryTranscriptStore, createMessage, createOpenAIProvider, createToolLoopRunner, defineTool } from '@data-machine/agents-api';
 import { z } from 'zod';
 
 const weather = defineTool({
@@ -34,7 +34,11 @@ const result = await runner.run({
     ceiling: { allowed: 'unrestricted', denied: [] }, callerChain: [],
   },
 });
-console.log(JSON.stringify({ status: result.status, turns: result.turns, finalContent: result.finalContent, tool: result.toolExecutions[0]?.content }));
+console.log(JSON.stringify({
+  status: result.status, turns: result.turns, finalContent: result.finalContent, tool: result.toolExecutions[0]?.content,
+  storeDurable: createInMemoryTranscriptStore().durable,
+  testingEntry: import.meta.resolve('@data-machine/agents-api/testing').endsWith('/dist/testing.js'),
+}));
 `;
 
 describe('the published package', () => {
@@ -65,7 +69,14 @@ describe('the published package', () => {
 
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
     const { stdout } = await run(process.execPath, ['main.mjs'], { cwd: project, env: { ...process.env, MODEL_URL: server.baseURL } });
-    expect(JSON.parse(stdout)).toEqual({ status: 'completed', turns: 2, finalContent: 'It is sunny in Paris.', tool: 'Sunny in Paris' });
+    expect(JSON.parse(stdout)).toEqual({
+      status: 'completed',
+      turns: 2,
+      finalContent: 'It is sunny in Paris.',
+      tool: 'Sunny in Paris',
+      storeDurable: false,
+      testingEntry: true,
+    });
 
     const installed = JSON.parse(await readFile(path.join(project, 'node_modules/@data-machine/agents-api/package.json'), 'utf8')) as {
       dependencies?: Record<string, string>;

@@ -1,13 +1,17 @@
 import type { Kysely } from 'kysely';
 import { runMigrations, type MigrationRun, type MigrationSet } from './migrations';
+import { memoryAndTranscripts } from './migrations/0001-memory-and-transcripts';
 
 /**
- * The tables of `@data-machine/agents-api` (all named `agents_*`). Empty
- * until the Postgres memory and transcript stores add theirs.
+ * The tables of `@data-machine/agents-api`, all named `agents_*`: memory
+ * files, sessions and session messages. Forward only; never edit a
+ * migration that has shipped, add the next one.
  */
 export const agentsApiMigrations: MigrationSet = {
   name: 'agents_api',
-  migrations: {},
+  migrations: {
+    '0001_memory_and_transcripts': memoryAndTranscripts,
+  },
 };
 
 /** Creates or upgrades this package's tables; safe to call on every start. */

@@ -1,0 +1,63 @@
+import type { ColumnType } from 'kysely';
+
+/** A `timestamptz` column: read as a Date, written as a Date. */
+type Timestamp = ColumnType<Date, Date, Date>;
+/** A `jsonb` column: read as parsed JSON, written as JSON text. */
+type Json<T> = ColumnType<T, string, string>;
+
+/**
+ * One memory file. `user_key` is the user id, or `''` for a file of no user,
+ * so the unique key can hold it (`NULL`s never collide in a unique index).
+ */
+export interface MemoryFileTable {
+  layer: string;
+  workspace: string;
+  agent_slug: string;
+  user_key: string;
+  path: string;
+  content: string;
+  content_hash: string;
+  bytes: number;
+  metadata: Json<Record<string, unknown>>;
+  updated_at: Timestamp;
+}
+
+/**
+ * One conversation session. `user_key` / `tenant_key` are the owner's ids or
+ * `''` for none, compared exactly: a session with no user is never anyone's.
+ * `last_seq` is the append counter; `UPDATE … SET last_seq = last_seq + n`
+ * takes the row lock that keeps sequence numbers contiguous.
+ */
+export interface SessionTable {
+  id: string;
+  agent_slug: string;
+  user_key: string;
+  tenant_key: string;
+  title: string | null;
+  metadata: Json<Record<string, unknown>>;
+  last_seq: ColumnType<number, number | undefined, number>;
+  lock_token: string | null;
+  lock_expires_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One stored message: the envelope as JSON, with its owner copied from the session. */
+export interface SessionMessageTable {
+  session_id: string;
+  seq: number;
+  message_id: string;
+  user_key: string;
+  tenant_key: string;
+  type: string;
+  role: string;
+  body: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+/** The tables of `@data-machine/agents-api`, as kysely sees them. */
+export interface AgentsApiDatabase {
+  agents_memory_files: MemoryFileTable;
+  agents_sessions: SessionTable;
+  agents_session_messages: SessionMessageTable;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { describeEachDatabase } from '@data-machine/testkit';
+import { sql, type Kysely } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { describeMemoryStoreContract } from './memory-store.contract';
+import type { MemoryScope } from './memory-store';
+import { createPostgresMemoryStore } from './postgres-memory-store';
+
+/** A host's database: our tables beside its own. */
+interface HostDatabase extends AgentsApiDatabase {
+  host_things: { id: number };
+}
+
+await describeEachDatabase<HostDatabase>('postgres memory store', (context) => {
+  beforeAll(async () => {
+    await migrateAgentsApi(context.db);
+  });
+
+  describeMemoryStoreContract('contract', ({ now }) => createPostgresMemoryStore({ db: context.db, now }));
+
+  const scope = (overrides: Partial<MemoryScope> = {}): MemoryScope => ({
+    layer: 'agent',
+    workspace: `pg-${randomUUID()}`,
+    agentSlug: 'helper',
+    userId: null,
+    path: 'MEMORY.md',
+    ...overrides,
+  });
+  const storedRow = (db: Kysely<AgentsApiDatabase>, file: MemoryScope) =>
+    db.selectFrom('agents_memory_files').selectAll().where('workspace', '=', file.workspace).where('path', '=', file.path).execute();
+
+  it('stores a file of no user under user_key "" and a user file under the user id', async () => {
+    const store = createPostgresMemoryStore({ db: context.db });
+    const noUser = scope();
+    const withUser = scope({ workspace: noUser.workspace, layer: 'user', userId: 'u1' });
+    await store.write(noUser, 'shared');
+    await store.write(withUser, 'personal');
+    const rows = await storedRow(context.db, noUser);
+    expect(rows.map((row) => [row.layer, row.user_key, row.content]).sort()).toEqual([
+      ['agent', '', 'shared'],
+      ['user', 'u1', 'personal'],
+    ]);
+  });
+
+  it('stores metadata as a jsonb object, not as a JSON string', async () => {
+    const store = createPostgresMemoryStore({ db: context.db });
+    const file = scope();
+    await store.write(file, 'x', { metadata: { pinned: true } });
+    const result = await sql<{ kind: string; pinned: boolean }>`
+      select jsonb_typeof(metadata) as kind, (metadata->>'pinned')::boolean as pinned
+      from agents_memory_files where workspace = ${file.workspace}`.execute(context.db);
+    expect(result.rows).toEqual([{ kind: 'object', pinned: true }]);
+  });
+
+  it('writes updated_at from the given clock, not the database clock', async () => {
+    const fixed = new Date('2001-02-03T04:05:06.789Z');
+    const store = createPostgresMemoryStore({ db: context.db, now: () => fixed });
+    const file = scope();
+    await store.write(file, 'x');
+    const [row] = await storedRow(context.db, file);
+    expect(row?.updated_at).toEqual(fixed);
+  });
+});

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { describeEachDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { testPrincipal } from '../../test/support/principals';
+import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage } from '../messages/message';
+import { createOpenAIProvider } from '../providers/openai-provider';
+import { createToolLoopRunner } from '../runner/tool-loop-runner';
+import { defineTool } from '../tools/define-tool';
+import { createInMemoryTranscriptStore } from '../transcripts/in-memory-transcript-store';
+import { createPostgresTranscriptStore } from '../transcripts/postgres-transcript-store';
+import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import { createSessionRunner, type SessionRunner } from './session-runner';
+
+const instructions = 'You are the billing agent. SECRET-SYSTEM-PROMPT';
+const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
+
+/** A store whose `failOn`-th append (counting from 1) throws, as a crash between two writes would. */
+function crashingOnAppend(store: TranscriptStore, failOn: number): TranscriptStore & { readonly batches: AgentMessage['type'][][] } {
+  let appends = 0;
+  const batches: AgentMessage['type'][][] = [];
+  return {
+    ...store,
+    durable: store.durable,
+    batches,
+    append: async (owner, sessionId, messages, update) => {
+      appends += 1;
+      if (appends === failOn) throw new Error('the database went away');
+      batches.push(messages.map((message) => message.type));
+      return store.append(owner, sessionId, messages, update);
+    },
+  } as TranscriptStore & { readonly batches: AgentMessage['type'][][] };
+}
+
+let server: ModelServer;
+let sessionsOn: (store: TranscriptStore) => SessionRunner;
+let charges = 0;
+let lookups = 0;
+const charge = defineTool({
+  name: 'charge',
+  description: 'Charges the card once; never safe to repeat',
+  input: z.object({ cents: z.number().int() }),
+  writes: true,
+  execute: ({ cents }) => {
+    charges += 1;
+    return `charged ${cents}`;
+  },
+});
+const lookup = defineTool({
+  name: 'lookup',
+  description: 'Reads the balance',
+  input: z.object({}),
+  retrySafe: true,
+  execute: () => {
+    lookups += 1;
+    return 'balance 100';
+  },
+});
+const tools = [charge, lookup];
+const principal = testPrincipal({ agentSlug: 'billing' });
+const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: `tenant-${randomUUID()}` });
+
+beforeAll(async () => {
+  server = await startModelServer();
+  const provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
+  sessionsOn = (store) => createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider, persister }) });
+});
+afterAll(async () => {
+  await server.close();
+});
+beforeEach(() => {
+  server.reset();
+  charges = 0;
+  lookups = 0;
+});
+
+describe('session runner on a store that is not durable', () => {
+  it('runs a new session and keeps its transcript', async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const { session, result } = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal, instructions });
+    expect(result.status).toBe('completed');
+    expect((await store.loadMessages(who, session.id)).map((stored) => stored.message.type)).toEqual(['text', 'text']);
+  });
+
+  it('refuses to resume a session by id, before any model call', async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    const session = await store.createSession(who, { agentSlug: 'billing' });
+    const resuming = sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('again')], principal, instructions });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.not_durable' });
+    expect(server.completionRequests()).toHaveLength(0);
+  });
+});
+
+describe('session runner refusals', () => {
+  it("refuses a session owner other than the principal's user: context wins over input", async () => {
+    const store = createInMemoryTranscriptStore();
+    const starting = sessionsOn(store).start({
+      owner: { userId: 'someone-else', tenantId: 't' },
+      session: { agentSlug: 'billing' },
+      input: [userSays('Hi')],
+      principal,
+      instructions,
+    });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect(await store.listSessions({ userId: 'someone-else', tenantId: 't' })).toEqual([]);
+  });
+
+  it('refuses invalid input without leaving an empty session behind', async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [{ type: 'text' } as unknown as AgentMessage], principal });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect(await store.listSessions(who)).toEqual([]);
+  });
+
+  it('refuses a bad lock time to live', () => {
+    const store = createInMemoryTranscriptStore();
+    expect(() => createSessionRunner({ store, createRunner: () => createToolLoopRunner({ provider: { name: 'x' } as never }), lockTtlMs: 0 })).toThrow(AgentsApiError);
+  });
+});
+
+await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres store', (context) => {
+  let store: TranscriptStore;
+  beforeAll(async () => {
+    await migrateAgentsApi(context.db);
+    store = createPostgresTranscriptStore({ db: context.db });
+  });
+
+  it('writes each tool step twice: the calls, then their results', async () => {
+    const recording = crashingOnAppend(store, Number.POSITIVE_INFINITY);
+    server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }, { name: 'charge', arguments: { cents: 5 } }), textReply('Done.'));
+    const { result } = await sessionsOn(recording).start({ owner: owner(), session: { agentSlug: 'billing' }, input: [userSays('Pay')], principal, tools, instructions });
+    expect(result.status).toBe('completed');
+    expect(recording.batches).toEqual([['text'], ['tool_call'], ['tool_result', 'tool_result'], ['text']]);
+  });
+
+  it('never stores the system prompt', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const { session } = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal, instructions });
+    const stored = await store.loadMessages(who, session.id);
+    expect(JSON.stringify(stored)).not.toContain('SECRET-SYSTEM-PROMPT');
+    expect(server.completionRequests()[0]?.messages[0]).toEqual({ role: 'system', content: instructions });
+  });
+
+  it('runs a side-effecting tool exactly once across a crash and a resume', async () => {
+    const who = owner();
+    // Appends: 1 the input, 2 the tool call, 3 the results: the crash comes after the charge ran.
+    const crashing = crashingOnAppend(store, 3);
+    server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 500 } }));
+    const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Charge me $5')], principal, tools, instructions });
+    expect(first.result).toMatchObject({ status: 'failed', failure: { code: 'runner.persist_failed' } });
+    expect(charges).toBe(1);
+
+    server.enqueue(textReply('The charge may have gone through; please check before retrying.'));
+    const resumed = await sessionsOn(store).resume({ owner: who, sessionId: first.session.id, principal, tools, instructions });
+    expect(resumed.result.status).toBe('completed');
+    expect(charges).toBe(1);
+    const stored = (await store.loadMessages(who, first.session.id)).map((entry) => entry.message);
+    const answer = stored.find((message) => message.type === 'tool_result');
+    expect(answer).toMatchObject({ role: 'tool', payload: { toolName: 'charge', isError: true } });
+    expect(answer?.content).toMatch(/^Not run again: this call was interrupted/);
+    expect(stored.map((message) => message.type)).toEqual(['text', 'tool_call', 'tool_result', 'text']);
+  });
+
+  it('runs a retry-safe tool again after a crash', async () => {
+    const who = owner();
+    const crashing = crashingOnAppend(store, 3);
+    server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
+    const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Balance?')], principal, tools });
+    expect(first.result.status).toBe('failed');
+    server.enqueue(textReply('Your balance is 100.'));
+    const resumed = await sessionsOn(store).resume({ owner: who, sessionId: first.session.id, principal, tools });
+    expect(resumed.result).toMatchObject({ status: 'completed', finalContent: 'Your balance is 100.' });
+    expect(lookups).toBe(2);
+    expect(resumed.result.toolExecutions).toMatchObject([{ toolName: 'lookup', outcome: 'success', content: 'balance 100' }]);
+  });
+
+  it('loses nothing when the crash comes before the tool ran', async () => {
+    const who = owner();
+    const crashing = crashingOnAppend(store, 2);
+    server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 1 } }));
+    const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Charge 1 cent')], principal, tools });
+    expect(first.result.status).toBe('failed');
+    expect(charges).toBe(0);
+    server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 1 } }), textReply('Charged.'));
+    const resumed = await sessionsOn(store).resume({ owner: who, sessionId: first.session.id, principal, tools });
+    expect(resumed.result.status).toBe('completed');
+    expect(charges).toBe(1);
+  });
+
+  it('continues a conversation with new input and the whole history', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hi, Ada.'));
+    const first = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('I am Ada')], principal });
+    server.enqueue(textReply('You are Ada.'));
+    const second = await sessionsOn(store).resume({ owner: who, sessionId: first.session.id, input: [userSays('Who am I?')], principal });
+    expect(second.result.finalContent).toBe('You are Ada.');
+    expect(server.completionRequests().at(-1)?.messages.map((message) => message.content)).toEqual(['I am Ada', 'Hi, Ada.', 'Who am I?']);
+    expect(second.session.lastSeq).toBe(4);
+  });
+
+  it('refuses to resume a session that another run holds', async () => {
+    const who = owner();
+    const session = await store.createSession(who, { agentSlug: 'billing' });
+    const lock = await store.acquireLock(who, session.id, 60_000);
+    expect(lock.acquired).toBe(true);
+    const resuming = sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Hi')], principal });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.session_locked' });
+    expect(server.completionRequests()).toHaveLength(0);
+  });
+
+  it("does not resume another tenant's session", async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const { session } = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal });
+    const resuming = sessionsOn(store).resume({ owner: { ...who, tenantId: 'another-tenant' }, sessionId: session.id, input: [userSays('x')], principal });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.session_not_found' });
+  });
+
+  it('releases the lock when the run ends, so the next run can start', async () => {
+    const who = owner();
+    server.enqueue(textReply('One.'), textReply('Two.'));
+    const { session } = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('1')], principal });
+    const again = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('2')], principal });
+    expect(again.result.finalContent).toBe('Two.');
+  });
+});

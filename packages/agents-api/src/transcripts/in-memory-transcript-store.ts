@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentMessage } from '../messages/message';
+import {
+  defaultNow,
+  defaultSessionId,
+  parseKeepRounds,
+  parseListOptions,
+  parseLoadOptions,
+  parseMessagesToAppend,
+  parseNewSession,
+  parseOwner,
+  parseSessionId,
+  parseSessionUpdate,
+  parseToken,
+  parseTtl,
+  prunedCount,
+  sessionExists,
+} from './internal/transcript-store-rules';
+import { sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+
+/** Options of {@link createInMemoryTranscriptStore}. */
+export interface InMemoryTranscriptStoreOptions {
+  /** The clock for timestamps and lock expiry; default `() => new Date()`. */
+  readonly now?: () => Date;
+  /** Ids for sessions created without one; default `ses_` and a random UUID. */
+  readonly generateId?: () => string;
+}
+
+interface SessionRecord {
+  session: TranscriptSession;
+  messages: StoredMessage[];
+  lock: { readonly token: string; readonly expiresAt: Date } | undefined;
+}
+
+/**
+ * A {@link TranscriptStore} in process memory, for tests and one-shot runs.
+ * Not durable: everything is gone when the process ends, so the session
+ * runner will not resume its sessions by id.
+ *
+ * @example
+ * const store = createInMemoryTranscriptStore();
+ * const session = await store.createSession({ userId: 'u1', tenantId: null }, { agentSlug: 'helper' });
+ * await store.append({ userId: 'u1', tenantId: null }, session.id, [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })]);
+ */
+export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOptions = {}): TranscriptStore {
+  const now = options.now ?? defaultNow;
+  const generateId = options.generateId ?? defaultSessionId;
+  const sessions = new Map<string, SessionRecord>();
+
+  // Another owner's session is treated exactly as a missing one; null ids match only null.
+  function find(owner: SessionOwner, sessionId: string): SessionRecord | undefined {
+    const record = sessions.get(sessionId);
+    if (!record || record.session.userId !== owner.userId || record.session.tenantId !== owner.tenantId) return undefined;
+    return record;
+  }
+
+  function requireSession(owner: SessionOwner, sessionId: string): SessionRecord {
+    const record = find(owner, sessionId);
+    if (!record) throw sessionNotFound(sessionId);
+    return record;
+  }
+
+  return {
+    durable: false,
+
+    async createSession(owner, session) {
+      const { userId, tenantId } = parseOwner(owner);
+      const parsed = parseNewSession(session);
+      const id = parsed.id ?? generateId();
+      if (sessions.has(id)) throw sessionExists(id);
+      const createdAt = now();
+      const stored: TranscriptSession = {
+        id,
+        agentSlug: parsed.agentSlug,
+        userId,
+        tenantId,
+        title: parsed.title ?? null,
+        metadata: asJson(parsed.metadata ?? {}),
+        lastSeq: 0,
+        createdAt,
+        updatedAt: createdAt,
+      };
+      sessions.set(id, { session: stored, messages: [], lock: undefined });
+      return copy(stored);
+    },
+
+    async getSession(owner, sessionId) {
+      const record = find(parseOwner(owner), parseSessionId(sessionId));
+      return record && copy(record.session);
+    },
+
+    async listSessions(owner, listOptions) {
+      const { userId, tenantId } = parseOwner(owner);
+      const { agentSlug, limit } = parseListOptions(listOptions);
+      return [...sessions.values()]
+        .map((record) => record.session)
+        .filter((session) => session.userId === userId && session.tenantId === tenantId)
+        .filter((session) => agentSlug === undefined || session.agentSlug === agentSlug)
+        // Newest first, ties by id: the order of the Postgres store's owner index.
+        .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, limit)
+        .map(copy);
+    },
+
+    async append(owner, sessionId, messages, update) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsed = parseMessagesToAppend(messages);
+      const changes = parseSessionUpdate(update);
+      const record = requireSession(parsedOwner, id);
+      // No await from here on: the read of lastSeq and the writes are one step.
+      const first = record.session.lastSeq + 1;
+      const stored = parsed.map((message, index): StoredMessage => ({
+        sessionId: id,
+        seq: first + index,
+        userId: record.session.userId,
+        tenantId: record.session.tenantId,
+        message: asJson(message),
+      }));
+      record.messages.push(...stored);
+      record.session = {
+        ...record.session,
+        ...(changes.title !== undefined ? { title: changes.title } : {}),
+        ...(changes.metadata !== undefined ? { metadata: asJson(changes.metadata) } : {}),
+        lastSeq: record.session.lastSeq + stored.length,
+        updatedAt: now(),
+      };
+      return { session: copy(record.session), seqs: stored.map((message) => message.seq) };
+    },
+
+    async loadMessages(owner, sessionId, loadOptions) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const { afterSeq, last } = parseLoadOptions(loadOptions);
+      const after = requireSession(parsedOwner, id).messages.filter((message) => afterSeq === undefined || message.seq > afterSeq);
+      const selected = last === undefined ? after : after.slice(Math.max(0, after.length - last));
+      return selected.map(copy);
+    },
+
+    async deleteSession(owner, sessionId) {
+      const id = parseSessionId(sessionId);
+      if (!find(parseOwner(owner), id)) return false;
+      return sessions.delete(id);
+    },
+
+    async prune(owner, sessionId, pruneOptions) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const keepRounds = parseKeepRounds(pruneOptions);
+      const record = requireSession(parsedOwner, id);
+      const count = prunedCount(
+        record.messages.map((stored): AgentMessage => stored.message),
+        keepRounds,
+      );
+      record.messages.splice(0, count);
+      return count;
+    },
+
+    async acquireLock(owner, sessionId, ttlMs) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const ttl = parseTtl(ttlMs);
+      const record = requireSession(parsedOwner, id);
+      const at = now();
+      if (record.lock && record.lock.expiresAt.getTime() > at.getTime()) {
+        return { acquired: false, reason: 'held', expiresAt: new Date(record.lock.expiresAt) };
+      }
+      const lock = { token: randomUUID(), expiresAt: new Date(at.getTime() + ttl) };
+      record.lock = lock;
+      return { acquired: true, token: lock.token, expiresAt: new Date(lock.expiresAt) };
+    },
+
+    async releaseLock(owner, sessionId, token) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      const record = requireSession(parsedOwner, id);
+      if (record.lock?.token !== parsedToken) return { released: false, reason: 'stale' };
+      record.lock = undefined;
+      return { released: true };
+    },
+  };
+}
+
+/**
+ * Stores what a durable store would read back (JSON), so code tested on
+ * this store meets no surprise on Postgres, and keeps no reference the
+ * caller could mutate afterwards.
+ */
+function asJson<Value>(value: Value): Value {
+  return JSON.parse(JSON.stringify(value)) as Value;
+}
+
+/** Hands out a copy: a caller mutating it must not change what is stored. */
+function copy<Value>(value: Value): Value {
+  return structuredClone(value);
+}

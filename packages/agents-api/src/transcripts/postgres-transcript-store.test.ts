@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { describeEachDatabase } from '@data-machine/testkit';
+import { sql } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { createMessage } from '../messages/message';
+import { createPostgresTranscriptStore } from './postgres-transcript-store';
+import type { SessionOwner } from './transcript-store';
+import { describeTranscriptStoreContract } from './transcript-store.contract';
+
+/** A host's database: our tables beside its own. */
+interface HostDatabase extends AgentsApiDatabase {
+  host_things: { id: number };
+}
+
+const userText = (content: string) => createMessage({ type: 'text', role: 'user', content, payload: {} });
+const assistantText = (content: string) => createMessage({ type: 'text', role: 'assistant', content, payload: {} });
+
+await describeEachDatabase<HostDatabase>('postgres transcript store', (context) => {
+  beforeAll(async () => {
+    await migrateAgentsApi(context.db);
+  });
+
+  describeTranscriptStoreContract('contract', ({ now }) => createPostgresTranscriptStore({ db: context.db, now }));
+
+  const owner = (userId: string | null = 'user-1'): SessionOwner => ({ userId, tenantId: `pg-${randomUUID()}` });
+  const messageRows = (sessionId: string) =>
+    context.db.selectFrom('agents_session_messages').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
+
+  it("writes the session's user_key and tenant_key on every message row", async () => {
+    const store = createPostgresTranscriptStore({ db: context.db });
+    const creator = owner();
+    const { id } = await store.createSession(creator, { agentSlug: 'helper' });
+    await store.append(creator, id, [userText('a'), assistantText('b')]);
+    const rows = await messageRows(id);
+    expect(rows.map((row) => [row.seq, row.user_key, row.tenant_key])).toEqual([
+      [1, 'user-1', creator.tenantId],
+      [2, 'user-1', creator.tenantId],
+    ]);
+  });
+
+  it("stores a null user as user_key '' on the session and its messages", async () => {
+    const store = createPostgresTranscriptStore({ db: context.db });
+    const noUser = owner(null);
+    const { id } = await store.createSession(noUser, { agentSlug: 'helper' });
+    await store.append(noUser, id, [userText('a')]);
+    const session = await context.db.selectFrom('agents_sessions').select(['user_key', 'tenant_key']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(session).toEqual({ user_key: '', tenant_key: noUser.tenantId });
+    expect((await messageRows(id)).map((row) => row.user_key)).toEqual(['']);
+  });
+
+  it('keeps no system prompt: no such column, and only the appended messages as rows', async () => {
+    const store = createPostgresTranscriptStore({ db: context.db });
+    const creator = owner();
+    const { id } = await store.createSession(creator, { agentSlug: 'helper' });
+    await store.append(creator, id, [userText('a'), assistantText('b')]);
+    const columns = await sql<{ column_name: string }>`
+      select column_name from information_schema.columns where table_name in ('agents_sessions', 'agents_session_messages')
+    `.execute(context.db);
+    expect(columns.rows.map((column) => column.column_name).filter((name) => /prompt|system/i.test(name))).toEqual([]);
+    expect((await messageRows(id)).map((row) => [row.type, row.role])).toEqual([
+      ['text', 'user'],
+      ['text', 'assistant'],
+    ]);
+  });
+
+  it('keeps sequence numbers contiguous when two store instances append to one session in parallel', async () => {
+    const first = createPostgresTranscriptStore({ db: context.db });
+    const second = createPostgresTranscriptStore({ db: context.db });
+    const creator = owner();
+    const { id } = await first.createSession(creator, { agentSlug: 'helper' });
+    const appends = Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? first : second).append(creator, id, [userText(`${index}a`), userText(`${index}b`)]));
+    await Promise.all(appends);
+    expect((await messageRows(id)).map((row) => row.seq)).toEqual(Array.from({ length: 40 }, (_, index) => index + 1));
+    expect((await second.getSession(creator, id))?.lastSeq).toBe(40);
+  });
+});

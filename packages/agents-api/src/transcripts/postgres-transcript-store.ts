@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { z } from 'zod';
+import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
+import { parseMessage, type AgentMessage } from '../messages/message';
+import {
+  defaultNow,
+  defaultSessionId,
+  ownerIdFromKey,
+  ownerKeys,
+  parseKeepRounds,
+  parseListOptions,
+  parseLoadOptions,
+  parseMessagesToAppend,
+  parseNewSession,
+  parseOwner,
+  parseSessionId,
+  parseSessionUpdate,
+  parseToken,
+  parseTtl,
+  prunedCount,
+  sessionExists,
+} from './internal/transcript-store-rules';
+import { sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+
+/** Options of {@link createPostgresTranscriptStore}. */
+export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
+  /** A database migrated with `migrateAgentsApi`. */
+  readonly db: Kysely<Database>;
+  /** The clock for timestamps and lock expiry (never SQL `now()`); default `() => new Date()`. */
+  readonly now?: () => Date;
+  /** Ids for sessions created without one; default `ses_` and a random UUID. */
+  readonly generateId?: () => string;
+}
+
+type Db = Kysely<AgentsApiDatabase> | Transaction<AgentsApiDatabase>;
+type Keys = ReturnType<typeof ownerKeys>;
+
+const sessionColumns = ['id', 'agent_slug', 'user_key', 'tenant_key', 'title', 'metadata', 'last_seq', 'created_at', 'updated_at'] as const;
+type SessionRow = Pick<Selectable<SessionTable>, (typeof sessionColumns)[number]>;
+const messageColumns = ['session_id', 'seq', 'user_key', 'tenant_key', 'body'] as const;
+type MessageRow = Pick<Selectable<SessionMessageTable>, (typeof messageColumns)[number]>;
+
+const metadataSchema = z.record(z.string(), z.unknown());
+
+/**
+ * A durable {@link TranscriptStore} on Postgres (or PGlite), in the
+ * `agents_sessions` and `agents_session_messages` tables. Every statement
+ * filters by the owner's keys; sequence numbers come from the session row's
+ * `last_seq` counter, so parallel appenders from any number of processes
+ * get contiguous, unique numbers.
+ *
+ * @example
+ * await migrateAgentsApi(db);
+ * const store = createPostgresTranscriptStore({ db });
+ * const owner = { userId: 'u1', tenantId: 't1' };
+ * const session = await store.createSession(owner, { agentSlug: 'helper' });
+ * await store.append(owner, session.id, [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })]);
+ */
+export function createPostgresTranscriptStore<Database extends AgentsApiDatabase>(options: PostgresTranscriptStoreOptions<Database>): TranscriptStore {
+  // The host's Database holds our tables among its own; kysely cannot resolve
+  // columns through an unresolved generic, so queries use our tables' type.
+  const db = options.db as unknown as Kysely<AgentsApiDatabase>;
+  const now = options.now ?? defaultNow;
+  const generateId = options.generateId ?? defaultSessionId;
+
+  return {
+    durable: true,
+
+    async createSession(owner, session) {
+      const keys = ownerKeys(parseOwner(owner));
+      const parsed = parseNewSession(session);
+      const id = parsed.id ?? generateId();
+      const createdAt = now();
+      // ON CONFLICT DO NOTHING: a taken id (by anyone) returns no row and changes nothing.
+      const row = await db
+        .insertInto('agents_sessions')
+        .values({
+          id,
+          agent_slug: parsed.agentSlug,
+          user_key: keys.userKey,
+          tenant_key: keys.tenantKey,
+          title: parsed.title ?? null,
+          metadata: JSON.stringify(parsed.metadata ?? {}),
+          created_at: createdAt,
+          updated_at: createdAt,
+        })
+        .onConflict((conflict) => conflict.column('id').doNothing())
+        .returning(sessionColumns)
+        .executeTakeFirst();
+      if (!row) throw sessionExists(id);
+      return toSession(row);
+    },
+
+    async getSession(owner, sessionId) {
+      const row = await selectSession(db, ownerKeys(parseOwner(owner)), parseSessionId(sessionId));
+      return row && toSession(row);
+    },
+
+    async listSessions(owner, listOptions) {
+      const keys = ownerKeys(parseOwner(owner));
+      const { agentSlug, limit } = parseListOptions(listOptions);
+      let query = db
+        .selectFrom('agents_sessions')
+        .select(sessionColumns)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey);
+      if (agentSlug !== undefined) query = query.where('agent_slug', '=', agentSlug);
+      const rows = await query.orderBy('updated_at', 'desc').orderBy('id', 'asc').limit(limit).execute();
+      return rows.map(toSession);
+    },
+
+    async append(owner, sessionId, messages, update) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsed = parseMessagesToAppend(messages);
+      const changes = parseSessionUpdate(update);
+      const at = now();
+      // One statement, so it is atomic without a transaction and costs one round trip.
+      // The counter update takes the session row's lock: concurrent appenders queue
+      // on it, so each gets its own contiguous range (MAX(seq)+1 would not).
+      // The messages travel as one JSON array parameter, whatever their number.
+      const sets = [
+        sql`last_seq = last_seq + ${parsed.length}`,
+        sql`updated_at = ${at}`,
+        ...(changes.title !== undefined ? [sql`title = ${changes.title}`] : []),
+        ...(changes.metadata !== undefined ? [sql`metadata = ${JSON.stringify(changes.metadata)}::jsonb`] : []),
+      ];
+      const result = await sql<SessionRow>`
+        with bumped as (
+          update agents_sessions set ${sql.join(sets)}
+          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey}
+          returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
+        ), inserted as (
+          -- The session's keys, not the caller's: every message carries its session's owner.
+          insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
+          select bumped.id, bumped.last_seq - ${parsed.length} + entry.ord, entry.body->>'id', bumped.user_key, bumped.tenant_key,
+                 entry.body->>'type', entry.body->>'role', entry.body, ${at}
+          from bumped cross join jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as entry(body, ord)
+          returning 1
+        )
+        select bumped.*, (select count(*) from inserted) as inserted from bumped
+      `.execute(db);
+      const row = result.rows[0];
+      if (!row) throw sessionNotFound(id);
+      const first = row.last_seq - parsed.length + 1;
+      return { session: toSession(row), seqs: parsed.map((_, index) => first + index) };
+    },
+
+    async loadMessages(owner, sessionId, loadOptions) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const { afterSeq, last } = parseLoadOptions(loadOptions);
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      let query = db
+        .selectFrom('agents_session_messages')
+        .select(messageColumns)
+        .where('session_id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey);
+      if (afterSeq !== undefined) query = query.where('seq', '>', afterSeq);
+      if (last === undefined) return (await query.orderBy('seq', 'asc').execute()).map(toStoredMessage);
+      // The last N walk the (session_id, seq) primary key backwards, however long the session.
+      const rows = await query.orderBy('seq', 'desc').limit(last).execute();
+      return rows.reverse().map(toStoredMessage);
+    },
+
+    async deleteSession(owner, sessionId) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      // Messages go with it: their foreign key cascades.
+      const result = await db
+        .deleteFrom('agents_sessions')
+        .where('id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+
+    async prune(owner, sessionId, pruneOptions) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const keepRounds = parseKeepRounds(pruneOptions);
+      return db.transaction().execute(async (trx) => {
+        // FOR UPDATE holds appenders off while the rounds are counted and cut.
+        if (!(await selectSession(trx, keys, id, { forUpdate: true }))) throw sessionNotFound(id);
+        // Bodies, not just type and role: a late tool result's call id decides where the cut may go.
+        const rows = await trx.selectFrom('agents_session_messages').select(['seq', 'body']).where('session_id', '=', id).orderBy('seq', 'asc').execute();
+        const count = prunedCount(
+          rows.map((row): AgentMessage => parseMessage(row.body)),
+          keepRounds,
+        );
+        const lastRemoved = rows[count - 1];
+        if (!lastRemoved) return 0;
+        const result = await trx.deleteFrom('agents_session_messages').where('session_id', '=', id).where('seq', '<=', lastRemoved.seq).executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+    },
+
+    async acquireLock(owner, sessionId, ttlMs) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const ttl = parseTtl(ttlMs);
+      const at = now();
+      const expiresAt = new Date(at.getTime() + ttl);
+      const token = randomUUID();
+      for (;;) {
+        // One conditional statement: two callers can never both take a free lock.
+        const taken = await db
+          .updateTable('agents_sessions')
+          .set({ lock_token: token, lock_expires_at: expiresAt })
+          .where('id', '=', id)
+          .where('user_key', '=', keys.userKey)
+          .where('tenant_key', '=', keys.tenantKey)
+          .where((eb) => eb.or([eb('lock_token', 'is', null), eb('lock_expires_at', 'is', null), eb('lock_expires_at', '<=', at)]))
+          .returning('id')
+          .executeTakeFirst();
+        if (taken) return { acquired: true, token, expiresAt };
+        const current = await db
+          .selectFrom('agents_sessions')
+          .select(['lock_token', 'lock_expires_at'])
+          .where('id', '=', id)
+          .where('user_key', '=', keys.userKey)
+          .where('tenant_key', '=', keys.tenantKey)
+          .executeTakeFirst();
+        if (!current) throw sessionNotFound(id);
+        if (current.lock_token !== null && current.lock_expires_at !== null && current.lock_expires_at.getTime() > at.getTime()) {
+          return { acquired: false, reason: 'held', expiresAt: current.lock_expires_at };
+        }
+        // Released between the two statements: the lock is free, try again.
+      }
+    },
+
+    async releaseLock(owner, sessionId, token) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      // Only the current token clears the lock: a holder that outlived its lease
+      // must not release the lock someone else took since.
+      const released = await db
+        .updateTable('agents_sessions')
+        .set({ lock_token: null, lock_expires_at: null })
+        .where('id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .where('lock_token', '=', parsedToken)
+        .returning('id')
+        .executeTakeFirst();
+      if (released) return { released: true };
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      return { released: false, reason: 'stale' };
+    },
+  };
+}
+
+function selectSession(db: Db, keys: Keys, id: string, options: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
+  const query = db
+    .selectFrom('agents_sessions')
+    .select(sessionColumns)
+    .where('id', '=', id)
+    .where('user_key', '=', keys.userKey)
+    .where('tenant_key', '=', keys.tenantKey);
+  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+function toSession(row: SessionRow): TranscriptSession {
+  return {
+    id: row.id,
+    agentSlug: row.agent_slug,
+    userId: ownerIdFromKey(row.user_key),
+    tenantId: ownerIdFromKey(row.tenant_key),
+    title: row.title,
+    metadata: metadataSchema.parse(row.metadata),
+    lastSeq: row.last_seq,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    sessionId: row.session_id,
+    seq: row.seq,
+    userId: ownerIdFromKey(row.user_key),
+    tenantId: ownerIdFromKey(row.tenant_key),
+    // A JSON column is an edge: a row written by another version is checked, not trusted.
+    message: parseMessage(row.body),
+  };
+}

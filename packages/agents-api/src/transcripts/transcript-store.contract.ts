@@ -1,0 +1,457 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createMessage, type AgentMessage } from '../messages/message';
+import {
+  assistantText,
+  codeOf,
+  createTestClock,
+  orphanResults,
+  roundsWithTools,
+  strangers,
+  tokenOf,
+  userText,
+  type TestClock,
+} from './internal/transcript-store-contract-support';
+import type { NewSession, SessionOwner, TranscriptSession, TranscriptStore } from './transcript-store';
+
+/** What {@link describeTranscriptStoreContract} hands to `open` for each test. */
+export interface TranscriptStoreContractContext {
+  /** The test's clock: the store must take timestamps and lock expiry from it. */
+  readonly now: () => Date;
+}
+
+/**
+ * The behaviour every {@link TranscriptStore} must have, as a vitest suite.
+ * `open` is called once per test with that test's clock; each test uses its
+ * own random tenant, so stores sharing one database stay independent.
+ *
+ * @example
+ * describeTranscriptStoreContract('my transcript store', ({ now }) => createMyTranscriptStore({ now }));
+ */
+export function describeTranscriptStoreContract(
+  name: string,
+  open: (context: TranscriptStoreContractContext) => TranscriptStore | Promise<TranscriptStore>,
+): void {
+  describe(name, () => {
+    let store: TranscriptStore;
+    let clock: TestClock;
+    let tenantId: string;
+    let owner: SessionOwner;
+    const ownerWith = (overrides: Partial<SessionOwner>): SessionOwner => ({ ...owner, ...overrides });
+    const create = (as: SessionOwner = owner, fields: Partial<NewSession> = {}): Promise<TranscriptSession> =>
+      store.createSession(as, { agentSlug: 'helper', ...fields });
+    const seqsOf = async (sessionId: string, as: SessionOwner = owner): Promise<number[]> =>
+      (await store.loadMessages(as, sessionId)).map((stored) => stored.seq);
+    const messagesOf = async (sessionId: string, as: SessionOwner = owner): Promise<AgentMessage[]> =>
+      (await store.loadMessages(as, sessionId)).map((stored) => stored.message);
+
+    beforeEach(async () => {
+      clock = createTestClock();
+      tenantId = randomUUID();
+      owner = { userId: 'user-1', tenantId };
+      store = await open({ now: clock.now });
+    });
+
+    it('says whether it is durable', () => {
+      expect(typeof store.durable).toBe('boolean');
+    });
+
+    describe('creating sessions', () => {
+      it('generates an id and starts with no title, empty metadata, lastSeq 0 and the clock time', async () => {
+        const session = await create();
+        expect(session).toEqual({
+          id: expect.stringMatching(/^[A-Za-z0-9_-]{1,128}$/),
+          agentSlug: 'helper',
+          userId: 'user-1',
+          tenantId,
+          title: null,
+          metadata: {},
+          lastSeq: 0,
+          createdAt: clock.now(),
+          updatedAt: clock.now(),
+        });
+      });
+
+      it('generates a different id for each session', async () => {
+        expect((await create()).id).not.toBe((await create()).id);
+      });
+
+      it('keeps the id, title and metadata the caller gives', async () => {
+        const id = `ses-${randomUUID()}`;
+        const session = await create(owner, { id, title: 'Plans', metadata: { topic: 'travel', nested: { days: 3 } } });
+        expect(session).toMatchObject({ id, title: 'Plans', metadata: { topic: 'travel', nested: { days: 3 } } });
+        expect(await store.getSession(owner, id)).toEqual(session);
+      });
+
+      it('refuses an id the owner already uses with transcript.session_exists', async () => {
+        const { id } = await create();
+        expect(await codeOf(create(owner, { id }))).toBe('transcript.session_exists');
+      });
+
+      it("refuses an id another owner uses and leaves that owner's session unchanged", async () => {
+        const theirs = await create(owner, { title: 'theirs' });
+        expect(await codeOf(create(ownerWith({ userId: 'user-2' }), { id: theirs.id, title: 'mine now' }))).toBe('transcript.session_exists');
+        expect(await store.getSession(owner, theirs.id)).toEqual(theirs);
+      });
+
+      it.each([
+        ['an invalid agent slug', { agentSlug: 'Not A Slug!' }],
+        ['an invalid id', { agentSlug: 'helper', id: 'has spaces' }],
+        ['a title over 500 characters', { agentSlug: 'helper', title: 'x'.repeat(501) }],
+      ])('refuses %s with transcript.invalid_request', async (_, session) => {
+        expect(await codeOf(store.createSession(owner, session))).toBe('transcript.invalid_request');
+      });
+
+      it('refuses an owner with an empty id with transcript.invalid_request', async () => {
+        expect(await codeOf(create(ownerWith({ userId: '' })))).toBe('transcript.invalid_request');
+      });
+    });
+
+    describe('scoping by owner', () => {
+      it('reads a missing session as undefined', async () => {
+        expect(await store.getSession(owner, `ses-${randomUUID()}`)).toBeUndefined();
+      });
+
+      it.each(strangers)('hides a session from %s exactly as from a missing one', async (_, overrides) => {
+        const { id } = await create();
+        const stranger = ownerWith(overrides);
+        expect(await store.getSession(stranger, id)).toBeUndefined();
+        expect(await codeOf(store.loadMessages(stranger, id))).toBe('transcript.session_not_found');
+      });
+
+      it('does not let a caller with a user read or append to a session created with no user', async () => {
+        const noUser = ownerWith({ userId: null });
+        const { id } = await create(noUser);
+        expect(await store.getSession(owner, id)).toBeUndefined();
+        expect(await codeOf(store.append(owner, id, [userText('mine now')]))).toBe('transcript.session_not_found');
+        expect(await store.getSession(noUser, id)).toMatchObject({ userId: null, tenantId, lastSeq: 0 });
+      });
+
+      it("does not let a caller with no user read or append to a user's session", async () => {
+        const { id } = await create();
+        const noUser = ownerWith({ userId: null });
+        expect(await store.getSession(noUser, id)).toBeUndefined();
+        expect(await codeOf(store.append(noUser, id, [userText('mine now')]))).toBe('transcript.session_not_found');
+        expect(await store.getSession(owner, id)).toMatchObject({ userId: 'user-1', lastSeq: 0 });
+      });
+
+      it("refuses another owner's append and update, and keeps the session's owner and title", async () => {
+        const session = await create(owner, { title: 'original' });
+        const intruder = ownerWith({ userId: 'user-2' });
+        expect(await codeOf(store.append(intruder, session.id, [userText('hi')], { title: 'taken', metadata: { owner: 'user-2' } }))).toBe('transcript.session_not_found');
+        expect(await store.getSession(owner, session.id)).toEqual(session);
+        expect(await store.listSessions(intruder)).toEqual([]);
+      });
+
+      it("copies the creator's user and tenant onto every stored message", async () => {
+        const { id } = await create();
+        await store.append(owner, id, [userText('a'), assistantText('b')]);
+        await store.append(owner, id, [userText('c')]);
+        const stored = await store.loadMessages(owner, id);
+        expect(stored.map(({ sessionId, userId, tenantId: tenant }) => ({ sessionId, userId, tenantId: tenant }))).toEqual(Array(3).fill({ sessionId: id, userId: 'user-1', tenantId }));
+      });
+
+      it('copies a null user onto the messages of a session with no user', async () => {
+        const noUser = ownerWith({ userId: null });
+        const { id } = await create(noUser);
+        await store.append(noUser, id, [userText('a')]);
+        expect(await store.loadMessages(noUser, id)).toMatchObject([{ userId: null, tenantId }]);
+      });
+
+      it('throws transcript.session_not_found for every operation on a missing session', async () => {
+        const id = `ses-${randomUUID()}`;
+        expect(await codeOf(store.append(owner, id, []))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.loadMessages(owner, id))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.prune(owner, id, { keepRounds: 1 }))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.acquireLock(owner, id, 1000))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.releaseLock(owner, id, 'token'))).toBe('transcript.session_not_found');
+      });
+
+      it('hands out copies: mutating a returned session or message changes nothing stored', async () => {
+        const session = await create(owner, { metadata: { tags: ['a'] } });
+        await store.append(owner, session.id, [userText('original')]);
+        (session.metadata.tags as string[]).push('b');
+        const [stored] = await store.loadMessages(owner, session.id);
+        (stored!.message as { content: string }).content = 'changed';
+        expect((await store.getSession(owner, session.id))?.metadata).toEqual({ tags: ['a'] });
+        expect((await messagesOf(session.id))[0]?.content).toBe('original');
+      });
+    });
+
+    describe('listing sessions', () => {
+      it("lists only the owner's sessions, newest updatedAt first", async () => {
+        const older = await create();
+        clock.advance(1000);
+        const newer = await create();
+        await create(ownerWith({ userId: 'user-2' }));
+        clock.advance(1000);
+        await store.append(owner, older.id, []);
+        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([older.id, newer.id]);
+      });
+
+      it('shows the same user id in two tenants only the sessions of each tenant', async () => {
+        const otherTenant = ownerWith({ tenantId: randomUUID() });
+        const here = await create();
+        const there = await create(otherTenant);
+        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([here.id]);
+        expect((await store.listSessions(otherTenant)).map((session) => session.id)).toEqual([there.id]);
+      });
+
+      it("keeps a null user's sessions apart from the tenant's users", async () => {
+        const noUser = ownerWith({ userId: null });
+        const anonymous = await create(noUser);
+        const mine = await create();
+        expect((await store.listSessions(noUser)).map((session) => session.id)).toEqual([anonymous.id]);
+        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([mine.id]);
+      });
+
+      it('filters by agent slug', async () => {
+        await create(owner, { agentSlug: 'helper' });
+        const writer = await create(owner, { agentSlug: 'writer' });
+        expect((await store.listSessions(owner, { agentSlug: 'writer' })).map((session) => session.id)).toEqual([writer.id]);
+      });
+
+      it('returns at most limit sessions, the newest', async () => {
+        for (let index = 0; index < 3; index += 1) {
+          await create(owner, { title: `session ${index}` });
+          clock.advance(1000);
+        }
+        expect((await store.listSessions(owner, { limit: 2 })).map((session) => session.title)).toEqual(['session 2', 'session 1']);
+      });
+
+      it.each([0, 501, 1.5])('refuses limit %s with transcript.invalid_request', async (limit) => {
+        expect(await codeOf(store.listSessions(owner, { limit }))).toBe('transcript.invalid_request');
+      });
+    });
+
+    describe('appending', () => {
+      it('numbers messages 1, 2, 3… across appends and stores them as given', async () => {
+        const { id } = await create();
+        const first = [userText('a'), assistantText('b')];
+        const second = [userText('c')];
+        expect((await store.append(owner, id, first)).seqs).toEqual([1, 2]);
+        expect((await store.append(owner, id, second)).seqs).toEqual([3]);
+        expect(await seqsOf(id)).toEqual([1, 2, 3]);
+        expect(await messagesOf(id)).toEqual([...first, ...second]);
+      });
+
+      it('keeps sequence numbers contiguous and unique under 25 parallel appends', async () => {
+        const { id } = await create();
+        const batches = Array.from({ length: 25 }, (_, caller) => Array.from({ length: 1 + (caller % 3) }, (__, index) => userText(`caller ${caller} message ${index}`)));
+        const total = batches.reduce((sum, batch) => sum + batch.length, 0);
+        const results = await Promise.all(batches.map((batch) => store.append(owner, id, batch)));
+        expect(results.flatMap((result) => result.seqs).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, index) => index + 1));
+        const stored = await store.loadMessages(owner, id);
+        expect(stored.map((entry) => entry.seq)).toEqual(Array.from({ length: total }, (_, index) => index + 1));
+        // Each batch got its own consecutive range, in order.
+        const bySeq = new Map(stored.map((entry) => [entry.seq, entry.message.id]));
+        results.forEach((result, caller) => {
+          expect(result.seqs.map((seq) => bySeq.get(seq))).toEqual(batches[caller]!.map((message) => message.id));
+        });
+        expect((await store.getSession(owner, id))?.lastSeq).toBe(total);
+      });
+
+      it('updates updatedAt, lastSeq, title and metadata in the same append', async () => {
+        const session = await create(owner, { title: 'old', metadata: { a: 1 } });
+        clock.advance(5000);
+        const { session: updated } = await store.append(owner, session.id, [userText('hi')], { title: 'new', metadata: { b: 2 } });
+        const expected = { ...session, title: 'new', metadata: { b: 2 }, lastSeq: 1, updatedAt: clock.now() };
+        expect(updated).toEqual(expected);
+        expect(await store.getSession(owner, session.id)).toEqual(expected);
+      });
+
+      it('accepts an empty batch, which only updates the session', async () => {
+        const session = await create();
+        clock.advance(5000);
+        const result = await store.append(owner, session.id, [], { title: 'renamed' });
+        expect(result).toEqual({ session: { ...session, title: 'renamed', updatedAt: clock.now() }, seqs: [] });
+        expect(await store.loadMessages(owner, session.id)).toEqual([]);
+      });
+
+      it('stores nothing when one message of the batch is invalid', async () => {
+        const session = await create();
+        await store.append(owner, session.id, [userText('kept')]);
+        const invalid = { ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage;
+        expect(await codeOf(store.append(owner, session.id, [userText('a'), invalid, userText('b')], { title: 'changed' }))).toBe('transcript.invalid_request');
+        expect(await seqsOf(session.id)).toEqual([1]);
+        expect(await store.getSession(owner, session.id)).toMatchObject({ lastSeq: 1, title: null });
+      });
+
+      it('refuses delta messages with transcript.invalid_request and stores nothing', async () => {
+        const { id } = await create();
+        const delta = createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} });
+        expect(await codeOf(store.append(owner, id, [userText('a'), delta]))).toBe('transcript.invalid_request');
+        expect(await seqsOf(id)).toEqual([]);
+        expect((await store.getSession(owner, id))?.lastSeq).toBe(0);
+      });
+
+      it('refuses an invalid update with transcript.invalid_request', async () => {
+        const { id } = await create();
+        expect(await codeOf(store.append(owner, id, [], { title: 'x'.repeat(501) }))).toBe('transcript.invalid_request');
+      });
+    });
+
+    describe('loading messages', () => {
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+        await store.append(owner, sessionId, ['a', 'b', 'c', 'd', 'e'].map(userText));
+      });
+      const contents = async (options: Parameters<TranscriptStore['loadMessages']>[2]) =>
+        (await store.loadMessages(owner, sessionId, options)).map((stored) => [stored.seq, stored.message.content]);
+
+      it('returns only the messages after afterSeq', async () => {
+        expect(await contents({ afterSeq: 3 })).toEqual([[4, 'd'], [5, 'e']]);
+      });
+
+      it('returns the last N messages, still in sequence order', async () => {
+        expect(await contents({ last: 2 })).toEqual([[4, 'd'], [5, 'e']]);
+      });
+
+      it('returns every message when last exceeds their number', async () => {
+        expect(await contents({ last: 50 })).toHaveLength(5);
+      });
+
+      it('applies last to the messages after afterSeq', async () => {
+        expect(await contents({ afterSeq: 1, last: 10 })).toEqual([[2, 'b'], [3, 'c'], [4, 'd'], [5, 'e']]);
+      });
+
+      it.each([{ afterSeq: -1 }, { last: 1.5 }, { last: -2 }])('refuses %o with transcript.invalid_request', async (options) => {
+        expect(await codeOf(store.loadMessages(owner, sessionId, options))).toBe('transcript.invalid_request');
+      });
+    });
+
+    describe('deleting sessions', () => {
+      it('deletes the session and its messages', async () => {
+        const { id } = await create();
+        await store.append(owner, id, [userText('a')]);
+        expect(await store.deleteSession(owner, id)).toBe(true);
+        expect(await store.getSession(owner, id)).toBeUndefined();
+        // A new session under the same id starts empty: the old messages are gone.
+        await create(owner, { id });
+        expect(await store.loadMessages(owner, id)).toEqual([]);
+      });
+
+      it('resolves false when deleting again', async () => {
+        const { id } = await create();
+        await store.deleteSession(owner, id);
+        expect(await store.deleteSession(owner, id)).toBe(false);
+      });
+
+      it("does not delete another owner's session", async () => {
+        const session = await create();
+        expect(await store.deleteSession(ownerWith({ userId: 'user-2' }), session.id)).toBe(false);
+        expect(await store.getSession(owner, session.id)).toEqual(session);
+      });
+    });
+
+    describe('pruning', () => {
+      const rounds = ['one', 'two', 'three'].flatMap((word) => [userText(word), assistantText(`${word} answered`)]);
+
+      it('deletes whole rounds from the start and keeps the last keepRounds, with their numbers', async () => {
+        const { id } = await create();
+        await store.append(owner, id, rounds);
+        expect(await store.prune(owner, id, { keepRounds: 2 })).toBe(2);
+        expect(await seqsOf(id)).toEqual([3, 4, 5, 6]);
+        expect((await messagesOf(id))[0]).toEqual(rounds[2]);
+      });
+
+      it('keeps numbering after the last sequence number once pruned', async () => {
+        const { id } = await create();
+        await store.append(owner, id, rounds);
+        await store.prune(owner, id, { keepRounds: 0 });
+        expect((await store.append(owner, id, [userText('four')])).seqs).toEqual([7]);
+        expect(await seqsOf(id)).toEqual([7]);
+      });
+
+      it('removes nothing when keepRounds covers every round', async () => {
+        const { id } = await create();
+        await store.append(owner, id, rounds);
+        expect(await store.prune(owner, id, { keepRounds: 3 })).toBe(0);
+        expect(await seqsOf(id)).toEqual([1, 2, 3, 4, 5, 6]);
+      });
+
+      it.each([0, 1, 2, 3, 4, 5, 6])('never leaves a tool result without its call when keeping %i rounds', async (keepRounds) => {
+        const { id } = await create();
+        const all = roundsWithTools();
+        await store.append(owner, id, all);
+        const removed = await store.prune(owner, id, { keepRounds });
+        const kept = await messagesOf(id);
+        expect(orphanResults(kept)).toEqual([]);
+        expect(kept).toEqual(all.slice(removed));
+      });
+
+      it.each([-1, 1.5])('refuses keepRounds %s with transcript.invalid_request', async (keepRounds) => {
+        const { id } = await create();
+        expect(await codeOf(store.prune(owner, id, { keepRounds }))).toBe('transcript.invalid_request');
+      });
+
+      it("removes nothing from another owner's session", async () => {
+        const { id } = await create();
+        await store.append(owner, id, rounds);
+        expect(await codeOf(store.prune(ownerWith({ userId: 'user-2' }), id, { keepRounds: 0 }))).toBe('transcript.session_not_found');
+        expect(await seqsOf(id)).toHaveLength(6);
+      });
+    });
+
+    describe('locks', () => {
+      const ttl = 30_000;
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+      });
+
+      it('takes a free lock with a token, expiring ttl after the clock', async () => {
+        const lock = await store.acquireLock(owner, sessionId, ttl);
+        expect(lock).toEqual({ acquired: true, token: expect.any(String), expiresAt: new Date(clock.now().getTime() + ttl) });
+      });
+
+      it('reports a held lock with its expiry', async () => {
+        const first = await store.acquireLock(owner, sessionId, ttl);
+        clock.advance(ttl - 1);
+        expect(await store.acquireLock(owner, sessionId, ttl)).toEqual({ acquired: false, reason: 'held', expiresAt: first.expiresAt });
+      });
+
+      it('lets the next caller take the lock once it has expired, with a new token', async () => {
+        const first = await store.acquireLock(owner, sessionId, ttl);
+        clock.advance(ttl);
+        const second = await store.acquireLock(owner, sessionId, ttl);
+        expect(second).toMatchObject({ acquired: true, expiresAt: new Date(clock.now().getTime() + ttl) });
+        expect(tokenOf(second)).not.toBe(tokenOf(first));
+      });
+
+      it('releases with the current token, so the lock is free again', async () => {
+        const lock = await store.acquireLock(owner, sessionId, ttl);
+        expect(await store.releaseLock(owner, sessionId, tokenOf(lock))).toEqual({ released: true });
+        expect(await store.acquireLock(owner, sessionId, ttl)).toMatchObject({ acquired: true });
+      });
+
+      it("reports a stale token after someone else took the expired lock, and keeps the new holder's lock", async () => {
+        const first = await store.acquireLock(owner, sessionId, ttl);
+        clock.advance(ttl + 1);
+        const second = await store.acquireLock(owner, sessionId, ttl);
+        expect(await store.releaseLock(owner, sessionId, tokenOf(first))).toEqual({ released: false, reason: 'stale' });
+        expect(await store.acquireLock(owner, sessionId, ttl)).toEqual({ acquired: false, reason: 'held', expiresAt: second.expiresAt });
+      });
+
+      it('reports a stale token when releasing twice', async () => {
+        const lock = await store.acquireLock(owner, sessionId, ttl);
+        const token = tokenOf(lock);
+        await store.releaseLock(owner, sessionId, token);
+        expect(await store.releaseLock(owner, sessionId, token)).toEqual({ released: false, reason: 'stale' });
+      });
+
+      it.each([0, -5, 1.5])('refuses ttlMs %s with transcript.invalid_request', async (ttlMs) => {
+        expect(await codeOf(store.acquireLock(owner, sessionId, ttlMs))).toBe('transcript.invalid_request');
+      });
+
+      it("neither takes nor releases another owner's lock", async () => {
+        const lock = await store.acquireLock(owner, sessionId, ttl);
+        const intruder = ownerWith({ userId: 'user-2' });
+        expect(await codeOf(store.acquireLock(intruder, sessionId, ttl))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.releaseLock(intruder, sessionId, tokenOf(lock)))).toBe('transcript.session_not_found');
+        expect(await store.acquireLock(owner, sessionId, ttl)).toMatchObject({ acquired: false, reason: 'held' });
+      });
+    });
+  });
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { AgentsApiError } from '../errors';
+import type { AgentMessage } from '../messages/message';
+import { agentSlugSchema } from '../registry/agent-definition';
+
+const ownerIdSchema = z.string().min(1).max(200);
+
+/**
+ * Whose a session is. Fixed when the session is created and never changed.
+ * Every read and write names the owner; a session of another owner is
+ * reported exactly as a session that does not exist. A `null` id matches
+ * only `null`: a session with no user is never anybody's to take.
+ */
+export const sessionOwnerSchema = z.object({
+  userId: ownerIdSchema.nullable(),
+  tenantId: ownerIdSchema.nullable(),
+});
+export type SessionOwner = z.infer<typeof sessionOwnerSchema>;
+
+/** A session id: 1 to 128 letters, digits, `_` or `-`. */
+export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a session id is 1 to 128 letters, digits, "_" or "-"');
+
+/** What {@link TranscriptStore.createSession} takes. */
+export const newSessionSchema = z.object({
+  /** Chosen by the caller, or generated. */
+  id: sessionIdSchema.optional(),
+  agentSlug: agentSlugSchema,
+  title: z.string().max(500).nullable().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type NewSession = z.input<typeof newSessionSchema>;
+
+/** A stored conversation. */
+export interface TranscriptSession {
+  readonly id: string;
+  readonly agentSlug: string;
+  readonly userId: string | null;
+  readonly tenantId: string | null;
+  readonly title: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** The sequence number of the last message appended; 0 before any. */
+  readonly lastSeq: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A message as stored: its place in the session and the owner copied onto it. */
+export interface StoredMessage {
+  readonly sessionId: string;
+  /** 1, 2, 3…: contiguous and unique within the session. */
+  readonly seq: number;
+  readonly userId: string | null;
+  readonly tenantId: string | null;
+  readonly message: AgentMessage;
+}
+
+/** Changes to the session that an append makes in the same transaction. */
+export interface SessionUpdate {
+  readonly title?: string | null;
+  /** Replaces the session's metadata. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/** What an append stored. */
+export interface AppendResult {
+  readonly session: TranscriptSession;
+  /** The sequence numbers given to the messages, in order. */
+  readonly seqs: readonly number[];
+}
+
+/** Options of {@link TranscriptStore.listSessions}. */
+export interface ListSessionsOptions {
+  readonly agentSlug?: string;
+  /** At most this many, newest `updatedAt` first; default 50, at most 500. */
+  readonly limit?: number;
+}
+
+/** Options of {@link TranscriptStore.loadMessages}; without any, every message in order. */
+export interface LoadMessagesOptions {
+  /** Only messages after this sequence number. */
+  readonly afterSeq?: number;
+  /** Only the last `last` messages (still returned in order). */
+  readonly last?: number;
+}
+
+/** Options of {@link TranscriptStore.prune}. */
+export interface PruneOptions {
+  /**
+   * Keep the last this many rounds and delete everything before. A round
+   * starts at a user's text message and runs to the next one. A tool call
+   * and its result are always kept or removed together: when a late result
+   * (an approval, a resume) sits in a kept round, the cut moves back to keep
+   * its call too.
+   */
+  readonly keepRounds: number;
+}
+
+/** The outcome of a lock request; contention is an outcome, not an error. */
+export type LockAcquisition =
+  | { readonly acquired: true; readonly token: string; readonly expiresAt: Date }
+  | { readonly acquired: false; readonly reason: 'held'; readonly expiresAt: Date };
+
+/** The outcome of a release. `stale`: the token is not the lock's current one (it expired and was taken, or was released). */
+export type LockRelease = { readonly released: true } | { readonly released: false; readonly reason: 'stale' };
+
+/**
+ * Where conversations are kept. Every method takes the owner first; a
+ * session that does not exist and one that is not the owner's are
+ * indistinguishable (`getSession` resolves `undefined`, `deleteSession`
+ * `false`, the others throw `transcript.session_not_found`). Invalid input
+ * is `transcript.invalid_request`. System prompts are not messages and are
+ * never stored.
+ */
+export interface TranscriptStore {
+  /**
+   * Whether sessions survive the process. A store that is not durable cannot
+   * resume a session by id: the session runner refuses with `transcript.not_durable`.
+   */
+  readonly durable: boolean;
+  /** Creates a session owned by `owner`; `transcript.session_exists` if the id is taken (by anyone). */
+  createSession(owner: SessionOwner, session: NewSession): Promise<TranscriptSession>;
+  /** The session, or undefined when it does not exist or is not the owner's. */
+  getSession(owner: SessionOwner, sessionId: string): Promise<TranscriptSession | undefined>;
+  /** The owner's sessions, newest first. */
+  listSessions(owner: SessionOwner, options?: ListSessionsOptions): Promise<readonly TranscriptSession[]>;
+  /**
+   * Appends `messages` (in order, with the next sequence numbers) and applies
+   * `update` to the session, all or nothing. `delta` messages are refused:
+   * they are stream events, not transcript.
+   */
+  append(owner: SessionOwner, sessionId: string, messages: readonly AgentMessage[], update?: SessionUpdate): Promise<AppendResult>;
+  /** The session's messages in sequence order. */
+  loadMessages(owner: SessionOwner, sessionId: string, options?: LoadMessagesOptions): Promise<readonly StoredMessage[]>;
+  /** Deletes a session and its messages; resolves to whether there was one. */
+  deleteSession(owner: SessionOwner, sessionId: string): Promise<boolean>;
+  /** Deletes whole rounds from the start; resolves to how many messages were removed. */
+  prune(owner: SessionOwner, sessionId: string, options: PruneOptions): Promise<number>;
+  /** Takes the session's lock for `ttlMs` unless someone holds it unexpired. */
+  acquireLock(owner: SessionOwner, sessionId: string, ttlMs: number): Promise<LockAcquisition>;
+  /** Releases the lock if `token` is still its current token. */
+  releaseLock(owner: SessionOwner, sessionId: string, token: string): Promise<LockRelease>;
+}
+
+/** The error for a session that does not exist or is not the owner's; the message never says which. */
+export function sessionNotFound(sessionId: string): AgentsApiError {
+  return new AgentsApiError('transcript.session_not_found', `There is no session "${sessionId}".`, { details: { sessionId } });
+}
+
+/** Validates input for a store; throws `transcript.invalid_request` naming the problems. */
+export function parseTranscriptInput<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string): z.infer<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AgentsApiError('transcript.invalid_request', `Invalid ${what}: ${z.prettifyError(parsed.error)}`, {
+    details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+  });
+}
+
+/** The rounds rule of {@link TranscriptStore.prune} before late results are considered: the index of the first round to keep. */
+export function firstKeptIndex(messages: readonly Pick<AgentMessage, 'type' | 'role'>[], keepRounds: number): number {
+  const roundStarts: number[] = [];
+  messages.forEach((message, index) => {
+    if (message.type === 'text' && message.role === 'user') roundStarts.push(index);
+  });
+  if (keepRounds === 0) return messages.length;
+  if (keepRounds >= roundStarts.length) return 0;
+  return roundStarts[roundStarts.length - keepRounds] ?? 0;
+}
