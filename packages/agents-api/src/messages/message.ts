@@ -147,14 +147,18 @@ export function createMessage<Draft extends MessageDraft>(
   draft: Draft,
   options: MessageFactoryOptions = {},
 ): Extract<AgentMessage, { type: Draft['type'] }> {
-  const { id, metadata, ...rest } = draft;
+  // Every message type has the same fields, so one literal gives every message
+  // one object shape; spreading the draft made the loop's hot path megamorphic.
   return {
     schema: messageSchemaName,
     version: messageSchemaVersion,
-    id: id ?? (options.generateId ?? defaultId)(),
-    metadata: { ...metadata },
+    id: draft.id ?? (options.generateId ?? defaultId)(),
+    type: draft.type,
+    role: draft.role,
+    content: draft.content,
+    payload: draft.payload,
+    metadata: draft.metadata === undefined ? {} : { ...draft.metadata },
     createdAt: (options.now?.() ?? new Date()).toISOString(),
-    ...rest,
   } as unknown as Extract<AgentMessage, { type: Draft['type'] }>;
 }
 

@@ -89,6 +89,28 @@ describe('openai provider', () => {
       expect((await provider.complete(ask)).finishReason).toBe('other');
     });
 
+    it('accepts what compatible servers vary: nulls for absent fields, extra fields, a missing model', async () => {
+      const body = {
+        choices: [{ message: { content: 'ok', tool_calls: null, refusal: null }, finish_reason: null, logprobs: null }],
+        usage: null,
+        system_fingerprint: 'fp',
+      };
+      server.enqueue({ type: 'malformed', body: JSON.stringify(body) });
+      expect(await provider.complete(ask)).toEqual({
+        content: 'ok',
+        toolCalls: [],
+        finishReason: 'other',
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+        model: 'test-model',
+      });
+    });
+
+    it('refuses a usage count that is not a finite number', async () => {
+      const body = { choices: [{ message: { content: 'ok' } }], usage: { prompt_tokens: 1e400 } };
+      server.enqueue({ type: 'malformed', body: JSON.stringify(body).replace('"prompt_tokens":null', '"prompt_tokens":1e400') });
+      expect((await failure(() => provider.complete(ask))).code).toBe('provider.bad_response');
+    });
+
     it('reports a cut-off answer as length', async () => {
       server.enqueue(textReply('Sunny in', { finishReason: 'length' }));
       expect((await provider.complete(ask)).finishReason).toBe('length');

@@ -72,7 +72,8 @@ function toParams(request: ModelRequest, defaultModel: string): ChatCompletionCr
 }
 
 function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {
-  return { type: 'function', function: { name: tool.name, description: tool.description, parameters: { ...tool.parameters } } };
+  // The SDK only serialises the schema; it is passed as is (the tool's copy is frozen).
+  return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.parameters as Record<string, unknown> } };
 }
 
 async function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: ModelCallOptions): Promise<ModelResponse> {
@@ -166,7 +167,10 @@ function parseWire<Schema extends z.ZodType>(schema: Schema, value: unknown, wha
 }
 
 function toModelResponse(value: unknown, requestedModel: string): ModelResponse {
-  const completion = parseWire(completionWireSchema, value, 'completion');
+  // The common, well-formed case is checked by hand: zod's parse cost more than
+  // the rest of the provider. Anything the check does not accept goes to zod,
+  // which accepts it or explains what is wrong.
+  const completion = isWellFormedCompletion(value) ? value : parseWire(completionWireSchema, value, 'completion');
   const [choice] = completion.choices;
   return {
     content: textOrNull(choice?.message.content ?? ''),
@@ -176,6 +180,44 @@ function toModelResponse(value: unknown, requestedModel: string): ModelResponse 
     model: completion.model ?? requestedModel,
   };
 }
+
+type CompletionWire = z.infer<typeof completionWireSchema>;
+
+/** A strict subset of {@link completionWireSchema}: whatever this accepts, the schema accepts. */
+function isWellFormedCompletion(value: unknown): value is CompletionWire {
+  if (!isObject(value) || !optional(value.model, isString) || !Array.isArray(value.choices) || value.choices.length === 0) return false;
+  if (!nullish(value.usage, isUsage)) return false;
+  return value.choices.every(
+    (choice) =>
+      isObject(choice) &&
+      nullish(choice.finish_reason, isString) &&
+      isObject(choice.message) &&
+      nullish(choice.message.content, isString) &&
+      nullish(choice.message.tool_calls, (calls) => Array.isArray(calls) && calls.every(isWireToolCall)),
+  );
+}
+
+function isWireToolCall(call: unknown): boolean {
+  return (
+    isObject(call) &&
+    isNonEmptyString(call.id) &&
+    (call.type === undefined || call.type === 'function') &&
+    isObject(call.function) &&
+    isNonEmptyString(call.function.name) &&
+    isString(call.function.arguments)
+  );
+}
+
+function isUsage(usage: unknown): boolean {
+  return isObject(usage) && optional(usage.prompt_tokens, isFiniteNumber) && optional(usage.completion_tokens, isFiniteNumber) && optional(usage.total_tokens, isFiniteNumber);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isNonEmptyString = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+const isFiniteNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
+const optional = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || check(value);
+const nullish = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || value === null || check(value);
 
 /** Builds one response from stream chunks: text appended, tool-call fragments joined by index. */
 class ChunkAccumulator {

@@ -21,12 +21,24 @@ export const defaultLimits = {
   maxRepeatedFailures: 3,
 } as const;
 
+const defaultResolvedLimits: ResolvedLimits = Object.freeze({
+  maxTurns: defaultLimits.maxTurns,
+  maxToolCalls: undefined,
+  maxCallsPerTool: undefined,
+  timeoutMs: undefined,
+  maxTokens: undefined,
+  toolConcurrency: defaultLimits.toolConcurrency,
+  maxToolResultChars: defaultLimits.maxToolResultChars,
+  maxRepeatedFailures: defaultLimits.maxRepeatedFailures,
+});
+
 /**
  * Fills in defaults and checks every limit is a positive whole number.
  *
  * @throws AgentsApiError `runner.invalid_request` naming the bad limit.
  */
-export function resolveLimits(limits: ConversationLimits = {}): ResolvedLimits {
+export function resolveLimits(limits?: ConversationLimits): ResolvedLimits {
+  if (limits === undefined) return defaultResolvedLimits;
   for (const [name, value] of Object.entries(limits)) {
     if (value !== undefined && (!Number.isInteger(value) || (value as number) < 1)) {
       throw new AgentsApiError('runner.invalid_request', `Limit ${name} must be a positive whole number (got ${String(value)})`, {

@@ -6,7 +6,8 @@ import type { AgentMessage, ToolCall, ToolCallMessage, ToolResultMessage } from 
  * a late result (an approved call, a resumed one) after later messages;
  * chat APIs reject that order, so results move up. Nothing else moves.
  */
-export function orderForModel(messages: readonly AgentMessage[]): AgentMessage[] {
+export function orderForModel(messages: readonly AgentMessage[]): readonly AgentMessage[] {
+  if (isInModelOrder(messages)) return messages;
   const resultsByCall = new Map<string, ToolResultMessage>();
   for (const message of messages) {
     if (message.type === 'tool_result') resultsByCall.set(message.payload.toolCallId, message);
@@ -29,6 +30,22 @@ export function orderForModel(messages: readonly AgentMessage[]): AgentMessage[]
     }
   }
   return ordered;
+}
+
+/**
+ * Whether every tool result already follows its call's message, with only
+ * other results between: the usual case, which then costs one pass and no copy.
+ */
+function isInModelOrder(messages: readonly AgentMessage[]): boolean {
+  let open: ReadonlySet<string> | undefined;
+  for (const message of messages) {
+    if (message.type === 'tool_result') {
+      if (!open?.has(message.payload.toolCallId)) return false;
+    } else {
+      open = message.type === 'tool_call' ? new Set(message.payload.toolCalls.map((call) => call.id)) : undefined;
+    }
+  }
+  return true;
 }
 
 /** A call the conversation holds no result for. */

@@ -15,7 +15,10 @@ export interface ToolCallOutcome {
 /** What every call of a run shares. */
 export interface ToolCallEnvironment {
   readonly principal: Principal;
-  readonly signal: AbortSignal;
+  /** The signal tools get; made on first use, since most runs never abort and most tools never look. */
+  readonly signal: () => AbortSignal;
+  /** The run's signal when something can abort it; a tool is then abandoned as soon as it fires. */
+  readonly abortable: AbortSignal | undefined;
   readonly runtimeContext: Readonly<Record<string, unknown>>;
   readonly maxResultChars: number;
 }
@@ -53,17 +56,16 @@ export async function executeToolCall(
   }
   let output: unknown;
   try {
-    output = await untilAborted(
-      Promise.resolve().then(() =>
-        tool.execute(input.data, {
-          principal: environment.principal,
-          signal: environment.signal,
-          toolCallId: call.id,
-          runtimeContext: environment.runtimeContext,
-        }),
-      ),
-      environment.signal,
-    );
+    const context = {
+      principal: environment.principal,
+      get signal() {
+        return environment.signal();
+      },
+      toolCallId: call.id,
+      runtimeContext: environment.runtimeContext,
+    };
+    const running = Promise.resolve().then(() => tool.execute(input.data, context));
+    output = environment.abortable ? await untilAborted(running, environment.abortable) : await running;
   } catch (error) {
     if (error instanceof RunAborted) throw error;
     return fail(`Error: "${call.name}" failed: ${error instanceof Error ? error.message : String(error)}`);

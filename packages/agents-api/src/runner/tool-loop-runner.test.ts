@@ -366,6 +366,37 @@ describe('tool loop runner', () => {
     });
   });
 
+  describe('streaming', () => {
+    it('waits for the consumer: nothing runs ahead of the event being handled', async () => {
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('Sunny.'));
+      let requestsSeenAtToolCall = -1;
+      for await (const event of runnerWith().stream(request())) {
+        if (event.type === 'tool-call') {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          requestsSeenAtToolCall = server.completionRequests().length;
+        }
+      }
+      expect(requestsSeenAtToolCall).toBe(1);
+    });
+
+    it('cancels the run when the consumer stops, and still tells the sinks how it ended', async () => {
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('never asked for'));
+      const ends: ConversationResult[] = [];
+      const runner = runnerWith({ sinks: [{ onEvent: (event) => void (event.type === 'run-end' && ends.push(event.result)) }] });
+      for await (const event of runner.stream(request())) {
+        if (event.type === 'tool-call') break;
+      }
+      expect(ends.map((result) => result.status)).toEqual(['cancelled']);
+      expect(server.completionRequests()).toHaveLength(1);
+    });
+
+    it('throws an invalid request from the first step of the iteration', async () => {
+      const iterator = runnerWith().stream(request({ limits: { maxTurns: -1 } }))[Symbol.asyncIterator]();
+      await expect(iterator.next()).rejects.toMatchObject({ code: 'runner.invalid_request' });
+      expect(server.completionRequests()).toHaveLength(0);
+    });
+  });
+
   describe('resuming an interrupted step', () => {
     const interrupted = (name: string, id: string): AgentMessage[] => [
       userSays('go'),

@@ -1,5 +1,5 @@
 import { AgentsApiError } from '../errors';
-import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
+import { createMessage, type AgentMessage, type MessageDraft, type MessageFactoryOptions, type ToolCall } from '../messages/message';
 import { isValidPrincipal } from '../permissions/caller-chain';
 import {
   addUsage,
@@ -7,6 +7,7 @@ import {
   type ModelProvider,
   type ModelRequest,
   type ModelResponse,
+  type ModelToolSpec,
   type ModelUsage,
 } from '../providers/model-provider';
 import { toModelToolSpec } from '../tools/model-tool-spec';
@@ -27,7 +28,8 @@ import type {
   TranscriptPersister,
 } from './conversation-runner';
 import { resolveLimits, type ResolvedLimits } from './limits';
-import { orderForModel, toolCallIds, unansweredToolCalls } from './model-view';
+import { EventChannel } from './event-channel';
+import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallOutcome } from './tool-execution';
 
 /** What the built-in loop is made of; only `provider` is required. */
@@ -57,31 +59,35 @@ export interface ToolLoopRunnerOptions {
  */
 export function createToolLoopRunner(options: ToolLoopRunnerOptions): ConversationRunner {
   return {
-    stream: (request, runOptions) => streamRun(options, request, runOptions, 'stream'),
-    async run(request, runOptions) {
-      let result: ConversationResult | undefined;
-      for await (const event of streamRun(options, request, runOptions, 'complete')) {
-        if (event.type === 'run-end') result = event.result;
-      }
-      if (!result) throw new Error('tool loop ended without a result');
-      return result;
-    },
+    // No generator between the loop and `run`: events only go to the sinks.
+    run: async (request, runOptions = {}) => new ToolLoop(options, request, runOptions, 'complete').finish(),
+    stream: (request, runOptions) => streamRun(options, request, runOptions),
   };
 }
 
 type ModelMode = 'stream' | 'complete';
 
-async function* streamRun(
-  options: ToolLoopRunnerOptions,
-  request: ConversationRequest,
-  runOptions: RunOptions = {},
-  mode: ModelMode,
-): AsyncGenerator<ConversationEvent, void> {
-  const loop = new ToolLoop(options, request, runOptions, mode);
-  const ending = yield* loop.execute();
-  const event: ConversationEvent = { type: 'run-end', result: loop.result(ending) };
-  await loop.deliver(event);
-  yield event;
+/**
+ * The loop runs on its own and hands each event to the consumer through a
+ * channel that waits until the consumer has taken it. A consumer that stops
+ * iterating cancels the run, which still ends (and tells its sinks) properly.
+ */
+async function* streamRun(options: ToolLoopRunnerOptions, request: ConversationRequest, runOptions: RunOptions = {}): AsyncGenerator<ConversationEvent, void> {
+  const channel = new EventChannel<ConversationEvent>();
+  const consumerLeft = new AbortController();
+  const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, consumerLeft.signal]) : consumerLeft.signal;
+  // Built before the first event, so an invalid request throws from the first `next()`.
+  const loop = new ToolLoop(options, request, { signal }, 'stream', (event) => channel.push(event));
+  const running = loop.finish().then(
+    () => channel.close(),
+    (error: unknown) => channel.close({ error }),
+  );
+  try {
+    yield* channel.values();
+  } finally {
+    if (channel.consumerGone) consumerLeft.abort();
+    await running;
+  }
 }
 
 /** How a run ended, before the shared fields are added. */
@@ -98,7 +104,8 @@ class ToolLoop {
   readonly #request: ConversationRequest;
   readonly #mode: ModelMode;
   readonly #limits: ResolvedLimits;
-  readonly #signal: AbortSignal;
+  /** The run's signal; for a run nothing can abort, made only if a tool asks for it. */
+  #runSignal: AbortSignal | undefined;
   /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
   readonly #cancellable: boolean;
   readonly #timeout: AbortSignal | undefined;
@@ -113,9 +120,27 @@ class ToolLoop {
   #toolCalls = 0;
   #tokenWarningSent = false;
   #lastFailure: { key: string; count: number } | undefined;
+  readonly #messageFactory: MessageFactoryOptions;
+  /** Calls the request's conversation left without results, finished before the first model call. */
+  readonly #unanswered: readonly UnansweredCall[];
+  /** The tools as the model is told about them: the same for every turn of the run. */
+  #modelTools: readonly ModelToolSpec[] | undefined;
+  /** The stream's consumer; absent for `run`. */
+  readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
 
-  constructor(options: ToolLoopRunnerOptions, request: ConversationRequest, runOptions: RunOptions, mode: ModelMode) {
+  constructor(
+    options: ToolLoopRunnerOptions,
+    request: ConversationRequest,
+    runOptions: RunOptions,
+    mode: ModelMode,
+    consumer?: (event: ConversationEvent) => Promise<void>,
+  ) {
     this.#options = options;
+    this.#consumer = consumer;
+    this.#messageFactory = {
+      ...(options.generateId ? { generateId: options.generateId } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    };
     this.#request = request;
     this.#mode = mode;
     this.#limits = resolveLimits(request.limits);
@@ -131,10 +156,11 @@ class ToolLoop {
     this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
     const signals = [runOptions.signal, this.#timeout].filter((signal): signal is AbortSignal => signal !== undefined);
     this.#cancellable = signals.length > 0;
-    this.#signal = signals.length === 0 ? new AbortController().signal : signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+    this.#runSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     this.#messages = [...request.messages];
     this.#usedCallIds = toolCallIds(request.messages);
-    const waiting = new Set(unansweredToolCalls(request.messages).map((entry) => entry.toolCall.id));
+    this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
+    const waiting = new Set(this.#unanswered.map((entry) => entry.toolCall.id));
     for (const { toolCallId } of request.approvals ?? []) {
       if (!waiting.has(toolCallId)) {
         throw new AgentsApiError('runner.invalid_request', `There is no unanswered tool call "${toolCallId}" to decide on`, { details: { toolCallId } });
@@ -142,19 +168,26 @@ class ToolLoop {
     }
   }
 
-  async *execute(): AsyncGenerator<ConversationEvent, Ending> {
+  /** Runs to the end, emits `run-end`, and resolves to the result. */
+  async finish(): Promise<ConversationResult> {
+    const result = this.result(await this.execute());
+    await this.#emit({ type: 'run-end', result });
+    return result;
+  }
+
+  async execute(): Promise<Ending> {
     try {
-      const resumed = yield* this.#resume();
+      const resumed = await this.#resume();
       if (resumed) return resumed;
       for (;;) {
-        if (this.#signal.aborted) throw new RunAborted();
+        if (this.#runSignal?.aborted) throw new RunAborted();
         const spent = this.#spentBudget();
         if (spent) return { status: 'budget_exceeded', budget: spent };
         this.#turns += 1;
-        yield* this.#emit({ type: 'turn-start', turn: this.#turns });
-        const response = yield* this.#callModel();
-        yield* this.#addUsage(response.usage);
-        const ending = response.toolCalls.length === 0 ? yield* this.#answer(response) : yield* this.#toolStep(response);
+        await this.#emit({ type: 'turn-start', turn: this.#turns });
+        const response = await this.#callModel();
+        await this.#addUsage(response.usage);
+        const ending = response.toolCalls.length === 0 ? await this.#answer(response) : await this.#toolStep(response);
         if (ending) return ending;
       }
     } catch (error) {
@@ -164,10 +197,11 @@ class ToolLoop {
 
   result(ending: Ending): ConversationResult {
     const finalText = this.#produced.findLast((message) => message.type === 'text' && message.role === 'assistant');
+    // The arrays are handed over, not copied: the run is over and never touches them again.
     return {
       ...ending,
-      messages: [...this.#produced],
-      toolExecutions: [...this.#executions],
+      messages: this.#produced,
+      toolExecutions: this.#executions,
       usage: this.#usage,
       turns: this.#turns,
       finalContent: finalText?.content ?? null,
@@ -189,13 +223,19 @@ class ToolLoop {
     }
   }
 
+  get #signal(): AbortSignal {
+    // A signal that never aborts, but one per run: a tool may leave listeners on it.
+    this.#runSignal ??= new AbortController().signal;
+    return this.#runSignal;
+  }
+
   #state(): RunState {
     return { request: this.#request, turn: this.#turns, messages: this.#messages, toolExecutions: this.#executions };
   }
 
   #endingFor(error: unknown): Ending {
     const cancelled = error instanceof RunAborted || (AgentsApiError.isInstance(error) && error.code === 'provider.cancelled');
-    if (cancelled || this.#signal.aborted) {
+    if (cancelled || this.#runSignal?.aborted) {
       return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
     }
     if (error instanceof PersistFailure) {
@@ -211,10 +251,10 @@ class ToolLoop {
     return undefined;
   }
 
-  async *#callModel(): AsyncGenerator<ConversationEvent, ModelResponse> {
+  async #callModel(): Promise<ModelResponse> {
     const request: ModelRequest = {
       messages: orderForModel(this.#messages),
-      tools: [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec),
+      tools: (this.#modelTools ??= [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec)),
       ...(this.#request.instructions === undefined ? {} : { instructions: this.#request.instructions }),
       ...(this.#request.model === undefined ? {} : { model: this.#request.model }),
       ...(this.#request.temperature === undefined ? {} : { temperature: this.#request.temperature }),
@@ -226,36 +266,36 @@ class ToolLoop {
     }
     let response: ModelResponse | undefined;
     for await (const event of provider.stream(request, callOptions)) {
-      if (this.#signal.aborted) throw new RunAborted();
-      if (event.type === 'text-delta') yield* this.#emit({ type: 'text-delta', text: event.text });
+      if (this.#runSignal?.aborted) throw new RunAborted();
+      if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', text: event.text });
       else response = event.response;
     }
     if (!response) throw new AgentsApiError('provider.bad_response', `${provider.name}: the stream ended without a response`);
     return response;
   }
 
-  async *#addUsage(usage: ModelUsage): AsyncGenerator<ConversationEvent, void> {
+  async #addUsage(usage: ModelUsage): Promise<void> {
     this.#usage = addUsage(this.#usage, usage);
     const limit = this.#limits.maxTokens;
     if (limit === undefined || this.#tokenWarningSent || this.#usage.totalTokens < limit * 0.8) return;
     this.#tokenWarningSent = true;
-    yield* this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit });
+    await this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit });
   }
 
   /** The model answered without tools: done, unless the completion policy wants more. */
-  async *#answer(response: ModelResponse): AsyncGenerator<ConversationEvent, Ending | undefined> {
-    yield* this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
+  async #answer(response: ModelResponse): Promise<Ending | undefined> {
+    await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
     const verdict = this.#options.completionPolicy?.check(this.#state()) ?? { complete: true };
     if (verdict.complete) return { status: 'completed' };
-    yield* this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
+    await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
     return undefined;
   }
 
   /** One tool step: the call message, mediation, execution, the results, then what ends the run, if anything. */
-  async *#toolStep(response: ModelResponse): AsyncGenerator<ConversationEvent, Ending | undefined> {
+  async #toolStep(response: ModelResponse): Promise<Ending | undefined> {
     const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
-    yield* this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
-    for (const toolCall of calls) yield* this.#emit({ type: 'tool-call', toolCall });
+    await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
+    for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
     const toRun: ToolCall[] = [];
@@ -278,11 +318,11 @@ class ToolLoop {
     for (const [index, outcome] of (await this.#runAll(toRun)).entries()) outcomes.set(toRun[index]?.id ?? '', outcome);
 
     const answered = calls.map((call) => outcomes.get(call.id)).filter((outcome): outcome is ToolCallOutcome => outcome !== undefined);
-    const ending = yield* this.#recordOutcomes(answered);
+    const ending = await this.#recordOutcomes(answered);
     if (ending) return ending;
     if (held.length > 0) {
-      yield* this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
-      for (const pending of held) yield* this.#emit({ type: 'approval-required', pending });
+      await this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
+      for (const pending of held) await this.#emit({ type: 'approval-required', pending });
       return { status: 'approval_required', pending: held };
     }
     return budget ? { status: 'budget_exceeded', budget } : undefined;
@@ -294,8 +334,8 @@ class ToolLoop {
    * without a decision are refused, interrupted ones run again only if the
    * tool is safe to retry.
    */
-  async *#resume(): AsyncGenerator<ConversationEvent, Ending | undefined> {
-    const unanswered = unansweredToolCalls(this.#request.messages);
+  async #resume(): Promise<Ending | undefined> {
+    const unanswered = this.#unanswered;
     const decisions = new Map((this.#request.approvals ?? []).map((decision) => [decision.toolCallId, decision]));
     const outcomes: ToolCallOutcome[] = [];
     for (const { toolCall, held } of unanswered) {
@@ -314,13 +354,13 @@ class ToolLoop {
         );
       }
     }
-    return yield* this.#recordOutcomes(outcomes);
+    return await this.#recordOutcomes(outcomes);
   }
 
   /** Records a step's results (one persist), emits them, and ends the run on a question or a stall. */
-  async *#recordOutcomes(outcomes: readonly ToolCallOutcome[]): AsyncGenerator<ConversationEvent, Ending | undefined> {
+  async #recordOutcomes(outcomes: readonly ToolCallOutcome[]): Promise<Ending | undefined> {
     if (outcomes.length === 0) return undefined;
-    yield* this.#record(
+    await this.#record(
       outcomes.map(({ execution }) =>
         this.#draft({
           type: 'tool_result',
@@ -332,12 +372,12 @@ class ToolLoop {
     );
     for (const outcome of outcomes) {
       this.#executions.push(outcome.execution);
-      yield* this.#emit({ type: 'tool-result', execution: outcome.execution });
-      if (outcome.truncated) yield* this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+      await this.#emit({ type: 'tool-result', execution: outcome.execution });
+      if (outcome.truncated) await this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
     }
     const question = outcomes.find((outcome) => outcome.question !== undefined)?.question;
     if (question !== undefined) {
-      yield* this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
+      await this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
       return { status: 'input_required', question };
     }
     const stalled = this.#detectStall(outcomes);
@@ -381,7 +421,8 @@ class ToolLoop {
         const call = calls[index] as ToolCall;
         outcomes[index] = await executeToolCall(call, this.#tools.get(call.name), {
           principal: this.#request.principal,
-          signal: this.#signal,
+          signal: () => this.#signal,
+          abortable: this.#cancellable ? this.#signal : undefined,
           runtimeContext: this.#request.runtimeContext ?? {},
           maxResultChars: this.#limits.maxToolResultChars,
         });
@@ -400,16 +441,13 @@ class ToolLoop {
   }
 
   #draft(draft: MessageDraft): AgentMessage {
-    const metadata = { ...this.#request.metadata, ...draft.metadata };
-    const factory = {
-      ...(this.#options.generateId ? { generateId: this.#options.generateId } : {}),
-      ...(this.#options.now ? { now: this.#options.now } : {}),
-    };
-    return createMessage({ ...draft, metadata } as MessageDraft, factory);
+    const runMetadata = this.#request.metadata;
+    const withMetadata = runMetadata === undefined ? draft : ({ ...draft, metadata: { ...runMetadata, ...draft.metadata } } as MessageDraft);
+    return createMessage(withMetadata, this.#messageFactory);
   }
 
   /** Appends messages, persists them as one write, then emits them. */
-  async *#record(messages: readonly AgentMessage[]): AsyncGenerator<ConversationEvent, void> {
+  async #record(messages: readonly AgentMessage[]): Promise<void> {
     this.#messages.push(...messages);
     this.#produced.push(...messages);
     if (this.#options.persister) {
@@ -419,12 +457,19 @@ class ToolLoop {
         throw new PersistFailure(`Persisting the transcript failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
     }
-    for (const message of messages) yield* this.#emit({ type: 'message', message });
+    for (const message of messages) await this.#emit({ type: 'message', message });
   }
 
-  async *#emit(event: ConversationEvent): AsyncGenerator<ConversationEvent, void> {
+  /** Hands an event to the sinks and, when streaming, to the consumer, waiting until it has taken it. */
+  #emit(event: ConversationEvent): Promise<void> | undefined {
+    const hasSinks = (this.#options.sinks?.length ?? 0) > 0;
+    if (!hasSinks && !this.#consumer) return undefined;
+    return this.#deliverAndHandOver(event);
+  }
+
+  async #deliverAndHandOver(event: ConversationEvent): Promise<void> {
     await this.deliver(event);
-    yield event;
+    await this.#consumer?.(event);
   }
 }
 
