@@ -24,6 +24,7 @@ export const agentsApiErrorCodes = [
   // the conversation runner
   'runner.invalid_request',
   'runner.persist_failed',
+  'runner.seam_failed',
   // memory files
   'memory.invalid_scope',
   'memory.invalid_content',
@@ -34,6 +35,7 @@ export const agentsApiErrorCodes = [
   'transcript.session_exists',
   'transcript.session_locked',
   'transcript.not_durable',
+  'transcript.store_failed',
   // databases
   'database.migration_failed',
 ] as const;

@@ -102,7 +102,7 @@ export {
   requestContexts,
 } from './permissions/principal';
 export type { AuthSource, CapabilityCeiling, Principal, RequestContext } from './permissions/principal';
-export { can, isAutonomous } from './permissions/can';
+export { can, ceilingAllows, isAutonomous } from './permissions/can';
 export { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './permissions/caller-chain';
 export type { SubagentCallOptions } from './permissions/caller-chain';
 

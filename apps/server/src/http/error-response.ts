@@ -35,6 +35,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, nu
   'principal.chain_too_deep': 400,
   'runner.invalid_request': 400,
   'runner.persist_failed': 500,
+  'runner.seam_failed': 500,
   'memory.invalid_scope': 400,
   'memory.invalid_content': 400,
   'memory.conflict': 409,
@@ -43,6 +44,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, nu
   'transcript.session_exists': 409,
   'transcript.session_locked': 409,
   'transcript.not_durable': 409,
+  'transcript.store_failed': 503,
   'database.migration_failed': 500,
 };
 

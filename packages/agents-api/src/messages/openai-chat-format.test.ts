@@ -74,6 +74,17 @@ describe('openai chat format', () => {
       expect(back.map(essentials)).toEqual(messages.map(essentials));
     });
 
+    it('loses a tool result\'s error flag, which a chat tool message cannot carry', () => {
+      const failed = createMessage({
+        type: 'tool_result',
+        role: 'tool',
+        content: 'City not found',
+        payload: { toolCallId: 'call_1', toolName: 'weather', isError: true },
+      });
+      const [back] = fromOpenAIChatMessages(toOpenAIChatMessages([failed]), { toolNames: new Map([['call_1', 'weather']]) });
+      expect(back).toMatchObject({ type: 'tool_result', content: 'City not found', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } });
+    });
+
     it('builds complete envelopes with the injected ids and clock', () => {
       const [message] = fromOpenAIChatMessages([{ role: 'user', content: 'Hi' }], deterministic());
       expect(message).toEqual({
@@ -152,6 +163,27 @@ describe('openai chat format', () => {
     it('rejects a tool message that answers no known call', () => {
       const error = invalidError(() => fromOpenAIChatMessages([{ role: 'tool', tool_call_id: 'call_9', content: 'Sunny' }]));
       expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_9' } });
+    });
+
+    it('rejects a tool-call id used by two assistant messages', () => {
+      const messages: ChatCompletionMessageParam[] = [
+        { role: 'assistant', content: null, tool_calls: [weatherCall] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
+        { role: 'assistant', content: null, tool_calls: [{ ...timeCall, id: 'call_1' }] },
+      ];
+      const error = invalidError(() => fromOpenAIChatMessages(messages));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_1' } });
+    });
+
+    it('rejects a tool-call id used twice in one assistant message', () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: null, tool_calls: [weatherCall, { ...timeCall, id: 'call_1' }] }];
+      const error = invalidError(() => fromOpenAIChatMessages(messages));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_1' } });
+    });
+
+    it('accepts a call that options.toolNames already names', () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: null, tool_calls: [weatherCall] }];
+      expect(fromOpenAIChatMessages(messages, { toolNames: new Map([['call_1', 'weather']]) })).toHaveLength(1);
     });
 
     it('rejects an image part', () => {

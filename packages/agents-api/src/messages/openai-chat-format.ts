@@ -32,6 +32,7 @@ export interface FromOpenAIChatOptions extends MessageFactoryOptions {
  * a system message, then every model-visible message in order. Tool results go
  * out with role `tool` and the id of the call they answer. Runtime records
  * (`approval_required`, `input_required`, `final_result`, `error`, `delta`) are left out.
+ * What survives a round trip is set out on {@link fromOpenAIChatMessages}.
  */
 export function toOpenAIChatMessages(messages: readonly AgentMessage[], instructions?: string): ChatCompletionMessageParam[] {
   const converted: ChatCompletionMessageParam[] = instructions === undefined ? [] : [{ role: 'system', content: instructions }];
@@ -122,18 +123,45 @@ export function fromOpenAIChatMessage(message: ChatCompletionMessageParam, optio
  * OpenAI chat messages as envelopes, in order. Tool names for `tool` messages
  * come from the assistant tool calls read before them.
  *
+ * Round trips:
+ * - OpenAI -> envelope -> OpenAI ({@link toOpenAIChatMessages}) is exact, up to
+ *   normal forms: `developer` comes back as `system`, text parts as one string,
+ *   the empty fields of a completion response (`refusal: null`, ...) are dropped,
+ *   and an assistant's empty content is `null` beside tool calls and `''` without.
+ * - envelope -> OpenAI -> envelope keeps each model-visible message's type, role
+ *   and content, and the payload the chat format has room for: the tool calls,
+ *   and a tool result's call id and tool name. What only the envelope holds is
+ *   not kept: ids are new (from `options.generateId`), `createdAt` is `options.now`,
+ *   metadata is empty, other payload fields are gone, and a tool result's
+ *   `isError` comes back `false`, since a chat `tool` message cannot carry it.
+ *
  * @throws AgentsApiError `message.invalid`, as {@link fromOpenAIChatMessage} does,
- * and for a tool message that answers no earlier call.
+ * for a tool message that answers no earlier call, and for a tool-call id that
+ * repeats (`details.toolCallId`).
  */
 export function fromOpenAIChatMessages(
   messages: readonly ChatCompletionMessageParam[],
   options: FromOpenAIChatOptions = {},
 ): OpenAIChatConvertibleMessage[] {
   const toolNames = new Map(options.toolNames);
+  // Ids of the calls in these messages only: `options.toolNames` may name the same calls again.
+  const callIds = new Set<string>();
   return messages.map((message) => {
     const converted = fromOpenAIChatMessage(message, { ...options, toolNames });
-    if (converted.type === 'tool_call') for (const call of converted.payload.toolCalls) toolNames.set(call.id, call.name);
+    if (converted.type !== 'tool_call') return converted;
+    for (const call of converted.payload.toolCalls) {
+      // A tool message names its call only by id: with two calls on one id, which one it answers is a guess.
+      if (callIds.has(call.id)) throw repeatedCallIdError(call.id);
+      callIds.add(call.id);
+      toolNames.set(call.id, call.name);
+    }
     return converted;
+  });
+}
+
+function repeatedCallIdError(toolCallId: string): AgentsApiError {
+  return new AgentsApiError('message.invalid', `Tool-call id ${toolCallId} is used by more than one tool call`, {
+    details: { role: 'assistant', toolCallId, issues: [{ path: 'tool_calls.id', message: 'repeats an earlier tool-call id' }] },
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Principal } from './principal';
+import type { CapabilityCeiling, Principal } from './principal';
 
 /**
  * Whether `principal` may use `capability`, given what its acting user was
@@ -10,11 +10,15 @@ import type { Principal } from './principal';
  * can(principal, 'chat', ['chat', 'use_tools']); // false if the token's ceiling denies chat
  */
 export function can(principal: Principal, capability: string, granted: Iterable<string>): boolean {
-  const { allowed, denied } = principal.ceiling;
-  if (denied.includes(capability)) return false;
-  if (allowed !== 'unrestricted' && !allowed.includes(capability)) return false;
+  if (!ceilingAllows(principal.ceiling, capability)) return false;
   for (const grant of granted) if (grant === capability) return true;
   return false;
+}
+
+/** Whether a ceiling lets `capability` through: inside `allowed` (or unrestricted) and not `denied`. */
+export function ceilingAllows(ceiling: CapabilityCeiling, capability: string): boolean {
+  if (ceiling.denied.includes(capability)) return false;
+  return ceiling.allowed === 'unrestricted' || ceiling.allowed.includes(capability);
 }
 
 /**

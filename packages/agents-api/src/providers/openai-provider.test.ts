@@ -347,6 +347,20 @@ describe('openai provider', () => {
       expect(server.completionRequests().length - before).toBe(2);
     });
 
+    it('waits the retry-after a 429 asks for before it retries', async () => {
+      const arrivals: number[] = [];
+      server.setHandler(() => {
+        arrivals.push(Date.now());
+        return arrivals.length === 1 ? errorReply(429, { retryAfterSeconds: 1 }) : textReply('after a second');
+      });
+      const response = await providerWith({ maxRetries: 1 }).complete(ask);
+      expect(response.content).toBe('after a second');
+      expect(arrivals).toHaveLength(2);
+      const [first = 0, second = 0] = arrivals;
+      // A lower bound the client must wait (its own backoff is at most 0.5 s), so a slow machine cannot make this fail.
+      expect(second - first).toBeGreaterThanOrEqual(900);
+    });
+
     it('retries a 500 and succeeds', async () => {
       const before = server.completionRequests().length;
       server.enqueue(errorReply(500, { retryAfterSeconds: 0 }), textReply('recovered'));

@@ -41,6 +41,12 @@ export interface ConversationRequest {
   readonly tools?: readonly AnyToolDefinition[];
   /** The acting context, handed to every tool and seam. */
   readonly principal: Principal;
+  /**
+   * What the acting user was granted. A tool with a `capability` runs only if
+   * the principal's ceiling lets it through and, when this is given, it was
+   * granted (see `can`); otherwise the model is told it is not permitted.
+   */
+  readonly granted?: readonly string[];
   /** Host data tools receive as `runtimeContext`. */
   readonly runtimeContext?: Readonly<Record<string, unknown>>;
   /** Copied onto every message the run produces. */

@@ -78,3 +78,16 @@ export function toolCallIds(messages: readonly AgentMessage[]): Set<string> {
   }
   return ids;
 }
+
+/** The first tool-call id that two calls in `messages` share, if any. */
+export function repeatedToolCallId(messages: readonly AgentMessage[]): string | undefined {
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (message.type !== 'tool_call') continue;
+    for (const call of message.payload.toolCalls) {
+      if (seen.has(call.id)) return call.id;
+      seen.add(call.id);
+    }
+  }
+  return undefined;
+}

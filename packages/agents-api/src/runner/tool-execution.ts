@@ -1,4 +1,5 @@
 import type { ToolCall } from '../messages/message';
+import { can, ceilingAllows } from '../permissions/can';
 import type { Principal } from '../permissions/principal';
 import type { AnyToolDefinition } from '../tools/tool';
 import type { ToolExecution } from './conversation-runner';
@@ -21,6 +22,8 @@ export interface ToolCallEnvironment {
   readonly abortable: AbortSignal | undefined;
   readonly runtimeContext: Readonly<Record<string, unknown>>;
   readonly maxResultChars: number;
+  /** The acting user's grants, when the host gave them. */
+  readonly granted: readonly string[] | undefined;
 }
 
 /** Thrown when the run's signal aborts while a tool runs; the loop ends the run. */
@@ -48,6 +51,18 @@ export async function executeToolCall(
   });
   if (!tool) return fail(`Error: there is no tool named "${call.name}".`);
   if (tool.clientSide) return fail(`Error: "${call.name}" runs on the client and cannot be run here.`);
+  const { capability } = tool;
+  if (capability !== undefined && !isPermitted(environment, capability)) {
+    return {
+      execution: {
+        toolCallId: call.id,
+        toolName: call.name,
+        arguments: args.value,
+        outcome: 'rejected',
+        content: `Not permitted: "${call.name}" needs the capability "${capability}", which this acting context does not have.`,
+      },
+    };
+  }
   if (!args.ok) return fail(`Error: the arguments for "${call.name}" are not valid JSON.`);
   const input = tool.input.safeParse(args.value);
   if (!input.success) {
@@ -82,6 +97,12 @@ export async function executeToolCall(
     execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: kept },
     ...(kept === full ? {} : { truncated: { originalLength: full.length, keptLength: kept.length } }),
   };
+}
+
+/** The ceiling always applies; the grants only when the host passed them. */
+function isPermitted(environment: ToolCallEnvironment, capability: string): boolean {
+  const { principal, granted } = environment;
+  return granted === undefined ? ceilingAllows(principal.ceiling, capability) : can(principal, capability, granted);
 }
 
 function parseArguments(text: string): { ok: true; value: unknown } | { ok: false; value: string } {

@@ -366,17 +366,69 @@ describe('tool loop runner', () => {
     });
   });
 
+  describe('the acting context', () => {
+    const publish = defineTool({
+      name: 'publish',
+      description: 'Publishes a post',
+      input: z.object({}),
+      capability: 'publish',
+      execute: () => {
+        published += 1;
+        return 'published';
+      },
+    });
+    let published = 0;
+    beforeEach(() => {
+      published = 0;
+    });
+
+    it('refuses a tool whose capability the ceiling denies, even when the host did not filter it out', async () => {
+      server.enqueue(toolCallReply({ name: 'publish', arguments: {} }), textReply('I may not publish.'));
+      const denied = testPrincipal({ ceiling: { allowed: 'unrestricted', denied: ['publish'] } });
+      const result = await runnerWith().run(request({ tools: [publish], principal: denied }));
+      expect(published).toBe(0);
+      expect(result.toolExecutions).toMatchObject([{ toolName: 'publish', outcome: 'rejected' }]);
+      expect(result.toolExecutions[0]?.content).toMatch(/^Not permitted/);
+    });
+
+    it('checks the grants as well when the host passes them', async () => {
+      server.enqueue(toolCallReply({ name: 'publish', arguments: {} }), textReply('No.'), toolCallReply({ name: 'publish', arguments: {} }), textReply('Done.'));
+      const refused = await runnerWith().run(request({ tools: [publish], granted: ['chat'] }));
+      expect(refused.toolExecutions[0]?.outcome).toBe('rejected');
+      const allowed = await runnerWith().run(request({ tools: [publish], granted: ['chat', 'publish'] }));
+      expect(allowed.toolExecutions[0]?.outcome).toBe('success');
+      expect(published).toBe(1);
+    });
+  });
+
+  describe('seams that fail', () => {
+    it('ends as failed with runner.seam_failed when a seam throws a plain error, and still tells the sinks', async () => {
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }));
+      const ends: ConversationResult[] = [];
+      const mediator = {
+        mediate: () => {
+          throw new Error('mediator bug');
+        },
+      };
+      const result = await runnerWith({ mediator, sinks: [{ onEvent: (event) => void (event.type === 'run-end' && ends.push(event.result)) }] }).run(request());
+      expect(result).toMatchObject({ status: 'failed', failure: { code: 'runner.seam_failed', message: expect.stringContaining('mediator bug') } });
+      expect(ends).toHaveLength(1);
+    });
+  });
+
   describe('streaming', () => {
     it('waits for the consumer: nothing runs ahead of the event being handled', async () => {
       server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('Sunny.'));
-      let requestsSeenAtToolCall = -1;
-      for await (const event of runnerWith().stream(request())) {
-        if (event.type === 'tool-call') {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          requestsSeenAtToolCall = server.completionRequests().length;
-        }
+      let seenBySink = 0;
+      let seenByConsumer = 0;
+      const runner = runnerWith({ sinks: [{ onEvent: () => void (seenBySink += 1) }] });
+      for await (const _event of runner.stream(request())) {
+        seenByConsumer += 1;
+        // Give the loop every chance to run ahead while this event is being handled.
+        for (let turn = 0; turn < 5; turn += 1) await new Promise(setImmediate);
+        expect(seenBySink).toBe(seenByConsumer);
       }
-      expect(requestsSeenAtToolCall).toBe(1);
+      expect(seenByConsumer).toBeGreaterThan(5);
     });
 
     it('cancels the run when the consumer stops, and still tells the sinks how it ended', async () => {
@@ -438,6 +490,15 @@ describe('tool loop runner', () => {
 
     it('refuses a limit that is not a positive whole number', async () => {
       expect(await refusal({ limits: { maxTurns: 0 } })).toMatchObject({ code: 'runner.invalid_request' });
+    });
+
+    it('refuses a conversation in which a tool-call id repeats', async () => {
+      const call = (id: string): AgentMessage =>
+        createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [{ id, name: 'weather', arguments: '{"city":"Oslo"}' }] } });
+      const answer = (id: string): AgentMessage =>
+        createMessage({ type: 'tool_result', role: 'tool', content: 'ok', payload: { toolCallId: id, toolName: 'weather', isError: false } });
+      const error = await refusal({ messages: [userSays('a'), call('c1'), answer('c1'), userSays('b'), call('c1'), answer('c1')] });
+      expect(error).toMatchObject({ code: 'runner.invalid_request', details: { toolCallId: 'c1' } });
     });
 
     it('refuses an approval for a call nothing is waiting on', async () => {

@@ -29,7 +29,7 @@ import type {
 } from './conversation-runner';
 import { resolveLimits, type ResolvedLimits } from './limits';
 import { EventChannel } from './event-channel';
-import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
+import { orderForModel, repeatedToolCallId, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallOutcome } from './tool-execution';
 
 /** What the built-in loop is made of; only `provider` is required. */
@@ -159,6 +159,10 @@ class ToolLoop {
     this.#runSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     this.#messages = [...request.messages];
     this.#usedCallIds = toolCallIds(request.messages);
+    const repeated = repeatedToolCallId(request.messages);
+    if (repeated !== undefined) {
+      throw new AgentsApiError('runner.invalid_request', `Tool-call id "${repeated}" is used twice in the conversation`, { details: { toolCallId: repeated } });
+    }
     this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
     const waiting = new Set(this.#unanswered.map((entry) => entry.toolCall.id));
     for (const { toolCallId } of request.approvals ?? []) {
@@ -242,7 +246,10 @@ class ToolLoop {
       return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message } };
     }
     if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message } };
-    throw error;
+    // A seam (provider, mediator, completion policy) threw something of its own:
+    // the run still ends with a result, and sinks still hear `run-end`.
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}` } };
   }
 
   #spentBudget(): BudgetName | undefined {
@@ -424,6 +431,7 @@ class ToolLoop {
           signal: () => this.#signal,
           abortable: this.#cancellable ? this.#signal : undefined,
           runtimeContext: this.#request.runtimeContext ?? {},
+          granted: this.#request.granted,
           maxResultChars: this.#limits.maxToolResultChars,
         });
       }

@@ -63,9 +63,11 @@ const tools = [charge, lookup];
 const principal = testPrincipal({ agentSlug: 'billing' });
 const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: `tenant-${randomUUID()}` });
 
+const providerFor = (model: ModelServer) => createOpenAIProvider({ apiKey: 'test-key', baseURL: model.baseURL, model: 'test-model', maxRetries: 0 });
+
 beforeAll(async () => {
   server = await startModelServer();
-  const provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
+  const provider = providerFor(server);
   sessionsOn = (store) => createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider, persister }) });
 });
 afterAll(async () => {
@@ -117,6 +119,30 @@ describe('session runner refusals', () => {
     const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [{ type: 'text' } as unknown as AgentMessage], principal });
     await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
     expect(await store.listSessions(who)).toEqual([]);
+  });
+
+  it("refuses a session of another agent than the principal's, creating nothing", async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'writer' }, input: [userSays('Hi')], principal });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect(await store.listSessions(who)).toEqual([]);
+  });
+
+  it('reports a store that fails with an error of its own as transcript.store_failed', async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    const session = await store.createSession(who, { agentSlug: 'billing' });
+    const broken: TranscriptStore = {
+      ...store,
+      durable: true,
+      loadMessages: async () => {
+        throw new Error('connection reset');
+      },
+    };
+    const resuming = sessionsOn(broken).resume({ owner: who, sessionId: session.id, input: [userSays('x')], principal });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.store_failed', message: expect.stringContaining('connection reset') });
+    expect(server.completionRequests()).toHaveLength(0);
   });
 
   it('refuses a bad lock time to live', () => {
@@ -214,6 +240,29 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     const resuming = sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Hi')], principal });
     await expect(resuming).rejects.toMatchObject({ code: 'transcript.session_locked' });
     expect(server.completionRequests()).toHaveLength(0);
+  });
+
+  it('refuses to resume a session as another agent', async () => {
+    const who = owner();
+    const session = await store.createSession(who, { agentSlug: 'billing' });
+    const asWriter = testPrincipal({ agentSlug: 'writer' });
+    const resuming = sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('x')], principal: asWriter });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+  });
+
+  it('resumes a session whose last run died holding the lock, once the lease has expired', async () => {
+    let now = new Date('2026-11-23T10:00:00Z');
+    const clocked = createPostgresTranscriptStore({ db: context.db, now: () => now });
+    const who = owner();
+    const session = await clocked.createSession(who, { agentSlug: 'billing' });
+    // A run that crashed took the lease and never released it.
+    expect((await clocked.acquireLock(who, session.id, 60_000)).acquired).toBe(true);
+    const runner = createSessionRunner({ store: clocked, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }), lockTtlMs: 60_000 });
+    await expect(runner.resume({ owner: who, sessionId: session.id, input: [userSays('Hi')], principal })).rejects.toMatchObject({ code: 'transcript.session_locked' });
+    now = new Date(now.getTime() + 60_001);
+    server.enqueue(textReply('Back.'));
+    const resumed = await runner.resume({ owner: who, sessionId: session.id, input: [userSays('Hi')], principal });
+    expect(resumed.result.finalContent).toBe('Back.');
   });
 
   it("does not resume another tenant's session", async () => {

@@ -86,7 +86,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
   const { store } = options;
 
   async function runLocked(owner: SessionOwner, sessionId: string, run: () => Promise<ConversationResult>): Promise<SessionRunResult> {
-    const lock = await store.acquireLock(owner, sessionId, lockTtlMs);
+    const lock = await storeCall(() => store.acquireLock(owner, sessionId, lockTtlMs));
     if (!lock.acquired) {
       throw new AgentsApiError('transcript.session_locked', `Session "${sessionId}" is in use by another run until ${lock.expiresAt.toISOString()}.`, {
         details: { sessionId, expiresAt: lock.expiresAt.toISOString() },
@@ -94,9 +94,10 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
     }
     try {
       const result = await run();
-      return { session: await currentSession(store, owner, sessionId), result };
+      return { session: await storeCall(() => currentSession(store, owner, sessionId)), result };
     } finally {
-      await store.releaseLock(owner, sessionId, lock.token);
+      // A lease that cannot be released expires on its own; the run's outcome matters more.
+      await store.releaseLock(owner, sessionId, lock.token).catch(() => undefined);
     }
   }
 
@@ -114,9 +115,10 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       checkOwner(owner, fields.principal.userId);
       // Checked before the session exists, so bad input leaves no empty session behind.
       const input = parseInput(request.input);
-      const session = await store.createSession(owner, newSession);
+      checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
+      const session = await storeCall(() => store.createSession(owner, newSession));
       return runLocked(owner, session.id, async () => {
-        await store.append(owner, session.id, input);
+        await storeCall(() => store.append(owner, session.id, input));
         return runnerFor(owner, session.id).run({ ...fields, messages: input }, runOptions);
       });
     },
@@ -131,13 +133,35 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       checkOwner(owner, fields.principal.userId);
       const input = parseInput(request.input ?? []);
       return runLocked(owner, sessionId, async () => {
-        const stored = await store.loadMessages(owner, sessionId);
-        if (input.length > 0) await store.append(owner, sessionId, input);
+        checkAgent(await storeCall(() => currentSession(store, owner, sessionId)), fields.principal.agentSlug);
+        const stored = await storeCall(() => store.loadMessages(owner, sessionId));
+        if (input.length > 0) await storeCall(() => store.append(owner, sessionId, input));
         const messages = [...stored.map((entry) => entry.message), ...input];
         return runnerFor(owner, sessionId).run({ ...fields, messages, ...(approvals ? { approvals } : {}) }, runOptions);
       });
     },
   };
+}
+
+/** A session belongs to one agent: a run as another agent would speak in its name. */
+function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentSlug: string): void {
+  if (session.agentSlug === agentSlug) return;
+  throw new AgentsApiError('transcript.invalid_request', `Session "${session.id}" belongs to agent "${session.agentSlug}", not "${agentSlug}".`, {
+    details: { sessionId: session.id, sessionAgent: session.agentSlug, principalAgent: agentSlug },
+  });
+}
+
+/**
+ * Typed errors from the store pass through; anything else (a lost
+ * connection, a bug in a third-party store) becomes `transcript.store_failed`.
+ */
+async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (AgentsApiError.isInstance(error)) throw error;
+    throw new AgentsApiError('transcript.store_failed', `The transcript store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }
 
 /** Context wins over input: a run acts for its principal's user and may only write that user's sessions. */

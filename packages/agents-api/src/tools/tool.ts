@@ -26,7 +26,9 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
   readonly name: string;
   readonly description: string;
   readonly input: z.ZodType<Input>;
-  readonly execute: (input: Input, context: ToolExecutionContext) => Output | Promise<Output>;
+  // Method syntax on purpose: it lets a tool of any input sit in a collection of
+  // `AnyToolDefinition` without `any` (method parameters are checked bivariantly).
+  execute(input: Input, context: ToolExecutionContext): Output | Promise<Output>;
   readonly capability?: string;
   readonly category?: string;
   readonly retrySafe?: boolean;
@@ -36,9 +38,7 @@ export interface ToolDefinition<Input = unknown, Output = unknown> {
 }
 
 /** A tool of any input and output, as collections hold them. */
-// The executor's parameter is contravariant; collections must accept every tool.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyToolDefinition = ToolDefinition<any, unknown>;
+export type AnyToolDefinition = ToolDefinition<unknown, unknown>;
 
 /** Tool names the OpenAI-compatible APIs accept. */
 export const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;

@@ -52,10 +52,6 @@ export function describeTranscriptStoreContract(
       store = await open({ now: clock.now });
     });
 
-    it('says whether it is durable', () => {
-      expect(typeof store.durable).toBe('boolean');
-    });
-
     describe('creating sessions', () => {
       it('generates an id and starts with no title, empty metadata, lastSeq 0 and the clock time', async () => {
         const session = await create();
