@@ -76,14 +76,14 @@ function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {
   return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.parameters as Record<string, unknown> } };
 }
 
-async function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: ModelCallOptions): Promise<ModelResponse> {
-  let completion: unknown;
-  try {
-    completion = await client.chat.completions.create(params, { signal: options.signal });
-  } catch (error) {
-    throw toProviderError(error, options.signal);
-  }
-  return toModelResponse(completion, params.model);
+function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: ModelCallOptions): Promise<ModelResponse> {
+  // A promise chain rather than an async function: one layer less on every turn.
+  return client.chat.completions.create(params, options.signal ? { signal: options.signal } : undefined).then(
+    (completion: unknown) => toModelResponse(completion, params.model),
+    (error: unknown) => {
+      throw toProviderError(error, options.signal);
+    },
+  );
 }
 
 async function* stream(

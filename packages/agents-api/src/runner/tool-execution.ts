@@ -1,7 +1,7 @@
 import type { ToolCall } from '../messages/message';
 import { can, ceilingAllows } from '../permissions/can';
 import type { Principal } from '../permissions/principal';
-import type { AnyToolDefinition } from '../tools/tool';
+import type { AnyToolDefinition, ToolExecutionContext } from '../tools/tool';
 import type { ToolExecution } from './conversation-runner';
 import { isInputRequest } from './input-request';
 
@@ -79,8 +79,7 @@ export async function executeToolCall(
       toolCallId: call.id,
       runtimeContext: environment.runtimeContext,
     };
-    const running = Promise.resolve().then(() => tool.execute(input.data, context));
-    output = environment.abortable ? await untilAborted(running, environment.abortable) : await running;
+    output = environment.abortable ? await untilAborted(runTool(tool, input.data, context), environment.abortable) : await tool.execute(input.data, context);
   } catch (error) {
     if (error instanceof RunAborted) throw error;
     return fail(`Error: "${call.name}" failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -97,6 +96,11 @@ export async function executeToolCall(
     execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: kept },
     ...(kept === full ? {} : { truncated: { originalLength: full.length, keptLength: kept.length } }),
   };
+}
+
+/** The executor as a promise, with a synchronous throw turned into a rejection. */
+async function runTool(tool: AnyToolDefinition, input: unknown, context: ToolExecutionContext): Promise<unknown> {
+  return tool.execute(input, context);
 }
 
 /** The ceiling always applies; the grants only when the host passed them. */

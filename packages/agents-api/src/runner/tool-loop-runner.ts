@@ -30,7 +30,7 @@ import type {
 import { resolveLimits, type ResolvedLimits } from './limits';
 import { EventChannel } from './event-channel';
 import { orderForModel, repeatedToolCallId, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
-import { executeToolCall, RunAborted, untilAborted, type ToolCallOutcome } from './tool-execution';
+import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
 
 /** What the built-in loop is made of; only `provider` is required. */
 export interface ToolLoopRunnerOptions {
@@ -258,7 +258,8 @@ class ToolLoop {
     return undefined;
   }
 
-  async #callModel(): Promise<ModelResponse> {
+  /** One model call; not itself async in `run`, so a turn waits on the provider's promise directly. */
+  #callModel(): Promise<ModelResponse> {
     const request: ModelRequest = {
       messages: orderForModel(this.#messages),
       tools: (this.#modelTools ??= [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec)),
@@ -267,10 +268,12 @@ class ToolLoop {
       ...(this.#request.temperature === undefined ? {} : { temperature: this.#request.temperature }),
     };
     const { provider } = this.#options;
+    if (this.#mode === 'stream') return this.#streamModel(provider, request);
+    return this.#cancellable ? untilAborted(provider.complete(request, { signal: this.#signal }), this.#signal) : provider.complete(request);
+  }
+
+  async #streamModel(provider: ModelProvider, request: ModelRequest): Promise<ModelResponse> {
     const callOptions = this.#cancellable ? { signal: this.#signal } : {};
-    if (this.#mode === 'complete') {
-      return this.#cancellable ? await untilAborted(provider.complete(request, callOptions), this.#signal) : await provider.complete(request);
-    }
     let response: ModelResponse | undefined;
     for await (const event of provider.stream(request, callOptions)) {
       if (this.#runSignal?.aborted) throw new RunAborted();
@@ -420,20 +423,23 @@ class ToolLoop {
 
   /** Runs calls at most `toolConcurrency` at once; outcomes come back in call order. */
   async #runAll(calls: readonly ToolCall[]): Promise<ToolCallOutcome[]> {
+    const environment: ToolCallEnvironment = {
+      principal: this.#request.principal,
+      signal: () => this.#signal,
+      abortable: this.#cancellable ? this.#signal : undefined,
+      runtimeContext: this.#request.runtimeContext ?? {},
+      granted: this.#request.granted,
+      maxResultChars: this.#limits.maxToolResultChars,
+    };
+    const only = calls.length === 1 ? calls[0] : undefined;
+    if (only) return [await executeToolCall(only, this.#tools.get(only.name), environment)];
     const outcomes: ToolCallOutcome[] = new Array<ToolCallOutcome>(calls.length);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < calls.length) {
         const index = next++;
         const call = calls[index] as ToolCall;
-        outcomes[index] = await executeToolCall(call, this.#tools.get(call.name), {
-          principal: this.#request.principal,
-          signal: () => this.#signal,
-          abortable: this.#cancellable ? this.#signal : undefined,
-          runtimeContext: this.#request.runtimeContext ?? {},
-          granted: this.#request.granted,
-          maxResultChars: this.#limits.maxToolResultChars,
-        });
+        outcomes[index] = await executeToolCall(call, this.#tools.get(call.name), environment);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#limits.toolConcurrency, calls.length) }, worker));
