@@ -1,0 +1,406 @@
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage, type MessageDraft, type MessageFactoryOptions, type ToolCall } from '../messages/message';
+import { isValidPrincipal } from '../permissions/caller-chain';
+import {
+  addUsage,
+  emptyUsage,
+  type ModelProvider,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelToolSpec,
+  type ModelUsage,
+} from '../providers/model-provider';
+import { toModelToolSpec } from '../tools/model-tool-spec';
+import type { AnyToolDefinition } from '../tools/tool';
+import type { ToolLoopRunnerOptions } from './tool-loop-runner';
+import type {
+  BudgetName,
+  ConversationEvent,
+  ConversationRequest,
+  ConversationResult,
+  PendingApproval,
+  RunOptions,
+  RunState,
+  ToolExecution,
+} from './conversation-runner';
+import { resolveLimits, type ResolvedLimits } from './limits';
+import { RunBudget } from './run-budget';
+import { orderForModel, repeatedToolCallId, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
+import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
+
+/** `run` calls the model plainly; `stream` streams it and emits its text deltas. */
+export type ModelMode = 'stream' | 'complete';
+
+/** How a run ended, before the shared fields are added. */
+type Ending = ConversationResult extends infer Result
+  ? Result extends ConversationResult
+    ? Omit<Result, 'messages' | 'toolExecutions' | 'usage' | 'turns' | 'finalContent'>
+    : never
+  : never;
+
+class PersistFailure extends Error {}
+
+/** One run of the built-in loop: its state, its steps and how it ends. */
+export class ToolLoop {
+  readonly #options: ToolLoopRunnerOptions;
+  readonly #request: ConversationRequest;
+  readonly #mode: ModelMode;
+  readonly #limits: ResolvedLimits;
+  /** The run's signal; for a run nothing can abort, made only if a tool asks for it. */
+  #runSignal: AbortSignal | undefined;
+  /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
+  readonly #cancellable: boolean;
+  readonly #timeout: AbortSignal | undefined;
+  readonly #tools = new Map<string, AnyToolDefinition>();
+  readonly #messages: AgentMessage[];
+  readonly #produced: AgentMessage[] = [];
+  readonly #executions: ToolExecution[] = [];
+  readonly #usedCallIds: Set<string>;
+  #usage: ModelUsage = emptyUsage;
+  #turns = 0;
+  readonly #budget: RunBudget;
+  readonly #messageFactory: MessageFactoryOptions;
+  /** Calls the request's conversation left without results, finished before the first model call. */
+  readonly #unanswered: readonly UnansweredCall[];
+  /** The tools as the model is told about them: the same for every turn of the run. */
+  #modelTools: readonly ModelToolSpec[] | undefined;
+  /** The stream's consumer; absent for `run`. */
+  readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
+
+  constructor(
+    options: ToolLoopRunnerOptions,
+    request: ConversationRequest,
+    runOptions: RunOptions,
+    mode: ModelMode,
+    consumer?: (event: ConversationEvent) => Promise<void>,
+  ) {
+    this.#options = options;
+    this.#consumer = consumer;
+    this.#messageFactory = {
+      ...(options.generateId ? { generateId: options.generateId } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    };
+    this.#request = request;
+    this.#mode = mode;
+    this.#limits = resolveLimits(request.limits);
+    this.#budget = new RunBudget(this.#limits);
+    if (!isValidPrincipal(request.principal)) {
+      throw new AgentsApiError('runner.invalid_request', 'The request has no valid principal');
+    }
+    for (const tool of request.tools ?? []) {
+      if (this.#tools.has(tool.name)) {
+        throw new AgentsApiError('runner.invalid_request', `Two tools are named "${tool.name}"`, { details: { tool: tool.name } });
+      }
+      this.#tools.set(tool.name, tool);
+    }
+    this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
+    const signals = [runOptions.signal, this.#timeout].filter((signal): signal is AbortSignal => signal !== undefined);
+    this.#cancellable = signals.length > 0;
+    this.#runSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    this.#messages = [...request.messages];
+    this.#usedCallIds = toolCallIds(request.messages);
+    const repeated = repeatedToolCallId(request.messages);
+    if (repeated !== undefined) {
+      throw new AgentsApiError('runner.invalid_request', `Tool-call id "${repeated}" is used twice in the conversation`, { details: { toolCallId: repeated } });
+    }
+    this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
+    const waiting = new Set(this.#unanswered.map((entry) => entry.toolCall.id));
+    for (const { toolCallId } of request.approvals ?? []) {
+      if (!waiting.has(toolCallId)) {
+        throw new AgentsApiError('runner.invalid_request', `There is no unanswered tool call "${toolCallId}" to decide on`, { details: { toolCallId } });
+      }
+    }
+  }
+
+  /** Runs to the end, emits `run-end`, and resolves to the result. */
+  async finish(): Promise<ConversationResult> {
+    const result = this.result(await this.execute());
+    await this.#emit({ type: 'run-end', result });
+    return result;
+  }
+
+  async execute(): Promise<Ending> {
+    try {
+      const resumed = await this.#resume();
+      if (resumed) return resumed;
+      for (;;) {
+        if (this.#runSignal?.aborted) throw new RunAborted();
+        const spent = this.#budget.spentBeforeModelCall(this.#turns, this.#usage.totalTokens);
+        if (spent) return { status: 'budget_exceeded', budget: spent };
+        this.#turns += 1;
+        await this.#emit({ type: 'turn-start', turn: this.#turns });
+        const response = await this.#callModel();
+        await this.#addUsage(response.usage);
+        const ending = response.toolCalls.length === 0 ? await this.#answer(response) : await this.#toolStep(response);
+        if (ending) return ending;
+      }
+    } catch (error) {
+      return this.#endingFor(error);
+    }
+  }
+
+  result(ending: Ending): ConversationResult {
+    const finalText = this.#produced.findLast((message) => message.type === 'text' && message.role === 'assistant');
+    // The arrays are handed over, not copied: the run is over and never touches them again.
+    return {
+      ...ending,
+      messages: this.#produced,
+      toolExecutions: this.#executions,
+      usage: this.#usage,
+      turns: this.#turns,
+      finalContent: finalText?.content ?? null,
+    } as ConversationResult;
+  }
+
+  /** Hands an event to every sink; a sink that throws is reported, never fatal. */
+  async deliver(event: ConversationEvent): Promise<void> {
+    for (const sink of this.#options.sinks ?? []) {
+      try {
+        await sink.onEvent(event);
+      } catch (error) {
+        try {
+          this.#options.onSinkError?.(error, event);
+        } catch {
+          // An error reporter that throws is as unimportant to the run as the sink.
+        }
+      }
+    }
+  }
+
+  get #signal(): AbortSignal {
+    // A signal that never aborts, but one per run: a tool may leave listeners on it.
+    this.#runSignal ??= new AbortController().signal;
+    return this.#runSignal;
+  }
+
+  #state(): RunState {
+    return { request: this.#request, turn: this.#turns, messages: this.#messages, toolExecutions: this.#executions };
+  }
+
+  #endingFor(error: unknown): Ending {
+    const cancelled = error instanceof RunAborted || (AgentsApiError.isInstance(error) && error.code === 'provider.cancelled');
+    if (cancelled || this.#runSignal?.aborted) {
+      return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
+    }
+    if (error instanceof PersistFailure) {
+      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message } };
+    }
+    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message } };
+    // A seam (provider, mediator, completion policy) threw something of its own:
+    // the run still ends with a result, and sinks still hear `run-end`.
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}` } };
+  }
+
+  /** One model call; not itself async in `run`, so a turn waits on the provider's promise directly. */
+  #callModel(): Promise<ModelResponse> {
+    const request: ModelRequest = {
+      messages: orderForModel(this.#messages),
+      tools: (this.#modelTools ??= [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec)),
+      ...(this.#request.instructions === undefined ? {} : { instructions: this.#request.instructions }),
+      ...(this.#request.model === undefined ? {} : { model: this.#request.model }),
+      ...(this.#request.temperature === undefined ? {} : { temperature: this.#request.temperature }),
+    };
+    const { provider } = this.#options;
+    if (this.#mode === 'stream') return this.#streamModel(provider, request);
+    return this.#cancellable ? untilAborted(provider.complete(request, { signal: this.#signal }), this.#signal) : provider.complete(request);
+  }
+
+  async #streamModel(provider: ModelProvider, request: ModelRequest): Promise<ModelResponse> {
+    const callOptions = this.#cancellable ? { signal: this.#signal } : {};
+    let response: ModelResponse | undefined;
+    for await (const event of provider.stream(request, callOptions)) {
+      if (this.#runSignal?.aborted) throw new RunAborted();
+      if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', text: event.text });
+      else response = event.response;
+    }
+    if (!response) throw new AgentsApiError('provider.bad_response', `${provider.name}: the stream ended without a response`);
+    return response;
+  }
+
+  async #addUsage(usage: ModelUsage): Promise<void> {
+    this.#usage = addUsage(this.#usage, usage);
+    const limit = this.#budget.tokenWarning(this.#usage.totalTokens);
+    if (limit === undefined) return;
+    await this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit });
+  }
+
+  /** The model answered without tools: done, unless the completion policy wants more. */
+  async #answer(response: ModelResponse): Promise<Ending | undefined> {
+    await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
+    const verdict = this.#options.completionPolicy?.check(this.#state()) ?? { complete: true };
+    if (verdict.complete) return { status: 'completed' };
+    await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
+    return undefined;
+  }
+
+  /** One tool step: the call message, mediation, execution, the results, then what ends the run, if anything. */
+  async #toolStep(response: ModelResponse): Promise<Ending | undefined> {
+    const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
+    await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
+    for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
+
+    const outcomes = new Map<string, ToolCallOutcome>();
+    const toRun: ToolCall[] = [];
+    const held: PendingApproval[] = [];
+    let budget: BudgetName | undefined;
+    for (const call of calls) {
+      const spent = this.#budget.takeToolCall(call);
+      if (spent) {
+        budget ??= spent;
+        outcomes.set(call.id, notRun(call, 'error', `Not run: the ${spent === 'tool_calls' ? 'tool-call' : `"${call.name}"`} budget of this run is spent.`));
+        continue;
+      }
+      const tool = this.#tools.get(call.name);
+      const decision = (await this.#options.mediator?.mediate(call, tool, this.#state())) ?? { action: 'proceed' };
+      if (decision.action === 'proceed') toRun.push(call);
+      else if (decision.action === 'reject') outcomes.set(call.id, notRun(call, 'rejected', `Rejected: ${decision.reason}`));
+      else if (decision.action === 'replace') outcomes.set(call.id, notRun(call, 'replaced', decision.content));
+      else held.push({ toolCall: call, reason: decision.reason });
+    }
+    for (const [index, outcome] of (await this.#runAll(toRun)).entries()) outcomes.set(toRun[index]?.id ?? '', outcome);
+
+    const answered = calls.map((call) => outcomes.get(call.id)).filter((outcome): outcome is ToolCallOutcome => outcome !== undefined);
+    const ending = await this.#recordOutcomes(answered);
+    if (ending) return ending;
+    if (held.length > 0) {
+      await this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
+      for (const pending of held) await this.#emit({ type: 'approval-required', pending });
+      return { status: 'approval_required', pending: held };
+    }
+    return budget ? { status: 'budget_exceeded', budget } : undefined;
+  }
+
+  /**
+   * Answers the calls a previous run left without results, before the model
+   * is called: approved calls run, rejected ones are refused, held ones
+   * without a decision are refused, interrupted ones run again only if the
+   * tool is safe to retry.
+   */
+  async #resume(): Promise<Ending | undefined> {
+    const unanswered = this.#unanswered;
+    const decisions = new Map((this.#request.approvals ?? []).map((decision) => [decision.toolCallId, decision]));
+    const outcomes: ToolCallOutcome[] = [];
+    for (const { toolCall, held } of unanswered) {
+      const decision = decisions.get(toolCall.id);
+      const tool = this.#tools.get(toolCall.name);
+      if (decision?.approved || (!decision && !held && tool?.retrySafe)) {
+        this.#budget.takeToolCall(toolCall);
+        outcomes.push(...(await this.#runAll([toolCall])));
+      } else if (decision) {
+        outcomes.push(notRun(toolCall, 'rejected', `Rejected by the approver${decision.reason ? `: ${decision.reason}` : '.'}`));
+      } else if (held) {
+        outcomes.push(notRun(toolCall, 'rejected', 'Not run: it was held for approval and no decision was given.'));
+      } else {
+        outcomes.push(
+          notRun(toolCall, 'error', `Not run again: this call was interrupted before its result was recorded, and "${toolCall.name}" is not safe to retry.`),
+        );
+      }
+    }
+    return await this.#recordOutcomes(outcomes);
+  }
+
+  /** Records a step's results (one persist), emits them, and ends the run on a question or a stall. */
+  async #recordOutcomes(outcomes: readonly ToolCallOutcome[]): Promise<Ending | undefined> {
+    if (outcomes.length === 0) return undefined;
+    await this.#record(
+      outcomes.map(({ execution }) =>
+        this.#draft({
+          type: 'tool_result',
+          role: 'tool',
+          content: execution.content,
+          payload: { toolCallId: execution.toolCallId, toolName: execution.toolName, isError: execution.outcome !== 'success' },
+        }),
+      ),
+    );
+    for (const outcome of outcomes) {
+      this.#executions.push(outcome.execution);
+      await this.#emit({ type: 'tool-result', execution: outcome.execution });
+      if (outcome.truncated) await this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+    }
+    const question = outcomes.find((outcome) => outcome.question !== undefined)?.question;
+    if (question !== undefined) {
+      await this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
+      return { status: 'input_required', question };
+    }
+    const stalled = this.#budget.stalledCall(outcomes.map((outcome) => outcome.execution));
+    return stalled ? { status: 'stalled', repeatedCall: stalled } : undefined;
+  }
+
+  /** Runs calls at most `toolConcurrency` at once; outcomes come back in call order. */
+  async #runAll(calls: readonly ToolCall[]): Promise<ToolCallOutcome[]> {
+    const environment: ToolCallEnvironment = {
+      principal: this.#request.principal,
+      signal: () => this.#signal,
+      abortable: this.#cancellable ? this.#signal : undefined,
+      runtimeContext: this.#request.runtimeContext ?? {},
+      granted: this.#request.granted,
+      maxResultChars: this.#limits.maxToolResultChars,
+    };
+    const only = calls.length === 1 ? calls[0] : undefined;
+    if (only) return [await executeToolCall(only, this.#tools.get(only.name), environment)];
+    const outcomes: ToolCallOutcome[] = new Array<ToolCallOutcome>(calls.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < calls.length) {
+        const index = next++;
+        const call = calls[index] as ToolCall;
+        outcomes[index] = await executeToolCall(call, this.#tools.get(call.name), environment);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#limits.toolConcurrency, calls.length) }, worker));
+    return outcomes;
+  }
+
+  /** Keeps tool-call ids unique within the conversation, whatever the model sends. */
+  #uniqueCall(call: ToolCall): ToolCall {
+    let id = call.id;
+    for (let attempt = 2; this.#usedCallIds.has(id); attempt += 1) id = `${call.id}_${attempt}`;
+    this.#usedCallIds.add(id);
+    return id === call.id ? call : { ...call, id };
+  }
+
+  #draft(draft: MessageDraft): AgentMessage {
+    const runMetadata = this.#request.metadata;
+    const withMetadata = runMetadata === undefined ? draft : ({ ...draft, metadata: { ...runMetadata, ...draft.metadata } } as MessageDraft);
+    return createMessage(withMetadata, this.#messageFactory);
+  }
+
+  /** Appends messages, persists them as one write, then emits them. */
+  async #record(messages: readonly AgentMessage[]): Promise<void> {
+    this.#messages.push(...messages);
+    this.#produced.push(...messages);
+    if (this.#options.persister) {
+      try {
+        await this.#options.persister.persist(messages, this.#state());
+      } catch (error) {
+        throw new PersistFailure(`Persisting the transcript failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+    for (const message of messages) await this.#emit({ type: 'message', message });
+  }
+
+  /** Hands an event to the sinks and, when streaming, to the consumer, waiting until it has taken it. */
+  #emit(event: ConversationEvent): Promise<void> | undefined {
+    const hasSinks = (this.#options.sinks?.length ?? 0) > 0;
+    if (!hasSinks && !this.#consumer) return undefined;
+    return this.#deliverAndHandOver(event);
+  }
+
+  async #deliverAndHandOver(event: ConversationEvent): Promise<void> {
+    await this.deliver(event);
+    await this.#consumer?.(event);
+  }
+}
+
+function notRun(call: ToolCall, outcome: ToolExecution['outcome'], content: string): ToolCallOutcome {
+  return { execution: { toolCallId: call.id, toolName: call.name, arguments: parseLoosely(call.arguments), outcome, content } };
+}
+
+function parseLoosely(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
