@@ -70,24 +70,19 @@ export function unansweredToolCalls(messages: readonly AgentMessage[]): Unanswer
     .map((toolCall) => ({ toolCall, held: held.has(toolCall.id) }));
 }
 
-/** Every tool-call id used in `messages`, for keeping new ones unique. */
-export function toolCallIds(messages: readonly AgentMessage[]): Set<string> {
-  const ids = new Set<string>();
-  for (const message of messages) {
-    if (message.type === 'tool_call') for (const call of message.payload.toolCalls) ids.add(call.id);
-  }
-  return ids;
-}
 
-/** The first tool-call id that two calls in `messages` share, if any. */
-export function repeatedToolCallId(messages: readonly AgentMessage[]): string | undefined {
-  const seen = new Set<string>();
+/**
+ * Every tool-call id used in `messages` (for keeping new ones unique), and
+ * the first id two calls share, if any: results are matched to calls by id.
+ */
+export function toolCallIds(messages: readonly AgentMessage[]): { readonly ids: Set<string>; readonly repeated: string | undefined } {
+  const ids = new Set<string>();
   for (const message of messages) {
     if (message.type !== 'tool_call') continue;
     for (const call of message.payload.toolCalls) {
-      if (seen.has(call.id)) return call.id;
-      seen.add(call.id);
+      if (ids.has(call.id)) return { ids, repeated: call.id };
+      ids.add(call.id);
     }
   }
-  return undefined;
+  return { ids, repeated: undefined };
 }

@@ -25,7 +25,7 @@ import type {
 } from './conversation-runner';
 import { resolveLimits, type ResolvedLimits } from './limits';
 import { RunBudget } from './run-budget';
-import { orderForModel, repeatedToolCallId, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
+import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
 
 /** `run` calls the model plainly; `stream` streams it and emits its text deltas. */
@@ -98,8 +98,8 @@ export class ToolLoop {
     this.#cancellable = signals.length > 0;
     this.#runSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     this.#messages = [...request.messages];
-    this.#usedCallIds = toolCallIds(request.messages);
-    const repeated = repeatedToolCallId(request.messages);
+    const { ids, repeated } = toolCallIds(request.messages);
+    this.#usedCallIds = ids;
     if (repeated !== undefined) {
       throw new AgentsApiError('runner.invalid_request', `Tool-call id "${repeated}" is used twice in the conversation`, { details: { toolCallId: repeated } });
     }
