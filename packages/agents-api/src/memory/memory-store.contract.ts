@@ -1,35 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AgentsApiError } from '../errors';
+import { codeOf, createTestClock, type TestClock } from '../testing/contract-support';
 import { maxMemoryFileBytes, memoryContentHash, type MemoryListQuery, type MemoryScope, type MemoryStore, type MemoryWriteOptions } from './memory-store';
 
 /** What {@link describeMemoryStoreContract} hands to `open` for each test. */
 export interface MemoryStoreContractContext {
   /** The test's clock: the store must take `updatedAt` from it. */
   readonly now: () => Date;
-}
-
-interface TestClock {
-  readonly now: () => Date;
-  advance(milliseconds: number): void;
-}
-
-function createTestClock(): TestClock {
-  let current = Date.parse('2026-03-04T05:06:07.890Z');
-  return {
-    now: () => new Date(current),
-    advance: (milliseconds) => {
-      current += milliseconds;
-    },
-  };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  return AgentsApiError.isInstance(error) ? error.code : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
+import { thrownBy } from '../../test/support/errors';
+import type { AgentsApiError } from '../errors';
 import { createMessage, parseMessage, type AgentMessage } from './message';
 
 const now = () => new Date('2026-11-23T10:00:00.000Z');
@@ -22,13 +23,7 @@ const validEnvelopes: Record<AgentMessage['type'], Record<string, unknown>> = {
 };
 
 function rejection(value: unknown): AgentsApiError {
-  try {
-    parseMessage(value);
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected parseMessage to throw');
+  return thrownBy(() => parseMessage(value));
 }
 
 describe('message envelope', () => {

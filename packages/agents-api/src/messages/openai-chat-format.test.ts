@@ -1,6 +1,6 @@
 import type { ChatCompletionMessage, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { thrownBy } from '../../test/support/errors';
 import { describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage, type MessageFactoryOptions } from './message';
 import { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } from './openai-chat-format';
 
@@ -14,16 +14,6 @@ const timeCall = { id: 'call_2', type: 'function', function: { name: 'time', arg
 
 function roundTrip(messages: ChatCompletionMessageParam[]): ChatCompletionMessageParam[] {
   return toOpenAIChatMessages(fromOpenAIChatMessages(messages, deterministic()));
-}
-
-function invalidError(run: () => unknown): AgentsApiError {
-  try {
-    run();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AgentsApiError');
 }
 
 describe('openai chat format', () => {
@@ -161,7 +151,7 @@ describe('openai chat format', () => {
     });
 
     it('rejects a tool message that answers no known call', () => {
-      const error = invalidError(() => fromOpenAIChatMessages([{ role: 'tool', tool_call_id: 'call_9', content: 'Sunny' }]));
+      const error = thrownBy(() => fromOpenAIChatMessages([{ role: 'tool', tool_call_id: 'call_9', content: 'Sunny' }]));
       expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_9' } });
     });
 
@@ -171,13 +161,13 @@ describe('openai chat format', () => {
         { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
         { role: 'assistant', content: null, tool_calls: [{ ...timeCall, id: 'call_1' }] },
       ];
-      const error = invalidError(() => fromOpenAIChatMessages(messages));
+      const error = thrownBy(() => fromOpenAIChatMessages(messages));
       expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_1' } });
     });
 
     it('rejects a tool-call id used twice in one assistant message', () => {
       const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: null, tool_calls: [weatherCall, { ...timeCall, id: 'call_1' }] }];
-      const error = invalidError(() => fromOpenAIChatMessages(messages));
+      const error = thrownBy(() => fromOpenAIChatMessages(messages));
       expect(error).toMatchObject({ code: 'message.invalid', details: { toolCallId: 'call_1' } });
     });
 
@@ -187,29 +177,29 @@ describe('openai chat format', () => {
     });
 
     it('rejects an image part', () => {
-      const error = invalidError(() =>
+      const error = thrownBy(() =>
         fromOpenAIChatMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }),
       );
       expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'user', issues: expect.any(Array) } });
     });
 
     it('rejects the legacy function role', () => {
-      const error = invalidError(() => fromOpenAIChatMessage({ role: 'function', name: 'weather', content: 'Sunny' }));
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'function', name: 'weather', content: 'Sunny' }));
       expect(error.code).toBe('message.invalid');
     });
 
     it('rejects an assistant refusal', () => {
-      const error = invalidError(() => fromOpenAIChatMessage({ role: 'assistant', content: null, refusal: 'I cannot help with that.' }));
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'assistant', content: null, refusal: 'I cannot help with that.' }));
       expect(error.code).toBe('message.invalid');
     });
 
     it('rejects a participant name, which the envelope cannot keep', () => {
-      const error = invalidError(() => fromOpenAIChatMessage({ role: 'user', content: 'Hi', name: 'alice' }));
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'user', content: 'Hi', name: 'alice' }));
       expect(error.code).toBe('message.invalid');
     });
 
     it('rejects a custom tool call', () => {
-      const error = invalidError(() =>
+      const error = thrownBy(() =>
         fromOpenAIChatMessage({ role: 'assistant', tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'grep', input: 'x' } }] }),
       );
       expect(error.code).toBe('message.invalid');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
+import { thrownBy } from '../../test/support/errors';
 import { can } from './can';
 import { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './caller-chain';
 import { maxCallerChainDepth, type CapabilityCeiling, type Principal } from './principal';
@@ -17,16 +17,6 @@ function ceiling(allowed: CapabilityCeiling['allowed'], denied: readonly string[
 
 function permitted(subject: Principal): string[] {
   return everything.filter((capability) => can(subject, capability, everything));
-}
-
-function thrown(action: () => unknown): AgentsApiError {
-  try {
-    action();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AgentsApiError');
 }
 
 /** Calls `depth` agents in a row, each from the one before. */
@@ -50,18 +40,18 @@ describe('createPrincipal', () => {
   });
 
   it('throws principal.invalid with the zod issues', () => {
-    const error = thrown(() => principal({ agentSlug: '' }));
+    const error = thrownBy(() => principal({ agentSlug: '' }));
     expect(error.code).toBe('principal.invalid');
     expect(error.details).toMatchObject({ issues: [{ path: ['agentSlug'] }] });
   });
 
   it('throws principal.invalid for something that is not a principal', () => {
-    expect(thrown(() => createPrincipal(null)).code).toBe('principal.invalid');
+    expect(thrownBy(() => createPrincipal(null)).code).toBe('principal.invalid');
   });
 
   it('throws principal.invalid for a caller chain longer than the maximum', () => {
     const callerChain = Array.from({ length: maxCallerChainDepth + 1 }, (_, index) => `agent-${index}`);
-    expect(thrown(() => principal({ callerChain })).code).toBe('principal.invalid');
+    expect(thrownBy(() => principal({ callerChain })).code).toBe('principal.invalid');
   });
 });
 
@@ -137,19 +127,19 @@ describe('principalForSubagent', () => {
 
   it('throws principal.chain_too_deep one level beyond the maximum', () => {
     const deepest = nested(principal(), maxCallerChainDepth);
-    const error = thrown(() => principalForSubagent(deepest, { agentSlug: 'one-too-many' }));
+    const error = thrownBy(() => principalForSubagent(deepest, { agentSlug: 'one-too-many' }));
     expect(error.code).toBe('principal.chain_too_deep');
     expect(error.details).toMatchObject({ agentSlug: 'one-too-many', maxDepth: 16 });
     expect(error.details?.['callerChain']).toHaveLength(17);
   });
 
   it('throws principal.invalid for an empty agent slug', () => {
-    expect(thrown(() => principalForSubagent(principal(), { agentSlug: '' })).code).toBe('principal.invalid');
+    expect(thrownBy(() => principalForSubagent(principal(), { agentSlug: '' })).code).toBe('principal.invalid');
   });
 
   it('throws principal.invalid for a malformed requested ceiling', () => {
     const malformed = { allowed: 'everything', denied: [] } as unknown as CapabilityCeiling;
-    const error = thrown(() => principalForSubagent(principal(), { agentSlug: 'editor', ceiling: malformed }));
+    const error = thrownBy(() => principalForSubagent(principal(), { agentSlug: 'editor', ceiling: malformed }));
     expect(error.code).toBe('principal.invalid');
     expect(error.message).toContain('requested subagent ceiling');
   });

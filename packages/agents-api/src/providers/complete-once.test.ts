@@ -1,17 +1,13 @@
 import { startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { rejectionOf } from '../../test/support/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
+import type { AgentsApiError } from '../errors';
 import { completeOnce } from './complete-once';
 import type { ModelProvider } from './model-provider';
 import { createOpenAIProvider } from './openai-provider';
 
-async function failure(run: () => Promise<unknown>): Promise<AgentsApiError> {
-  const error = await run().then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (AgentsApiError.isInstance(error)) return error;
-  throw new Error(`expected an AgentsApiError, got ${String(error)}`);
+function failure(run: () => Promise<unknown>): Promise<AgentsApiError> {
+  return rejectionOf(run());
 }
 
 describe('complete once', () => {

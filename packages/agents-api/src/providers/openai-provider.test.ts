@@ -1,6 +1,7 @@
 import { errorReply, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { rejectionOf } from '../../test/support/errors';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
+import type { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
 import type { ModelProvider, ModelRequest, ModelStreamEvent } from './model-provider';
 import { createOpenAIProvider, type OpenAIProviderOptions } from './openai-provider';
@@ -19,13 +20,8 @@ async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelSt
   return collected;
 }
 
-async function failure(run: () => Promise<unknown>): Promise<AgentsApiError> {
-  const error = await run().then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (AgentsApiError.isInstance(error)) return error;
-  throw new Error(`expected an AgentsApiError, got ${String(error)}`);
+function failure(run: () => Promise<unknown>): Promise<AgentsApiError> {
+  return rejectionOf(run());
 }
 
 describe('openai provider', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentsApiError } from '../errors';
+import { thrownBy } from '../../test/support/errors';
+import type { AgentsApiError } from '../errors';
 import type { AgentDefinitionInput } from './agent-definition';
 import { createAgentRegistry, type AgentRegistrar, type AgentRegistry } from './agent-registry';
 
@@ -14,16 +15,6 @@ async function registryWith(...slugs: string[]): Promise<AgentRegistry> {
   });
   await registry.init();
   return registry;
-}
-
-function thrown(action: () => unknown): AgentsApiError {
-  try {
-    action();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an AgentsApiError');
 }
 
 async function rejected(promise: Promise<unknown>): Promise<unknown> {
@@ -97,14 +88,14 @@ describe('agent registry', () => {
   describe('registry.closed', () => {
     it('refuses a registration before init, outside any callback', () => {
       const registry = createAgentRegistry();
-      const error = thrown(() => registry.register(agent('writer')));
+      const error = thrownBy(() => registry.register(agent('writer')));
       expect(error.code).toBe('registry.closed');
       expect(error.details).toEqual({ status: 'open' });
     });
 
     it('refuses a registration after init', async () => {
       const registry = await registryWith();
-      expect(thrown(() => registry.register(agent('writer'))).code).toBe('registry.closed');
+      expect(thrownBy(() => registry.register(agent('writer'))).code).toBe('registry.closed');
     });
 
     it('refuses a registrar kept after its callback returned', async () => {
@@ -120,7 +111,7 @@ describe('agent registry', () => {
 
     it('refuses onInit after init', async () => {
       const registry = await registryWith();
-      const error = thrown(() => registry.onInit(() => undefined));
+      const error = thrownBy(() => registry.onInit(() => undefined));
       expect(error.code).toBe('registry.closed');
       expect(error.details).toEqual({ status: 'ready' });
     });
@@ -129,7 +120,7 @@ describe('agent registry', () => {
       const registry = createAgentRegistry();
       let error: AgentsApiError | undefined;
       registry.onInit(() => {
-        error = thrown(() => registry.onInit(() => undefined));
+        error = thrownBy(() => registry.onInit(() => undefined));
       });
       await registry.init();
       expect(error?.code).toBe('registry.closed');
@@ -142,7 +133,7 @@ describe('agent registry', () => {
       let error: AgentsApiError | undefined;
       registry.onInit((agents) => void agents.register(agent('writer')), { source: 'blog-module' });
       registry.onInit((agents) => {
-        error = thrown(() => agents.register(agent('writer')));
+        error = thrownBy(() => agents.register(agent('writer')));
       }, { source: 'shop-module' });
       await registry.init();
       expect(error?.code).toBe('registry.duplicate_agent');
@@ -155,7 +146,7 @@ describe('agent registry', () => {
       let error: AgentsApiError | undefined;
       registry.onInit((agents) => {
         agents.register(agent('writer'), { source: 'writer.ts' });
-        error = thrown(() => agents.register(agent('writer'), { source: 'copy.ts' }));
+        error = thrownBy(() => agents.register(agent('writer'), { source: 'copy.ts' }));
       }, { source: 'blog-module' });
       await registry.init();
       expect(error?.details).toEqual({ slug: 'writer', firstSource: 'writer.ts', source: 'copy.ts' });
@@ -166,7 +157,7 @@ describe('agent registry', () => {
       let error: AgentsApiError | undefined;
       registry.onInit((agents) => void agents.register(agent('writer')));
       registry.onInit((agents) => {
-        error = thrown(() => agents.register(agent('writer')));
+        error = thrownBy(() => agents.register(agent('writer')));
       });
       await registry.init();
       expect(error?.details).toEqual({ slug: 'writer', firstSource: 'onInit callback #1', source: 'onInit callback #2' });
@@ -176,7 +167,7 @@ describe('agent registry', () => {
       const registry = createAgentRegistry();
       registry.onInit((agents) => {
         agents.register(agent('writer', { label: 'First' }));
-        thrown(() => agents.register(agent('writer', { label: 'Second' })));
+        thrownBy(() => agents.register(agent('writer', { label: 'Second' })));
       });
       await registry.init();
       expect(registry.get('writer').label).toBe('First');
@@ -188,7 +179,7 @@ describe('agent registry', () => {
       const registry = createAgentRegistry();
       let error: AgentsApiError | undefined;
       registry.onInit((agents) => {
-        error = thrown(() => agents.register({ slug: 'Writer' }));
+        error = thrownBy(() => agents.register({ slug: 'Writer' }));
       }, { source: 'blog-module' });
       await registry.init();
       expect(error?.code).toBe('agent.invalid_definition');
@@ -204,7 +195,7 @@ describe('agent registry', () => {
       ['has', (registry: AgentRegistry) => registry.has('writer')],
       ['list', (registry: AgentRegistry) => registry.list()],
     ])('%s throws registry.not_initialized before init', (_name, read) => {
-      const error = thrown(() => read(createAgentRegistry()));
+      const error = thrownBy(() => read(createAgentRegistry()));
       expect(error.code).toBe('registry.not_initialized');
       expect(error.details).toEqual({ status: 'open' });
     });
@@ -213,7 +204,7 @@ describe('agent registry', () => {
       const registry = createAgentRegistry();
       let error: AgentsApiError | undefined;
       registry.onInit(() => {
-        error = thrown(() => registry.list());
+        error = thrownBy(() => registry.list());
       });
       await registry.init();
       expect(error?.code).toBe('registry.not_initialized');
@@ -222,7 +213,7 @@ describe('agent registry', () => {
 
     it('get throws agent.not_found for an unknown slug', async () => {
       const registry = await registryWith('writer');
-      const error = thrown(() => registry.get('editor'));
+      const error = thrownBy(() => registry.get('editor'));
       expect(error.code).toBe('agent.not_found');
       expect(error.details).toEqual({ slug: 'editor' });
     });
@@ -316,7 +307,7 @@ describe('agent registry', () => {
       const cause = new Error('module broke');
       const { registry } = failingRegistry(cause);
       await rejected(registry.init());
-      const error = thrown(() => registry.has('writer'));
+      const error = thrownBy(() => registry.has('writer'));
       expect(registry.status).toBe('failed');
       expect(error).toMatchObject({ code: 'registry.not_initialized', details: { status: 'failed' }, cause });
       expect(error.message).toContain('module broke');

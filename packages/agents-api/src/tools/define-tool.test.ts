@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors';
 import { z } from 'zod';
-import { AgentsApiError } from '../errors';
 import type { ToolExecutionContext } from './tool';
 import { defineTool, toolInputJsonSchema } from './define-tool';
 
@@ -10,16 +10,6 @@ const weather = {
   input: z.object({ city: z.string(), days: z.number().default(1) }),
   execute: ({ city }: { city: string }) => `sunny in ${city}`,
 };
-
-function definitionError(define: () => unknown): AgentsApiError {
-  try {
-    define();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('expected defineTool to throw');
-}
 
 describe('defineTool', () => {
   it('returns a frozen copy of a valid definition', () => {
@@ -48,35 +38,35 @@ describe('defineTool', () => {
   });
 
   it('rejects a name the model APIs do not accept', () => {
-    const error = definitionError(() => defineTool({ ...weather, name: 'get weather' }));
+    const error = thrownBy(() => defineTool({ ...weather, name: 'get weather' }));
     expect(error.code).toBe('tool.invalid_definition');
     expect(error.details).toMatchObject({ toolName: 'get weather', field: 'name' });
   });
 
   it('rejects a name longer than 64 characters', () => {
-    const error = definitionError(() => defineTool({ ...weather, name: 'a'.repeat(65) }));
+    const error = thrownBy(() => defineTool({ ...weather, name: 'a'.repeat(65) }));
     expect(error.details).toMatchObject({ field: 'name' });
   });
 
   it('rejects a blank description', () => {
-    const error = definitionError(() => defineTool({ ...weather, description: '  ' }));
+    const error = thrownBy(() => defineTool({ ...weather, description: '  ' }));
     expect(error.code).toBe('tool.invalid_definition');
     expect(error.details).toMatchObject({ toolName: 'get_weather', field: 'description' });
   });
 
   it('rejects an input that is not a zod schema', () => {
     const notZod = { parse: (value: unknown) => value } as unknown as z.ZodType<unknown>;
-    const error = definitionError(() => defineTool({ ...weather, input: notZod, execute: () => 'x' }));
+    const error = thrownBy(() => defineTool({ ...weather, input: notZod, execute: () => 'x' }));
     expect(error.details).toMatchObject({ field: 'input', problem: 'input is not a zod schema' });
   });
 
   it('rejects an input that is not a JSON object', () => {
-    const error = definitionError(() => defineTool({ ...weather, input: z.string(), execute: () => 'x' }));
+    const error = thrownBy(() => defineTool({ ...weather, input: z.string(), execute: () => 'x' }));
     expect(error.details).toMatchObject({ field: 'input', problem: 'input does not describe a JSON object' });
   });
 
   it('rejects an input with no JSON Schema form, keeping zod\'s error as the cause', () => {
-    const error = definitionError(() => defineTool({ ...weather, input: z.object({ when: z.date() }), execute: () => 'x' }));
+    const error = thrownBy(() => defineTool({ ...weather, input: z.object({ when: z.date() }), execute: () => 'x' }));
     expect(error.details).toMatchObject({ field: 'input' });
     expect(String(error.details?.['problem'])).toContain('Date cannot be represented');
     expect(error.cause).toBeInstanceOf(Error);
@@ -84,7 +74,7 @@ describe('defineTool', () => {
 
   it('rejects a definition without an executor', () => {
     const noExecutor = { ...weather, execute: undefined } as unknown as typeof weather;
-    const error = definitionError(() => defineTool(noExecutor));
+    const error = thrownBy(() => defineTool(noExecutor));
     expect(error.details).toMatchObject({ field: 'execute' });
   });
 });
