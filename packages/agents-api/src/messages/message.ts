@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
+import { isoNow, newMessageId } from './envelope-defaults';
 
 /** The envelope's schema name and version; a reader refuses anything else. */
 export const messageSchemaName = 'agents-api.message';
@@ -121,7 +122,12 @@ export type DeltaMessage = z.infer<typeof deltaMessageSchema>;
 /** The message types a model sees; the others are runtime records. */
 export const modelVisibleMessageTypes = ['text', 'tool_call', 'tool_result'] as const;
 
-/** Where new messages get their ids and timestamps; tests pass deterministic ones. */
+/**
+ * Where new messages get their ids and timestamps; tests pass deterministic
+ * ones. By default an id is `msg_`, a random prefix of this process and a
+ * counter (unique across processes, ordered within one), and the timestamp
+ * is the current instant.
+ */
 export interface MessageFactoryOptions {
   readonly generateId?: () => string;
   readonly now?: () => Date;
@@ -152,13 +158,13 @@ export function createMessage<Draft extends MessageDraft>(
   return {
     schema: messageSchemaName,
     version: messageSchemaVersion,
-    id: draft.id ?? (options.generateId ?? defaultId)(),
+    id: draft.id ?? (options.generateId ?? newMessageId)(),
     type: draft.type,
     role: draft.role,
     content: draft.content,
     payload: draft.payload,
     metadata: draft.metadata === undefined ? {} : { ...draft.metadata },
-    createdAt: (options.now?.() ?? new Date()).toISOString(),
+    createdAt: options.now ? options.now().toISOString() : isoNow(),
   } as unknown as Extract<AgentMessage, { type: Draft['type'] }>;
 }
 
@@ -177,6 +183,3 @@ export function parseMessage(value: unknown): AgentMessage {
   return parsed.data;
 }
 
-function defaultId(): string {
-  return `msg_${crypto.randomUUID()}`;
-}
