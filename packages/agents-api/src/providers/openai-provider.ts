@@ -61,14 +61,15 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
 }
 
 function toParams(request: ModelRequest, defaultModel: string): ChatCompletionCreateParamsNonStreaming {
-  const tools = request.tools ?? [];
-  return {
+  const params: ChatCompletionCreateParamsNonStreaming = {
     model: request.model ?? defaultModel,
     messages: toOpenAIChatMessages(request.messages, request.instructions),
-    ...(tools.length === 0 ? {} : { tools: tools.map(toFunctionTool) }),
-    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-    ...(request.maxOutputTokens === undefined ? {} : { max_completion_tokens: request.maxOutputTokens }),
   };
+  // Only what is set is sent; assigned rather than spread in, which costs more on every call.
+  if (request.tools !== undefined && request.tools.length > 0) params.tools = request.tools.map(toFunctionTool);
+  if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.maxOutputTokens !== undefined) params.max_completion_tokens = request.maxOutputTokens;
+  return params;
 }
 
 function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {

@@ -44,19 +44,18 @@ export class RunBudget {
     return limit;
   }
 
-  /** The same call (name and arguments) failing `maxRepeatedFailures` times in a row is a stall; returns that call. */
-  stalledCall(executions: readonly ToolExecution[]): ToolCall | undefined {
-    for (const execution of executions) {
-      if (execution.outcome !== 'error') {
-        this.#lastFailure = undefined;
-        continue;
-      }
-      const key = `${execution.toolName}\u0000${JSON.stringify(execution.arguments)}`;
-      this.#lastFailure = this.#lastFailure?.key === key ? { key, count: this.#lastFailure.count + 1 } : { key, count: 1 };
-      if (this.#lastFailure.count >= this.#limits.maxRepeatedFailures) {
-        return { id: execution.toolCallId, name: execution.toolName, arguments: JSON.stringify(execution.arguments) };
-      }
+  /**
+   * Takes in executions in order. The same call (name and arguments) failing
+   * `maxRepeatedFailures` times in a row is a stall: returns that call.
+   */
+  stalledCall(execution: ToolExecution): ToolCall | undefined {
+    if (execution.outcome !== 'error') {
+      this.#lastFailure = undefined;
+      return undefined;
     }
-    return undefined;
+    const key = `${execution.toolName}\u0000${JSON.stringify(execution.arguments)}`;
+    this.#lastFailure = this.#lastFailure?.key === key ? { key, count: this.#lastFailure.count + 1 } : { key, count: 1 };
+    if (this.#lastFailure.count < this.#limits.maxRepeatedFailures) return undefined;
+    return { id: execution.toolCallId, name: execution.toolName, arguments: JSON.stringify(execution.arguments) };
   }
 }

@@ -16,7 +16,7 @@ export interface ToolCallOutcome {
 /** What every call of a run shares. */
 export interface ToolCallEnvironment {
   readonly principal: Principal;
-  /** The signal tools get; made on first use, since most runs never abort and most tools never look. */
+  /** The signal tools get; made on first read, since most runs never abort and most tools never look. */
   readonly signal: () => AbortSignal;
   /** The run's signal when something can abort it; a tool is then abandoned as soon as it fires. */
   readonly abortable: AbortSignal | undefined;
@@ -71,14 +71,7 @@ export async function executeToolCall(
   }
   let output: unknown;
   try {
-    const context = {
-      principal: environment.principal,
-      get signal() {
-        return environment.signal();
-      },
-      toolCallId: call.id,
-      runtimeContext: environment.runtimeContext,
-    };
+    const context = new ToolCallContext(call.id, environment);
     output = environment.abortable ? await untilAborted(runTool(tool, input.data, context), environment.abortable) : await tool.execute(input.data, context);
   } catch (error) {
     if (error instanceof RunAborted) throw error;
@@ -96,6 +89,31 @@ export async function executeToolCall(
     execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: kept },
     ...(kept === full ? {} : { truncated: { originalLength: full.length, keptLength: kept.length } }),
   };
+}
+
+/**
+ * What an executor gets. A class, so that `signal` is made on first read
+ * through one shared getter: an AbortController costs more than the rest of
+ * a tool call, and most tools never look. (A getter in an object literal
+ * would do the same, but gives every object its own hidden class, which
+ * keeps each run reachable until the next full garbage collection.)
+ */
+class ToolCallContext implements ToolExecutionContext {
+  readonly principal: Principal;
+  readonly toolCallId: string;
+  readonly runtimeContext: Readonly<Record<string, unknown>>;
+  readonly #environment: ToolCallEnvironment;
+
+  constructor(toolCallId: string, environment: ToolCallEnvironment) {
+    this.principal = environment.principal;
+    this.toolCallId = toolCallId;
+    this.runtimeContext = environment.runtimeContext;
+    this.#environment = environment;
+  }
+
+  get signal(): AbortSignal {
+    return this.#environment.signal();
+  }
 }
 
 /** The executor as a promise, with a synchronous throw turned into a rejection. */

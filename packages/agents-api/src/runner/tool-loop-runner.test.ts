@@ -145,6 +145,34 @@ describe('tool loop runner', () => {
       expect([...seen].sort()).toEqual(['alice:a', 'bob:b']);
     });
 
+    it("stamps every message the run makes with the request's metadata", async () => {
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('Sunny.'));
+      const result = await runnerWith().run(request({ metadata: { job: 'job-1' } }));
+      expect(result.messages.map((message) => message.metadata)).toEqual([{ job: 'job-1' }, { job: 'job-1' }, { job: 'job-1' }]);
+      expect(new Set(result.messages.map((message) => message.id)).size).toBe(3);
+    });
+
+    it('gives a tool a signal even when nothing can abort the run: one per run, never fired', async () => {
+      const signals: AbortSignal[] = [];
+      const watch = defineTool({
+        name: 'watch',
+        description: 'Keeps the signal it is given',
+        input: z.object({}),
+        execute: (_input, { signal }) => {
+          signals.push(signal);
+          return 'watched';
+        },
+      });
+      server.setHandler((completion) => (completion.messages.at(-1)?.role === 'tool' ? textReply('done') : toolCallReply({ name: 'watch', arguments: {} })));
+      const runner = runnerWith();
+      await runner.run(request({ tools: [watch] }));
+      await runner.run(request({ tools: [watch] }));
+      expect(signals).toHaveLength(2);
+      expect(signals.every((signal) => signal instanceof AbortSignal && !signal.aborted)).toBe(true);
+      // A tool that leaves a listener behind leaves it on its own run's signal only.
+      expect(signals[0]).not.toBe(signals[1]);
+    });
+
     it('keeps tool-call ids unique within the conversation when the model repeats them', async () => {
       server.enqueue(
         toolCallReply({ id: 'call_0', name: 'weather', arguments: { city: 'Paris' } }),
@@ -244,6 +272,7 @@ describe('tool loop runner', () => {
     it('ends as cancelled within the step when the signal aborts while a tool runs', async () => {
       const controller = new AbortController();
       let toolStarted = false;
+      let toolSignal: AbortSignal | undefined;
       const hang = defineTool({
         name: 'hang',
         description: 'Never finishes by itself',
@@ -251,6 +280,7 @@ describe('tool loop runner', () => {
         execute: (_input, context) =>
           new Promise((_resolve, reject) => {
             toolStarted = true;
+            toolSignal = context.signal;
             context.signal.addEventListener('abort', () => reject(new Error('stopped')));
           }),
       });
@@ -261,6 +291,7 @@ describe('tool loop runner', () => {
       const result = await running;
       expect(result.status).toBe('cancelled');
       expect(result.turns).toBe(1);
+      expect(toolSignal?.aborted).toBe(true);
     });
   });
 

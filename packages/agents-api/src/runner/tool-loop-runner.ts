@@ -21,7 +21,7 @@ export interface ToolLoopRunnerOptions {
   readonly sinks?: readonly EventSink[];
   /** Told when a sink throws; the run goes on either way. */
   readonly onSinkError?: (error: unknown, event: ConversationEvent) => void;
-  /** Ids of new messages and of renamed tool calls; defaults to random UUIDs. */
+  /** Ids of new messages; by default `msg_`, a random prefix of this process, and a counter. */
   readonly generateId?: () => string;
   readonly now?: () => Date;
 }
@@ -39,8 +39,17 @@ export interface ToolLoopRunnerOptions {
  */
 export function createToolLoopRunner(options: ToolLoopRunnerOptions): ConversationRunner {
   return {
-    // No generator between the loop and `run`: events only go to the sinks.
-    run: async (request, runOptions = {}) => new ToolLoop(options, request, runOptions, 'complete').finish(),
+    // No generator and no async wrapper between the loop and `run`; events only go to the sinks.
+    run: (request, runOptions = {}) => {
+      let loop: ToolLoop;
+      try {
+        loop = new ToolLoop(options, request, runOptions, 'complete');
+      } catch (error) {
+        // An invalid request rejects, as from an async function.
+        return Promise.reject(error as Error);
+      }
+      return loop.finish();
+    },
     stream: (request, runOptions) => streamRun(options, request, runOptions),
   };
 }

@@ -1,5 +1,5 @@
 import { AgentsApiError } from '../errors';
-import { createMessage, type AgentMessage, type MessageDraft, type MessageFactoryOptions, type ToolCall } from '../messages/message';
+import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
 import { isValidPrincipal } from '../permissions/caller-chain';
 import {
   addUsage,
@@ -14,10 +14,12 @@ import { toModelToolSpec } from '../tools/model-tool-spec';
 import type { AnyToolDefinition } from '../tools/tool';
 import type { ToolLoopRunnerOptions } from './tool-loop-runner';
 import type {
+  ApprovalDecision,
   BudgetName,
   ConversationEvent,
   ConversationRequest,
   ConversationResult,
+  MediatorDecision,
   PendingApproval,
   RunOptions,
   RunState,
@@ -59,13 +61,14 @@ export class ToolLoop {
   #usage: ModelUsage = emptyUsage;
   #turns = 0;
   readonly #budget: RunBudget;
-  readonly #messageFactory: MessageFactoryOptions;
   /** Calls the request's conversation left without results, finished before the first model call. */
   readonly #unanswered: readonly UnansweredCall[];
   /** The tools as the model is told about them: the same for every turn of the run. */
   #modelTools: readonly ModelToolSpec[] | undefined;
   /** The stream's consumer; absent for `run`. */
   readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
+  /** Whether any sink or consumer hears events; if not, none are made. */
+  readonly #observed: boolean;
 
   constructor(
     options: ToolLoopRunnerOptions,
@@ -76,10 +79,7 @@ export class ToolLoop {
   ) {
     this.#options = options;
     this.#consumer = consumer;
-    this.#messageFactory = {
-      ...(options.generateId ? { generateId: options.generateId } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    };
+    this.#observed = consumer !== undefined || (options.sinks?.length ?? 0) > 0;
     this.#request = request;
     this.#mode = mode;
     this.#limits = resolveLimits(request.limits);
@@ -93,10 +93,11 @@ export class ToolLoop {
       }
       this.#tools.set(tool.name, tool);
     }
-    this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
-    const signals = [runOptions.signal, this.#timeout].filter((signal): signal is AbortSignal => signal !== undefined);
-    this.#cancellable = signals.length > 0;
-    this.#runSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    const timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
+    const { signal } = runOptions;
+    this.#timeout = timeout;
+    this.#runSignal = signal && timeout ? AbortSignal.any([signal, timeout]) : (signal ?? timeout);
+    this.#cancellable = this.#runSignal !== undefined;
     this.#messages = [...request.messages];
     const { ids, repeated } = toolCallIds(request.messages);
     this.#usedCallIds = ids;
@@ -104,8 +105,13 @@ export class ToolLoop {
       throw new AgentsApiError('runner.invalid_request', `Tool-call id "${repeated}" is used twice in the conversation`, { details: { toolCallId: repeated } });
     }
     this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
+    if (request.approvals?.length) this.#checkApprovals(request.approvals);
+  }
+
+  /** Every decision must answer a call the conversation left open. */
+  #checkApprovals(approvals: readonly ApprovalDecision[]): void {
     const waiting = new Set(this.#unanswered.map((entry) => entry.toolCall.id));
-    for (const { toolCallId } of request.approvals ?? []) {
+    for (const { toolCallId } of approvals) {
       if (!waiting.has(toolCallId)) {
         throw new AgentsApiError('runner.invalid_request', `There is no unanswered tool call "${toolCallId}" to decide on`, { details: { toolCallId } });
       }
@@ -115,24 +121,38 @@ export class ToolLoop {
   /** Runs to the end, emits `run-end`, and resolves to the result. */
   async finish(): Promise<ConversationResult> {
     const result = this.result(await this.execute());
-    await this.#emit({ type: 'run-end', result });
+    if (this.#observed) await this.#emit({ type: 'run-end', result });
     return result;
   }
 
   async execute(): Promise<Ending> {
     try {
-      const resumed = await this.#resume();
-      if (resumed) return resumed;
+      if (this.#unanswered.length > 0) {
+        const resumed = await this.#resume();
+        if (resumed) return resumed;
+      }
       for (;;) {
         if (this.#runSignal?.aborted) throw new RunAborted();
         const spent = this.#budget.spentBeforeModelCall(this.#turns, this.#usage.totalTokens);
         if (spent) return { status: 'budget_exceeded', budget: spent };
         this.#turns += 1;
-        await this.#emit({ type: 'turn-start', turn: this.#turns });
+        if (this.#observed) await this.#emit({ type: 'turn-start', turn: this.#turns });
         const response = await this.#callModel();
-        await this.#addUsage(response.usage);
-        const ending = response.toolCalls.length === 0 ? await this.#answer(response) : await this.#toolStep(response);
-        if (ending) return ending;
+        this.#usage = addUsage(this.#usage, response.usage);
+        const warnAt = this.#budget.tokenWarning(this.#usage.totalTokens);
+        if (warnAt !== undefined && this.#observed) {
+          await this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit: warnAt });
+        }
+        if (response.toolCalls.length > 0) {
+          const ending = await this.#toolStep(response);
+          if (ending) return ending;
+          continue;
+        }
+        // An answer without tools ends the run, unless the completion policy wants more.
+        await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
+        const verdict = this.#options.completionPolicy?.check(this.#state()) ?? complete;
+        if (verdict.complete) return { status: 'completed' };
+        await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
       }
     } catch (error) {
       return this.#endingFor(error);
@@ -142,14 +162,12 @@ export class ToolLoop {
   result(ending: Ending): ConversationResult {
     const finalText = this.#produced.findLast((message) => message.type === 'text' && message.role === 'assistant');
     // The arrays are handed over, not copied: the run is over and never touches them again.
-    return {
-      ...ending,
-      messages: this.#produced,
-      toolExecutions: this.#executions,
-      usage: this.#usage,
-      turns: this.#turns,
-      finalContent: finalText?.content ?? null,
-    } as ConversationResult;
+    // Object.assign rather than `{ ...ending, messages, ... }`: on Node 20 a spread
+    // followed by more properties costs microseconds per object.
+    return Object.assign(
+      { messages: this.#produced, toolExecutions: this.#executions, usage: this.#usage, turns: this.#turns, finalContent: finalText?.content ?? null },
+      ending,
+    ) as ConversationResult;
   }
 
   /** Hands an event to every sink; a sink that throws is reported, never fatal. */
@@ -194,12 +212,13 @@ export class ToolLoop {
 
   /** One model call; not itself async in `run`, so a turn waits on the provider's promise directly. */
   #callModel(): Promise<ModelResponse> {
+    // One shape for every request: an unset field is present and undefined, never spread in.
     const request: ModelRequest = {
       messages: orderForModel(this.#messages),
       tools: (this.#modelTools ??= [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec)),
-      ...(this.#request.instructions === undefined ? {} : { instructions: this.#request.instructions }),
-      ...(this.#request.model === undefined ? {} : { model: this.#request.model }),
-      ...(this.#request.temperature === undefined ? {} : { temperature: this.#request.temperature }),
+      instructions: this.#request.instructions,
+      model: this.#request.model,
+      temperature: this.#request.temperature,
     };
     const { provider } = this.#options;
     if (this.#mode === 'stream') return this.#streamModel(provider, request);
@@ -218,27 +237,11 @@ export class ToolLoop {
     return response;
   }
 
-  async #addUsage(usage: ModelUsage): Promise<void> {
-    this.#usage = addUsage(this.#usage, usage);
-    const limit = this.#budget.tokenWarning(this.#usage.totalTokens);
-    if (limit === undefined) return;
-    await this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit });
-  }
-
-  /** The model answered without tools: done, unless the completion policy wants more. */
-  async #answer(response: ModelResponse): Promise<Ending | undefined> {
-    await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
-    const verdict = this.#options.completionPolicy?.check(this.#state()) ?? { complete: true };
-    if (verdict.complete) return { status: 'completed' };
-    await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
-    return undefined;
-  }
-
   /** One tool step: the call message, mediation, execution, the results, then what ends the run, if anything. */
   async #toolStep(response: ModelResponse): Promise<Ending | undefined> {
     const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
     await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
-    for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
+    if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
     const toRun: ToolCall[] = [];
@@ -252,20 +255,26 @@ export class ToolLoop {
         continue;
       }
       const tool = this.#tools.get(call.name);
-      const decision = (await this.#options.mediator?.mediate(call, tool, this.#state())) ?? { action: 'proceed' };
+      const { mediator } = this.#options;
+      const decision = mediator ? await mediator.mediate(call, tool, this.#state()) : proceed;
       if (decision.action === 'proceed') toRun.push(call);
       else if (decision.action === 'reject') outcomes.set(call.id, notRun(call, 'rejected', `Rejected: ${decision.reason}`));
       else if (decision.action === 'replace') outcomes.set(call.id, notRun(call, 'replaced', decision.content));
       else held.push({ toolCall: call, reason: decision.reason });
     }
-    for (const [index, outcome] of (await this.#runAll(toRun)).entries()) outcomes.set(toRun[index]?.id ?? '', outcome);
+    const ran = toRun.length === 0 ? [] : await this.#runAll(toRun);
+    for (let index = 0; index < ran.length; index += 1) outcomes.set(toRun[index]?.id ?? '', ran[index] as ToolCallOutcome);
 
-    const answered = calls.map((call) => outcomes.get(call.id)).filter((outcome): outcome is ToolCallOutcome => outcome !== undefined);
+    const answered: ToolCallOutcome[] = [];
+    for (const call of calls) {
+      const outcome = outcomes.get(call.id);
+      if (outcome) answered.push(outcome);
+    }
     const ending = await this.#recordOutcomes(answered);
     if (ending) return ending;
     if (held.length > 0) {
       await this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
-      for (const pending of held) await this.#emit({ type: 'approval-required', pending });
+      if (this.#observed) for (const pending of held) await this.#emit({ type: 'approval-required', pending });
       return { status: 'approval_required', pending: held };
     }
     return budget ? { status: 'budget_exceeded', budget } : undefined;
@@ -313,22 +322,25 @@ export class ToolLoop {
         }),
       ),
     );
+    let question: string | undefined;
+    let stalled: ToolCall | undefined;
     for (const outcome of outcomes) {
       this.#executions.push(outcome.execution);
+      question ??= outcome.question;
+      stalled ??= this.#budget.stalledCall(outcome.execution);
+      if (!this.#observed) continue;
       await this.#emit({ type: 'tool-result', execution: outcome.execution });
       if (outcome.truncated) await this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
     }
-    const question = outcomes.find((outcome) => outcome.question !== undefined)?.question;
     if (question !== undefined) {
       await this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
       return { status: 'input_required', question };
     }
-    const stalled = this.#budget.stalledCall(outcomes.map((outcome) => outcome.execution));
     return stalled ? { status: 'stalled', repeatedCall: stalled } : undefined;
   }
 
   /** Runs calls at most `toolConcurrency` at once; outcomes come back in call order. */
-  async #runAll(calls: readonly ToolCall[]): Promise<ToolCallOutcome[]> {
+  #runAll(calls: readonly ToolCall[]): Promise<ToolCallOutcome[]> {
     const environment: ToolCallEnvironment = {
       principal: this.#request.principal,
       signal: () => this.#signal,
@@ -338,7 +350,11 @@ export class ToolLoop {
       maxResultChars: this.#limits.maxToolResultChars,
     };
     const only = calls.length === 1 ? calls[0] : undefined;
-    if (only) return [await executeToolCall(only, this.#tools.get(only.name), environment)];
+    if (only) return executeToolCall(only, this.#tools.get(only.name), environment).then(inList);
+    return this.#runPool(calls, environment);
+  }
+
+  async #runPool(calls: readonly ToolCall[], environment: ToolCallEnvironment): Promise<ToolCallOutcome[]> {
     const outcomes: ToolCallOutcome[] = new Array<ToolCallOutcome>(calls.length);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -360,16 +376,27 @@ export class ToolLoop {
     return id === call.id ? call : { ...call, id };
   }
 
+  /** A new message of this run, with the run's metadata; the runner's options carry `generateId` and `now`. */
   #draft(draft: MessageDraft): AgentMessage {
     const runMetadata = this.#request.metadata;
-    const withMetadata = runMetadata === undefined ? draft : ({ ...draft, metadata: { ...runMetadata, ...draft.metadata } } as MessageDraft);
-    return createMessage(withMetadata, this.#messageFactory);
+    if (runMetadata === undefined) return createMessage(draft, this.#options);
+    const message: AgentMessage = createMessage(draft, this.#options);
+    // Set on the new message rather than spread into a copy of the draft, which costs more on Node 20.
+    message.metadata = { ...runMetadata, ...draft.metadata };
+    return message;
   }
 
-  /** Appends messages, persists them as one write, then emits them. */
-  async #record(messages: readonly AgentMessage[]): Promise<void> {
+  /**
+   * Appends messages, persists them as one write, then emits them. Nothing
+   * to wait for (undefined) when there is no persister and nobody listens.
+   */
+  #record(messages: readonly AgentMessage[]): Promise<void> | undefined {
     this.#messages.push(...messages);
     this.#produced.push(...messages);
+    return this.#options.persister || this.#observed ? this.#persistAndEmit(messages) : undefined;
+  }
+
+  async #persistAndEmit(messages: readonly AgentMessage[]): Promise<void> {
     if (this.#options.persister) {
       try {
         await this.#options.persister.persist(messages, this.#state());
@@ -377,20 +404,25 @@ export class ToolLoop {
         throw new PersistFailure(`Persisting the transcript failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
     }
-    for (const message of messages) await this.#emit({ type: 'message', message });
+    if (this.#observed) for (const message of messages) await this.#emit({ type: 'message', message });
   }
 
-  /** Hands an event to the sinks and, when streaming, to the consumer, waiting until it has taken it. */
-  #emit(event: ConversationEvent): Promise<void> | undefined {
-    const hasSinks = (this.#options.sinks?.length ?? 0) > 0;
-    if (!hasSinks && !this.#consumer) return undefined;
-    return this.#deliverAndHandOver(event);
-  }
-
-  async #deliverAndHandOver(event: ConversationEvent): Promise<void> {
+  /**
+   * Hands an event to the sinks and, when streaming, to the consumer, waiting
+   * until it has taken it. Callers check `#observed` first, so that a run
+   * nobody watches makes no events at all.
+   */
+  async #emit(event: ConversationEvent): Promise<void> {
     await this.deliver(event);
     await this.#consumer?.(event);
   }
+}
+
+const complete = { complete: true } as const;
+const proceed: MediatorDecision = { action: 'proceed' };
+
+function inList(outcome: ToolCallOutcome): ToolCallOutcome[] {
+  return [outcome];
 }
 
 function notRun(call: ToolCall, outcome: ToolExecution['outcome'], content: string): ToolCallOutcome {

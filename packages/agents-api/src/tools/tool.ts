@@ -5,7 +5,11 @@ import type { Principal } from '../permissions/principal';
 export interface ToolExecutionContext {
   /** Who is acting; check ownership against it, never against ambient state. */
   readonly principal: Principal;
-  /** Aborted when the run is cancelled or times out; hand it to every long await. */
+  /**
+   * Aborted when the run is cancelled or times out; hand it to every long await.
+   * Made on first read: read it from this object (`context.signal`, or
+   * destructure it); a copy made with a spread (`{ ...context }`) has none.
+   */
   readonly signal: AbortSignal;
   readonly toolCallId: string;
   /** The run's runtime context, as the host passed it in the request. */
