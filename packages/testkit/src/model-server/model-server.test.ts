@@ -94,6 +94,14 @@ describe('model server', () => {
     expect(server.requests.at(-1)?.headers.authorization).toBe('Bearer test-key');
   });
 
+  it('keeps connections alive with no idle timeout, so only the client ever closes one', async () => {
+    // A server-side timeout races a client reusing the connection as it fires; a client without retries then fails.
+    const response = await fetch(`${server.baseURL}/models`);
+    await response.arrayBuffer();
+    expect(response.headers.get('connection')).toBe('keep-alive');
+    expect(response.headers.get('keep-alive')).toBeNull();
+  });
+
   it('lists its models', async () => {
     const models = await client.models.list();
     expect(models.data.map((model) => model.id)).toEqual(['test-model', 'other-model']);

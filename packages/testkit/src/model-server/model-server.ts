@@ -183,6 +183,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       else response.destroy();
     });
   });
+  // The server never closes an idle connection; the client does, on its own timer. Otherwise a
+  // request sent as the server's keep-alive timeout fires (after a test paused for about five
+  // seconds, say, migrating a database) meets a closed socket, and a client without retries fails.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
