@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ESLint } from 'eslint';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const ruleId = 'data-machine/package-boundary';
@@ -18,6 +18,12 @@ async function boundaryMessagesForText(text: string, filePath: string): Promise<
 }
 
 describe('package boundary lint rule', () => {
+  // The first lint loads the config, the parser and a TypeScript program: seconds on a busy
+  // machine. That is setup, so it happens here, outside any test's time limit.
+  beforeAll(async () => {
+    await boundaryMessages('packages/agents-api/test/fixtures/boundary/imports-product.ts');
+  }, 60_000);
+
   it('fails a file in agents-api that imports data-machine', async () => {
     expect(await boundaryMessages('packages/agents-api/test/fixtures/boundary/imports-product.ts')).toEqual([
       "Package boundary: '@data-machine/agents-api' must not import 'data-machine' (dependencies point server -> data-machine -> agents-api).",
