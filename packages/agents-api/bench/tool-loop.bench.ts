@@ -19,10 +19,10 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-/** The latest modification time of any file under `folder`. */
+/** The latest modification time of any built file under `folder` (tests are not built). */
 function newestModification(folder: string): number {
   return readdirSync(folder, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
+    .filter((entry) => entry.isFile() && !entry.name.endsWith('.test.ts'))
     .reduce((newest, entry) => Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs), 0);
 }
 const built = statSync(`${packageRoot}/dist/index.js`, { throwIfNoEntry: false })?.mtimeMs ?? 0;

@@ -19,6 +19,10 @@ describe('envelope defaults', () => {
       Date.UTC(2026, 11, 31, 23, 59, 59, 999),
       Date.UTC(2027, 0, 1, 0, 0, 0, 1),
       Date.UTC(2028, 1, 29, 12, 30, 15, 500),
+      // Years toISOString writes with six digits and a sign.
+      Date.UTC(10_000, 0, 1, 0, 0, 0, 5),
+      Date.UTC(-1, 11, 31, 23, 59, 59, 998),
+      Date.UTC(1969, 11, 31, 23, 59, 59, 999),
     ];
     for (const instant of instants) {
       vi.setSystemTime(instant);

@@ -4,14 +4,16 @@ import { randomBytes } from 'node:crypto';
  * This process's id prefix: 128 random bits, so that ids made by different
  * processes (or module copies) never meet. A counter makes each id unique
  * within the process; a UUID per message cost more than the rest of the
- * message, and no id is a secret: stores check owners, not ids.
+ * message. No id is a secret (stores check owners, not ids), but ids do show
+ * which messages one process made and how many it made in between: a host
+ * that minds passes its own `generateId`.
  */
 const processPrefix = `msg_${randomBytes(16).toString('hex')}_`;
 let counter = 0;
 
 /**
- * A new message id: `msg_`, this process's random prefix, and a counter
- * (`msg_5f0c…e21a_1b`). Unique across processes; ordered within one.
+ * A new message id: `msg_`, this process's random prefix, and a counter in
+ * base 36 (`msg_5f0c…e21a_1b`). Unique across processes.
  */
 export function newMessageId(): string {
   counter += 1;
@@ -34,8 +36,8 @@ export function isoNow(): string {
   const second = Math.floor(now / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
-    // 'YYYY-MM-DDTHH:MM:SS.'
-    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    // Everything but the milliseconds and the 'Z': 'YYYY-MM-DDTHH:MM:SS.' (or '+YYYYYY-…' far out).
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, -4);
   }
-  return `${secondPrefix}${milliseconds[now - second * 1000] ?? ''}Z`;
+  return `${secondPrefix}${milliseconds[now - second * 1000] as string}Z`;
 }

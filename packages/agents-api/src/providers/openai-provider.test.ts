@@ -137,6 +137,13 @@ describe('openai provider', () => {
       expect(lastRequest()?.body).not.toHaveProperty('tools');
     });
 
+    it('sends only what the request sets: no temperature or output token limit when unset', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, instructions: undefined, model: undefined, temperature: undefined, maxOutputTokens: undefined });
+      expect(Object.keys(lastRequest()?.body ?? {}).sort()).toEqual(['messages', 'model']);
+      expect(lastRequest()?.body).toMatchObject({ model: 'test-model' });
+    });
+
     it('sends the request model, temperature and output token limit', async () => {
       server.enqueue(textReply('ok'));
       const response = await provider.complete({ ...ask, model: 'other-model', temperature: 0.2, maxOutputTokens: 100 });

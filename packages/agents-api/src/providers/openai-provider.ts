@@ -65,7 +65,7 @@ function toParams(request: ModelRequest, defaultModel: string): ChatCompletionCr
     model: request.model ?? defaultModel,
     messages: toOpenAIChatMessages(request.messages, request.instructions),
   };
-  // Only what is set is sent; assigned rather than spread in, which costs more on every call.
+  // Only what is set is sent; assigned field by field, the cheapest way to build it on every call.
   if (request.tools !== undefined && request.tools.length > 0) params.tools = request.tools.map(toFunctionTool);
   if (request.temperature !== undefined) params.temperature = request.temperature;
   if (request.maxOutputTokens !== undefined) params.max_completion_tokens = request.maxOutputTokens;

@@ -7,7 +7,7 @@ import { createMessage, type AgentMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { defineTool } from '../tools/define-tool';
 import type { AnyToolDefinition } from '../tools/tool';
-import type { ConversationEvent, ConversationRequest, ConversationResult } from './conversation-runner';
+import type { ConversationEvent, ConversationRequest, ConversationResult, MediatorDecision } from './conversation-runner';
 import { requestInput } from './input-request';
 import { createToolLoopRunner, type ToolLoopRunnerOptions } from './tool-loop-runner';
 
@@ -257,6 +257,21 @@ describe('tool loop runner', () => {
       const result = await runnerWith().run(request());
       expect(result).toMatchObject({ status: 'stalled', turns: 3, repeatedCall: { name: 'weather', arguments: '{"town":"Nowhere"}' } });
     });
+
+    it('ends as stalled when the same failing call repeats within one step of parallel calls', async () => {
+      const nowhere = { name: 'weather', arguments: { town: 'Nowhere' } };
+      server.enqueue(toolCallReply(nowhere, nowhere, nowhere));
+      const result = await runnerWith().run(request());
+      expect(result).toMatchObject({ status: 'stalled', turns: 1, repeatedCall: { name: 'weather', arguments: '{"town":"Nowhere"}' } });
+    });
+
+    it('counts only failures in a row: a success in between starts the count again', async () => {
+      const nowhere = { name: 'weather', arguments: { town: 'Nowhere' } };
+      server.enqueue(toolCallReply(nowhere, nowhere, { name: 'weather', arguments: { city: 'Paris' } }, nowhere, nowhere), textReply('Some worked.'));
+      const result = await runnerWith().run(request());
+      expect(result).toMatchObject({ status: 'completed', turns: 2 });
+      expect(result.toolExecutions.map((execution) => execution.outcome)).toEqual(['error', 'error', 'success', 'error', 'error']);
+    });
   });
 
   describe('cancellation', () => {
@@ -325,6 +340,14 @@ describe('tool loop runner', () => {
       ]);
     });
 
+    it('takes a mediator that answers nothing (as JavaScript may) as proceed', async () => {
+      const mediator = { mediate: () => undefined as unknown as MediatorDecision };
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('ok'));
+      const result = await runnerWith({ mediator }).run(request());
+      expect(result.status).toBe('completed');
+      expect(result.toolExecutions).toEqual([expect.objectContaining({ outcome: 'success', content: 'Sunny in Paris' })]);
+    });
+
     it('holds a call for approval, and a later run executes it once approved', async () => {
       let sent = 0;
       const send = defineTool({ name: 'send_email', description: 'Sends an email', input: z.object({ to: z.string() }), writes: true, execute: () => `sent #${++sent}` });
@@ -381,6 +404,23 @@ describe('tool loop runner', () => {
       expect(result.status).toBe('completed');
       expect(reported).toContain('sync observer bug');
       expect(reported).toContain('async observer bug');
+    });
+
+    it('tells a sink every event of a run, in order', async () => {
+      const seen: string[] = [];
+      const sink = { onEvent: (event: ConversationEvent) => void seen.push(event.type === 'message' ? `message:${event.message.type}` : event.type) };
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny.'));
+      await runnerWith({ sinks: [sink] }).run(request());
+      expect(seen).toEqual([
+        'turn-start',
+        'message:tool_call',
+        'tool-call',
+        'message:tool_result',
+        'tool-result',
+        'turn-start',
+        'message:text',
+        'run-end',
+      ]);
     });
 
     it('streams deltas, tool events and messages, and ends with the run result', async () => {

@@ -163,9 +163,16 @@ export class ToolLoop {
     const finalText = this.#produced.findLast((message) => message.type === 'text' && message.role === 'assistant');
     // The arrays are handed over, not copied: the run is over and never touches them again.
     // Object.assign rather than `{ ...ending, messages, ... }`: on Node 20 a spread
-    // followed by more properties costs microseconds per object.
+    // followed by more properties costs microseconds per object. `status` leads, as before.
     return Object.assign(
-      { messages: this.#produced, toolExecutions: this.#executions, usage: this.#usage, turns: this.#turns, finalContent: finalText?.content ?? null },
+      {
+        status: ending.status,
+        messages: this.#produced,
+        toolExecutions: this.#executions,
+        usage: this.#usage,
+        turns: this.#turns,
+        finalContent: finalText?.content ?? null,
+      },
       ending,
     ) as ConversationResult;
   }
@@ -256,7 +263,8 @@ export class ToolLoop {
       }
       const tool = this.#tools.get(call.name);
       const { mediator } = this.#options;
-      const decision = mediator ? await mediator.mediate(call, tool, this.#state()) : proceed;
+      // A mediator written in JavaScript may answer nothing; that means proceed.
+      const decision = mediator ? ((await mediator.mediate(call, tool, this.#state())) ?? proceed) : proceed;
       if (decision.action === 'proceed') toRun.push(call);
       else if (decision.action === 'reject') outcomes.set(call.id, notRun(call, 'rejected', `Rejected: ${decision.reason}`));
       else if (decision.action === 'replace') outcomes.set(call.id, notRun(call, 'replaced', decision.content));
