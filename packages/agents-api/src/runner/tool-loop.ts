@@ -93,10 +93,9 @@ export class ToolLoop {
       }
       this.#tools.set(tool.name, tool);
     }
-    const timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
+    this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
     const { signal } = runOptions;
-    this.#timeout = timeout;
-    this.#runSignal = signal && timeout ? AbortSignal.any([signal, timeout]) : (signal ?? timeout);
+    this.#runSignal = signal && this.#timeout ? AbortSignal.any([signal, this.#timeout]) : (signal ?? this.#timeout);
     this.#cancellable = this.#runSignal !== undefined;
     this.#messages = [...request.messages];
     const { ids, repeated } = toolCallIds(request.messages);
@@ -386,11 +385,10 @@ export class ToolLoop {
 
   /** A new message of this run, with the run's metadata; the runner's options carry `generateId` and `now`. */
   #draft(draft: MessageDraft): AgentMessage {
-    const runMetadata = this.#request.metadata;
-    if (runMetadata === undefined) return createMessage(draft, this.#options);
     const message: AgentMessage = createMessage(draft, this.#options);
+    const runMetadata = this.#request.metadata;
     // Set on the new message rather than spread into a copy of the draft, which costs more on Node 20.
-    message.metadata = { ...runMetadata, ...draft.metadata };
+    if (runMetadata !== undefined) message.metadata = { ...runMetadata, ...draft.metadata };
     return message;
   }
 
