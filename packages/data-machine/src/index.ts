@@ -32,6 +32,9 @@ export type { AgentGrant } from './grants/grant-repository';
 export { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './tokens/agent-token-repository';
 export type { AgentToken, TokenAuthentication } from './tokens/agent-token-repository';
 
+// templates by reference
+export { installTemplate, templateInstallSchema } from './templates/template-install';
+
 // the database
 export type { DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';
