@@ -35,6 +35,14 @@ export type { AgentToken, TokenAuthentication } from './tokens/agent-token-repos
 // templates by reference
 export { installTemplate, templateInstallSchema } from './templates/template-install';
 
+// the outbox and provisioning
+export { outboxEventSchemas, recordEvent } from './outbox/outbox';
+export type { OutboxEvent, OutboxEventType, OutboxEventTypes } from './outbox/outbox';
+export { dispatchOutbox } from './outbox/outbox-dispatcher';
+export type { DispatchOptions, DispatchReport, OutboxHandler } from './outbox/outbox-dispatcher';
+export { createAgentMemoryProvisioner, soulFile } from './outbox/provision-agent-memory';
+export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-memory';
+
 // the database
 export type { DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';

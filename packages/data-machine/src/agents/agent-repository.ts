@@ -7,10 +7,12 @@ import type { DataMachineContext } from '../context';
 import { isUniqueViolation } from '../database/database-errors';
 import type { TenantTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
-import { nameSchema, parseInput, slugSchema } from '../input';
+import { nameSchema, parseInput } from '../input';
+import { agentSlugSchema } from '@data-machine/agents-api';
 import { agentNotFound, enforce, loadAccess, type Scope } from '../scope/scope';
 import { agentOperation, tenantOperation, type AgentRow } from '../scope/scoped-operation';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
+import { recordEvent } from '../outbox/outbox';
 import { agentConfigSchema, effectiveConfig, type AgentConfig } from './agent-config';
 
 /** An agent as the product shows it. */
@@ -42,7 +44,7 @@ export interface VisibleAgent extends Agent {
 /** What {@link createAgent} takes. */
 export const newAgentSchema = z
   .object({
-    slug: slugSchema,
+    slug: agentSlugSchema,
     name: nameSchema,
     description: z.string().max(2000).default(''),
     config: agentConfigSchema.default({}),
@@ -91,6 +93,7 @@ export async function createAgent(context: DataMachineContext, scope: Scope, inp
     return await tenantOperation(context, scope, action, async (trx) => {
       if (owner !== null) await countOwnedAgent(trx, scope.tenantId, owner, action === 'agent.create');
       await trx.insertInto('dm_agents').values(row).execute();
+      await recordAgentCreated(context, trx, row, fields.config.soulSeed ?? null);
       return toAgent(rowAsRead(row, fields.config), null);
     });
   } catch (error) {
@@ -253,6 +256,16 @@ function mapAgentWriteError(error: unknown, slug: string, owner: string | null):
     return new DataMachineError('user.not_found', `There is no user "${owner ?? ''}".`, { details: { userId: owner } });
   }
   return error;
+}
+
+/** Records `agent.created` in the transaction that created the agent, for provisioning. */
+export function recordAgentCreated(context: DataMachineContext, trx: TenantTransaction, row: AgentInsert, soulSeed: string | null): Promise<string> {
+  return recordEvent(context, trx, {
+    tenantId: row.tenant_id,
+    agentId: row.id,
+    type: 'agent.created',
+    payload: { agentId: row.id, slug: row.slug, name: row.name, description: row.description, soulSeed },
+  });
 }
 
 /** A row about to be inserted, with every column set. */

@@ -86,6 +86,28 @@ export interface AgentTokenTable {
   created_at: Timestamp;
 }
 
+/** An event recorded in the transaction that caused it. */
+export interface OutboxEventTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  type: string;
+  payload: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+/** One handler's delivery of one event: retried with backoff until delivered. */
+export interface OutboxDeliveryTable {
+  event_id: string;
+  handler: string;
+  tenant_id: string;
+  agent_id: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  delivered_at: Timestamp | null;
+  last_error: string | null;
+}
+
 /** The product's tables, for kysely. */
 export interface DataMachineDatabase {
   dm_tenants: TenantTable;
@@ -95,4 +117,6 @@ export interface DataMachineDatabase {
   dm_agent_owner_counts: AgentOwnerCountTable;
   dm_agent_grants: AgentGrantTable;
   dm_agent_tokens: AgentTokenTable;
+  dm_outbox_events: OutboxEventTable;
+  dm_outbox_deliveries: OutboxDeliveryTable;
 }

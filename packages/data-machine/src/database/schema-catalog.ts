@@ -11,5 +11,5 @@ export const productTables = {
   /** A tenant's own rows, about no one agent. `dm_agents` is here: its `id` is the agent. */
   tenantLevel: ['dm_memberships', 'dm_agents', 'dm_agent_owner_counts'],
   /** Everything else: scoped to an agent. */
-  agentScoped: ['dm_agent_grants', 'dm_agent_tokens'],
+  agentScoped: ['dm_agent_grants', 'dm_agent_tokens', 'dm_outbox_events', 'dm_outbox_deliveries'],
 } as const;

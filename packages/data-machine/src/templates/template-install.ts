@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { actingUserId } from '../access/actor';
-import { rowAsRead, toAgent, type Agent, type AgentInsert } from '../agents/agent-repository';
+import { recordAgentCreated, rowAsRead, toAgent, type Agent, type AgentInsert } from '../agents/agent-repository';
 import { agentConfigSchema } from '../agents/agent-config';
 import type { DataMachineContext } from '../context';
 import { isUniqueViolation } from '../database/database-errors';
 import { DataMachineError } from '../errors';
-import { nameSchema, parseInput, slugSchema } from '../input';
+import { nameSchema, parseInput } from '../input';
+import { agentSlugSchema } from '@data-machine/agents-api';
 import { agentNotFound, type Scope } from '../scope/scope';
 import { tenantOperation } from '../scope/scoped-operation';
 
@@ -15,7 +16,7 @@ export const templateInstallSchema = z
     /** The template agent's id. */
     templateAgentId: z.string().min(1),
     /** Default: the template's slug. */
-    slug: slugSchema.optional(),
+    slug: agentSlugSchema.optional(),
     /** Default: the template's name. */
     name: nameSchema.optional(),
   })
@@ -79,7 +80,10 @@ export async function installTemplate(context: DataMachineContext, scope: Scope,
         .returning('id')
         .executeTakeFirst();
       const templateConfig = agentConfigSchema.parse(template.config);
-      if (inserted) return { agent: toAgent(rowAsRead(row, {}), templateConfig), created: true };
+      if (inserted) {
+        await recordAgentCreated(context, trx, row, templateConfig.soulSeed ?? null);
+        return { agent: toAgent(rowAsRead(row, {}), templateConfig), created: true };
+      }
       const existing = await trx
         .selectFrom('dm_agents')
         .selectAll()

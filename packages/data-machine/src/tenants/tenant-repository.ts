@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { actingUserId, type Actor } from '../access/actor';
 import { tenantRoleSchema, type TenantRole } from '../access/roles';
-import { createDefaultAgentRow, rowAsRead, toAgent, type Agent } from '../agents/agent-repository';
+import { createDefaultAgentRow, recordAgentCreated, rowAsRead, toAgent, type Agent } from '../agents/agent-repository';
 import type { DataMachineContext } from '../context';
 import { isUniqueViolation } from '../database/database-errors';
 import type { TenantTable } from '../database/data-machine-database';
@@ -61,6 +61,7 @@ export async function createTenant(context: DataMachineContext, actor: Actor, in
       }
       const agent = createDefaultAgentRow(context, row, owner);
       await trx.insertInto('dm_agents').values(agent).execute();
+      await recordAgentCreated(context, trx, agent, null);
       return { tenant: toTenant(row), defaultAgent: toAgent(rowAsRead(agent, {}), null) };
     });
   } catch (error) {
