@@ -1,4 +1,5 @@
 import { AgentsApiError, type AgentsApiErrorCode } from '@data-machine/agents-api';
+import { DataMachineError, type DataMachineErrorCode } from 'data-machine';
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -12,7 +13,7 @@ export type HttpErrorCode = 'request.invalid' | 'route.not_found' | 'internal';
  * The one table from error code to HTTP status. Every code a package can
  * throw is listed, so adding a code without deciding its status fails typecheck.
  */
-export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, number>> = {
+export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorCode | HttpErrorCode, number>> = {
   'request.invalid': 400,
   'route.not_found': 404,
   internal: 500,
@@ -46,6 +47,25 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, nu
   'transcript.not_durable': 409,
   'transcript.store_failed': 503,
   'database.migration_failed': 500,
+  // data-machine: identity and access
+  'input.invalid': 400,
+  'access.denied': 403,
+  'access.ambiguous_agent': 400,
+  'tenant.not_found': 404,
+  'tenant.slug_taken': 409,
+  'user.not_found': 404,
+  'user.email_taken': 409,
+  'membership.not_found': 404,
+  'agent.slug_taken': 409,
+  'agent.limit_reached': 409,
+  'agent.protected': 409,
+  'grant.not_found': 404,
+  'template.is_install': 409,
+  'template.not_catalog': 409,
+  'template.target_is_catalog': 409,
+  'token.invalid': 401,
+  'token.expired': 401,
+  'token.revoked': 401,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */
@@ -58,7 +78,7 @@ export interface ErrorResponse {
 
 /** Turns anything thrown while handling a request into the response the client gets. */
 export function toErrorResponse(error: unknown): ErrorResponse {
-  if (AgentsApiError.isInstance(error)) {
+  if (AgentsApiError.isInstance(error) || DataMachineError.isInstance(error)) {
     const status = errorStatus[error.code];
     return {
       status,

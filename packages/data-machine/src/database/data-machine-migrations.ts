@@ -1,13 +1,15 @@
 import { runMigrations, type MigrationRun, type MigrationSet } from '@data-machine/agents-api';
 import type { Kysely } from 'kysely';
+import { identity } from './migrations/0001-identity';
+import { outbox } from './migrations/0002-outbox';
 
-/**
- * The tables of `data-machine` (all named `dm_*`). Empty until the product
- * issues add tenants, agents, pipelines, flows and jobs.
- */
+/** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
   name: 'data_machine',
-  migrations: {},
+  migrations: {
+    '0001_identity': identity,
+    '0002_outbox': outbox,
+  },
 };
 
 /** Creates or upgrades this package's tables; run after `migrateAgentsApi`. */

@@ -1,0 +1,15 @@
+/**
+ * What the schema test holds every product table to. A table is global (its
+ * rows belong to no one tenant), tenant-level (carries `tenant_id`), or
+ * agent-scoped (carries `tenant_id` and `agent_id`); every table that is not
+ * global has row-level security enabled and forced. Adding a `dm_*` table
+ * means adding it here, deliberately.
+ */
+export const productTables = {
+  /** The tenants themselves and the people who belong to them. */
+  global: ['dm_tenants', 'dm_users'],
+  /** A tenant's own rows, about no one agent. `dm_agents` is here: its `id` is the agent. */
+  tenantLevel: ['dm_memberships', 'dm_agents', 'dm_agent_owner_counts'],
+  /** Everything else: scoped to an agent. */
+  agentScoped: ['dm_agent_grants', 'dm_agent_tokens', 'dm_outbox_events', 'dm_outbox_deliveries'],
+} as const;

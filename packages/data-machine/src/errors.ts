@@ -1,0 +1,59 @@
+/** Every stable error code `data-machine` throws; hosts map each to a status in one table. */
+export const dataMachineErrorCodes = [
+  // input
+  'input.invalid',
+  // identity and access
+  'access.denied',
+  'access.ambiguous_agent',
+  'tenant.not_found',
+  'tenant.slug_taken',
+  'user.not_found',
+  'user.email_taken',
+  'membership.not_found',
+  'agent.not_found',
+  'agent.slug_taken',
+  'agent.limit_reached',
+  'agent.protected',
+  'grant.not_found',
+  'template.is_install',
+  'template.not_catalog',
+  'template.target_is_catalog',
+  'token.invalid',
+  'token.expired',
+  'token.revoked',
+] as const;
+
+/** A stable, dotted error code: `area.problem`. */
+export type DataMachineErrorCode = (typeof dataMachineErrorCodes)[number];
+
+/** Options of {@link DataMachineError}. */
+export interface DataMachineErrorOptions {
+  /** Machine-readable context, safe to show to the caller. */
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly cause?: unknown;
+}
+
+const marker = Symbol.for('data-machine/error');
+
+/**
+ * The base of every error `data-machine` throws: a stable `code`, a message
+ * for humans, optional `details` and `cause`. Use {@link DataMachineError.isInstance}
+ * rather than `instanceof`: it also recognises errors from another copy of the package.
+ */
+export class DataMachineError extends Error {
+  readonly code: DataMachineErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+  readonly [marker] = true;
+
+  constructor(code: DataMachineErrorCode, message: string, options: DataMachineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DataMachineError';
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** Whether `value` is a DataMachineError, from this copy of the package or any other. */
+  static isInstance(value: unknown): value is DataMachineError {
+    return typeof value === 'object' && value !== null && (value as { [marker]?: unknown })[marker] === true;
+  }
+}
