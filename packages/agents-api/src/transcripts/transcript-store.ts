@@ -181,9 +181,9 @@ export interface TranscriptStore {
    */
   deleteUserData(tenantId: string | null, userId: string): Promise<DeletedUserData>;
   /**
-   * Retention: deletes up to `limit` sessions of the tenant last updated
-   * before `before`, with their messages, oldest first; resolves to how many
-   * sessions it deleted. A session whose lock is held (being run) is skipped.
+   * Deletes old sessions, to keep data only so long: up to `limit` sessions
+   * of the tenant last updated before `before`, with their messages, oldest
+   * first; resolves to how many sessions it deleted. A session whose lock is held (being run) is skipped.
    * Call again until it resolves 0.
    */
   deleteSessionsBefore(options: DeleteSessionsBeforeOptions): Promise<number>;

@@ -220,7 +220,7 @@ export function describeTranscriptQueryContract(current: () => QueryContractFixt
       expect(await store.loadMessages({ userId: 'user-1', tenantId: other }, idOf(other, 'user-1'))).toHaveLength(2);
     });
 
-    it("applies retention to one tenant only", async () => {
+    it("deletes the old sessions of one tenant only", async () => {
       const { store, clock } = current();
       const { here, other, idOf } = await twoTenants();
       clock.advance(1000);
