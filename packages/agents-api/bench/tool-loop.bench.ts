@@ -46,6 +46,7 @@ const weather = defineTool({
 });
 const principal = createPrincipal({
   userId: 'bench',
+  tenantId: null,
   agentSlug: 'weather',
   authSource: 'user',
   requestContext: 'cli',

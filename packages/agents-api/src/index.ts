@@ -147,8 +147,10 @@ export {
   memoryScopeSchema,
   parseMemoryListQuery,
   parseMemoryScope,
+  parseMemoryUser,
 } from './memory/memory-store';
 export type {
+  DeletedMemoryUserData,
   MemoryListEntry,
   MemoryListQuery,
   MemoryReadResult,
@@ -176,13 +178,17 @@ export type {
 export { newSessionSchema, parseTranscriptInput, sessionIdSchema, sessionNotFound, sessionOwnerSchema } from './transcripts/transcript-store';
 export type {
   AppendResult,
+  DeletedUserData,
+  DeleteSessionsBeforeOptions,
   ListSessionsOptions,
   LoadMessagesOptions,
   LockAcquisition,
   LockRelease,
   NewSession,
+  PageOptions,
   PruneOptions,
   SessionOwner,
+  SessionPage,
   SessionUpdate,
   StoredMessage,
   TranscriptSession,

@@ -30,7 +30,7 @@ const result = await runner.run({
   messages: [createMessage({ type: 'text', role: 'user', content: 'Weather in Paris?', payload: {} })],
   tools: [weather],
   principal: {
-    userId: 'u1', agentSlug: 'weather', authSource: 'user', requestContext: 'cli', tokenId: null,
+    userId: 'u1', tenantId: null, agentSlug: 'weather', authSource: 'user', requestContext: 'cli', tokenId: null,
     ceiling: { allowed: 'unrestricted', denied: [] }, callerChain: [],
   },
 });

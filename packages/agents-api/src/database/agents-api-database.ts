@@ -6,12 +6,13 @@ type Timestamp = ColumnType<Date, Date, Date>;
 type Json<T> = ColumnType<T, string, string>;
 
 /**
- * One memory file. `user_key` is the user id, or `''` for a file of no user,
- * so the unique key can hold it (`NULL`s never collide in a unique index).
+ * One memory file. `tenant_key` / `user_key` are the tenant and user ids, or
+ * `''` for none, so the unique key can hold them (`NULL`s never collide in a
+ * unique index).
  */
 export interface MemoryFileTable {
   layer: string;
-  workspace: string;
+  tenant_key: string;
   agent_slug: string;
   user_key: string;
   path: string;

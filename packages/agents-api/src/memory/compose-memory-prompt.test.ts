@@ -4,13 +4,13 @@ import { composeMemoryPrompt, defaultMemoryPromptFiles, type MemoryPromptTarget 
 import { createInMemoryMemoryStore } from './in-memory-memory-store';
 import type { MemoryStore } from './memory-store';
 
-const target: MemoryPromptTarget = { workspace: 'site-1', agentSlug: 'helper', userId: 'u1' };
+const target: MemoryPromptTarget = { tenantId: 'site-1', agentSlug: 'helper', userId: 'u1' };
 const noUser: MemoryPromptTarget = { ...target, userId: null };
 
 describe('composeMemoryPrompt', () => {
   let store: MemoryStore;
   const write = (layer: string, path: string, content: string, userId: string | null = null) =>
-    store.write({ layer, workspace: target.workspace, agentSlug: target.agentSlug, userId, path }, content);
+    store.write({ layer, tenantId: target.tenantId, agentSlug: target.agentSlug, userId, path }, content);
 
   beforeEach(() => {
     store = createInMemoryMemoryStore();

@@ -11,7 +11,8 @@ export interface MemoryPromptFile {
 
 /** Whose memory to compose: files of layer `user` are read only when `userId` is not null. */
 export interface MemoryPromptTarget {
-  readonly workspace: string;
+  /** The tenant, or null for none: the `tenantId` of the principal. */
+  readonly tenantId: string | null;
   readonly agentSlug: string;
   readonly userId: string | null;
 }
@@ -83,7 +84,7 @@ type FileRead = { readonly file: MemoryPromptFile } & (
  * never cut, and a later smaller file may still fit; the result says which.
  *
  * @example
- * const { prompt, dropped } = await composeMemoryPrompt(store, { workspace: 'site-1', agentSlug: 'helper', userId: 'u1' });
+ * const { prompt, dropped } = await composeMemoryPrompt(store, { tenantId: principal.tenantId, agentSlug: 'helper', userId: principal.userId });
  * // prompt: '## SITE.md\n\n…\n\n## SOUL.md\n\n…'
  */
 export async function composeMemoryPrompt(
@@ -127,7 +128,7 @@ async function readFile(store: MemoryStore, target: MemoryPromptTarget, file: Me
   if (isUserFile && target.userId === null) return { file, status: 'no_user' };
   const read = await store.read({
     layer: file.layer,
-    workspace: target.workspace,
+    tenantId: target.tenantId,
     agentSlug: target.agentSlug,
     userId: isUserFile ? target.userId : null,
     path: file.path,

@@ -5,6 +5,7 @@ import {
   parseMemoryListQuery,
   checkMemoryWrite,
   parseMemoryScope,
+  parseMemoryUser,
   type MemoryListEntry,
   type MemoryReadResult,
   type MemoryScope,
@@ -34,7 +35,7 @@ interface StoredFile {
  *
  * @example
  * const store = createInMemoryMemoryStore();
- * const scope = { layer: 'agent', workspace: 'site-1', agentSlug: 'helper', userId: null, path: 'MEMORY.md' };
+ * const scope = { layer: 'agent', tenantId: 'acme', agentSlug: 'helper', userId: null, path: 'MEMORY.md' };
  * await store.write(scope, 'Prefers short answers.');
  * const file = await store.read(scope); // { exists: true, content: 'Prefers short answers.', … }
  */
@@ -80,12 +81,23 @@ export function createInMemoryMemoryStore(options: InMemoryMemoryStoreOptions = 
         const { scope } = stored;
         const sameLayer =
           scope.layer === parsed.layer &&
-          scope.workspace === parsed.workspace &&
+          scope.tenantId === parsed.tenantId &&
           scope.agentSlug === parsed.agentSlug &&
           scope.userId === parsed.userId;
         if (sameLayer && isMemoryPathUnder(scope.path, parsed.under)) entries.push(toListEntry(stored));
       }
       return entries.sort((left, right) => compareCodePoints(left.path, right.path));
+    },
+
+    async deleteUserData(tenantId, userId) {
+      const user = parseMemoryUser(tenantId, userId);
+      let deleted = 0;
+      for (const [key, stored] of files) {
+        if (stored.scope.tenantId !== user.tenantId || stored.scope.userId !== user.userId) continue;
+        files.delete(key);
+        deleted += 1;
+      }
+      return { files: deleted };
     },
   };
 }
@@ -99,7 +111,7 @@ function checkIfMatch(scope: MemoryScope, options: MemoryWriteOptions, current: 
 
 // JSON of an array cannot collide the way joined strings can (`a/b` + `c` vs `a` + `b/c`).
 function fileKey(scope: MemoryScope): string {
-  return JSON.stringify([scope.workspace, scope.agentSlug, scope.layer, scope.userId, scope.path]);
+  return JSON.stringify([scope.tenantId, scope.agentSlug, scope.layer, scope.userId, scope.path]);
 }
 
 // Orders as Postgres `COLLATE "C"` does on UTF-8: by code point. A plain `<`

@@ -13,7 +13,7 @@ export interface MemoryStoreContractContext {
 /**
  * The behaviour every {@link MemoryStore} must have, as a vitest suite.
  * `open` is called once per test; each test works in its own random
- * workspace, so a store backed by one shared database is fine.
+ * tenant, so a store backed by one shared database is fine.
  *
  * @example
  * describeMemoryStoreContract('my memory store', ({ now }) => createMyMemoryStore({ now }));
@@ -22,10 +22,10 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
   describe(name, () => {
     let store: MemoryStore;
     let clock: TestClock;
-    let workspace: string;
+    let tenantId: string;
     const scope = (overrides: Partial<MemoryScope> = {}): MemoryScope => ({
       layer: 'agent',
-      workspace,
+      tenantId,
       agentSlug: 'helper',
       userId: null,
       path: 'MEMORY.md',
@@ -33,7 +33,7 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
     });
     const query = (overrides: Partial<MemoryListQuery> = {}): MemoryListQuery => ({
       layer: 'agent',
-      workspace,
+      tenantId,
       agentSlug: 'helper',
       userId: null,
       ...overrides,
@@ -46,7 +46,7 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
 
     beforeEach(async () => {
       clock = createTestClock();
-      workspace = randomUUID();
+      tenantId = randomUUID();
       store = await open({ now: clock.now });
     });
 
@@ -190,7 +190,8 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
     describe('scopes', () => {
       const neighbours: readonly [string, () => Partial<MemoryScope>][] = [
         ['layer', () => ({ layer: 'site' })],
-        ['workspace', () => ({ workspace: randomUUID() })],
+        ['tenant', () => ({ tenantId: randomUUID() })],
+        ['tenant (a tenant vs no tenant)', () => ({ tenantId: null })],
         ['agent', () => ({ agentSlug: 'other-agent' })],
         ['user (a user vs no user)', () => ({ userId: 'u1' })],
         ['path', () => ({ path: 'memory.md' })],
@@ -216,7 +217,7 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
         ['an invalid layer', { layer: 'Not A Layer' }],
         ['a path that climbs out', { path: '../x' }],
         ['an absolute path', { path: '/etc/passwd' }],
-        ['an empty workspace', { workspace: '' }],
+        ['an empty tenant id', { tenantId: '' }],
         ['an invalid agent slug', { agentSlug: 'Bad_Slug' }],
         ['an empty user id', { userId: '' }],
       ];
@@ -234,14 +235,86 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
       });
 
       it('rejects ids with control characters and paths longer than 256 characters', async () => {
-        expect(await codeOf(store.read(scope({ workspace: 'a\u0000b' })))).toBe('memory.invalid_scope');
+        expect(await codeOf(store.read(scope({ tenantId: 'a\u0000b' })))).toBe('memory.invalid_scope');
         expect(await codeOf(store.read(scope({ path: 'ü'.repeat(257) })))).toBe('memory.invalid_scope');
       });
 
       it('stores the longest path of four-byte characters', async () => {
         const path = '🌍'.repeat(128);
-        await store.write(scope({ path, workspace: `${workspace}${'🌍'.repeat(40)}` }), 'far away');
-        expect(await store.read(scope({ path, workspace: `${workspace}${'🌍'.repeat(40)}` }))).toMatchObject({ exists: true, content: 'far away' });
+        await store.write(scope({ path, tenantId: `${tenantId}${'🌍'.repeat(40)}` }), 'far away');
+        expect(await store.read(scope({ path, tenantId: `${tenantId}${'🌍'.repeat(40)}` }))).toMatchObject({ exists: true, content: 'far away' });
+      });
+    });
+
+    describe('tenant isolation', () => {
+      /** The same agent, users and paths in two tenants; returns the other tenant. */
+      const twoTenants = async (): Promise<string> => {
+        const other = `other-${randomUUID()}`;
+        for (const tenant of [tenantId, other]) {
+          for (const userId of ['u1', 'u2']) await store.write(scope({ tenantId: tenant, layer: 'user', userId, path: 'USER.md' }), `${userId} in ${tenant}`);
+          await store.write(scope({ tenantId: tenant }), `memory of ${tenant}`);
+        }
+        return other;
+      };
+
+      it("never reads or lists another tenant's files", async () => {
+        const other = await twoTenants();
+        expect(await store.read(scope({ layer: 'user', userId: 'u1', path: 'USER.md' }))).toMatchObject({ content: `u1 in ${tenantId}` });
+        expect(await store.read(scope())).toMatchObject({ content: `memory of ${tenantId}` });
+        expect(await store.list(query({ layer: 'user', userId: 'u1' }))).toHaveLength(1);
+        expect(await store.read(scope({ tenantId: other }))).toMatchObject({ content: `memory of ${other}` });
+      });
+
+      it("never deletes another tenant's file", async () => {
+        const other = await twoTenants();
+        expect(await store.delete(scope())).toBe(true);
+        expect(await store.read(scope({ tenantId: other }))).toMatchObject({ exists: true });
+      });
+
+      it("deletes one user's files in one tenant only", async () => {
+        const other = await twoTenants();
+        expect(await store.deleteUserData(tenantId, 'u1')).toEqual({ files: 1 });
+        expect(await store.read(scope({ layer: 'user', userId: 'u1', path: 'USER.md' }))).toEqual({ exists: false });
+        expect(await store.read(scope({ layer: 'user', userId: 'u2', path: 'USER.md' }))).toMatchObject({ exists: true });
+        expect(await store.read(scope({ tenantId: other, layer: 'user', userId: 'u1', path: 'USER.md' }))).toMatchObject({ content: `u1 in ${other}` });
+        expect(await store.read(scope())).toMatchObject({ exists: true });
+      });
+    });
+
+    describe("deleting a user's data", () => {
+      it('deletes every file of the user in the tenant, of every agent and layer, and counts them', async () => {
+        await store.write(scope({ layer: 'user', userId: 'u1', path: 'USER.md' }), 'a');
+        await store.write(scope({ layer: 'user', userId: 'u1', path: 'notes/b.md' }), 'b');
+        await store.write(scope({ layer: 'agent', agentSlug: 'writer', userId: 'u1' }), 'c');
+        expect(await store.deleteUserData(tenantId, 'u1')).toEqual({ files: 3 });
+        expect(await store.list(query({ layer: 'user', userId: 'u1' }))).toEqual([]);
+        expect(await store.read(scope({ layer: 'agent', agentSlug: 'writer', userId: 'u1' }))).toEqual({ exists: false });
+      });
+
+      it('leaves the files of no user alone', async () => {
+        await store.write(scope(), 'shared');
+        await store.write(scope({ userId: 'u1' }), 'personal');
+        expect(await store.deleteUserData(tenantId, 'u1')).toEqual({ files: 1 });
+        expect(await store.read(scope())).toMatchObject({ content: 'shared' });
+      });
+
+      it('deletes for a null tenant only the files of no tenant', async () => {
+        // A user of this test's own: files of no tenant are shared by every test on one database.
+        const userId = `u-${randomUUID()}`;
+        await store.write(scope({ tenantId: null, userId }), 'no tenant');
+        await store.write(scope({ userId }), 'in the tenant');
+        expect(await store.deleteUserData(null, userId)).toEqual({ files: 1 });
+        expect(await store.read(scope({ userId }))).toMatchObject({ content: 'in the tenant' });
+      });
+
+      it('resolves 0 when the user has no files', async () => {
+        expect(await store.deleteUserData(tenantId, 'nobody')).toEqual({ files: 0 });
+      });
+
+      it('rejects a null user, an empty user id and an empty tenant id with memory.invalid_scope', async () => {
+        expect(await codeOf(store.deleteUserData(tenantId, null as unknown as string))).toBe('memory.invalid_scope');
+        expect(await codeOf(store.deleteUserData(tenantId, ''))).toBe('memory.invalid_scope');
+        expect(await codeOf(store.deleteUserData('', 'u1'))).toBe('memory.invalid_scope');
       });
     });
 

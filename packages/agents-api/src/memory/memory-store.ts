@@ -31,13 +31,15 @@ const idSchema = z
 export const maxMemoryFileBytes = 1024 * 1024;
 
 /**
- * Where a memory file lives: a `workspace` (a site or tenant), an agent, a
- * layer, optionally a user, and a path. Two scopes that differ in any field
- * name two different files; `userId: null` is a file of no user, never "any user".
+ * Where a memory file lives: a tenant (or none), an agent, a layer,
+ * optionally a user, and a path. Two scopes that differ in any field name two
+ * different files. `tenantId` is the id a session owner and a `Principal`
+ * carry; `null` is the files of no tenant (a single-tenant host), and, like
+ * `userId: null` (a file of no user), never means "any".
  */
 export const memoryScopeSchema = z.object({
   layer: memoryLayerSchema,
-  workspace: idSchema,
+  tenantId: idSchema.nullable(),
   agentSlug: agentSlugSchema,
   userId: idSchema.nullable(),
   path: memoryPathSchema,
@@ -47,7 +49,7 @@ export type MemoryScope = z.infer<typeof memoryScopeSchema>;
 /** The files to list: one layer of one agent (and user), optionally only a subtree. */
 export const memoryListQuerySchema = z.object({
   layer: memoryLayerSchema,
-  workspace: idSchema,
+  tenantId: idSchema.nullable(),
   agentSlug: agentSlugSchema,
   userId: idSchema.nullable(),
   /** Only paths equal to this or below it (`notes` matches `notes/a.md`, not `notes-old.md`). */
@@ -97,6 +99,11 @@ export interface MemoryListEntry {
   readonly updatedAt: Date;
 }
 
+/** What {@link MemoryStore.deleteUserData} removed. */
+export interface DeletedMemoryUserData {
+  readonly files: number;
+}
+
 /**
  * Where agents keep what they know: small text files addressed by
  * {@link MemoryScope}. Every method validates its scope and throws
@@ -110,6 +117,11 @@ export interface MemoryStore {
   delete(scope: MemoryScope): Promise<boolean>;
   /** The files of one layer (or one subtree of it), ordered by path (by Unicode code point, as Postgres's "C" collation orders). */
   list(query: MemoryListQuery): Promise<readonly MemoryListEntry[]>;
+  /**
+   * Deletes every file of user `userId` in tenant `tenantId` (null: no
+   * tenant), of every agent and layer; files of no user are left alone.
+   */
+  deleteUserData(tenantId: string | null, userId: string): Promise<DeletedMemoryUserData>;
 }
 
 /** The hash stores put in `contentHash`: SHA-256 of the UTF-8 content, hex. */
@@ -121,6 +133,13 @@ export function memoryContentHash(content: string): string {
 export function parseMemoryScope(scope: unknown): MemoryScope {
   return parseOrThrow(memoryScopeSchema, scope, 'memory scope');
 }
+
+/** Validates the arguments of {@link MemoryStore.deleteUserData}; throws `memory.invalid_scope`. */
+export function parseMemoryUser(tenantId: unknown, userId: unknown): { readonly tenantId: string | null; readonly userId: string } {
+  return parseOrThrow(memoryUserSchema, { tenantId, userId }, 'memory user');
+}
+
+const memoryUserSchema = z.object({ tenantId: idSchema.nullable(), userId: idSchema });
 
 /** Validates a list query for a store; throws `memory.invalid_scope`. */
 export function parseMemoryListQuery(query: unknown): MemoryListQuery {
@@ -176,7 +195,7 @@ export function memoryConflict(scope: MemoryScope, expected: string | null, actu
   const wanted = expected === null ? 'no file' : `hash ${expected}`;
   const found = actual === null ? 'no file' : `hash ${actual}`;
   return new AgentsApiError('memory.conflict', `Memory file "${scope.path}" changed: expected ${wanted}, found ${found}; nothing was written.`, {
-    details: { workspace: scope.workspace, agentSlug: scope.agentSlug, userId: scope.userId, layer: scope.layer, path: scope.path, expected, actual },
+    details: { tenantId: scope.tenantId, agentSlug: scope.agentSlug, userId: scope.userId, layer: scope.layer, path: scope.path, expected, actual },
   });
 }
 

@@ -22,19 +22,19 @@ await describeEachDatabase<HostDatabase>('postgres memory store', (context) => {
 
   const scope = (overrides: Partial<MemoryScope> = {}): MemoryScope => ({
     layer: 'agent',
-    workspace: `pg-${randomUUID()}`,
+    tenantId: `pg-${randomUUID()}`,
     agentSlug: 'helper',
     userId: null,
     path: 'MEMORY.md',
     ...overrides,
   });
   const storedRow = (db: Kysely<AgentsApiDatabase>, file: MemoryScope) =>
-    db.selectFrom('agents_memory_files').selectAll().where('workspace', '=', file.workspace).where('path', '=', file.path).execute();
+    db.selectFrom('agents_memory_files').selectAll().where('tenant_key', '=', file.tenantId ?? '').where('path', '=', file.path).execute();
 
   it('stores a file of no user under user_key "" and a user file under the user id', async () => {
     const store = createPostgresMemoryStore({ db: context.db });
     const noUser = scope();
-    const withUser = scope({ workspace: noUser.workspace, layer: 'user', userId: 'u1' });
+    const withUser = scope({ tenantId: noUser.tenantId, layer: 'user', userId: 'u1' });
     await store.write(noUser, 'shared');
     await store.write(withUser, 'personal');
     const rows = await storedRow(context.db, noUser);
@@ -44,13 +44,20 @@ await describeEachDatabase<HostDatabase>('postgres memory store', (context) => {
     ]);
   });
 
+  it('stores a file of no tenant under tenant_key ""', async () => {
+    const store = createPostgresMemoryStore({ db: context.db });
+    const file = scope({ tenantId: null, path: `${randomUUID()}.md` });
+    await store.write(file, 'single tenant');
+    expect((await storedRow(context.db, file)).map((row) => [row.tenant_key, row.content])).toEqual([['', 'single tenant']]);
+  });
+
   it('stores metadata as a jsonb object, not as a JSON string', async () => {
     const store = createPostgresMemoryStore({ db: context.db });
     const file = scope();
     await store.write(file, 'x', { metadata: { pinned: true } });
     const result = await sql<{ kind: string; pinned: boolean }>`
       select jsonb_typeof(metadata) as kind, (metadata->>'pinned')::boolean as pinned
-      from agents_memory_files where workspace = ${file.workspace}`.execute(context.db);
+      from agents_memory_files where tenant_key = ${file.tenantId}`.execute(context.db);
     expect(result.rows).toEqual([{ kind: 'object', pinned: true }]);
   });
 

@@ -6,6 +6,7 @@ import {
   parseMemoryListQuery,
   checkMemoryWrite,
   parseMemoryScope,
+  parseMemoryUser,
   type MemoryListEntry,
   type MemoryListQuery,
   type MemoryReadResult,
@@ -23,7 +24,7 @@ export interface PostgresMemoryStoreOptions<Database extends AgentsApiDatabase> 
   readonly now?: () => Date;
 }
 
-const primaryKey = ['workspace', 'agent_slug', 'layer', 'user_key', 'path'] as const;
+const primaryKey = ['tenant_key', 'agent_slug', 'layer', 'user_key', 'path'] as const;
 
 /**
  * A {@link MemoryStore} on the `agents_memory_files` table (Postgres or
@@ -33,7 +34,7 @@ const primaryKey = ['workspace', 'agent_slug', 'layer', 'user_key', 'path'] as c
  * @example
  * await migrateAgentsApi(db);
  * const store = createPostgresMemoryStore({ db });
- * const scope = { layer: 'agent', workspace: 'site-1', agentSlug: 'helper', userId: null, path: 'MEMORY.md' };
+ * const scope = { layer: 'agent', tenantId: 'acme', agentSlug: 'helper', userId: null, path: 'MEMORY.md' };
  * const file = await store.read(scope);
  * await store.write(scope, 'Prefers short answers.', { ifMatch: file.exists ? file.contentHash : null });
  */
@@ -85,6 +86,17 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
 
     async list(query) {
       return listFiles(db, parseMemoryListQuery(query));
+    },
+
+    async deleteUserData(tenantId, userId) {
+      const user = parseMemoryUser(tenantId, userId);
+      // Served by agents_memory_files_user_idx (tenant_key, user_key).
+      const result = await db
+        .deleteFrom('agents_memory_files')
+        .where('tenant_key', '=', user.tenantId ?? '')
+        .where('user_key', '=', user.userId)
+        .executeTakeFirst();
+      return { files: Number(result.numDeletedRows) };
     },
   };
 }
@@ -183,9 +195,9 @@ async function listFiles(db: Kysely<AgentsApiDatabase>, query: MemoryListQuery):
   return rows.map((row) => ({ path: row.path, contentHash: row.content_hash, bytes: row.bytes, updatedAt: row.updated_at }));
 }
 
-/** The columns naming one layer of one agent and user; `''` stands for no user. */
-function layerKey(query: Pick<MemoryScope, 'layer' | 'workspace' | 'agentSlug' | 'userId'>) {
-  return { workspace: query.workspace, agent_slug: query.agentSlug, layer: query.layer, user_key: query.userId ?? '' };
+/** The columns naming one layer of one agent and user; `''` stands for no tenant, no user. */
+function layerKey(query: Pick<MemoryScope, 'layer' | 'tenantId' | 'agentSlug' | 'userId'>) {
+  return { tenant_key: query.tenantId ?? '', agent_slug: query.agentSlug, layer: query.layer, user_key: query.userId ?? '' };
 }
 
 /** The primary key of one file. */

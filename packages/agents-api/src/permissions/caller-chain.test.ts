@@ -45,6 +45,21 @@ describe('createPrincipal', () => {
     expect(error.details).toMatchObject({ issues: [{ path: ['agentSlug'] }] });
   });
 
+  it('takes an absent tenantId as null, no tenant', () => {
+    const { tenantId: _omitted, ...withoutTenant } = testPrincipal();
+    expect(createPrincipal(withoutTenant).tenantId).toBeNull();
+  });
+
+  it('keeps the tenantId it is given', () => {
+    expect(principal({ tenantId: 'acme' }).tenantId).toBe('acme');
+  });
+
+  it.each([[''], [42]])('throws principal.invalid for tenantId %j', (tenantId) => {
+    const error = thrownBy(() => createPrincipal({ ...testPrincipal(), tenantId }));
+    expect(error.code).toBe('principal.invalid');
+    expect(error.details).toMatchObject({ issues: [{ path: ['tenantId'] }] });
+  });
+
   it('throws principal.invalid for something that is not a principal', () => {
     expect(thrownBy(() => createPrincipal(null)).code).toBe('principal.invalid');
   });
@@ -62,10 +77,10 @@ describe('principalForSubagent', () => {
     expect(child.callerChain).toEqual(['planner', 'writer']);
   });
 
-  it('keeps the user, auth source, request context and token of the parent', () => {
-    const parent = principal({ userId: 'user-7', authSource: 'token', requestContext: 'schedule', tokenId: 'token-1' });
+  it('keeps the user, tenant, auth source, request context and token of the parent', () => {
+    const parent = principal({ userId: 'user-7', tenantId: 'acme', authSource: 'token', requestContext: 'schedule', tokenId: 'token-1' });
     const child = principalForSubagent(parent, { agentSlug: 'editor' });
-    expect(child).toMatchObject({ userId: 'user-7', authSource: 'token', requestContext: 'schedule', tokenId: 'token-1' });
+    expect(child).toMatchObject({ userId: 'user-7', tenantId: 'acme', authSource: 'token', requestContext: 'schedule', tokenId: 'token-1' });
   });
 
   it('inherits the parent ceiling when no ceiling is requested', () => {
@@ -202,5 +217,10 @@ describe('isValidPrincipal', () => {
     expect(isValidPrincipal(testPrincipal({ agentSlug: '' }))).toBe(false);
     expect(isValidPrincipal({ ...createPrincipal(testPrincipal()), authSource: 'magic' })).toBe(false);
     expect(isValidPrincipal(null)).toBe(false);
+  });
+
+  it('refuses a plain object without tenantId: only createPrincipal defaults it', () => {
+    const { tenantId: _omitted, ...withoutTenant } = testPrincipal();
+    expect(isValidPrincipal(withoutTenant)).toBe(false);
   });
 });

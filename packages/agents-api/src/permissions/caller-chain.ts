@@ -3,8 +3,9 @@ import { AgentsApiError } from '../errors';
 import { capabilityCeilingSchema, maxCallerChainDepth, principalSchema, type CapabilityCeiling, type Principal } from './principal';
 
 /**
- * Validates `input` and returns it as a frozen {@link Principal}. Throws
- * `principal.invalid` with `details: { issues }` (zod's issues).
+ * Validates `input` and returns it as a frozen {@link Principal}; an absent
+ * `tenantId` is null (no tenant). Throws `principal.invalid` with
+ * `details: { issues }` (zod's issues).
  *
  * @example
  * const principal = createPrincipal({
@@ -13,9 +14,16 @@ import { capabilityCeilingSchema, maxCallerChainDepth, principalSchema, type Cap
  * });
  */
 export function createPrincipal(input: unknown): Principal {
-  const result = principalSchema.safeParse(input);
+  const result = principalSchema.safeParse(withTenantDefault(input));
   if (!result.success) throw invalidPrincipal('The principal is invalid', result.error);
   return freezePrincipal(result.data);
+}
+
+// Only createPrincipal defaults the tenant: isValidPrincipal must still refuse a
+// plain object without one, whose tenantId would read as undefined, not null.
+function withTenantDefault(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || 'tenantId' in input) return input;
+  return { ...input, tenantId: null };
 }
 
 /** Options of {@link principalForSubagent}. */
@@ -28,7 +36,7 @@ export interface SubagentCallOptions {
 
 /**
  * The principal of an agent called by the agent acting as `parent`: the same
- * user, auth source, request context and token; `parent.agentSlug` appended to
+ * user, tenant, auth source, request context and token; `parent.agentSlug` appended to
  * the caller chain; the parent's ceiling, narrowed by `options.ceiling` if given
  * (see {@link intersectCeilings}). Throws `principal.chain_too_deep` when the
  * chain would exceed {@link maxCallerChainDepth}, and `principal.invalid` for a
@@ -42,6 +50,8 @@ export function principalForSubagent(parent: Principal, options: SubagentCallOpt
   if (callerChain.length > maxCallerChainDepth) throw chainTooDeep(options.agentSlug, callerChain);
   return createPrincipal({
     ...parent,
+    // Named, not left to the spread: a subagent never leaves its caller's tenant.
+    tenantId: parent.tenantId,
     agentSlug: options.agentSlug,
     ceiling: options.ceiling === undefined ? parent.ceiling : intersectCeilings(parent.ceiling, requestedCeiling(options.ceiling)),
     callerChain,

@@ -25,6 +25,8 @@ export type CapabilityCeiling = z.infer<typeof capabilityCeilingSchema>;
  * The acting context of an operation: passed explicitly to everything that
  * authorizes, never held in shared state.
  * - `userId`: the acting user, or null for a system actor.
+ * - `tenantId`: the tenant acted in, or null outside any tenant; the same id
+ *   as a session owner's and a memory scope's `tenantId`.
  * - `agentSlug`: the agent acting.
  * - `tokenId`: the agent token used, when `authSource` is `token`.
  * - `callerChain`: the agents that called into this one, outermost first
@@ -32,6 +34,7 @@ export type CapabilityCeiling = z.infer<typeof capabilityCeilingSchema>;
  */
 export const principalSchema = z.object({
   userId: z.string().min(1).nullable(),
+  tenantId: z.string().min(1).nullable(),
   agentSlug: z.string().min(1),
   authSource: z.enum(authSources),
   requestContext: z.enum(requestContexts),

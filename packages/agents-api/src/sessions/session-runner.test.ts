@@ -60,8 +60,8 @@ const lookup = defineTool({
   },
 });
 const tools = [charge, lookup];
-const principal = testPrincipal({ agentSlug: 'billing' });
-const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: `tenant-${randomUUID()}` });
+const principal = testPrincipal({ agentSlug: 'billing', tenantId: `tenant-${randomUUID()}` });
+const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: principal.tenantId });
 
 const providerFor = (model: ModelServer) => createOpenAIProvider({ apiKey: 'test-key', baseURL: model.baseURL, model: 'test-model', maxRetries: 0 });
 
@@ -102,15 +102,27 @@ describe('session runner on a store that is not durable', () => {
 describe('session runner refusals', () => {
   it("refuses a session owner other than the principal's user: context wins over input", async () => {
     const store = createInMemoryTranscriptStore();
+    const someoneElse = { userId: 'someone-else', tenantId: principal.tenantId };
     const starting = sessionsOn(store).start({
-      owner: { userId: 'someone-else', tenantId: 't' },
+      owner: someoneElse,
       session: { agentSlug: 'billing' },
       input: [userSays('Hi')],
       principal,
       instructions,
     });
-    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
-    expect(await store.listSessions({ userId: 'someone-else', tenantId: 't' })).toEqual([]);
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request', details: { mismatched: ['userId'] } });
+    expect((await store.listSessions(someoneElse)).sessions).toEqual([]);
+  });
+
+  it("refuses a session owner in another tenant than the principal's, creating nothing", async () => {
+    const store = createInMemoryTranscriptStore();
+    const elsewhere = { ...owner(), tenantId: 'another-tenant' };
+    const starting = sessionsOn(store).start({ owner: elsewhere, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal });
+    await expect(starting).rejects.toMatchObject({
+      code: 'transcript.invalid_request',
+      details: { mismatched: ['tenantId'], ownerTenantId: 'another-tenant', principalTenantId: principal.tenantId },
+    });
+    expect((await store.listSessions(elsewhere)).sessions).toEqual([]);
   });
 
   it('refuses invalid input without leaving an empty session behind', async () => {
@@ -118,7 +130,7 @@ describe('session runner refusals', () => {
     const who = owner();
     const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [{ type: 'text' } as unknown as AgentMessage], principal });
     await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
-    expect(await store.listSessions(who)).toEqual([]);
+    expect((await store.listSessions(who)).sessions).toEqual([]);
   });
 
   it("refuses a session of another agent than the principal's, creating nothing", async () => {
@@ -126,7 +138,7 @@ describe('session runner refusals', () => {
     const who = owner();
     const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'writer' }, input: [userSays('Hi')], principal });
     await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
-    expect(await store.listSessions(who)).toEqual([]);
+    expect((await store.listSessions(who)).sessions).toEqual([]);
   });
 
   it('reports a store that fails with an error of its own as transcript.store_failed', async () => {
@@ -265,12 +277,15 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     expect(resumed.result.finalContent).toBe('Back.');
   });
 
-  it("does not resume another tenant's session", async () => {
+  it("does not resume another tenant's session: the principal's tenant must be the owner's", async () => {
     const who = owner();
     server.enqueue(textReply('Hello.'));
     const { session } = await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal });
     const resuming = sessionsOn(store).resume({ owner: { ...who, tenantId: 'another-tenant' }, sessionId: session.id, input: [userSays('x')], principal });
-    await expect(resuming).rejects.toMatchObject({ code: 'transcript.session_not_found' });
+    await expect(resuming).rejects.toMatchObject({ code: 'transcript.invalid_request', details: { mismatched: ['tenantId'] } });
+    const asOtherTenant = { ...principal, tenantId: 'another-tenant' };
+    const resumingThere = sessionsOn(store).resume({ owner: { ...who, tenantId: 'another-tenant' }, sessionId: session.id, input: [userSays('x')], principal: asOtherTenant });
+    await expect(resumingThere).rejects.toMatchObject({ code: 'transcript.session_not_found' });
   });
 
   it('releases the lock when the run ends, so the next run can start', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentMessageSchema, type AgentMessage } from '../messages/message';
+import type { Principal } from '../permissions/principal';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import {
   parseTranscriptInput,
@@ -112,7 +113,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
   return {
     async start(request, runOptions) {
       const { owner, session: newSession, input: _input, ...fields } = request;
-      checkOwner(owner, fields.principal.userId);
+      checkOwner(owner, fields.principal);
       // Checked before the session exists, so bad input leaves no empty session behind.
       const input = parseInput(request.input);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
@@ -130,7 +131,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
           details: { sessionId },
         });
       }
-      checkOwner(owner, fields.principal.userId);
+      checkOwner(owner, fields.principal);
       const input = parseInput(request.input ?? []);
       return runLocked(owner, sessionId, async () => {
         checkAgent(await storeCall(() => currentSession(store, owner, sessionId)), fields.principal.agentSlug);
@@ -164,11 +165,12 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Context wins over input: a run acts for its principal's user and may only write that user's sessions. */
-function checkOwner(owner: SessionOwner, principalUserId: string | null): void {
-  if (owner.userId === principalUserId) return;
-  throw new AgentsApiError('transcript.invalid_request', "The session's owner must be the principal's user.", {
-    details: { ownerUserId: owner.userId, principalUserId },
+/** Context wins over input: a run acts for its principal's user in its tenant and may only write that user's sessions there. */
+function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | 'tenantId'>): void {
+  const mismatched = [...(owner.userId === principal.userId ? [] : ['userId']), ...(owner.tenantId === principal.tenantId ? [] : ['tenantId'])];
+  if (mismatched.length === 0) return;
+  throw new AgentsApiError('transcript.invalid_request', `The session's owner must be the principal's user in the principal's tenant (${mismatched.join(' and ')} differ).`, {
+    details: { mismatched, ownerUserId: owner.userId, principalUserId: principal.userId, ownerTenantId: owner.tenantId, principalTenantId: principal.tenantId },
   });
 }
 

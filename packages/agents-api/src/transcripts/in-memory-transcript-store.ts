@@ -3,8 +3,15 @@ import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultSessionId,
+  pageOf,
+  parseAgentSlug,
+  parseDeleteSessionsBefore,
   parseKeepRounds,
   parseListOptions,
+  parsePageOptions,
+  parseTenantId,
+  parseUserId,
+  type SessionCursor,
   parseLoadOptions,
   parseMessagesToAppend,
   parseNewSession,
@@ -16,7 +23,7 @@ import {
   prunedCount,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import { sessionNotFound, type SessionOwner, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
 export interface InMemoryTranscriptStoreOptions {
@@ -60,6 +67,16 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return record;
   }
 
+  // Newest first, ties by id descending: the order of the Postgres store's indexes.
+  function page(matches: (session: TranscriptSession) => boolean, limit: number, after: SessionCursor | undefined): SessionPage {
+    const sorted = [...sessions.values()]
+      .map((record) => record.session)
+      .filter((session) => matches(session) && (after === undefined || isAfter(session, after)))
+      .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || compareIds(b.id, a.id));
+    const { sessions: selected, nextCursor } = pageOf(sorted, limit);
+    return { sessions: selected.map(copy), nextCursor };
+  }
+
   return {
     durable: false,
 
@@ -91,15 +108,19 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
 
     async listSessions(owner, listOptions) {
       const { userId, tenantId } = parseOwner(owner);
-      const { agentSlug, limit } = parseListOptions(listOptions);
-      return [...sessions.values()]
-        .map((record) => record.session)
-        .filter((session) => session.userId === userId && session.tenantId === tenantId)
-        .filter((session) => agentSlug === undefined || session.agentSlug === agentSlug)
-        // Newest first, ties by id: the order of the Postgres store's owner index.
-        .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        .slice(0, limit)
-        .map(copy);
+      const { agentSlug, limit, after } = parseListOptions(listOptions);
+      return page(
+        (session) => session.userId === userId && session.tenantId === tenantId && (agentSlug === undefined || session.agentSlug === agentSlug),
+        limit,
+        after,
+      );
+    },
+
+    async listAgentSessions(tenantId, agentSlug, pageOptions) {
+      const tenant = parseTenantId(tenantId);
+      const slug = parseAgentSlug(agentSlug);
+      const { limit, after } = parsePageOptions(pageOptions);
+      return page((session) => session.tenantId === tenant && session.agentSlug === slug, limit, after);
     },
 
     async append(owner, sessionId, messages, update) {
@@ -143,6 +164,32 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       return sessions.delete(id);
     },
 
+    async deleteUserData(tenantId, userId) {
+      const tenant = parseTenantId(tenantId);
+      const user = parseUserId(userId);
+      let deletedSessions = 0;
+      let deletedMessages = 0;
+      for (const [id, record] of sessions) {
+        if (record.session.tenantId !== tenant || record.session.userId !== user) continue;
+        sessions.delete(id);
+        deletedSessions += 1;
+        deletedMessages += record.messages.length;
+      }
+      return { sessions: deletedSessions, messages: deletedMessages };
+    },
+
+    async deleteSessionsBefore(retention) {
+      const { tenantId, before, limit } = parseDeleteSessionsBefore(retention);
+      const at = now().getTime();
+      const doomed = [...sessions.values()]
+        .filter(({ session, lock }) => session.tenantId === tenantId && session.updatedAt.getTime() < before.getTime() && !(lock && lock.expiresAt.getTime() > at))
+        // Oldest first, as the Postgres store's retention index walks them.
+        .sort((a, b) => a.session.updatedAt.getTime() - b.session.updatedAt.getTime() || compareIds(a.session.id, b.session.id))
+        .slice(0, limit);
+      for (const record of doomed) sessions.delete(record.session.id);
+      return doomed.length;
+    },
+
     async prune(owner, sessionId, pruneOptions) {
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
@@ -180,6 +227,18 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       return { released: true };
     },
   };
+}
+
+// Bytewise, as the Postgres store orders ids (`collate "C"`): session ids are ASCII.
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether `session` comes after the cursor in the (updatedAt desc, id desc) order. */
+function isAfter(session: TranscriptSession, cursor: SessionCursor): boolean {
+  const time = session.updatedAt.getTime();
+  const cursorTime = cursor.updatedAt.getTime();
+  return time < cursorTime || (time === cursorTime && compareIds(session.id, cursor.id) < 0);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
 import { parseMessage, type AgentMessage } from '../messages/message';
@@ -8,8 +8,15 @@ import {
   defaultSessionId,
   ownerIdFromKey,
   ownerKeys,
+  pageOf,
+  parseAgentSlug,
+  parseDeleteSessionsBefore,
   parseKeepRounds,
   parseListOptions,
+  parsePageOptions,
+  parseTenantId,
+  parseUserId,
+  type SessionCursor,
   parseLoadOptions,
   parseMessagesToAppend,
   parseNewSession,
@@ -21,7 +28,7 @@ import {
   prunedCount,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import { sessionNotFound, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createPostgresTranscriptStore}. */
 export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
@@ -99,15 +106,24 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
 
     async listSessions(owner, listOptions) {
       const keys = ownerKeys(parseOwner(owner));
-      const { agentSlug, limit } = parseListOptions(listOptions);
+      const { agentSlug, limit, after } = parseListOptions(listOptions);
+      // Served by agents_sessions_owner_idx (tenant_key, user_key, updated_at desc, id desc).
       let query = db
         .selectFrom('agents_sessions')
         .select(sessionColumns)
         .where('user_key', '=', keys.userKey)
         .where('tenant_key', '=', keys.tenantKey);
       if (agentSlug !== undefined) query = query.where('agent_slug', '=', agentSlug);
-      const rows = await query.orderBy('updated_at', 'desc').orderBy('id', 'asc').limit(limit).execute();
-      return rows.map(toSession);
+      return selectPage(query, limit, after);
+    },
+
+    async listAgentSessions(tenantId, agentSlug, pageOptions) {
+      const tenantKey = ownerKeys({ userId: null, tenantId: parseTenantId(tenantId) }).tenantKey;
+      const slug = parseAgentSlug(agentSlug);
+      const { limit, after } = parsePageOptions(pageOptions);
+      // Served by agents_sessions_agent_idx (tenant_key, agent_slug, updated_at desc, id desc).
+      const query = db.selectFrom('agents_sessions').select(sessionColumns).where('tenant_key', '=', tenantKey).where('agent_slug', '=', slug);
+      return selectPage(query, limit, after);
     },
 
     async append(owner, sessionId, messages, update) {
@@ -176,6 +192,56 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .where('tenant_key', '=', keys.tenantKey)
         .executeTakeFirst();
       return result.numDeletedRows > 0n;
+    },
+
+    async deleteUserData(tenantId, userId) {
+      const keys = ownerKeys({ userId: parseUserId(userId), tenantId: parseTenantId(tenantId) });
+      return db.transaction().execute(async (trx) => {
+        // FOR UPDATE holds appenders to these sessions off, so the count of
+        // messages is the count of what goes. Served by agents_sessions_owner_idx.
+        const mine = (query: Db) =>
+          query.selectFrom('agents_sessions').select('id').where('tenant_key', '=', keys.tenantKey).where('user_key', '=', keys.userKey);
+        await mine(trx).forUpdate().execute();
+        const messages = await trx
+          .deleteFrom('agents_session_messages')
+          .where('session_id', 'in', mine(trx))
+          .executeTakeFirst();
+        const sessions = await trx
+          .deleteFrom('agents_sessions')
+          .where('tenant_key', '=', keys.tenantKey)
+          .where('user_key', '=', keys.userKey)
+          .executeTakeFirst();
+        return { sessions: Number(sessions.numDeletedRows), messages: Number(messages.numDeletedRows) };
+      });
+    },
+
+    async deleteSessionsBefore(retention) {
+      const { tenantId, before, limit } = parseDeleteSessionsBefore(retention);
+      const { tenantKey } = ownerKeys({ userId: null, tenantId });
+      const at = now();
+      // One statement: the batch is picked (oldest first, served by
+      // agents_sessions_retention_idx) and deleted with its messages (the
+      // foreign key cascades). A held lock is a running session: skipped, as is
+      // a row another transaction is changing right now (SKIP LOCKED), so an
+      // acquireLock racing this either wins and keeps its session or finds none.
+      const result = await db
+        .with('doomed', (query) =>
+          query
+            .selectFrom('agents_sessions')
+            .select('id')
+            .where('tenant_key', '=', tenantKey)
+            .where('updated_at', '<', before)
+            .where((eb) => eb.or([eb('lock_token', 'is', null), eb('lock_expires_at', 'is', null), eb('lock_expires_at', '<=', at)]))
+            .orderBy('updated_at', 'asc')
+            .orderBy('id', 'asc')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .deleteFrom('agents_sessions')
+        .where('id', 'in', (eb) => eb.selectFrom('doomed').select('id'))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     async prune(owner, sessionId, pruneOptions) {
@@ -252,6 +318,21 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return { released: false, reason: 'stale' };
     },
   };
+}
+
+/**
+ * One page of `query` in the listing order, newest first, ids bytewise
+ * (`collate "C"`, whatever the database's locale, as the indexes are built).
+ * One row more than the page tells whether there is a next one.
+ */
+async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_sessions', SessionRow>, limit: number, after: SessionCursor | undefined): Promise<SessionPage> {
+  const keyset = after === undefined ? query : query.where(sql<boolean>`(updated_at, id collate "C") < (${after.updatedAt}::timestamptz, ${after.id} collate "C")`);
+  const rows = await keyset
+    .orderBy('updated_at', 'desc')
+    .orderBy(sql`id collate "C" desc`)
+    .limit(limit + 1)
+    .execute();
+  return pageOf(rows.map(toSession), limit);
 }
 
 function selectSession(db: Db, keys: Keys, id: string, options: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {

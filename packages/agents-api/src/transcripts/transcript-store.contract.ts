@@ -12,6 +12,7 @@ import {
   userText,
   type TestClock,
 } from './internal/transcript-store-contract-support';
+import { describeTranscriptQueryContract } from './internal/transcript-store-queries.contract';
 import type { NewSession, SessionOwner, TranscriptSession, TranscriptStore } from './transcript-store';
 
 /** What {@link describeTranscriptStoreContract} hands to `open` for each test. */
@@ -136,7 +137,7 @@ export function describeTranscriptStoreContract(
         const intruder = ownerWith({ userId: 'user-2' });
         expect(await codeOf(store.append(intruder, session.id, [userText('hi')], { title: 'taken', metadata: { owner: 'user-2' } }))).toBe('transcript.session_not_found');
         expect(await store.getSession(owner, session.id)).toEqual(session);
-        expect(await store.listSessions(intruder)).toEqual([]);
+        expect((await store.listSessions(intruder)).sessions).toEqual([]);
       });
 
       it("copies the creator's user and tenant onto every stored message", async () => {
@@ -182,29 +183,29 @@ export function describeTranscriptStoreContract(
         await create(ownerWith({ userId: 'user-2' }));
         clock.advance(1000);
         await store.append(owner, older.id, []);
-        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([older.id, newer.id]);
+        expect((await store.listSessions(owner)).sessions.map((session) => session.id)).toEqual([older.id, newer.id]);
       });
 
       it('shows the same user id in two tenants only the sessions of each tenant', async () => {
         const otherTenant = ownerWith({ tenantId: randomUUID() });
         const here = await create();
         const there = await create(otherTenant);
-        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([here.id]);
-        expect((await store.listSessions(otherTenant)).map((session) => session.id)).toEqual([there.id]);
+        expect((await store.listSessions(owner)).sessions.map((session) => session.id)).toEqual([here.id]);
+        expect((await store.listSessions(otherTenant)).sessions.map((session) => session.id)).toEqual([there.id]);
       });
 
       it("keeps a null user's sessions apart from the tenant's users", async () => {
         const noUser = ownerWith({ userId: null });
         const anonymous = await create(noUser);
         const mine = await create();
-        expect((await store.listSessions(noUser)).map((session) => session.id)).toEqual([anonymous.id]);
-        expect((await store.listSessions(owner)).map((session) => session.id)).toEqual([mine.id]);
+        expect((await store.listSessions(noUser)).sessions.map((session) => session.id)).toEqual([anonymous.id]);
+        expect((await store.listSessions(owner)).sessions.map((session) => session.id)).toEqual([mine.id]);
       });
 
       it('filters by agent slug', async () => {
         await create(owner, { agentSlug: 'helper' });
         const writer = await create(owner, { agentSlug: 'writer' });
-        expect((await store.listSessions(owner, { agentSlug: 'writer' })).map((session) => session.id)).toEqual([writer.id]);
+        expect((await store.listSessions(owner, { agentSlug: 'writer' })).sessions.map((session) => session.id)).toEqual([writer.id]);
       });
 
       it('returns at most limit sessions, the newest', async () => {
@@ -212,7 +213,7 @@ export function describeTranscriptStoreContract(
           await create(owner, { title: `session ${index}` });
           clock.advance(1000);
         }
-        expect((await store.listSessions(owner, { limit: 2 })).map((session) => session.title)).toEqual(['session 2', 'session 1']);
+        expect((await store.listSessions(owner, { limit: 2 })).sessions.map((session) => session.title)).toEqual(['session 2', 'session 1']);
       });
 
       it.each([0, 501, 1.5])('refuses limit %s with transcript.invalid_request', async (limit) => {
@@ -340,6 +341,9 @@ export function describeTranscriptStoreContract(
         expect(await store.getSession(owner, session.id)).toEqual(session);
       });
     });
+
+    // Listing pages, erasure and retention: in their own file.
+    describeTranscriptQueryContract(() => ({ store, clock, tenantId, owner }));
 
     describe('pruning', () => {
       const rounds = ['one', 'two', 'three'].flatMap((word) => [userText(word), assistantText(`${word} answered`)]);

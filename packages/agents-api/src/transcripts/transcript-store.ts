@@ -68,10 +68,45 @@ export interface AppendResult {
   readonly seqs: readonly number[];
 }
 
+/** A page of a listing: which page comes next is in `nextCursor`. */
+export interface PageOptions {
+  /** At most this many sessions; default 50, at most 500. */
+  readonly limit?: number;
+  /** The `nextCursor` of the previous page; omitted, the first page. Opaque: a malformed one is `transcript.invalid_request`. */
+  readonly cursor?: string;
+}
+
 /** Options of {@link TranscriptStore.listSessions}. */
-export interface ListSessionsOptions {
+export interface ListSessionsOptions extends PageOptions {
+  /** Only the sessions of this agent. */
   readonly agentSlug?: string;
-  /** At most this many, newest `updatedAt` first; default 50, at most 500. */
+}
+
+/**
+ * One page of sessions, newest `updatedAt` first (ties by id, descending).
+ * Walking the pages returns a session at most once, and exactly once when it
+ * is not updated during the walk: a session updated meanwhile moves to the
+ * front, behind the walk, and a new walk shows it first.
+ */
+export interface SessionPage {
+  readonly sessions: readonly TranscriptSession[];
+  /** Pass as `cursor` for the next page; null when there is none. */
+  readonly nextCursor: string | null;
+}
+
+/** What {@link TranscriptStore.deleteUserData} removed. */
+export interface DeletedUserData {
+  readonly sessions: number;
+  readonly messages: number;
+}
+
+/** Options of {@link TranscriptStore.deleteSessionsBefore}. */
+export interface DeleteSessionsBeforeOptions {
+  /** The tenant whose sessions to delete; null is the sessions of no tenant. */
+  readonly tenantId: string | null;
+  /** Sessions whose last activity (`updatedAt`) is before this are deleted. */
+  readonly before: Date;
+  /** At most this many sessions in this batch; default 100, at most 1000. */
   readonly limit?: number;
 }
 
@@ -121,8 +156,14 @@ export interface TranscriptStore {
   createSession(owner: SessionOwner, session: NewSession): Promise<TranscriptSession>;
   /** The session, or undefined when it does not exist or is not the owner's. */
   getSession(owner: SessionOwner, sessionId: string): Promise<TranscriptSession | undefined>;
-  /** The owner's sessions, newest first. */
-  listSessions(owner: SessionOwner, options?: ListSessionsOptions): Promise<readonly TranscriptSession[]>;
+  /** One page of the owner's sessions (of one agent, with `agentSlug`), newest first; see {@link SessionPage}. */
+  listSessions(owner: SessionOwner, options?: ListSessionsOptions): Promise<SessionPage>;
+  /**
+   * One page of every session of one agent in one tenant, whatever its user:
+   * for an agent's admins, never for a user's own listing. A null `tenantId`
+   * lists the sessions of no tenant. Order and cursors as {@link listSessions}.
+   */
+  listAgentSessions(tenantId: string | null, agentSlug: string, options?: PageOptions): Promise<SessionPage>;
   /**
    * Appends `messages` (in order, with the next sequence numbers) and applies
    * `update` to the session, all or nothing. `delta` messages are refused:
@@ -133,6 +174,19 @@ export interface TranscriptStore {
   loadMessages(owner: SessionOwner, sessionId: string, options?: LoadMessagesOptions): Promise<readonly StoredMessage[]>;
   /** Deletes a session and its messages; resolves to whether there was one. */
   deleteSession(owner: SessionOwner, sessionId: string): Promise<boolean>;
+  /**
+   * Deletes every session of user `userId` in tenant `tenantId` (null: no
+   * tenant), with their messages, including a session being run; resolves to
+   * what was removed.
+   */
+  deleteUserData(tenantId: string | null, userId: string): Promise<DeletedUserData>;
+  /**
+   * Deletes old sessions, to keep data only so long: up to `limit` sessions
+   * of the tenant last updated before `before`, with their messages, oldest
+   * first; resolves to how many sessions it deleted. A session whose lock is held (being run) is skipped.
+   * Call again until it resolves 0.
+   */
+  deleteSessionsBefore(options: DeleteSessionsBeforeOptions): Promise<number>;
   /** Deletes whole rounds from the start; resolves to how many messages were removed. */
   prune(owner: SessionOwner, sessionId: string, options: PruneOptions): Promise<number>;
   /** Takes the session's lock for `ttlMs` unless someone holds it unexpired. */

@@ -4,6 +4,7 @@ import type { Principal } from '../../src/permissions/principal';
 export function testPrincipal(overrides: Partial<Principal> = {}): Principal {
   return {
     userId: 'user-1',
+    tenantId: null,
     agentSlug: 'helper',
     authSource: 'user',
     requestContext: 'chat',

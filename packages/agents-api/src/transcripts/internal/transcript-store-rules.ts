@@ -10,6 +10,7 @@ import {
   sessionIdSchema,
   sessionOwnerSchema,
   type SessionOwner,
+  type TranscriptSession,
 } from '../transcript-store';
 
 // What every transcript store checks and decides the same way, so the
@@ -17,7 +18,17 @@ import {
 
 const metadataSchema = z.record(z.string(), z.unknown());
 const sessionUpdateSchema = z.object({ title: z.string().max(500).nullable().optional(), metadata: metadataSchema.optional() });
-const listSessionsOptionsSchema = z.object({ agentSlug: agentSlugSchema.optional(), limit: z.int().min(1).max(500).default(50) });
+const pageOptionsSchema = z.object({ limit: z.int().min(1).max(500).default(50), cursor: z.string().optional() });
+const listSessionsOptionsSchema = pageOptionsSchema.extend({ agentSlug: agentSlugSchema.optional() });
+const tenantIdSchema = sessionOwnerSchema.shape.tenantId;
+const userIdSchema = sessionOwnerSchema.shape.userId.unwrap();
+const deleteSessionsBeforeSchema = z.object({
+  tenantId: tenantIdSchema,
+  before: z.date().refine((date) => !Number.isNaN(date.getTime()), { message: 'before must be a valid date' }),
+  limit: z.int().min(1).max(1000).default(100),
+});
+// What a cursor holds: the last session of the page, by its place in the order.
+const cursorSchema = z.tuple([z.int().min(-8_640_000_000_000_000).max(8_640_000_000_000_000), sessionIdSchema]);
 const loadMessagesOptionsSchema = z.object({ afterSeq: z.int().min(0).optional(), last: z.int().min(0).optional() });
 const pruneOptionsSchema = z.object({ keepRounds: z.int().min(0) });
 const ttlSchema = z.int().min(1);
@@ -25,7 +36,19 @@ const tokenSchema = z.string().min(1).max(200);
 
 export type ParsedNewSession = z.infer<typeof newSessionSchema>;
 export type ParsedSessionUpdate = z.infer<typeof sessionUpdateSchema>;
-export type ParsedListOptions = z.infer<typeof listSessionsOptionsSchema>;
+/** Where a page starts: after this session in the (`updatedAt` desc, id desc) order. */
+export interface SessionCursor {
+  readonly updatedAt: Date;
+  readonly id: string;
+}
+export interface ParsedPageOptions {
+  readonly limit: number;
+  readonly after: SessionCursor | undefined;
+}
+export interface ParsedListOptions extends ParsedPageOptions {
+  readonly agentSlug: string | undefined;
+}
+export type ParsedDeleteSessionsBefore = z.infer<typeof deleteSessionsBeforeSchema>;
 export type ParsedLoadOptions = z.infer<typeof loadMessagesOptionsSchema>;
 
 export const defaultNow = (): Date => new Date();
@@ -51,7 +74,66 @@ export function parseSessionUpdate(update: unknown): ParsedSessionUpdate {
 }
 
 export function parseListOptions(options: unknown): ParsedListOptions {
-  return parseTranscriptInput(listSessionsOptionsSchema, options ?? {}, 'list options');
+  const { agentSlug, limit, cursor } = parseTranscriptInput(listSessionsOptionsSchema, options ?? {}, 'list options');
+  return { agentSlug, limit, after: cursor === undefined ? undefined : decodeSessionCursor(cursor) };
+}
+
+export function parsePageOptions(options: unknown): ParsedPageOptions {
+  const { limit, cursor } = parseTranscriptInput(pageOptionsSchema, options ?? {}, 'page options');
+  return { limit, after: cursor === undefined ? undefined : decodeSessionCursor(cursor) };
+}
+
+export function parseTenantId(tenantId: unknown): string | null {
+  return parseTranscriptInput(tenantIdSchema, tenantId, 'tenant id');
+}
+
+/** A user id for deleting a user's data: a user, never null (sessions of no user are nobody's data). */
+export function parseUserId(userId: unknown): string {
+  return parseTranscriptInput(userIdSchema, userId, 'user id');
+}
+
+export function parseAgentSlug(agentSlug: unknown): string {
+  return parseTranscriptInput(agentSlugSchema, agentSlug, 'agent slug');
+}
+
+export function parseDeleteSessionsBefore(options: unknown): ParsedDeleteSessionsBefore {
+  return parseTranscriptInput(deleteSessionsBeforeSchema, options, 'delete sessions before options');
+}
+
+/** The cursor of the page after the one ending with `last`: base64url of JSON, opaque to callers. */
+export function encodeSessionCursor(last: Pick<TranscriptSession, 'updatedAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([last.updatedAt.getTime(), last.id]), 'utf8').toString('base64url');
+}
+
+/**
+ * Reads a cursor made by {@link encodeSessionCursor}; anything else (edited,
+ * truncated, from another system) is `transcript.invalid_request`, never a
+ * silently different page.
+ */
+export function decodeSessionCursor(cursor: string): SessionCursor {
+  const invalid = (cause?: unknown) =>
+    new AgentsApiError('transcript.invalid_request', 'Invalid list cursor: pass the nextCursor of the previous page unchanged.', { details: { cursor }, cause });
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch (error) {
+    throw invalid(error);
+  }
+  const parsed = cursorSchema.safeParse(decoded);
+  if (!parsed.success) throw invalid();
+  const [time, id] = parsed.data;
+  const after = { updatedAt: new Date(time), id };
+  // Base64 decoding skips stray characters; only the canonical form is accepted.
+  if (encodeSessionCursor(after) !== cursor) throw invalid();
+  return after;
+}
+
+/** The page of `sorted` (already in listing order, after the cursor) and the cursor of the next one. */
+export function pageOf(sorted: readonly TranscriptSession[], limit: number): { sessions: TranscriptSession[]; nextCursor: string | null } {
+  const sessions = sorted.slice(0, limit);
+  const last = sessions[sessions.length - 1];
+  return { sessions, nextCursor: sorted.length > limit && last ? encodeSessionCursor(last) : null };
 }
 
 export function parseLoadOptions(options: unknown): ParsedLoadOptions {
