@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import {
   memoryConflict,
   memoryContentHash,
@@ -42,7 +43,8 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
   const db = options.db as unknown as Kysely<AgentsApiDatabase>;
   const now = options.now ?? (() => new Date());
 
-  return {
+  // Driver errors (and any other surprise) become `memory.store_failed`.
+  return wrapStoreErrors({
     async read(scope) {
       const parsed = parseMemoryScope(scope);
       const row = await db
@@ -86,7 +88,7 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
     async list(query) {
       return listFiles(db, parseMemoryListQuery(query));
     },
-  };
+  }, 'memory.store_failed', 'Postgres memory store');
 }
 
 interface FileValues {

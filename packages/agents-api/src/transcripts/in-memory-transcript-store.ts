@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
@@ -60,7 +61,8 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return record;
   }
 
-  return {
+  // Driver errors (and any other surprise) become `transcript.store_failed`.
+  return wrapStoreErrors({
     durable: false,
 
     async createSession(owner, session) {
@@ -179,7 +181,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       record.lock = undefined;
       return { released: true };
     },
-  };
+  }, 'transcript.store_failed', 'in-memory transcript store');
 }
 
 /**
