@@ -3,10 +3,10 @@ import { codeOf } from '../testing/contract-support';
 import { defaultLimits, maxTimeoutMs, resolveLimits } from './limits';
 
 describe('run limits', () => {
-  it('gives every run a wall clock of 10 minutes when none is set', () => {
-    expect(defaultLimits.timeoutMs).toBe(600_000);
-    expect(resolveLimits().timeoutMs).toBe(600_000);
-    expect(resolveLimits({ maxTurns: 3 }).timeoutMs).toBe(600_000);
+  it('gives every run a wall clock of 5 minutes when none is set', () => {
+    expect(defaultLimits.timeoutMs).toBe(300_000);
+    expect(resolveLimits().timeoutMs).toBe(300_000);
+    expect(resolveLimits({ maxTurns: 3 }).timeoutMs).toBe(300_000);
   });
 
   it('keeps a wall clock up to the longest a timer can hold', () => {

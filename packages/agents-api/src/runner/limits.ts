@@ -15,13 +15,14 @@ export interface ResolvedLimits {
 }
 
 /**
- * The defaults of the built-in loop. A run's wall clock defaults to 10
- * minutes: enough for ten turns of a slow model with tools, and a bound on
- * what a hung call can hold (see `docs/decisions/2026-11-30-run-defaults.md`).
+ * The defaults of the built-in loop. A run's wall clock defaults to 5
+ * minutes: room for ten turns of a slow model with tools, a bound on what a
+ * hung model or tool can hold, and below the session runner's 10-minute lock
+ * lease (see `docs/decisions/2026-11-30-run-defaults.md`).
  */
 export const defaultLimits = {
   maxTurns: 10,
-  timeoutMs: 600_000,
+  timeoutMs: 300_000,
   toolConcurrency: 4,
   maxToolResultChars: 16_000,
   maxRepeatedFailures: 3,
