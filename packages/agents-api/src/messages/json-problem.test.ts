@@ -21,6 +21,18 @@ describe('findJsonProblem', () => {
     expect(findJsonProblem(value)).toBe(problem);
   });
 
+  it('calls toJSON once, as JSON.stringify does, even when it returns its own object', () => {
+    const selfish = {
+      note: 'ok',
+      toJSON(): unknown {
+        return this;
+      },
+    };
+    // No endless recursion: the returned object is checked as it is, and its toJSON is a function JSON drops.
+    expect(findJsonProblem({ selfish })).toBe('value.selfish.toJSON: a function, which JSON would drop');
+    expect(findJsonProblem({ bad: { toJSON: () => ({ id: 1n }) } })).toBe('value.bad.id: a BigInt, which JSON cannot hold');
+  });
+
   it('names a circular reference instead of overflowing', () => {
     const node: Record<string, unknown> = {};
     node.child = { parent: node };

@@ -35,11 +35,15 @@ function problemOf(value: unknown, path: string, ancestors: object[]): string | 
   }
 }
 
-function objectProblem(value: object, path: string, ancestors: object[]): string | undefined {
+function objectProblem(value: object, path: string, ancestors: object[], callToJSON = true): string | undefined {
   // Only the objects on the way down count: the same object twice side by side is fine.
   if (ancestors.includes(value)) return `${path}: a circular reference`;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return problemOf(toJSON.call(value) as unknown, path, ancestors);
+  if (callToJSON && typeof toJSON === 'function') {
+    // As JSON.stringify: toJSON once, then what it returned, as it is.
+    const replaced = toJSON.call(value) as unknown;
+    return typeof replaced === 'object' && replaced !== null ? objectProblem(replaced, path, ancestors, false) : problemOf(replaced, path, ancestors);
+  }
   ancestors.push(value);
   try {
     if (Array.isArray(value)) {
