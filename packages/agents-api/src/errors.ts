@@ -6,6 +6,7 @@ export const agentsApiErrorCodes = [
   'registry.closed',
   'registry.duplicate_agent',
   'registry.not_initialized',
+  'registry.init_failed',
   // messages from outside
   'message.invalid',
   // the model provider
@@ -18,6 +19,7 @@ export const agentsApiErrorCodes = [
   'provider.cancelled',
   // tools
   'tool.invalid_definition',
+  'tool.source_failed',
   // acting context and the permission ceiling
   'principal.invalid',
   'principal.chain_too_deep',
@@ -29,6 +31,7 @@ export const agentsApiErrorCodes = [
   'memory.invalid_scope',
   'memory.invalid_content',
   'memory.conflict',
+  'memory.store_failed',
   // transcripts and durable sessions
   'transcript.invalid_request',
   'transcript.session_not_found',

@@ -132,6 +132,7 @@ export type { ToolLoopRunnerOptions } from './runner/tool-loop-runner';
 export { isInputRequest, requestInput } from './runner/input-request';
 export type { InputRequest } from './runner/input-request';
 export { defaultLimits, resolveLimits } from './runner/limits';
+export { maxTimeoutMs } from './runner/limits';
 export type { ResolvedLimits } from './runner/limits';
 
 // memory

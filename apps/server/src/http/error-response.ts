@@ -22,6 +22,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'registry.closed': 409,
   'registry.duplicate_agent': 409,
   'registry.not_initialized': 503,
+  'registry.init_failed': 500,
   'message.invalid': 400,
   // A provider failure is the upstream model's, not the caller's: a gateway status.
   'provider.auth_failed': 502,
@@ -32,6 +33,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'provider.bad_response': 502,
   'provider.cancelled': 499,
   'tool.invalid_definition': 400,
+  'tool.source_failed': 502,
   'principal.invalid': 400,
   'principal.chain_too_deep': 400,
   'runner.invalid_request': 400,
@@ -40,6 +42,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'memory.invalid_scope': 400,
   'memory.invalid_content': 400,
   'memory.conflict': 409,
+  'memory.store_failed': 503,
   'transcript.invalid_request': 400,
   'transcript.session_not_found': 404,
   'transcript.session_exists': 409,

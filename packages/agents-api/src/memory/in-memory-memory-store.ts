@@ -1,3 +1,4 @@
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import {
   isMemoryPathUnder,
   memoryConflict,
@@ -46,7 +47,8 @@ export function createInMemoryMemoryStore(options: InMemoryMemoryStoreOptions = 
   // Every method is async and does its work before its first await, so each
   // call sees and changes the Map as one step: a check-then-write can never
   // interleave with another call, just as the Postgres store's single statements.
-  return {
+  // Driver errors (and any other surprise) become `memory.store_failed`.
+  return wrapStoreErrors({
     async read(scope) {
       const stored = files.get(fileKey(parseMemoryScope(scope)));
       return stored === undefined ? { exists: false } : toReadResult(stored);
@@ -99,7 +101,7 @@ export function createInMemoryMemoryStore(options: InMemoryMemoryStoreOptions = 
       }
       return { files: deleted };
     },
-  };
+  }, 'memory.store_failed', 'in-memory memory store');
 }
 
 /** Throws `memory.conflict` when `ifMatch` is given and does not hold for `current`. */

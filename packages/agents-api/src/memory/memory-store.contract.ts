@@ -334,6 +334,39 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
       });
     });
 
+    // JSON cannot hold a BigInt, a cycle or a function, and Postgres cannot hold U+0000 in a key:
+    // every store refuses them with the same code, rather than with a raw TypeError or a stack overflow.
+    describe('metadata no store can keep', () => {
+      const circular = (): Record<string, unknown> => {
+        const value: Record<string, unknown> = { name: 'loop' };
+        value.self = value;
+        return value;
+      };
+      const circularList = (): unknown[] => {
+        const list: unknown[] = [];
+        list.push(list);
+        return list;
+      };
+      const unstorable: readonly [string, () => Record<string, unknown>][] = [
+        ['a BigInt', () => ({ id: 10n })],
+        ['a circular object', () => ({ node: circular() })],
+        ['a circular array', () => ({ list: circularList() })],
+        ['a function', () => ({ callback: () => 'lost' })],
+        ['a NUL in a key', () => ({ 'a\u0000b': 1 })],
+      ];
+
+      it.each(unstorable)('rejects metadata with %s with memory.invalid_content and writes nothing', async (_problem, metadata) => {
+        expect(await codeOf(store.write(scope(), 'x', { metadata: metadata() }))).toBe('memory.invalid_content');
+        expect(await store.read(scope())).toEqual({ exists: false });
+      });
+
+      it('keeps metadata that holds the same object twice side by side', async () => {
+        const shared = { tag: 'same' };
+        await store.write(scope(), 'x', { metadata: { first: shared, second: shared } });
+        expect(await store.read(scope())).toMatchObject({ metadata: { first: { tag: 'same' }, second: { tag: 'same' } } });
+      });
+    });
+
     describe('listing', () => {
       it('lists the files of one layer ordered by path, with their hash, size and time', async () => {
         await writeAll(['b.md', 'a/z.md', 'B.md', 'a.md']);

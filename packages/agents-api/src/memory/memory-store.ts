@@ -161,24 +161,34 @@ export function checkMemoryWrite(content: unknown, options: MemoryWriteOptions):
     throw invalidContent('ifMatch must be a content hash (64 lowercase hex digits) or null');
   }
   if (options.metadata !== undefined && !isJsonObject(options.metadata)) {
-    throw invalidContent('metadata must be a plain JSON object (strings without NUL, finite numbers, booleans, null, arrays, objects)');
+    throw invalidContent('metadata must be a plain JSON object without cycles (strings without NUL, finite numbers, booleans, null, arrays, objects)');
   }
   return bytes;
 }
 
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+// `ancestors`: the objects on the way down, so that a cycle is refused rather than overflowing the stack.
+function isJsonObject(value: unknown, ancestors: object[] = []): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || ancestors.includes(value)) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return false;
-  return Object.entries(value).every(([key, child]) => !key.includes('\u0000') && isJsonValue(child));
+  ancestors.push(value);
+  const valid = Object.entries(value).every(([key, child]) => !key.includes('\u0000') && isJsonValue(child, ancestors));
+  ancestors.pop();
+  return valid;
 }
 
-function isJsonValue(value: unknown): boolean {
+function isJsonValue(value: unknown, ancestors: object[]): boolean {
   if (value === null || typeof value === 'boolean') return true;
   if (typeof value === 'string') return !value.includes('\u0000');
   if (typeof value === 'number') return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every(isJsonValue);
-  return isJsonObject(value);
+  if (Array.isArray(value)) {
+    if (ancestors.includes(value)) return false;
+    ancestors.push(value);
+    const valid = value.every((child) => isJsonValue(child, ancestors));
+    ancestors.pop();
+    return valid;
+  }
+  return isJsonObject(value, ancestors);
 }
 
 function invalidContent(problem: string): AgentsApiError {

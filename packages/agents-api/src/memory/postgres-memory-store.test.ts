@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { beforeAll, expect, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { codeOf } from '../testing/contract-support';
 import { describeMemoryStoreContract } from './memory-store.contract';
 import type { MemoryScope } from './memory-store';
 import { createPostgresMemoryStore } from './postgres-memory-store';
@@ -68,5 +69,15 @@ await describeEachDatabase<HostDatabase>('postgres memory store', (context) => {
     await store.write(file, 'x');
     const [row] = await storedRow(context.db, file);
     expect(row?.updated_at).toEqual(fixed);
+  });
+
+  it('types a driver error as memory.store_failed, keeping the driver error as cause', async () => {
+    // A schema that does not exist: every statement fails in the database, as on a lost connection.
+    const store = createPostgresMemoryStore({ db: context.db.withSchema(`missing_${randomUUID().slice(0, 8)}`) });
+    const error = await store.read(scope()).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'memory.store_failed', details: { operation: 'read' } });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    expect(await codeOf(store.write(scope(), 'x'))).toBe('memory.store_failed');
+    expect(await codeOf(store.list({ layer: 'agent', tenantId: 'w', agentSlug: 'helper', userId: null }))).toBe('memory.store_failed');
   });
 });

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import {
   memoryConflict,
   memoryContentHash,
@@ -43,7 +44,8 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
   const db = options.db as unknown as Kysely<AgentsApiDatabase>;
   const now = options.now ?? (() => new Date());
 
-  return {
+  // Driver errors (and any other surprise) become `memory.store_failed`.
+  return wrapStoreErrors({
     async read(scope) {
       const parsed = parseMemoryScope(scope);
       const row = await db
@@ -98,7 +100,7 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
         .executeTakeFirst();
       return { files: Number(result.numDeletedRows) };
     },
-  };
+  }, 'memory.store_failed', 'Postgres memory store');
 }
 
 interface FileValues {

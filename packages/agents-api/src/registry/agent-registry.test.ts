@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrownBy } from '../../test/support/errors';
-import type { AgentsApiError } from '../errors';
+import { AgentsApiError } from '../errors';
 import type { AgentDefinitionInput } from './agent-definition';
 import { createAgentRegistry, type AgentRegistrar, type AgentRegistry } from './agent-registry';
 
@@ -291,10 +291,13 @@ describe('agent registry', () => {
       return { registry, calls };
     }
 
-    it('makes init reject with that error', async () => {
+    it('makes init reject with registry.init_failed, naming the callback, with its error as cause', async () => {
       const cause = new Error('module broke');
       const { registry } = failingRegistry(cause);
-      expect(await rejected(registry.init())).toBe(cause);
+      const error = await rejected(registry.init());
+      expect(AgentsApiError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ code: 'registry.init_failed', details: { source: 'onInit callback #2' }, cause });
+      expect((error as Error).message).toContain('module broke');
     });
 
     it('stops the callbacks that follow', async () => {
@@ -309,15 +312,15 @@ describe('agent registry', () => {
       await rejected(registry.init());
       const error = thrownBy(() => registry.has('writer'));
       expect(registry.status).toBe('failed');
-      expect(error).toMatchObject({ code: 'registry.not_initialized', details: { status: 'failed' }, cause });
+      expect(error).toMatchObject({ code: 'registry.not_initialized', details: { status: 'failed' }, cause: { code: 'registry.init_failed', cause } });
       expect(error.message).toContain('module broke');
     });
 
     it('is not retried by a second init', async () => {
       const cause = new Error('module broke');
       const { registry, calls } = failingRegistry(cause);
-      await rejected(registry.init());
-      expect(await rejected(registry.init())).toBe(cause);
+      const first = await rejected(registry.init());
+      expect(await rejected(registry.init())).toBe(first);
       expect(calls).toEqual(['first', 'second']);
     });
 

@@ -55,8 +55,10 @@ export interface AgentRegistry extends AgentRegistrar {
   /**
    * Runs every callback once, in order, each awaited before the next, then
    * freezes the registry. Calling it again returns the same promise and runs
-   * nothing. If a callback throws, init rejects with that error, the remaining
-   * callbacks do not run, and the registry stays unusable (`failed`).
+   * nothing. If a callback throws, init rejects, the remaining callbacks do
+   * not run, and the registry stays unusable (`failed`): with the callback's
+   * error when it is an `AgentsApiError` (a refused registration), otherwise
+   * with `registry.init_failed` naming the callback's source, its error as `cause`.
    */
   init(): Promise<void>;
   /** The agent with `slug`. Throws `agent.not_found`, or `registry.not_initialized` before init. */
@@ -165,9 +167,20 @@ async function runCallback(state: RegistryState, pending: PendingCallback): Prom
   state.running = pending;
   try {
     await pending.callback(registrar);
+  } catch (error) {
+    throw callbackFailed(pending.source, error);
   } finally {
     state.running = undefined;
   }
+}
+
+/** A callback's own error, typed; an AgentsApiError (a refused registration) keeps its code. */
+function callbackFailed(source: string, error: unknown): AgentsApiError {
+  if (AgentsApiError.isInstance(error)) return error;
+  return new AgentsApiError('registry.init_failed', `The onInit callback of ${source} failed: ${errorMessage(error)}`, {
+    details: { source },
+    cause: error,
+  });
 }
 
 function fail(state: RegistryState, error: unknown): void {

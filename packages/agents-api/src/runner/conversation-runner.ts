@@ -12,7 +12,7 @@ export interface ConversationLimits {
   readonly maxToolCalls?: number;
   /** Tool calls per tool name. */
   readonly maxCallsPerTool?: number;
-  /** Wall-clock time for the whole run. */
+  /** Wall-clock time for the whole run, in ms; default 300,000 (5 minutes), at most 2^31 - 1. */
   readonly timeoutMs?: number;
   /** Total tokens; a `budget-warning` event fires at 80 %. */
   readonly maxTokens?: number;

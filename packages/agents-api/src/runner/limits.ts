@@ -6,16 +6,23 @@ export interface ResolvedLimits {
   readonly maxTurns: number;
   readonly maxToolCalls: number | undefined;
   readonly maxCallsPerTool: number | undefined;
-  readonly timeoutMs: number | undefined;
+  /** Always set: a run without a wall clock could be held by a hung model or tool for as long as it hangs. */
+  readonly timeoutMs: number;
   readonly maxTokens: number | undefined;
   readonly toolConcurrency: number;
   readonly maxToolResultChars: number;
   readonly maxRepeatedFailures: number;
 }
 
-/** The defaults of the built-in loop. */
+/**
+ * The defaults of the built-in loop. A run's wall clock defaults to 5
+ * minutes: room for ten turns of a slow model with tools, a bound on what a
+ * hung model or tool can hold, and below the session runner's 10-minute lock
+ * lease (see `docs/decisions/2026-11-30-run-defaults.md`).
+ */
 export const defaultLimits = {
   maxTurns: 10,
+  timeoutMs: 300_000,
   toolConcurrency: 4,
   maxToolResultChars: 16_000,
   maxRepeatedFailures: 3,
@@ -25,7 +32,7 @@ const defaultResolvedLimits: ResolvedLimits = Object.freeze({
   maxTurns: defaultLimits.maxTurns,
   maxToolCalls: undefined,
   maxCallsPerTool: undefined,
-  timeoutMs: undefined,
+  timeoutMs: defaultLimits.timeoutMs,
   maxTokens: undefined,
   toolConcurrency: defaultLimits.toolConcurrency,
   maxToolResultChars: defaultLimits.maxToolResultChars,
@@ -33,7 +40,15 @@ const defaultResolvedLimits: ResolvedLimits = Object.freeze({
 });
 
 /**
- * Fills in defaults and checks every limit is a positive whole number.
+ * The longest wall clock a run may have, 2^31 - 1 ms (about 24.8 days): a
+ * timer longer than that fires at once in Node, and `AbortSignal.timeout`
+ * throws a RangeError beyond 2^32 - 1.
+ */
+export const maxTimeoutMs = 2_147_483_647;
+
+/**
+ * Fills in defaults and checks every limit is a positive whole number, and
+ * `timeoutMs` at most {@link maxTimeoutMs}.
  *
  * @throws AgentsApiError `runner.invalid_request` naming the bad limit.
  */
@@ -46,11 +61,16 @@ export function resolveLimits(limits?: ConversationLimits): ResolvedLimits {
       });
     }
   }
+  if (limits.timeoutMs !== undefined && limits.timeoutMs > maxTimeoutMs) {
+    throw new AgentsApiError('runner.invalid_request', `Limit timeoutMs must be at most ${maxTimeoutMs} ms (got ${limits.timeoutMs})`, {
+      details: { limit: 'timeoutMs', max: maxTimeoutMs },
+    });
+  }
   return {
     maxTurns: limits.maxTurns ?? defaultLimits.maxTurns,
     maxToolCalls: limits.maxToolCalls,
     maxCallsPerTool: limits.maxCallsPerTool,
-    timeoutMs: limits.timeoutMs,
+    timeoutMs: limits.timeoutMs ?? defaultLimits.timeoutMs,
     maxTokens: limits.maxTokens,
     toolConcurrency: limits.toolConcurrency ?? defaultLimits.toolConcurrency,
     maxToolResultChars: limits.maxToolResultChars ?? defaultLimits.maxToolResultChars,

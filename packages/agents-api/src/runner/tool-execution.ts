@@ -16,7 +16,7 @@ export interface ToolCallOutcome {
 /** What every call of a run shares. */
 export interface ToolCallEnvironment {
   readonly principal: Principal;
-  /** The signal tools get; made on first read, since most runs never abort and most tools never look. */
+  /** The run's signal, which tools get; a function, so that the loop can make it only when asked. */
   readonly signal: () => AbortSignal;
   /** The run's signal when something can abort it; a tool is then abandoned as soon as it fires. */
   readonly abortable: AbortSignal | undefined;
@@ -84,6 +84,9 @@ export async function executeToolCall(
     };
   }
   const full = stringifyOutput(output);
+  // The tool ran: its side effects happened. A result that cannot be sent is
+  // still answered, so the call is recorded as done and never run again on resume.
+  if (typeof full !== 'string') return fail(`Error: "${call.name}" ran, but its result cannot be sent to the model: ${full.problem}.`);
   const kept = truncate(full, environment.maxResultChars);
   return {
     execution: { toolCallId: call.id, toolName: call.name, arguments: args.value, outcome: 'success', content: kept },
@@ -92,27 +95,24 @@ export async function executeToolCall(
 }
 
 /**
- * What an executor gets. A class, so that `signal` is made on first read
- * through one shared getter: an AbortController costs more than the rest of
- * a tool call, and most tools never look. (A getter in an object literal
- * would do the same, but gives every object its own hidden class, which
- * keeps each run reachable until the next full garbage collection.)
+ * What an executor gets: a class with plain fields, so that every context has
+ * one shape and a spread copy (`{ ...context }`) keeps the signal. The run's
+ * signal always exists (every run has a wall clock), so taking it here costs
+ * no AbortController. (A getter in an object literal would give every object
+ * its own hidden class, which keeps each run reachable until the next full
+ * garbage collection.)
  */
 class ToolCallContext implements ToolExecutionContext {
   readonly principal: Principal;
+  readonly signal: AbortSignal;
   readonly toolCallId: string;
   readonly runtimeContext: Readonly<Record<string, unknown>>;
-  readonly #environment: ToolCallEnvironment;
 
   constructor(toolCallId: string, environment: ToolCallEnvironment) {
     this.principal = environment.principal;
+    this.signal = environment.signal();
     this.toolCallId = toolCallId;
     this.runtimeContext = environment.runtimeContext;
-    this.#environment = environment;
-  }
-
-  get signal(): AbortSignal {
-    return this.#environment.signal();
   }
 }
 
@@ -136,17 +136,46 @@ function parseArguments(text: string): { ok: true; value: unknown } | { ok: fals
   }
 }
 
-function stringifyOutput(output: unknown): string {
+/** The result as text, or what keeps it from being sent: JSON cannot hold it, or it is code. */
+function stringifyOutput(output: unknown): string | { readonly problem: string } {
   if (typeof output === 'string') return output;
   if (output === undefined) return '';
-  return JSON.stringify(output) ?? String(output);
+  // Never `String(output)`: for a function that is its source text.
+  if (typeof output === 'function') return { problem: 'it is a function' };
+  if (typeof output === 'symbol') return { problem: 'it is a symbol' };
+  try {
+    return JSON.stringify(output) ?? { problem: 'it has no JSON form' };
+  } catch (error) {
+    // A BigInt, a circular object, or a toJSON that throws.
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
 }
 
-/** Cuts `text` to at most `limit` characters, saying how much was cut. */
+/**
+ * Cuts `text` to at most `limit` characters, ending with a note of how many
+ * were cut when the note fits; the count is exact. A surrogate pair is never
+ * split, so the kept text is valid UTF-16.
+ */
 export function truncate(text: string, limit: number): string {
   if (text.length <= limit) return text;
-  const note = `\n[truncated ${text.length - limit} more characters]`;
-  return text.slice(0, Math.max(0, limit - note.length)) + note;
+  let kept = Math.max(0, limit - truncationNote(text.length - limit).length);
+  // The note's length depends on the count, which depends on the note: settle it.
+  while (kept > 0 && kept + truncationNote(text.length - kept).length > limit) kept -= 1;
+  if (kept > 0 && isHighSurrogate(text.charCodeAt(kept - 1))) kept -= 1;
+  const note = truncationNote(text.length - kept);
+  if (kept + note.length <= limit) return text.slice(0, kept) + note;
+  // Too small a limit for any note: the limit wins.
+  let cut = limit;
+  if (cut > 0 && isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
+  return text.slice(0, cut);
+}
+
+function truncationNote(cutCharacters: number): string {
+  return `\n[truncated ${cutCharacters} more characters]`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** Resolves with `work`, or rejects with {@link RunAborted} as soon as `signal` aborts. */

@@ -1,5 +1,6 @@
 import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
+import { replaceNul } from '../messages/replace-nul';
 import { isValidPrincipal } from '../permissions/caller-chain';
 import {
   addUsage,
@@ -389,7 +390,7 @@ export class ToolLoop {
     const runMetadata = this.#request.metadata;
     // Set on the new message rather than spread into a copy of the draft, which costs more on Node 20.
     if (runMetadata !== undefined) message.metadata = { ...runMetadata, ...draft.metadata };
-    return message;
+    return replaceNul(message);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { testPrincipal } from '../../test/support/principals';
+import { AgentsApiError } from '../errors';
 import type { AnyToolDefinition } from './tool';
 import { resolveToolSources, type ToolSource, type ToolSourceContext } from './tool-source';
 
@@ -109,8 +110,14 @@ describe('tool sources', () => {
   });
 
   it('rejects when a source fails', async () => {
-    const failing: ToolSource = { name: 'broken', priority: 0, tools: () => Promise.reject(new Error('registry down')) };
-    await expect(resolveToolSources([failing], context)).rejects.toThrow('registry down');
+    const cause = new Error('registry down');
+    const failing: ToolSource = { name: 'broken', priority: 0, tools: () => Promise.reject(cause) };
+    await expect(resolveToolSources([failing], context)).rejects.toMatchObject({
+      code: 'tool.source_failed',
+      details: { source: 'broken' },
+      message: expect.stringContaining('registry down'),
+      cause,
+    });
   });
 
   it('rejects when a synchronous source throws', async () => {
@@ -121,7 +128,12 @@ describe('tool sources', () => {
         throw new Error('bad plugin');
       },
     };
-    await expect(resolveToolSources([throwing], context)).rejects.toThrow('bad plugin');
+    await expect(resolveToolSources([throwing], context)).rejects.toMatchObject({ code: 'tool.source_failed', message: expect.stringContaining('bad plugin') });
+  });
+
+  it('lets a typed error of a source through with its own code', async () => {
+    const typed: ToolSource = { name: 'strict', priority: 0, tools: () => Promise.reject(new AgentsApiError('tool.invalid_definition', 'bad tool')) };
+    await expect(resolveToolSources([typed], context)).rejects.toMatchObject({ code: 'tool.invalid_definition' });
   });
 
   it('resolves no sources to no tools', async () => {

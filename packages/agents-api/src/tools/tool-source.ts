@@ -1,3 +1,4 @@
+import { AgentsApiError } from '../errors';
 import type { Principal } from '../permissions/principal';
 import type { AnyToolDefinition } from './tool';
 
@@ -33,7 +34,8 @@ export interface ResolvedTools {
 /**
  * Asks every source for its tools and merges them, lower priority first
  * (equal priorities keep the given order). On a name clash the first tool
- * wins and the clash is reported, never dropped silently.
+ * wins and the clash is reported, never dropped silently. A source that
+ * throws rejects the whole call with `tool.source_failed` (`details.source`).
  *
  * @example
  * const { tools, clashes } = await resolveToolSources([builtIns, plugins], { principal, agentSlug: 'helper' });
@@ -44,8 +46,19 @@ export async function resolveToolSources(sources: Iterable<ToolSource>, context:
   const ordered = [...sources].sort((left, right) => left.priority - right.priority);
   // Called in order, awaited together: one slow source does not hold up the others.
   // The async wrapper also turns a source that throws into a rejection like any other.
-  const offered = await Promise.all(ordered.map(async (source) => source.tools(context)));
+  const offered = await Promise.all(ordered.map(async (source) => askSource(source, context)));
   return mergeOffers(ordered.map((source, index) => ({ sourceName: source.name, tools: offered[index] ?? [] })));
+}
+
+/** One source's tools; its own error becomes `tool.source_failed` naming it (an AgentsApiError keeps its code). */
+async function askSource(source: ToolSource, context: ToolSourceContext): Promise<readonly AnyToolDefinition[]> {
+  try {
+    return await source.tools(context);
+  } catch (error) {
+    if (AgentsApiError.isInstance(error)) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AgentsApiError('tool.source_failed', `Tool source "${source.name}" failed: ${reason}`, { details: { source: source.name }, cause: error });
+  }
 }
 
 interface SourceOffer {

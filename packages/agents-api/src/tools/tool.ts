@@ -6,9 +6,8 @@ export interface ToolExecutionContext {
   /** Who is acting; check ownership against it, never against ambient state. */
   readonly principal: Principal;
   /**
-   * Aborted when the run is cancelled or times out; hand it to every long await.
-   * Made on first read: read it from this object (`context.signal`, or
-   * destructure it); a copy made with a spread (`{ ...context }`) has none.
+   * Aborted when the run is cancelled or its wall clock runs out; hand it to
+   * every long await. One per run, a plain field: a spread copy keeps it.
    */
   readonly signal: AbortSignal;
   readonly toolCallId: string;

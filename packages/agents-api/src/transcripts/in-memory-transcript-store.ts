@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
@@ -77,7 +78,8 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return { sessions: selected.map(copy), nextCursor };
   }
 
-  return {
+  // Driver errors (and any other surprise) become `transcript.store_failed`.
+  return wrapStoreErrors({
     durable: false,
 
     async createSession(owner, session) {
@@ -226,7 +228,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       record.lock = undefined;
       return { released: true };
     },
-  };
+  }, 'transcript.store_failed', 'in-memory transcript store');
 }
 
 // Bytewise, as the Postgres store orders ids (`collate "C"`): session ids are ASCII.

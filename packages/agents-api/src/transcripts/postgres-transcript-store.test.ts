@@ -5,6 +5,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
 import { createMessage } from '../messages/message';
+import { codeOf } from '../testing/contract-support';
 import { createPostgresTranscriptStore } from './postgres-transcript-store';
 import type { SessionOwner } from './transcript-store';
 import { describeTranscriptStoreContract } from './transcript-store.contract';
@@ -74,5 +75,14 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     await Promise.all(appends);
     expect((await messageRows(id)).map((row) => row.seq)).toEqual(Array.from({ length: 40 }, (_, index) => index + 1));
     expect((await second.getSession(creator, id))?.lastSeq).toBe(40);
+  });
+
+  it('types a driver error as transcript.store_failed, keeping the driver error as cause', async () => {
+    // A schema that does not exist: every statement fails in the database, as on a lost connection.
+    const store = createPostgresTranscriptStore({ db: context.db.withSchema(`missing_${randomUUID().slice(0, 8)}`) });
+    const error = await store.createSession(owner(), { agentSlug: 'helper' }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'transcript.store_failed', details: { operation: 'createSession' } });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    expect(await codeOf(store.listSessions(owner()))).toBe('transcript.store_failed');
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
+import { wrapStoreErrors } from '../database/wrap-store-errors';
 import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
@@ -71,7 +72,8 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
   const now = options.now ?? defaultNow;
   const generateId = options.generateId ?? defaultSessionId;
 
-  return {
+  // Driver errors (and any other surprise) become `transcript.store_failed`.
+  return wrapStoreErrors({
     durable: true,
 
     async createSession(owner, session) {
@@ -317,7 +319,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
       return { released: false, reason: 'stale' };
     },
-  };
+  }, 'transcript.store_failed', 'Postgres transcript store');
 }
 
 /**

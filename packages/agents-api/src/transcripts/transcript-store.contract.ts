@@ -453,5 +453,61 @@ export function describeTranscriptStoreContract(
         expect(await store.acquireLock(owner, sessionId, ttl)).toMatchObject({ acquired: false, reason: 'held' });
       });
     });
+
+    // Postgres text and jsonb cannot hold U+0000, and JSON cannot hold a BigInt or a
+    // cycle: every store refuses them the same way, before anything is written.
+    describe('values no store can keep', () => {
+      const circular = (): Record<string, unknown> => {
+        const value: Record<string, unknown> = { name: 'loop' };
+        value.self = value;
+        return value;
+      };
+      const withMetadata = (metadata: Record<string, unknown>): AgentMessage => ({ ...userText('hello'), metadata });
+      const unstorableMessages: readonly [string, () => AgentMessage][] = [
+        ['a NUL in the content', () => userText('a\u0000b')],
+        ['a NUL in the payload', () => createMessage({ type: 'text', role: 'user', content: 'x', payload: { note: 'a\u0000b' } })],
+        ['a NUL in a metadata key', () => withMetadata({ 'a\u0000b': 1 })],
+        ['a BigInt in the metadata', () => withMetadata({ id: 10n })],
+        ['a circular object in the metadata', () => withMetadata({ node: circular() })],
+        ['a function in the metadata', () => withMetadata({ callback: () => 'lost' })],
+        ['a number JSON cannot hold in the metadata', () => withMetadata({ score: Number.NaN })],
+        ['a Map in the metadata', () => withMetadata({ entries: new Map([['a', 1]]) })],
+      ];
+
+      it.each(unstorableMessages)('refuses a message with %s with transcript.invalid_request and stores nothing', async (_problem, message) => {
+        const { id } = await create();
+        expect(await codeOf(store.append(owner, id, [userText('fine'), message()]))).toBe('transcript.invalid_request');
+        expect(await seqsOf(id)).toEqual([]);
+        expect((await store.getSession(owner, id))?.lastSeq).toBe(0);
+      });
+
+      const unstorableMetadata: readonly [string, () => Record<string, unknown>][] = [
+        ['a NUL', () => ({ note: 'a\u0000b' })],
+        ['a BigInt', () => ({ id: 10n })],
+        ['a circular object', () => ({ node: circular() })],
+        ['a function', () => ({ callback: () => 'lost' })],
+      ];
+
+      it.each(unstorableMetadata)('refuses session metadata with %s with transcript.invalid_request, on create and on update', async (_problem, metadata) => {
+        expect(await codeOf(create(owner, { metadata: metadata() }))).toBe('transcript.invalid_request');
+        const session = await create();
+        expect(await codeOf(store.append(owner, session.id, [], { metadata: metadata() }))).toBe('transcript.invalid_request');
+        expect(await store.getSession(owner, session.id)).toEqual(session);
+      });
+
+      it('refuses a title or an owner id with a NUL with transcript.invalid_request', async () => {
+        expect(await codeOf(create(owner, { title: 'a\u0000b' }))).toBe('transcript.invalid_request');
+        expect(await codeOf(create(ownerWith({ userId: 'user\u0000x' })))).toBe('transcript.invalid_request');
+        const { id } = await create();
+        expect(await codeOf(store.append(owner, id, [], { title: 'a\u0000b' }))).toBe('transcript.invalid_request');
+      });
+
+      it('keeps U+FFFD, the stand-in a run uses for NUL, and a Date in metadata as JSON keeps it', async () => {
+        const { id } = await create();
+        const message = { ...userText('a\uFFFDb'), metadata: { at: new Date('2030-01-01T00:00:00.000Z') } };
+        await store.append(owner, id, [message]);
+        expect(await messagesOf(id)).toEqual([{ ...message, metadata: { at: '2030-01-01T00:00:00.000Z' } }]);
+      });
+    });
   });
 }

@@ -38,14 +38,14 @@ await describeEachDatabase<DataMachineDatabase>('outbox', (database) => {
     const memory = createInMemoryMemoryStore();
     const provisioner = createAgentMemoryProvisioner({ memory });
     await dispatchOutbox(context, [provisioner]);
-    const soul = await memory.read({ layer: 'agent', workspace: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' });
+    const soul = await memory.read({ layer: 'agent', tenantId: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' });
     expect(soul).toMatchObject({ exists: true, content: '# Poet\n\nWrites verse.\n\nLoves sonnets.\n' });
-    expect(await memory.read({ layer: 'agent', workspace: tenant.id, agentSlug: 'poet', userId: null, path: 'MEMORY.md' })).toMatchObject({ exists: true, content: '' });
+    expect(await memory.read({ layer: 'agent', tenantId: tenant.id, agentSlug: 'poet', userId: null, path: 'MEMORY.md' })).toMatchObject({ exists: true, content: '' });
     // Someone edits SOUL.md; a redelivery (here: the handler run again on the same event) leaves it.
-    await memory.write({ layer: 'agent', workspace: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' }, 'edited');
+    await memory.write({ layer: 'agent', tenantId: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' }, 'edited');
     const event = await database.db.selectFrom('dm_outbox_events').selectAll().where('agent_id', '=', agent.id).executeTakeFirstOrThrow();
     await provisioner.handle({ id: event.id, tenantId: tenant.id, agentId: agent.id, type: 'agent.created', payload: { agentId: agent.id, slug: 'poet', name: 'Poet', description: '', soulSeed: null }, createdAt: event.created_at });
-    expect(await memory.read({ layer: 'agent', workspace: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' })).toMatchObject({ content: 'edited' });
+    expect(await memory.read({ layer: 'agent', tenantId: tenant.id, agentSlug: 'poet', userId: null, path: 'SOUL.md' })).toMatchObject({ content: 'edited' });
   });
 
   it('delivers each event once per handler, and nothing the second time', async () => {

@@ -21,7 +21,7 @@ export function createAgentMemoryProvisioner(options: AgentMemoryProvisionerOpti
     types: ['agent.created'],
     async handle(event) {
       const { payload } = event;
-      const scope = { layer, workspace: event.tenantId, agentSlug: payload.slug, userId: null } as const;
+      const scope = { layer, tenantId: event.tenantId, agentSlug: payload.slug, userId: null } as const;
       await writeIfAbsent(options.memory, { ...scope, path: 'SOUL.md' }, soulFile(payload));
       await writeIfAbsent(options.memory, { ...scope, path: 'MEMORY.md' }, '');
     },

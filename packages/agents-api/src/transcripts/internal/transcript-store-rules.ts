@@ -12,6 +12,7 @@ import {
   type SessionOwner,
   type TranscriptSession,
 } from '../transcript-store';
+import { checkStorable } from './storable-input';
 
 // What every transcript store checks and decides the same way, so the
 // in-memory and Postgres stores cannot drift apart. Not part of the public API.
@@ -58,7 +59,7 @@ export function defaultSessionId(): string {
 }
 
 export function parseOwner(owner: unknown): SessionOwner {
-  return parseTranscriptInput(sessionOwnerSchema, owner, 'session owner');
+  return checkStorable(parseTranscriptInput(sessionOwnerSchema, owner, 'session owner'), 'owner');
 }
 
 export function parseSessionId(sessionId: unknown): string {
@@ -66,11 +67,11 @@ export function parseSessionId(sessionId: unknown): string {
 }
 
 export function parseNewSession(session: unknown): ParsedNewSession {
-  return parseTranscriptInput(newSessionSchema, session, 'new session');
+  return checkStorable(parseTranscriptInput(newSessionSchema, session, 'new session'), 'session');
 }
 
 export function parseSessionUpdate(update: unknown): ParsedSessionUpdate {
-  return parseTranscriptInput(sessionUpdateSchema, update ?? {}, 'session update');
+  return checkStorable(parseTranscriptInput(sessionUpdateSchema, update ?? {}, 'session update'), 'update');
 }
 
 export function parseListOptions(options: unknown): ParsedListOptions {
@@ -154,7 +155,7 @@ export function parseToken(token: unknown): string {
 
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
-  const parsed = parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages');
+  const parsed = checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
   const delta = parsed.findIndex((message) => message.type === 'delta');
   if (delta !== -1) {
     throw new AgentsApiError('transcript.invalid_request', `Message ${delta} is a delta: deltas are stream events and are never stored.`, {

@@ -1,0 +1,47 @@
+import { startModelServer, type ModelServer } from '@data-machine/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPrincipal } from '../../test/support/principals';
+import { createMessage } from '../messages/message';
+import { createOpenAIProvider } from '../providers/openai-provider';
+import { codeOf } from '../testing/contract-support';
+import { defaultLimits, maxTimeoutMs, resolveLimits } from './limits';
+import { createToolLoopRunner } from './tool-loop-runner';
+
+describe('run limits', () => {
+  it('gives every run a wall clock of 5 minutes when none is set', () => {
+    expect(defaultLimits.timeoutMs).toBe(300_000);
+    expect(resolveLimits().timeoutMs).toBe(300_000);
+    expect(resolveLimits({ maxTurns: 3 }).timeoutMs).toBe(300_000);
+  });
+
+  it('keeps a wall clock up to the longest a timer can hold', () => {
+    expect(resolveLimits({ timeoutMs: maxTimeoutMs }).timeoutMs).toBe(2_147_483_647);
+  });
+
+  it.each([1e12, maxTimeoutMs + 1])('refuses timeoutMs %d, which no timer can hold, with runner.invalid_request', async (timeoutMs) => {
+    expect(await codeOf(Promise.resolve().then(() => resolveLimits({ timeoutMs })))).toBe('runner.invalid_request');
+  });
+
+  describe('in a run', () => {
+    let server: ModelServer;
+    beforeAll(async () => {
+      server = await startModelServer();
+    });
+    afterAll(async () => {
+      await server.close();
+    });
+
+    it('refuses timeoutMs 1e12 with runner.invalid_request before calling the model, not with a RangeError', async () => {
+      const runner = createToolLoopRunner({
+        provider: createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 }),
+      });
+      const request = {
+        messages: [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })],
+        principal: testPrincipal(),
+        limits: { timeoutMs: 1e12 },
+      };
+      expect(await codeOf(runner.run(request))).toBe('runner.invalid_request');
+      expect(server.completionRequests()).toEqual([]);
+    });
+  });
+});
