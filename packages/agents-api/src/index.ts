@@ -4,6 +4,7 @@
 // errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
 export type { AgentsApiErrorCode, AgentsApiErrorOptions } from './errors';
+export { isRetryableCode } from './errors';
 
 // agent definitions and the registry
 export {

@@ -79,8 +79,11 @@ export interface ToolExecution {
 
 /** A failure that ended a run. */
 export interface RunFailure {
+  /** The same codes errors carry, so one mapping (retry rule, HTTP status) serves both. */
   readonly code: AgentsApiErrorCode;
   readonly message: string;
+  /** Whether running the same request again later may succeed: `isRetryableCode(code)`. */
+  readonly retryable: boolean;
 }
 
 interface ResultBase {

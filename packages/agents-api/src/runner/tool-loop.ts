@@ -1,4 +1,4 @@
-import { AgentsApiError } from '../errors';
+import { AgentsApiError, isRetryableCode } from '../errors';
 import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
 import { isValidPrincipal } from '../permissions/caller-chain';
 import {
@@ -207,13 +207,13 @@ export class ToolLoop {
       return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
     }
     if (error instanceof PersistFailure) {
-      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message } };
+      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message, retryable: isRetryableCode('runner.persist_failed') } };
     }
-    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message } };
+    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
     // A seam (provider, mediator, completion policy) threw something of its own:
     // the run still ends with a result, and sinks still hear `run-end`.
     const message = error instanceof Error ? error.message : String(error);
-    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}` } };
+    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}`, retryable: false } };
   }
 
   /** One model call; not itself async in `run`, so a turn waits on the provider's promise directly. */
