@@ -216,6 +216,16 @@ describe('openai provider', () => {
       ]);
     });
 
+    it('sends a user message\'s image parts and participant name', async () => {
+      server.enqueue(textReply('A cat.'));
+      const parts = [
+        { type: 'text', text: 'What is this?' },
+        { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+      ];
+      await provider.complete({ messages: [createMessage({ type: 'text', role: 'user', content: 'What is this?', payload: { parts, name: 'alice' } })] });
+      expect(lastRequest()?.messages).toEqual([{ role: 'user', content: parts, name: 'alice' }]);
+    });
+
     it('asks for usage when it streams', async () => {
       server.enqueue(textReply('ok'));
       await collect(provider.stream(ask));
