@@ -112,19 +112,20 @@ export interface ModelProvider {
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }
 
-const usageFields = ['inputTokens', 'outputTokens', 'totalTokens', 'cachedInputTokens', 'reasoningTokens'] as const;
-
 /**
  * Sums usage field by field. A field is reported in the sum when either side
  * reported it (the other counts as zero), and stays absent when neither did.
  */
 export function addUsage(left: ModelUsage, right: ModelUsage): ModelUsage {
+  // Field by field rather than a loop over the names: this runs on every turn of the loop.
   const sum: { -readonly [Field in keyof ModelUsage]: number } = {};
-  for (const field of usageFields) {
-    const leftValue = left[field];
-    const rightValue = right[field];
-    if (leftValue !== undefined || rightValue !== undefined) sum[field] = (leftValue ?? 0) + (rightValue ?? 0);
+  if (left.inputTokens !== undefined || right.inputTokens !== undefined) sum.inputTokens = (left.inputTokens ?? 0) + (right.inputTokens ?? 0);
+  if (left.outputTokens !== undefined || right.outputTokens !== undefined) sum.outputTokens = (left.outputTokens ?? 0) + (right.outputTokens ?? 0);
+  if (left.totalTokens !== undefined || right.totalTokens !== undefined) sum.totalTokens = (left.totalTokens ?? 0) + (right.totalTokens ?? 0);
+  if (left.cachedInputTokens !== undefined || right.cachedInputTokens !== undefined) {
+    sum.cachedInputTokens = (left.cachedInputTokens ?? 0) + (right.cachedInputTokens ?? 0);
   }
+  if (left.reasoningTokens !== undefined || right.reasoningTokens !== undefined) sum.reasoningTokens = (left.reasoningTokens ?? 0) + (right.reasoningTokens ?? 0);
   return sum;
 }
 

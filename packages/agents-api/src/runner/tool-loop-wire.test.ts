@@ -227,6 +227,17 @@ describe('tool loop runner on the OpenAI wire', () => {
       expect(second.toolExecutions).toMatchObject([{ toolCallId: 'call_pick', outcome: 'error', content: expect.stringContaining('the client sent no result') }]);
     });
 
+    it('hands a held client-side call to the client once a later run approves it', async () => {
+      server.enqueue(toolCallReply({ id: 'call_pick', name: 'pick_file', arguments: { kind: 'pdf' } }));
+      const mediator = { mediate: () => ({ action: 'hold', reason: 'ask first' }) as const };
+      const first = await runnerWith({ mediator }).run(request({ tools: [weather, pickFile] }));
+      expect(first.status).toBe('approval_required');
+      const second = await runnerWith({ mediator }).run(
+        request({ tools: [weather, pickFile], messages: [...request().messages, ...first.messages], approvals: [{ toolCallId: 'call_pick', approved: true }] }),
+      );
+      expect(second).toMatchObject({ status: 'tool_calls_required', pendingToolCalls: [{ id: 'call_pick', type: 'function' }], turns: 0 });
+    });
+
     it('lets the mediator reject a client-side call like any other', async () => {
       server.enqueue(toolCallReply({ id: 'call_pick', name: 'pick_file', arguments: { kind: 'pdf' } }), textReply('Cannot pick files.'));
       const mediator = { mediate: () => ({ action: 'reject', reason: 'no files today' }) as const };
