@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { testPrincipal } from '../../test/support/principals';
 import { createMessage, type AgentMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
+import { createSessionRunner } from '../sessions/session-runner';
 import { defineTool } from '../tools/define-tool';
+import { createInMemoryTranscriptStore } from '../transcripts/in-memory-transcript-store';
 import type { ConversationRequest } from './conversation-runner';
 import { createToolLoopRunner, type ToolLoopRunnerOptions } from './tool-loop-runner';
 
@@ -236,6 +238,29 @@ describe('tool loop runner on the OpenAI wire', () => {
         request({ tools: [weather, pickFile], messages: [...request().messages, ...first.messages], approvals: [{ toolCallId: 'call_pick', approved: true }] }),
       );
       expect(second).toMatchObject({ status: 'tool_calls_required', pendingToolCalls: [{ id: 'call_pick', type: 'function' }], turns: 0 });
+    });
+
+    it('stores the pending call in a durable session, which a resume with the client\'s result continues', async () => {
+      // The in-memory store, declared durable: this test never restarts the process, and resume only runs on a durable store.
+      const store = { ...createInMemoryTranscriptStore(), durable: true };
+      const sessions = createSessionRunner({ store, createRunner: (persister) => runnerWith({ persister }) });
+      const owner = { userId: principal.userId, tenantId: 'acme' };
+      server.enqueue(toolCallReply({ id: 'call_pick', name: 'pick_file', arguments: { kind: 'pdf' } }));
+      const started = await sessions.start({ owner, session: { agentSlug: principal.agentSlug }, input: [userSays('Summarise a file')], principal, tools: [pickFile] });
+      expect(started.result.status).toBe('tool_calls_required');
+      const clientResult = createMessage({
+        type: 'tool_result',
+        role: 'tool',
+        content: 'report.pdf',
+        payload: { toolCallId: 'call_pick', toolName: 'pick_file', isError: false },
+      });
+      server.enqueue(textReply('Summary of report.pdf.'));
+      const resumed = await sessions.resume({ owner, sessionId: started.session.id, input: [clientResult], principal, tools: [pickFile] });
+      expect(resumed.result).toMatchObject({ status: 'completed', finalContent: 'Summary of report.pdf.' });
+      expect(server.completionRequests()[1]?.messages.slice(-2)).toEqual([
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_pick', type: 'function', function: { name: 'pick_file', arguments: '{"kind":"pdf"}' } }] },
+        { role: 'tool', tool_call_id: 'call_pick', content: 'report.pdf' },
+      ]);
     });
 
     it('lets the mediator reject a client-side call like any other', async () => {
