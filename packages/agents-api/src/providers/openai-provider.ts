@@ -135,7 +135,8 @@ async function* stream(
       const text = accumulator.add(parsed);
       if (text !== '') yield { type: 'text-delta', text };
       const fragments = parsed.choices?.[0]?.delta?.tool_calls;
-      if (fragments) for (const fragment of fragments) yield toolCallDelta(fragment);
+      // A fragment with nothing in it (no id, name or arguments) is not worth an event.
+      if (fragments) for (const fragment of fragments) if (fragment.id || fragment.function?.name || fragment.function?.arguments) yield toolCallDelta(fragment);
     }
   } catch (error) {
     throw toProviderError(error, options.signal);

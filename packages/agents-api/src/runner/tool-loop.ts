@@ -217,7 +217,7 @@ export class ToolLoop {
     if (error instanceof PersistFailure) {
       return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message, retryable: isRetryableCode('runner.persist_failed') } };
     }
-    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message, retryable: error.retryable } };
+    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message, retryable: isRetryableCode(error.code) } };
     // A seam (provider, mediator, completion policy) threw something of its own:
     // the run still ends with a result, and sinks still hear `run-end`.
     const message = error instanceof Error ? error.message : String(error);
