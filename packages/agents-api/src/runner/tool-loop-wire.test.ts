@@ -244,7 +244,8 @@ describe('tool loop runner on the OpenAI wire', () => {
       // The in-memory store, declared durable: this test never restarts the process, and resume only runs on a durable store.
       const store = { ...createInMemoryTranscriptStore(), durable: true };
       const sessions = createSessionRunner({ store, createRunner: (persister) => runnerWith({ persister }) });
-      const owner = { userId: principal.userId, tenantId: 'acme' };
+      // No tenant, as the test principal has none: a session runner may check that the owner is the principal's.
+      const owner = { userId: principal.userId, tenantId: null };
       server.enqueue(toolCallReply({ id: 'call_pick', name: 'pick_file', arguments: { kind: 'pdf' } }));
       const started = await sessions.start({ owner, session: { agentSlug: principal.agentSlug }, input: [userSays('Summarise a file')], principal, tools: [pickFile] });
       expect(started.result.status).toBe('tool_calls_required');
