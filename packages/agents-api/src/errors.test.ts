@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentsApiError } from './errors';
+import { AgentsApiError, agentsApiErrorCodes, isRetryableCode, type AgentsApiErrorCode } from './errors';
 
 describe('AgentsApiError', () => {
   it('carries a stable code, details and cause', () => {
@@ -15,5 +15,41 @@ describe('AgentsApiError', () => {
     expect(AgentsApiError.isInstance(foreign)).toBe(true);
     expect(AgentsApiError.isInstance(new Error('plain'))).toBe(false);
     expect(AgentsApiError.isInstance(null)).toBe(false);
+  });
+
+  describe('retryable', () => {
+    const retryable: readonly AgentsApiErrorCode[] = [
+      'provider.timeout',
+      'provider.unavailable',
+      'provider.rate_limited',
+      'transcript.store_failed',
+      'memory.store_failed',
+      'transcript.session_locked',
+      'runner.persist_failed',
+    ];
+
+    it.each(retryable)('%s may pass when tried again', (code) => {
+      expect(new AgentsApiError(code, 'x').retryable).toBe(true);
+      expect(isRetryableCode(code)).toBe(true);
+    });
+
+    it.each([
+      'provider.bad_request',
+      'provider.auth_failed',
+      'provider.bad_response',
+      'provider.cancelled',
+      'message.invalid',
+      'runner.invalid_request',
+      'agent.invalid_definition',
+      'memory.invalid_content',
+      'transcript.invalid_request',
+    ] as const)('%s fails the same way when tried again', (code) => {
+      expect(new AgentsApiError(code, 'x').retryable).toBe(false);
+    });
+
+    it('is false for every code outside the retryable table', () => {
+      const others = agentsApiErrorCodes.filter((code) => !retryable.includes(code));
+      expect(others.filter((code) => isRetryableCode(code))).toEqual([]);
+    });
   });
 });

@@ -46,6 +46,27 @@ export const agentsApiErrorCodes = [
 /** A stable, dotted error code: `area.problem`. */
 export type AgentsApiErrorCode = (typeof agentsApiErrorCodes)[number];
 
+/**
+ * The codes of failures that may pass if the same work is tried again later:
+ * the model timed out, was unreachable or rate-limited, a store failed or a
+ * session was busy. Every other code is not: trying again fails the same way.
+ * A job engine's retry rule and a server's status table both read this one table.
+ */
+const retryableErrorCodes: ReadonlySet<AgentsApiErrorCode> = new Set<AgentsApiErrorCode>([
+  'provider.rate_limited',
+  'provider.timeout',
+  'provider.unavailable',
+  'runner.persist_failed',
+  'transcript.session_locked',
+  'transcript.store_failed',
+  'memory.store_failed',
+]);
+
+/** Whether a failure with `code` may pass when tried again (see {@link AgentsApiError.retryable}). */
+export function isRetryableCode(code: AgentsApiErrorCode): boolean {
+  return retryableErrorCodes.has(code);
+}
+
 /** Options of {@link AgentsApiError}. */
 export interface AgentsApiErrorOptions {
   /** Machine-readable context, safe to show to the caller. */
@@ -64,6 +85,8 @@ const marker = Symbol.for('@data-machine/agents-api/error');
 export class AgentsApiError extends Error {
   readonly code: AgentsApiErrorCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /** Whether trying the same work again later may succeed; derived from `code` by {@link isRetryableCode}. */
+  readonly retryable: boolean;
   readonly [marker] = true;
 
   constructor(code: AgentsApiErrorCode, message: string, options: AgentsApiErrorOptions = {}) {
@@ -71,6 +94,7 @@ export class AgentsApiError extends Error {
     this.name = 'AgentsApiError';
     this.code = code;
     this.details = options.details;
+    this.retryable = isRetryableCode(code);
   }
 
   /** Whether `value` is an AgentsApiError, from this copy of the package or any other. */

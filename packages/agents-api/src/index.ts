@@ -4,6 +4,7 @@
 // errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
 export type { AgentsApiErrorCode, AgentsApiErrorOptions } from './errors';
+export { isRetryableCode } from './errors';
 
 // agent definitions and the registry
 export {
@@ -64,18 +65,21 @@ export { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } f
 export type { FromOpenAIChatOptions, OpenAIChatConvertibleMessage } from './messages/openai-chat-format';
 
 // model providers
-export { addUsage, emptyUsage } from './providers/model-provider';
+export { addUsage, countedTokens, emptyUsage } from './providers/model-provider';
 export type {
   ModelCallOptions,
   ModelFinishReason,
   ModelProvider,
   ModelRequest,
   ModelResponse,
+  ModelResponseFormat,
   ModelStreamEvent,
+  ModelToolChoice,
   ModelToolSpec,
   ModelUsage,
 } from './providers/model-provider';
 export { createOpenAIProvider } from './providers/openai-provider';
+export { defaultOpenAIMaxRetries, defaultOpenAITimeoutMs } from './providers/openai-provider';
 export type { OpenAIProviderOptions } from './providers/openai-provider';
 export { completeOnce } from './providers/complete-once';
 export type { CompleteOnceRequest, CompleteOnceResult } from './providers/complete-once';
@@ -110,6 +114,7 @@ export type { SubagentCallOptions } from './permissions/caller-chain';
 export type {
   ApprovalDecision,
   BudgetName,
+  ClientToolCall,
   CompletionPolicy,
   ConversationEvent,
   ConversationLimits,

@@ -27,6 +27,29 @@ describe('openai chat format', () => {
       expect(roundTrip(messages)).toEqual(messages);
     });
 
+    it('keeps participant names on user, assistant, system and tool-calling messages', () => {
+      const messages: ChatCompletionMessageParam[] = [
+        { role: 'system', content: 'Be brief.', name: 'ops' },
+        { role: 'user', content: 'Hi', name: 'alice' },
+        { role: 'assistant', content: 'Hello.', name: 'bot' },
+        { role: 'assistant', content: null, tool_calls: [weatherCall], name: 'bot' },
+      ];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+
+    it('keeps a user message\'s image parts, which go back to the model as parts', () => {
+      const messages: ChatCompletionMessageParam[] = [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          ],
+        },
+      ];
+      expect(roundTrip(messages)).toEqual(messages);
+    });
+
     it('keeps assistant text said together with a tool call', () => {
       const messages: ChatCompletionMessageParam[] = [{ role: 'assistant', content: 'Let me look.', tool_calls: [weatherCall] }];
       expect(roundTrip(messages)).toEqual(messages);
@@ -176,11 +199,44 @@ describe('openai chat format', () => {
       expect(fromOpenAIChatMessages(messages, { toolNames: new Map([['call_1', 'weather']]) })).toHaveLength(1);
     });
 
-    it('rejects an image part', () => {
+    it('keeps a user message\'s text and image parts in order, with the text joined as content', () => {
+      const parts = [
+        { type: 'text', text: 'What is in ' },
+        { type: 'image_url', image_url: { url: 'https://example.com/cat.png', detail: 'low' } },
+        { type: 'text', text: 'this picture?' },
+      ] as const;
+      const message = fromOpenAIChatMessage({ role: 'user', content: [...parts] });
+      expect(message).toMatchObject({ type: 'text', role: 'user', content: 'What is in this picture?', payload: { parts } });
+    });
+
+    it('refuses an audio part, naming its index and type', () => {
       const error = thrownBy(() =>
-        fromOpenAIChatMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }),
+        fromOpenAIChatMessage({
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Listen:' },
+            { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+          ],
+        }),
       );
-      expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'user', issues: expect.any(Array) } });
+      expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'user', partIndex: 1, partType: 'input_audio' } });
+      expect(error.message).toContain('content part 1 (input_audio)');
+    });
+
+    it('refuses a file part, naming its index and type', () => {
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'user', content: [{ type: 'file', file: { file_id: 'file_1' } }] }));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { partIndex: 0, partType: 'file' } });
+    });
+
+    it('refuses a refusal part in assistant content', () => {
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'assistant', content: [{ type: 'refusal', refusal: 'No.' }] }));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'assistant', partIndex: 0, partType: 'refusal' } });
+    });
+
+    it('refuses an image part outside a user message', () => {
+      const image = { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } };
+      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'system', content: [image] } as unknown as ChatCompletionMessageParam));
+      expect(error).toMatchObject({ code: 'message.invalid', details: { role: 'system', partIndex: 0, partType: 'image_url' } });
     });
 
     it('rejects the legacy function role', () => {
@@ -193,9 +249,13 @@ describe('openai chat format', () => {
       expect(error.code).toBe('message.invalid');
     });
 
-    it('rejects a participant name, which the envelope cannot keep', () => {
-      const error = thrownBy(() => fromOpenAIChatMessage({ role: 'user', content: 'Hi', name: 'alice' }));
-      expect(error.code).toBe('message.invalid');
+    it('keeps a participant name in payload.name', () => {
+      expect(fromOpenAIChatMessage({ role: 'user', content: 'Hi', name: 'alice' })).toMatchObject({ payload: { name: 'alice' } });
+      expect(fromOpenAIChatMessage({ role: 'system', content: 'Be brief.', name: 'ops' })).toMatchObject({ payload: { name: 'ops' } });
+      expect(fromOpenAIChatMessage({ role: 'assistant', content: null, name: 'bot', tool_calls: [weatherCall] })).toMatchObject({
+        type: 'tool_call',
+        payload: { name: 'bot' },
+      });
     });
 
     it('rejects a custom tool call', () => {

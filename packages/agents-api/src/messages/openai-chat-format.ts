@@ -1,5 +1,6 @@
 import type {
   ChatCompletionAssistantMessageParam,
+  ChatCompletionContentPart,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { z } from 'zod';
@@ -32,7 +33,11 @@ export interface FromOpenAIChatOptions extends MessageFactoryOptions {
  * a system message, then every model-visible message in order. Tool results go
  * out with role `tool` and the id of the call they answer. Runtime records
  * (`approval_required`, `input_required`, `final_result`, `error`, `delta`) are left out.
+ * A message's `payload.name` goes out as its participant `name`; a user message's
+ * `payload.parts` (text and `image_url` parts) goes out as its content instead of `content`.
  * What survives a round trip is set out on {@link fromOpenAIChatMessages}.
+ *
+ * @throws AgentsApiError `message.invalid` for a `payload.parts` that is not a list of text and `image_url` parts.
  */
 export function toOpenAIChatMessages(messages: readonly AgentMessage[], instructions?: string): ChatCompletionMessageParam[] {
   const converted: ChatCompletionMessageParam[] = instructions === undefined ? [] : [{ role: 'system', content: instructions }];
@@ -46,7 +51,9 @@ export function toOpenAIChatMessages(messages: readonly AgentMessage[], instruct
 function toOpenAIChatMessage(message: AgentMessage): ChatCompletionMessageParam | undefined {
   switch (message.type) {
     case 'text':
-      return { role: message.role, content: message.content };
+      // The common message has neither a participant name nor parts: one fixed shape for it.
+      if (message.payload.name === undefined && message.payload.parts === undefined) return { role: message.role, content: message.content };
+      return toTextWithExtras(message);
     case 'tool_call':
       return toAssistantToolCalls(message);
     case 'tool_result':
@@ -60,8 +67,33 @@ function toOpenAIChatMessage(message: AgentMessage): ChatCompletionMessageParam 
   }
 }
 
+function toTextWithExtras(message: TextMessage): ChatCompletionMessageParam {
+  const name = typeof message.payload.name === 'string' ? message.payload.name : undefined;
+  const withName = name === undefined ? {} : { name };
+  switch (message.role) {
+    case 'user':
+      return { role: 'user', content: message.payload.parts === undefined ? message.content : partsOf(message), ...withName };
+    case 'assistant':
+      return { role: 'assistant', content: message.content, ...withName };
+    case 'system':
+      return { role: 'system', content: message.content, ...withName };
+  }
+}
+
+function partsOf(message: TextMessage): ChatCompletionContentPart[] {
+  const parsed = userPartsSchema.safeParse(message.payload.parts);
+  if (!parsed.success) {
+    throw new AgentsApiError('message.invalid', `Message ${message.id} has payload.parts that are not text and image_url parts: ${z.prettifyError(parsed.error)}`, {
+      details: { messageId: message.id, issues: parsed.error.issues.map((issue) => ({ path: `payload.parts.${issue.path.join('.')}`, message: issue.message })) },
+    });
+  }
+  return parsed.data;
+}
+
 function toAssistantToolCalls(message: ToolCallMessage): ChatCompletionAssistantMessageParam {
+  const { name } = message.payload;
   return {
+    ...(typeof name === 'string' ? { name } : {}),
     role: 'assistant',
     // OpenAI's own responses carry null, not '', next to tool calls; keep that shape so a round trip is exact.
     content: message.content === '' ? null : message.content,
@@ -73,10 +105,17 @@ function toAssistantToolCalls(message: ToolCallMessage): ChatCompletionAssistant
   };
 }
 
-// What the envelope can hold. Strict objects: a field it cannot keep (`name`, an
-// image part, a refusal) must fail loudly rather than vanish in the conversion.
+// What the envelope can hold. Strict objects: a field it cannot keep (an audio or
+// file part, a refusal) must fail loudly rather than vanish in the conversion.
 const textPartSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
+const imagePartSchema = z.strictObject({
+  type: z.literal('image_url'),
+  image_url: z.strictObject({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
+});
+const userPartsSchema = z.array(z.discriminatedUnion('type', [textPartSchema, imagePartSchema]));
 const textContentSchema = z.union([z.string(), z.array(textPartSchema)]);
+const userContentSchema = z.union([z.string(), userPartsSchema]);
+const nameSchema = z.string().min(1).optional();
 const functionToolCallSchema = z.strictObject({
   id: z.string().min(1),
   type: z.literal('function'),
@@ -84,10 +123,11 @@ const functionToolCallSchema = z.strictObject({
 });
 
 const openAIChatMessageSchema = z.discriminatedUnion('role', [
-  z.strictObject({ role: z.enum(['system', 'developer']), content: textContentSchema }),
-  z.strictObject({ role: z.literal('user'), content: textContentSchema }),
+  z.strictObject({ role: z.enum(['system', 'developer']), content: textContentSchema, name: nameSchema }),
+  z.strictObject({ role: z.literal('user'), content: userContentSchema, name: nameSchema }),
   z.strictObject({
     role: z.literal('assistant'),
+    name: nameSchema,
     content: textContentSchema.nullish(),
     tool_calls: z.array(functionToolCallSchema).optional(),
     // Present (and empty) on messages taken from a completion response.
@@ -103,13 +143,18 @@ type OpenAIChatMessage = z.infer<typeof openAIChatMessageSchema>;
 
 /**
  * One OpenAI chat message as an envelope. `system` and `developer` become
- * system text; text parts are joined without a separator. A `tool` message
- * needs its tool's name from `options.toolNames`.
+ * system text; text parts are joined without a separator. A participant `name`
+ * is kept in `payload.name`. A user message with `image_url` parts keeps all
+ * its parts, in order, in `payload.parts` (its `content` is the text parts
+ * joined). A `tool` message needs its tool's name from `options.toolNames`.
  *
  * @throws AgentsApiError `message.invalid` for anything the envelope cannot hold:
- * image, audio or file parts, refusals, participant names, the legacy `function` role.
+ * a content part it cannot carry (`details.partIndex` and `details.partType`:
+ * audio, file, refusal, or an image outside a user message), an assistant
+ * refusal or audio, the legacy `function` role.
  */
 export function fromOpenAIChatMessage(message: ChatCompletionMessageParam, options: FromOpenAIChatOptions = {}): OpenAIChatConvertibleMessage {
+  checkParts(message);
   const parsed = openAIChatMessageSchema.safeParse(message);
   if (!parsed.success) {
     throw new AgentsApiError('message.invalid', `Cannot convert an OpenAI chat message: ${z.prettifyError(parsed.error)}`, {
@@ -123,11 +168,14 @@ export function fromOpenAIChatMessage(message: ChatCompletionMessageParam, optio
  * OpenAI chat messages as envelopes, in order. Tool names for `tool` messages
  * come from the assistant tool calls read before them.
  *
- * Round trips:
- * - OpenAI -> envelope -> OpenAI ({@link toOpenAIChatMessages}) is exact, up to
- *   normal forms: `developer` comes back as `system`, text parts as one string,
- *   the empty fields of a completion response (`refusal: null`, ...) are dropped,
- *   and an assistant's empty content is `null` beside tool calls and `''` without.
+ * Round trips (the conversion is not lossless; this is what it keeps):
+ * - OpenAI -> envelope -> OpenAI ({@link toOpenAIChatMessages}) gives back the
+ *   same messages, participant names and a user's image parts included, up to
+ *   normal forms: `developer` comes back as `system`, text-only parts as one
+ *   string, the empty fields of a completion response (`refusal: null`, ...)
+ *   are dropped, and an assistant's empty content is `null` beside tool calls
+ *   and `''` without. What it cannot carry (audio and file parts, refusals, the
+ *   `function` role) is refused, never dropped.
  * - envelope -> OpenAI -> envelope keeps each model-visible message's type, role
  *   and content, and the payload the chat format has room for: the tool calls,
  *   and a tool result's call id and tool name. What only the envelope holds is
@@ -159,6 +207,24 @@ export function fromOpenAIChatMessages(
   });
 }
 
+/** Refuses, by index and type, a content part the envelope cannot carry for the message's role. */
+function checkParts(message: ChatCompletionMessageParam): void {
+  const { content } = message as { content?: unknown };
+  if (!Array.isArray(content)) return;
+  const role = roleOf(message);
+  const carried = role === 'user' ? userPartTypes : textPartTypes;
+  content.forEach((part: unknown, partIndex) => {
+    const partType = typeof part === 'object' && part !== null ? (part as { type?: unknown }).type : undefined;
+    if (typeof partType === 'string' && carried.has(partType)) return;
+    throw new AgentsApiError('message.invalid', `Cannot convert an OpenAI ${String(role)} message: content part ${partIndex} (${String(partType)}) cannot be carried`, {
+      details: { role, partIndex, partType, issues: [{ path: `content.${partIndex}.type`, message: `a ${String(role)} message cannot carry a ${String(partType)} part here` }] },
+    });
+  });
+}
+
+const userPartTypes: ReadonlySet<string> = new Set(['text', 'image_url']);
+const textPartTypes: ReadonlySet<string> = new Set(['text']);
+
 function repeatedCallIdError(toolCallId: string): AgentsApiError {
   return new AgentsApiError('message.invalid', `Tool-call id ${toolCallId} is used by more than one tool call`, {
     details: { role: 'assistant', toolCallId, issues: [{ path: 'tool_calls.id', message: 'repeats an earlier tool-call id' }] },
@@ -169,9 +235,14 @@ function toEnvelope(message: OpenAIChatMessage, options: FromOpenAIChatOptions):
   switch (message.role) {
     case 'system':
     case 'developer':
-      return createMessage({ type: 'text', role: 'system', content: joinText(message.content), payload: {} }, options);
-    case 'user':
-      return createMessage({ type: 'text', role: 'user', content: joinText(message.content), payload: {} }, options);
+      return createMessage({ type: 'text', role: 'system', content: joinText(message.content), payload: withName(message.name) }, options);
+    case 'user': {
+      const payload: Record<string, unknown> = withName(message.name);
+      const { content } = message;
+      // Text-only parts are joined, as before; parts with an image are kept whole, to go back to the model.
+      if (typeof content !== 'string' && content.some((part) => part.type === 'image_url')) payload.parts = content;
+      return createMessage({ type: 'text', role: 'user', content: joinText(content), payload }, options);
+    }
     case 'assistant':
       return fromAssistant(message, options);
     case 'tool':
@@ -198,8 +269,9 @@ function fromAssistant(
     name: call.function.name,
     arguments: call.function.arguments,
   }));
-  if (toolCalls.length === 0) return createMessage({ type: 'text', role: 'assistant', content, payload: {} }, options);
-  return createMessage({ type: 'tool_call', role: 'assistant', content, payload: { toolCalls } }, options);
+  if (toolCalls.length === 0) return createMessage({ type: 'text', role: 'assistant', content, payload: withName(message.name) }, options);
+  const payload = message.name === undefined ? { toolCalls } : { toolCalls, name: message.name };
+  return createMessage({ type: 'tool_call', role: 'assistant', content, payload }, options);
 }
 
 function toolNameFor(toolCallId: string, options: FromOpenAIChatOptions): string {
@@ -212,8 +284,15 @@ function toolNameFor(toolCallId: string, options: FromOpenAIChatOptions): string
   return name;
 }
 
-function joinText(content: string | readonly { readonly text: string }[]): string {
-  return typeof content === 'string' ? content : content.map((part) => part.text).join('');
+function withName(name: string | undefined): Record<string, unknown> {
+  return name === undefined ? {} : { name };
+}
+
+function joinText(content: string | readonly ({ readonly type: 'text'; readonly text: string } | { readonly type: 'image_url' })[]): string {
+  if (typeof content === 'string') return content;
+  let text = '';
+  for (const part of content) if (part.type === 'text') text += part.text;
+  return text;
 }
 
 function roleOf(message: unknown): unknown {

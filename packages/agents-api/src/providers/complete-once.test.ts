@@ -28,6 +28,12 @@ describe('complete once', () => {
     expect(result).toEqual({ text: 'Nile, Amazon, Danube.', usage: { inputTokens: 10, outputTokens: 6, totalTokens: 16 }, model: 'test-model' });
   });
 
+  it('passes a response format, stop sequences and top_p to the model', async () => {
+    server.enqueue(textReply('{"rivers":["Nile"]}'));
+    await completeOnce(provider, { prompt: 'Name a river as JSON.', responseFormat: { type: 'json_object' }, stop: ['\n\n'], topP: 0.3 });
+    expect(server.completionRequests().at(-1)?.body).toMatchObject({ response_format: { type: 'json_object' }, stop: ['\n\n'], top_p: 0.3 });
+  });
+
   it('sends the instructions as system and the prompt as the only user message', async () => {
     server.enqueue(textReply('ok'));
     await completeOnce(provider, { prompt: 'Name three rivers.', instructions: 'Answer in one line.' });

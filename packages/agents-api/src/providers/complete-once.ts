@@ -1,6 +1,6 @@
 import { AgentsApiError } from '../errors';
 import { createMessage } from '../messages/message';
-import type { ModelProvider, ModelRequest, ModelUsage } from './model-provider';
+import type { ModelProvider, ModelRequest, ModelResponseFormat, ModelUsage } from './model-provider';
 
 /** One prompt for {@link completeOnce}. */
 export interface CompleteOnceRequest {
@@ -9,7 +9,11 @@ export interface CompleteOnceRequest {
   /** Overrides the provider's default model. */
   readonly model?: string;
   readonly temperature?: number;
+  readonly topP?: number;
   readonly maxOutputTokens?: number;
+  /** E.g. `{ type: 'json_schema', name, schema, strict: true }` for a structured answer. */
+  readonly responseFormat?: ModelResponseFormat;
+  readonly stop?: string | readonly string[];
   readonly signal?: AbortSignal;
 }
 

@@ -72,11 +72,23 @@ describe('openai provider', () => {
       expect(response.usage).toEqual({ inputTokens: 12, outputTokens: 3, totalTokens: 15 });
     });
 
-    it('reports zero usage when the server reports none', async () => {
-      const body = { id: 'c1', object: 'chat.completion', model: 'test-model', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] };
+    it('reports cached input tokens and reasoning tokens when the server reports them', async () => {
+      server.enqueue(textReply('ok', { usage: { promptTokens: 120, completionTokens: 30, cachedPromptTokens: 100, reasoningTokens: 20 } }));
+      const response = await provider.complete(ask);
+      expect(response.usage).toStrictEqual({ inputTokens: 120, outputTokens: 30, totalTokens: 150, cachedInputTokens: 100, reasoningTokens: 20 });
+    });
+
+    it('reports no usage, rather than zero, when the server reports none', async () => {
+      server.enqueue(textReply('ok', { usage: null }));
+      const response = await provider.complete(ask);
+      expect(response.usage).toStrictEqual({});
+    });
+
+    it('reports only the usage fields the server sent', async () => {
+      const body = { model: 'test-model', choices: [{ message: { content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7 } };
       server.enqueue({ type: 'malformed', body: JSON.stringify(body) });
       const response = await provider.complete(ask);
-      expect(response.usage).toEqual({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
+      expect(response.usage).toStrictEqual({ inputTokens: 7 });
     });
 
     it('maps a finish reason it does not know to other', async () => {
@@ -96,7 +108,7 @@ describe('openai provider', () => {
         content: 'ok',
         toolCalls: [],
         finishReason: 'other',
-        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+        usage: {},
         model: 'test-model',
       });
     });
@@ -151,6 +163,43 @@ describe('openai provider', () => {
       expect(response.model).toBe('other-model');
     });
 
+    it('sends top_p, stop, tool_choice and a JSON schema response format when set', async () => {
+      server.enqueue(textReply('{"city":"Paris"}'));
+      const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+      await provider.complete({
+        ...ask,
+        tools: [weatherTool],
+        topP: 0.9,
+        stop: ['END', 'STOP'],
+        toolChoice: 'required',
+        responseFormat: { type: 'json_schema', name: 'city', schema, strict: true },
+      });
+      expect(lastRequest()?.body).toMatchObject({
+        top_p: 0.9,
+        stop: ['END', 'STOP'],
+        tool_choice: 'required',
+        response_format: { type: 'json_schema', json_schema: { name: 'city', schema, strict: true } },
+      });
+    });
+
+    it('sends a tool choice that names a tool in OpenAI\'s function shape', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, tools: [weatherTool], toolChoice: { name: 'weather' } });
+      expect(lastRequest()?.body).toMatchObject({ tool_choice: { type: 'function', function: { name: 'weather' } } });
+    });
+
+    it('sends a single stop string and a json_object response format as they are', async () => {
+      server.enqueue(textReply('{}'));
+      await provider.complete({ ...ask, stop: 'END', responseFormat: { type: 'json_object' }, toolChoice: 'none' });
+      expect(lastRequest()?.body).toMatchObject({ stop: 'END', response_format: { type: 'json_object' }, tool_choice: 'none' });
+    });
+
+    it('sends none of the sampling and output fields when unset', async () => {
+      server.enqueue(textReply('ok'));
+      await provider.complete({ ...ask, topP: undefined, stop: undefined, toolChoice: undefined, responseFormat: undefined });
+      expect(Object.keys(lastRequest()?.body ?? {}).sort()).toEqual(['messages', 'model']);
+    });
+
     it('sends tool calls and their results as OpenAI chat messages', async () => {
       const call = { id: 'call_w', name: 'weather', arguments: '{"city":"Paris"}' };
       server.enqueue(textReply('Sunny.'));
@@ -165,6 +214,16 @@ describe('openai provider', () => {
         { role: 'assistant', content: null, tool_calls: [{ id: 'call_w', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
         { role: 'tool', tool_call_id: 'call_w', content: 'Sunny' },
       ]);
+    });
+
+    it('sends a user message\'s image parts and participant name', async () => {
+      server.enqueue(textReply('A cat.'));
+      const parts = [
+        { type: 'text', text: 'What is this?' },
+        { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+      ];
+      await provider.complete({ messages: [createMessage({ type: 'text', role: 'user', content: 'What is this?', payload: { parts, name: 'alice' } })] });
+      expect(lastRequest()?.messages).toEqual([{ role: 'user', content: parts, name: 'alice' }]);
     });
 
     it('asks for usage when it streams', async () => {
@@ -197,8 +256,8 @@ describe('openai provider', () => {
         toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
       );
       const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
-      expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({
+      expect(events.filter((event) => event.type === 'response')).toHaveLength(1);
+      expect(events.at(-1)).toMatchObject({
         type: 'response',
         response: {
           content: null,
@@ -209,6 +268,29 @@ describe('openai provider', () => {
           ],
         },
       });
+    });
+
+    it('yields tool-call argument deltas by index, with id and name on the first fragment of each call', async () => {
+      server.enqueue(
+        toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
+      );
+      const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
+      const deltas = events.filter((event) => event.type === 'tool-call-delta');
+      // The model server sends arguments in 8-character pieces, after a first chunk with the id and name.
+      expect(deltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2);
+      for (const [index, id] of ['call_a', 'call_b'].entries()) {
+        const ofCall = deltas.filter((delta) => delta.index === index);
+        expect(ofCall[0]).toMatchObject({ toolCallId: id, toolName: 'weather' });
+        expect(ofCall.slice(1).every((delta) => delta.toolCallId === undefined && delta.toolName === undefined)).toBe(true);
+      }
+      expect(deltas.filter((delta) => delta.index === 1).map((delta) => delta.argumentsDelta).join('')).toBe('{"city":"Rome"}');
+      expect(events.findIndex((event) => event.type === 'tool-call-delta')).toBeLessThan(events.findIndex((event) => event.type === 'response'));
+    });
+
+    it('reports cached and reasoning tokens of a stream', async () => {
+      server.enqueue(textReply('ok', { usage: { promptTokens: 50, completionTokens: 10, cachedPromptTokens: 40, reasoningTokens: 6 } }));
+      const events = await collect(provider.stream(ask));
+      expect(events.at(-1)).toMatchObject({ response: { usage: { inputTokens: 50, outputTokens: 10, totalTokens: 60, cachedInputTokens: 40, reasoningTokens: 6 } } });
     });
 
     it('keeps text said alongside tool calls', async () => {
@@ -273,9 +355,23 @@ describe('openai provider', () => {
       expect((await failure(() => provider.complete(ask))).code).toBe('provider.bad_response');
     });
 
-    it('maps a client timeout to provider.timeout', async () => {
+    it('maps a client timeout to provider.timeout, which is retryable', async () => {
       server.enqueue(textReply('too late', { delayMs: 10_000 }));
-      expect((await failure(() => providerWith({ timeoutMs: 50 }).complete(ask))).code).toBe('provider.timeout');
+      const error = await failure(() => providerWith({ timeoutMs: 50 }).complete(ask));
+      expect(error).toMatchObject({ code: 'provider.timeout', retryable: true });
+    });
+
+    it('applies the timeout to each attempt and retries a timed-out one', async () => {
+      const before = server.completionRequests().length;
+      server.enqueue(textReply('too late', { delayMs: 10_000 }), textReply('Sunny.'));
+      const response = await providerWith({ timeoutMs: 1_000, maxRetries: 1 }).complete(ask);
+      expect(response.content).toBe('Sunny.');
+      expect(server.completionRequests().length - before).toBe(2);
+    });
+
+    it('marks a bad request as not retryable', async () => {
+      server.enqueue(errorReply(400));
+      expect(await failure(() => provider.complete(ask))).toMatchObject({ code: 'provider.bad_request', retryable: false });
     });
 
     it('maps a refused connection to provider.unavailable', async () => {

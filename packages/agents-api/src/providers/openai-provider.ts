@@ -1,5 +1,10 @@
 import OpenAI from 'openai';
-import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionFunctionTool,
+  ChatCompletionToolChoiceOption,
+} from 'openai/resources/chat/completions';
+import type { ResponseFormatJSONSchema } from 'openai/resources/shared';
 import { z } from 'zod';
 import { AgentsApiError, type AgentsApiErrorCode } from '../errors';
 import { toolCallSchema, type ToolCall } from '../messages/message';
@@ -10,7 +15,9 @@ import type {
   ModelProvider,
   ModelRequest,
   ModelResponse,
+  ModelResponseFormat,
   ModelStreamEvent,
+  ModelToolChoice,
   ModelToolSpec,
   ModelUsage,
 } from './model-provider';
@@ -22,15 +29,24 @@ export interface OpenAIProviderOptions {
   readonly model: string;
   /** Any OpenAI-compatible endpoint; defaults to `https://api.openai.com/v1`. */
   readonly baseURL?: string;
-  /** Per attempt, until the response headers arrive; the SDK's default is 10 minutes. */
+  /**
+   * Per attempt, until the response headers arrive; default 60 seconds
+   * ({@link defaultOpenAITimeoutMs}). The SDK's own default, 10 minutes, let a
+   * hung model hold a run for half an hour across its retries.
+   */
   readonly timeoutMs?: number;
-  /** Retries of 408, 409, 429, 5xx and connection failures, with the SDK's backoff; default 2. */
+  /** Retries of 408, 409, 429, 5xx, connection failures and timeouts, with the SDK's backoff; default 2 ({@link defaultOpenAIMaxRetries}). */
   readonly maxRetries?: number;
   readonly organization?: string;
   readonly project?: string;
 }
 
 const providerName = 'openai';
+
+/** The per-attempt timeout of {@link createOpenAIProvider} when none is given: 60 seconds. */
+export const defaultOpenAITimeoutMs = 60_000;
+/** The retries of {@link createOpenAIProvider} when none are given: 2, so at most 3 attempts (about 3 minutes with the default timeout). */
+export const defaultOpenAIMaxRetries = 2;
 const defaultBaseURL = 'https://api.openai.com/v1';
 
 /**
@@ -50,8 +66,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
     baseURL: options.baseURL ?? defaultBaseURL,
     organization: options.organization ?? null,
     project: options.project ?? null,
-    maxRetries: options.maxRetries ?? 2,
-    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    maxRetries: options.maxRetries ?? defaultOpenAIMaxRetries,
+    timeout: options.timeoutMs ?? defaultOpenAITimeoutMs,
   });
   return {
     name: providerName,
@@ -68,8 +84,24 @@ function toParams(request: ModelRequest, defaultModel: string): ChatCompletionCr
   // Only what is set is sent; assigned field by field, the cheapest way to build it on every call.
   if (request.tools !== undefined && request.tools.length > 0) params.tools = request.tools.map(toFunctionTool);
   if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.topP !== undefined) params.top_p = request.topP;
   if (request.maxOutputTokens !== undefined) params.max_completion_tokens = request.maxOutputTokens;
+  if (request.toolChoice !== undefined) params.tool_choice = toToolChoice(request.toolChoice);
+  if (request.responseFormat !== undefined) params.response_format = toResponseFormat(request.responseFormat);
+  if (request.stop !== undefined) params.stop = typeof request.stop === 'string' ? request.stop : [...request.stop];
   return params;
+}
+
+function toToolChoice(choice: ModelToolChoice): ChatCompletionToolChoiceOption {
+  return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+}
+
+function toResponseFormat(format: ModelResponseFormat): NonNullable<ChatCompletionCreateParamsNonStreaming['response_format']> {
+  if (format.type !== 'json_schema') return { type: format.type };
+  const jsonSchema: ResponseFormatJSONSchema.JSONSchema = { name: format.name, schema: format.schema as Record<string, unknown> };
+  if (format.description !== undefined) jsonSchema.description = format.description;
+  if (format.strict !== undefined) jsonSchema.strict = format.strict;
+  return { type: 'json_schema', json_schema: jsonSchema };
 }
 
 function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {
@@ -99,8 +131,12 @@ async function* stream(
       { signal: options.signal },
     );
     for await (const chunk of chunks) {
-      const text = accumulator.add(parseWire(chunkWireSchema, chunk, 'stream chunk'));
+      const parsed = parseWire(chunkWireSchema, chunk, 'stream chunk');
+      const text = accumulator.add(parsed);
       if (text !== '') yield { type: 'text-delta', text };
+      const fragments = parsed.choices?.[0]?.delta?.tool_calls;
+      // A fragment with nothing in it (no id, name or arguments) is not worth an event.
+      if (fragments) for (const fragment of fragments) if (fragment.id || fragment.function?.name || fragment.function?.arguments) yield toolCallDelta(fragment);
     }
   } catch (error) {
     throw toProviderError(error, options.signal);
@@ -117,7 +153,13 @@ const wireToolCallSchema = z.object({
   function: z.object({ name: z.string().min(1), arguments: z.string() }),
 });
 const wireUsageSchema = z
-  .object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional(), total_tokens: z.number().optional() })
+  .object({
+    prompt_tokens: z.number().optional(),
+    completion_tokens: z.number().optional(),
+    total_tokens: z.number().optional(),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+    completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
+  })
   .nullish();
 const completionWireSchema = z.object({
   model: z.string().optional(),
@@ -157,6 +199,18 @@ const chunkWireSchema = z.object({
   usage: wireUsageSchema,
 });
 type ChunkWire = z.infer<typeof chunkWireSchema>;
+type ToolCallFragmentWire = NonNullable<NonNullable<NonNullable<NonNullable<ChunkWire['choices']>[number]['delta']>['tool_calls']>[number]>;
+
+function toolCallDelta(fragment: ToolCallFragmentWire): ModelStreamEvent {
+  const event: { type: 'tool-call-delta'; index: number; toolCallId?: string; toolName?: string; argumentsDelta: string } = {
+    type: 'tool-call-delta',
+    index: fragment.index,
+    argumentsDelta: fragment.function?.arguments ?? '',
+  };
+  if (fragment.id) event.toolCallId = fragment.id;
+  if (fragment.function?.name) event.toolName = fragment.function.name;
+  return event;
+}
 type UsageWire = z.infer<typeof wireUsageSchema>;
 
 function parseWire<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string): z.infer<Schema> {
@@ -210,7 +264,14 @@ function isWireToolCall(call: unknown): boolean {
 }
 
 function isUsage(usage: unknown): boolean {
-  return isObject(usage) && optional(usage.prompt_tokens, isFiniteNumber) && optional(usage.completion_tokens, isFiniteNumber) && optional(usage.total_tokens, isFiniteNumber);
+  return (
+    isObject(usage) &&
+    optional(usage.prompt_tokens, isFiniteNumber) &&
+    optional(usage.completion_tokens, isFiniteNumber) &&
+    optional(usage.total_tokens, isFiniteNumber) &&
+    nullish(usage.prompt_tokens_details, (details) => isObject(details) && nullish(details.cached_tokens, isFiniteNumber)) &&
+    nullish(usage.completion_tokens_details, (details) => isObject(details) && nullish(details.reasoning_tokens, isFiniteNumber))
+  );
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -284,10 +345,20 @@ function toFinishReason(reason: string | null | undefined): ModelFinishReason {
   return finishReasons.get(reason ?? '') ?? 'other';
 }
 
-function toUsage(usage: UsageWire): ModelUsage {
-  const inputTokens = usage?.prompt_tokens ?? 0;
-  const outputTokens = usage?.completion_tokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
+/** What the provider reported, and nothing it did not: an absent field stays absent. */
+function toUsage(wire: UsageWire): ModelUsage {
+  const usage: { -readonly [Field in keyof ModelUsage]: number } = {};
+  if (!wire) return usage;
+  const { prompt_tokens: input, completion_tokens: output } = wire;
+  if (input !== undefined) usage.inputTokens = input;
+  if (output !== undefined) usage.outputTokens = output;
+  const total = wire.total_tokens ?? (input !== undefined && output !== undefined ? input + output : undefined);
+  if (total !== undefined) usage.totalTokens = total;
+  const cached = wire.prompt_tokens_details?.cached_tokens;
+  if (cached !== undefined && cached !== null) usage.cachedInputTokens = cached;
+  const reasoning = wire.completion_tokens_details?.reasoning_tokens;
+  if (reasoning !== undefined && reasoning !== null) usage.reasoningTokens = reasoning;
+  return usage;
 }
 
 /** Maps whatever the SDK threw to a `provider.*` error; the SDK's retries are already spent. */

@@ -1,7 +1,7 @@
 import type { AgentsApiErrorCode } from '../errors';
 import type { AgentMessage, ToolCall } from '../messages/message';
 import type { Principal } from '../permissions/principal';
-import type { ModelUsage } from '../providers/model-provider';
+import type { ModelResponseFormat, ModelToolChoice, ModelUsage } from '../providers/model-provider';
 import type { AnyToolDefinition } from '../tools/tool';
 
 /** Bounds on one run; every one is enforced by the built-in loop. */
@@ -54,6 +54,13 @@ export interface ConversationRequest {
   readonly limits?: ConversationLimits;
   readonly model?: string;
   readonly temperature?: number;
+  readonly topP?: number;
+  /** Output tokens per model call, reasoning included. */
+  readonly maxOutputTokens?: number;
+  /** Applies to every model call of the run; `{ name }` must name one of `tools`. */
+  readonly toolChoice?: ModelToolChoice;
+  readonly responseFormat?: ModelResponseFormat;
+  readonly stop?: string | readonly string[];
   /** Decisions on calls a previous run held for approval; the run applies them before calling the model. */
   readonly approvals?: readonly ApprovalDecision[];
 }
@@ -79,14 +86,18 @@ export interface ToolExecution {
 
 /** A failure that ended a run. */
 export interface RunFailure {
+  /** The same codes errors carry, so one mapping (retry rule, HTTP status) serves both. */
   readonly code: AgentsApiErrorCode;
   readonly message: string;
+  /** Whether running the same request again later may succeed: `isRetryableCode(code)`. */
+  readonly retryable: boolean;
 }
 
 interface ResultBase {
   /** The messages this run produced, in order (not the request's). */
   readonly messages: readonly AgentMessage[];
   readonly toolExecutions: readonly ToolExecution[];
+  /** Summed over the run's model calls (see `addUsage`); each assistant message's `payload.usage` has its turn's. */
   readonly usage: ModelUsage;
   /** Model calls made. */
   readonly turns: number;
@@ -99,12 +110,24 @@ export type ConversationResult =
   | (ResultBase & { readonly status: 'completed' })
   | (ResultBase & { readonly status: 'failed'; readonly failure: RunFailure })
   | (ResultBase & { readonly status: 'approval_required'; readonly pending: readonly PendingApproval[] })
+  | (ResultBase & { readonly status: 'tool_calls_required'; readonly pendingToolCalls: readonly ClientToolCall[] })
   | (ResultBase & { readonly status: 'input_required'; readonly question: string })
   | (ResultBase & { readonly status: 'budget_exceeded'; readonly budget: BudgetName })
   | (ResultBase & { readonly status: 'stalled'; readonly repeatedCall: ToolCall })
   | (ResultBase & { readonly status: 'cancelled' });
 
 export type ConversationStatus = ConversationResult['status'];
+
+/**
+ * A call of a client-side tool, in OpenAI's shape, for the caller to run. The
+ * caller runs it and starts a later run with the conversation plus one `tool`
+ * message per call (`tool_result` envelopes answering these ids).
+ */
+export interface ClientToolCall {
+  readonly id: string;
+  readonly type: 'function';
+  readonly function: { readonly name: string; readonly arguments: string };
+}
 
 /** A tool call waiting for a decision. */
 export interface PendingApproval {

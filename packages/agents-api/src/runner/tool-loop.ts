@@ -1,9 +1,10 @@
-import { AgentsApiError } from '../errors';
+import { AgentsApiError, isRetryableCode } from '../errors';
 import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
 import { replaceNul } from '../messages/replace-nul';
 import { isValidPrincipal } from '../permissions/caller-chain';
 import {
   addUsage,
+  countedTokens,
   emptyUsage,
   type ModelProvider,
   type ModelRequest,
@@ -17,6 +18,7 @@ import type { ToolLoopRunnerOptions } from './tool-loop-runner';
 import type {
   ApprovalDecision,
   BudgetName,
+  ClientToolCall,
   ConversationEvent,
   ConversationRequest,
   ConversationResult,
@@ -94,6 +96,10 @@ export class ToolLoop {
       }
       this.#tools.set(tool.name, tool);
     }
+    const { toolChoice } = request;
+    if (typeof toolChoice === 'object' && !this.#tools.has(toolChoice.name)) {
+      throw new AgentsApiError('runner.invalid_request', `The tool choice names "${toolChoice.name}", which is not one of the run's tools`, { details: { tool: toolChoice.name } });
+    }
     this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
     const { signal } = runOptions;
     this.#runSignal = signal && this.#timeout ? AbortSignal.any([signal, this.#timeout]) : (signal ?? this.#timeout);
@@ -133,15 +139,16 @@ export class ToolLoop {
       }
       for (;;) {
         if (this.#runSignal?.aborted) throw new RunAborted();
-        const spent = this.#budget.spentBeforeModelCall(this.#turns, this.#usage.totalTokens);
+        const spent = this.#budget.spentBeforeModelCall(this.#turns, countedTokens(this.#usage));
         if (spent) return { status: 'budget_exceeded', budget: spent };
         this.#turns += 1;
         if (this.#observed) await this.#emit({ type: 'turn-start', turn: this.#turns });
         const response = await this.#callModel();
         this.#usage = addUsage(this.#usage, response.usage);
-        const warnAt = this.#budget.tokenWarning(this.#usage.totalTokens);
+        const used = countedTokens(this.#usage);
+        const warnAt = this.#budget.tokenWarning(used);
         if (warnAt !== undefined && this.#observed) {
-          await this.#emit({ type: 'budget-warning', budget: 'tokens', used: this.#usage.totalTokens, limit: warnAt });
+          await this.#emit({ type: 'budget-warning', budget: 'tokens', used, limit: warnAt });
         }
         if (response.toolCalls.length > 0) {
           const ending = await this.#toolStep(response);
@@ -149,7 +156,8 @@ export class ToolLoop {
           continue;
         }
         // An answer without tools ends the run, unless the completion policy wants more.
-        await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload: {} })]);
+        const payload = { usage: response.usage, model: response.model, finishReason: response.finishReason };
+        await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload })]);
         const verdict = this.#options.completionPolicy?.check(this.#state()) ?? complete;
         if (verdict.complete) return { status: 'completed' };
         await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
@@ -208,13 +216,13 @@ export class ToolLoop {
       return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
     }
     if (error instanceof PersistFailure) {
-      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message } };
+      return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message, retryable: isRetryableCode('runner.persist_failed') } };
     }
-    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message } };
+    if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message, retryable: isRetryableCode(error.code) } };
     // A seam (provider, mediator, completion policy) threw something of its own:
     // the run still ends with a result, and sinks still hear `run-end`.
     const message = error instanceof Error ? error.message : String(error);
-    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}` } };
+    return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}`, retryable: false } };
   }
 
   /** One model call; not itself async in `run`, so a turn waits on the provider's promise directly. */
@@ -222,10 +230,16 @@ export class ToolLoop {
     // One shape for every request: an unset field is present and undefined, never spread in.
     const request: ModelRequest = {
       messages: orderForModel(this.#messages),
-      tools: (this.#modelTools ??= [...this.#tools.values()].filter((tool) => !tool.clientSide).map(toModelToolSpec)),
+      // Client-side tools are offered too: a call of one ends the run as `tool_calls_required`.
+      tools: (this.#modelTools ??= [...this.#tools.values()].map(toModelToolSpec)),
       instructions: this.#request.instructions,
       model: this.#request.model,
       temperature: this.#request.temperature,
+      topP: this.#request.topP,
+      maxOutputTokens: this.#request.maxOutputTokens,
+      toolChoice: this.#request.toolChoice,
+      responseFormat: this.#request.responseFormat,
+      stop: this.#request.stop,
     };
     const { provider } = this.#options;
     if (this.#mode === 'stream') return this.#streamModel(provider, request);
@@ -238,7 +252,7 @@ export class ToolLoop {
     for await (const event of provider.stream(request, callOptions)) {
       if (this.#runSignal?.aborted) throw new RunAborted();
       if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', text: event.text });
-      else response = event.response;
+      else if (event.type === 'response') response = event.response;
     }
     if (!response) throw new AgentsApiError('provider.bad_response', `${provider.name}: the stream ended without a response`);
     return response;
@@ -247,12 +261,15 @@ export class ToolLoop {
   /** One tool step: the call message, mediation, execution, the results, then what ends the run, if anything. */
   async #toolStep(response: ModelResponse): Promise<Ending | undefined> {
     const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
-    await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload: { toolCalls: calls } })]);
+    const payload = { toolCalls: calls, usage: response.usage, model: response.model, finishReason: response.finishReason };
+    await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload })]);
     if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
     const toRun: ToolCall[] = [];
     const held: PendingApproval[] = [];
+    // Calls of client-side tools the mediator let through: the caller runs them.
+    const forClient: ClientToolCall[] = [];
     let budget: BudgetName | undefined;
     for (const call of calls) {
       const spent = this.#budget.takeToolCall(call);
@@ -265,7 +282,10 @@ export class ToolLoop {
       const { mediator } = this.#options;
       // A mediator written in JavaScript may answer nothing; that means proceed.
       const decision = mediator ? ((await mediator.mediate(call, tool, this.#state())) ?? proceed) : proceed;
-      if (decision.action === 'proceed') toRun.push(call);
+      if (decision.action === 'proceed') {
+        if (tool?.clientSide) forClient.push(toClientCall(call));
+        else toRun.push(call);
+      }
       else if (decision.action === 'reject') outcomes.set(call.id, notRun(call, 'rejected', `Rejected: ${decision.reason}`));
       else if (decision.action === 'replace') outcomes.set(call.id, notRun(call, 'replaced', decision.content));
       else held.push({ toolCall: call, reason: decision.reason });
@@ -285,6 +305,8 @@ export class ToolLoop {
       if (this.#observed) for (const pending of held) await this.#emit({ type: 'approval-required', pending });
       return { status: 'approval_required', pending: held };
     }
+    // After this step's server-side calls ran; an ending above leaves these calls open, and a later run answers them with an error.
+    if (forClient.length > 0) return { status: 'tool_calls_required', pendingToolCalls: forClient };
     return budget ? { status: 'budget_exceeded', budget } : undefined;
   }
 
@@ -298,10 +320,15 @@ export class ToolLoop {
     const unanswered = this.#unanswered;
     const decisions = new Map((this.#request.approvals ?? []).map((decision) => [decision.toolCallId, decision]));
     const outcomes: ToolCallOutcome[] = [];
+    const forClient: ClientToolCall[] = [];
     for (const { toolCall, held } of unanswered) {
       const decision = decisions.get(toolCall.id);
       const tool = this.#tools.get(toolCall.name);
-      if (decision?.approved || (!decision && !held && tool?.retrySafe)) {
+      if (tool?.clientSide && decision?.approved) {
+        forClient.push(toClientCall(toolCall));
+      } else if (tool?.clientSide && !decision && !held) {
+        outcomes.push(notRun(toolCall, 'error', `Not run: "${toolCall.name}" runs on the client, and the client sent no result for this call.`));
+      } else if (decision?.approved || (!decision && !held && tool?.retrySafe)) {
         this.#budget.takeToolCall(toolCall);
         outcomes.push(...(await this.#runAll([toolCall])));
       } else if (decision) {
@@ -314,7 +341,8 @@ export class ToolLoop {
         );
       }
     }
-    return await this.#recordOutcomes(outcomes);
+    const ending = await this.#recordOutcomes(outcomes);
+    return ending ?? (forClient.length > 0 ? { status: 'tool_calls_required', pendingToolCalls: forClient } : undefined);
   }
 
   /** Records a step's results (one persist), emits them, and ends the run on a question or a stall. */
@@ -427,6 +455,10 @@ export class ToolLoop {
 
 const complete = { complete: true } as const;
 const proceed: MediatorDecision = { action: 'proceed' };
+
+function toClientCall(call: ToolCall): ClientToolCall {
+  return { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } };
+}
 
 function inList(outcome: ToolCallOutcome): ToolCallOutcome[] {
   return [outcome];

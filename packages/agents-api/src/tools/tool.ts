@@ -24,6 +24,7 @@ export interface ToolExecutionContext {
  *   gets write tools only by explicit opt-in.
  * - `mandatory`: kept by the allow-lists of a policy (a deny still removes it).
  * - `clientSide`: executed by the client, not here; offered only when a policy names it.
+ *   The model sees it like any tool; a call of it ends the run as `tool_calls_required`.
  */
 export interface ToolDefinition<Input = unknown, Output = unknown> {
   readonly name: string;

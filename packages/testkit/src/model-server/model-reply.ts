@@ -10,6 +10,10 @@ export interface ScriptedToolCall {
 export interface ScriptedUsage {
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Sent as `prompt_tokens_details.cached_tokens`. */
+  readonly cachedPromptTokens?: number;
+  /** Sent as `completion_tokens_details.reasoning_tokens`. */
+  readonly reasoningTokens?: number;
 }
 
 /** Delays that make a reply slow: before the response starts, and between stream chunks. */
@@ -32,7 +36,8 @@ export type ModelReply =
       readonly content?: string | null;
       readonly toolCalls?: readonly ScriptedToolCall[];
       readonly finishReason?: 'stop' | 'tool_calls' | 'length' | 'content_filter';
-      readonly usage?: ScriptedUsage;
+      /** `null` sends no `usage` at all, as some compatible servers do. */
+      readonly usage?: ScriptedUsage | null;
     } & ScriptedTiming)
   | ({
       readonly type: 'error';

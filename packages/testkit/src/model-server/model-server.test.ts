@@ -56,6 +56,23 @@ describe('model server', () => {
     expect(usage?.total_tokens).toBeGreaterThan(0);
   });
 
+  it('reports cached and reasoning tokens when scripted, and no usage at all for null', async () => {
+    server.enqueue(
+      textReply('ok', { usage: { promptTokens: 10, completionTokens: 4, cachedPromptTokens: 6, reasoningTokens: 3 } }),
+      textReply('ok', { usage: null }),
+    );
+    const detailed = await client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }] });
+    expect(detailed.usage).toEqual({
+      prompt_tokens: 10,
+      completion_tokens: 4,
+      total_tokens: 14,
+      prompt_tokens_details: { cached_tokens: 6 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    });
+    const none = await client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }] });
+    expect(none).not.toHaveProperty('usage');
+  });
+
   it('returns parallel tool calls, with unique ids, in both modes', async () => {
     const calls = [
       { name: 'lookup', arguments: { query: 'weather in Paris' } },

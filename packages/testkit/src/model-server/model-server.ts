@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ModelReply, ScriptedToolCall } from './model-reply';
+import type { ModelReply, ScriptedToolCall, ScriptedUsage } from './model-reply';
 
 /** A request the server received, in arrival order. */
 export interface ReceivedRequest {
@@ -114,12 +114,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const toolCalls = (reply.toolCalls ?? []).map((call) => normalizeToolCall(call, nextCallId));
     const content = reply.content ?? null;
     const finishReason = reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
-    const usage = reply.usage ?? estimateUsage(completion, content, toolCalls);
-    const usageBody = {
-      prompt_tokens: usage.promptTokens,
-      completion_tokens: usage.completionTokens,
-      total_tokens: usage.promptTokens + usage.completionTokens,
-    };
+    const usage = reply.usage === null ? undefined : (reply.usage ?? estimateUsage(completion, content, toolCalls));
+    const usageBody = usage === undefined ? undefined : toUsageBody(usage);
     const message = { role: 'assistant', content, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), refusal: null };
     if (!completion.stream) {
       return sendJson(response, 200, {
@@ -128,7 +124,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         created: Math.floor(Date.now() / 1000),
         model: completion.model,
         choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
-        usage: usageBody,
+        ...(usageBody ? { usage: usageBody } : {}),
       });
     }
     await streamCompletion(response, {
@@ -227,7 +223,7 @@ interface StreamPlan {
   readonly content: string | null;
   readonly toolCalls: readonly NormalizedToolCall[];
   readonly finishReason: string;
-  readonly usage: Record<string, number> | undefined;
+  readonly usage: Record<string, unknown> | undefined;
   readonly chunkDelayMs: number | undefined;
 }
 
@@ -245,6 +241,16 @@ function toCompletionRequest(body: Record<string, unknown>): ChatCompletionReque
     includeUsage: streamOptions.include_usage === true,
     tools: Array.isArray(body.tools) ? body.tools : [],
     body,
+  };
+}
+
+function toUsageBody(usage: ScriptedUsage): Record<string, unknown> {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    ...(usage.cachedPromptTokens === undefined ? {} : { prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens } }),
+    ...(usage.reasoningTokens === undefined ? {} : { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } }),
   };
 }
 
