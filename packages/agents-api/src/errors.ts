@@ -36,6 +36,8 @@ export const agentsApiErrorCodes = [
   'transcript.session_locked',
   'transcript.not_durable',
   'transcript.store_failed',
+  'transcript.lease_lost',
+  'transcript.duplicate_message',
   // databases
   'database.migration_failed',
 ] as const;

@@ -45,6 +45,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, nu
   'transcript.session_locked': 409,
   'transcript.not_durable': 409,
   'transcript.store_failed': 503,
+  'transcript.lease_lost': 409,
+  'transcript.duplicate_message': 409,
   'database.migration_failed': 500,
 };
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { runMigrations, type MigrationRun, type MigrationSet } from './migrations';
 import { memoryAndTranscripts } from './migrations/0001-memory-and-transcripts';
+import { runsAndLeases } from './migrations/0002-runs-and-leases';
 
 /**
  * The tables of `@data-machine/agents-api`, all named `agents_*`: memory
@@ -11,6 +12,7 @@ export const agentsApiMigrations: MigrationSet = {
   name: 'agents_api',
   migrations: {
     '0001_memory_and_transcripts': memoryAndTranscripts,
+    '0002_runs_and_leases': runsAndLeases,
   },
 };
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentMessageSchema, type AgentMessage } from '../messages/message';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
+import { createFencedPersister, defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease, type SessionLease } from './session-lease';
 import {
   parseTranscriptInput,
   sessionNotFound,
@@ -20,9 +21,11 @@ export interface SessionRunnerOptions {
    */
   readonly createRunner: (persister: TranscriptPersister) => ConversationRunner;
   /**
-   * How long a run holds the session's lock; default 10 minutes. Keep it
-   * above the run's wall-clock budget: a run that outlives it can be joined
-   * by a second writer.
+   * How long each take or renewal of the session's lock lasts; default 15
+   * seconds. The run renews it every third of that while it lives, so a
+   * crashed run frees the session within one lease. A run whose renewal is
+   * refused stops and ends `failed` with `transcript.lease_lost`; every
+   * write is fenced by the lease, so it writes nothing more.
    */
   readonly lockTtlMs?: number;
 }
@@ -66,7 +69,6 @@ export interface SessionRunner {
   resume(request: ResumeSessionRequest, options?: RunOptions): Promise<SessionRunResult>;
 }
 
-const defaultLockTtlMs = 10 * 60 * 1000;
 
 /**
  * Durable runs: every message a run produces is appended to the store as it
@@ -79,33 +81,23 @@ const defaultLockTtlMs = 10 * 60 * 1000;
  * await sessions.resume({ owner, sessionId: session.id, input: [followUp], principal, tools });
  */
 export function createSessionRunner(options: SessionRunnerOptions): SessionRunner {
-  const lockTtlMs = options.lockTtlMs ?? defaultLockTtlMs;
+  const lockTtlMs = options.lockTtlMs ?? defaultLeaseTtlMs;
   if (!Number.isInteger(lockTtlMs) || lockTtlMs < 1) {
     throw new AgentsApiError('transcript.invalid_request', `lockTtlMs must be a positive whole number (got ${String(lockTtlMs)})`);
   }
   const { store } = options;
 
-  async function runLocked(owner: SessionOwner, sessionId: string, run: () => Promise<ConversationResult>): Promise<SessionRunResult> {
-    const lock = await storeCall(() => store.acquireLock(owner, sessionId, lockTtlMs));
-    if (!lock.acquired) {
-      throw new AgentsApiError('transcript.session_locked', `Session "${sessionId}" is in use by another run until ${lock.expiresAt.toISOString()}.`, {
-        details: { sessionId, expiresAt: lock.expiresAt.toISOString() },
-      });
-    }
-    try {
-      const result = await run();
+  async function runLeased(
+    owner: SessionOwner,
+    sessionId: string,
+    runOptions: RunOptions | undefined,
+    run: (runner: ConversationRunner, runOptions: RunOptions, lease: SessionLease) => Promise<ConversationResult>,
+  ): Promise<SessionRunResult> {
+    return withSessionLease(store, owner, sessionId, { ttlMs: lockTtlMs }, async (lease) => {
+      const signal = runOptions?.signal ? AbortSignal.any([runOptions.signal, lease.signal]) : lease.signal;
+      const runner = options.createRunner(createFencedPersister(store, owner, lease));
+      const result = withLeaseOutcome(await run(runner, { signal }, lease), lease);
       return { session: await storeCall(() => currentSession(store, owner, sessionId)), result };
-    } finally {
-      // A lease that cannot be released expires on its own; the run's outcome matters more.
-      await store.releaseLock(owner, sessionId, lock.token).catch(() => undefined);
-    }
-  }
-
-  function runnerFor(owner: SessionOwner, sessionId: string): ConversationRunner {
-    return options.createRunner({
-      persist: async (messages) => {
-        await store.append(owner, sessionId, messages);
-      },
     });
   }
 
@@ -116,11 +108,9 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       // Checked before the session exists, so bad input leaves no empty session behind.
       const input = parseInput(request.input);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      const session = await storeCall(() => store.createSession(owner, newSession));
-      return runLocked(owner, session.id, async () => {
-        await storeCall(() => store.append(owner, session.id, input));
-        return runnerFor(owner, session.id).run({ ...fields, messages: input }, runOptions);
-      });
+      // The session and its input in one step: input the store refuses leaves no empty session.
+      const session = await storeCall(() => store.createSession(owner, newSession, { messages: input }));
+      return runLeased(owner, session.id, runOptions, (runner, leasedOptions) => runner.run({ ...fields, messages: input }, leasedOptions));
     },
 
     async resume(request, runOptions) {
@@ -132,12 +122,12 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       }
       checkOwner(owner, fields.principal.userId);
       const input = parseInput(request.input ?? []);
-      return runLocked(owner, sessionId, async () => {
+      return runLeased(owner, sessionId, runOptions, async (runner, leasedOptions, lease) => {
         checkAgent(await storeCall(() => currentSession(store, owner, sessionId)), fields.principal.agentSlug);
         const stored = await storeCall(() => store.loadMessages(owner, sessionId));
-        if (input.length > 0) await storeCall(() => store.append(owner, sessionId, input));
+        if (input.length > 0) await storeCall(() => store.append(owner, sessionId, input, undefined, { lockToken: lease.token }));
         const messages = [...stored.map((entry) => entry.message), ...input];
-        return runnerFor(owner, sessionId).run({ ...fields, messages, ...(approvals ? { approvals } : {}) }, runOptions);
+        return runner.run({ ...fields, messages, ...(approvals ? { approvals } : {}) }, leasedOptions);
       });
     },
   };
@@ -149,19 +139,6 @@ function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentS
   throw new AgentsApiError('transcript.invalid_request', `Session "${session.id}" belongs to agent "${session.agentSlug}", not "${agentSlug}".`, {
     details: { sessionId: session.id, sessionAgent: session.agentSlug, principalAgent: agentSlug },
   });
-}
-
-/**
- * Typed errors from the store pass through; anything else (a lost
- * connection, a bug in a third-party store) becomes `transcript.store_failed`.
- */
-async function storeCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) throw error;
-    throw new AgentsApiError('transcript.store_failed', `The transcript store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
 }
 
 /** Context wins over input: a run acts for its principal's user and may only write that user's sessions. */

@@ -3,6 +3,8 @@ import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultSessionId,
+  duplicateMessage,
+  parseAppendToken,
   parseKeepRounds,
   parseListOptions,
   parseLoadOptions,
@@ -14,9 +16,10 @@ import {
   parseToken,
   parseTtl,
   prunedCount,
+  repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import { leaseLost, sessionLocked, sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
 export interface InMemoryTranscriptStoreOptions {
@@ -29,6 +32,8 @@ export interface InMemoryTranscriptStoreOptions {
 interface SessionRecord {
   session: TranscriptSession;
   messages: StoredMessage[];
+  /** The ids of the stored messages, for the (session, message id) uniqueness a database index gives. */
+  messageIds: Set<string>;
   lock: { readonly token: string; readonly expiresAt: Date } | undefined;
 }
 
@@ -63,11 +68,14 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
   return {
     durable: false,
 
-    async createSession(owner, session) {
+    async createSession(owner, session, createOptions) {
       const { userId, tenantId } = parseOwner(owner);
       const parsed = parseNewSession(session);
+      const initial = parseMessagesToAppend(createOptions?.messages ?? []);
       const id = parsed.id ?? generateId();
       if (sessions.has(id)) throw sessionExists(id);
+      const repeated = repeatedMessageId(initial);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const createdAt = now();
       const stored: TranscriptSession = {
         id,
@@ -76,11 +84,12 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         tenantId,
         title: parsed.title ?? null,
         metadata: asJson(parsed.metadata ?? {}),
-        lastSeq: 0,
+        lastSeq: initial.length,
         createdAt,
         updatedAt: createdAt,
       };
-      sessions.set(id, { session: stored, messages: [], lock: undefined });
+      const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
+      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined });
       return copy(stored);
     },
 
@@ -102,13 +111,20 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         .map(copy);
     },
 
-    async append(owner, sessionId, messages, update) {
+    async append(owner, sessionId, messages, update, appendOptions) {
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
+      const token = parseAppendToken(appendOptions);
       const record = requireSession(parsedOwner, id);
-      // No await from here on: the read of lastSeq and the writes are one step.
+      // No await from here on: the fence check, the read of lastSeq and the writes are one step.
+      const at = now();
+      const held = record.lock && record.lock.expiresAt.getTime() > at.getTime() ? record.lock : undefined;
+      if (token !== undefined && held?.token !== token) throw leaseLost(id);
+      if (token === undefined && held) throw sessionLocked(id, new Date(held.expiresAt));
+      const repeated = repeatedMessageId(parsed) ?? parsed.find((message) => record.messageIds.has(message.id))?.id;
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const first = record.session.lastSeq + 1;
       const stored = parsed.map((message, index): StoredMessage => ({
         sessionId: id,
@@ -118,12 +134,13 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         message: asJson(message),
       }));
       record.messages.push(...stored);
+      for (const message of parsed) record.messageIds.add(message.id);
       record.session = {
         ...record.session,
         ...(changes.title !== undefined ? { title: changes.title } : {}),
         ...(changes.metadata !== undefined ? { metadata: asJson(changes.metadata) } : {}),
         lastSeq: record.session.lastSeq + stored.length,
-        updatedAt: now(),
+        updatedAt: at,
       };
       return { session: copy(record.session), seqs: stored.map((message) => message.seq) };
     },
@@ -152,7 +169,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         record.messages.map((stored): AgentMessage => stored.message),
         keepRounds,
       );
-      record.messages.splice(0, count);
+      for (const removed of record.messages.splice(0, count)) record.messageIds.delete(removed.message.id);
       return count;
     },
 
@@ -168,6 +185,18 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const lock = { token: randomUUID(), expiresAt: new Date(at.getTime() + ttl) };
       record.lock = lock;
       return { acquired: true, token: lock.token, expiresAt: new Date(lock.expiresAt) };
+    },
+
+    async renewLock(owner, sessionId, token, ttlMs) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      const ttl = parseTtl(ttlMs);
+      const record = requireSession(parsedOwner, id);
+      const at = now();
+      if (record.lock?.token !== parsedToken || record.lock.expiresAt.getTime() <= at.getTime()) return { renewed: false, reason: 'lost' };
+      record.lock = { token: parsedToken, expiresAt: new Date(at.getTime() + ttl) };
+      return { renewed: true, expiresAt: new Date(record.lock.expiresAt) };
     },
 
     async releaseLock(owner, sessionId, token) {

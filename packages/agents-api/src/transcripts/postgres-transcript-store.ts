@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { z } from 'zod';
+import type { AgentsApiError } from '../errors';
 import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
 import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultSessionId,
+  duplicateMessage,
   ownerIdFromKey,
   ownerKeys,
   parseKeepRounds,
+  parseAppendToken,
   parseListOptions,
   parseLoadOptions,
   parseMessagesToAppend,
@@ -19,9 +22,10 @@ import {
   parseToken,
   parseTtl,
   prunedCount,
+  repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import { leaseLost, sessionLocked, sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createPostgresTranscriptStore}. */
 export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
@@ -67,13 +71,41 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
   return {
     durable: true,
 
-    async createSession(owner, session) {
+    async createSession(owner, session, createOptions) {
       const keys = ownerKeys(parseOwner(owner));
       const parsed = parseNewSession(session);
+      const initial = parseMessagesToAppend(createOptions?.messages ?? []);
       const id = parsed.id ?? generateId();
+      const repeated = repeatedMessageId(initial);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const createdAt = now();
+      if (initial.length === 0) return insertSession(db);
+      // The session and its first messages in one transaction: input the database
+      // refuses rolls the session back too, so no empty session is left behind.
+      return db.transaction().execute(async (trx) => {
+        const created = await insertSession(trx);
+        await trx
+          .insertInto('agents_session_messages')
+          .values(
+            initial.map((message, index) => ({
+              session_id: id,
+              seq: index + 1,
+              message_id: message.id,
+              user_key: keys.userKey,
+              tenant_key: keys.tenantKey,
+              type: message.type,
+              role: message.role,
+              body: JSON.stringify(message),
+              created_at: createdAt,
+            })),
+          )
+          .execute();
+        return created;
+      });
+
+      async function insertSession(into: Db): Promise<TranscriptSession> {
       // ON CONFLICT DO NOTHING: a taken id (by anyone) returns no row and changes nothing.
-      const row = await db
+      const row = await into
         .insertInto('agents_sessions')
         .values({
           id,
@@ -82,6 +114,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           tenant_key: keys.tenantKey,
           title: parsed.title ?? null,
           metadata: JSON.stringify(parsed.metadata ?? {}),
+          last_seq: initial.length,
           created_at: createdAt,
           updated_at: createdAt,
         })
@@ -90,6 +123,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .executeTakeFirst();
       if (!row) throw sessionExists(id);
       return toSession(row);
+      }
     },
 
     async getSession(owner, sessionId) {
@@ -110,12 +144,21 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return rows.map(toSession);
     },
 
-    async append(owner, sessionId, messages, update) {
+    async append(owner, sessionId, messages, update, appendOptions) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
+      const token = parseAppendToken(appendOptions);
+      const repeated = repeatedMessageId(parsed);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
+      // The fence is part of the counter update's condition, so checking the lease and
+      // writing are one statement: a lease that lapses a moment later cannot slip between.
+      const fence =
+        token !== undefined
+          ? sql`lock_token = ${token} and lock_expires_at > ${at}`
+          : sql`(lock_token is null or lock_expires_at is null or lock_expires_at <= ${at})`;
       // One statement, so it is atomic without a transaction and costs one round trip.
       // The counter update takes the session row's lock: concurrent appenders queue
       // on it, so each gets its own contiguous range (MAX(seq)+1 would not).
@@ -129,7 +172,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const result = await sql<SessionRow>`
         with bumped as (
           update agents_sessions set ${sql.join(sets)}
-          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey}
+          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence}
           returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
         ), inserted as (
           -- The session's keys, not the caller's: every message carries its session's owner.
@@ -140,9 +183,16 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           returning 1
         )
         select bumped.*, (select count(*) from inserted) as inserted from bumped
-      `.execute(db);
+      `
+        .execute(db)
+        .catch((error: unknown) => {
+          // The (session_id, message_id) unique index: the whole statement rolled back.
+          if (isUniqueViolation(error)) throw duplicateMessage(id, messageIdOf(error) ?? '(unknown)');
+          throw error;
+        });
       const row = result.rows[0];
-      if (!row) throw sessionNotFound(id);
+      // Nothing was written; the reads below only say why.
+      if (!row) throw await refusedAppend(db, keys, id, token, at);
       const first = row.last_seq - parsed.length + 1;
       return { session: toSession(row), seqs: parsed.map((_, index) => first + index) };
     },
@@ -232,6 +282,29 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       }
     },
 
+    async renewLock(owner, sessionId, token, ttlMs) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      const ttl = parseTtl(ttlMs);
+      const at = now();
+      const expiresAt = new Date(at.getTime() + ttl);
+      // One conditional statement: only the current, unexpired token extends the lease.
+      const renewed = await db
+        .updateTable('agents_sessions')
+        .set({ lock_expires_at: expiresAt })
+        .where('id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .where('lock_token', '=', parsedToken)
+        .where('lock_expires_at', '>', at)
+        .returning('id')
+        .executeTakeFirst();
+      if (renewed) return { renewed: true, expiresAt };
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      return { renewed: false, reason: 'lost' };
+    },
+
     async releaseLock(owner, sessionId, token) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
@@ -252,6 +325,31 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return { released: false, reason: 'stale' };
     },
   };
+}
+
+/** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
+async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
+  const current = await db
+    .selectFrom('agents_sessions')
+    .select(['lock_token', 'lock_expires_at'])
+    .where('id', '=', id)
+    .where('user_key', '=', keys.userKey)
+    .where('tenant_key', '=', keys.tenantKey)
+    .executeTakeFirst();
+  if (!current) return sessionNotFound(id);
+  if (token !== undefined) return leaseLost(id);
+  // Unfenced and refused: someone held the lock at `at`. Reported with its expiry as read now.
+  return sessionLocked(id, current.lock_expires_at ?? at);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** The duplicated message id, from the violation's detail: `Key (session_id, message_id)=(s, m) already exists.` */
+function messageIdOf(error: unknown): string | undefined {
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' ? /\(session_id, message_id\)=\([^,]*, (.*)\) already exists/.exec(detail)?.[1] : undefined;
 }
 
 function selectSession(db: Db, keys: Keys, id: string, options: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
