@@ -38,6 +38,7 @@ export const agentsApiErrorCodes = [
   'transcript.store_failed',
   'transcript.lease_lost',
   'transcript.duplicate_message',
+  'transcript.run_not_found',
   // databases
   'database.migration_failed',
 ] as const;

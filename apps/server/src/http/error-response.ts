@@ -47,6 +47,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | HttpErrorCode, nu
   'transcript.store_failed': 503,
   'transcript.lease_lost': 409,
   'transcript.duplicate_message': 409,
+  'transcript.run_not_found': 404,
   'database.migration_failed': 500,
 };
 

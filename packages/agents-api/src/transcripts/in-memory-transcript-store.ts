@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
+  defaultRunId,
   defaultSessionId,
   duplicateMessage,
   parseAppendToken,
@@ -9,8 +10,11 @@ import {
   parseListOptions,
   parseLoadOptions,
   parseMessagesToAppend,
+  parseNewRun,
   parseNewSession,
   parseOwner,
+  parseRunId,
+  parseRunUpdate,
   parseSessionId,
   parseSessionUpdate,
   parseToken,
@@ -19,7 +23,8 @@ import {
   repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { leaseLost, sessionLocked, sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import type { RunRecord } from './run-record';
+import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionOwner, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
 export interface InMemoryTranscriptStoreOptions {
@@ -35,6 +40,7 @@ interface SessionRecord {
   /** The ids of the stored messages, for the (session, message id) uniqueness a database index gives. */
   messageIds: Set<string>;
   lock: { readonly token: string; readonly expiresAt: Date } | undefined;
+  runs: Map<string, RunRecord>;
 }
 
 /**
@@ -89,7 +95,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         updatedAt: createdAt,
       };
       const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
-      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined });
+      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() });
       return copy(stored);
     },
 
@@ -197,6 +203,69 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       if (record.lock?.token !== parsedToken || record.lock.expiresAt.getTime() <= at.getTime()) return { renewed: false, reason: 'lost' };
       record.lock = { token: parsedToken, expiresAt: new Date(at.getTime() + ttl) };
       return { renewed: true, expiresAt: new Date(record.lock.expiresAt) };
+    },
+
+    async beginRun(owner, sessionId, run) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsed = parseNewRun(run);
+      const record = requireSession(parsedOwner, id);
+      const at = now();
+      const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
+      if (existing) {
+        const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
+        record.runs.set(current.id, current);
+        return { created: false, run: copy(current) };
+      }
+      const created: RunRecord = {
+        id: defaultRunId(),
+        sessionId: id,
+        agentSlug: parsed.agentSlug,
+        userId: record.session.userId,
+        tenantId: record.session.tenantId,
+        idempotencyKey: parsed.idempotencyKey ?? null,
+        status: 'running',
+        failureCode: null,
+        turnUsage: [],
+        usage: {},
+        used: { turns: 0, tokens: 0, wallClockMs: 0 },
+        attempts: 1,
+        seqAtStart: parsed.seqAtStart,
+        result: null,
+        startedAt: at,
+        updatedAt: at,
+        endedAt: null,
+      };
+      record.runs.set(created.id, created);
+      return { created: true, run: copy(created) };
+    },
+
+    async updateRun(owner, sessionId, runId, update) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsedRunId = parseRunId(runId);
+      const changes = parseRunUpdate(update);
+      const existing = requireSession(parsedOwner, id).runs.get(parsedRunId);
+      if (!existing) throw runNotFound(id, parsedRunId);
+      const at = now();
+      const updated: RunRecord = {
+        ...existing,
+        status: changes.status ?? existing.status,
+        failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
+        turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
+        usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
+        used: changes.used ?? existing.used,
+        result: changes.result !== undefined ? asJson(changes.result) : existing.result,
+        updatedAt: at,
+        endedAt: changes.ended ? at : existing.endedAt,
+      };
+      requireSession(parsedOwner, id).runs.set(parsedRunId, updated);
+      return copy(updated);
+    },
+
+    async getRun(owner, sessionId, runId) {
+      const run = find(parseOwner(owner), parseSessionId(sessionId))?.runs.get(parseRunId(runId));
+      return run && copy(run);
     },
 
     async releaseLock(owner, sessionId, token) {

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { AgentsApiError } from '../errors';
-import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
+import type { AgentsApiDatabase, RunTable, SessionMessageTable, SessionTable } from '../database/agents-api-database';
 import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
+  defaultRunId,
   defaultSessionId,
   duplicateMessage,
   ownerIdFromKey,
@@ -15,8 +16,11 @@ import {
   parseListOptions,
   parseLoadOptions,
   parseMessagesToAppend,
+  parseNewRun,
   parseNewSession,
   parseOwner,
+  parseRunId,
+  parseRunUpdate,
   parseSessionId,
   parseSessionUpdate,
   parseToken,
@@ -25,7 +29,8 @@ import {
   repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { leaseLost, sessionLocked, sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import type { RunRecord, RunStatus } from './run-record';
+import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createPostgresTranscriptStore}. */
 export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
@@ -305,6 +310,88 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return { renewed: false, reason: 'lost' };
     },
 
+    async beginRun(owner, sessionId, run) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsed = parseNewRun(run);
+      const at = now();
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      if (parsed.idempotencyKey !== undefined) {
+        // One more attempt of a run still going; an ended run is returned as it is.
+        const existing = await db
+          .updateTable('agents_runs')
+          .set((eb) => ({ attempts: sql<number>`case when status = 'running' then ${eb.ref('attempts')} + 1 else ${eb.ref('attempts')} end`, updated_at: at }))
+          .where('session_id', '=', id)
+          .where('idempotency_key', '=', parsed.idempotencyKey)
+          .returningAll()
+          .executeTakeFirst();
+        if (existing) return { created: false, run: toRun(existing) };
+      }
+      // The caller holds the session's lease, so no second run with this key races this insert;
+      // the unique index still refuses one if a caller without a lease does.
+      const row = await db
+        .insertInto('agents_runs')
+        .values({
+          id: defaultRunId(),
+          session_id: id,
+          agent_slug: parsed.agentSlug,
+          user_key: keys.userKey,
+          tenant_key: keys.tenantKey,
+          idempotency_key: parsed.idempotencyKey ?? null,
+          status: 'running',
+          turn_usage: '[]',
+          usage: '{}',
+          seq_at_start: parsed.seqAtStart,
+          started_at: at,
+          updated_at: at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { created: true, run: toRun(row) };
+    },
+
+    async updateRun(owner, sessionId, runId, update) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsedRunId = parseRunId(runId);
+      const changes = parseRunUpdate(update);
+      const at = now();
+      const row = await db
+        .updateTable('agents_runs')
+        .set({
+          updated_at: at,
+          ...(changes.status !== undefined ? { status: changes.status } : {}),
+          ...(changes.failureCode !== undefined ? { failure_code: changes.failureCode } : {}),
+          ...(changes.turnUsage !== undefined ? { turn_usage: JSON.stringify(changes.turnUsage) } : {}),
+          ...(changes.usage !== undefined ? { usage: JSON.stringify(changes.usage) } : {}),
+          ...(changes.used !== undefined ? { turns_used: changes.used.turns, tokens_used: changes.used.tokens, wall_clock_ms: changes.used.wallClockMs } : {}),
+          ...(changes.result !== undefined ? { result: JSON.stringify(changes.result) } : {}),
+          ...(changes.ended ? { ended_at: at } : {}),
+        })
+        .where('id', '=', parsedRunId)
+        .where('session_id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) return toRun(row);
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      throw runNotFound(id, parsedRunId);
+    },
+
+    async getRun(owner, sessionId, runId) {
+      const keys = ownerKeys(parseOwner(owner));
+      const row = await db
+        .selectFrom('agents_runs')
+        .selectAll()
+        .where('id', '=', parseRunId(runId))
+        .where('session_id', '=', parseSessionId(sessionId))
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .executeTakeFirst();
+      return row && toRun(row);
+    },
+
     async releaseLock(owner, sessionId, token) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
@@ -373,6 +460,32 @@ function toSession(row: SessionRow): TranscriptSession {
     lastSeq: row.last_seq,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+const runJsonSchema = z.object({ turnUsage: z.array(z.unknown()), usage: z.record(z.string(), z.unknown()) });
+
+function toRun(row: Selectable<RunTable>): RunRecord {
+  // JSON columns are an edge: checked, not trusted.
+  const json = runJsonSchema.parse({ turnUsage: row.turn_usage, usage: row.usage });
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    agentSlug: row.agent_slug,
+    userId: ownerIdFromKey(row.user_key),
+    tenantId: ownerIdFromKey(row.tenant_key),
+    idempotencyKey: row.idempotency_key,
+    status: row.status as RunStatus,
+    failureCode: row.failure_code,
+    turnUsage: json.turnUsage,
+    usage: json.usage,
+    used: { turns: row.turns_used, tokens: row.tokens_used, wallClockMs: Number(row.wall_clock_ms) },
+    attempts: row.attempts,
+    seqAtStart: row.seq_at_start,
+    result: row.result ?? null,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    endedAt: row.ended_at,
   };
 }
 

@@ -602,5 +602,82 @@ export function describeTranscriptStoreContract(
         expect(await store.listSessions(owner)).toEqual([]);
       });
     });
+
+    describe('run records', () => {
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+      });
+
+      it('begins a running run with nothing spent, owned like its session', async () => {
+        const { created, run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        expect(created).toBe(true);
+        expect(run).toEqual({
+          id: expect.any(String),
+          sessionId,
+          agentSlug: 'helper',
+          userId: 'user-1',
+          tenantId,
+          idempotencyKey: 'job-1',
+          status: 'running',
+          failureCode: null,
+          turnUsage: [],
+          usage: {},
+          used: { turns: 0, tokens: 0, wallClockMs: 0 },
+          attempts: 1,
+          seqAtStart: 0,
+          result: null,
+          startedAt: clock.now(),
+          updatedAt: clock.now(),
+          endedAt: null,
+        });
+        expect(await store.getRun(owner, sessionId, run.id)).toEqual(run);
+      });
+
+      it('returns the run with the same idempotency key instead of a second one, counting an attempt while it runs', async () => {
+        const first = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        const again = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 5 });
+        expect(again).toMatchObject({ created: false, run: { id: first.run.id, attempts: 2, seqAtStart: 0 } });
+        const other = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-2', seqAtStart: 0 });
+        expect(other.created).toBe(true);
+        expect(other.run.id).not.toBe(first.run.id);
+      });
+
+      it('never merges runs without a key', async () => {
+        const first = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        const second = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        expect(second.run.id).not.toBe(first.run.id);
+      });
+
+      it('records an ending: status, failure code, usage per turn, what was spent, the result and the end time', async () => {
+        const { run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        clock.advance(2000);
+        const turnUsage = [{ model: 'm', finishReason: 'stop', usage: { totalTokens: 12 } }];
+        const ended = await store.updateRun(owner, sessionId, run.id, {
+          status: 'failed',
+          failureCode: 'provider.timeout',
+          turnUsage,
+          usage: { totalTokens: 12 },
+          used: { turns: 1, tokens: 12, wallClockMs: 2000 },
+          result: { status: 'failed', turns: 1 },
+          ended: true,
+        });
+        expect(ended).toMatchObject({ status: 'failed', failureCode: 'provider.timeout', turnUsage, usage: { totalTokens: 12 }, used: { turns: 1, tokens: 12, wallClockMs: 2000 }, result: { status: 'failed', turns: 1 }, endedAt: clock.now() });
+        expect(await store.getRun(owner, sessionId, run.id)).toEqual(ended);
+        expect((await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 })).run).toEqual(ended);
+      });
+
+      it("keeps runs to their session's owner", async () => {
+        const { run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        const intruder = ownerWith({ userId: 'user-2' });
+        expect(await store.getRun(intruder, sessionId, run.id)).toBeUndefined();
+        expect(await codeOf(store.beginRun(intruder, sessionId, { agentSlug: 'helper', seqAtStart: 0 }))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.updateRun(intruder, sessionId, run.id, { status: 'completed' }))).toBe('transcript.session_not_found');
+      });
+
+      it('refuses an update of a run the session does not have with transcript.run_not_found', async () => {
+        expect(await codeOf(store.updateRun(owner, sessionId, `run-${randomUUID()}`, { status: 'completed' }))).toBe('transcript.run_not_found');
+      });
+    });
   });
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import { agentSlugSchema } from '../registry/agent-definition';
+import type { NewRun, RunBegin, RunRecord, RunUpdate } from './run-record';
 
 const ownerIdSchema = z.string().min(1).max(200);
 
@@ -169,6 +170,16 @@ export interface TranscriptStore {
   renewLock(owner: SessionOwner, sessionId: string, token: string, ttlMs: number): Promise<LockRenewal>;
   /** Releases the lock if `token` is still its current token. */
   releaseLock(owner: SessionOwner, sessionId: string, token: string): Promise<LockRelease>;
+  /**
+   * Records a new run of the session, or, when `run.idempotencyKey` names one
+   * the session already has, returns that run (`created: false`; a run still
+   * `running` counts one more attempt). Deleted with its session.
+   */
+  beginRun(owner: SessionOwner, sessionId: string, run: NewRun): Promise<RunBegin>;
+  /** Applies `update` to the session's run; `transcript.run_not_found` if it has none with that id. */
+  updateRun(owner: SessionOwner, sessionId: string, runId: string, update: RunUpdate): Promise<RunRecord>;
+  /** The session's run, or undefined. */
+  getRun(owner: SessionOwner, sessionId: string, runId: string): Promise<RunRecord | undefined>;
 }
 
 /** The error for a session that does not exist or is not the owner's; the message never says which. */
@@ -188,6 +199,11 @@ export function sessionLocked(sessionId: string, expiresAt: Date): AgentsApiErro
   return new AgentsApiError('transcript.session_locked', `Session "${sessionId}" is in use by another run until ${expiresAt.toISOString()}.`, {
     details: { sessionId, expiresAt: expiresAt.toISOString() },
   });
+}
+
+/** The error for a run the session does not have. */
+export function runNotFound(sessionId: string, runId: string): AgentsApiError {
+  return new AgentsApiError('transcript.run_not_found', `Session "${sessionId}" has no run "${runId}".`, { details: { sessionId, runId } });
 }
 
 /** Validates input for a store; throws `transcript.invalid_request` naming the problems. */

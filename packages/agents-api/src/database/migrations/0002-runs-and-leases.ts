@@ -33,6 +33,7 @@ export const runsAndLeases: Migration = {
       .addColumn('tokens_used', 'integer', (column) => column.notNull().defaultTo(0))
       .addColumn('wall_clock_ms', 'bigint', (column) => column.notNull().defaultTo(0))
       .addColumn('attempts', 'integer', (column) => column.notNull().defaultTo(1))
+      .addColumn('seq_at_start', 'integer', (column) => column.notNull())
       .addColumn('result', 'jsonb')
       .addColumn('started_at', 'timestamptz', (column) => column.notNull())
       .addColumn('updated_at', 'timestamptz', (column) => column.notNull())

@@ -11,6 +11,7 @@ import {
   sessionOwnerSchema,
   type SessionOwner,
 } from '../transcript-store';
+import { newRunSchema, runUpdateSchema } from '../run-record';
 
 // What every transcript store checks and decides the same way, so the
 // in-memory and Postgres stores cannot drift apart. Not part of the public API.
@@ -103,6 +104,22 @@ export function repeatedMessageId(messages: readonly AgentMessage[]): string | u
     seen.add(message.id);
   }
   return undefined;
+}
+
+export function parseNewRun(run: unknown): z.infer<typeof newRunSchema> {
+  return parseTranscriptInput(newRunSchema, run, 'new run');
+}
+
+export function parseRunUpdate(update: unknown): z.infer<typeof runUpdateSchema> {
+  return parseTranscriptInput(runUpdateSchema, update, 'run update');
+}
+
+export function parseRunId(runId: unknown): string {
+  return parseTranscriptInput(sessionIdSchema, runId, 'run id');
+}
+
+export function defaultRunId(): string {
+  return `run_${randomUUID().replaceAll('-', '')}`;
 }
 
 export function sessionExists(sessionId: string): AgentsApiError {
