@@ -407,6 +407,78 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     await expect(resuming).rejects.toMatchObject({ code: 'transcript.session_not_found' });
   });
 
+  describe('idempotency keys', () => {
+    const started = async (who: SessionOwner) => {
+      server.enqueue(textReply('Hello.'));
+      return (await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal })).session;
+    };
+
+    it("returns an ended run's result for its key again, without a model call or a second copy of the input", async () => {
+      const who = owner();
+      const session = await started(who);
+      server.enqueue(textReply('Paid.'));
+      const first = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-7' });
+      const calls = server.completionRequests().length;
+      const again = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-7' });
+      expect(again.result).toEqual(JSON.parse(JSON.stringify(first.result)));
+      expect(again.runId).toBe(first.runId);
+      expect(server.completionRequests()).toHaveLength(calls);
+      expect(again.session.lastSeq).toBe(first.session.lastSeq);
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'completed', idempotencyKey: 'job-7', used: { turns: 1 }, endedAt: expect.any(Date) });
+    });
+
+    it('returns a retried start by its key and session id, creating nothing twice', async () => {
+      const who = owner();
+      const sessionId = `ses-${randomUUID()}`;
+      server.enqueue(textReply('Hello.'));
+      const request = { owner: who, session: { id: sessionId, agentSlug: 'billing' }, input: [userSays('Hi')], principal, idempotencyKey: 'job-1' };
+      const first = await sessionsOn(store).start(request);
+      const again = await sessionsOn(store).start({ ...request, input: [userSays('Hi')] });
+      expect(again.result.finalContent).toBe('Hello.');
+      expect(again.runId).toBe(first.runId);
+      expect(server.completionRequests()).toHaveLength(1);
+      expect((await store.loadMessages(who, sessionId)).map((entry) => entry.message.content)).toEqual(['Hi', 'Hello.']);
+    });
+
+    it('continues a run its crash interrupted, storing the input once and finishing the interrupted step', async () => {
+      const who = owner();
+      const session = await started(who);
+      // Appends of the resume: 1 the input, 2 the tool call, 3 the results: the crash comes after the lookup ran.
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
+      const first = await sessionsOn(crashingOnAppend(store, 3)).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, idempotencyKey: 'job-9' });
+      expect(first.result).toMatchObject({ status: 'failed', failure: { code: 'runner.persist_failed' } });
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'running', endedAt: null });
+
+      server.enqueue(textReply('Your balance is 100.'));
+      // The job retries with the same key and its input made anew.
+      const retried = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, idempotencyKey: 'job-9' });
+      expect(retried.result).toMatchObject({ status: 'completed', finalContent: 'Your balance is 100.' });
+      expect(retried.runId).toBe(first.runId);
+      const contents = (await store.loadMessages(who, session.id)).map((entry) => `${entry.message.type}:${entry.message.content}`);
+      expect(contents.filter((content) => content === 'text:Balance?')).toHaveLength(1);
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'completed', attempts: 2, used: { turns: 2 } });
+    });
+
+    it('counts turns across the attempts of one run, not from zero on each', async () => {
+      const who = owner();
+      const session = await started(who);
+      const limits = { maxTurns: 2 };
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
+      const first = await sessionsOn(crashingOnAppend(store, 3)).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, limits, idempotencyKey: 'job-3' });
+      expect(first.result.status).toBe('failed');
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }), textReply('Never reached.'));
+      const retried = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, limits, idempotencyKey: 'job-3' });
+      expect(retried.result).toMatchObject({ status: 'budget_exceeded', budget: 'turns', turns: 1 });
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'budget_exceeded', used: { turns: 2 } });
+    });
+
+    it('refuses a start with a key but no session id', async () => {
+      const starting = sessionsOn(store).start({ owner: owner(), session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal, idempotencyKey: 'job-1' });
+      await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+      expect(server.completionRequests()).toHaveLength(0);
+    });
+  });
+
   it('releases the lock when the run ends, so the next run can start', async () => {
     const who = owner();
     server.enqueue(textReply('One.'), textReply('Two.'));
