@@ -40,7 +40,7 @@ type RunFields = Omit<ConversationRequest, 'messages' | 'approvals'>;
 /** A new session and its first input. */
 export interface StartSessionRequest extends RunFields {
   /**
-   * Makes the start safe to retry (a job worker's retry): the same key on the
+   * Makes the start safe to retry (a worker that retries): the same key on the
    * same `session.id` (required with a key) returns the run's result if it
    * ended, or continues it if it was interrupted, never storing the input
    * twice or calling the model again for a finished turn.

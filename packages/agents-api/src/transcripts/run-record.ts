@@ -14,7 +14,7 @@ export interface RunUsage {
   readonly wallClockMs: number;
 }
 
-/** One session run, kept durably so a retried job finds it again. */
+/** One session run, kept durably so a retried caller finds it again. */
 export interface RunRecord {
   readonly id: string;
   readonly sessionId: string;
