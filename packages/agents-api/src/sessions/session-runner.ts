@@ -3,11 +3,11 @@ import { AgentsApiError } from '../errors';
 import { agentMessageSchema, type AgentMessage } from '../messages/message';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { idempotencyKeySchema } from '../transcripts/run-record';
-import { createFencedPersister, defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease } from './session-lease';
-import { exhaustedResult, finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits } from './session-run-record';
+import { defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease } from './session-lease';
+import { checkAgent, completeAttempt, prepareAttempt, type AttemptPlan } from './session-attempt';
+import { exhaustedResult } from './session-run-record';
 import {
   parseTranscriptInput,
-  sessionNotFound,
   type NewSession,
   type SessionOwner,
   type TranscriptSession,
@@ -35,7 +35,7 @@ export interface SessionRunnerOptions {
 }
 
 /** The conversation fields a session run passes through to the runner. */
-type RunFields = Omit<ConversationRequest, 'messages' | 'approvals'>;
+export type RunFields = Omit<ConversationRequest, 'messages' | 'approvals'>;
 
 /** A new session and its first input. */
 export interface StartSessionRequest extends RunFields {
@@ -104,41 +104,16 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
 
   const now = options.now ?? Date.now;
 
-  /**
-   * One attempt of a run, under the session's lease: finds or begins the run
-   * record, returns an ended run's result as it is, stores the input unless
-   * an earlier attempt did, and runs with what is left of the budgets.
-   */
+  /** One attempt of a run, under the session's lease (see {@link prepareAttempt}). */
   async function attempt(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions | undefined): Promise<SessionRunResult> {
     return withSessionLease(store, owner, sessionId, { ttlMs: lockTtlMs }, async (lease) => {
-      const session = await storeCall(() => currentSession(store, owner, sessionId));
-      checkAgent(session, plan.fields.principal.agentSlug);
-      const stored = await storeCall(() => store.loadMessages(owner, sessionId));
-      const begin = await storeCall(() =>
-        store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, idempotencyKey: plan.idempotencyKey, seqAtStart: plan.seqAtStart ?? session.lastSeq }),
-      );
-      const { run } = begin;
-      if (run.status !== 'running') return { session, result: run.result as ConversationResult, runId: run.id };
-      const inputStored = plan.inputStored || (!begin.created && inputAlreadyStored(stored, run, plan.input));
-      if (!inputStored && plan.input.length > 0) {
-        await storeCall(() => store.append(owner, sessionId, plan.input, undefined, { lockToken: lease.token }));
-      }
-      const messages = stored.map((entry) => entry.message);
-      if (!inputStored) messages.push(...plan.input);
-      const approvals = openApprovals(plan.approvals, messages);
-      const budget = remainingLimits(plan.fields.limits, run.used);
-      const startedAt = now();
-      let result: ConversationResult;
-      if ('exhausted' in budget) {
-        result = exhaustedResult(budget.exhausted);
-      } else {
-        const signal = runOptions?.signal ? AbortSignal.any([runOptions.signal, lease.signal]) : lease.signal;
-        const persister = recordingProgress(createFencedPersister(store, owner, lease), store, owner, run, startedAt, now);
-        const request: ConversationRequest = { ...plan.fields, limits: budget.limits, messages, ...(approvals ? { approvals } : {}) };
-        result = withLeaseOutcome(await options.createRunner(persister).run(request, { signal }), lease);
-      }
-      await storeCall(() => finishRunRecord(store, owner, run, result, now() - startedAt));
-      return { session: await storeCall(() => currentSession(store, owner, sessionId)), result, runId: run.id };
+      const prepared = await prepareAttempt(store, owner, lease, plan, runOptions, now);
+      if (prepared.status === 'ended') return prepared.outcome;
+      const result =
+        prepared.exhausted !== undefined
+          ? exhaustedResult(prepared.exhausted)
+          : withLeaseOutcome(await options.createRunner(prepared.persister).run(prepared.request, prepared.runOptions), lease);
+      return completeAttempt(store, owner, prepared, result, now);
     });
   }
 
@@ -178,49 +153,12 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
   };
 }
 
-/** What one attempt of a session run is asked to do. */
-interface AttemptPlan {
-  readonly fields: RunFields;
-  readonly input: readonly AgentMessage[];
-  readonly idempotencyKey: string | undefined;
-  readonly approvals?: ConversationRequest['approvals'];
-  /** Where the run's messages start; default the session's last sequence number. */
-  readonly seqAtStart?: number;
-  /** Whether the input is stored already (`start` stores it with the session). */
-  readonly inputStored: boolean;
-}
-
-/**
- * The decisions still to apply: a continued run may find some calls already
- * answered by its first attempt, and deciding on those again would be refused.
- */
-function openApprovals(approvals: ConversationRequest['approvals'], messages: readonly AgentMessage[]): ConversationRequest['approvals'] {
-  if (!approvals?.length) return approvals;
-  const answered = new Set(messages.flatMap((message) => (message.type === 'tool_result' ? [message.payload.toolCallId] : [])));
-  const open = approvals.filter((decision) => !answered.has(decision.toolCallId));
-  return open.length > 0 ? open : undefined;
-}
-
-/** A session belongs to one agent: a run as another agent would speak in its name. */
-function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentSlug: string): void {
-  if (session.agentSlug === agentSlug) return;
-  throw new AgentsApiError('transcript.invalid_request', `Session "${session.id}" belongs to agent "${session.agentSlug}", not "${agentSlug}".`, {
-    details: { sessionId: session.id, sessionAgent: session.agentSlug, principalAgent: agentSlug },
-  });
-}
-
 /** Context wins over input: a run acts for its principal's user and may only write that user's sessions. */
 function checkOwner(owner: SessionOwner, principalUserId: string | null): void {
   if (owner.userId === principalUserId) return;
   throw new AgentsApiError('transcript.invalid_request', "The session's owner must be the principal's user.", {
     details: { ownerUserId: owner.userId, principalUserId },
   });
-}
-
-async function currentSession(store: TranscriptStore, owner: SessionOwner, sessionId: string): Promise<TranscriptSession> {
-  const session = await store.getSession(owner, sessionId);
-  if (!session) throw sessionNotFound(sessionId);
-  return session;
 }
 
 const inputSchema = z.array(agentMessageSchema);
