@@ -24,6 +24,7 @@ describe('AgentsApiError', () => {
       'provider.rate_limited',
       'transcript.store_failed',
       'memory.store_failed',
+      'transcript.lease_lost',
       'transcript.session_locked',
       'runner.persist_failed',
     ];

@@ -39,6 +39,9 @@ export const agentsApiErrorCodes = [
   'transcript.session_locked',
   'transcript.not_durable',
   'transcript.store_failed',
+  'transcript.lease_lost',
+  'transcript.duplicate_message',
+  'transcript.run_not_found',
   // databases
   'database.migration_failed',
 ] as const;
@@ -57,6 +60,7 @@ const retryableErrorCodes: ReadonlySet<AgentsApiErrorCode> = new Set<AgentsApiEr
   'provider.timeout',
   'provider.unavailable',
   'runner.persist_failed',
+  'transcript.lease_lost',
   'transcript.session_locked',
   'transcript.store_failed',
   'memory.store_failed',

@@ -183,9 +183,12 @@ export type {
 // transcripts and durable sessions
 export { newSessionSchema, parseTranscriptInput, sessionIdSchema, sessionNotFound, sessionOwnerSchema } from './transcripts/transcript-store';
 export type {
+  AppendOptions,
   AppendResult,
   DeletedUserData,
   DeleteSessionsBeforeOptions,
+  CreateSessionOptions,
+  LockRenewal,
   ListSessionsOptions,
   LoadMessagesOptions,
   LockAcquisition,
@@ -204,11 +207,14 @@ export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcrip
 export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';
 export { createPostgresTranscriptStore } from './transcripts/postgres-transcript-store';
 export type { PostgresTranscriptStoreOptions } from './transcripts/postgres-transcript-store';
+export { idempotencyKeySchema } from './transcripts/run-record';
+export type { NewRun, RunBegin, RunRecord, RunStatus, RunUpdate, RunUsage } from './transcripts/run-record';
 export { createSessionRunner } from './sessions/session-runner';
 export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
 
 // databases and migrations
 export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';
+export type { RunTable } from './database/agents-api-database';
 export { getMigrationState, runMigrations } from './database/migrations';
 export type { MigrationRun, MigrationSet, MigrationState } from './database/migrations';
 export { agentsApiMigrations, migrateAgentsApi } from './database/agents-api-migrations';

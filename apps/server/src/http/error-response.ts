@@ -49,6 +49,9 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'transcript.session_locked': 409,
   'transcript.not_durable': 409,
   'transcript.store_failed': 503,
+  'transcript.lease_lost': 409,
+  'transcript.duplicate_message': 409,
+  'transcript.run_not_found': 404,
   'database.migration_failed': 500,
   // data-machine: identity and access
   'input.invalid': 400,

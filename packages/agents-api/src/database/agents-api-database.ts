@@ -56,9 +56,34 @@ export interface SessionMessageTable {
   created_at: Timestamp;
 }
 
+/** One run of a session: its outcome, what it spent, and the caller's idempotency key (unique per session). */
+export interface RunTable {
+  id: string;
+  session_id: string;
+  agent_slug: string;
+  user_key: string;
+  tenant_key: string;
+  idempotency_key: string | null;
+  status: string;
+  failure_code: string | null;
+  turn_usage: Json<unknown[]>;
+  usage: Json<Record<string, unknown>>;
+  turns_used: ColumnType<number, number | undefined, number>;
+  tokens_used: ColumnType<number, number | undefined, number>;
+  /** A bigint column: pg reads it as a string. */
+  wall_clock_ms: ColumnType<string | number | bigint, number | undefined, number>;
+  attempts: ColumnType<number, number | undefined, number>;
+  seq_at_start: number;
+  result: ColumnType<unknown, string | null | undefined, string | null>;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+  ended_at: Timestamp | null;
+}
+
 /** The tables of `@data-machine/agents-api`, as kysely sees them. */
 export interface AgentsApiDatabase {
   agents_memory_files: MemoryFileTable;
   agents_sessions: SessionTable;
   agents_session_messages: SessionMessageTable;
+  agents_runs: RunTable;
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { runMigrations, type MigrationRun, type MigrationSet } from './migrations';
 import { memoryAndTranscripts } from './migrations/0001-memory-and-transcripts';
+import { runsAndLeases } from './migrations/0002-runs-and-leases';
 import { tenancy } from './migrations/0003-tenancy';
 
 /**
@@ -12,6 +13,7 @@ export const agentsApiMigrations: MigrationSet = {
   name: 'agents_api',
   migrations: {
     '0001_memory_and_transcripts': memoryAndTranscripts,
+    '0002_runs_and_leases': runsAndLeases,
     '0003_tenancy': tenancy,
   },
 };

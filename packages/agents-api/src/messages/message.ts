@@ -124,8 +124,8 @@ export const modelVisibleMessageTypes = ['text', 'tool_call', 'tool_result'] as 
 
 /**
  * Where new messages get their ids and timestamps; tests pass deterministic
- * ones. By default an id is `msg_`, a random prefix of this process and a
- * counter (unique across processes), and the timestamp is the current instant.
+ * ones. By default an id is `msg_` and 128 random bits (unique across
+ * processes, unguessable), and the timestamp is the current instant.
  */
 export interface MessageFactoryOptions {
   readonly generateId?: () => string;

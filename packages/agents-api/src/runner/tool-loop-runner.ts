@@ -21,7 +21,7 @@ export interface ToolLoopRunnerOptions {
   readonly sinks?: readonly EventSink[];
   /** Told when a sink throws; the run goes on either way. */
   readonly onSinkError?: (error: unknown, event: ConversationEvent) => void;
-  /** Ids of new messages; by default `msg_`, a random prefix of this process, and a counter. */
+  /** Ids of new messages; by default `msg_` and 128 random bits. */
   readonly generateId?: () => string;
   readonly now?: () => Date;
 }

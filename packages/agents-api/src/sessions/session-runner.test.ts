@@ -10,6 +10,7 @@ import { createMessage, type AgentMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { createToolLoopRunner } from '../runner/tool-loop-runner';
 import { defineTool } from '../tools/define-tool';
+import { createTestClock } from '../testing/contract-support';
 import { createInMemoryTranscriptStore } from '../transcripts/in-memory-transcript-store';
 import { createPostgresTranscriptStore } from '../transcripts/postgres-transcript-store';
 import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
@@ -18,7 +19,10 @@ import { createSessionRunner, type SessionRunner } from './session-runner';
 const instructions = 'You are the billing agent. SECRET-SYSTEM-PROMPT';
 const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
 
-/** A store whose `failOn`-th append (counting from 1) throws, as a crash between two writes would. */
+/**
+ * A store whose `failOn`-th append (counting from 1) throws, as a crash
+ * between two writes would. `start` stores its input with the session, not by an append.
+ */
 function crashingOnAppend(store: TranscriptStore, failOn: number): TranscriptStore & { readonly batches: AgentMessage['type'][][] } {
   let appends = 0;
   const batches: AgentMessage['type'][][] = [];
@@ -26,11 +30,11 @@ function crashingOnAppend(store: TranscriptStore, failOn: number): TranscriptSto
     ...store,
     durable: store.durable,
     batches,
-    append: async (owner, sessionId, messages, update) => {
+    append: async (owner, sessionId, messages, update, options) => {
       appends += 1;
       if (appends === failOn) throw new Error('the database went away');
       batches.push(messages.map((message) => message.type));
-      return store.append(owner, sessionId, messages, update);
+      return store.append(owner, sessionId, messages, update, options);
     },
   } as TranscriptStore & { readonly batches: AgentMessage['type'][][] };
 }
@@ -133,6 +137,16 @@ describe('session runner refusals', () => {
     expect((await store.listSessions(who)).sessions).toEqual([]);
   });
 
+  it('leaves no empty session behind when the store refuses the input', async () => {
+    const store = createInMemoryTranscriptStore();
+    const who = owner();
+    const twice = userSays('Hi');
+    const starting = sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [twice, twice], principal });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.duplicate_message' });
+    expect((await store.listSessions(who)).sessions).toEqual([]);
+    expect(server.completionRequests()).toHaveLength(0);
+  });
+
   it("refuses a session of another agent than the principal's, creating nothing", async () => {
     const store = createInMemoryTranscriptStore();
     const who = owner();
@@ -163,6 +177,126 @@ describe('session runner refusals', () => {
   });
 });
 
+/** Waits until `condition` holds, or fails after `deadlineMs`; no fixed sleeps. */
+async function waitFor(condition: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('session runner leases', () => {
+  const ttl = 300;
+  const clocked = () => {
+    const clock = createTestClock();
+    const store = createInMemoryTranscriptStore({ now: clock.now });
+    let renewals = 0;
+    const counting: TranscriptStore = {
+      ...store,
+      renewLock: async (...args) => {
+        const renewal = await store.renewLock(...args);
+        renewals += 1;
+        return renewal;
+      },
+    };
+    return { clock, store: counting, renewals: () => renewals };
+  };
+  const runnerOn = (store: TranscriptStore) =>
+    createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }), lockTtlMs: ttl });
+
+  it('leases the session for seconds by default, not minutes', async () => {
+    const clock = createTestClock();
+    const store = createInMemoryTranscriptStore({ now: clock.now });
+    const who = owner();
+    const sessionId = `ses-${randomUUID()}`;
+    let heldUntil: Date | undefined;
+    const peek = defineTool({
+      name: 'peek',
+      description: 'Reads the lease of its own run',
+      input: z.object({}),
+      execute: async () => {
+        const lock = await store.acquireLock(who, sessionId, 1);
+        heldUntil = lock.acquired ? undefined : lock.expiresAt;
+        return 'ok';
+      },
+    });
+    server.enqueue(toolCallReply({ name: 'peek', arguments: {} }), textReply('Done.'));
+    const runner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    await runner.start({ owner: who, session: { id: sessionId, agentSlug: 'billing' }, input: [userSays('Go')], principal, tools: [peek] });
+    expect(heldUntil && heldUntil.getTime() - clock.now().getTime()).toBe(15_000);
+  });
+
+  it('renews the lease while the run lives, so a run longer than one lease keeps its session', async () => {
+    const { clock, store, renewals } = clocked();
+    const slow = defineTool({
+      name: 'slow',
+      description: 'Outlives several leases',
+      input: z.object({}),
+      execute: async () => {
+        for (let lease = 0; lease < 3; lease += 1) {
+          const seen = renewals();
+          await waitFor(() => renewals() > seen);
+          clock.advance(ttl - 1);
+        }
+        return 'done';
+      },
+    });
+    server.enqueue(toolCallReply({ name: 'slow', arguments: {} }), textReply('Finished.'));
+    const who = owner();
+    const { result, session } = await runnerOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Go')], principal, tools: [slow] });
+    expect(result).toMatchObject({ status: 'completed', finalContent: 'Finished.' });
+    expect((await store.loadMessages(who, session.id)).map((entry) => entry.message.type)).toEqual(['text', 'tool_call', 'tool_result', 'text']);
+  });
+
+  it('stops a run whose lease was taken, ends it failed with transcript.lease_lost, and writes nothing more', async () => {
+    const { clock, store } = clocked();
+    const who = owner();
+    const sessionId = `ses-${randomUUID()}`;
+    let taken = false;
+    const stalled = defineTool({
+      name: 'stalled',
+      description: 'Hangs past its lease until the run is aborted',
+      input: z.object({}),
+      execute: async (_, context) => {
+        // The run stalls past its lease and another run takes the session.
+        clock.advance(ttl);
+        taken = (await store.acquireLock(who, sessionId, 60_000)).acquired;
+        await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+        return 'too late';
+      },
+    });
+    server.enqueue(toolCallReply({ name: 'stalled', arguments: {} }), textReply('Never asked.'));
+    const { result } = await runnerOn(store).start({ owner: who, session: { id: sessionId, agentSlug: 'billing' }, input: [userSays('Go')], principal, tools: [stalled] });
+    expect(taken).toBe(true);
+    expect(result).toMatchObject({ status: 'failed', failure: { code: 'transcript.lease_lost' } });
+    expect((await store.loadMessages(who, sessionId)).map((entry) => entry.message.type)).toEqual(['text', 'tool_call']);
+    expect(server.completionRequests()).toHaveLength(1);
+  });
+
+  it('ends failed with transcript.lease_lost when a write finds the lease gone before any renewal', async () => {
+    const clock = createTestClock();
+    const store = createInMemoryTranscriptStore({ now: clock.now });
+    const who = owner();
+    const sessionId = `ses-${randomUUID()}`;
+    const stalled = defineTool({
+      name: 'stalled',
+      description: 'Outlives its lease between two renewals',
+      input: z.object({}),
+      execute: async () => {
+        clock.advance(60_000);
+        await store.acquireLock(who, sessionId, 60_000);
+        return 'too late';
+      },
+    });
+    server.enqueue(toolCallReply({ name: 'stalled', arguments: {} }), textReply('Never asked.'));
+    const runner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }), lockTtlMs: 60_000 });
+    const { result } = await runner.start({ owner: who, session: { id: sessionId, agentSlug: 'billing' }, input: [userSays('Go')], principal, tools: [stalled] });
+    expect(result).toMatchObject({ status: 'failed', failure: { code: 'transcript.lease_lost' } });
+    expect((await store.loadMessages(who, sessionId)).map((entry) => entry.message.type)).toEqual(['text', 'tool_call']);
+  });
+});
+
 await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres store', (context) => {
   let store: TranscriptStore;
   beforeAll(async () => {
@@ -175,7 +309,7 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }, { name: 'charge', arguments: { cents: 5 } }), textReply('Done.'));
     const { result } = await sessionsOn(recording).start({ owner: owner(), session: { agentSlug: 'billing' }, input: [userSays('Pay')], principal, tools, instructions });
     expect(result.status).toBe('completed');
-    expect(recording.batches).toEqual([['text'], ['tool_call'], ['tool_result', 'tool_result'], ['text']]);
+    expect(recording.batches).toEqual([['tool_call'], ['tool_result', 'tool_result'], ['text']]);
   });
 
   it('never stores the system prompt', async () => {
@@ -189,8 +323,8 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
 
   it('runs a side-effecting tool exactly once across a crash and a resume', async () => {
     const who = owner();
-    // Appends: 1 the input, 2 the tool call, 3 the results: the crash comes after the charge ran.
-    const crashing = crashingOnAppend(store, 3);
+    // Appends: 1 the tool call, 2 the results: the crash comes after the charge ran.
+    const crashing = crashingOnAppend(store, 2);
     server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 500 } }));
     const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Charge me $5')], principal, tools, instructions });
     expect(first.result).toMatchObject({ status: 'failed', failure: { code: 'runner.persist_failed' } });
@@ -209,7 +343,7 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
 
   it('runs a retry-safe tool again after a crash', async () => {
     const who = owner();
-    const crashing = crashingOnAppend(store, 3);
+    const crashing = crashingOnAppend(store, 2);
     server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
     const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Balance?')], principal, tools });
     expect(first.result.status).toBe('failed');
@@ -222,7 +356,7 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
 
   it('loses nothing when the crash comes before the tool ran', async () => {
     const who = owner();
-    const crashing = crashingOnAppend(store, 2);
+    const crashing = crashingOnAppend(store, 1);
     server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 1 } }));
     const first = await sessionsOn(crashing).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Charge 1 cent')], principal, tools });
     expect(first.result.status).toBe('failed');
@@ -286,6 +420,78 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     const asOtherTenant = { ...principal, tenantId: 'another-tenant' };
     const resumingThere = sessionsOn(store).resume({ owner: { ...who, tenantId: 'another-tenant' }, sessionId: session.id, input: [userSays('x')], principal: asOtherTenant });
     await expect(resumingThere).rejects.toMatchObject({ code: 'transcript.session_not_found' });
+  });
+
+  describe('idempotency keys', () => {
+    const started = async (who: SessionOwner) => {
+      server.enqueue(textReply('Hello.'));
+      return (await sessionsOn(store).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal })).session;
+    };
+
+    it("returns an ended run's result for its key again, without a model call or a second copy of the input", async () => {
+      const who = owner();
+      const session = await started(who);
+      server.enqueue(textReply('Paid.'));
+      const first = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-7' });
+      const calls = server.completionRequests().length;
+      const again = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-7' });
+      expect(again.result).toEqual(JSON.parse(JSON.stringify(first.result)));
+      expect(again.runId).toBe(first.runId);
+      expect(server.completionRequests()).toHaveLength(calls);
+      expect(again.session.lastSeq).toBe(first.session.lastSeq);
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'completed', idempotencyKey: 'job-7', used: { turns: 1 }, endedAt: expect.any(Date) });
+    });
+
+    it('returns a retried start by its key and session id, creating nothing twice', async () => {
+      const who = owner();
+      const sessionId = `ses-${randomUUID()}`;
+      server.enqueue(textReply('Hello.'));
+      const request = { owner: who, session: { id: sessionId, agentSlug: 'billing' }, input: [userSays('Hi')], principal, idempotencyKey: 'job-1' };
+      const first = await sessionsOn(store).start(request);
+      const again = await sessionsOn(store).start({ ...request, input: [userSays('Hi')] });
+      expect(again.result.finalContent).toBe('Hello.');
+      expect(again.runId).toBe(first.runId);
+      expect(server.completionRequests()).toHaveLength(1);
+      expect((await store.loadMessages(who, sessionId)).map((entry) => entry.message.content)).toEqual(['Hi', 'Hello.']);
+    });
+
+    it('continues a run its crash interrupted, storing the input once and finishing the interrupted step', async () => {
+      const who = owner();
+      const session = await started(who);
+      // Appends of the resume: 1 the input, 2 the tool call, 3 the results: the crash comes after the lookup ran.
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
+      const first = await sessionsOn(crashingOnAppend(store, 3)).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, idempotencyKey: 'job-9' });
+      expect(first.result).toMatchObject({ status: 'failed', failure: { code: 'runner.persist_failed' } });
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'running', endedAt: null });
+
+      server.enqueue(textReply('Your balance is 100.'));
+      // The job retries with the same key and its input made anew.
+      const retried = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, idempotencyKey: 'job-9' });
+      expect(retried.result).toMatchObject({ status: 'completed', finalContent: 'Your balance is 100.' });
+      expect(retried.runId).toBe(first.runId);
+      const contents = (await store.loadMessages(who, session.id)).map((entry) => `${entry.message.type}:${entry.message.content}`);
+      expect(contents.filter((content) => content === 'text:Balance?')).toHaveLength(1);
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'completed', attempts: 2, used: { turns: 2 } });
+    });
+
+    it('counts turns across the attempts of one run, not from zero on each', async () => {
+      const who = owner();
+      const session = await started(who);
+      const limits = { maxTurns: 2 };
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }));
+      const first = await sessionsOn(crashingOnAppend(store, 3)).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, limits, idempotencyKey: 'job-3' });
+      expect(first.result.status).toBe('failed');
+      server.enqueue(toolCallReply({ name: 'lookup', arguments: {} }), textReply('Never reached.'));
+      const retried = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Balance?')], principal, tools, limits, idempotencyKey: 'job-3' });
+      expect(retried.result).toMatchObject({ status: 'budget_exceeded', budget: 'turns', turns: 1 });
+      expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'budget_exceeded', used: { turns: 2 } });
+    });
+
+    it('refuses a start with a key but no session id', async () => {
+      const starting = sessionsOn(store).start({ owner: owner(), session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal, idempotencyKey: 'job-1' });
+      await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+      expect(server.completionRequests()).toHaveLength(0);
+    });
   });
 
   it('releases the lock when the run ends, so the next run can start', async () => {

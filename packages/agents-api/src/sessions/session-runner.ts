@@ -3,9 +3,12 @@ import { AgentsApiError } from '../errors';
 import { agentMessageSchema, type AgentMessage } from '../messages/message';
 import type { Principal } from '../permissions/principal';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
+import { idempotencyKeySchema } from '../transcripts/run-record';
+import { defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease } from './session-lease';
+import { checkAgent, completeAttempt, prepareAttempt, type AttemptPlan } from './session-attempt';
+import { exhaustedResult } from './session-run-record';
 import {
   parseTranscriptInput,
-  sessionNotFound,
   type NewSession,
   type SessionOwner,
   type TranscriptSession,
@@ -21,18 +24,29 @@ export interface SessionRunnerOptions {
    */
   readonly createRunner: (persister: TranscriptPersister) => ConversationRunner;
   /**
-   * How long a run holds the session's lock; default 10 minutes. Keep it
-   * above the run's wall-clock budget: a run that outlives it can be joined
-   * by a second writer.
+   * How long each take or renewal of the session's lock lasts; default 15
+   * seconds. The run renews it every third of that while it lives, so a
+   * crashed run frees the session within one lease. A run whose renewal is
+   * refused stops and ends `failed` with `transcript.lease_lost`; every
+   * write is fenced by the lease, so it writes nothing more.
    */
   readonly lockTtlMs?: number;
+  /** The clock for the wall-clock time a run spends (counted across its attempts); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** The conversation fields a session run passes through to the runner. */
-type RunFields = Omit<ConversationRequest, 'messages' | 'approvals'>;
+export type RunFields = Omit<ConversationRequest, 'messages' | 'approvals'>;
 
 /** A new session and its first input. */
 export interface StartSessionRequest extends RunFields {
+  /**
+   * Makes the start safe to retry (a worker that retries): the same key on the
+   * same `session.id` (required with a key) returns the run's result if it
+   * ended, or continues it if it was interrupted, never storing the input
+   * twice or calling the model again for a finished turn.
+   */
+  readonly idempotencyKey?: string;
   /** Must name the principal's user: a run never writes into another user's session. */
   readonly owner: SessionOwner;
   readonly session: NewSession;
@@ -41,6 +55,8 @@ export interface StartSessionRequest extends RunFields {
 
 /** A stored session to continue, with new input, decisions on held calls, or neither (to finish an interrupted step). */
 export interface ResumeSessionRequest extends RunFields {
+  /** As for `start`: the same key on the same session is the same run. Budgets count across its attempts. */
+  readonly idempotencyKey?: string;
   readonly owner: SessionOwner;
   readonly sessionId: string;
   readonly input?: readonly AgentMessage[];
@@ -51,6 +67,8 @@ export interface ResumeSessionRequest extends RunFields {
 export interface SessionRunResult {
   readonly session: TranscriptSession;
   readonly result: ConversationResult;
+  /** The run's record (see `TranscriptStore.getRun`). */
+  readonly runId: string;
 }
 
 /** Runs conversations whose transcript lives in a {@link TranscriptStore}. */
@@ -67,7 +85,6 @@ export interface SessionRunner {
   resume(request: ResumeSessionRequest, options?: RunOptions): Promise<SessionRunResult>;
 }
 
-const defaultLockTtlMs = 10 * 60 * 1000;
 
 /**
  * Durable runs: every message a run produces is appended to the store as it
@@ -80,52 +97,50 @@ const defaultLockTtlMs = 10 * 60 * 1000;
  * await sessions.resume({ owner, sessionId: session.id, input: [followUp], principal, tools });
  */
 export function createSessionRunner(options: SessionRunnerOptions): SessionRunner {
-  const lockTtlMs = options.lockTtlMs ?? defaultLockTtlMs;
+  const lockTtlMs = options.lockTtlMs ?? defaultLeaseTtlMs;
   if (!Number.isInteger(lockTtlMs) || lockTtlMs < 1) {
     throw new AgentsApiError('transcript.invalid_request', `lockTtlMs must be a positive whole number (got ${String(lockTtlMs)})`);
   }
   const { store } = options;
 
-  async function runLocked(owner: SessionOwner, sessionId: string, run: () => Promise<ConversationResult>): Promise<SessionRunResult> {
-    const lock = await storeCall(() => store.acquireLock(owner, sessionId, lockTtlMs));
-    if (!lock.acquired) {
-      throw new AgentsApiError('transcript.session_locked', `Session "${sessionId}" is in use by another run until ${lock.expiresAt.toISOString()}.`, {
-        details: { sessionId, expiresAt: lock.expiresAt.toISOString() },
-      });
-    }
-    try {
-      const result = await run();
-      return { session: await storeCall(() => currentSession(store, owner, sessionId)), result };
-    } finally {
-      // A lease that cannot be released expires on its own; the run's outcome matters more.
-      await store.releaseLock(owner, sessionId, lock.token).catch(() => undefined);
-    }
-  }
+  const now = options.now ?? Date.now;
 
-  function runnerFor(owner: SessionOwner, sessionId: string): ConversationRunner {
-    return options.createRunner({
-      persist: async (messages) => {
-        await store.append(owner, sessionId, messages);
-      },
+  /** One attempt of a run, under the session's lease (see {@link prepareAttempt}). */
+  async function attempt(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions | undefined): Promise<SessionRunResult> {
+    return withSessionLease(store, owner, sessionId, { ttlMs: lockTtlMs }, async (lease) => {
+      const prepared = await prepareAttempt(store, owner, lease, plan, runOptions, now);
+      if (prepared.status === 'ended') return prepared.outcome;
+      const result =
+        prepared.exhausted !== undefined
+          ? exhaustedResult(prepared.exhausted)
+          : withLeaseOutcome(await options.createRunner(prepared.persister).run(prepared.request, prepared.runOptions), lease);
+      return completeAttempt(store, owner, prepared, result, now);
     });
   }
 
   return {
     async start(request, runOptions) {
-      const { owner, session: newSession, input: _input, ...fields } = request;
+      const { owner, session: newSession, input: _input, idempotencyKey: _key, ...fields } = request;
       checkOwner(owner, fields.principal);
       // Checked before the session exists, so bad input leaves no empty session behind.
       const input = parseInput(request.input);
+      const idempotencyKey = parseKey(request.idempotencyKey);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      const session = await storeCall(() => store.createSession(owner, newSession));
-      return runLocked(owner, session.id, async () => {
-        await storeCall(() => store.append(owner, session.id, input));
-        return runnerFor(owner, session.id).run({ ...fields, messages: input }, runOptions);
+      if (idempotencyKey !== undefined && newSession.id === undefined) {
+        throw new AgentsApiError('transcript.invalid_request', 'A start with an idempotency key must name its session id: a retry finds the run through it.');
+      }
+      // The session and its input in one step: input the store refuses leaves no empty session.
+      const created = await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
+        // A retried start: the first attempt created the session (and stored the input with it).
+        if (idempotencyKey !== undefined && AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return undefined;
+        throw error;
       });
+      const sessionId = created?.id ?? (newSession.id as string);
+      return attempt(owner, sessionId, { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true }, runOptions);
     },
 
     async resume(request, runOptions) {
-      const { owner, sessionId, approvals, input: _input, ...fields } = request;
+      const { owner, sessionId, approvals, input: _input, idempotencyKey: _key, ...fields } = request;
       if (!store.durable) {
         throw new AgentsApiError('transcript.not_durable', `This transcript store keeps nothing across restarts, so session "${sessionId}" cannot be resumed.`, {
           details: { sessionId },
@@ -133,36 +148,10 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       }
       checkOwner(owner, fields.principal);
       const input = parseInput(request.input ?? []);
-      return runLocked(owner, sessionId, async () => {
-        checkAgent(await storeCall(() => currentSession(store, owner, sessionId)), fields.principal.agentSlug);
-        const stored = await storeCall(() => store.loadMessages(owner, sessionId));
-        if (input.length > 0) await storeCall(() => store.append(owner, sessionId, input));
-        const messages = [...stored.map((entry) => entry.message), ...input];
-        return runnerFor(owner, sessionId).run({ ...fields, messages, ...(approvals ? { approvals } : {}) }, runOptions);
-      });
+      const idempotencyKey = parseKey(request.idempotencyKey);
+      return attempt(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
     },
   };
-}
-
-/** A session belongs to one agent: a run as another agent would speak in its name. */
-function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentSlug: string): void {
-  if (session.agentSlug === agentSlug) return;
-  throw new AgentsApiError('transcript.invalid_request', `Session "${session.id}" belongs to agent "${session.agentSlug}", not "${agentSlug}".`, {
-    details: { sessionId: session.id, sessionAgent: session.agentSlug, principalAgent: agentSlug },
-  });
-}
-
-/**
- * Typed errors from the store pass through; anything else (a lost
- * connection, a bug in a third-party store) becomes `transcript.store_failed`.
- */
-async function storeCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (AgentsApiError.isInstance(error)) throw error;
-    throw new AgentsApiError('transcript.store_failed', `The transcript store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
 }
 
 /** Context wins over input: a run acts for its principal's user in its tenant and may only write that user's sessions there. */
@@ -174,14 +163,12 @@ function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | '
   });
 }
 
-async function currentSession(store: TranscriptStore, owner: SessionOwner, sessionId: string): Promise<TranscriptSession> {
-  const session = await store.getSession(owner, sessionId);
-  if (!session) throw sessionNotFound(sessionId);
-  return session;
-}
-
 const inputSchema = z.array(agentMessageSchema);
 
 function parseInput(input: unknown): AgentMessage[] {
   return parseTranscriptInput(inputSchema, input, 'session input');
+}
+
+function parseKey(key: unknown): string | undefined {
+  return key === undefined ? undefined : parseTranscriptInput(idempotencyKeySchema, key, 'idempotency key');
 }

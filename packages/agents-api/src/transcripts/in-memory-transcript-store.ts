@@ -3,10 +3,13 @@ import { wrapStoreErrors } from '../database/wrap-store-errors';
 import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
+  defaultRunId,
   defaultSessionId,
   pageOf,
   parseAgentSlug,
   parseDeleteSessionsBefore,
+  duplicateMessage,
+  parseAppendToken,
   parseKeepRounds,
   parseListOptions,
   parsePageOptions,
@@ -15,16 +18,21 @@ import {
   type SessionCursor,
   parseLoadOptions,
   parseMessagesToAppend,
+  parseNewRun,
   parseNewSession,
   parseOwner,
+  parseRunId,
+  parseRunUpdate,
   parseSessionId,
   parseSessionUpdate,
   parseToken,
   parseTtl,
   prunedCount,
+  repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type SessionOwner, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import type { RunRecord } from './run-record';
+import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionOwner, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
 export interface InMemoryTranscriptStoreOptions {
@@ -37,7 +45,10 @@ export interface InMemoryTranscriptStoreOptions {
 interface SessionRecord {
   session: TranscriptSession;
   messages: StoredMessage[];
+  /** The ids of the stored messages, for the (session, message id) uniqueness a database index gives. */
+  messageIds: Set<string>;
   lock: { readonly token: string; readonly expiresAt: Date } | undefined;
+  runs: Map<string, RunRecord>;
 }
 
 /**
@@ -82,11 +93,14 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
   return wrapStoreErrors({
     durable: false,
 
-    async createSession(owner, session) {
+    async createSession(owner, session, createOptions) {
       const { userId, tenantId } = parseOwner(owner);
       const parsed = parseNewSession(session);
+      const initial = parseMessagesToAppend(createOptions?.messages ?? []);
       const id = parsed.id ?? generateId();
       if (sessions.has(id)) throw sessionExists(id);
+      const repeated = repeatedMessageId(initial);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const createdAt = now();
       const stored: TranscriptSession = {
         id,
@@ -95,11 +109,12 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         tenantId,
         title: parsed.title ?? null,
         metadata: asJson(parsed.metadata ?? {}),
-        lastSeq: 0,
+        lastSeq: initial.length,
         createdAt,
         updatedAt: createdAt,
       };
-      sessions.set(id, { session: stored, messages: [], lock: undefined });
+      const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
+      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() });
       return copy(stored);
     },
 
@@ -125,13 +140,20 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       return page((session) => session.tenantId === tenant && session.agentSlug === slug, limit, after);
     },
 
-    async append(owner, sessionId, messages, update) {
+    async append(owner, sessionId, messages, update, appendOptions) {
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
+      const token = parseAppendToken(appendOptions);
       const record = requireSession(parsedOwner, id);
-      // No await from here on: the read of lastSeq and the writes are one step.
+      // No await from here on: the fence check, the read of lastSeq and the writes are one step.
+      const at = now();
+      const held = record.lock && record.lock.expiresAt.getTime() > at.getTime() ? record.lock : undefined;
+      if (token !== undefined && held?.token !== token) throw leaseLost(id);
+      if (token === undefined && held) throw sessionLocked(id, new Date(held.expiresAt));
+      const repeated = repeatedMessageId(parsed) ?? parsed.find((message) => record.messageIds.has(message.id))?.id;
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const first = record.session.lastSeq + 1;
       const stored = parsed.map((message, index): StoredMessage => ({
         sessionId: id,
@@ -141,12 +163,13 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         message: asJson(message),
       }));
       record.messages.push(...stored);
+      for (const message of parsed) record.messageIds.add(message.id);
       record.session = {
         ...record.session,
         ...(changes.title !== undefined ? { title: changes.title } : {}),
         ...(changes.metadata !== undefined ? { metadata: asJson(changes.metadata) } : {}),
         lastSeq: record.session.lastSeq + stored.length,
-        updatedAt: now(),
+        updatedAt: at,
       };
       return { session: copy(record.session), seqs: stored.map((message) => message.seq) };
     },
@@ -201,7 +224,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         record.messages.map((stored): AgentMessage => stored.message),
         keepRounds,
       );
-      record.messages.splice(0, count);
+      for (const removed of record.messages.splice(0, count)) record.messageIds.delete(removed.message.id);
       return count;
     },
 
@@ -217,6 +240,81 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const lock = { token: randomUUID(), expiresAt: new Date(at.getTime() + ttl) };
       record.lock = lock;
       return { acquired: true, token: lock.token, expiresAt: new Date(lock.expiresAt) };
+    },
+
+    async renewLock(owner, sessionId, token, ttlMs) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      const ttl = parseTtl(ttlMs);
+      const record = requireSession(parsedOwner, id);
+      const at = now();
+      if (record.lock?.token !== parsedToken || record.lock.expiresAt.getTime() <= at.getTime()) return { renewed: false, reason: 'lost' };
+      record.lock = { token: parsedToken, expiresAt: new Date(at.getTime() + ttl) };
+      return { renewed: true, expiresAt: new Date(record.lock.expiresAt) };
+    },
+
+    async beginRun(owner, sessionId, run) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsed = parseNewRun(run);
+      const record = requireSession(parsedOwner, id);
+      const at = now();
+      const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
+      if (existing) {
+        const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
+        record.runs.set(current.id, current);
+        return { created: false, run: copy(current) };
+      }
+      const created: RunRecord = {
+        id: defaultRunId(),
+        sessionId: id,
+        agentSlug: parsed.agentSlug,
+        userId: record.session.userId,
+        tenantId: record.session.tenantId,
+        idempotencyKey: parsed.idempotencyKey ?? null,
+        status: 'running',
+        failureCode: null,
+        turnUsage: [],
+        usage: {},
+        used: { turns: 0, tokens: 0, wallClockMs: 0 },
+        attempts: 1,
+        seqAtStart: parsed.seqAtStart,
+        result: null,
+        startedAt: at,
+        updatedAt: at,
+        endedAt: null,
+      };
+      record.runs.set(created.id, created);
+      return { created: true, run: copy(created) };
+    },
+
+    async updateRun(owner, sessionId, runId, update) {
+      const parsedOwner = parseOwner(owner);
+      const id = parseSessionId(sessionId);
+      const parsedRunId = parseRunId(runId);
+      const changes = parseRunUpdate(update);
+      const existing = requireSession(parsedOwner, id).runs.get(parsedRunId);
+      if (!existing) throw runNotFound(id, parsedRunId);
+      const at = now();
+      const updated: RunRecord = {
+        ...existing,
+        status: changes.status ?? existing.status,
+        failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
+        turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
+        usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
+        used: changes.used ?? existing.used,
+        result: changes.result !== undefined ? asJson(changes.result) : existing.result,
+        updatedAt: at,
+        endedAt: changes.ended ? at : existing.endedAt,
+      };
+      requireSession(parsedOwner, id).runs.set(parsedRunId, updated);
+      return copy(updated);
+    },
+
+    async getRun(owner, sessionId, runId) {
+      const run = find(parseOwner(owner), parseSessionId(sessionId))?.runs.get(parseRunId(runId));
+      return run && copy(run);
     },
 
     async releaseLock(owner, sessionId, token) {

@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
-import type { AgentsApiDatabase, SessionMessageTable, SessionTable } from '../database/agents-api-database';
+import type { AgentsApiError } from '../errors';
+import type { AgentsApiDatabase, RunTable, SessionMessageTable, SessionTable } from '../database/agents-api-database';
 import { wrapStoreErrors } from '../database/wrap-store-errors';
 import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
+  defaultRunId,
   defaultSessionId,
+  duplicateMessage,
   ownerIdFromKey,
   ownerKeys,
   pageOf,
   parseAgentSlug,
   parseDeleteSessionsBefore,
   parseKeepRounds,
+  parseAppendToken,
   parseListOptions,
   parsePageOptions,
   parseTenantId,
@@ -20,16 +24,21 @@ import {
   type SessionCursor,
   parseLoadOptions,
   parseMessagesToAppend,
+  parseNewRun,
   parseNewSession,
   parseOwner,
+  parseRunId,
+  parseRunUpdate,
   parseSessionId,
   parseSessionUpdate,
   parseToken,
   parseTtl,
   prunedCount,
+  repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import { sessionNotFound, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+import type { RunRecord, RunStatus } from './run-record';
+import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createPostgresTranscriptStore}. */
 export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
@@ -76,13 +85,41 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
   return wrapStoreErrors({
     durable: true,
 
-    async createSession(owner, session) {
+    async createSession(owner, session, createOptions) {
       const keys = ownerKeys(parseOwner(owner));
       const parsed = parseNewSession(session);
+      const initial = parseMessagesToAppend(createOptions?.messages ?? []);
       const id = parsed.id ?? generateId();
+      const repeated = repeatedMessageId(initial);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const createdAt = now();
+      if (initial.length === 0) return insertSession(db);
+      // The session and its first messages in one transaction: input the database
+      // refuses rolls the session back too, so no empty session is left behind.
+      return db.transaction().execute(async (trx) => {
+        const created = await insertSession(trx);
+        await trx
+          .insertInto('agents_session_messages')
+          .values(
+            initial.map((message, index) => ({
+              session_id: id,
+              seq: index + 1,
+              message_id: message.id,
+              user_key: keys.userKey,
+              tenant_key: keys.tenantKey,
+              type: message.type,
+              role: message.role,
+              body: JSON.stringify(message),
+              created_at: createdAt,
+            })),
+          )
+          .execute();
+        return created;
+      });
+
+      async function insertSession(into: Db): Promise<TranscriptSession> {
       // ON CONFLICT DO NOTHING: a taken id (by anyone) returns no row and changes nothing.
-      const row = await db
+      const row = await into
         .insertInto('agents_sessions')
         .values({
           id,
@@ -91,6 +128,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           tenant_key: keys.tenantKey,
           title: parsed.title ?? null,
           metadata: JSON.stringify(parsed.metadata ?? {}),
+          last_seq: initial.length,
           created_at: createdAt,
           updated_at: createdAt,
         })
@@ -99,6 +137,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .executeTakeFirst();
       if (!row) throw sessionExists(id);
       return toSession(row);
+      }
     },
 
     async getSession(owner, sessionId) {
@@ -128,12 +167,21 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return selectPage(query, limit, after);
     },
 
-    async append(owner, sessionId, messages, update) {
+    async append(owner, sessionId, messages, update, appendOptions) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
+      const token = parseAppendToken(appendOptions);
+      const repeated = repeatedMessageId(parsed);
+      if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
+      // The fence is part of the counter update's condition, so checking the lease and
+      // writing are one statement: a lease that lapses a moment later cannot slip between.
+      const fence =
+        token !== undefined
+          ? sql`lock_token = ${token} and lock_expires_at > ${at}`
+          : sql`(lock_token is null or lock_expires_at is null or lock_expires_at <= ${at})`;
       // One statement, so it is atomic without a transaction and costs one round trip.
       // The counter update takes the session row's lock: concurrent appenders queue
       // on it, so each gets its own contiguous range (MAX(seq)+1 would not).
@@ -147,7 +195,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const result = await sql<SessionRow>`
         with bumped as (
           update agents_sessions set ${sql.join(sets)}
-          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey}
+          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence}
           returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
         ), inserted as (
           -- The session's keys, not the caller's: every message carries its session's owner.
@@ -158,9 +206,16 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           returning 1
         )
         select bumped.*, (select count(*) from inserted) as inserted from bumped
-      `.execute(db);
+      `
+        .execute(db)
+        .catch((error: unknown) => {
+          // The (session_id, message_id) unique index: the whole statement rolled back.
+          if (isUniqueViolation(error)) throw duplicateMessage(id, messageIdOf(error) ?? '(unknown)');
+          throw error;
+        });
       const row = result.rows[0];
-      if (!row) throw sessionNotFound(id);
+      // Nothing was written; the reads below only say why.
+      if (!row) throw await refusedAppend(db, keys, id, token, at);
       const first = row.last_seq - parsed.length + 1;
       return { session: toSession(row), seqs: parsed.map((_, index) => first + index) };
     },
@@ -300,6 +355,111 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       }
     },
 
+    async renewLock(owner, sessionId, token, ttlMs) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsedToken = parseToken(token);
+      const ttl = parseTtl(ttlMs);
+      const at = now();
+      const expiresAt = new Date(at.getTime() + ttl);
+      // One conditional statement: only the current, unexpired token extends the lease.
+      const renewed = await db
+        .updateTable('agents_sessions')
+        .set({ lock_expires_at: expiresAt })
+        .where('id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .where('lock_token', '=', parsedToken)
+        .where('lock_expires_at', '>', at)
+        .returning('id')
+        .executeTakeFirst();
+      if (renewed) return { renewed: true, expiresAt };
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      return { renewed: false, reason: 'lost' };
+    },
+
+    async beginRun(owner, sessionId, run) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsed = parseNewRun(run);
+      const at = now();
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      if (parsed.idempotencyKey !== undefined) {
+        // One more attempt of a run still going; an ended run is returned as it is.
+        const existing = await db
+          .updateTable('agents_runs')
+          .set((eb) => ({ attempts: sql<number>`case when status = 'running' then ${eb.ref('attempts')} + 1 else ${eb.ref('attempts')} end`, updated_at: at }))
+          .where('session_id', '=', id)
+          .where('idempotency_key', '=', parsed.idempotencyKey)
+          .returningAll()
+          .executeTakeFirst();
+        if (existing) return { created: false, run: toRun(existing) };
+      }
+      // The caller holds the session's lease, so no second run with this key races this insert;
+      // the unique index still refuses one if a caller without a lease does.
+      const row = await db
+        .insertInto('agents_runs')
+        .values({
+          id: defaultRunId(),
+          session_id: id,
+          agent_slug: parsed.agentSlug,
+          user_key: keys.userKey,
+          tenant_key: keys.tenantKey,
+          idempotency_key: parsed.idempotencyKey ?? null,
+          status: 'running',
+          turn_usage: '[]',
+          usage: '{}',
+          seq_at_start: parsed.seqAtStart,
+          started_at: at,
+          updated_at: at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { created: true, run: toRun(row) };
+    },
+
+    async updateRun(owner, sessionId, runId, update) {
+      const keys = ownerKeys(parseOwner(owner));
+      const id = parseSessionId(sessionId);
+      const parsedRunId = parseRunId(runId);
+      const changes = parseRunUpdate(update);
+      const at = now();
+      const row = await db
+        .updateTable('agents_runs')
+        .set({
+          updated_at: at,
+          ...(changes.status !== undefined ? { status: changes.status } : {}),
+          ...(changes.failureCode !== undefined ? { failure_code: changes.failureCode } : {}),
+          ...(changes.turnUsage !== undefined ? { turn_usage: JSON.stringify(changes.turnUsage) } : {}),
+          ...(changes.usage !== undefined ? { usage: JSON.stringify(changes.usage) } : {}),
+          ...(changes.used !== undefined ? { turns_used: changes.used.turns, tokens_used: changes.used.tokens, wall_clock_ms: changes.used.wallClockMs } : {}),
+          ...(changes.result !== undefined ? { result: JSON.stringify(changes.result) } : {}),
+          ...(changes.ended ? { ended_at: at } : {}),
+        })
+        .where('id', '=', parsedRunId)
+        .where('session_id', '=', id)
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) return toRun(row);
+      if (!(await selectSession(db, keys, id))) throw sessionNotFound(id);
+      throw runNotFound(id, parsedRunId);
+    },
+
+    async getRun(owner, sessionId, runId) {
+      const keys = ownerKeys(parseOwner(owner));
+      const row = await db
+        .selectFrom('agents_runs')
+        .selectAll()
+        .where('id', '=', parseRunId(runId))
+        .where('session_id', '=', parseSessionId(sessionId))
+        .where('user_key', '=', keys.userKey)
+        .where('tenant_key', '=', keys.tenantKey)
+        .executeTakeFirst();
+      return row && toRun(row);
+    },
+
     async releaseLock(owner, sessionId, token) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
@@ -337,6 +497,31 @@ async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_s
   return pageOf(rows.map(toSession), limit);
 }
 
+/** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
+async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
+  const current = await db
+    .selectFrom('agents_sessions')
+    .select(['lock_token', 'lock_expires_at'])
+    .where('id', '=', id)
+    .where('user_key', '=', keys.userKey)
+    .where('tenant_key', '=', keys.tenantKey)
+    .executeTakeFirst();
+  if (!current) return sessionNotFound(id);
+  if (token !== undefined) return leaseLost(id);
+  // Unfenced and refused: someone held the lock at `at`. Reported with its expiry as read now.
+  return sessionLocked(id, current.lock_expires_at ?? at);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** The duplicated message id, from the violation's detail: `Key (session_id, message_id)=(s, m) already exists.` */
+function messageIdOf(error: unknown): string | undefined {
+  const detail = (error as { detail?: unknown }).detail;
+  return typeof detail === 'string' ? /\(session_id, message_id\)=\([^,]*, (.*)\) already exists/.exec(detail)?.[1] : undefined;
+}
+
 function selectSession(db: Db, keys: Keys, id: string, options: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
   const query = db
     .selectFrom('agents_sessions')
@@ -358,6 +543,32 @@ function toSession(row: SessionRow): TranscriptSession {
     lastSeq: row.last_seq,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+const runJsonSchema = z.object({ turnUsage: z.array(z.unknown()), usage: z.record(z.string(), z.unknown()) });
+
+function toRun(row: Selectable<RunTable>): RunRecord {
+  // JSON columns are an edge: checked, not trusted.
+  const json = runJsonSchema.parse({ turnUsage: row.turn_usage, usage: row.usage });
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    agentSlug: row.agent_slug,
+    userId: ownerIdFromKey(row.user_key),
+    tenantId: ownerIdFromKey(row.tenant_key),
+    idempotencyKey: row.idempotency_key,
+    status: row.status as RunStatus,
+    failureCode: row.failure_code,
+    turnUsage: json.turnUsage,
+    usage: json.usage,
+    used: { turns: row.turns_used, tokens: row.tokens_used, wallClockMs: Number(row.wall_clock_ms) },
+    attempts: row.attempts,
+    seqAtStart: row.seq_at_start,
+    result: row.result ?? null,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    endedAt: row.ended_at,
   };
 }
 

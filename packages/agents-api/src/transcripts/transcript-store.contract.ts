@@ -509,5 +509,235 @@ export function describeTranscriptStoreContract(
         expect(await messagesOf(id)).toEqual([{ ...message, metadata: { at: '2030-01-01T00:00:00.000Z' } }]);
       });
     });
+
+    describe('lease renewal', () => {
+      const ttl = 30_000;
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+      });
+
+      it('extends a held lease to ttl after the clock', async () => {
+        const token = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl - 1);
+        expect(await store.renewLock(owner, sessionId, token, ttl)).toEqual({ renewed: true, expiresAt: new Date(clock.now().getTime() + ttl) });
+        clock.advance(ttl - 1);
+        expect(await store.acquireLock(owner, sessionId, ttl)).toMatchObject({ acquired: false, reason: 'held' });
+      });
+
+      it('does not revive a lease that has expired, even if nobody took it', async () => {
+        const token = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl);
+        expect(await store.renewLock(owner, sessionId, token, ttl)).toEqual({ renewed: false, reason: 'lost' });
+        expect(await store.acquireLock(owner, sessionId, ttl)).toMatchObject({ acquired: true });
+      });
+
+      it("reports a lost lease after another run took the lock, and keeps the new holder's expiry", async () => {
+        const first = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl);
+        const second = await store.acquireLock(owner, sessionId, ttl);
+        expect(await store.renewLock(owner, sessionId, first, ttl * 2)).toEqual({ renewed: false, reason: 'lost' });
+        expect(await store.acquireLock(owner, sessionId, ttl)).toEqual({ acquired: false, reason: 'held', expiresAt: second.expiresAt });
+      });
+
+      it('reports a released lease as lost', async () => {
+        const token = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        await store.releaseLock(owner, sessionId, token);
+        expect(await store.renewLock(owner, sessionId, token, ttl)).toEqual({ renewed: false, reason: 'lost' });
+      });
+
+      it("does not renew another owner's lease", async () => {
+        const token = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        expect(await codeOf(store.renewLock(ownerWith({ userId: 'user-2' }), sessionId, token, ttl))).toBe('transcript.session_not_found');
+      });
+    });
+
+    describe('fenced appends', () => {
+      const ttl = 30_000;
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+      });
+
+      it('appends with the current token of an unexpired lease', async () => {
+        const lockToken = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl - 1);
+        expect((await store.append(owner, sessionId, [userText('a')], undefined, { lockToken })).seqs).toEqual([1]);
+      });
+
+      it('refuses a token whose lease expired with transcript.lease_lost, and writes nothing', async () => {
+        const lockToken = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl);
+        expect(await codeOf(store.append(owner, sessionId, [userText('late')], { title: 'late' }, { lockToken }))).toBe('transcript.lease_lost');
+        expect(await store.getSession(owner, sessionId)).toMatchObject({ lastSeq: 0, title: null });
+      });
+
+      it('refuses the old token once another run took the lock, and writes nothing', async () => {
+        const stale = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl);
+        const current = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        expect(await codeOf(store.append(owner, sessionId, [userText('stale')], undefined, { lockToken: stale }))).toBe('transcript.lease_lost');
+        await store.append(owner, sessionId, [userText('current')], undefined, { lockToken: current });
+        expect(await messagesOf(sessionId)).toMatchObject([{ content: 'current' }]);
+      });
+
+      it('refuses a released token with transcript.lease_lost', async () => {
+        const lockToken = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        await store.releaseLock(owner, sessionId, lockToken);
+        expect(await codeOf(store.append(owner, sessionId, [userText('after')], undefined, { lockToken }))).toBe('transcript.lease_lost');
+        expect(await seqsOf(sessionId)).toEqual([]);
+      });
+
+      it('refuses an append without a token while another run holds the lock, with transcript.session_locked', async () => {
+        await store.acquireLock(owner, sessionId, ttl);
+        expect(await codeOf(store.append(owner, sessionId, [userText('barging in')]))).toBe('transcript.session_locked');
+        expect(await seqsOf(sessionId)).toEqual([]);
+      });
+
+      it('accepts an append without a token when the lock is free or expired', async () => {
+        await store.append(owner, sessionId, [userText('free')]);
+        await store.acquireLock(owner, sessionId, ttl);
+        clock.advance(ttl);
+        await store.append(owner, sessionId, [userText('expired')]);
+        expect(await seqsOf(sessionId)).toEqual([1, 2]);
+      });
+
+      it('writes exactly one of two appends racing with the tokens of the old and the new lease', async () => {
+        const stale = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        clock.advance(ttl);
+        const current = tokenOf(await store.acquireLock(owner, sessionId, ttl));
+        const outcomes = await Promise.allSettled([
+          store.append(owner, sessionId, [userText('stale')], undefined, { lockToken: stale }),
+          store.append(owner, sessionId, [userText('current')], undefined, { lockToken: current }),
+        ]);
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'fulfilled']);
+        expect(await messagesOf(sessionId)).toMatchObject([{ content: 'current' }]);
+      });
+    });
+
+    describe('message ids', () => {
+      it('refuses a message id the session already holds with transcript.duplicate_message, and writes nothing', async () => {
+        const { id } = await create();
+        const first = userText('once');
+        await store.append(owner, id, [first]);
+        expect(await codeOf(store.append(owner, id, [userText('new'), first], { title: 'changed' }))).toBe('transcript.duplicate_message');
+        expect(await seqsOf(id)).toEqual([1]);
+        expect(await store.getSession(owner, id)).toMatchObject({ lastSeq: 1, title: null });
+      });
+
+      it('refuses a batch holding one id twice with transcript.duplicate_message', async () => {
+        const { id } = await create();
+        const twice = userText('twice');
+        expect(await codeOf(store.append(owner, id, [twice, twice]))).toBe('transcript.duplicate_message');
+        expect(await seqsOf(id)).toEqual([]);
+      });
+
+      it('accepts the same message id in two sessions', async () => {
+        const shared = userText('shared');
+        const one = await create();
+        const two = await create();
+        await store.append(owner, one.id, [shared]);
+        await store.append(owner, two.id, [shared]);
+        expect(await seqsOf(two.id)).toEqual([1]);
+      });
+    });
+
+    describe('creating a session with its first messages', () => {
+      it('stores the messages with the session, numbered from 1', async () => {
+        const first = [userText('a'), assistantText('b')];
+        const session = await store.createSession(owner, { agentSlug: 'helper' }, { messages: first });
+        expect(session.lastSeq).toBe(2);
+        expect(await messagesOf(session.id)).toEqual(first);
+        expect((await store.append(owner, session.id, [userText('c')])).seqs).toEqual([3]);
+      });
+
+      it.each([
+        ['an invalid message', () => [{ ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage]],
+        ['a delta', () => [createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} })]],
+        ['one message id twice', () => { const twice = userText('twice'); return [twice, twice]; }],
+      ])('leaves no session behind when refusing %s', async (_, messages) => {
+        const id = `ses-${randomUUID()}`;
+        expect(await codeOf(store.createSession(owner, { id, agentSlug: 'helper' }, { messages: messages() }))).toMatch(/^transcript\./);
+        expect(await store.getSession(owner, id)).toBeUndefined();
+        expect((await store.listSessions(owner)).sessions).toEqual([]);
+      });
+    });
+
+    describe('run records', () => {
+      let sessionId: string;
+      beforeEach(async () => {
+        sessionId = (await create()).id;
+      });
+
+      it('begins a running run with nothing spent, owned like its session', async () => {
+        const { created, run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        expect(created).toBe(true);
+        expect(run).toEqual({
+          id: expect.any(String),
+          sessionId,
+          agentSlug: 'helper',
+          userId: 'user-1',
+          tenantId,
+          idempotencyKey: 'job-1',
+          status: 'running',
+          failureCode: null,
+          turnUsage: [],
+          usage: {},
+          used: { turns: 0, tokens: 0, wallClockMs: 0 },
+          attempts: 1,
+          seqAtStart: 0,
+          result: null,
+          startedAt: clock.now(),
+          updatedAt: clock.now(),
+          endedAt: null,
+        });
+        expect(await store.getRun(owner, sessionId, run.id)).toEqual(run);
+      });
+
+      it('returns the run with the same idempotency key instead of a second one, counting an attempt while it runs', async () => {
+        const first = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        const again = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 5 });
+        expect(again).toMatchObject({ created: false, run: { id: first.run.id, attempts: 2, seqAtStart: 0 } });
+        const other = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-2', seqAtStart: 0 });
+        expect(other.created).toBe(true);
+        expect(other.run.id).not.toBe(first.run.id);
+      });
+
+      it('never merges runs without a key', async () => {
+        const first = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        const second = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        expect(second.run.id).not.toBe(first.run.id);
+      });
+
+      it('records an ending: status, failure code, usage per turn, what was spent, the result and the end time', async () => {
+        const { run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 });
+        clock.advance(2000);
+        const turnUsage = [{ model: 'm', finishReason: 'stop', usage: { totalTokens: 12 } }];
+        const ended = await store.updateRun(owner, sessionId, run.id, {
+          status: 'failed',
+          failureCode: 'provider.timeout',
+          turnUsage,
+          usage: { totalTokens: 12 },
+          used: { turns: 1, tokens: 12, wallClockMs: 2000 },
+          result: { status: 'failed', turns: 1 },
+          ended: true,
+        });
+        expect(ended).toMatchObject({ status: 'failed', failureCode: 'provider.timeout', turnUsage, usage: { totalTokens: 12 }, used: { turns: 1, tokens: 12, wallClockMs: 2000 }, result: { status: 'failed', turns: 1 }, endedAt: clock.now() });
+        expect(await store.getRun(owner, sessionId, run.id)).toEqual(ended);
+        expect((await store.beginRun(owner, sessionId, { agentSlug: 'helper', idempotencyKey: 'job-1', seqAtStart: 0 })).run).toEqual(ended);
+      });
+
+      it("keeps runs to their session's owner", async () => {
+        const { run } = await store.beginRun(owner, sessionId, { agentSlug: 'helper', seqAtStart: 0 });
+        const intruder = ownerWith({ userId: 'user-2' });
+        expect(await store.getRun(intruder, sessionId, run.id)).toBeUndefined();
+        expect(await codeOf(store.beginRun(intruder, sessionId, { agentSlug: 'helper', seqAtStart: 0 }))).toBe('transcript.session_not_found');
+        expect(await codeOf(store.updateRun(intruder, sessionId, run.id, { status: 'completed' }))).toBe('transcript.session_not_found');
+      });
+
+      it('refuses an update of a run the session does not have with transcript.run_not_found', async () => {
+        expect(await codeOf(store.updateRun(owner, sessionId, `run-${randomUUID()}`, { status: 'completed' }))).toBe('transcript.run_not_found');
+      });
+    });
   });
 }

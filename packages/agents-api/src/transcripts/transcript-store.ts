@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import { agentSlugSchema } from '../registry/agent-definition';
+import type { NewRun, RunBegin, RunRecord, RunUpdate } from './run-record';
 
 const ownerIdSchema = z.string().min(1).max(200);
 
@@ -135,6 +136,25 @@ export type LockAcquisition =
   | { readonly acquired: true; readonly token: string; readonly expiresAt: Date }
   | { readonly acquired: false; readonly reason: 'held'; readonly expiresAt: Date };
 
+/**
+ * Fencing for {@link TranscriptStore.append}. With `lockToken`, the append
+ * writes only while that token holds the session's lock unexpired, else it
+ * throws `transcript.lease_lost` and writes nothing. Without one, it writes
+ * only while nobody holds the lock unexpired, else `transcript.session_locked`.
+ */
+export interface AppendOptions {
+  readonly lockToken?: string;
+}
+
+/** What {@link TranscriptStore.createSession} may store with the new session, in the same transaction. */
+export interface CreateSessionOptions {
+  /** The first messages (sequence numbers 1, 2, …); a refused message leaves no session behind. */
+  readonly messages?: readonly AgentMessage[];
+}
+
+/** The outcome of a renewal. `lost`: the token is not the lock's current one, or its lease had already expired. */
+export type LockRenewal = { readonly renewed: true; readonly expiresAt: Date } | { readonly renewed: false; readonly reason: 'lost' };
+
 /** The outcome of a release. `stale`: the token is not the lock's current one (it expired and was taken, or was released). */
 export type LockRelease = { readonly released: true } | { readonly released: false; readonly reason: 'stale' };
 
@@ -152,8 +172,12 @@ export interface TranscriptStore {
    * resume a session by id: the session runner refuses with `transcript.not_durable`.
    */
   readonly durable: boolean;
-  /** Creates a session owned by `owner`; `transcript.session_exists` if the id is taken (by anyone). */
-  createSession(owner: SessionOwner, session: NewSession): Promise<TranscriptSession>;
+  /**
+   * Creates a session owned by `owner`; `transcript.session_exists` if the id
+   * is taken (by anyone). With `options.messages`, stores them too, all or
+   * nothing: messages the store refuses leave no session behind.
+   */
+  createSession(owner: SessionOwner, session: NewSession, options?: CreateSessionOptions): Promise<TranscriptSession>;
   /** The session, or undefined when it does not exist or is not the owner's. */
   getSession(owner: SessionOwner, sessionId: string): Promise<TranscriptSession | undefined>;
   /** One page of the owner's sessions (of one agent, with `agentSlug`), newest first; see {@link SessionPage}. */
@@ -167,9 +191,11 @@ export interface TranscriptStore {
   /**
    * Appends `messages` (in order, with the next sequence numbers) and applies
    * `update` to the session, all or nothing. `delta` messages are refused:
-   * they are stream events, not transcript.
+   * they are stream events, not transcript. Fenced by the session's lock
+   * (see {@link AppendOptions}): the check and the write are one step. A
+   * message id already stored in the session is `transcript.duplicate_message`.
    */
-  append(owner: SessionOwner, sessionId: string, messages: readonly AgentMessage[], update?: SessionUpdate): Promise<AppendResult>;
+  append(owner: SessionOwner, sessionId: string, messages: readonly AgentMessage[], update?: SessionUpdate, options?: AppendOptions): Promise<AppendResult>;
   /** The session's messages in sequence order. */
   loadMessages(owner: SessionOwner, sessionId: string, options?: LoadMessagesOptions): Promise<readonly StoredMessage[]>;
   /** Deletes a session and its messages; resolves to whether there was one. */
@@ -191,13 +217,47 @@ export interface TranscriptStore {
   prune(owner: SessionOwner, sessionId: string, options: PruneOptions): Promise<number>;
   /** Takes the session's lock for `ttlMs` unless someone holds it unexpired. */
   acquireLock(owner: SessionOwner, sessionId: string, ttlMs: number): Promise<LockAcquisition>;
+  /**
+   * Extends the lock to `ttlMs` after now if `token` still holds it unexpired;
+   * one conditional step, so a lease that lapsed (and may have been taken) is never revived.
+   */
+  renewLock(owner: SessionOwner, sessionId: string, token: string, ttlMs: number): Promise<LockRenewal>;
   /** Releases the lock if `token` is still its current token. */
   releaseLock(owner: SessionOwner, sessionId: string, token: string): Promise<LockRelease>;
+  /**
+   * Records a new run of the session, or, when `run.idempotencyKey` names one
+   * the session already has, returns that run (`created: false`; a run still
+   * `running` counts one more attempt). Deleted with its session.
+   */
+  beginRun(owner: SessionOwner, sessionId: string, run: NewRun): Promise<RunBegin>;
+  /** Applies `update` to the session's run; `transcript.run_not_found` if it has none with that id. */
+  updateRun(owner: SessionOwner, sessionId: string, runId: string, update: RunUpdate): Promise<RunRecord>;
+  /** The session's run, or undefined. */
+  getRun(owner: SessionOwner, sessionId: string, runId: string): Promise<RunRecord | undefined>;
 }
 
 /** The error for a session that does not exist or is not the owner's; the message never says which. */
 export function sessionNotFound(sessionId: string): AgentsApiError {
   return new AgentsApiError('transcript.session_not_found', `There is no session "${sessionId}".`, { details: { sessionId } });
+}
+
+/** The error for a write whose lease has expired or was taken: nothing was written. */
+export function leaseLost(sessionId: string): AgentsApiError {
+  return new AgentsApiError('transcript.lease_lost', `The lease on session "${sessionId}" was lost (expired or taken by another run); nothing was written.`, {
+    details: { sessionId },
+  });
+}
+
+/** The error for an unfenced write while another run holds the session. */
+export function sessionLocked(sessionId: string, expiresAt: Date): AgentsApiError {
+  return new AgentsApiError('transcript.session_locked', `Session "${sessionId}" is in use by another run until ${expiresAt.toISOString()}.`, {
+    details: { sessionId, expiresAt: expiresAt.toISOString() },
+  });
+}
+
+/** The error for a run the session does not have. */
+export function runNotFound(sessionId: string, runId: string): AgentsApiError {
+  return new AgentsApiError('transcript.run_not_found', `Session "${sessionId}" has no run "${runId}".`, { details: { sessionId, runId } });
 }
 
 /** Validates input for a store; throws `transcript.invalid_request` naming the problems. */

@@ -13,6 +13,7 @@ import {
   type TranscriptSession,
 } from '../transcript-store';
 import { checkStorable } from './storable-input';
+import { newRunSchema, runUpdateSchema } from '../run-record';
 
 // What every transcript store checks and decides the same way, so the
 // in-memory and Postgres stores cannot drift apart. Not part of the public API.
@@ -153,6 +154,12 @@ export function parseToken(token: unknown): string {
   return parseTranscriptInput(tokenSchema, token, 'lock token');
 }
 
+/** The append's lock token, if any; checked like any token. */
+export function parseAppendToken(options: unknown): string | undefined {
+  const token = (options as { lockToken?: unknown } | undefined)?.lockToken;
+  return token === undefined ? undefined : parseToken(token);
+}
+
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
   const parsed = checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
@@ -163,6 +170,39 @@ export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
     });
   }
   return parsed;
+}
+
+/** The error for a message id the session already holds (or the batch holds twice). */
+export function duplicateMessage(sessionId: string, messageId: string): AgentsApiError {
+  return new AgentsApiError('transcript.duplicate_message', `Session "${sessionId}" already holds a message "${messageId}"; nothing was written.`, {
+    details: { sessionId, messageId },
+  });
+}
+
+/** A message id the batch holds twice, if any. */
+export function repeatedMessageId(messages: readonly AgentMessage[]): string | undefined {
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (seen.has(message.id)) return message.id;
+    seen.add(message.id);
+  }
+  return undefined;
+}
+
+export function parseNewRun(run: unknown): z.infer<typeof newRunSchema> {
+  return parseTranscriptInput(newRunSchema, run, 'new run');
+}
+
+export function parseRunUpdate(update: unknown): z.infer<typeof runUpdateSchema> {
+  return parseTranscriptInput(runUpdateSchema, update, 'run update');
+}
+
+export function parseRunId(runId: unknown): string {
+  return parseTranscriptInput(sessionIdSchema, runId, 'run id');
+}
+
+export function defaultRunId(): string {
+  return `run_${randomUUID().replaceAll('-', '')}`;
 }
 
 export function sessionExists(sessionId: string): AgentsApiError {

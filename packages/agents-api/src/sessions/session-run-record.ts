@@ -1,0 +1,136 @@
+import { countedTokens } from '../providers/model-provider';
+import type { AgentMessage } from '../messages/message';
+import type { BudgetName, ConversationLimits, ConversationResult, RunState, TranscriptPersister } from '../runner/conversation-runner';
+import { defaultLimits } from '../runner/limits';
+import { emptyUsage } from '../providers/model-provider';
+import type { RunRecord, RunUsage } from '../transcripts/run-record';
+import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+
+/**
+ * Failures that interrupt a run rather than end it: its transcript may be
+ * partial, so the record stays `running` and a retry with its key continues it.
+ */
+const interruptions = new Set<string>(['transcript.lease_lost', 'runner.persist_failed', 'transcript.store_failed']);
+
+/** Whether `result` ends its run for good (a retry with the key gets it back) or only interrupts it. */
+export function endsRun(result: ConversationResult): boolean {
+  return result.status !== 'failed' || !interruptions.has(result.failure.code);
+}
+
+/**
+ * The run's limits less what its earlier attempts spent, or the budget that
+ * is already used up. A first attempt gets its limits back unchanged.
+ */
+export function remainingLimits(
+  limits: ConversationLimits | undefined,
+  used: RunUsage,
+): { readonly limits: ConversationLimits | undefined } | { readonly exhausted: BudgetName } {
+  if (used.turns === 0 && used.tokens === 0 && used.wallClockMs === 0) return { limits };
+  const maxTurns = (limits?.maxTurns ?? defaultLimits.maxTurns) - used.turns;
+  if (maxTurns <= 0) return { exhausted: 'turns' };
+  const maxTokens = limits?.maxTokens === undefined ? undefined : limits.maxTokens - used.tokens;
+  if (maxTokens !== undefined && maxTokens <= 0) return { exhausted: 'tokens' };
+  const timeoutMs = limits?.timeoutMs === undefined ? undefined : limits.timeoutMs - used.wallClockMs;
+  if (timeoutMs !== undefined && timeoutMs <= 0) return { exhausted: 'wall_clock' };
+  return { limits: { ...limits, maxTurns, maxTokens, timeoutMs } };
+}
+
+/** The result of an attempt that found its budget spent before it began: no model call, nothing written. */
+export function exhaustedResult(budget: BudgetName): ConversationResult {
+  return { status: 'budget_exceeded', budget, messages: [], toolExecutions: [], usage: emptyUsage, turns: 0, finalContent: null };
+}
+
+/**
+ * Whether the first attempt of a run already stored `input`: the messages
+ * right after the run's start are the input (same ids, or same type, role
+ * and content when the caller made the messages anew for the retry).
+ */
+export function inputAlreadyStored(stored: readonly { readonly seq: number; readonly message: AgentMessage }[], run: RunRecord, input: readonly AgentMessage[]): boolean {
+  if (input.length === 0) return true;
+  const after = stored.filter((entry) => entry.seq > run.seqAtStart).slice(0, input.length);
+  if (after.length < input.length) return false;
+  return input.every((message, index) => {
+    const storedMessage = after[index]?.message;
+    return storedMessage !== undefined && (storedMessage.id === message.id || (storedMessage.type === message.type && storedMessage.role === message.role && storedMessage.content === message.content));
+  });
+}
+
+/** Per-turn figures the produced assistant messages carry (`payload.model`, `finishReason`, `usage`), where present. */
+export function turnUsageOf(messages: readonly AgentMessage[]): unknown[] {
+  const turns: unknown[] = [];
+  for (const message of messages) {
+    if (message.role !== 'assistant' || (message.type !== 'text' && message.type !== 'tool_call')) continue;
+    const payload = message.payload as Record<string, unknown>;
+    if (payload.usage === undefined && payload.model === undefined && payload.finishReason === undefined) continue;
+    turns.push({ model: payload.model ?? null, finishReason: payload.finishReason ?? null, usage: payload.usage ?? null });
+  }
+  return turns;
+}
+
+/** Adds the numeric fields of two usage records; other fields are kept from the later one. */
+function addUsageRecords(earlier: Readonly<Record<string, unknown>>, later: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const sum: Record<string, unknown> = { ...earlier, ...later };
+  for (const [key, value] of Object.entries(later)) {
+    const before = earlier[key];
+    if (typeof value === 'number' && typeof before === 'number') sum[key] = before + value;
+  }
+  return sum;
+}
+
+/** What the run has spent once this attempt's figures are added. */
+export function usedAfter(run: RunRecord, turns: number, tokens: number, attemptMs: number): RunUsage {
+  return { turns: run.used.turns + turns, tokens: run.used.tokens + tokens, wallClockMs: run.used.wallClockMs + Math.max(0, Math.round(attemptMs)) };
+}
+
+/**
+ * Records an attempt's outcome on its run: an ending (status, failure code,
+ * result, end time) or, for an interruption, only what it spent.
+ */
+export async function finishRunRecord(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  run: RunRecord,
+  result: ConversationResult,
+  attemptMs: number,
+): Promise<RunRecord> {
+  const common = {
+    used: usedAfter(run, result.turns, countedTokens(result.usage), attemptMs),
+    usage: addUsageRecords(run.usage, result.usage as unknown as Record<string, unknown>),
+    turnUsage: [...run.turnUsage, ...turnUsageOf(result.messages)],
+  };
+  if (!endsRun(result)) return store.updateRun(owner, run.sessionId, run.id, common);
+  return store.updateRun(owner, run.sessionId, run.id, {
+    ...common,
+    status: result.status,
+    failureCode: result.status === 'failed' ? result.failure.code : null,
+    result,
+    ended: true,
+  });
+}
+
+/**
+ * Wraps a persister so that each stored step also records what the run has
+ * spent so far, so a crash mid-run leaves the budgets a retry must respect.
+ * Best effort: the step is stored either way, and the run's end writes the
+ * figures again.
+ */
+export function recordingProgress(
+  persister: TranscriptPersister,
+  store: TranscriptStore,
+  owner: SessionOwner,
+  run: RunRecord,
+  attemptStartedAt: number,
+  now: () => number,
+): TranscriptPersister {
+  let tokens = 0;
+  return {
+    persist: async (messages: readonly AgentMessage[], state: RunState) => {
+      await persister.persist(messages, state);
+      for (const message of messages) {
+        const usage = (message.payload as { usage?: { totalTokens?: unknown } }).usage;
+        if (typeof usage?.totalTokens === 'number') tokens += usage.totalTokens;
+      }
+      await store.updateRun(owner, run.sessionId, run.id, { used: usedAfter(run, state.turn, tokens, now() - attemptStartedAt) }).catch(() => undefined);
+    },
+  };
+}
