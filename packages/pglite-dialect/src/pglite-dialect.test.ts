@@ -1,7 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { PgliteDialect } from './pglite-dialect';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Set by the testkit's global setup in a run from the repository root; unset when this package runs alone. */
+    pgliteDataDir: string;
+  }
+}
 
 interface Database {
   item: { id: number; name: string };
@@ -12,8 +20,11 @@ describe('pglite dialect', () => {
   let db: Kysely<Database>;
 
   // One PGlite for the file (it takes a second to start); a fresh table per test.
+  // It loads the data directory the testkit's global setup prepared (this
+  // package cannot import the testkit, which depends on it), skipping initdb.
   beforeAll(async () => {
-    pglite = await PGlite.create();
+    const dataDir = inject('pgliteDataDir') as string | undefined;
+    pglite = await PGlite.create(dataDir === undefined ? {} : { loadDataDir: new Blob([new Uint8Array(await readFile(dataDir))]) });
     db = new Kysely<Database>({ dialect: new PgliteDialect({ pglite }) });
   });
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { preparedPgliteDataDir } from './pglite-data-dir';
 
 /** The backends every database test runs on. */
 export type DatabaseBackend = 'pglite' | 'postgres';
@@ -24,14 +25,17 @@ export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://post
 /**
  * Creates a fresh database on `backend`: an in-memory PGlite, or a new
  * uniquely named database on the Postgres server of `TEST_DATABASE_URL`, so
- * parallel and repeated runs never collide.
+ * parallel and repeated runs never collide. A PGlite starts from the prepared
+ * empty data directory (see `preparePgliteDataDir`), not from initdb.
  */
 export async function createTestDatabase(backend: DatabaseBackend): Promise<TestDatabase> {
   return backend === 'pglite' ? createPgliteDatabase() : createPostgresDatabase();
 }
 
 async function createPgliteDatabase(): Promise<TestDatabase> {
-  const pglite = await PGlite.create();
+  // Loading an initialised cluster skips initdb, the slow part of a fresh
+  // PGlite: about 1 s instead of 4 to 7 s on a busy 2-core machine.
+  const pglite = await PGlite.create({ loadDataDir: await preparedPgliteDataDir() });
   const db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
   return { backend: 'pglite', db, url: undefined, destroy: () => db.destroy() };
 }

@@ -1,0 +1,52 @@
+import { stat } from 'node:fs/promises';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparedPgliteDataDirPath, preparePgliteDataDir } from './pglite-data-dir';
+import { createTestDatabase, type TestDatabase } from './test-database';
+
+describe('PGlite test databases from the prepared data directory', () => {
+  const databases: TestDatabase[] = [];
+  let before: { ino: number; mtimeMs: number };
+  let first: TestDatabase;
+  let second: TestDatabase;
+
+  // One database per hook: each hook's time limit covers one database's cost.
+  beforeAll(async () => {
+    before = await stat(await preparePgliteDataDir());
+    first = await createTestDatabase('pglite');
+    databases.push(first);
+  });
+  beforeAll(async () => {
+    second = await createTestDatabase('pglite');
+    databases.push(second);
+  });
+  afterAll(async () => {
+    for (const database of databases) await database.destroy();
+  });
+
+  it('keeps the prepared data directory under a name keyed by the PGlite version', async () => {
+    expect(await preparePgliteDataDir()).toBe(preparedPgliteDataDirPath());
+    expect(preparedPgliteDataDirPath()).toMatch(/pglite-\d+\.\d+\.\d+[^/\\]*-empty\.tar$/);
+  });
+
+  it('reuses the prepared data directory for every database instead of making it again', async () => {
+    const after = await stat(preparedPgliteDataDirPath());
+    expect({ ino: after.ino, mtimeMs: after.mtimeMs }).toEqual({ ino: before.ino, mtimeMs: before.mtimeMs });
+  });
+
+  it('gives each database its own cluster: what one writes, another never sees', async () => {
+    await first.db.schema.createTable('only_in_first').addColumn('id', 'integer').execute();
+    await sql`insert into only_in_first values (1)`.execute(first.db);
+    const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`.execute(second.db);
+    expect(tables.rows).toEqual([]);
+    const created = await sql<{ count: number }>`select count(*)::int4 as count from only_in_first`.execute(first.db);
+    expect(created.rows).toEqual([{ count: 1 }]);
+  });
+
+  it('starts as the same user and database as a fresh PGlite, with built-in functions working', async () => {
+    const result = await sql<{ user: string; database: string; uuid: string }>`
+      select current_user as user, current_database() as database, gen_random_uuid()::text as uuid`.execute(first.db);
+    expect(result.rows[0]).toMatchObject({ user: 'postgres', database: 'postgres' });
+    expect(result.rows[0]?.uuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
