@@ -45,6 +45,7 @@ export interface ModelResponse {
 /** What a streamed model call yields: text as it arrives, then the whole response once. */
 export type ModelStreamEvent =
   | { readonly type: 'text-delta'; readonly text: string }
+  | { readonly type: 'tool-call-delta'; readonly index: number; readonly toolCallId?: string; readonly toolName?: string; readonly argumentsDelta: string }
   | { readonly type: 'response'; readonly response: ModelResponse };
 
 /** Per-call options. */
