@@ -10,6 +10,7 @@ import {
   type TranscriptSession,
   type TranscriptStore,
 } from '../transcripts/transcript-store';
+import { createSessionStreams, type SessionStreams } from './session-stream';
 
 /** What {@link createSessionRunner} is made of. */
 export interface SessionRunnerOptions {
@@ -64,6 +65,8 @@ export interface SessionRunner {
    * another run holds the session, both before any model call.
    */
   resume(request: ResumeSessionRequest, options?: RunOptions): Promise<SessionRunResult>;
+  /** The same runs, streamed: every event as it happens, with an SSE id; see {@link SessionStreams}. */
+  readonly stream: SessionStreams;
 }
 
 const defaultLockTtlMs = 10 * 60 * 1000;
@@ -140,11 +143,13 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
         return runnerFor(owner, sessionId).run({ ...fields, messages, ...(approvals ? { approvals } : {}) }, runOptions);
       });
     },
+
+    stream: createSessionStreams(options),
   };
 }
 
 /** A session belongs to one agent: a run as another agent would speak in its name. */
-function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentSlug: string): void {
+export function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentSlug: string): void {
   if (session.agentSlug === agentSlug) return;
   throw new AgentsApiError('transcript.invalid_request', `Session "${session.id}" belongs to agent "${session.agentSlug}", not "${agentSlug}".`, {
     details: { sessionId: session.id, sessionAgent: session.agentSlug, principalAgent: agentSlug },
@@ -155,7 +160,7 @@ function checkAgent(session: Pick<TranscriptSession, 'id' | 'agentSlug'>, agentS
  * Typed errors from the store pass through; anything else (a lost
  * connection, a bug in a third-party store) becomes `transcript.store_failed`.
  */
-async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -165,14 +170,14 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Context wins over input: a run acts for its principal's user and may only write that user's sessions. */
-function checkOwner(owner: SessionOwner, principalUserId: string | null): void {
+export function checkOwner(owner: SessionOwner, principalUserId: string | null): void {
   if (owner.userId === principalUserId) return;
   throw new AgentsApiError('transcript.invalid_request', "The session's owner must be the principal's user.", {
     details: { ownerUserId: owner.userId, principalUserId },
   });
 }
 
-async function currentSession(store: TranscriptStore, owner: SessionOwner, sessionId: string): Promise<TranscriptSession> {
+export async function currentSession(store: TranscriptStore, owner: SessionOwner, sessionId: string): Promise<TranscriptSession> {
   const session = await store.getSession(owner, sessionId);
   if (!session) throw sessionNotFound(sessionId);
   return session;
@@ -180,6 +185,6 @@ async function currentSession(store: TranscriptStore, owner: SessionOwner, sessi
 
 const inputSchema = z.array(agentMessageSchema);
 
-function parseInput(input: unknown): AgentMessage[] {
+export function parseInput(input: unknown): AgentMessage[] {
   return parseTranscriptInput(inputSchema, input, 'session input');
 }
