@@ -194,6 +194,7 @@ export { createPostgresTranscriptStore } from './transcripts/postgres-transcript
 export type { PostgresTranscriptStoreOptions } from './transcripts/postgres-transcript-store';
 export { createSessionRunner } from './sessions/session-runner';
 export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
+export type { SessionStream, SessionStreamEvent, SessionStreams } from './sessions/session-stream';
 
 // databases and migrations
 export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';
