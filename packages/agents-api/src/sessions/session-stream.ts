@@ -111,7 +111,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       const { signal } = prepared.runOptions;
       const runSignal = signal ? AbortSignal.any([signal, consumerLeft.signal]) : consumerLeft.signal;
       // The run goes on in its own loop, so that it ends (and says how) even after the consumer left.
-      const running = (async (): Promise<SessionRunResult> => {
+      const running = (async (): Promise<ConversationResult> => {
         let ended: ConversationResult | undefined;
         try {
           let cursor = prepared.cursor ?? '';
@@ -124,12 +124,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
           await release();
         }
         if (!ended) throw new AgentsApiError('runner.seam_failed', 'The run ended without a run-end event.');
-        return { session: await storeCall(() => currentSession(store, owner, session.id)), result: ended };
+        return ended;
       })();
       running.then(
-        (outcome) => {
+        (ended) => {
           channel.close();
-          settle(outcome);
+          // Read for `result` only: the consumer's loop does not wait for it.
+          storeCall(() => currentSession(store, owner, session.id)).then((current) => settle({ session: current, result: ended }), fail);
         },
         (error: unknown) => {
           channel.close({ error });
@@ -167,7 +168,11 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     });
   }
 
-  /** Runs `setUp` under a fresh lock; the lock is given back if it fails. */
+  /**
+   * Runs `setUp` under a fresh lock; the lock is given back if it fails.
+   * Nothing is read or written before the lock is held: a read made before
+   * could miss what a run that held it last wrote.
+   */
   async function locked(owner: SessionOwner, sessionId: string, setUp: (token: string) => Promise<Prepared>): Promise<SessionStream> {
     const token = await lockFor(owner, sessionId);
     try {
@@ -201,9 +206,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       checkOwner(owner, fields.principal.userId);
       const input = parseInput(request.input ?? []);
       return locked(owner, sessionId, async (token) => {
-        const session = await storeCall(() => currentSession(store, owner, sessionId));
+        const [session, stored] = await Promise.all([storeCall(() => currentSession(store, owner, sessionId)), storeCall(() => store.loadMessages(owner, sessionId))]);
         checkAgent(session, fields.principal.agentSlug);
-        const stored = await storeCall(() => store.loadMessages(owner, sessionId));
         if (input.length > 0) await appendMessages(store, owner, sessionId, input);
         const messages = [...stored.map((entry) => entry.message), ...input];
         const conversation: ConversationRequest = { ...fields, messages, ...(approvals ? { approvals } : {}) };
