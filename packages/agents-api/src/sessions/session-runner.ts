@@ -177,6 +177,7 @@ export function checkOwner(owner: SessionOwner, principalUserId: string | null):
   });
 }
 
+/** The session, or `transcript.session_not_found`. */
 export async function currentSession(store: TranscriptStore, owner: SessionOwner, sessionId: string): Promise<TranscriptSession> {
   const session = await store.getSession(owner, sessionId);
   if (!session) throw sessionNotFound(sessionId);
@@ -185,6 +186,7 @@ export async function currentSession(store: TranscriptStore, owner: SessionOwner
 
 const inputSchema = z.array(agentMessageSchema);
 
+/** Validates a run's input messages (`transcript.invalid_request`). */
 export function parseInput(input: unknown): AgentMessage[] {
   return parseTranscriptInput(inputSchema, input, 'session input');
 }

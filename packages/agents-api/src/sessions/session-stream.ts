@@ -1,6 +1,6 @@
 import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
-import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions } from '../runner/conversation-runner';
+import type { ConversationEvent, ConversationRequest, ConversationResult, RunOptions } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
 import type { LockAcquisition, SessionOwner, TranscriptSession, TranscriptStore } from '../transcripts/transcript-store';
 import {
