@@ -211,6 +211,7 @@ export { idempotencyKeySchema } from './transcripts/run-record';
 export type { NewRun, RunBegin, RunRecord, RunStatus, RunUpdate, RunUsage } from './transcripts/run-record';
 export { createSessionRunner } from './sessions/session-runner';
 export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
+export type { SessionStream, SessionStreamEvent, SessionStreams } from './sessions/session-stream';
 
 // databases and migrations
 export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';

@@ -135,17 +135,34 @@ export interface PendingApproval {
   readonly reason: string;
 }
 
-/** What a run emits as it goes; names read noun-verb. */
-export type ConversationEvent =
+/**
+ * Where an event sits: `index` counts the run's events from 0 in emit order;
+ * `messageId` is the message it belongs to (a turn's deltas, tool-call
+ * deltas and budget warning belong to the assistant message that turn
+ * records, whose id is chosen before the model call; a tool result to its
+ * `tool_result` message; `run-end` to the run's last message, or null when
+ * it produced none). A server can send `${messageId}:${index}` as an SSE `id:`.
+ */
+export interface ConversationEventPlace {
+  readonly index: number;
+  readonly messageId: string | null;
+}
+
+/** What a run emits as it goes; names read noun-verb. Every event carries its {@link ConversationEventPlace}. */
+export type ConversationEvent = ConversationEventPlace &
+  (
   | { readonly type: 'turn-start'; readonly turn: number }
   | { readonly type: 'text-delta'; readonly text: string }
+  /** A piece of a tool call's arguments as the model streams it; `toolCallIndex` is the call's place in the turn's calls. */
+  | { readonly type: 'tool-call-delta'; readonly toolCallIndex: number; readonly toolCallId?: string; readonly toolName?: string; readonly argumentsDelta: string }
   | { readonly type: 'message'; readonly message: AgentMessage }
   | { readonly type: 'tool-call'; readonly toolCall: ToolCall }
   | { readonly type: 'tool-result'; readonly execution: ToolExecution }
   | { readonly type: 'tool-result-truncated'; readonly toolCallId: string; readonly originalLength: number; readonly keptLength: number }
   | { readonly type: 'budget-warning'; readonly budget: 'tokens'; readonly used: number; readonly limit: number }
   | { readonly type: 'approval-required'; readonly pending: PendingApproval }
-  | { readonly type: 'run-end'; readonly result: ConversationResult };
+  | { readonly type: 'run-end'; readonly result: ConversationResult }
+  );
 
 /** Per-run options. */
 export interface RunOptions {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { testPrincipal } from '../../test/support/principals';
 import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
+import { emptyUsage, type ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { defineTool } from '../tools/define-tool';
 import type { AnyToolDefinition } from '../tools/tool';
@@ -231,7 +232,7 @@ describe('tool loop runner', () => {
       const runner = runnerWith({ sinks: [{ onEvent: (event) => void events.push(event) }] });
       const result = await runner.run(request({ limits: { maxTokens: 100, maxRepeatedFailures: 99 } }));
       expect(result).toMatchObject({ status: 'budget_exceeded', budget: 'tokens', turns: 3 });
-      expect(events.filter((event) => event.type === 'budget-warning')).toEqual([{ type: 'budget-warning', budget: 'tokens', used: 80, limit: 100 }]);
+      expect(events.filter((event) => event.type === 'budget-warning')).toEqual([expect.objectContaining({ type: 'budget-warning', budget: 'tokens', used: 80, limit: 100 })]);
     });
 
     it('stops on the wall clock', async () => {
@@ -434,6 +435,60 @@ describe('tool loop runner', () => {
       const end = events.at(-1) as Extract<ConversationEvent, { type: 'run-end' }>;
       expect(end.type).toBe('run-end');
       expect(end.result).toMatchObject({ status: 'completed', finalContent: 'It is sunny.' });
+    });
+
+    it('numbers the events of a run 0, 1, 2… and names the message each belongs to', async () => {
+      server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny.'));
+      const events: ConversationEvent[] = [];
+      for await (const event of runnerWith().stream(request())) events.push(event);
+      expect(events.map((event) => event.index)).toEqual(events.map((_, position) => position));
+      const end = events.at(-1) as Extract<ConversationEvent, { type: 'run-end' }>;
+      const [call, result, answer] = end.result.messages;
+      const belongs = (type: ConversationEvent['type']) => [...new Set(events.filter((event) => event.type === type).map((event) => event.messageId))];
+      expect(belongs('tool-call')).toEqual([call?.id]);
+      expect(belongs('tool-result')).toEqual([result?.id]);
+      // The deltas name the assistant message before it exists: its id is chosen before the model call.
+      expect(belongs('text-delta')).toEqual([answer?.id]);
+      expect(belongs('turn-start')).toEqual([call?.id, answer?.id]);
+      expect(events.filter((event) => event.type === 'message').map((event) => event.messageId)).toEqual([call?.id, result?.id, answer?.id]);
+      expect(end.messageId).toBe(answer?.id);
+    });
+
+    it('gives run-end no message when the run produced none', async () => {
+      const events: ConversationEvent[] = [];
+      server.enqueue(errorReply(400));
+      for await (const event of runnerWith().stream(request())) events.push(event);
+      expect(events.at(-1)).toMatchObject({ type: 'run-end', index: events.length - 1, messageId: null, result: { status: 'failed' } });
+    });
+
+    it("streams a tool call's argument deltas as the provider yields them, on the call message", async () => {
+      // A loop-level unit: the fake provider yields tool-call deltas, which the OpenAI provider does not produce yet.
+      const fake: ModelProvider = {
+        name: 'fake',
+        complete: () => Promise.reject(new Error('not used')),
+        async *stream(modelRequest) {
+          const answered = modelRequest.messages.at(-1)?.type === 'tool_result';
+          if (answered) {
+            yield { type: 'text-delta', text: 'Sunny.' };
+            yield { type: 'response', response: { content: 'Sunny.', toolCalls: [], finishReason: 'stop', usage: emptyUsage, model: 'fake' } };
+            return;
+          }
+          yield { type: 'tool-call-delta', index: 0, toolCallId: 'call_a', toolName: 'weather', argumentsDelta: '{"city":' };
+          yield { type: 'tool-call-delta', index: 0, argumentsDelta: '"Paris"}' };
+          const toolCalls = [{ id: 'call_a', name: 'weather', arguments: '{"city":"Paris"}' }];
+          yield { type: 'response', response: { content: null, toolCalls, finishReason: 'tool_calls', usage: emptyUsage, model: 'fake' } };
+        },
+      };
+      const events: ConversationEvent[] = [];
+      for await (const event of createToolLoopRunner({ provider: fake }).stream(request())) events.push(event);
+      const deltas = events.filter((event) => event.type === 'tool-call-delta');
+      const callMessage = events.find((event) => event.type === 'message' && event.message.type === 'tool_call');
+      expect(deltas).toEqual([
+        expect.objectContaining({ toolCallIndex: 0, toolCallId: 'call_a', toolName: 'weather', argumentsDelta: '{"city":' }),
+        expect.objectContaining({ toolCallIndex: 0, argumentsDelta: '"Paris"}' }),
+      ]);
+      expect(deltas.map((event) => event.messageId)).toEqual([callMessage?.messageId, callMessage?.messageId]);
+      expect(events.at(-1)).toMatchObject({ type: 'run-end', result: { status: 'completed', finalContent: 'Sunny.' } });
     });
   });
 

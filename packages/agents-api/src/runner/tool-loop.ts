@@ -1,4 +1,5 @@
 import { AgentsApiError, isRetryableCode } from '../errors';
+import { newMessageId } from '../messages/envelope-defaults';
 import { createMessage, type AgentMessage, type MessageDraft, type ToolCall } from '../messages/message';
 import { replaceNul } from '../messages/replace-nul';
 import { isValidPrincipal } from '../permissions/caller-chain';
@@ -72,6 +73,13 @@ export class ToolLoop {
   readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
   /** Whether any sink or consumer hears events; if not, none are made. */
   readonly #observed: boolean;
+  /** The next event's `index`. */
+  #eventIndex = 0;
+  /**
+   * When observed, the id of the assistant message the current turn will
+   * record, chosen before the model call so that its deltas can name it.
+   */
+  #turnMessageId: string | undefined;
 
   constructor(
     options: ToolLoopRunnerOptions,
@@ -127,7 +135,7 @@ export class ToolLoop {
   /** Runs to the end, emits `run-end`, and resolves to the result. */
   async finish(): Promise<ConversationResult> {
     const result = this.result(await this.execute());
-    if (this.#observed) await this.#emit({ type: 'run-end', result });
+    if (this.#observed) await this.#emit({ type: 'run-end', index: this.#eventIndex++, messageId: this.#produced.at(-1)?.id ?? null, result });
     return result;
   }
 
@@ -142,13 +150,16 @@ export class ToolLoop {
         const spent = this.#budget.spentBeforeModelCall(this.#turns, countedTokens(this.#usage));
         if (spent) return { status: 'budget_exceeded', budget: spent };
         this.#turns += 1;
-        if (this.#observed) await this.#emit({ type: 'turn-start', turn: this.#turns });
+        if (this.#observed) {
+          this.#turnMessageId = (this.#options.generateId ?? newMessageId)();
+          await this.#emit({ type: 'turn-start', index: this.#eventIndex++, messageId: this.#turnMessageId, turn: this.#turns });
+        }
         const response = await this.#callModel();
         this.#usage = addUsage(this.#usage, response.usage);
         const used = countedTokens(this.#usage);
         const warnAt = this.#budget.tokenWarning(used);
         if (warnAt !== undefined && this.#observed) {
-          await this.#emit({ type: 'budget-warning', budget: 'tokens', used, limit: warnAt });
+          await this.#emit({ type: 'budget-warning', index: this.#eventIndex++, messageId: this.#turnMessageId ?? null, budget: 'tokens', used, limit: warnAt });
         }
         if (response.toolCalls.length > 0) {
           const ending = await this.#toolStep(response);
@@ -157,7 +168,7 @@ export class ToolLoop {
         }
         // An answer without tools ends the run, unless the completion policy wants more.
         const payload = { usage: response.usage, model: response.model, finishReason: response.finishReason };
-        await this.#record([this.#draft({ type: 'text', role: 'assistant', content: response.content ?? '', payload })]);
+        await this.#record([this.#draft({ id: this.#turnMessageId, type: 'text', role: 'assistant', content: response.content ?? '', payload })]);
         const verdict = this.#options.completionPolicy?.check(this.#state()) ?? complete;
         if (verdict.complete) return { status: 'completed' };
         await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
@@ -249,10 +260,21 @@ export class ToolLoop {
   async #streamModel(provider: ModelProvider, request: ModelRequest): Promise<ModelResponse> {
     const callOptions = this.#cancellable ? { signal: this.#signal } : {};
     let response: ModelResponse | undefined;
+    const messageId = this.#turnMessageId ?? null;
     for await (const event of provider.stream(request, callOptions)) {
       if (this.#runSignal?.aborted) throw new RunAborted();
-      if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', text: event.text });
-      else if (event.type === 'response') response = event.response;
+      if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', index: this.#eventIndex++, messageId, text: event.text });
+      else if (event.type === 'tool-call-delta') {
+        await this.#emit({
+          type: 'tool-call-delta',
+          index: this.#eventIndex++,
+          messageId,
+          toolCallIndex: event.index,
+          toolCallId: event.toolCallId,
+          toolName: event.toolName,
+          argumentsDelta: event.argumentsDelta,
+        });
+      } else if (event.type === 'response') response = event.response;
     }
     if (!response) throw new AgentsApiError('provider.bad_response', `${provider.name}: the stream ended without a response`);
     return response;
@@ -262,8 +284,9 @@ export class ToolLoop {
   async #toolStep(response: ModelResponse): Promise<Ending | undefined> {
     const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
     const payload = { toolCalls: calls, usage: response.usage, model: response.model, finishReason: response.finishReason };
-    await this.#record([this.#draft({ type: 'tool_call', role: 'assistant', content: response.content ?? '', payload })]);
-    if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool-call', toolCall });
+    const callMessage = this.#draft({ id: this.#turnMessageId, type: 'tool_call', role: 'assistant', content: response.content ?? '', payload });
+    await this.#record([callMessage]);
+    if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool-call', index: this.#eventIndex++, messageId: callMessage.id, toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
     const toRun: ToolCall[] = [];
@@ -301,8 +324,15 @@ export class ToolLoop {
     const ending = await this.#recordOutcomes(answered);
     if (ending) return ending;
     if (held.length > 0) {
-      await this.#record(held.map((pending) => this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } })));
-      if (this.#observed) for (const pending of held) await this.#emit({ type: 'approval-required', pending });
+      const heldMessages = held.map((pending) =>
+        this.#draft({ type: 'approval_required', role: 'assistant', content: pending.reason, payload: { toolCall: pending.toolCall, reason: pending.reason } }),
+      );
+      await this.#record(heldMessages);
+      if (this.#observed) {
+        for (let index = 0; index < held.length; index += 1) {
+          await this.#emit({ type: 'approval-required', index: this.#eventIndex++, messageId: heldMessages[index]?.id ?? null, pending: held[index] as PendingApproval });
+        }
+      }
       return { status: 'approval_required', pending: held };
     }
     // After this step's server-side calls ran; an ending above leaves these calls open, and a later run answers them with an error.
@@ -348,25 +378,28 @@ export class ToolLoop {
   /** Records a step's results (one persist), emits them, and ends the run on a question or a stall. */
   async #recordOutcomes(outcomes: readonly ToolCallOutcome[]): Promise<Ending | undefined> {
     if (outcomes.length === 0) return undefined;
-    await this.#record(
-      outcomes.map(({ execution }) =>
-        this.#draft({
-          type: 'tool_result',
-          role: 'tool',
-          content: execution.content,
-          payload: { toolCallId: execution.toolCallId, toolName: execution.toolName, isError: execution.outcome !== 'success' },
-        }),
-      ),
+    const results = outcomes.map(({ execution }) =>
+      this.#draft({
+        type: 'tool_result',
+        role: 'tool',
+        content: execution.content,
+        payload: { toolCallId: execution.toolCallId, toolName: execution.toolName, isError: execution.outcome !== 'success' },
+      }),
     );
+    await this.#record(results);
     let question: string | undefined;
     let stalled: ToolCall | undefined;
-    for (const outcome of outcomes) {
+    for (let index = 0; index < outcomes.length; index += 1) {
+      const outcome = outcomes[index] as ToolCallOutcome;
       this.#executions.push(outcome.execution);
       question ??= outcome.question;
       stalled ??= this.#budget.stalledCall(outcome.execution);
       if (!this.#observed) continue;
-      await this.#emit({ type: 'tool-result', execution: outcome.execution });
-      if (outcome.truncated) await this.#emit({ type: 'tool-result-truncated', toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+      const messageId = results[index]?.id ?? null;
+      await this.#emit({ type: 'tool-result', index: this.#eventIndex++, messageId, execution: outcome.execution });
+      if (outcome.truncated) {
+        await this.#emit({ type: 'tool-result-truncated', index: this.#eventIndex++, messageId, toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+      }
     }
     if (question !== undefined) {
       await this.#record([this.#draft({ type: 'input_required', role: 'assistant', content: question, payload: {} })]);
@@ -439,7 +472,7 @@ export class ToolLoop {
         throw new PersistFailure(`Persisting the transcript failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       }
     }
-    if (this.#observed) for (const message of messages) await this.#emit({ type: 'message', message });
+    if (this.#observed) for (const message of messages) await this.#emit({ type: 'message', index: this.#eventIndex++, messageId: message.id, message });
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   type TranscriptSession,
   type TranscriptStore,
 } from '../transcripts/transcript-store';
+import { createSessionStreams, type SessionStreams } from './session-stream';
 
 /** What {@link createSessionRunner} is made of. */
 export interface SessionRunnerOptions {
@@ -83,6 +84,8 @@ export interface SessionRunner {
    * another run holds the session, both before any model call.
    */
   resume(request: ResumeSessionRequest, options?: RunOptions): Promise<SessionRunResult>;
+  /** The same runs, streamed: every event as it happens, with an SSE id; see {@link SessionStreams}. */
+  readonly stream: SessionStreams;
 }
 
 
@@ -151,11 +154,13 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       const idempotencyKey = parseKey(request.idempotencyKey);
       return attempt(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
     },
+
+    stream: createSessionStreams(options),
   };
 }
 
 /** Context wins over input: a run acts for its principal's user in its tenant and may only write that user's sessions there. */
-function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | 'tenantId'>): void {
+export function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | 'tenantId'>): void {
   const mismatched = [...(owner.userId === principal.userId ? [] : ['userId']), ...(owner.tenantId === principal.tenantId ? [] : ['tenantId'])];
   if (mismatched.length === 0) return;
   throw new AgentsApiError('transcript.invalid_request', `The session's owner must be the principal's user in the principal's tenant (${mismatched.join(' and ')} differ).`, {
@@ -165,7 +170,8 @@ function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | '
 
 const inputSchema = z.array(agentMessageSchema);
 
-function parseInput(input: unknown): AgentMessage[] {
+/** Validates a run's input messages (`transcript.invalid_request`). */
+export function parseInput(input: unknown): AgentMessage[] {
   return parseTranscriptInput(inputSchema, input, 'session input');
 }
 
