@@ -1,5 +1,7 @@
 // The public API of @data-machine/agents-api. Every export is named here on
 // purpose: a reader sees the whole surface in one file, and nothing leaks by accident.
+// This entry is vendor-free: it needs only `zod`. The OpenAI provider lives at
+// `./openai`, the Postgres stores and migrations at `./postgres` (see those entries).
 
 // errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
@@ -60,8 +62,6 @@ export type {
   ToolCallMessage,
   ToolResultMessage,
 } from './messages/message';
-export { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } from './messages/openai-chat-format';
-export type { FromOpenAIChatOptions, OpenAIChatConvertibleMessage } from './messages/openai-chat-format';
 
 // model providers
 export { addUsage, emptyUsage } from './providers/model-provider';
@@ -75,8 +75,6 @@ export type {
   ModelToolSpec,
   ModelUsage,
 } from './providers/model-provider';
-export { createOpenAIProvider } from './providers/openai-provider';
-export type { OpenAIProviderOptions } from './providers/openai-provider';
 export { completeOnce } from './providers/complete-once';
 export type { CompleteOnceRequest, CompleteOnceResult } from './providers/complete-once';
 
@@ -159,8 +157,6 @@ export type {
 } from './memory/memory-store';
 export { createInMemoryMemoryStore } from './memory/in-memory-memory-store';
 export type { InMemoryMemoryStoreOptions } from './memory/in-memory-memory-store';
-export { createPostgresMemoryStore } from './memory/postgres-memory-store';
-export type { PostgresMemoryStoreOptions } from './memory/postgres-memory-store';
 export { composeMemoryPrompt, defaultMemoryPromptFiles } from './memory/compose-memory-prompt';
 export type {
   ComposedMemoryPrompt,
@@ -190,13 +186,5 @@ export type {
 } from './transcripts/transcript-store';
 export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcript-store';
 export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';
-export { createPostgresTranscriptStore } from './transcripts/postgres-transcript-store';
-export type { PostgresTranscriptStoreOptions } from './transcripts/postgres-transcript-store';
 export { createSessionRunner } from './sessions/session-runner';
 export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
-
-// databases and migrations
-export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';
-export { getMigrationState, runMigrations } from './database/migrations';
-export type { MigrationRun, MigrationSet, MigrationState } from './database/migrations';
-export { agentsApiMigrations, migrateAgentsApi } from './database/agents-api-migrations';
