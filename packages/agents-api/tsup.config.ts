@@ -8,6 +8,7 @@ export default defineConfig({
     index: 'src/index.ts',
     openai: 'src/openai/index.ts',
     postgres: 'src/postgres/index.ts',
+    'store-kit': 'src/store-kit/index.ts',
     testing: 'src/testing/index.ts',
   }),
   // The contract suites are written against vitest; a consumer's own copy must run them.

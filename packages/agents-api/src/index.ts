@@ -1,7 +1,8 @@
 // The public API of @data-machine/agents-api. Every export is named here on
 // purpose: a reader sees the whole surface in one file, and nothing leaks by accident.
 // This entry is vendor-free: it needs only `zod`. The OpenAI provider lives at
-// `./openai`, the Postgres stores and migrations at `./postgres` (see those entries).
+// `./openai`, the Postgres stores and migrations at `./postgres`, what a store author
+// needs at `./store-kit` and the contract suites at `./testing` (see those entries).
 
 // errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
@@ -101,8 +102,8 @@ export {
 } from './permissions/principal';
 export type { AuthSource, CapabilityCeiling, Principal, RequestContext } from './permissions/principal';
 export { can, ceilingAllows, isAutonomous } from './permissions/can';
-export { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './permissions/caller-chain';
-export type { SubagentCallOptions } from './permissions/caller-chain';
+export { createPrincipal, intersectCeilings, isValidPrincipal, principalDefaults, principalForSubagent } from './permissions/caller-chain';
+export type { PrincipalInput, SubagentCallOptions } from './permissions/caller-chain';
 
 // the conversation runner and the built-in tool loop
 export type {
@@ -126,26 +127,14 @@ export type {
   TranscriptPersister,
 } from './runner/conversation-runner';
 export { createToolLoopRunner } from './runner/tool-loop-runner';
-export type { ToolLoopRunnerOptions } from './runner/tool-loop-runner';
+export type { ToolLoopRequest, ToolLoopRunner, ToolLoopRunnerOptions } from './runner/tool-loop-runner';
 export { isInputRequest, requestInput } from './runner/input-request';
 export type { InputRequest } from './runner/input-request';
 export { defaultLimits, resolveLimits } from './runner/limits';
 export type { ResolvedLimits } from './runner/limits';
 
 // memory
-export {
-  checkMemoryWrite,
-  isMemoryPathUnder,
-  maxMemoryFileBytes,
-  memoryConflict,
-  memoryContentHash,
-  memoryLayerSchema,
-  memoryListQuerySchema,
-  memoryPathSchema,
-  memoryScopeSchema,
-  parseMemoryListQuery,
-  parseMemoryScope,
-} from './memory/memory-store';
+export { maxMemoryFileBytes, memoryLayerSchema, memoryListQuerySchema, memoryPathSchema, memoryScopeSchema } from './memory/memory-store';
 export type {
   MemoryListEntry,
   MemoryListQuery,
@@ -169,7 +158,7 @@ export type {
 } from './memory/compose-memory-prompt';
 
 // transcripts and durable sessions
-export { newSessionSchema, parseTranscriptInput, sessionIdSchema, sessionNotFound, sessionOwnerSchema } from './transcripts/transcript-store';
+export { newSessionSchema, sessionIdSchema, sessionOwnerSchema } from './transcripts/transcript-store';
 export type {
   AppendResult,
   ListSessionsOptions,

@@ -15,7 +15,9 @@ interface Manifest {
 
 /** The main entry alone: a model provider written against the contract, no vendor SDK, no database. */
 const coreConsumer = `
+import * as main from '@data-machine/agents-api';
 import { createInMemoryTranscriptStore, createMessage, createToolLoopRunner, defineTool, emptyUsage } from '@data-machine/agents-api';
+import { memoryContentHash, sessionNotFound } from '@data-machine/agents-api/store-kit';
 import { z } from 'zod';
 
 const notInstalled = [];
@@ -49,6 +51,8 @@ const result = await createToolLoopRunner({ provider }).run({
 console.log(JSON.stringify({
   notInstalled, status: result.status, turns: result.turns, finalContent: result.finalContent,
   tool: result.toolExecutions[0]?.content, storeDurable: createInMemoryTranscriptStore().durable,
+  storeKit: [memoryContentHash('').length, sessionNotFound('s1').code],
+  storeKitInMain: ['memoryContentHash', 'parseTranscriptInput', 'createOpenAIProvider', 'migrateAgentsApi'].filter((name) => name in main),
 }));
 `;
 
@@ -132,7 +136,7 @@ describe('the published package', () => {
     const manifest = await packedManifest();
     expect(JSON.stringify(manifest.exports)).not.toContain('@data-machine/source');
     expect(JSON.stringify(manifest.exports)).not.toContain('./src/');
-    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './openai', './package.json', './postgres', './testing']);
+    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './openai', './package.json', './postgres', './store-kit', './testing']);
   });
 
   it('takes zod, kysely and openai as peer dependencies with ranges, so a caller keeps one copy of each', async () => {
@@ -154,6 +158,8 @@ describe('the published package', () => {
       finalContent: 'It is sunny in Paris.',
       tool: 'Sunny in Paris',
       storeDurable: false,
+      storeKit: [64, 'transcript.session_not_found'],
+      storeKitInMain: [],
     });
   });
 
