@@ -16,18 +16,9 @@ import { fork } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createMessage,
-  createOpenAIProvider,
-  createPostgresTranscriptStore,
-  createPrincipal,
-  createSessionRunner,
-  createToolLoopRunner,
-  defineTool,
-  migrateAgentsApi,
-  type AgentMessage,
-  type AgentsApiDatabase,
-} from '@data-machine/agents-api';
+import { createMessage, createPrincipal, createSessionRunner, createToolLoopRunner, defineTool, type AgentMessage } from '@data-machine/agents-api';
+import { createOpenAIProvider } from '@data-machine/agents-api/openai';
+import { createPostgresTranscriptStore, migrateAgentsApi, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { compareToBaseline, createTestDatabase, probePostgres } from '@data-machine/testkit';
 import { sql, type Kysely } from 'kysely';
 import OpenAI from 'openai';

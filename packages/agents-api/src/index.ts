@@ -1,5 +1,8 @@
 // The public API of @data-machine/agents-api. Every export is named here on
 // purpose: a reader sees the whole surface in one file, and nothing leaks by accident.
+// This entry is vendor-free: it needs only `zod`. The OpenAI provider lives at
+// `./openai`, the Postgres stores and migrations at `./postgres`, what a store author
+// needs at `./store-kit` and the contract suites at `./testing` (see those entries).
 
 // errors
 export { AgentsApiError, agentsApiErrorCodes } from './errors';
@@ -61,8 +64,6 @@ export type {
   ToolCallMessage,
   ToolResultMessage,
 } from './messages/message';
-export { fromOpenAIChatMessage, fromOpenAIChatMessages, toOpenAIChatMessages } from './messages/openai-chat-format';
-export type { FromOpenAIChatOptions, OpenAIChatConvertibleMessage } from './messages/openai-chat-format';
 
 // model providers
 export { addUsage, countedTokens, emptyUsage } from './providers/model-provider';
@@ -78,9 +79,6 @@ export type {
   ModelToolSpec,
   ModelUsage,
 } from './providers/model-provider';
-export { createOpenAIProvider } from './providers/openai-provider';
-export { defaultOpenAIMaxRetries, defaultOpenAITimeoutMs } from './providers/openai-provider';
-export type { OpenAIProviderOptions } from './providers/openai-provider';
 export { completeOnce } from './providers/complete-once';
 export type { CompleteOnceRequest, CompleteOnceResult } from './providers/complete-once';
 
@@ -107,8 +105,8 @@ export {
 } from './permissions/principal';
 export type { AuthSource, CapabilityCeiling, Principal, RequestContext } from './permissions/principal';
 export { can, ceilingAllows, isAutonomous } from './permissions/can';
-export { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './permissions/caller-chain';
-export type { SubagentCallOptions } from './permissions/caller-chain';
+export { createPrincipal, intersectCeilings, isValidPrincipal, principalDefaults, principalForSubagent } from './permissions/caller-chain';
+export type { PrincipalInput, SubagentCallOptions } from './permissions/caller-chain';
 
 // the conversation runner and the built-in tool loop
 export type {
@@ -133,7 +131,7 @@ export type {
   TranscriptPersister,
 } from './runner/conversation-runner';
 export { createToolLoopRunner } from './runner/tool-loop-runner';
-export type { ToolLoopRunnerOptions } from './runner/tool-loop-runner';
+export type { ToolLoopRequest, ToolLoopRunner, ToolLoopRunnerOptions } from './runner/tool-loop-runner';
 export { isInputRequest, requestInput } from './runner/input-request';
 export type { InputRequest } from './runner/input-request';
 export { defaultLimits, resolveLimits } from './runner/limits';
@@ -141,20 +139,7 @@ export { maxTimeoutMs } from './runner/limits';
 export type { ResolvedLimits } from './runner/limits';
 
 // memory
-export {
-  checkMemoryWrite,
-  isMemoryPathUnder,
-  maxMemoryFileBytes,
-  memoryConflict,
-  memoryContentHash,
-  memoryLayerSchema,
-  memoryListQuerySchema,
-  memoryPathSchema,
-  memoryScopeSchema,
-  parseMemoryListQuery,
-  parseMemoryScope,
-  parseMemoryUser,
-} from './memory/memory-store';
+export { maxMemoryFileBytes, memoryLayerSchema, memoryListQuerySchema, memoryPathSchema, memoryScopeSchema } from './memory/memory-store';
 export type {
   DeletedMemoryUserData,
   MemoryListEntry,
@@ -167,8 +152,6 @@ export type {
 } from './memory/memory-store';
 export { createInMemoryMemoryStore } from './memory/in-memory-memory-store';
 export type { InMemoryMemoryStoreOptions } from './memory/in-memory-memory-store';
-export { createPostgresMemoryStore } from './memory/postgres-memory-store';
-export type { PostgresMemoryStoreOptions } from './memory/postgres-memory-store';
 export { composeMemoryPrompt, defaultMemoryPromptFiles } from './memory/compose-memory-prompt';
 export type {
   ComposedMemoryPrompt,
@@ -181,7 +164,7 @@ export type {
 } from './memory/compose-memory-prompt';
 
 // transcripts and durable sessions
-export { newSessionSchema, parseTranscriptInput, sessionIdSchema, sessionNotFound, sessionOwnerSchema } from './transcripts/transcript-store';
+export { newSessionSchema, sessionIdSchema, sessionOwnerSchema } from './transcripts/transcript-store';
 export type {
   AppendOptions,
   AppendResult,
@@ -205,17 +188,8 @@ export type {
 } from './transcripts/transcript-store';
 export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcript-store';
 export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';
-export { createPostgresTranscriptStore } from './transcripts/postgres-transcript-store';
-export type { PostgresTranscriptStoreOptions } from './transcripts/postgres-transcript-store';
-export { idempotencyKeySchema } from './transcripts/run-record';
-export type { NewRun, RunBegin, RunRecord, RunStatus, RunUpdate, RunUsage } from './transcripts/run-record';
 export { createSessionRunner } from './sessions/session-runner';
 export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
+export { idempotencyKeySchema } from './transcripts/run-record';
+export type { NewRun, RunBegin, RunRecord, RunStatus, RunUpdate, RunUsage } from './transcripts/run-record';
 export type { SessionStream, SessionStreamEvent, SessionStreams } from './sessions/session-stream';
-
-// databases and migrations
-export type { AgentsApiDatabase, MemoryFileTable, SessionMessageTable, SessionTable } from './database/agents-api-database';
-export type { RunTable } from './database/agents-api-database';
-export { getMigrationState, runMigrations } from './database/migrations';
-export type { MigrationRun, MigrationSet, MigrationState } from './database/migrations';
-export { agentsApiMigrations, migrateAgentsApi } from './database/agents-api-migrations';

@@ -5,7 +5,7 @@ import {
   type MigrationRun,
   type MigrationSet,
   type MigrationState,
-} from '@data-machine/agents-api';
+} from '@data-machine/agents-api/postgres';
 import { dataMachineMigrations, migrateDataMachine } from 'data-machine';
 import type { Kysely } from 'kysely';
 

@@ -1,4 +1,5 @@
-import { AgentsApiError, type MigrationSet } from '@data-machine/agents-api';
+import { AgentsApiError } from '@data-machine/agents-api';
+import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase } from '@data-machine/testkit';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';

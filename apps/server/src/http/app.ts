@@ -1,4 +1,4 @@
-import type { MigrationSet } from '@data-machine/agents-api';
+import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';

@@ -1,4 +1,4 @@
-import type { MigrationSet } from '@data-machine/agents-api';
+import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { FastifyInstance } from 'fastify';
 import type { ServerDatabase } from '../database/database';
 import { migrationStates } from '../database/migrate';

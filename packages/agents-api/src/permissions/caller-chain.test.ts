@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrownBy } from '../../test/support/errors';
-import { can } from './can';
+import { can, isAutonomous } from './can';
 import { createPrincipal, intersectCeilings, isValidPrincipal, principalForSubagent } from './caller-chain';
 import { maxCallerChainDepth, type CapabilityCeiling, type Principal } from './principal';
 import { testPrincipal } from '../../test/support/principals';
@@ -222,5 +222,36 @@ describe('isValidPrincipal', () => {
   it('refuses a plain object without tenantId: only createPrincipal defaults it', () => {
     const { tenantId: _omitted, ...withoutTenant } = testPrincipal();
     expect(isValidPrincipal(withoutTenant)).toBe(false);
+  });
+});
+
+describe('createPrincipal with defaults', () => {
+  it('needs only a user and an agent', () => {
+    expect(createPrincipal({ userId: 'user-1', agentSlug: 'writer' })).toEqual({
+      userId: 'user-1',
+      agentSlug: 'writer',
+      authSource: 'runtime',
+      requestContext: 'cli',
+      tokenId: null,
+      ceiling: { allowed: [], denied: [] },
+      callerChain: [],
+    });
+  });
+
+  it('grants no capability by default, so a tool that declares one needs a ceiling that names it', () => {
+    expect(permitted(createPrincipal({ userId: 'user-1', agentSlug: 'writer' }))).toEqual([]);
+  });
+
+  it('is autonomous by default, so write tools need an explicit opt-in', () => {
+    expect(isAutonomous(createPrincipal({ userId: 'user-1', agentSlug: 'writer' }))).toBe(true);
+  });
+
+  it('keeps every field that is given and fills only those left out or undefined', () => {
+    const subject = createPrincipal({ userId: null, agentSlug: 'writer', authSource: 'user', requestContext: undefined, ceiling: ceiling(['chat']) });
+    expect(subject).toMatchObject({ userId: null, authSource: 'user', requestContext: 'cli', ceiling: { allowed: ['chat'], denied: [] } });
+  });
+
+  it('still refuses a principal without an agent', () => {
+    expect(thrownBy(() => createPrincipal({ userId: 'user-1' }))).toMatchObject({ code: 'principal.invalid' });
   });
 });

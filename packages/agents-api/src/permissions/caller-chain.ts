@@ -1,29 +1,80 @@
 import type { z } from 'zod';
 import { AgentsApiError } from '../errors';
-import { capabilityCeilingSchema, maxCallerChainDepth, principalSchema, type CapabilityCeiling, type Principal } from './principal';
+import {
+  capabilityCeilingSchema,
+  maxCallerChainDepth,
+  principalSchema,
+  type AuthSource,
+  type CapabilityCeiling,
+  type Principal,
+  type RequestContext,
+} from './principal';
 
 /**
- * Validates `input` and returns it as a frozen {@link Principal}; an absent
- * `tenantId` is null (no tenant). Throws `principal.invalid` with
- * `details: { issues }` (zod's issues).
+ * What {@link createPrincipal} takes: `userId` and `agentSlug`, and any of the
+ * other fields of a {@link Principal}; those left out take {@link principalDefaults}.
+ */
+export interface PrincipalInput {
+  readonly userId: string | null;
+  readonly agentSlug: string;
+  /** The tenant the action is in; default null (no tenant). */
+  readonly tenantId?: string | null;
+  readonly authSource?: AuthSource;
+  readonly requestContext?: RequestContext;
+  readonly tokenId?: string | null;
+  readonly ceiling?: CapabilityCeiling;
+  readonly callerChain?: readonly string[];
+}
+
+/**
+ * The fields {@link createPrincipal} fills in, chosen so that leaving a field out
+ * never grants anything (see docs/decisions/2026-11-30-principal-defaults.md):
+ * - `ceiling: { allowed: [], denied: [] }`: no capability. Tools that declare no
+ *   `capability` still run; one that declares a capability needs a ceiling naming it.
+ * - `authSource: 'runtime'`: the host's own code acted, no person at the keyboard,
+ *   so the principal is autonomous (`isAutonomous`) and write tools need opt-in.
+ * - `requestContext: 'cli'`, `tokenId: null`, `callerChain: []`: a direct call.
+ * - `tenantId: null`: no tenant.
+ */
+export const principalDefaults = Object.freeze({
+  tenantId: null,
+  authSource: 'runtime',
+  requestContext: 'cli',
+  tokenId: null,
+  ceiling: Object.freeze({ allowed: Object.freeze([]), denied: Object.freeze([]) }),
+  callerChain: Object.freeze([]),
+} as const satisfies Omit<Principal, 'userId' | 'agentSlug'>);
+
+/**
+ * Validates `input` and returns it as a frozen {@link Principal}; fields left
+ * out (or `undefined`) take {@link principalDefaults}. Throws `principal.invalid`
+ * with `details: { issues }` (zod's issues).
  *
  * @example
- * const principal = createPrincipal({
+ * const principal = createPrincipal({ userId: 'user-1', agentSlug: 'writer' });
+ * const wide = createPrincipal({
  *   userId: 'user-1', agentSlug: 'writer', authSource: 'user', requestContext: 'chat',
- *   tokenId: null, ceiling: { allowed: 'unrestricted', denied: [] }, callerChain: [],
+ *   ceiling: { allowed: ['search', 'publish'], denied: [] },
  * });
  */
+export function createPrincipal(input: PrincipalInput): Principal;
+/** Validates untrusted input, e.g. a principal read from JSON. */
+export function createPrincipal(input: unknown): Principal;
 export function createPrincipal(input: unknown): Principal {
-  const result = principalSchema.safeParse(withTenantDefault(input));
+  const result = principalSchema.safeParse(withDefaults(input));
   if (!result.success) throw invalidPrincipal('The principal is invalid', result.error);
   return freezePrincipal(result.data);
 }
 
-// Only createPrincipal defaults the tenant: isValidPrincipal must still refuse a
-// plain object without one, whose tenantId would read as undefined, not null.
-function withTenantDefault(input: unknown): unknown {
-  if (typeof input !== 'object' || input === null || Array.isArray(input) || 'tenantId' in input) return input;
-  return { ...input, tenantId: null };
+// Only createPrincipal fills defaults: isValidPrincipal must still refuse a plain
+// object without a tenant, whose tenantId would read as undefined, not null.
+// Only a plain object gets defaults; anything else reaches the schema unchanged
+// and fails there with the schema's own message.
+function withDefaults(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const filled: Record<string, unknown> = { ...principalDefaults };
+  for (const [key, value] of Object.entries(input)) if (value !== undefined) filled[key] = value;
+  return filled;
 }
 
 /** Options of {@link principalForSubagent}. */

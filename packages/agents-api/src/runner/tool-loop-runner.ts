@@ -1,8 +1,11 @@
+import { AgentsApiError } from '../errors';
+import { createMessage, type AgentMessage } from '../messages/message';
 import type { ModelProvider } from '../providers/model-provider';
 import type {
   CompletionPolicy,
   ConversationEvent,
   ConversationRequest,
+  ConversationResult,
   ConversationRunner,
   EventSink,
   RunOptions,
@@ -27,23 +30,38 @@ export interface ToolLoopRunnerOptions {
 }
 
 /**
+ * A request to the built-in loop: a {@link ConversationRequest}, or the same with
+ * `input`, a plain string, in place of `messages` for a conversation that starts
+ * with one user text.
+ */
+export type ToolLoopRequest =
+  | ConversationRequest
+  | (Omit<ConversationRequest, 'messages'> & { readonly input: string; readonly messages?: undefined });
+
+/** The built-in loop: a {@link ConversationRunner} that also takes `input` as a plain string. */
+export interface ToolLoopRunner extends ConversationRunner {
+  run(request: ToolLoopRequest, options?: RunOptions): Promise<ConversationResult>;
+  stream(request: ToolLoopRequest, options?: RunOptions): AsyncIterable<ConversationEvent>;
+}
+
+/**
  * The built-in multi-turn tool loop: calls the model, runs the tools it asks
  * for (in parallel, up to a limit), feeds the results back, and repeats until
  * the model answers, a budget is spent, a call is held for approval, the
  * user's input is needed, the same failing call repeats, or the signal aborts.
  *
  * @example
- * const runner = createToolLoopRunner({ provider: createOpenAIProvider({ apiKey, model: 'gpt-4o-mini' }) });
- * const result = await runner.run({ instructions, messages: [userMessage], tools: [weather], principal });
+ * const runner = createToolLoopRunner({ provider });
+ * const result = await runner.run({ input: 'Weather in Paris?', tools: [weather], principal: createPrincipal({ userId: 'u1', agentSlug: 'weather' }) });
  * if (result.status === 'completed') console.log(result.finalContent);
  */
-export function createToolLoopRunner(options: ToolLoopRunnerOptions): ConversationRunner {
+export function createToolLoopRunner(options: ToolLoopRunnerOptions): ToolLoopRunner {
   return {
     // No generator and no async wrapper between the loop and `run`; events only go to the sinks.
     run: (request, runOptions = {}) => {
       let loop: ToolLoop;
       try {
-        loop = new ToolLoop(options, request, runOptions, 'complete');
+        loop = new ToolLoop(options, toConversationRequest(options, request), runOptions, 'complete');
       } catch (error) {
         // An invalid request rejects, as from an async function.
         return Promise.reject(error as Error);
@@ -55,16 +73,30 @@ export function createToolLoopRunner(options: ToolLoopRunnerOptions): Conversati
 }
 
 /**
+ * The request the loop runs: `messages` as given, or `input` as one user text
+ * message. Once per run, outside the loop; the `messages` form passes through as is.
+ */
+function toConversationRequest(options: ToolLoopRunnerOptions, request: ToolLoopRequest): ConversationRequest {
+  if (!('input' in request)) return request;
+  const { input, messages: given, ...rest } = request;
+  if (typeof input !== 'string' || given !== undefined) {
+    throw new AgentsApiError('runner.invalid_request', 'A request has either `input`, a string, or `messages`, not both');
+  }
+  const messages: readonly AgentMessage[] = [createMessage({ type: 'text', role: 'user', content: input, payload: {} }, options)];
+  return { ...rest, messages };
+}
+
+/**
  * The loop runs on its own and hands each event to the consumer through a
  * channel that waits until the consumer has taken it. A consumer that stops
  * iterating cancels the run, which still ends (and tells its sinks) properly.
  */
-async function* streamRun(options: ToolLoopRunnerOptions, request: ConversationRequest, runOptions: RunOptions = {}): AsyncGenerator<ConversationEvent, void> {
+async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopRequest, runOptions: RunOptions = {}): AsyncGenerator<ConversationEvent, void> {
   const channel = new EventChannel<ConversationEvent>();
   const consumerLeft = new AbortController();
   const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, consumerLeft.signal]) : consumerLeft.signal;
   // Built before the first event, so an invalid request throws from the first `next()`.
-  const loop = new ToolLoop(options, request, { signal }, 'stream', (event) => channel.push(event));
+  const loop = new ToolLoop(options, toConversationRequest(options, request), { signal }, 'stream', (event) => channel.push(event));
   const running = loop.finish().then(
     () => channel.close(),
     (error: unknown) => channel.close({ error }),

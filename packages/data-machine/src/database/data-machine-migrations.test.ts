@@ -1,4 +1,4 @@
-import { getMigrationState, migrateAgentsApi } from '@data-machine/agents-api';
+import { getMigrationState, migrateAgentsApi } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase } from '@data-machine/testkit';
 import { expect, it } from 'vitest';
 import { dataMachineMigrations, migrateDataMachine } from './data-machine-migrations';

@@ -1,4 +1,4 @@
-import { runMigrations, type MigrationRun, type MigrationSet } from '@data-machine/agents-api';
+import { runMigrations, type MigrationRun, type MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Kysely } from 'kysely';
 import { identity } from './migrations/0001-identity';
 import { outbox } from './migrations/0002-outbox';

@@ -1,4 +1,4 @@
-import { migrateAgentsApi } from '@data-machine/agents-api';
+import { migrateAgentsApi } from '@data-machine/agents-api/postgres';
 import type { Kysely } from 'kysely';
 import type { Actor } from '../../src/access/actor';
 import type { TenantRole } from '../../src/access/roles';
