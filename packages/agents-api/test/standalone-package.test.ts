@@ -79,7 +79,7 @@ const result = await createToolLoopRunner({
   messages: [question],
   tools: [weather],
   principal: {
-    userId: 'u1', agentSlug: 'weather', authSource: 'user', requestContext: 'cli', tokenId: null,
+    userId: 'u1', tenantId: null, agentSlug: 'weather', authSource: 'user', requestContext: 'cli', tokenId: null,
     ceiling: { allowed: 'unrestricted', denied: [] }, callerChain: [],
   },
 });

@@ -229,6 +229,7 @@ describe('createPrincipal with defaults', () => {
   it('needs only a user and an agent', () => {
     expect(createPrincipal({ userId: 'user-1', agentSlug: 'writer' })).toEqual({
       userId: 'user-1',
+      tenantId: null,
       agentSlug: 'writer',
       authSource: 'runtime',
       requestContext: 'cli',

@@ -18,7 +18,7 @@ import type { SessionStream, SessionStreamEvent } from './session-stream';
 const instructions = 'You are the weather agent.';
 const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
 const principal = testPrincipal({ agentSlug: 'weather' });
-const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: `tenant-${randomUUID()}` });
+const owner = (): SessionOwner => ({ userId: principal.userId, tenantId: principal.tenantId });
 let lookups = 0;
 const weather = defineTool({
   name: 'weather',

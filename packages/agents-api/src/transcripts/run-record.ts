@@ -63,7 +63,7 @@ export interface RunUpdate {
 }
 
 const runUsageSchema = z.object({ turns: z.int().min(0), tokens: z.int().min(0), wallClockMs: z.int().min(0) });
-const runStatusSchema = z.enum(['running', 'completed', 'failed', 'approval_required', 'input_required', 'budget_exceeded', 'stalled', 'cancelled']);
+const runStatusSchema = z.enum(['running', 'completed', 'failed', 'approval_required', 'input_required', 'budget_exceeded', 'stalled', 'cancelled', 'tool_calls_required']);
 
 /** @internal Checked by every store. */
 export const newRunSchema = z.object({ agentSlug: z.string().min(1), idempotencyKey: idempotencyKeySchema.optional(), seqAtStart: z.int().min(0) });

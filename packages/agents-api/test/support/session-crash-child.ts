@@ -47,7 +47,7 @@ const sessions = createSessionRunner({
   createRunner: (persister) => createToolLoopRunner({ provider, persister }),
   lockTtlMs: Number(required('LOCK_TTL_MS')),
 });
-const principal = testPrincipal({ agentSlug: 'billing' });
+const principal = testPrincipal({ agentSlug: 'billing', tenantId: required('TENANT_ID') });
 await sessions.start({
   owner: { userId: principal.userId, tenantId: required('TENANT_ID') },
   session: { id: required('SESSION_ID'), agentSlug: 'billing' },
