@@ -5,18 +5,9 @@ import { DataMachineError } from '../errors';
 import { resolveScope } from '../scope/scope';
 import { updateTenantSettings } from '../tenants/tenant-repository';
 import { grantAgentRole, revokeAgentRole } from '../grants/grant-repository';
-import { migratedContext, scopeOf, system, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
+import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
 import { chooseAgent, createAgent, deleteAgent, getAgent, listAgents, updateAgent } from './agent-repository';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (DataMachineError.isInstance(error)) return error.code;
-    throw error;
-  }
-  return 'resolved';
-}
 
 await describeEachDatabase<DataMachineDatabase>('agents', (database) => {
   let context: TestContext;

@@ -2,21 +2,11 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, expect, it } from 'vitest';
 import { createAgent, getAgent, updateAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import { DataMachineError } from '../errors';
 import { resolveScope } from '../scope/scope';
 import { createTenant } from '../tenants/tenant-repository';
-import { migratedContext, scopeOf, system, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
+import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
 import { installTemplate } from './template-install';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (DataMachineError.isInstance(error)) return error.code;
-    throw error;
-  }
-  return 'resolved';
-}
 
 await describeEachDatabase<DataMachineDatabase>('templates by reference', (database) => {
   let context: TestContext;

@@ -1,20 +1,10 @@
 import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import { DataMachineError } from '../errors';
 import { createUser } from '../users/user-repository';
-import { migratedContext, newUser, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
+import { codeOf, migratedContext, newUser, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { addMember, createTenant, listMyTenants } from './tenant-repository';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (DataMachineError.isInstance(error)) return error.code;
-    throw error;
-  }
-  return 'resolved';
-}
 
 await describeEachDatabase<DataMachineDatabase>('tenants and members', (database) => {
   let context: TestContext;

@@ -2,22 +2,12 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, deleteAgent, getAgent, updateAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import { DataMachineError } from '../errors';
 import { grantAgentRole, revokeAgentRole } from '../grants/grant-repository';
 import { resolveScope } from '../scope/scope';
-import { migratedContext, scopeOf, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
+import { codeOf, migratedContext, scopeOf, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
 import { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './agent-token-repository';
 import { hashTokenSecret } from './token-secret';
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (DataMachineError.isInstance(error)) return error.code;
-    throw error;
-  }
-  return 'resolved';
-}
 
 await describeEachDatabase<DataMachineDatabase>('agent tokens', (database) => {
   let context: TestContext;

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Actor } from '../../src/access/actor';
 import type { TenantRole } from '../../src/access/roles';
 import { createDataMachineContext, type DataMachineContext } from '../../src/context';
+import { DataMachineError } from '../../src/errors';
 import type { DataMachineDatabase } from '../../src/database/data-machine-database';
 import { migrateDataMachine } from '../../src/database/data-machine-migrations';
 import { resolveScope, type Scope } from '../../src/scope/scope';
@@ -72,4 +73,15 @@ export function userActor(userId: string): Actor {
 /** The scope of a user in a tenant. */
 export function scopeOf(context: DataMachineContext, userId: string, tenantId: string): Promise<Scope> {
   return resolveScope(context, userActor(userId), tenantId);
+}
+
+/** The code of the DataMachineError `promise` rejects with, or `'resolved'`; anything else is rethrown. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (DataMachineError.isInstance(error)) return error.code;
+    throw error;
+  }
+  return 'resolved';
 }
