@@ -36,8 +36,9 @@ describe.skipIf(!reachable)('session runner after a SIGKILL [postgres]', () => {
   });
 
   it('resumes from another process within about one lease, running the side-effecting tool at most once', async () => {
-    const principal = testPrincipal({ agentSlug: 'billing', tenantId: `crash-${randomUUID()}` });
-    const owner = { userId: principal.userId, tenantId: principal.tenantId };
+    const tenantId = `crash-${randomUUID()}`;
+    const principal = testPrincipal({ agentSlug: 'billing', tenantId });
+    const owner = { userId: principal.userId, tenantId };
     const sessionId = `ses-${randomUUID()}`;
     server.enqueue(toolCallReply({ name: 'charge', arguments: { cents: 500 } }));
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@data-machine/source', childScript], {
