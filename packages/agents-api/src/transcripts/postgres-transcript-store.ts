@@ -340,13 +340,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           .returning('id')
           .executeTakeFirst();
         if (taken) return { acquired: true, token, expiresAt };
-        const current = await db
-          .selectFrom('agents_sessions')
-          .select(['lock_token', 'lock_expires_at'])
-          .where('id', '=', id)
-          .where('user_key', '=', keys.userKey)
-          .where('tenant_key', '=', keys.tenantKey)
-          .executeTakeFirst();
+        const current = await readLock(db, keys, id);
         if (!current) throw sessionNotFound(id);
         if (current.lock_token !== null && current.lock_expires_at !== null && current.lock_expires_at.getTime() > at.getTime()) {
           return { acquired: false, reason: 'held', expiresAt: current.lock_expires_at };
@@ -497,15 +491,20 @@ async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_s
   return pageOf(rows.map(toSession), limit);
 }
 
-/** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
-async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
-  const current = await db
+/** The owner's session's lock as it is now, or undefined when there is no such session of theirs. */
+function readLock(db: Db, keys: Keys, id: string): Promise<Pick<Selectable<SessionTable>, 'lock_token' | 'lock_expires_at'> | undefined> {
+  return db
     .selectFrom('agents_sessions')
     .select(['lock_token', 'lock_expires_at'])
     .where('id', '=', id)
     .where('user_key', '=', keys.userKey)
     .where('tenant_key', '=', keys.tenantKey)
     .executeTakeFirst();
+}
+
+/** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
+async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
+  const current = await readLock(db, keys, id);
   if (!current) return sessionNotFound(id);
   if (token !== undefined) return leaseLost(id);
   // Unfenced and refused: someone held the lock at `at`. Reported with its expiry as read now.
