@@ -146,12 +146,11 @@ export async function listAgents(context: DataMachineContext, scope: Scope): Pro
     }
     if (scope.actor.kind === 'token' || scope.actor.kind === 'schedule') query = query.where('id', '=', scope.actor.agentId);
     const rows = await query.execute();
-    const visible: VisibleAgent[] = [];
-    for (const row of rows) {
-      const role = everyAgentRole ?? facts.agentRoles.get(row.id) ?? 'viewer';
-      visible.push({ ...toAgent(row, await templateConfig(trx, row)), role });
-    }
-    return visible;
+    const templates = await templateConfigs(trx, rows);
+    return rows.map((row) => ({
+      ...toAgent(row, row.template_agent_id === null ? null : (templates.get(row.template_agent_id) ?? null)),
+      role: everyAgentRole ?? facts.agentRoles.get(row.id) ?? 'viewer',
+    }));
   });
 }
 
@@ -244,8 +243,15 @@ export function createDefaultAgentRow(context: DataMachineContext, tenant: Pick<
 /** The configuration of the template an install references (one hop), readable through the catalog policy. */
 async function templateConfig(trx: TenantTransaction, agent: Pick<AgentRow, 'template_agent_id'>): Promise<AgentConfig | null> {
   if (agent.template_agent_id === null) return null;
-  const template = await trx.selectFrom('dm_agents').select('config').where('id', '=', agent.template_agent_id).executeTakeFirst();
-  return template ? agentConfigSchema.parse(template.config) : null;
+  return (await templateConfigs(trx, [agent])).get(agent.template_agent_id) ?? null;
+}
+
+/** The configurations of the templates `agents` reference, by template id, in one query. */
+async function templateConfigs(trx: TenantTransaction, agents: readonly Pick<AgentRow, 'template_agent_id'>[]): Promise<Map<string, AgentConfig>> {
+  const ids = [...new Set(agents.flatMap((agent) => (agent.template_agent_id === null ? [] : [agent.template_agent_id])))];
+  if (ids.length === 0) return new Map();
+  const templates = await trx.selectFrom('dm_agents').select(['id', 'config']).where('id', 'in', ids).execute();
+  return new Map(templates.map((template) => [template.id, agentConfigSchema.parse(template.config)]));
 }
 
 function mapAgentWriteError(error: unknown, slug: string, owner: string | null): unknown {
