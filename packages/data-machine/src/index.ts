@@ -43,6 +43,10 @@ export type { DispatchOptions, DispatchReport, OutboxHandler } from './outbox/ou
 export { createAgentMemoryProvisioner, soulFile } from './outbox/provision-agent-memory';
 export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-memory';
 
+// schedules
+export { catchUpSchema, intervalPresets, manualSchedule, scheduleSchema } from './schedules/schedule';
+export type { IntervalPreset, Schedule } from './schedules/schedule';
+
 // the database
 export type { DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';
