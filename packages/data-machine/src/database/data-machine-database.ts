@@ -13,6 +13,8 @@ export interface TenantTable {
   is_catalog: boolean;
   /** How many agents a member without `manage_agents` may own. */
   agent_limit_per_user: ColumnType<number, number | undefined, number>;
+  /** Overrides of the retention windows, in days, by kind; absent keys keep the defaults. */
+  retention: ColumnType<Record<string, number>, string | undefined, string>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -108,6 +110,134 @@ export interface OutboxDeliveryTable {
   last_error: string | null;
 }
 
+/** An ordered list of steps an agent owns. */
+export interface PipelineTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  slug: string;
+  name: string;
+  /** The step definitions, in order (validated by the pipelines module). */
+  steps: Json<unknown[]>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** A pipeline's configured, scheduled instance. Its agent is its pipeline's (a composite foreign key). */
+export interface FlowTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  pipeline_id: string;
+  slug: string;
+  name: string;
+  /** Per step key: the handler configuration and queue modes (validated by the flows module). */
+  step_config: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** When the flow runs (`scheduleSchema`). */
+  schedule: ColumnType<unknown, string | undefined, string>;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  max_items: ColumnType<number, number | undefined, number>;
+  concurrency: ColumnType<number, number | undefined, number>;
+  /** When the scheduler next starts it; null when it has no next run. */
+  next_run_at: Timestamp | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** An entry of a flow step's prompt or config-patch queue. */
+export interface QueueEntryTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  step_key: string;
+  queue: 'prompt' | 'config_patch';
+  /** `bigint`: pg returns it as a string. */
+  position: ColumnType<string, string | number | bigint, string | number | bigint>;
+  body: Json<unknown>;
+  leased_by_job_id: string | null;
+  leased_at: Timestamp | null;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+/** Where a job came from. */
+export type JobSource = 'schedule' | 'manual' | 'api' | 'retry' | 'system';
+/** Where a job is; why it is there is the separate `status_reason`. */
+export type JobStatus = 'pending' | 'processing' | 'waiting' | 'completed' | 'completed_no_items' | 'failed' | 'cancelled' | 'skipped';
+
+/** One run of a flow: the product's record (pg-boss executes it). */
+export interface JobTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  pipeline_id: string;
+  parent_job_id: string | null;
+  source: JobSource;
+  status: JobStatus;
+  status_reason: string | null;
+  current_step: string | null;
+  /** The item and the step outputs. */
+  engine_data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** The source key of the item a child job runs on. */
+  item_key: string | null;
+  idempotency_key: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  /** The pg-boss job that executes it, while one does. */
+  engine_job_id: string | null;
+  children_total: ColumnType<number, number | undefined, number>;
+  children_ended: ColumnType<number, number | undefined, number>;
+  children_failed: ColumnType<number, number | undefined, number>;
+  error_code: string | null;
+  error_message: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/** An item a flow step has taken: claimed while a job works on it, done once its steps completed. */
+export interface ProcessedItemTable {
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  step_key: string;
+  source_key: string;
+  status: 'claimed' | 'done';
+  job_id: string | null;
+  claimed_at: Timestamp;
+  done_at: Timestamp | null;
+}
+
+/** A log line of a job (or of an agent, without a job). */
+export interface JobLogTable {
+  /** `bigint` identity: pg returns it as a string. */
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  agent_id: string;
+  job_id: string | null;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  context: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Timestamp;
+}
+
+/** What the built-in `records` publish handler appends: one row per published item. */
+export interface RecordTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  job_id: string | null;
+  collection: string;
+  idempotency_key: string;
+  body: Json<unknown>;
+  created_at: Timestamp;
+}
+
 /** The product's tables, for kysely. */
 export interface DataMachineDatabase {
   dm_tenants: TenantTable;
@@ -119,4 +249,11 @@ export interface DataMachineDatabase {
   dm_agent_tokens: AgentTokenTable;
   dm_outbox_events: OutboxEventTable;
   dm_outbox_deliveries: OutboxDeliveryTable;
+  dm_pipelines: PipelineTable;
+  dm_flows: FlowTable;
+  dm_queue_entries: QueueEntryTable;
+  dm_jobs: JobTable;
+  dm_processed_items: ProcessedItemTable;
+  dm_job_logs: JobLogTable;
+  dm_records: RecordTable;
 }

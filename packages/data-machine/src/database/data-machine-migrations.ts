@@ -2,6 +2,7 @@ import { runMigrations, type MigrationRun, type MigrationSet } from '@data-machi
 import type { Kysely } from 'kysely';
 import { identity } from './migrations/0001-identity';
 import { outbox } from './migrations/0002-outbox';
+import { engine } from './migrations/0003-engine';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -9,6 +10,7 @@ export const dataMachineMigrations: MigrationSet = {
   migrations: {
     '0001_identity': identity,
     '0002_outbox': outbox,
+    '0003_engine': engine,
   },
 };
 

@@ -11,5 +11,17 @@ export const productTables = {
   /** A tenant's own rows, about no one agent. `dm_agents` is here: its `id` is the agent. */
   tenantLevel: ['dm_memberships', 'dm_agents', 'dm_agent_owner_counts'],
   /** Everything else: scoped to an agent. */
-  agentScoped: ['dm_agent_grants', 'dm_agent_tokens', 'dm_outbox_events', 'dm_outbox_deliveries'],
+  agentScoped: [
+    'dm_agent_grants',
+    'dm_agent_tokens',
+    'dm_outbox_events',
+    'dm_outbox_deliveries',
+    'dm_pipelines',
+    'dm_flows',
+    'dm_queue_entries',
+    'dm_jobs',
+    'dm_processed_items',
+    'dm_job_logs',
+    'dm_records',
+  ],
 } as const;

@@ -44,7 +44,7 @@ export async function createTenant(context: DataMachineContext, actor: Actor, in
   const fields = parseInput(newTenantSchema, input, 'tenant');
   const owner = ownerFor(context, actor, fields.ownerUserId);
   const now = context.now();
-  const row: Selectable<TenantTable> = {
+  const row: Omit<Selectable<TenantTable>, 'retention'> = {
     id: context.newId('tnt'),
     slug: fields.slug,
     name: fields.name,
@@ -166,7 +166,7 @@ function isForeignKeyViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
 }
 
-export function toTenant(row: Selectable<TenantTable>): Tenant {
+export function toTenant(row: Omit<Selectable<TenantTable>, 'retention'>): Tenant {
   return {
     id: row.id,
     slug: row.slug,

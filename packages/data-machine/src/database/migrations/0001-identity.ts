@@ -132,7 +132,7 @@ async function createAppRole(db: Kysely<any>): Promise<void> {
 
 /** Row-level security keyed by the transaction's tenant; forced, so the tables' owner is held to it too. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function enableTenantSecurity(db: Kysely<any>, table: string): Promise<void> {
+export async function enableTenantSecurity(db: Kysely<any>, table: string): Promise<void> {
   await sql`alter table ${sql.table(table)} enable row level security`.execute(db);
   await sql`alter table ${sql.table(table)} force row level security`.execute(db);
   await sql`create policy ${sql.id(`${table}_tenant`)} on ${sql.table(table)} using (tenant_id = current_setting('dm.tenant_id', true)) with check (tenant_id = current_setting('dm.tenant_id', true))`.execute(db);
