@@ -1,5 +1,6 @@
 import { AgentsApiError } from '@data-machine/agents-api';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
+import { resolveSecretKey } from './config/secret-key';
 import { buildApp } from './http/app';
 import { migrateAll } from './database/migrate';
 import { openDatabase } from './database/database';
@@ -16,7 +17,7 @@ function describeDatabase(config: ServerConfig): string {
 const usage = `Usage: data-machine [serve | migrate | help]
   serve    run migrations, then serve HTTP (the default)
   migrate  run migrations and exit
-Environment: DATABASE_URL, DM_DATA_DIR, HOST, PORT, LOG_LEVEL (see README).`;
+Configuration: environment variables, listed in docs/operations.md.`;
 
 /** Runs the CLI; resolves to the process exit code. */
 async function main(argv: readonly string[]): Promise<number> {
@@ -30,6 +31,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(process.env);
+  // Resolved before anything else, so a bad key stops the start before the database is touched.
+  await resolveSecretKey(config.secretKey);
   const database = await openDatabase(config.database);
   if (!(await database.ping())) {
     await database.close();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
@@ -59,22 +59,23 @@ describe('data-machine CLI', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it('serves /health with 200 on the embedded PGlite, keeping data under DM_DATA_DIR', { timeout: deadline }, async () => {
+  it('is ready on the embedded PGlite, keeping its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const { url, child } = await startServer({ DM_DATA_DIR: dataDir });
-    const response = await fetch(`${url}/health`);
+    const response = await fetch(`${url}/ready`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok', database: { backend: 'pglite', reachable: true } });
+    expect((await readFile(path.join(dataDir, 'secret-key'), 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(await stop(child)).toBe(0);
   });
 
-  it('serves /health with 200 on Postgres when DATABASE_URL is set', { timeout: deadline }, async (test) => {
+  it('is ready on Postgres when DATABASE_URL and SECRET_KEY are set', { timeout: deadline }, async (test) => {
     if (!(await availableBackends()).includes('postgres')) test.skip('Postgres is not reachable (allowed outside CI only)');
     const database: TestDatabase = await createTestDatabase('postgres');
     cleanups.push(() => database.destroy());
-    const { url, child } = await startServer({ DATABASE_URL: String(database.url) });
-    const response = await fetch(`${url}/health`);
+    const { url, child } = await startServer({ DATABASE_URL: String(database.url), SECRET_KEY: 'k'.repeat(32) });
+    const response = await fetch(`${url}/ready`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok', database: { backend: 'postgres', reachable: true } });
     expect(await stop(child)).toBe(0);
@@ -87,7 +88,7 @@ describe('data-machine CLI', () => {
   });
 
   it('says in one line that the database cannot be reached', { timeout: deadline }, async () => {
-    const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', SECRET_KEY: 'k'.repeat(32) });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('data-machine: cannot reach the database (Postgres at 127.0.0.1:1/none)\n');
   });

@@ -1,8 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config';
 
 const cwd = '/srv/app';
+const secret = 's'.repeat(32);
 
 function problemsOf(environment: NodeJS.ProcessEnv): readonly string[] {
   try {
@@ -21,13 +24,33 @@ describe('server configuration', () => {
       host: '127.0.0.1',
       port: 3000,
       logLevel: 'info',
+      model: { baseURL: undefined, apiKey: undefined, defaultModel: 'gpt-4.1-mini' },
+      secretKey: { kind: 'file', path: path.join(cwd, '.data', 'secret-key') },
     });
   });
 
   it('uses Postgres when DATABASE_URL is set', () => {
-    const config = loadConfig({ DATABASE_URL: 'postgres://user@db:5432/app', PORT: '8080' }, cwd);
+    const config = loadConfig({ DATABASE_URL: 'postgres://user@db:5432/app', PORT: '8080', SECRET_KEY: secret }, cwd);
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://user@db:5432/app' });
     expect(config.port).toBe(8080);
+  });
+
+  it('requires SECRET_KEY with DATABASE_URL, since every process must share it', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://user@db:5432/app' })).toEqual(['SECRET_KEY is required with DATABASE_URL (every process must share it)']);
+    expect(loadConfig({ DATABASE_URL: 'postgres://user@db:5432/app', SECRET_KEY: secret }, cwd).secretKey).toEqual({ kind: 'given', key: secret });
+  });
+
+  it('refuses a short SECRET_KEY without echoing it', () => {
+    expect(problemsOf({ SECRET_KEY: 'hunter2' })).toEqual(['SECRET_KEY must be at least 32 characters']);
+  });
+
+  it('reads the model endpoint, key and default model', () => {
+    expect(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:9999/v1', OPENAI_API_KEY: 'sk-test', DEFAULT_MODEL: 'local' }, cwd).model).toEqual({
+      baseURL: 'http://127.0.0.1:9999/v1',
+      apiKey: 'sk-test',
+      defaultModel: 'local',
+    });
+    expect(problemsOf({ OPENAI_BASE_URL: 'ftp://models' })).toEqual(['OPENAI_BASE_URL must be an http:// or https:// URL (got "ftp://models")']);
   });
 
   it('treats an empty variable as unset', () => {
@@ -56,5 +79,39 @@ describe('server configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error).toMatchObject({ code: 'config.invalid' });
     expect((error as Error).message).toMatch(/^Invalid configuration: .*PORT.*; .*LOG_LEVEL must be one of fatal, error/);
+  });
+
+  describe('with DM_CONFIG_FILE', () => {
+    let directory = '';
+    const file = async (name: string, text: string): Promise<string> => {
+      directory ||= await mkdtemp(path.join(tmpdir(), 'dm-config-'));
+      await writeFile(path.join(directory, name), text);
+      return path.join(directory, name);
+    };
+    afterAll(async () => {
+      if (directory) await rm(directory, { recursive: true, force: true });
+    });
+
+    it('reads variables from the file, and the environment overrides them', async () => {
+      const configFile = await file('good.json', JSON.stringify({ PORT: 8081, HOST: '0.0.0.0', DEFAULT_MODEL: 'from-file' }));
+      const config = loadConfig({ DM_CONFIG_FILE: configFile, DEFAULT_MODEL: 'from-env' }, cwd);
+      expect({ port: config.port, host: config.host, model: config.model.defaultModel }).toEqual({ port: 8081, host: '0.0.0.0', model: 'from-env' });
+    });
+
+    it('names a bad value from the file like one from the environment', async () => {
+      expect(problemsOf({ DM_CONFIG_FILE: await file('bad-port.json', '{"PORT":"eighty"}') })).toEqual([
+        'PORT must be a whole number from 0 to 65535 (got "eighty")',
+      ]);
+    });
+
+    it('refuses a missing file, bad JSON, a non-object and unknown variables, each in one line', async () => {
+      expect(problemsOf({ DM_CONFIG_FILE: '/nonexistent/dm.json' })).toEqual(['DM_CONFIG_FILE cannot be read (ENOENT: /nonexistent/dm.json)']);
+      const broken = await file('broken.json', '{"PORT":');
+      expect(problemsOf({ DM_CONFIG_FILE: broken })).toEqual([`DM_CONFIG_FILE is not valid JSON (${broken})`]);
+      const list = await file('list.json', '[1, 2]');
+      expect(problemsOf({ DM_CONFIG_FILE: list })).toEqual([`DM_CONFIG_FILE must hold a JSON object of strings (${list})`]);
+      const typo = await file('typo.json', '{"PROT":"80"}');
+      expect(problemsOf({ DM_CONFIG_FILE: typo })).toEqual([`DM_CONFIG_FILE names unknown variables: PROT (${typo})`]);
+    });
   });
 });

@@ -1,29 +1,65 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const port = 'must be a whole number from 0 to 65535';
 
-/** The environment the server reads, validated; every variable is documented in the README. */
+/**
+ * The environment the server reads, validated. Each variable's description is
+ * the documentation: `docs/operations.md` renders its table from this schema
+ * (a test keeps them equal).
+ */
 export const serverEnvironmentSchema = z.object({
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
     .optional()
-    .describe('Use this Postgres instead of the embedded PGlite'),
-  DM_DATA_DIR: z.string().min(1, 'must not be empty').default('.data').describe('Where the embedded PGlite keeps its files'),
-  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
-  PORT: z.coerce
-    .number({ error: 'must be a whole number from 0 to 65535' })
-    .int('must be a whole number from 0 to 65535')
-    .min(0, 'must be a whole number from 0 to 65535')
-    .max(65535, 'must be a whole number from 0 to 65535')
-    .default(3000),
-  LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+    .describe('A `postgres://` URL: use that PostgreSQL instead of the embedded PGlite. Set it for production.'),
+  DM_DATA_DIR: z
+    .string()
+    .min(1, 'must not be empty')
+    .default('.data')
+    .describe('Where the embedded PGlite and the generated secret key are kept (relative to the working directory).'),
+  DM_CONFIG_FILE: z
+    .string()
+    .min(1, 'must not be empty')
+    .optional()
+    .describe('A JSON file with any of these variables as keys; the environment overrides it.'),
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1').describe('The address the HTTP server listens on.'),
+  PORT: z.coerce.number({ error: port }).int(port).min(0, port).max(65535, port).default(3000).describe('The HTTP port; 0 picks a free one.'),
+  LOG_LEVEL: z
+    .enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })
+    .default('info')
+    .describe(`The least level logged: ${logLevels.join(', ')}.`),
+  OPENAI_BASE_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe("Any OpenAI-compatible endpoint (for example a local model server); unset: OpenAI's."),
+  OPENAI_API_KEY: z.string().min(1, 'must not be empty').optional().describe('The key sent to the model endpoint; agents cannot run without it.'),
+  DEFAULT_MODEL: z
+    .string()
+    .min(1, 'must not be empty')
+    .default('gpt-4.1-mini')
+    .describe("The model an agent uses when its configuration names none."),
+  SECRET_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .optional()
+    .describe(
+      'Encrypts handler credentials and signs links and webhooks. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
+    ),
 });
+
+/** The names of the variables the server reads. */
+export type ServerVariable = keyof typeof serverEnvironmentSchema.shape;
 
 /** Where the server keeps its data. */
 export type DatabaseConfig =
   | { readonly kind: 'pglite'; readonly dataDir: string }
   | { readonly kind: 'postgres'; readonly url: string };
+
+/** Where the secret key comes from: the configuration, or a file the embedded start generates. */
+export type SecretKeySource = { readonly kind: 'given'; readonly key: string } | { readonly kind: 'file'; readonly path: string };
 
 /** The server's configuration, resolved from the environment. */
 export interface ServerConfig {
@@ -31,6 +67,8 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly logLevel: (typeof logLevels)[number];
+  readonly model: { readonly baseURL: string | undefined; readonly apiKey: string | undefined; readonly defaultModel: string };
+  readonly secretKey: SecretKeySource;
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -45,29 +83,68 @@ export class ConfigError extends Error {
   }
 }
 
+/** The name of the generated secret key's file in the data directory. */
+export const secretKeyFileName = 'secret-key';
+
 /**
- * Reads the configuration from `environment` (relative paths resolve against `cwd`).
+ * Reads the configuration from `environment`, over the JSON file
+ * `DM_CONFIG_FILE` names if any (relative paths resolve against `cwd`).
  * Empty variables count as unset.
  *
  * @throws ConfigError listing every bad variable, never a stack of zod internals.
  */
 export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process.cwd()): ServerConfig {
-  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const fromEnvironment = presentValues(environment);
+  const file = fromEnvironment.DM_CONFIG_FILE;
+  const present = { ...(typeof file === 'string' ? readConfigFile(path.resolve(cwd, file)) : {}), ...fromEnvironment };
   const parsed = serverEnvironmentSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
-        const value = present[name];
+        const value = name === 'SECRET_KEY' || name === 'OPENAI_API_KEY' ? undefined : present[name];
         return `${name} ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
       }),
     );
   }
   const env = parsed.data;
+  if (env.DATABASE_URL && env.SECRET_KEY === undefined) {
+    throw new ConfigError(['SECRET_KEY is required with DATABASE_URL (every process must share it)']);
+  }
+  const dataDir = path.resolve(cwd, env.DM_DATA_DIR);
   return {
-    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.resolve(cwd, env.DM_DATA_DIR) },
+    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir },
     host: env.HOST,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
+    model: { baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, defaultModel: env.DEFAULT_MODEL },
+    secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
   };
+}
+
+function presentValues(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+/** The variables a config file sets: a JSON object of strings (numbers are taken as their text). */
+const configFileSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`DM_CONFIG_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'}: ${file})`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError([`DM_CONFIG_FILE is not valid JSON (${file})`]);
+  }
+  const parsed = configFileSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError([`DM_CONFIG_FILE must hold a JSON object of strings (${file})`]);
+  const unknown = Object.keys(parsed.data).filter((name) => !(name in serverEnvironmentSchema.shape) || name === 'DM_CONFIG_FILE');
+  if (unknown.length > 0) throw new ConfigError([`DM_CONFIG_FILE names unknown variables: ${unknown.join(', ')} (${file})`]);
+  return presentValues(parsed.data);
 }

@@ -34,8 +34,15 @@ await describeEachDatabase('http app', (context) => {
     await app.close();
   });
 
-  it('reports health 200 when the database answers and every migration is applied', async () => {
-    const response = await app.inject({ method: 'GET', url: '/health' });
+  it('answers /health with 200 while alive, without touching the database', async () => {
+    const unreachable = buildApp({ database: { ...database(), ping: async () => false } });
+    const response = await unreachable.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('reports ready 200 when the database answers and every migration is applied', async () => {
+    const response = await app.inject({ method: 'GET', url: '/ready' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({
       status: 'ok',
@@ -44,17 +51,17 @@ await describeEachDatabase('http app', (context) => {
     });
   });
 
-  it('reports health 503 while a migration is pending', async () => {
+  it('reports ready 503 while a migration is pending', async () => {
     const pending: MigrationSet = { name: 'pending_pkg', migrations: { '0001_later': { up: async () => undefined } } };
     const unmigrated = buildApp({ database: database(), migrationSets: [pending] });
-    const response = await unmigrated.inject({ method: 'GET', url: '/health' });
+    const response = await unmigrated.inject({ method: 'GET', url: '/ready' });
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({ status: 'unavailable', migrations: { pending_pkg: { applied: 0, pending: 1 } } });
   });
 
-  it('reports health 503 when the database does not answer', async () => {
+  it('reports ready 503 when the database does not answer', async () => {
     const unreachable = buildApp({ database: { ...database(), ping: async () => false } });
-    const response = await unreachable.inject({ method: 'GET', url: '/health' });
+    const response = await unreachable.inject({ method: 'GET', url: '/ready' });
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual({ status: 'unavailable', database: { backend: context.backend, reachable: false }, migrations: {} });
   });
