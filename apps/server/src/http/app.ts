@@ -6,6 +6,7 @@ import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
 import { registerHealthRoutes } from './health-route';
+import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
 
 /** What the HTTP app is built from. */
@@ -28,6 +29,7 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     ...requestLoggingOptions(),
   });
   registerRequestLogging(app);
+  registerMetrics(app);
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');
