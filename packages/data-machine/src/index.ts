@@ -31,6 +31,10 @@ export { grantAgentRole, listAgentGrants, revokeAgentRole } from './grants/grant
 export type { AgentGrant } from './grants/grant-repository';
 export { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './tokens/agent-token-repository';
 export type { AgentToken, TokenAuthentication } from './tokens/agent-token-repository';
+export { authenticateUserToken, createUserToken, listUserTokens, revokeUserToken } from './tokens/user-token-repository';
+export type { UserToken } from './tokens/user-token-repository';
+export { authenticateBearer } from './tokens/authenticate-bearer';
+export type { BearerAuthentication } from './tokens/authenticate-bearer';
 
 // templates by reference
 export { installTemplate, templateInstallSchema } from './templates/template-install';

@@ -238,10 +238,25 @@ export interface RecordTable {
   created_at: Timestamp;
 }
 
+/** A user's personal access token. Global: it acts as its user wherever the user belongs. */
+export interface UserTokenTable {
+  id: string;
+  user_id: string;
+  secret_hash: string;
+  prefix: string;
+  label: string;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
 /** The product's tables, for kysely. */
 export interface DataMachineDatabase {
   dm_tenants: TenantTable;
   dm_users: UserTable;
+  dm_user_tokens: UserTokenTable;
   dm_memberships: MembershipTable;
   dm_agents: AgentTable;
   dm_agent_owner_counts: AgentOwnerCountTable;

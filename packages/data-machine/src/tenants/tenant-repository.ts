@@ -4,7 +4,7 @@ import { actingUserId, type Actor } from '../access/actor';
 import { tenantRoleSchema, type TenantRole } from '../access/roles';
 import { createDefaultAgentRow, recordAgentCreated, rowAsRead, toAgent, type Agent } from '../agents/agent-repository';
 import type { DataMachineContext } from '../context';
-import { isUniqueViolation } from '../database/database-errors';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors';
 import type { TenantTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { nameSchema, parseInput, slugSchema } from '../input';
@@ -160,10 +160,6 @@ export async function addMember(context: DataMachineContext, scope: Scope, input
       .execute();
     return { userId: fields.userId, role: fields.role };
   });
-}
-
-function isForeignKeyViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
 }
 
 export function toTenant(row: Omit<Selectable<TenantTable>, 'retention'>): Tenant {

@@ -2,10 +2,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every agent token secret starts with this, so a leaked one is recognisable (and scannable). */
 export const agentTokenPrefix = 'dmat_';
+/** Every personal access token secret starts with this. */
+export const userTokenPrefix = 'dmpt_';
 
 /** A new secret: the prefix and 256 random bits, base64url. Shown once, never stored. */
-export function newTokenSecret(): string {
-  return agentTokenPrefix + randomBytes(32).toString('base64url');
+export function newTokenSecret(prefix: typeof agentTokenPrefix | typeof userTokenPrefix = agentTokenPrefix): string {
+  return prefix + randomBytes(32).toString('base64url');
 }
 
 /** The SHA-256 of a secret, hex: what is stored and looked up. */
