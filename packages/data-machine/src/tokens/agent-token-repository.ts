@@ -9,7 +9,7 @@ import { nameSchema, parseInput } from '../input';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import { inTenant, inTransaction } from '../scope/tenant-transaction';
-import { hashTokenSecret, newTokenSecret, sameHash, visiblePrefix } from './token-secret';
+import { assertUsableToken, hashTokenSecret, newTokenSecret, visiblePrefix } from './token-secret';
 
 /** An agent token as lists show it: never its secret. */
 export interface AgentToken {
@@ -121,10 +121,8 @@ export interface TokenAuthentication {
 export async function authenticateAgentToken(context: DataMachineContext, secret: string, channel: ActorChannel): Promise<TokenAuthentication> {
   const tokenHash = hashTokenSecret(secret);
   const row = await inTransaction(context, { tokenHash }, (trx) => trx.selectFrom('dm_agent_tokens').selectAll().where('secret_hash', '=', tokenHash).executeTakeFirst());
-  if (!row || !sameHash(row.secret_hash, tokenHash)) throw new DataMachineError('token.invalid', 'The token is not valid.');
   const now = context.now();
-  if (row.revoked_at !== null && row.revoked_at.getTime() <= now.getTime()) throw new DataMachineError('token.revoked', 'The token was revoked.', { details: { tokenId: row.id } });
-  if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) throw new DataMachineError('token.expired', 'The token has expired.', { details: { tokenId: row.id } });
+  assertUsableToken(row, tokenHash, now);
   await inTenant(context, row.tenant_id, row.user_id, (trx) => trx.updateTable('dm_agent_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute());
   const token = toToken(row);
   return {

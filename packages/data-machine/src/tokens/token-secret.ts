@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DataMachineError } from '../errors';
 
 /** Every agent token secret starts with this, so a leaked one is recognisable (and scannable). */
 export const agentTokenPrefix = 'dmat_';
@@ -25,4 +26,23 @@ export function sameHash(left: string, right: string): boolean {
   const a = Buffer.from(left, 'hex');
   const b = Buffer.from(right, 'hex');
   return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
+}
+
+/** What authentication needs of a stored token row, agent or personal. */
+interface StoredToken {
+  readonly id: string;
+  readonly secret_hash: string;
+  readonly revoked_at: Date | null;
+  readonly expires_at: Date | null;
+}
+
+/**
+ * Refuses a token found (or not) by the hash of a presented secret: unknown
+ * is `token.invalid`, revoked `token.revoked`, expired `token.expired`.
+ * Narrows `row` to a usable token.
+ */
+export function assertUsableToken<T extends StoredToken>(row: T | undefined, presentedHash: string, now: Date): asserts row is T {
+  if (!row || !sameHash(row.secret_hash, presentedHash)) throw new DataMachineError('token.invalid', 'The token is not valid.');
+  if (row.revoked_at !== null && row.revoked_at.getTime() <= now.getTime()) throw new DataMachineError('token.revoked', 'The token was revoked.', { details: { tokenId: row.id } });
+  if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) throw new DataMachineError('token.expired', 'The token has expired.', { details: { tokenId: row.id } });
 }

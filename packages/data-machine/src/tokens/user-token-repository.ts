@@ -7,7 +7,7 @@ import type { UserTokenTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { nameSchema, parseInput } from '../input';
 import { inTransaction } from '../scope/tenant-transaction';
-import { hashTokenSecret, newTokenSecret, sameHash, userTokenPrefix, visiblePrefix } from './token-secret';
+import { assertUsableToken, hashTokenSecret, newTokenSecret, userTokenPrefix, visiblePrefix } from './token-secret';
 
 /** A personal access token as lists show it: never its secret. */
 export interface UserToken {
@@ -120,9 +120,7 @@ export async function authenticateUserToken(
     }
     return found;
   });
-  if (!row || !sameHash(row.secret_hash, tokenHash)) throw new DataMachineError('token.invalid', 'The token is not valid.');
-  if (row.revoked_at !== null && row.revoked_at.getTime() <= now.getTime()) throw new DataMachineError('token.revoked', 'The token was revoked.', { details: { tokenId: row.id } });
-  if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) throw new DataMachineError('token.expired', 'The token has expired.', { details: { tokenId: row.id } });
+  assertUsableToken(row, tokenHash, now);
   return { actor: { kind: 'user', userId: row.user_id, channel }, tokenId: row.id };
 }
 
