@@ -1,4 +1,7 @@
+import { parseArgs } from 'node:util';
 import { AgentsApiError } from '@data-machine/agents-api';
+import { createDataMachineContext, DataMachineError } from 'data-machine';
+import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
 import { resolveSecretKey } from './config/secret-key';
 import { buildApp } from './http/app';
@@ -14,9 +17,12 @@ function describeDatabase(config: ServerConfig): string {
   return `Postgres at ${url.host}${url.pathname}`;
 }
 
-const usage = `Usage: data-machine [serve | migrate | help]
-  serve    run migrations, then serve HTTP (the default)
+const usage = `Usage: data-machine [serve | migrate | init | help]
+  serve    run migrations, then serve HTTP (the default); on an empty embedded
+           database it first creates a tenant and an owner and prints the owner's token
   migrate  run migrations and exit
+  init     --email <address> [--name <display name>] [--tenant <slug>]
+           run migrations, create the first tenant and its owner, print the owner's token
 Configuration: environment variables, listed in docs/operations.md.`;
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -26,8 +32,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (command !== 'serve' && command !== 'migrate') {
+  if (command !== 'serve' && command !== 'migrate' && command !== 'init') {
     process.stderr.write(`data-machine: unknown command '${command}'. Try 'data-machine help'.\n`);
+    return 2;
+  }
+  const owner = command === 'init' ? initOptions(argv.slice(1)) : undefined;
+  if (owner instanceof UsageError) {
+    process.stderr.write(`data-machine: ${owner.message}. Try 'data-machine help'.\n`);
     return 2;
   }
   const config = loadConfig(process.env);
@@ -49,6 +60,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write('data-machine: migrations applied\n');
     return 0;
   }
+  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
+  if (owner !== undefined) {
+    const initialised = await initialiseIfEmpty(context, owner).finally(() => database.close());
+    if (!initialised) {
+      process.stderr.write('data-machine: already initialised (the database has a tenant)\n');
+      return 1;
+    }
+    printOwnerToken(initialised);
+    return 0;
+  }
+  if (config.database.kind === 'pglite') {
+    // README command 1 ends with a usable server: the embedded first start makes its owner.
+    const initialised = await initialiseIfEmpty(context, { email: 'owner@data-machine.local', displayName: 'Owner', tenantSlug: 'default', tenantName: 'Default' });
+    if (initialised) printOwnerToken(initialised);
+  }
   const app = buildApp({ database, logLevel: config.logLevel });
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url: address, database: config.database.kind }, 'data machine listening');
@@ -62,13 +88,39 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** A command line the CLI cannot read; exit code 2. */
+class UsageError extends Error {}
+
+function initOptions(args: readonly string[]): FirstOwner | UsageError {
+  try {
+    const { values } = parseArgs({
+      args: [...args],
+      options: { email: { type: 'string' }, name: { type: 'string' }, tenant: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (!values.email) return new UsageError('init needs --email <address>');
+    const tenant = values.tenant ?? 'default';
+    return { email: values.email, displayName: values.name ?? values.email, tenantSlug: tenant, tenantName: tenant };
+  } catch (error) {
+    return new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+}
+
+function printOwnerToken({ tenant, owner, ownerToken }: Initialised): void {
+  process.stdout.write(
+    `data-machine: created tenant "${tenant.slug}" owned by ${owner.email}\n` +
+      `data-machine: owner token (shown once, keep it): ${ownerToken}\n`,
+  );
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
     // One line for the operator, never a stack trace.
-    const known = error instanceof ConfigError || error instanceof StartupError || AgentsApiError.isInstance(error);
+    const known = error instanceof ConfigError || error instanceof StartupError || AgentsApiError.isInstance(error) || DataMachineError.isInstance(error);
     const message = known ? (error as Error).message : `unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`data-machine: ${message}\n`);
     process.exitCode = error instanceof ConfigError ? 2 : 1;

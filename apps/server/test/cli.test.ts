@@ -28,7 +28,7 @@ function runCli(args: readonly string[], environment: Record<string, string>): P
 }
 
 /** Starts the server on a random port and resolves with its URL once it logs that it listens. */
-function startServer(environment: Record<string, string>): Promise<{ url: string; child: ChildProcessWithoutNullStreams }> {
+function startServer(environment: Record<string, string>): Promise<{ url: string; child: ChildProcessWithoutNullStreams; output: string }> {
   const child = spawn(process.execPath, [mainScript, 'serve'], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...environment },
   });
@@ -38,7 +38,7 @@ function startServer(environment: Record<string, string>): Promise<{ url: string
       output += chunk.toString();
       for (const line of output.split('\n')) {
         if (!line.includes('data machine listening')) continue;
-        resolve({ url: (JSON.parse(line) as { url: string }).url, child });
+        resolve({ url: (JSON.parse(line) as { url: string }).url, child, output });
       }
     });
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -62,12 +62,21 @@ describe('data-machine CLI', () => {
   it('is ready on the embedded PGlite, keeping its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const { url, child } = await startServer({ DM_DATA_DIR: dataDir });
+    const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
     const response = await fetch(`${url}/ready`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok', database: { backend: 'pglite', reachable: true } });
     expect((await readFile(path.join(dataDir, 'secret-key'), 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The first start made an owner and showed their token once; it works.
+    const token = /owner token \(shown once, keep it\): (dmpt_\S+)/.exec(output)?.[1];
+    expect(token).toBeDefined();
+    const me = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${String(token)}` } });
+    expect(await me.json()).toMatchObject({ user: { email: 'owner@data-machine.local' }, tenants: [{ tenant: { slug: 'default' }, role: 'owner' }] });
     expect(await stop(child)).toBe(0);
+    // A second start on the same data finds its tenant and shows no token.
+    const again = await startServer({ DM_DATA_DIR: dataDir });
+    expect(again.output).not.toContain('owner token');
+    expect(await stop(again.child)).toBe(0);
   });
 
   it('is ready on Postgres when DATABASE_URL and SECRET_KEY are set', { timeout: deadline }, async (test) => {
@@ -97,6 +106,32 @@ describe('data-machine CLI', () => {
     const result = await runCli(['dance'], {});
     expect(result.code).toBe(2);
     expect(result.stderr).toBe("data-machine: unknown command 'dance'. Try 'data-machine help'.\n");
+  });
+
+  it('initialises an empty database once with init, printing the owner token; a second init refuses', { timeout: deadline }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const first = await runCli(['init', '--email', 'Ada@Example.test', '--tenant', 'acme'], { DM_DATA_DIR: dataDir });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^data-machine: created tenant "acme" owned by ada@example.test\ndata-machine: owner token \(shown once, keep it\): dmpt_[A-Za-z0-9_-]{43}\n$/);
+    const second = await runCli(['init', '--email', 'someone@example.test'], { DM_DATA_DIR: dataDir });
+    expect(second).toMatchObject({ code: 1, stderr: 'data-machine: already initialised (the database has a tenant)\n' });
+  });
+
+  it('answers init without --email, or with an unknown option, with one usage line and exit code 2', { timeout: deadline }, async () => {
+    expect(await runCli(['init'], {})).toMatchObject({ code: 2, stderr: "data-machine: init needs --email <address>. Try 'data-machine help'.\n" });
+    const unknown = await runCli(['init', '--email', 'a@b.test', '--colour', 'red'], {});
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^data-machine: Unknown option '--colour'.*Try 'data-machine help'.\n$/);
+  });
+
+  it('refuses init with a malformed email in one line, writing nothing', { timeout: deadline }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const result = await runCli(['init', '--email', 'not-an-email'], { DM_DATA_DIR: dataDir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^data-machine: .*email.*\n$/);
+    expect((await runCli(['init', '--email', 'ok@example.test'], { DM_DATA_DIR: dataDir })).code).toBe(0);
   });
 
   it('migrates and exits with the migrate command', { timeout: deadline }, async () => {

@@ -19,15 +19,15 @@ export { authorize, check, resolveScope } from './scope/scope';
 export type { Scope } from './scope/scope';
 
 // tenants, users, agents, grants, tokens
-export { addMember, createTenant, findTenant, listMyTenants, updateTenantSettings } from './tenants/tenant-repository';
+export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
 export type { NewTenant, Tenant } from './tenants/tenant-repository';
 export { createUser, emailSchema, findUser, findUserByEmail } from './users/user-repository';
 export type { NewUser, User } from './users/user-repository';
 export { agentConfigSchema, effectiveConfig } from './agents/agent-config';
 export type { AgentConfig } from './agents/agent-config';
-export { chooseAgent, createAgent, deleteAgent, getAgent, listAgents, updateAgent } from './agents/agent-repository';
+export { agentPatchSchema, chooseAgent, createAgent, deleteAgent, getAgent, listAgents, newAgentSchema, updateAgent } from './agents/agent-repository';
 export type { Agent, AgentPatch, NewAgent, VisibleAgent } from './agents/agent-repository';
-export { grantAgentRole, listAgentGrants, revokeAgentRole } from './grants/grant-repository';
+export { grantAgentRole, listAgentGrants, newGrantSchema, revokeAgentRole } from './grants/grant-repository';
 export type { AgentGrant } from './grants/grant-repository';
 export { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './tokens/agent-token-repository';
 export type { AgentToken, TokenAuthentication } from './tokens/agent-token-repository';

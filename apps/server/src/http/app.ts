@@ -5,7 +5,12 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
+import { createDataMachineContext, type DataMachineContext } from 'data-machine';
 import { registerHealthRoutes } from './health-route';
+import { registerOpenApi } from './openapi';
+import { registerAgentRoutes } from './routes/agent-routes';
+import { registerTenantRoutes } from './routes/tenant-routes';
+import { registerTokenRoutes } from './routes/token-routes';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
 
@@ -17,13 +22,15 @@ export interface AppDependencies {
   readonly migrationSets?: readonly MigrationSet[];
   /** Where log lines go; standard output by default. */
   readonly logStream?: Writable;
+  /** The product's context; by default one on `database`, logging denials through the app's logger. */
+  readonly context?: DataMachineContext;
 }
 
 /**
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream }: AppDependencies): FastifyInstance {
+export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -38,6 +45,14 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'route.not_found', message: `No route for ${request.method} ${request.url}` } }),
   );
+  registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets);
+  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  // Registered as a plugin so the OpenAPI document, loaded first, sees every route.
+  void app.register(async (api) => {
+    registerTenantRoutes(api, product);
+    registerAgentRoutes(api, product);
+    registerTokenRoutes(api, product);
+  });
   return app;
 }

@@ -1,13 +1,12 @@
 import { AgentsApiError, type AgentsApiErrorCode } from '@data-machine/agents-api';
 import { DataMachineError, type DataMachineErrorCode } from 'data-machine';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { HttpError, type HttpErrorCode } from './http-error';
 
 /** The body of every error response. */
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
 }
-
-/** Codes the HTTP layer itself produces. */
-export type HttpErrorCode = 'request.invalid' | 'route.not_found' | 'internal';
 
 /**
  * The one table from error code to HTTP status. Every code a package can
@@ -16,6 +15,8 @@ export type HttpErrorCode = 'request.invalid' | 'route.not_found' | 'internal';
 export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorCode | HttpErrorCode, number>> = {
   'request.invalid': 400,
   'route.not_found': 404,
+  'auth.required': 401,
+  'tenant.required': 400,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
@@ -84,13 +85,21 @@ export interface ErrorResponse {
 
 /** Turns anything thrown while handling a request into the response the client gets. */
 export function toErrorResponse(error: unknown): ErrorResponse {
-  if (AgentsApiError.isInstance(error) || DataMachineError.isInstance(error)) {
+  if (AgentsApiError.isInstance(error) || DataMachineError.isInstance(error) || error instanceof HttpError) {
     const status = errorStatus[error.code];
     return {
       status,
       body: { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } },
       unexpected: status >= 500,
     };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    // The same shape the packages give a bad input: the field path and what is wrong with it.
+    const issues = error.validation.map((issue) => ({
+      path: [error.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+      message: issue.message ?? 'invalid',
+    }));
+    return { status: 400, body: { error: { code: 'input.invalid', message: `Invalid ${error.validationContext}: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, details: { issues } } }, unexpected: false };
   }
   if (isFastifyClientError(error)) {
     return { status: error.statusCode, body: { error: { code: 'request.invalid', message: error.message } }, unexpected: false };

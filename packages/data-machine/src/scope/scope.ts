@@ -92,6 +92,8 @@ export interface EnforceTarget {
   readonly agentId?: string;
   /** The id or slug the caller named, when no agent of the tenant has it. */
   readonly missingAgentRef?: string;
+  /** The id or slug the caller named the agent by: a refusal repeats it, never the agent's id, so an invisible agent reads exactly like a missing one. */
+  readonly namedAs?: string;
 }
 
 /** Decides on `facts`, logs a denial with its reason, and throws the typed error for it. */
@@ -101,7 +103,7 @@ export function enforce(context: DataMachineContext, scope: Scope, access: Curre
       ? { allowed: false, reason: 'agent_invisible', visible: false, message: 'No such agent in this tenant.' }
       : decide(access.actor, access.facts, action, { tenantId: scope.tenantId, ...(target.agentId === undefined ? {} : { agentId: target.agentId }) }, context.now());
   if (decision.allowed) return;
-  const agentRef = target.missingAgentRef ?? target.agentId;
+  const agentRef = target.missingAgentRef ?? target.namedAs ?? target.agentId;
   context.logger.warn(
     { event: 'access.denied', action, reason: decision.reason, tenantId: scope.tenantId, agent: agentRef ?? null, actor: describeActor(scope.actor) },
     `denied ${action}: ${decision.message}`,

@@ -43,7 +43,7 @@ export function agentOperation<T>(
   return inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
     const [agent, access] = await Promise.all([findAgent(trx, scope.tenantId, agentRef), loadAccess(trx, scope)]);
     // A missing agent is logged and refused exactly as one that exists but is invisible.
-    enforce(context, scope, access, action, agent ? { agentId: agent.id } : { missingAgentRef: agentRef });
+    enforce(context, scope, access, action, agent ? { agentId: agent.id, namedAs: agentRef } : { missingAgentRef: agentRef });
     if (!agent) throw agentNotFound(agentRef);
     return work(trx, agent, access.facts);
   });

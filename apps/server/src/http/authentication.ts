@@ -1,0 +1,78 @@
+import type { FastifyRequest } from 'fastify';
+import {
+  DataMachineError,
+  authenticateBearer,
+  findTenant,
+  listMyTenants,
+  resolveScope,
+  type Actor,
+  type BearerAuthentication,
+  type DataMachineContext,
+  type Scope,
+} from 'data-machine';
+import { HttpError } from './http-error';
+
+/** The header a user names the tenant of a request with (its id or slug). */
+export const tenantHeader = 'x-tenant';
+
+const bearerPattern = /^Bearer ([^\s]+)$/i;
+
+/**
+ * Who sent the request: the bearer token in `Authorization`, authenticated
+ * (`auth.required` when absent or malformed; `token.invalid`, `token.expired`,
+ * `token.revoked` otherwise). Authenticated once per request and kept on it.
+ */
+export async function requestIdentity(context: DataMachineContext, request: FastifyRequest): Promise<BearerAuthentication> {
+  const cached = identities.get(request);
+  if (cached) return cached;
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
+  if (!match?.[1]) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
+  const identity = await authenticateBearer(context, match[1], 'http');
+  identities.set(request, identity);
+  return identity;
+}
+
+const identities = new WeakMap<FastifyRequest, BearerAuthentication>();
+
+/** The acting principal of the request. */
+export async function requestActor(context: DataMachineContext, request: FastifyRequest): Promise<Actor> {
+  return (await requestIdentity(context, request)).actor;
+}
+
+/**
+ * The scope of a request: the tenant it acts in and the actor's rights there.
+ * An agent token acts in its own tenant. A user names the tenant with the
+ * `x-tenant` header (id or slug), or may leave it out when they belong to
+ * exactly one; otherwise `tenant.required`. A tenant the user does not belong
+ * to is `tenant.not_found`, exactly like one that does not exist.
+ */
+export async function requestScope(context: DataMachineContext, request: FastifyRequest): Promise<Scope> {
+  const identity = await requestIdentity(context, request);
+  const named = request.headers[tenantHeader];
+  const ref = typeof named === 'string' && named !== '' ? named : undefined;
+  if (identity.kind === 'agent_token') {
+    if (ref !== undefined) {
+      const tenant = await findTenant(context, ref);
+      if (tenant?.id !== identity.tenantId) throw tenantNotFound(ref);
+    }
+    return resolveScope(context, identity.actor, identity.tenantId);
+  }
+  const memberships = await listMyTenants(context, identity.actor);
+  if (ref === undefined) {
+    const [only, ...others] = memberships;
+    if (!only || others.length > 0) {
+      throw new HttpError('tenant.required', `Name the tenant with the "${tenantHeader}" header: you belong to ${memberships.length === 0 ? 'none' : memberships.length}.`, {
+        tenants: memberships.map((membership) => membership.tenant.slug),
+      });
+    }
+    return resolveScope(context, identity.actor, only.tenant.id);
+  }
+  const membership = memberships.find((candidate) => candidate.tenant.id === ref || candidate.tenant.slug === ref);
+  if (!membership) throw tenantNotFound(ref);
+  return resolveScope(context, identity.actor, membership.tenant.id);
+}
+
+function tenantNotFound(ref: string): DataMachineError {
+  return new DataMachineError('tenant.not_found', `There is no tenant "${ref}".`, { details: { tenant: ref } });
+}

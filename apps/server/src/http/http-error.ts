@@ -1,0 +1,16 @@
+/** Codes the HTTP layer itself produces (the packages' codes are theirs). */
+export const httpErrorCodes = ['request.invalid', 'route.not_found', 'auth.required', 'tenant.required', 'internal'] as const;
+export type HttpErrorCode = (typeof httpErrorCodes)[number];
+
+/** A refusal made by the HTTP layer (no credentials, no tenant named); mapped by the one status table. */
+export class HttpError extends Error {
+  readonly code: HttpErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: HttpErrorCode, message: string, details?: Readonly<Record<string, unknown>>) {
+    super(message);
+    this.name = 'HttpError';
+    this.code = code;
+    this.details = details;
+  }
+}

@@ -1,0 +1,26 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+
+/**
+ * Routes declare zod schemas for params, query, body and responses; this
+ * makes Fastify validate and serialise with them and renders the OpenAPI 3.1
+ * document from them, served at `/openapi.json` and browsable at `/docs`.
+ * Register before the routes.
+ */
+export function registerOpenApi(app: FastifyInstance): void {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Data Machine', description: 'Agents as scoped, durable citizens, and automation on them.', version: '0.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A personal access token (dmpt_…) or an agent token (dmat_…)' } } },
+    },
+    transform: jsonSchemaTransform,
+    hideUntagged: false,
+  });
+  void app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** The error body every failure has (see `error-response.ts`). */
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});
+
+/** An instant as JSON: ISO 8601 with a zone. */
+export const instantSchema = z.iso.datetime({ offset: true });
+
+/** A Date as JSON, or null. */
+export function instant(date: Date): string;
+export function instant(date: Date | null): string | null;
+export function instant(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
+/** The error responses a route that acts in a scope can give. */
+export const scopedErrors = {
+  400: errorBodySchema,
+  401: errorBodySchema,
+  403: errorBodySchema,
+  404: errorBodySchema,
+  409: errorBodySchema,
+} as const;
+
+/** Security requirement of every authenticated route. */
+export const bearer = [{ bearer: [] }];
