@@ -6,5 +6,7 @@ export default defineProject({
   test: {
     name: '@data-machine/server',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Suites start from a migrated copy instead of migrating (see test/support/global-setup.ts).
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -15,4 +15,4 @@ await describeEachDatabase('data-machine migrations', (context) => {
       expect.arrayContaining(['agents_api_migration', 'agents_api_migration_lock', 'data_machine_migration', 'data_machine_migration_lock']),
     );
   });
-});
+}, { template: false });

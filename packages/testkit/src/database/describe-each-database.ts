@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
+import type { DatabaseTemplate } from './database-template';
 import { createTestDatabase, probePostgres, type DatabaseBackend, type TestDatabase } from './test-database';
 
 let backends: Promise<readonly DatabaseBackend[]> | undefined;
@@ -19,9 +20,27 @@ export interface DatabaseSuiteContext<Database> {
   readonly database: TestDatabase;
 }
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The migrated template a project's global setup made (see `prepareDatabaseTemplate`), if any. */
+    databaseTemplate: DatabaseTemplate | undefined;
+  }
+}
+
+/** Options of {@link describeEachDatabase}. */
+export interface DescribeEachDatabaseOptions {
+  /**
+   * Whether the suite's database is a copy of the project's migrated
+   * template, when its global setup provides one (the default); `false`
+   * for suites that need an empty database, such as migration tests.
+   */
+  readonly template?: boolean;
+}
+
 /**
  * Runs `suite` once per available backend, each on its own fresh database
- * created before the suite and dropped after it. The backend is part of the
+ * created before the suite and dropped after it (a copy of the project's
+ * migrated template when there is one, see {@link DescribeEachDatabaseOptions}). The backend is part of the
  * suite's name: `transcript store [postgres] keeps ...`.
  *
  * @example
@@ -32,12 +51,14 @@ export interface DatabaseSuiteContext<Database> {
 export async function describeEachDatabase<Database = unknown>(
   name: string,
   suite: (context: DatabaseSuiteContext<Database>) => void,
+  options: DescribeEachDatabaseOptions = {},
 ): Promise<void> {
+  const template = options.template === false ? undefined : inject('databaseTemplate');
   for (const backend of await availableBackends()) {
     describe(`${name} [${backend}]`, () => {
       let database: TestDatabase | undefined;
       beforeAll(async () => {
-        database = await createTestDatabase(backend);
+        database = await createTestDatabase(backend, { template });
       });
       afterAll(async () => {
         await database?.destroy();

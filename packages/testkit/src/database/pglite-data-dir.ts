@@ -76,19 +76,23 @@ async function readable(file: string): Promise<boolean> {
   }
 }
 
-let loaded: Promise<Uint8Array> | undefined;
-
 /**
  * The prepared data directory's bytes, read once per process (making it
  * first if no global setup did), for `PGlite.create({ loadDataDir })`.
  */
-export function preparedPgliteDataDir(): Promise<Blob> {
-  loaded ??= preparePgliteDataDir()
-    .then((file) => readFile(file))
-    .then((bytes) => new Uint8Array(bytes))
-    .catch((error: unknown) => {
-      loaded = undefined;
-      throw error;
-    });
-  return loaded.then((bytes) => new Blob([bytes]));
+export async function preparedPgliteDataDir(): Promise<Blob> {
+  return loadDataDir(await preparePgliteDataDir());
+}
+
+const loaded = new Map<string, Promise<Uint8Array>>();
+
+/** A dumped data directory's bytes, read once per process per file, for `PGlite.create({ loadDataDir })`. */
+export function loadDataDir(file: string): Promise<Blob> {
+  let bytes = loaded.get(file);
+  if (!bytes) {
+    bytes = readFile(file).then((buffer) => new Uint8Array(buffer));
+    bytes.catch(() => loaded.delete(file));
+    loaded.set(file, bytes);
+  }
+  return bytes.then((content) => new Blob([content]));
 }

@@ -3,7 +3,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { preparedPgliteDataDir } from './pglite-data-dir';
+import type { DatabaseTemplate } from './database-template';
+import { loadDataDir, preparedPgliteDataDir } from './pglite-data-dir';
 
 /** The backends every database test runs on. */
 export type DatabaseBackend = 'pglite' | 'postgres';
@@ -22,36 +23,39 @@ export interface TestDatabase {
 /** Where test databases are created on Postgres; each gets a new database there. */
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** Options of {@link createTestDatabase}. */
+export interface TestDatabaseOptions {
+  /** Copy this migrated template instead of starting empty (see `prepareDatabaseTemplate`). */
+  readonly template?: DatabaseTemplate | undefined;
+}
+
 /**
  * Creates a fresh database on `backend`: an in-memory PGlite, or a new
  * uniquely named database on the Postgres server of `TEST_DATABASE_URL`, so
  * parallel and repeated runs never collide. A PGlite starts from the prepared
- * empty data directory (see `preparePgliteDataDir`), not from initdb.
+ * empty data directory (see `preparePgliteDataDir`), not from initdb; with a
+ * `template`, both backends start as a copy of the migrated template.
  */
-export async function createTestDatabase(backend: DatabaseBackend): Promise<TestDatabase> {
-  return backend === 'pglite' ? createPgliteDatabase() : createPostgresDatabase();
+export async function createTestDatabase(backend: DatabaseBackend, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  return backend === 'pglite' ? createPgliteDatabase(options.template) : createPostgresDatabase(options.template);
 }
 
-async function createPgliteDatabase(): Promise<TestDatabase> {
+async function createPgliteDatabase(template: DatabaseTemplate | undefined): Promise<TestDatabase> {
   // Loading an initialised cluster skips initdb, the slow part of a fresh
   // PGlite: about 1 s instead of 4 to 7 s on a busy 2-core machine.
-  const pglite = await PGlite.create({ loadDataDir: await preparedPgliteDataDir() });
+  const pglite = await PGlite.create({ loadDataDir: template ? await loadDataDir(template.pgliteDataDir) : await preparedPgliteDataDir() });
   const db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
   return { backend: 'pglite', db, url: undefined, destroy: () => db.destroy() };
 }
 
-async function createPostgresDatabase(): Promise<TestDatabase> {
+async function createPostgresDatabase(template: DatabaseTemplate | undefined): Promise<TestDatabase> {
   const name = `dm_test_${Date.now().toString(36)}_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await withAdmin((admin) => sql`create database ${sql.id(name)}`.execute(admin));
+  const source = template?.postgresDatabase ?? null;
+  await withAdmin((admin) =>
+    (source === null ? sql`create database ${sql.id(name)}` : sql`create database ${sql.id(name)} template ${sql.id(source)}`).execute(admin),
+  );
   const url = withDatabaseName(testDatabaseUrl, name);
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  // `pool.end()` can resolve while a connection is still closing; the forced
-  // drop below then terminates it (57P01), and pg reports that as an 'error'
-  // event on the pool, an uncaught exception without a listener.
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (error.code !== '57P01') console.warn(`[testkit] ${name}: idle connection failed: ${error.message}`);
-  });
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  const db = connect(url);
   return {
     backend: 'postgres',
     db,
@@ -63,7 +67,20 @@ async function createPostgresDatabase(): Promise<TestDatabase> {
   };
 }
 
-async function withAdmin<T>(work: (admin: Kysely<unknown>) => Promise<T>): Promise<T> {
+/** A kysely on the Postgres database at `url`. */
+export function connect(url: string): Kysely<unknown> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // `pool.end()` can resolve while a connection is still closing; a forced
+  // drop then terminates it (57P01), and pg reports that as an 'error'
+  // event on the pool, an uncaught exception without a listener.
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') console.warn(`[testkit] ${url}: idle connection failed: ${error.message}`);
+  });
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Runs `work` with a connection to the server's maintenance database. */
+export async function withAdmin<T>(work: (admin: Kysely<unknown>) => Promise<T>): Promise<T> {
   const admin = new Kysely<unknown>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: testDatabaseUrl, max: 1 }) }),
   });
@@ -74,7 +91,8 @@ async function withAdmin<T>(work: (admin: Kysely<unknown>) => Promise<T>): Promi
   }
 }
 
-function withDatabaseName(url: string, database: string): string {
+/** `url` pointing at another database of the same server. */
+export function withDatabaseName(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
