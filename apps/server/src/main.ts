@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { AgentsApiError } from '@data-machine/agents-api';
 import { createDataMachineContext, DataMachineError } from 'data-machine';
+import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
+import { HttpError } from './http/http-error';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
 import { resolveSecretKey } from './config/secret-key';
 import { buildApp } from './http/app';
-import { migrateAll } from './database/migrate';
+import { migrateAll, migrationStates } from './database/migrate';
 import { openDatabase } from './database/database';
 
 /** A failure to start that the operator can act on; printed as one line. */
@@ -23,6 +25,8 @@ const usage = `Usage: data-machine [serve | migrate | init | help]
   migrate  run migrations and exit
   init     --email <address> [--name <display name>] [--tenant <slug>]
            run migrations, create the first tenant and its owner, print the owner's token
+Administration (act as --as <email>, --as system or --token <token>; --json on every command):
+${adminCommands.map((command) => `  ${command.usage}`).join('\n')}
 Configuration: environment variables, listed in docs/operations.md.`;
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -32,6 +36,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
+  const admin = findAdminCommand(argv);
+  if (admin) return runAdmin(admin, argv);
   if (command !== 'serve' && command !== 'migrate' && command !== 'init') {
     process.stderr.write(`data-machine: unknown command '${command}'. Try 'data-machine help'.\n`);
     return 2;
@@ -88,8 +94,25 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** A command line the CLI cannot read; exit code 2. */
-class UsageError extends Error {}
+/** Runs an administration command on the configured database, which must be migrated. */
+async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>>, argv: readonly string[]): Promise<number> {
+  const config = loadConfig(process.env);
+  const database = await openDatabase(config.database);
+  try {
+    if (!(await database.ping())) throw new StartupError(`cannot reach the database (${describeDatabase(config)})`);
+    const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
+    if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
+    const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
+    process.stdout.write(await runAdminCommand(context, command, argv));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`data-machine: ${error.message}\n`);
+    return 2;
+  } finally {
+    await database.close();
+  }
+}
 
 function initOptions(args: readonly string[]): FirstOwner | UsageError {
   try {
@@ -120,7 +143,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // One line for the operator, never a stack trace.
-    const known = error instanceof ConfigError || error instanceof StartupError || AgentsApiError.isInstance(error) || DataMachineError.isInstance(error);
+    const known =
+      error instanceof ConfigError || error instanceof StartupError || error instanceof HttpError || AgentsApiError.isInstance(error) || DataMachineError.isInstance(error);
     const message = known ? (error as Error).message : `unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`data-machine: ${message}\n`);
     process.exitCode = error instanceof ConfigError ? 2 : 1;

@@ -116,6 +116,21 @@ describe('data-machine CLI', () => {
     expect(first.stdout).toMatch(/^data-machine: created tenant "acme" owned by ada@example.test\ndata-machine: owner token \(shown once, keep it\): dmpt_[A-Za-z0-9_-]{43}\n$/);
     const second = await runCli(['init', '--email', 'someone@example.test'], { DM_DATA_DIR: dataDir });
     expect(second).toMatchObject({ code: 1, stderr: 'data-machine: already initialised (the database has a tenant)\n' });
+    // Administration commands act as a named user, with exit codes 0, 1 (refused) and 2 (usage).
+    const listed = await runCli(['agents', 'list', '--as', 'ada@example.test'], { DM_DATA_DIR: dataDir });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^default\s+.+\s+admin\s+agt_\w+$/m);
+    expect(await runCli(['agents', 'show', 'nope', '--as', 'ada@example.test'], { DM_DATA_DIR: dataDir })).toMatchObject({ code: 1, stderr: 'data-machine: There is no agent "nope".\n' });
+    expect((await runCli(['agents', 'list'], { DM_DATA_DIR: dataDir })).code).toBe(2);
+  });
+
+  it('refuses an administration command on a database that is not migrated, in one line', { timeout: deadline }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    expect(await runCli(['agents', 'list', '--as', 'system'], { DM_DATA_DIR: dataDir })).toMatchObject({
+      code: 1,
+      stderr: "data-machine: the database is not migrated; run 'data-machine migrate' first\n",
+    });
   });
 
   it('answers init without --email, or with an unknown option, with one usage line and exit code 2', { timeout: deadline }, async () => {

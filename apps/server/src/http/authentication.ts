@@ -41,36 +41,54 @@ export async function requestActor(context: DataMachineContext, request: Fastify
 }
 
 /**
- * The scope of a request: the tenant it acts in and the actor's rights there.
- * An agent token acts in its own tenant. A user names the tenant with the
- * `x-tenant` header (id or slug), or may leave it out when they belong to
- * exactly one; otherwise `tenant.required`. A tenant the user does not belong
- * to is `tenant.not_found`, exactly like one that does not exist.
+ * The scope of a request: the tenant it acts in and the actor's rights there
+ * (see {@link scopeInTenant}); the tenant is named by the `x-tenant` header.
  */
 export async function requestScope(context: DataMachineContext, request: FastifyRequest): Promise<Scope> {
-  const identity = await requestIdentity(context, request);
   const named = request.headers[tenantHeader];
-  const ref = typeof named === 'string' && named !== '' ? named : undefined;
-  if (identity.kind === 'agent_token') {
+  return scopeInTenant(context, await requestIdentity(context, request), typeof named === 'string' && named !== '' ? named : undefined);
+}
+
+/** Who acts, as the HTTP API (a bearer token) and the CLI (also `--as <email>` or `--as system`) establish it. */
+export type Acting =
+  | BearerAuthentication
+  | { readonly kind: 'named_user'; readonly actor: Extract<Actor, { kind: 'user' }> }
+  | { readonly kind: 'system'; readonly actor: Extract<Actor, { kind: 'system' }> };
+
+/**
+ * The scope an actor acts in. An agent token acts in its own tenant. A user
+ * names the tenant (id or slug), or may leave it out when they belong to
+ * exactly one; otherwise `tenant.required`. A tenant the user does not belong
+ * to is `tenant.not_found`, exactly like one that does not exist. The system
+ * principal must name one.
+ */
+export async function scopeInTenant(context: DataMachineContext, acting: Acting, ref: string | undefined): Promise<Scope> {
+  if (acting.kind === 'system') {
+    if (ref === undefined) throw new HttpError('tenant.required', 'Name the tenant the system principal acts in.');
+    const tenant = await findTenant(context, ref);
+    if (!tenant) throw tenantNotFound(ref);
+    return resolveScope(context, acting.actor, tenant.id);
+  }
+  if (acting.kind === 'agent_token') {
     if (ref !== undefined) {
       const tenant = await findTenant(context, ref);
-      if (tenant?.id !== identity.tenantId) throw tenantNotFound(ref);
+      if (tenant?.id !== acting.tenantId) throw tenantNotFound(ref);
     }
-    return resolveScope(context, identity.actor, identity.tenantId);
+    return resolveScope(context, acting.actor, acting.tenantId);
   }
-  const memberships = await listMyTenants(context, identity.actor);
+  const memberships = await listMyTenants(context, acting.actor);
   if (ref === undefined) {
     const [only, ...others] = memberships;
     if (!only || others.length > 0) {
-      throw new HttpError('tenant.required', `Name the tenant with the "${tenantHeader}" header: you belong to ${memberships.length === 0 ? 'none' : memberships.length}.`, {
+      throw new HttpError('tenant.required', `Name the tenant: you belong to ${memberships.length === 0 ? 'none' : memberships.length}.`, {
         tenants: memberships.map((membership) => membership.tenant.slug),
       });
     }
-    return resolveScope(context, identity.actor, only.tenant.id);
+    return resolveScope(context, acting.actor, only.tenant.id);
   }
   const membership = memberships.find((candidate) => candidate.tenant.id === ref || candidate.tenant.slug === ref);
   if (!membership) throw tenantNotFound(ref);
-  return resolveScope(context, identity.actor, membership.tenant.id);
+  return resolveScope(context, acting.actor, membership.tenant.id);
 }
 
 function tenantNotFound(ref: string): DataMachineError {
