@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { identity } from './migrations/0001-identity';
 import { outbox } from './migrations/0002-outbox';
 import { engine } from './migrations/0003-engine';
+import { queueLeaseMode } from './migrations/0004-queue-lease-mode';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -11,6 +12,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0001_identity': identity,
     '0002_outbox': outbox,
     '0003_engine': engine,
+    '0004_queue_lease_mode': queueLeaseMode,
   },
 };
 
