@@ -70,7 +70,9 @@ export interface QueueKey {
  * never pick the same next position. Readers and leasing do not take it.
  */
 export async function lockQueue(trx: TenantTransaction, key: QueueKey): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`dm_queue\u0000${key.flowId}\u0000${key.stepKey}\u0000${key.queue}`}, 0))`.execute(trx);
+  // JSON of the parts: an unambiguous key (no separator a step key could contain).
+  const name = JSON.stringify(['dm_queue', key.flowId, key.stepKey, key.queue]);
+  await sql`select pg_advisory_xact_lock(hashtextextended(${name}, 0))`.execute(trx);
 }
 
 /** The position after the queue's tail; call under {@link lockQueue}. */
