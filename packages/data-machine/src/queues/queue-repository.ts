@@ -46,13 +46,13 @@ export async function addToQueue(context: DataMachineContext, scope: Scope, agen
 }
 
 /** The queue's entries, head first (leased ones included, with the job that holds each). */
-export function listQueue(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress): Promise<readonly QueueEntry[]> {
+export async function listQueue(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress): Promise<readonly QueueEntry[]> {
   const where = parseInput(queueAddressSchema, address, 'queue');
   return queueOperation(context, scope, agentRef, where, (trx, key) => entriesOf(trx, key));
 }
 
 /** Moves one entry to `index` (0 is the head; past the tail is the tail); resolves to the queue in its new order. */
-export function moveQueueEntry(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress, entryId: string, index: number): Promise<readonly QueueEntry[]> {
+export async function moveQueueEntry(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress, entryId: string, index: number): Promise<readonly QueueEntry[]> {
   const where = parseInput(queueAddressSchema, address, 'queue');
   const to = parseInput(z.int().min(0), index, 'queue index');
   return queueOperation(context, scope, agentRef, where, async (trx, key) => {
@@ -67,7 +67,7 @@ export function moveQueueEntry(context: DataMachineContext, scope: Scope, agentR
 }
 
 /** Sets the whole order: `entryIds` must name every entry of the queue once; resolves to the queue in that order. */
-export function setQueueOrder(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress, entryIds: readonly string[]): Promise<readonly QueueEntry[]> {
+export async function setQueueOrder(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress, entryIds: readonly string[]): Promise<readonly QueueEntry[]> {
   const where = parseInput(queueAddressSchema, address, 'queue');
   const order = parseInput(z.array(z.string().min(1)).max(10_000), entryIds, 'queue order');
   return queueOperation(context, scope, agentRef, where, async (trx, key) => {
@@ -85,7 +85,7 @@ export function setQueueOrder(context: DataMachineContext, scope: Scope, agentRe
 }
 
 /** Removes every entry of the queue (a leased one too: its job has already read it); resolves to how many. */
-export function clearQueue(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress): Promise<number> {
+export async function clearQueue(context: DataMachineContext, scope: Scope, agentRef: string, address: QueueAddress): Promise<number> {
   const where = parseInput(queueAddressSchema, address, 'queue');
   return queueOperation(context, scope, agentRef, where, async (trx, key) => {
     const result = await trx.deleteFrom('dm_queue_entries').where('flow_id', '=', key.flowId).where('step_key', '=', key.stepKey).where('queue', '=', key.queue).executeTakeFirst();
