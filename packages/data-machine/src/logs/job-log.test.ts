@@ -54,6 +54,13 @@ await describeEachDatabase<DataMachineDatabase>('job logs', (database) => {
     expect(await codeOf(listAgentLogs(context, author, world.agentId))).toBe('agent.not_found');
   });
 
+  it('refuses a line about a job or an agent of another tenant', async () => {
+    const world = await agentWithFlow(context, 'logs-missing');
+    const elsewhere = await agentWithFlow(context, 'logs-missing-other');
+    expect(await codeOf(write(world, { jobId: await newJob(elsewhere), level: 'info', message: 'x' }))).toBe('job.not_found');
+    expect(await codeOf(write(world, { agentId: elsewhere.agentId, level: 'info', message: 'x' }))).toBe('agent.not_found');
+  });
+
   it('keeps a long message to its cap', async () => {
     const world = await agentWithFlow(context, 'logs-long');
     const job = await newJob(world);

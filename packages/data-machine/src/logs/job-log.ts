@@ -2,10 +2,11 @@ import { z } from 'zod';
 import type { Selectable } from 'kysely';
 import type { DataMachineContext } from '../context';
 import type { JobLogTable } from '../database/data-machine-database';
+import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
+import { agentNotFound, type Scope } from '../scope/scope';
 import { findAgentJob } from '../jobs/job-repository';
 import { decodeCursor, pageOf, pageOptionsSchema, type Page } from '../jobs/page-cursor';
-import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
 
@@ -38,11 +39,12 @@ const maxMessageLength = 4_000;
  * Writes a log line in the caller's tenant transaction: a job's line takes
  * the job's agent. Engine only (no authorization): the worker writes what a
  * job did, operators read it with {@link listJobLogs} and {@link listAgentLogs}.
+ * A job or agent the tenant does not have is `job.not_found` / `agent.not_found`.
  */
 export async function writeJobLog(context: DataMachineContext, trx: TenantTransaction, line: NewJobLogLine): Promise<void> {
   const fields = { level: line.level, message: line.message.slice(0, maxMessageLength), context: JSON.stringify(line.context ?? {}), created_at: context.now() };
   if ('jobId' in line) {
-    await trx
+    const written = await trx
       .insertInto('dm_job_logs')
       .columns(['tenant_id', 'agent_id', 'job_id', 'level', 'message', 'context', 'created_at'])
       .expression((eb) =>
@@ -51,10 +53,11 @@ export async function writeJobLog(context: DataMachineContext, trx: TenantTransa
           .select(['tenant_id', 'agent_id', 'id as job_id', eb.val(fields.level).as('level'), eb.val(fields.message).as('message'), eb.cast(eb.val(fields.context), 'jsonb').as('context'), eb.val(fields.created_at).as('created_at')])
           .where('id', '=', line.jobId),
       )
-      .execute();
+      .executeTakeFirst();
+    if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${line.jobId}".`, { details: { job: line.jobId } });
     return;
   }
-  await trx
+  const written = await trx
     .insertInto('dm_job_logs')
     .columns(['tenant_id', 'agent_id', 'job_id', 'level', 'message', 'context', 'created_at'])
     .expression((eb) =>
@@ -63,7 +66,8 @@ export async function writeJobLog(context: DataMachineContext, trx: TenantTransa
         .select(['tenant_id', 'id as agent_id', eb.val(null).as('job_id'), eb.val(fields.level).as('level'), eb.val(fields.message).as('message'), eb.cast(eb.val(fields.context), 'jsonb').as('context'), eb.val(fields.created_at).as('created_at')])
         .where('id', '=', line.agentId),
     )
-    .execute();
+    .executeTakeFirst();
+  if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw agentNotFound(line.agentId);
 }
 
 /** What {@link listAgentLogs} takes: a page, and optionally the least level. */
