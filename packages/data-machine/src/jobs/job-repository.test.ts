@@ -1,4 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import type { DataMachineError } from '../errors';
@@ -9,7 +10,7 @@ import { addToQueue, listQueue } from '../queues/queue-repository';
 import { codeOf, migratedContext, scopeOf, type TestContext } from '../../test/support/identity-fixture';
 import { addFlow, agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
 import { createChildJobs, createJob, transitionJob } from './job-lifecycle';
-import { cancelJob, getJob, listJobs } from './job-repository';
+import { cancelJob, getJob, listJobs, newestJobsQuery } from './job-repository';
 
 await describeEachDatabase<DataMachineDatabase>('jobs', (database) => {
   let context: TestContext;
@@ -64,6 +65,23 @@ await describeEachDatabase<DataMachineDatabase>('jobs', (database) => {
       expect(context.denials.at(-1)?.entry).toMatchObject({ action: 'logs.read', reason: 'missing_capability' });
       const editor = await scopeOf(context, world.members.editor!.id, world.tenant.id);
       expect(await codeOf(listJobs(context, editor, world.agentId))).toBe('agent.not_found');
+    });
+  });
+
+  describe('the index', () => {
+    it("serves a page of an agent's or a flow's newest jobs from its index, with no sort", async () => {
+      const world = await agentWithFlow(context, 'jobs-index');
+      const after = { at: context.now(), id: 'job_x' };
+      const plans = await asEngine(context, world.tenant.id, async (trx) => {
+        // A tiny table is cheapest to scan; without that option the plan must use an index, and shows whether one can serve the order.
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const plan = async (owner: Parameters<typeof newestJobsQuery>[1]) =>
+          (await newestJobsQuery(trx, owner, { after, limit: 51 }).explain()).map((row) => Object.values(row).join(' ')).join('\n');
+        return [await plan({ agentId: world.agentId }), await plan({ flowId: world.flowId })];
+      });
+      expect(plans[0]).toContain('dm_jobs_agent_newest_idx');
+      expect(plans[1]).toContain('dm_jobs_flow_newest_idx');
+      for (const plan of plans) expect(plan).not.toMatch(/\bSort\b/);
     });
   });
 

@@ -8,9 +8,9 @@ import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
 import { findAgentFlow } from './agent-flow';
-import { isEndedJobStatus, jobStatuses, liveJobStatuses, toJob, type Job, type JobRow } from './job';
+import { isEndedJobStatus, jobStatuses, liveJobStatuses, toJob, type Job, type JobRow, type JobStatus } from './job';
 import { transitionJob } from './job-lifecycle';
-import { decodeCursor, pageOf, pageOptionsSchema, type Page } from './page-cursor';
+import { decodeCursor, pageOf, pageOptionsSchema, type KeysetPosition, type Page } from './page-cursor';
 
 // Operator-facing: reading needs `logs.read` on the agent, cancelling
 // `flow.run`. A job of another agent is `job.not_found`, exactly as a missing one.
@@ -28,13 +28,29 @@ export async function listJobs(context: DataMachineContext, scope: Scope, agentR
   const { limit, cursor, flow, status } = parseInput(jobListOptionsSchema, options, 'job list options');
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   return agentOperation(context, scope, 'logs.read', agentRef, async (trx, agent) => {
-    let query = trx.selectFrom('dm_jobs').selectAll();
-    query = flow === undefined ? query.where('agent_id', '=', agent.id) : query.where('flow_id', '=', (await findAgentFlow(trx, agent.id, flow)).id);
-    if (status !== undefined) query = query.where('status', '=', status);
-    if (after !== undefined) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(after.at, after.id)));
-    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const owner = flow === undefined ? { agentId: agent.id } : { flowId: (await findAgentFlow(trx, agent.id, flow)).id };
+    const rows = await newestJobsQuery(trx, owner, { status, after, limit: limit + 1 }).execute();
     return pageOf(rows, limit, (row) => ({ at: row.created_at, id: row.id }), toJob);
   });
+}
+
+/**
+ * The query of {@link listJobs}: the jobs of an agent or a flow after a
+ * keyset position, newest first. Its shape (equality on the owner, a row
+ * comparison, the order of the index) is what lets the owner's index serve
+ * both the filter and the order; the index test holds it to that.
+ */
+export function newestJobsQuery(
+  trx: TenantTransaction,
+  owner: { readonly agentId: string } | { readonly flowId: string },
+  options: { readonly status?: JobStatus | undefined; readonly after?: KeysetPosition | undefined; readonly limit: number },
+) {
+  let query = trx.selectFrom('dm_jobs').selectAll();
+  query = 'agentId' in owner ? query.where('agent_id', '=', owner.agentId) : query.where('flow_id', '=', owner.flowId);
+  if (options.status !== undefined) query = query.where('status', '=', options.status);
+  const after = options.after;
+  if (after !== undefined) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(after.at, after.id)));
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit);
 }
 
 /** A job of the agent, with its fan-out children's counts (`children`). */
