@@ -21,6 +21,12 @@ export const dataMachineErrorCodes = [
   'token.invalid',
   'token.expired',
   'token.revoked',
+  // jobs, queues, logs (issue 12)
+  'flow.not_found',
+  'job.not_found',
+  'job.ended',
+  'queue.unknown_step',
+  'queue.entry_not_found',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -51,6 +51,50 @@ export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-mem
 export { catchUpSchema, intervalPresets, manualSchedule, scheduleSchema } from './schedules/schedule';
 export type { IntervalPreset, Schedule } from './schedules/schedule';
 
+// jobs, queues, processed items, logs, retention (issue 12). Operator
+// functions authorize through the access module; the engine-facing ones take
+// the worker's tenant transaction and authorize nothing (only the engine calls them).
+export { endedJobStatuses, isEndedJobStatus, jobStatuses, liveJobStatuses } from './jobs/job';
+export type { EndedJobStatus, Job, JobError, JobSource, JobStatus } from './jobs/job';
+export { createChildJobs, createJob, jobTransitions, recordJobProgress, transitionJob } from './jobs/job-lifecycle';
+export type { ChildItem, ChildJobOptions, CreatedJob, JobChange, JobTransition, NewJob, TransitionOptions } from './jobs/job-lifecycle';
+export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobs } from './jobs/job-repository';
+export type { JobListOptions } from './jobs/job-repository';
+export { pageOptionsSchema } from './jobs/page-cursor';
+export type { Page, PageOptions } from './jobs/page-cursor';
+export { configPatchBodySchema, promptBodySchema, queueModes, queueModeSchema, queueNames, queueNameSchema } from './queues/queue';
+export type { QueueBody, QueueEntry, QueueKey, QueueMode, QueueName } from './queues/queue';
+export { addToQueue, clearQueue, listQueue, moveQueueEntry, queueAddressSchema, setQueueOrder } from './queues/queue-repository';
+export type { QueueAddress } from './queues/queue-repository';
+export { settleQueueLease, takeFromQueue } from './queues/queue-lease';
+export type { LeaseOutcome, QueueTake, SettledLeases } from './queues/queue-lease';
+export { claimItems, markItemsDone, releaseItems } from './items/processed-items';
+export type { ItemClaim, ItemSelection } from './items/processed-items';
+export { listAgentLogs, listJobLogs, logLevels, writeJobLog } from './logs/job-log';
+export type { AgentLogListOptions, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';
+export {
+  defaultRetention,
+  effectiveRetention,
+  getRetention,
+  retentionKinds,
+  retentionOverridesSchema,
+  retentionPatchSchema,
+  runRetention,
+  runTenantRetention,
+  updateRetention,
+} from './retention/retention';
+export type {
+  RetentionCounts,
+  RetentionKind,
+  RetentionOptions,
+  RetentionOverrides,
+  RetentionPatch,
+  RetentionReport,
+  RetentionWindows,
+  TenantRetentionReport,
+  TranscriptRetention,
+} from './retention/retention';
+
 // the database
 export type { DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';

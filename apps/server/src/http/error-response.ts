@@ -73,6 +73,12 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'token.invalid': 401,
   'token.expired': 401,
   'token.revoked': 401,
+  // data-machine: jobs, queues, logs
+  'flow.not_found': 404,
+  'job.not_found': 404,
+  'job.ended': 409,
+  'queue.unknown_step': 404,
+  'queue.entry_not_found': 404,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

@@ -159,6 +159,8 @@ export interface QueueEntryTable {
   body: Json<unknown>;
   leased_by_job_id: string | null;
   leased_at: Timestamp | null;
+  /** The mode the lease was taken with: what success does to the entry. */
+  lease_mode: ColumnType<'drain' | 'loop' | null, 'drain' | 'loop' | null | undefined, 'drain' | 'loop' | null>;
   created_by: string | null;
   created_at: Timestamp;
 }

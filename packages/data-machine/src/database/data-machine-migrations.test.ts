@@ -4,7 +4,8 @@ import { expect, it } from 'vitest';
 import { dataMachineMigrations, migrateDataMachine } from './data-machine-migrations';
 
 await describeEachDatabase('data-machine migrations', (context) => {
-  it('run beside the substrate migrations with a history of their own', async () => {
+  // Every migration of both packages runs inside the test, twice: seconds on a busy machine, not the default 5.
+  it('run beside the substrate migrations with a history of their own', { timeout: 60_000 }, async () => {
     await migrateAgentsApi(context.db);
     await migrateDataMachine(context.db);
     await migrateDataMachine(context.db);

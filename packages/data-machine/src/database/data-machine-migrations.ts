@@ -4,6 +4,7 @@ import { identity } from './migrations/0001-identity';
 import { outbox } from './migrations/0002-outbox';
 import { engine } from './migrations/0003-engine';
 import { userTokens } from './migrations/0005-user-tokens';
+import { queueLeaseMode } from './migrations/0006-queue-lease-mode';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -13,6 +14,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0002_outbox': outbox,
     '0003_engine': engine,
     '0005_user_tokens': userTokens,
+    '0006_queue_lease_mode': queueLeaseMode,
   },
 };
 

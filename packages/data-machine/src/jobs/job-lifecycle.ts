@@ -1,0 +1,290 @@
+import { sql } from 'kysely';
+import type { DataMachineContext } from '../context';
+import type { JobStatus } from '../database/data-machine-database';
+import { DataMachineError } from '../errors';
+import type { TenantTransaction } from '../scope/tenant-transaction';
+import { flowNotFound } from './agent-flow';
+import { isEndedJobStatus, liveJobStatuses, toJob, type EndedJobStatus, type Job, type JobError, type JobRow, type JobSource } from './job';
+
+// Engine-facing: every function here runs in the caller's tenant transaction
+// and authorizes nothing. Only the engine (the worker, the scheduler, the
+// reconciler) calls them, after it has decided the work may run; operators
+// go through job-repository.ts.
+
+/** What {@link createJob} takes. */
+export interface NewJob {
+  readonly flowId: string;
+  readonly source: JobSource;
+  /** Unique per flow: a second create with the same key returns the first job. */
+  readonly idempotencyKey?: string | null;
+  readonly engineData?: Readonly<Record<string, unknown>>;
+  readonly createdBy?: string | null;
+}
+
+/** What {@link createJob} did: the job, and whether this call created it. */
+export interface CreatedJob {
+  readonly job: Job;
+  readonly created: boolean;
+}
+
+/**
+ * Inserts a `pending` job of the flow (its agent and pipeline are the
+ * flow's). With an idempotency key already used in the flow, returns the
+ * existing job (`created: false`): one `INSERT ... ON CONFLICT DO NOTHING`
+ * then a read, so two concurrent creates never make two jobs.
+ * `flow.not_found` when the tenant has no such flow. Engine only.
+ */
+export async function createJob(context: DataMachineContext, trx: TenantTransaction, input: NewJob): Promise<CreatedJob> {
+  const idempotencyKey = input.idempotencyKey ?? null;
+  const inserted = await trx
+    .insertInto('dm_jobs')
+    .columns(['id', 'tenant_id', 'agent_id', 'flow_id', 'pipeline_id', 'source', 'status', 'engine_data', 'idempotency_key', 'created_by', 'created_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('dm_flows')
+        .select([
+          eb.val(context.newId('job')).as('id'),
+          'tenant_id',
+          'agent_id',
+          'id as flow_id',
+          'pipeline_id',
+          eb.val(input.source).as('source'),
+          eb.val('pending').as('status'),
+          sql<string>`${JSON.stringify(input.engineData ?? {})}::jsonb`.as('engine_data'),
+          eb.val(idempotencyKey).as('idempotency_key'),
+          eb.val(input.createdBy ?? null).as('created_by'),
+          eb.val(context.now()).as('created_at'),
+        ])
+        .where('id', '=', input.flowId),
+    )
+    .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { job: toJob(inserted), created: true };
+  const existing =
+    idempotencyKey === null
+      ? undefined
+      : await trx.selectFrom('dm_jobs').selectAll().where('flow_id', '=', input.flowId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
+  if (!existing) throw flowNotFound(input.flowId);
+  return { job: toJob(existing), created: false };
+}
+
+/**
+ * Where a job may go, and what the move records. `processing` starts (from
+ * `pending`: a new attempt) or resumes (from `waiting`) the job under the
+ * pg-boss job `engineJobId`; pg-boss re-delivering the same job id restarts a
+ * `processing` job as a new attempt, while another engine job finds it stale.
+ */
+export type JobChange =
+  | { readonly to: 'processing'; readonly engineJobId: string; readonly currentStep?: string | null }
+  | { readonly to: 'waiting'; readonly reason: string }
+  | { readonly to: 'pending'; readonly reason: string; readonly error?: JobError }
+  | { readonly to: 'failed'; readonly reason?: string | null; readonly error: JobError }
+  | { readonly to: Exclude<EndedJobStatus, 'failed'>; readonly reason?: string | null };
+
+/** The statuses each move starts from; any other is stale. */
+export const jobTransitions: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  pending: ['processing'],
+  processing: ['pending', 'waiting'],
+  waiting: ['processing'],
+  completed: ['processing', 'waiting'],
+  completed_no_items: ['processing', 'waiting'],
+  failed: ['pending', 'processing', 'waiting'],
+  cancelled: ['pending', 'processing', 'waiting'],
+  skipped: ['pending'],
+};
+
+/** Options of {@link transitionJob}. */
+export interface TransitionOptions {
+  /** Apply only while this pg-boss job owns the job (a fence against a worker that lost it). */
+  readonly engineJobId?: string;
+}
+
+/** A move that applied: the job after it, and its fan-out parent when this move ended the parent too. */
+export interface JobTransition {
+  readonly job: Job;
+  readonly endedParent: Job | null;
+}
+
+/**
+ * Moves a job to `change.to` in one guarded UPDATE from the statuses
+ * {@link jobTransitions} allows; resolves null when the job was not in one
+ * (a stale move: another worker, the reconciler or an operator got there
+ * first) so the caller settles instead of overwriting. Ending a child job
+ * counts it on its parent in the same transaction. Engine only.
+ */
+export async function transitionJob(
+  context: DataMachineContext,
+  trx: TenantTransaction,
+  jobId: string,
+  change: JobChange,
+  options: TransitionOptions = {},
+): Promise<JobTransition | null> {
+  const now = context.now();
+  const ended = isEndedJobStatus(change.to);
+  const error = 'error' in change ? (change.error ?? null) : null;
+  let query = trx
+    .updateTable('dm_jobs')
+    .set((eb) => ({
+      status: change.to,
+      status_reason: change.to === 'processing' ? null : (change.reason ?? null),
+      ...(change.to === 'processing'
+        ? {
+            engine_job_id: change.engineJobId,
+            // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting is the same attempt.
+            attempts: sql<number>`case when ${eb.ref('status')} = 'waiting' then ${eb.ref('attempts')} else ${eb.ref('attempts')} + 1 end`,
+            started_at: sql<Date>`coalesce(${eb.ref('started_at')}, ${now})`,
+            ...(change.currentStep === undefined ? {} : { current_step: change.currentStep }),
+          }
+        : {}),
+      ...(error === null ? {} : { error_code: error.code, error_message: error.message }),
+      ...(ended ? { finished_at: now } : {}),
+    }))
+    .where('id', '=', jobId);
+  if (change.to === 'processing') {
+    const engineJobId = change.engineJobId;
+    query = query.where((eb) => eb.or([eb('status', 'in', ['pending', 'waiting']), eb.and([eb('status', '=', 'processing'), eb('engine_job_id', '=', engineJobId)])]));
+  } else {
+    query = query.where('status', 'in', [...jobTransitions[change.to]]);
+  }
+  if (options.engineJobId !== undefined) query = query.where('engine_job_id', '=', options.engineJobId);
+  const row = await query.returningAll().executeTakeFirst();
+  if (!row) return null;
+  const endedParent = ended && row.parent_job_id !== null ? await countEndedChild(context, trx, row.parent_job_id, change.to === 'failed') : null;
+  return { job: toJob(row), endedParent };
+}
+
+/**
+ * Records the engine's progress on a `processing` job: its current step and
+ * engine data. Resolves false when the job is no longer processing (under
+ * `engineJobId`, when given). Engine only.
+ */
+export async function recordJobProgress(
+  trx: TenantTransaction,
+  jobId: string,
+  progress: { readonly currentStep?: string | null; readonly engineData?: Readonly<Record<string, unknown>> },
+  options: TransitionOptions = {},
+): Promise<boolean> {
+  let query = trx
+    .updateTable('dm_jobs')
+    .set({
+      ...(progress.currentStep === undefined ? {} : { current_step: progress.currentStep }),
+      ...(progress.engineData === undefined ? {} : { engine_data: JSON.stringify(progress.engineData) }),
+    })
+    .where('id', '=', jobId)
+    .where('status', '=', 'processing');
+  if (options.engineJobId !== undefined) query = query.where('engine_job_id', '=', options.engineJobId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** One item of a fan-out: the child job runs the remaining steps on it. */
+export interface ChildItem {
+  /** The item's source key; unique among the parent's children. */
+  readonly itemKey: string;
+  readonly engineData?: Readonly<Record<string, unknown>>;
+}
+
+/** Options of {@link createChildJobs}. */
+export interface ChildJobOptions {
+  /** Rows per INSERT statement; default 500. */
+  readonly batchSize?: number;
+}
+
+/**
+ * Creates one `pending` child job per item under `parentJobId`, in multi-row
+ * INSERTs of `batchSize`, and sets the parent's `children_total` to its
+ * number of children. Idempotent per (parent, item): calling again with the
+ * same items creates none twice. The parent's claims of the items pass to
+ * their children, so a failed child releases its own item. Resolves to the children this call created
+ * (the ones to enqueue). Engine only; call it in the transaction that moves
+ * the parent to `waiting`, so no child can end before the total is set.
+ */
+export async function createChildJobs(
+  context: DataMachineContext,
+  trx: TenantTransaction,
+  parentJobId: string,
+  items: readonly ChildItem[],
+  options: ChildJobOptions = {},
+): Promise<readonly Job[]> {
+  const parent = await trx.selectFrom('dm_jobs').selectAll().where('id', '=', parentJobId).forNoKeyUpdate().executeTakeFirst();
+  if (!parent) throw new DataMachineError('job.not_found', `There is no job "${parentJobId}".`, { details: { job: parentJobId } });
+  const batchSize = options.batchSize ?? 500;
+  const now = context.now();
+  const created: Job[] = [];
+  for (let start = 0; start < items.length; start += batchSize) {
+    const rows = items.slice(start, start + batchSize).map((item) => childRow(context, parent, item, now));
+    const inserted = await trx
+      .insertInto('dm_jobs')
+      .values(rows)
+      .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
+      .returningAll()
+      .execute();
+    created.push(...inserted.map(toJob));
+  }
+  // Each child owns the claim of its item from here on: its failure releases just that item.
+  await sql`
+    update dm_processed_items p set job_id = c.id
+    from dm_jobs c
+    where c.parent_job_id = ${parentJobId} and p.job_id = ${parentJobId} and p.flow_id = c.flow_id and p.source_key = c.item_key`.execute(trx);
+  await trx
+    .updateTable('dm_jobs')
+    .set((eb) => ({ children_total: eb.selectFrom('dm_jobs as child').select((count) => count.fn.countAll<number>().as('n')).where('child.parent_job_id', '=', parentJobId) }))
+    .where('id', '=', parentJobId)
+    .execute();
+  return created;
+}
+
+function childRow(context: DataMachineContext, parent: JobRow, item: ChildItem, now: Date) {
+  return {
+    id: context.newId('job'),
+    tenant_id: parent.tenant_id,
+    agent_id: parent.agent_id,
+    flow_id: parent.flow_id,
+    pipeline_id: parent.pipeline_id,
+    parent_job_id: parent.id,
+    source: parent.source,
+    status: 'pending' as const,
+    current_step: parent.current_step,
+    engine_data: JSON.stringify(item.engineData ?? {}),
+    item_key: item.itemKey,
+    // Unique per flow: a repeated fan-out finds the child it made.
+    idempotency_key: `${parent.id}/${item.itemKey}`,
+    created_by: parent.created_by,
+    created_at: now,
+  };
+}
+
+/**
+ * Counts one ended child on its parent in one UPDATE. Concurrent enders
+ * queue on the parent's row and each re-reads it, so exactly one of them sees
+ * `children_ended + 1 = children_total` and derives the parent's end:
+ * `completed`, or `failed` with reason `children_failed:<n>`. A parent that
+ * already ended (cancelled) only counts. Resolves to the parent if this ended it.
+ */
+async function countEndedChild(context: DataMachineContext, trx: TenantTransaction, parentJobId: string, failed: boolean): Promise<Job | null> {
+  const failedIncrement = failed ? 1 : 0;
+  const live = sql.join(liveJobStatuses.map((status) => sql.lit(status)));
+  // Evaluated on the row before the update: this child is the last one of a live parent.
+  const lastChild = sql`children_ended + 1 >= children_total and status in (${live})`;
+  const failedNow = sql`children_failed + ${failedIncrement}`;
+  // Lock first, in its own statement: concurrent enders queue here, and each
+  // then reads the status it is about to change. FOR NO KEY UPDATE, not FOR
+  // UPDATE: an ender's update of its child may hold KEY SHARE on the parent
+  // (the foreign key check), which FOR UPDATE would wait on, in a cycle with
+  // the other enders (a deadlock the concurrent-enders test caught).
+  const prior = await trx.selectFrom('dm_jobs').select('status').where('id', '=', parentJobId).forNoKeyUpdate().executeTakeFirst();
+  if (!prior) return null;
+  const { rows } = await sql<JobRow>`
+    update dm_jobs set
+      children_ended = children_ended + 1,
+      children_failed = ${failedNow},
+      status = case when ${lastChild} then (case when ${failedNow} > 0 then 'failed' else 'completed' end) else status end,
+      status_reason = case when ${lastChild} then (case when ${failedNow} > 0 then 'children_failed:' || (${failedNow})::text else null end) else status_reason end,
+      finished_at = case when ${lastChild} then ${context.now()}::timestamptz else finished_at end
+    where id = ${parentJobId}
+    returning *`.execute(trx);
+  const parent = rows[0];
+  if (!parent || isEndedJobStatus(prior.status) || !isEndedJobStatus(parent.status)) return null;
+  return toJob(parent);
+}
