@@ -460,6 +460,17 @@ describe('openai provider', () => {
       expect(second - first).toBeGreaterThanOrEqual(900);
     });
 
+    it('makes at most 3 attempts when no retries are set: the first and 2 retries', async () => {
+      let attempts = 0;
+      server.setHandler(() => {
+        attempts += 1;
+        return errorReply(500, { retryAfterSeconds: 0 });
+      });
+      const error = await failure(() => createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).complete(ask));
+      expect(error.code).toBe('provider.unavailable');
+      expect(attempts).toBe(3);
+    });
+
     it('retries a 500 and succeeds', async () => {
       const before = server.completionRequests().length;
       server.enqueue(errorReply(500, { retryAfterSeconds: 0 }), textReply('recovered'));
