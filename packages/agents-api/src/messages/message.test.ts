@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { thrownBy } from '../../test/support/errors';
 import type { AgentsApiError } from '../errors';
-import { createMessage, parseMessage, type AgentMessage } from './message';
+import { createMessage, parseMessage, type AgentMessage, type TextMessage, type ToolResultMessage } from './message';
 
 const now = () => new Date('2026-11-23T10:00:00.000Z');
 const generateId = () => 'msg_fixed';
@@ -46,6 +46,23 @@ describe('message envelope', () => {
     it('keeps an id and metadata the draft brings', () => {
       const message = createMessage({ id: 'msg_mine', type: 'text', role: 'user', content: 'Hi', payload: {}, metadata: { source: 'cli' } }, { generateId, now });
       expect(message).toMatchObject({ id: 'msg_mine', metadata: { source: 'cli' } });
+    });
+
+    it("is typed as the envelope of the draft's type", () => {
+      const result = createMessage({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } });
+      expectTypeOf(result).toEqualTypeOf<ToolResultMessage>();
+      expectTypeOf(createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })).toEqualTypeOf<TextMessage>();
+      expect(parseMessage(result)).toEqual(result);
+    });
+
+    it('refuses, when compiled, a draft whose role or payload does not fit its type', () => {
+      // @ts-expect-error a tool result has role tool
+      const wrongRole = createMessage({ type: 'tool_result', role: 'user', content: 'x', payload: { toolCallId: 'c', toolName: 't', isError: false } });
+      // @ts-expect-error a tool call's payload lists its calls
+      const noCalls = createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: {} });
+      // Built unchecked, as JavaScript would: the envelope check still refuses both.
+      expect(rejection(wrongRole).code).toBe('message.invalid');
+      expect(rejection(noCalls).code).toBe('message.invalid');
     });
 
     it('makes messages that parseMessage accepts', () => {

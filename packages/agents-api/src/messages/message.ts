@@ -154,7 +154,7 @@ export function createMessage<Draft extends MessageDraft>(
 ): Extract<AgentMessage, { type: Draft['type'] }> {
   // Every message type has the same fields, so one literal gives every message
   // one object shape; spreading the draft made the loop's hot path megamorphic.
-  return {
+  const message = {
     schema: messageSchemaName,
     version: messageSchemaVersion,
     id: draft.id ?? (options.generateId ?? newMessageId)(),
@@ -164,7 +164,10 @@ export function createMessage<Draft extends MessageDraft>(
     payload: draft.payload,
     metadata: draft.metadata === undefined ? {} : { ...draft.metadata },
     createdAt: options.now ? options.now().toISOString() : isoNow(),
-  } as unknown as Extract<AgentMessage, { type: Draft['type'] }>;
+  } satisfies Record<keyof AgentMessage, unknown>;
+  // TypeScript cannot tie a generic draft's role and payload to its type, so this
+  // narrows; `satisfies` above and the comparison here still check every field.
+  return message as Extract<AgentMessage, { type: Draft['type'] }>;
 }
 
 /**

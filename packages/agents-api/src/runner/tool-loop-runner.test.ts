@@ -8,7 +8,7 @@ import { emptyUsage, type ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { defineTool } from '../tools/define-tool';
 import type { AnyToolDefinition } from '../tools/tool';
-import type { ConversationEvent, ConversationRequest, ConversationResult, MediatorDecision } from './conversation-runner';
+import type { ConversationEvent, ConversationRequest, ConversationResult, ToolMediator } from './conversation-runner';
 import { requestInput } from './input-request';
 import { createToolLoopRunner, type ToolLoopRunnerOptions } from './tool-loop-runner';
 
@@ -342,7 +342,8 @@ describe('tool loop runner', () => {
     });
 
     it('takes a mediator that answers nothing (as JavaScript may) as proceed', async () => {
-      const mediator = { mediate: () => undefined as unknown as MediatorDecision };
+      // @ts-expect-error a mediator answers with a decision; a JavaScript one may return nothing
+      const mediator: ToolMediator = { mediate: () => undefined };
       server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('ok'));
       const result = await runnerWith({ mediator }).run(request());
       expect(result.status).toBe('completed');

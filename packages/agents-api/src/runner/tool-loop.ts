@@ -193,7 +193,7 @@ export class ToolLoop {
         finalContent: finalText?.content ?? null,
       },
       ending,
-    ) as ConversationResult;
+    );
   }
 
   /** Hands an event to every sink; a sink that throws is reported, never fatal. */

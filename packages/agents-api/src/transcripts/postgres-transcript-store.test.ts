@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { sql } from 'kysely';
-import { beforeAll, expect, it } from 'vitest';
+import { sql, type Kysely } from 'kysely';
+import { beforeAll, expect, expectTypeOf, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
 import { createMessage } from '../messages/message';
@@ -75,6 +75,15 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     await Promise.all(appends);
     expect((await messageRows(id)).map((row) => row.seq)).toEqual(Array.from({ length: 40 }, (_, index) => index + 1));
     expect((await second.getSession(creator, id))?.lastSeq).toBe(40);
+  });
+
+  it("takes a host's database holding the package's tables beside its own, and refuses one without them when compiled", () => {
+    const onHostDatabase = (db: Kysely<HostDatabase>) => createPostgresTranscriptStore({ db });
+    const withoutOurTables = (db: Kysely<{ host_things: { id: number } }>) =>
+      // @ts-expect-error the database lacks agents_sessions and the other tables
+      createPostgresTranscriptStore({ db });
+    expect(onHostDatabase(context.db).durable).toBe(true);
+    expectTypeOf(withoutOurTables).parameter(0).toEqualTypeOf<Kysely<{ host_things: { id: number } }>>();
   });
 
   it('types a driver error as transcript.store_failed, keeping the driver error as cause', async () => {

@@ -5,6 +5,7 @@ import {
   assistantText,
   codeOf,
   createTestClock,
+  foreignMessage,
   orphanResults,
   roundsWithTools,
   strangers,
@@ -268,7 +269,7 @@ export function describeTranscriptStoreContract(
       it('stores nothing when one message of the batch is invalid', async () => {
         const session = await create();
         await store.append(owner, session.id, [userText('kept')]);
-        const invalid = { ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage;
+        const invalid = foreignMessage();
         expect(await codeOf(store.append(owner, session.id, [userText('a'), invalid, userText('b')], { title: 'changed' }))).toBe('transcript.invalid_request');
         expect(await seqsOf(session.id)).toEqual([1]);
         expect(await store.getSession(owner, session.id)).toMatchObject({ lastSeq: 1, title: null });
@@ -652,7 +653,7 @@ export function describeTranscriptStoreContract(
       });
 
       it.each([
-        ['an invalid message', () => [{ ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage]],
+        ['an invalid message', () => [foreignMessage()]],
         ['a delta', () => [createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} })]],
         ['one message id twice', () => { const twice = userText('twice'); return [twice, twice]; }],
       ])('leaves no session behind when refusing %s', async (_, messages) => {
