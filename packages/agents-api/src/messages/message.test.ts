@@ -17,9 +17,6 @@ const validEnvelopes: Record<AgentMessage['type'], Record<string, unknown>> = {
   tool_result: envelope({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } }),
   approval_required: envelope({ type: 'approval_required', role: 'assistant', payload: { toolCall, reason: 'writes data' } }),
   input_required: envelope({ type: 'input_required', role: 'assistant', content: 'Which city?', payload: {} }),
-  final_result: envelope({ type: 'final_result', role: 'assistant', content: 'Done', payload: { output: { ok: true } } }),
-  error: envelope({ type: 'error', role: 'system', content: 'The model timed out', payload: { code: 'provider.timeout' } }),
-  delta: envelope({ type: 'delta', role: 'assistant', content: 'Su', payload: {} }),
 };
 
 function rejection(value: unknown): AgentsApiError {
@@ -74,6 +71,13 @@ describe('message envelope', () => {
   describe('parseMessage', () => {
     it.each(Object.entries(validEnvelopes))('accepts a valid %s envelope', (_type, value) => {
       expect(parseMessage(value)).toEqual(value);
+    });
+
+    // The loop never produces these; streamed text is the `text_delta` event, never a message.
+    it.each(['final_result', 'error', 'delta'])('rejects type %s, which the package never produces', (type) => {
+      const error = rejection({ ...validEnvelopes.text, type });
+      expect(error.code).toBe('message.invalid');
+      expect(error.details?.issues).toEqual([expect.objectContaining({ path: 'type' })]);
     });
 
     it('rejects another schema name', () => {

@@ -133,9 +133,6 @@ describe('openai chat format', () => {
       const messages: AgentMessage[] = [
         createMessage({ type: 'approval_required', role: 'assistant', content: 'May I?', payload: { toolCall: call, reason: 'destructive' } }),
         createMessage({ type: 'input_required', role: 'assistant', content: 'Which city?', payload: {} }),
-        createMessage({ type: 'final_result', role: 'assistant', content: 'Done', payload: {} }),
-        createMessage({ type: 'error', role: 'system', content: 'Failed', payload: { code: 'provider.timeout' } }),
-        createMessage({ type: 'delta', role: 'assistant', content: 'Do', payload: {} }),
         createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} }),
       ];
       expect(toOpenAIChatMessages(messages)).toEqual([{ role: 'user', content: 'Hi' }]);

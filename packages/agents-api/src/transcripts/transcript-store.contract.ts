@@ -6,6 +6,7 @@ import {
   codeOf,
   createTestClock,
   foreignMessage,
+  messageOfType,
   orphanResults,
   roundsWithTools,
   strangers,
@@ -275,10 +276,10 @@ export function describeTranscriptStoreContract(
         expect(await store.getSession(owner, session.id)).toMatchObject({ lastSeq: 1, title: null });
       });
 
-      it('refuses delta messages with transcript.invalid_request and stores nothing', async () => {
+      // Streamed text is an event, never a message: a `delta` (or any type the envelope lacks) is refused.
+      it.each(['delta', 'final_result', 'error'])('refuses a message of type %s, which the envelope does not have, with transcript.invalid_request and stores nothing', async (type) => {
         const { id } = await create();
-        const delta = createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} });
-        expect(await codeOf(store.append(owner, id, [userText('a'), delta]))).toBe('transcript.invalid_request');
+        expect(await codeOf(store.append(owner, id, [userText('a'), messageOfType(type)]))).toBe('transcript.invalid_request');
         expect(await seqsOf(id)).toEqual([]);
         expect((await store.getSession(owner, id))?.lastSeq).toBe(0);
       });
@@ -654,7 +655,7 @@ export function describeTranscriptStoreContract(
 
       it.each([
         ['an invalid message', () => [foreignMessage()]],
-        ['a delta', () => [createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} })]],
+        ['a delta', () => [messageOfType('delta')]],
         ['one message id twice', () => { const twice = userText('twice'); return [twice, twice]; }],
       ])('leaves no session behind when refusing %s', async (_, messages) => {
         const id = `ses-${randomUUID()}`;
