@@ -237,7 +237,7 @@ describe('openai provider', () => {
     it('yields text deltas as they arrive, then exactly one response', async () => {
       server.enqueue(textReply('Sunny in Paris.', { usage: { promptTokens: 9, completionTokens: 4 } }));
       const events = await collect(provider.stream(ask));
-      expect(events.filter((event) => event.type === 'text-delta').map((event) => event.text)).toEqual(['Sunny ', 'in ', 'Paris.']);
+      expect(events.filter((event) => event.type === 'text_delta').map((event) => event.text)).toEqual(['Sunny ', 'in ', 'Paris.']);
       expect(events.filter((event) => event.type === 'response')).toHaveLength(1);
       expect(events.at(-1)).toEqual({
         type: 'response',
@@ -275,7 +275,7 @@ describe('openai provider', () => {
         toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
       );
       const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
-      const deltas = events.filter((event) => event.type === 'tool-call-delta');
+      const deltas = events.filter((event) => event.type === 'tool_call_delta');
       // The model server sends arguments in 8-character pieces, after a first chunk with the id and name.
       expect(deltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2);
       for (const [index, id] of ['call_a', 'call_b'].entries()) {
@@ -284,7 +284,7 @@ describe('openai provider', () => {
         expect(ofCall.slice(1).every((delta) => delta.toolCallId === undefined && delta.toolName === undefined)).toBe(true);
       }
       expect(deltas.filter((delta) => delta.index === 1).map((delta) => delta.argumentsDelta).join('')).toBe('{"city":"Rome"}');
-      expect(events.findIndex((event) => event.type === 'tool-call-delta')).toBeLessThan(events.findIndex((event) => event.type === 'response'));
+      expect(events.findIndex((event) => event.type === 'tool_call_delta')).toBeLessThan(events.findIndex((event) => event.type === 'response'));
     });
 
     it('reports cached and reasoning tokens of a stream', async () => {

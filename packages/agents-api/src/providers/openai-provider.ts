@@ -133,7 +133,7 @@ async function* stream(
     for await (const chunk of chunks) {
       const parsed = parseWire(chunkWireSchema, chunk, 'stream chunk');
       const text = accumulator.add(parsed);
-      if (text !== '') yield { type: 'text-delta', text };
+      if (text !== '') yield { type: 'text_delta', text };
       const fragments = parsed.choices?.[0]?.delta?.tool_calls;
       // A fragment with nothing in it (no id, name or arguments) is not worth an event.
       if (fragments) for (const fragment of fragments) if (fragment.id || fragment.function?.name || fragment.function?.arguments) yield toolCallDelta(fragment);
@@ -202,8 +202,8 @@ type ChunkWire = z.infer<typeof chunkWireSchema>;
 type ToolCallFragmentWire = NonNullable<NonNullable<NonNullable<NonNullable<ChunkWire['choices']>[number]['delta']>['tool_calls']>[number]>;
 
 function toolCallDelta(fragment: ToolCallFragmentWire): ModelStreamEvent {
-  const event: { type: 'tool-call-delta'; index: number; toolCallId?: string; toolName?: string; argumentsDelta: string } = {
-    type: 'tool-call-delta',
+  const event: { type: 'tool_call_delta'; index: number; toolCallId?: string; toolName?: string; argumentsDelta: string } = {
+    type: 'tool_call_delta',
     index: fragment.index,
     argumentsDelta: fragment.function?.arguments ?? '',
   };

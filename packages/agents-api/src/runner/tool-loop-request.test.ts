@@ -36,7 +36,7 @@ describe('a tool loop request with plain string input', () => {
     server.enqueue(textReply('Hello.'));
     const events: ConversationEvent[] = [];
     for await (const event of runner.stream({ input: 'Hi there', principal })) events.push(event);
-    expect(events.at(-1)).toMatchObject({ type: 'run-end', result: { status: 'completed', finalContent: 'Hello.' } });
+    expect(events.at(-1)).toMatchObject({ type: 'run_end', result: { status: 'completed', finalContent: 'Hello.' } });
     expect(server.completionRequests().at(-1)?.messages).toEqual([{ role: 'user', content: 'Hi there' }]);
   });
 
