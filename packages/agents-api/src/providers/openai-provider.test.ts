@@ -361,6 +361,17 @@ describe('openai provider', () => {
       expect(error).toMatchObject({ code: 'provider.timeout', retryable: true });
     });
 
+    it('gives each attempt 60 seconds when no timeout is set, and tells the server', async () => {
+      const timeoutSent = () => server.requests.at(-1)?.headers['x-stainless-timeout'];
+      server.enqueue(textReply('Sunny.'), textReply('Sunny.'), textReply('Sunny.'));
+      await createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).complete(ask);
+      expect(timeoutSent()).toBe('60');
+      await collect(createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).stream(ask));
+      expect(timeoutSent()).toBe('60');
+      await providerWith({ timeoutMs: 5_000 }).complete(ask);
+      expect(timeoutSent()).toBe('5');
+    });
+
     it('applies the timeout to each attempt and retries a timed-out one', async () => {
       const before = server.completionRequests().length;
       server.enqueue(textReply('too late', { delayMs: 10_000 }), textReply('Sunny.'));
