@@ -137,7 +137,7 @@ const sessions = createSessionRunner({
 async function durable(): Promise<void> {
   const stream = await sessions.stream.start({ owner, session: { agentSlug: 'weather' }, input: [userSays(question)], principal, tools: [weather], instructions });
   let last: string | undefined;
-  for await (const { event } of stream) last = event.type === 'run-end' ? event.result.status : last;
+  for await (const { event } of stream) last = event.type === 'run_end' ? event.result.status : last;
   if (last !== 'completed') throw new Error(`run ended ${String(last)}`);
 }
 
@@ -157,7 +157,7 @@ async function bareFirstDelta(): Promise<void> {
 
 async function durableFirstDelta(): Promise<void> {
   const stream = await sessions.stream.start({ owner, session: { agentSlug: 'weather' }, input: [userSays(greeting)], principal, tools: [weather], instructions });
-  for await (const { event } of stream) if (event.type === 'text-delta') break;
+  for await (const { event } of stream) if (event.type === 'text_delta') break;
 }
 
 try {

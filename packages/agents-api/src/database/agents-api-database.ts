@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Kysely } from 'kysely';
 
 /** A `timestamptz` column: read as a Date, written as a Date. */
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -86,4 +86,14 @@ export interface AgentsApiDatabase {
   agents_sessions: SessionTable;
   agents_session_messages: SessionMessageTable;
   agents_runs: RunTable;
+}
+
+/**
+ * The host's database seen through this package's tables only. Kysely cannot
+ * resolve columns through an unresolved generic, so the stores query this view;
+ * the constraint on `Database` is what makes the view sound: the host's
+ * database holds these tables with these columns.
+ */
+export function agentsApiTables<Database extends AgentsApiDatabase>(db: Kysely<Database>): Kysely<AgentsApiDatabase> {
+  return db as Kysely<AgentsApiDatabase>;
 }

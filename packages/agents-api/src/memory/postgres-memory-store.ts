@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { AgentsApiDatabase } from '../database/agents-api-database';
+import { agentsApiTables, type AgentsApiDatabase } from '../database/agents-api-database';
 import { wrapStoreErrors } from '../database/wrap-store-errors';
 import {
   memoryConflict,
@@ -40,8 +40,7 @@ const primaryKey = ['tenant_key', 'agent_slug', 'layer', 'user_key', 'path'] as 
  * await store.write(scope, 'Prefers short answers.', { ifMatch: file.exists ? file.contentHash : null });
  */
 export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(options: PostgresMemoryStoreOptions<Database>): MemoryStore {
-  // The host's Database has at least our tables; we only ever touch those.
-  const db = options.db as unknown as Kysely<AgentsApiDatabase>;
+  const db = agentsApiTables(options.db);
   const now = options.now ?? (() => new Date());
 
   // Driver errors (and any other surprise) become `memory.store_failed`.

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { thrownBy } from '../../test/support/errors';
 import type { AgentsApiError } from '../errors';
-import { createMessage, parseMessage, type AgentMessage } from './message';
+import { createMessage, parseMessage, type AgentMessage, type TextMessage, type ToolResultMessage } from './message';
 
 const now = () => new Date('2026-11-23T10:00:00.000Z');
 const generateId = () => 'msg_fixed';
@@ -17,9 +17,6 @@ const validEnvelopes: Record<AgentMessage['type'], Record<string, unknown>> = {
   tool_result: envelope({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } }),
   approval_required: envelope({ type: 'approval_required', role: 'assistant', payload: { toolCall, reason: 'writes data' } }),
   input_required: envelope({ type: 'input_required', role: 'assistant', content: 'Which city?', payload: {} }),
-  final_result: envelope({ type: 'final_result', role: 'assistant', content: 'Done', payload: { output: { ok: true } } }),
-  error: envelope({ type: 'error', role: 'system', content: 'The model timed out', payload: { code: 'provider.timeout' } }),
-  delta: envelope({ type: 'delta', role: 'assistant', content: 'Su', payload: {} }),
 };
 
 function rejection(value: unknown): AgentsApiError {
@@ -48,6 +45,23 @@ describe('message envelope', () => {
       expect(message).toMatchObject({ id: 'msg_mine', metadata: { source: 'cli' } });
     });
 
+    it("is typed as the envelope of the draft's type", () => {
+      const result = createMessage({ type: 'tool_result', role: 'tool', content: 'Sunny', payload: { toolCallId: 'call_1', toolName: 'weather', isError: false } });
+      expectTypeOf(result).toEqualTypeOf<ToolResultMessage>();
+      expectTypeOf(createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })).toEqualTypeOf<TextMessage>();
+      expect(parseMessage(result)).toEqual(result);
+    });
+
+    it('refuses, when compiled, a draft whose role or payload does not fit its type', () => {
+      // @ts-expect-error a tool result has role tool
+      const wrongRole = createMessage({ type: 'tool_result', role: 'user', content: 'x', payload: { toolCallId: 'c', toolName: 't', isError: false } });
+      // @ts-expect-error a tool call's payload lists its calls
+      const noCalls = createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: {} });
+      // Built unchecked, as JavaScript would: the envelope check still refuses both.
+      expect(rejection(wrongRole).code).toBe('message.invalid');
+      expect(rejection(noCalls).code).toBe('message.invalid');
+    });
+
     it('makes messages that parseMessage accepts', () => {
       const message = createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [toolCall] } });
       expect(parseMessage(message)).toEqual(message);
@@ -57,6 +71,13 @@ describe('message envelope', () => {
   describe('parseMessage', () => {
     it.each(Object.entries(validEnvelopes))('accepts a valid %s envelope', (_type, value) => {
       expect(parseMessage(value)).toEqual(value);
+    });
+
+    // The loop never produces these; streamed text is the `text_delta` event, never a message.
+    it.each(['final_result', 'error', 'delta'])('rejects type %s, which the package never produces', (type) => {
+      const error = rejection({ ...validEnvelopes.text, type });
+      expect(error.code).toBe('message.invalid');
+      expect(error.details?.issues).toEqual([expect.objectContaining({ path: 'type' })]);
     });
 
     it('rejects another schema name', () => {

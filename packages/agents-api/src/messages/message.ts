@@ -68,30 +68,6 @@ export const inputRequiredMessageSchema = z.object({
   payload: jsonRecordSchema,
 });
 
-/** The run's final answer; `payload.output` may carry structured output. */
-export const finalResultMessageSchema = z.object({
-  ...envelope,
-  type: z.literal('final_result'),
-  role: z.literal('assistant'),
-  payload: jsonRecordSchema,
-});
-
-/** A failure recorded in the conversation; `payload.code` is a stable error code. */
-export const errorMessageSchema = z.object({
-  ...envelope,
-  type: z.literal('error'),
-  role: z.enum(['assistant', 'system']),
-  payload: z.object({ code: z.string().min(1) }).catchall(z.unknown()),
-});
-
-/** A streamed fragment of assistant text; never stored, never sent to a model. */
-export const deltaMessageSchema = z.object({
-  ...envelope,
-  type: z.literal('delta'),
-  role: z.literal('assistant'),
-  payload: jsonRecordSchema,
-});
-
 /**
  * The versioned message envelope (`schema: 'agents-api.message'`, `version: 1`).
  * Validate anything that comes from outside with `parseMessage`.
@@ -102,9 +78,6 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
   toolResultMessageSchema,
   approvalRequiredMessageSchema,
   inputRequiredMessageSchema,
-  finalResultMessageSchema,
-  errorMessageSchema,
-  deltaMessageSchema,
 ]);
 
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
@@ -115,9 +88,6 @@ export type ToolCallMessage = z.infer<typeof toolCallMessageSchema>;
 export type ToolResultMessage = z.infer<typeof toolResultMessageSchema>;
 export type ApprovalRequiredMessage = z.infer<typeof approvalRequiredMessageSchema>;
 export type InputRequiredMessage = z.infer<typeof inputRequiredMessageSchema>;
-export type FinalResultMessage = z.infer<typeof finalResultMessageSchema>;
-export type ErrorMessage = z.infer<typeof errorMessageSchema>;
-export type DeltaMessage = z.infer<typeof deltaMessageSchema>;
 
 /** The message types a model sees; the others are runtime records. */
 export const modelVisibleMessageTypes = ['text', 'tool_call', 'tool_result'] as const;
@@ -154,7 +124,7 @@ export function createMessage<Draft extends MessageDraft>(
 ): Extract<AgentMessage, { type: Draft['type'] }> {
   // Every message type has the same fields, so one literal gives every message
   // one object shape; spreading the draft made the loop's hot path megamorphic.
-  return {
+  const message = {
     schema: messageSchemaName,
     version: messageSchemaVersion,
     id: draft.id ?? (options.generateId ?? newMessageId)(),
@@ -164,7 +134,10 @@ export function createMessage<Draft extends MessageDraft>(
     payload: draft.payload,
     metadata: draft.metadata === undefined ? {} : { ...draft.metadata },
     createdAt: options.now ? options.now().toISOString() : isoNow(),
-  } as unknown as Extract<AgentMessage, { type: Draft['type'] }>;
+  } satisfies Record<keyof AgentMessage, unknown>;
+  // TypeScript cannot tie a generic draft's role and payload to its type, so this
+  // narrows; `satisfies` above and the comparison here still check every field.
+  return message as Extract<AgentMessage, { type: Draft['type'] }>;
 }
 
 /**

@@ -32,7 +32,7 @@ export interface FromOpenAIChatOptions extends MessageFactoryOptions {
  * The conversation as OpenAI Chat Completions messages: `instructions` first as
  * a system message, then every model-visible message in order. Tool results go
  * out with role `tool` and the id of the call they answer. Runtime records
- * (`approval_required`, `input_required`, `final_result`, `error`, `delta`) are left out.
+ * (`approval_required`, `input_required`) are left out.
  * A message's `payload.name` goes out as its participant `name`; a user message's
  * `payload.parts` (text and `image_url` parts) goes out as its content instead of `content`.
  * What survives a round trip is set out on {@link fromOpenAIChatMessages}.
@@ -60,9 +60,6 @@ function toOpenAIChatMessage(message: AgentMessage): ChatCompletionMessageParam 
       return { role: 'tool', tool_call_id: message.payload.toolCallId, content: message.content };
     case 'approval_required':
     case 'input_required':
-    case 'final_result':
-    case 'error':
-    case 'delta':
       return undefined;
   }
 }

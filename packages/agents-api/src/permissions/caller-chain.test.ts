@@ -153,8 +153,10 @@ describe('principalForSubagent', () => {
   });
 
   it('throws principal.invalid for a malformed requested ceiling', () => {
-    const malformed = { allowed: 'everything', denied: [] } as unknown as CapabilityCeiling;
-    const error = thrownBy(() => principalForSubagent(principal(), { agentSlug: 'editor', ceiling: malformed }));
+    const error = thrownBy(() =>
+      // @ts-expect-error `allowed` is a list of capabilities; a JavaScript caller can still pass anything
+      principalForSubagent(principal(), { agentSlug: 'editor', ceiling: { allowed: 'everything', denied: [] } }),
+    );
     expect(error.code).toBe('principal.invalid');
     expect(error.message).toContain('requested subagent ceiling');
   });

@@ -77,7 +77,7 @@ export interface ModelResponse {
 
 /** What a streamed model call yields: text as it arrives, then the whole response once. */
 export type ModelStreamEvent =
-  | { readonly type: 'text-delta'; readonly text: string }
+  | { readonly type: 'text_delta'; readonly text: string }
   /**
    * A fragment of a tool call's arguments as it arrives. `index` is the call's
    * position in the response (as OpenAI's chunks carry it); `toolCallId` and
@@ -85,7 +85,7 @@ export type ModelStreamEvent =
    * carries every call whole.
    */
   | {
-      readonly type: 'tool-call-delta';
+      readonly type: 'tool_call_delta';
       readonly index: number;
       readonly toolCallId?: string;
       readonly toolName?: string;
@@ -108,7 +108,7 @@ export interface ModelProvider {
   /** For logs and errors, e.g. `openai`. */
   readonly name: string;
   complete(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
-  /** Yields `text-delta`s and `tool-call-delta`s, and ends with exactly one `response`. */
+  /** Yields `text_delta`s and `tool_call_delta`s, and ends with exactly one `response`. */
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }
 

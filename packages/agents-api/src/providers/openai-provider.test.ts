@@ -237,7 +237,7 @@ describe('openai provider', () => {
     it('yields text deltas as they arrive, then exactly one response', async () => {
       server.enqueue(textReply('Sunny in Paris.', { usage: { promptTokens: 9, completionTokens: 4 } }));
       const events = await collect(provider.stream(ask));
-      expect(events.filter((event) => event.type === 'text-delta').map((event) => event.text)).toEqual(['Sunny ', 'in ', 'Paris.']);
+      expect(events.filter((event) => event.type === 'text_delta').map((event) => event.text)).toEqual(['Sunny ', 'in ', 'Paris.']);
       expect(events.filter((event) => event.type === 'response')).toHaveLength(1);
       expect(events.at(-1)).toEqual({
         type: 'response',
@@ -275,7 +275,7 @@ describe('openai provider', () => {
         toolCallReply({ id: 'call_a', name: 'weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'weather', arguments: { city: 'Rome' } }),
       );
       const events = await collect(provider.stream({ ...ask, tools: [weatherTool] }));
-      const deltas = events.filter((event) => event.type === 'tool-call-delta');
+      const deltas = events.filter((event) => event.type === 'tool_call_delta');
       // The model server sends arguments in 8-character pieces, after a first chunk with the id and name.
       expect(deltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2);
       for (const [index, id] of ['call_a', 'call_b'].entries()) {
@@ -284,7 +284,7 @@ describe('openai provider', () => {
         expect(ofCall.slice(1).every((delta) => delta.toolCallId === undefined && delta.toolName === undefined)).toBe(true);
       }
       expect(deltas.filter((delta) => delta.index === 1).map((delta) => delta.argumentsDelta).join('')).toBe('{"city":"Rome"}');
-      expect(events.findIndex((event) => event.type === 'tool-call-delta')).toBeLessThan(events.findIndex((event) => event.type === 'response'));
+      expect(events.findIndex((event) => event.type === 'tool_call_delta')).toBeLessThan(events.findIndex((event) => event.type === 'response'));
     });
 
     it('reports cached and reasoning tokens of a stream', async () => {
@@ -359,6 +359,17 @@ describe('openai provider', () => {
       server.enqueue(textReply('too late', { delayMs: 10_000 }));
       const error = await failure(() => providerWith({ timeoutMs: 50 }).complete(ask));
       expect(error).toMatchObject({ code: 'provider.timeout', retryable: true });
+    });
+
+    it('gives each attempt 60 seconds when no timeout is set, and tells the server', async () => {
+      const timeoutSent = () => server.requests.at(-1)?.headers['x-stainless-timeout'];
+      server.enqueue(textReply('Sunny.'), textReply('Sunny.'), textReply('Sunny.'));
+      await createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).complete(ask);
+      expect(timeoutSent()).toBe('60');
+      await collect(createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).stream(ask));
+      expect(timeoutSent()).toBe('60');
+      await providerWith({ timeoutMs: 5_000 }).complete(ask);
+      expect(timeoutSent()).toBe('5');
     });
 
     it('applies the timeout to each attempt and retries a timed-out one', async () => {
@@ -458,6 +469,17 @@ describe('openai provider', () => {
       const [first = 0, second = 0] = arrivals;
       // A lower bound the client must wait (its own backoff is at most 0.5 s), so a slow machine cannot make this fail.
       expect(second - first).toBeGreaterThanOrEqual(900);
+    });
+
+    it('makes at most 3 attempts when no retries are set: the first and 2 retries', async () => {
+      let attempts = 0;
+      server.setHandler(() => {
+        attempts += 1;
+        return errorReply(500, { retryAfterSeconds: 0 });
+      });
+      const error = await failure(() => createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model' }).complete(ask));
+      expect(error.code).toBe('provider.unavailable');
+      expect(attempts).toBe(3);
     });
 
     it('retries a 500 and succeeds', async () => {

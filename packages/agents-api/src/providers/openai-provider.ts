@@ -10,7 +10,6 @@ import { AgentsApiError, type AgentsApiErrorCode } from '../errors';
 import { toolCallSchema, type ToolCall } from '../messages/message';
 import { toOpenAIChatMessages } from '../messages/openai-chat-format';
 import type {
-  ModelCallOptions,
   ModelFinishReason,
   ModelProvider,
   ModelRequest,
@@ -60,6 +59,7 @@ const defaultBaseURL = 'https://api.openai.com/v1';
  * const response = await provider.complete({ messages: [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })] });
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvider {
+  const timeout = options.timeoutMs ?? defaultOpenAITimeoutMs;
   // Every connection setting is explicit: the SDK would otherwise fill gaps from OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID.
   const client = new OpenAI({
     apiKey: options.apiKey,
@@ -67,12 +67,13 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
     organization: options.organization ?? null,
     project: options.project ?? null,
     maxRetries: options.maxRetries ?? defaultOpenAIMaxRetries,
-    timeout: options.timeoutMs ?? defaultOpenAITimeoutMs,
+    timeout,
   });
+  // The timeout also goes on each request: the SDK then sends it to the server (`X-Stainless-Timeout`, in seconds).
   return {
     name: providerName,
-    complete: (request, callOptions = {}) => complete(client, toParams(request, options.model), callOptions),
-    stream: (request, callOptions = {}) => stream(client, toParams(request, options.model), callOptions),
+    complete: (request, callOptions = {}) => complete(client, toParams(request, options.model), { signal: callOptions.signal, timeout }),
+    stream: (request, callOptions = {}) => stream(client, toParams(request, options.model), { signal: callOptions.signal, timeout }),
   };
 }
 
@@ -109,9 +110,15 @@ function toFunctionTool(tool: ModelToolSpec): ChatCompletionFunctionTool {
   return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.parameters as Record<string, unknown> } };
 }
 
-function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: ModelCallOptions): Promise<ModelResponse> {
+/** What each request of the SDK is given: the caller's signal and the per-attempt timeout. */
+interface RequestOptions {
+  readonly signal: AbortSignal | undefined;
+  readonly timeout: number;
+}
+
+function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming, options: RequestOptions): Promise<ModelResponse> {
   // A promise chain rather than an async function: one layer less on every turn.
-  return client.chat.completions.create(params, options.signal ? { signal: options.signal } : undefined).then(
+  return client.chat.completions.create(params, options).then(
     (completion: unknown) => toModelResponse(completion, params.model),
     (error: unknown) => {
       throw toProviderError(error, options.signal);
@@ -122,18 +129,18 @@ function complete(client: OpenAI, params: ChatCompletionCreateParamsNonStreaming
 async function* stream(
   client: OpenAI,
   params: ChatCompletionCreateParamsNonStreaming,
-  options: ModelCallOptions,
+  options: RequestOptions,
 ): AsyncGenerator<ModelStreamEvent> {
   const accumulator = new ChunkAccumulator(params.model);
   try {
     const chunks = await client.chat.completions.create(
       { ...params, stream: true, stream_options: { include_usage: true } },
-      { signal: options.signal },
+      options,
     );
     for await (const chunk of chunks) {
       const parsed = parseWire(chunkWireSchema, chunk, 'stream chunk');
       const text = accumulator.add(parsed);
-      if (text !== '') yield { type: 'text-delta', text };
+      if (text !== '') yield { type: 'text_delta', text };
       const fragments = parsed.choices?.[0]?.delta?.tool_calls;
       // A fragment with nothing in it (no id, name or arguments) is not worth an event.
       if (fragments) for (const fragment of fragments) if (fragment.id || fragment.function?.name || fragment.function?.arguments) yield toolCallDelta(fragment);
@@ -202,8 +209,8 @@ type ChunkWire = z.infer<typeof chunkWireSchema>;
 type ToolCallFragmentWire = NonNullable<NonNullable<NonNullable<NonNullable<ChunkWire['choices']>[number]['delta']>['tool_calls']>[number]>;
 
 function toolCallDelta(fragment: ToolCallFragmentWire): ModelStreamEvent {
-  const event: { type: 'tool-call-delta'; index: number; toolCallId?: string; toolName?: string; argumentsDelta: string } = {
-    type: 'tool-call-delta',
+  const event: { type: 'tool_call_delta'; index: number; toolCallId?: string; toolName?: string; argumentsDelta: string } = {
+    type: 'tool_call_delta',
     index: fragment.index,
     argumentsDelta: fragment.function?.arguments ?? '',
   };

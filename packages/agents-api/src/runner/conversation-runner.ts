@@ -14,11 +14,11 @@ export interface ConversationLimits {
   readonly maxCallsPerTool?: number;
   /** Wall-clock time for the whole run, in ms; default 300,000 (5 minutes), at most 2^31 - 1. */
   readonly timeoutMs?: number;
-  /** Total tokens; a `budget-warning` event fires at 80 %. */
+  /** Total tokens; a `budget_warning` event fires at 80 %. */
   readonly maxTokens?: number;
   /** Tool calls of one turn run at most this many at once; default 4. */
   readonly toolConcurrency?: number;
-  /** A tool result longer than this is cut, with a `tool-result-truncated` event; default 16,000 characters. */
+  /** A tool result longer than this is cut, with a `tool_result_truncated` event; default 16,000 characters. */
   readonly maxToolResultChars?: number;
   /** The same failing call (name and arguments) this many times in a row ends the run as `stalled`; default 3. */
   readonly maxRepeatedFailures?: number;
@@ -140,7 +140,7 @@ export interface PendingApproval {
  * `messageId` is the message it belongs to (a turn's deltas, tool-call
  * deltas and budget warning belong to the assistant message that turn
  * records, whose id is chosen before the model call; a tool result to its
- * `tool_result` message; `run-end` to the run's last message, or null when
+ * `tool_result` message; `run_end` to the run's last message, or null when
  * it produced none). A server can send `${messageId}:${index}` as an SSE `id:`.
  */
 export interface ConversationEventPlace {
@@ -151,17 +151,17 @@ export interface ConversationEventPlace {
 /** What a run emits as it goes; names read noun-verb. Every event carries its {@link ConversationEventPlace}. */
 export type ConversationEvent = ConversationEventPlace &
   (
-  | { readonly type: 'turn-start'; readonly turn: number }
-  | { readonly type: 'text-delta'; readonly text: string }
+  | { readonly type: 'turn_start'; readonly turn: number }
+  | { readonly type: 'text_delta'; readonly text: string }
   /** A piece of a tool call's arguments as the model streams it; `toolCallIndex` is the call's place in the turn's calls. */
-  | { readonly type: 'tool-call-delta'; readonly toolCallIndex: number; readonly toolCallId?: string; readonly toolName?: string; readonly argumentsDelta: string }
+  | { readonly type: 'tool_call_delta'; readonly toolCallIndex: number; readonly toolCallId?: string; readonly toolName?: string; readonly argumentsDelta: string }
   | { readonly type: 'message'; readonly message: AgentMessage }
-  | { readonly type: 'tool-call'; readonly toolCall: ToolCall }
-  | { readonly type: 'tool-result'; readonly execution: ToolExecution }
-  | { readonly type: 'tool-result-truncated'; readonly toolCallId: string; readonly originalLength: number; readonly keptLength: number }
-  | { readonly type: 'budget-warning'; readonly budget: 'tokens'; readonly used: number; readonly limit: number }
-  | { readonly type: 'approval-required'; readonly pending: PendingApproval }
-  | { readonly type: 'run-end'; readonly result: ConversationResult }
+  | { readonly type: 'tool_call'; readonly toolCall: ToolCall }
+  | { readonly type: 'tool_result'; readonly execution: ToolExecution }
+  | { readonly type: 'tool_result_truncated'; readonly toolCallId: string; readonly originalLength: number; readonly keptLength: number }
+  | { readonly type: 'budget_warning'; readonly budget: 'tokens'; readonly used: number; readonly limit: number }
+  | { readonly type: 'approval_required'; readonly pending: PendingApproval }
+  | { readonly type: 'run_end'; readonly result: ConversationResult }
   );
 
 /** Per-run options. */
@@ -172,7 +172,7 @@ export interface RunOptions {
 
 /**
  * Runs a conversation. `run` resolves to the result; `stream` yields the
- * events as they happen and ends with `run-end`, whose result is the same.
+ * events as they happen and ends with `run_end`, whose result is the same.
  */
 export interface ConversationRunner {
   run(request: ConversationRequest, options?: RunOptions): Promise<ConversationResult>;

@@ -51,7 +51,7 @@ describe('tool results', () => {
     };
     for await (const event of runner.stream(request)) events.push(event);
     const end = events.at(-1);
-    if (end?.type !== 'run-end') throw new Error('expected the stream to end with run-end');
+    if (end?.type !== 'run_end') throw new Error('expected the stream to end with run_end');
     const sent = server.completionRequests().at(-1)?.messages.at(-1);
     return { result: end.result, events, effects, sent };
   }
@@ -94,7 +94,7 @@ describe('tool results', () => {
     it('keeps a result within a limit too small for the note, and reports exactly what was cut', async () => {
       const { events, sent } = await runOnce(() => 'abcdefghijklmnopqrstuvwxyz0123', { limits: { maxToolResultChars: 10 } });
       expect(String(sent?.content)).toBe('abcdefghij');
-      expect(events.find((event) => event.type === 'tool-result-truncated')).toMatchObject({ originalLength: 30, keptLength: 10 });
+      expect(events.find((event) => event.type === 'tool_result_truncated')).toMatchObject({ originalLength: 30, keptLength: 10 });
     });
 
     it('counts in the note exactly the characters it cut', async () => {

@@ -5,7 +5,7 @@ import { createMessage } from '../messages/message';
 import { createPrincipal } from '../permissions/caller-chain';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import type { ConversationEvent } from './conversation-runner';
-import { createToolLoopRunner, type ToolLoopRequest, type ToolLoopRunner } from './tool-loop-runner';
+import { createToolLoopRunner, type ToolLoopRunner } from './tool-loop-runner';
 
 describe('a tool loop request with plain string input', () => {
   let server: ModelServer;
@@ -36,7 +36,7 @@ describe('a tool loop request with plain string input', () => {
     server.enqueue(textReply('Hello.'));
     const events: ConversationEvent[] = [];
     for await (const event of runner.stream({ input: 'Hi there', principal })) events.push(event);
-    expect(events.at(-1)).toMatchObject({ type: 'run-end', result: { status: 'completed', finalContent: 'Hello.' } });
+    expect(events.at(-1)).toMatchObject({ type: 'run_end', result: { status: 'completed', finalContent: 'Hello.' } });
     expect(server.completionRequests().at(-1)?.messages).toEqual([{ role: 'user', content: 'Hi there' }]);
   });
 
@@ -50,15 +50,16 @@ describe('a tool loop request with plain string input', () => {
   });
 
   it('refuses a request with both input and messages', async () => {
-    const both = { input: 'Hi', messages: [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })], principal } as unknown as ToolLoopRequest;
-    const error = await runner.run(both).catch((caught: unknown) => caught);
+    const messages = [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })];
+    // @ts-expect-error a request has input or messages, never both
+    const error = await runner.run({ input: 'Hi', messages, principal }).catch((caught: unknown) => caught);
     expect(AgentsApiError.isInstance(error) && error.code).toBe('runner.invalid_request');
     expect(server.completionRequests()).toHaveLength(0);
   });
 
   it('refuses input that is not a string', async () => {
-    const notText = { input: 42, principal } as unknown as ToolLoopRequest;
-    const error = await runner.run(notText).catch((caught: unknown) => caught);
+    // @ts-expect-error input is a string
+    const error = await runner.run({ input: 42, principal }).catch((caught: unknown) => caught);
     expect(AgentsApiError.isInstance(error) && error.code).toBe('runner.invalid_request');
   });
 });

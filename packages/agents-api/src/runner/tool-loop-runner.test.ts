@@ -8,7 +8,7 @@ import { emptyUsage, type ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { defineTool } from '../tools/define-tool';
 import type { AnyToolDefinition } from '../tools/tool';
-import type { ConversationEvent, ConversationRequest, ConversationResult, MediatorDecision } from './conversation-runner';
+import type { ConversationEvent, ConversationRequest, ConversationResult, ToolMediator } from './conversation-runner';
 import { requestInput } from './input-request';
 import { createToolLoopRunner, type ToolLoopRunnerOptions } from './tool-loop-runner';
 
@@ -232,7 +232,7 @@ describe('tool loop runner', () => {
       const runner = runnerWith({ sinks: [{ onEvent: (event) => void events.push(event) }] });
       const result = await runner.run(request({ limits: { maxTokens: 100, maxRepeatedFailures: 99 } }));
       expect(result).toMatchObject({ status: 'budget_exceeded', budget: 'tokens', turns: 3 });
-      expect(events.filter((event) => event.type === 'budget-warning')).toEqual([expect.objectContaining({ type: 'budget-warning', budget: 'tokens', used: 80, limit: 100 })]);
+      expect(events.filter((event) => event.type === 'budget_warning')).toEqual([expect.objectContaining({ type: 'budget_warning', budget: 'tokens', used: 80, limit: 100 })]);
     });
 
     it('stops on the wall clock', async () => {
@@ -246,7 +246,7 @@ describe('tool loop runner', () => {
       server.enqueue(toolCallReply({ name: 'verbose', arguments: {} }), textReply('ok'));
       const events: ConversationEvent[] = [];
       for await (const event of runnerWith().stream(request({ tools: [verbose], limits: { maxToolResultChars: 100 } }))) events.push(event);
-      const truncated = events.find((event) => event.type === 'tool-result-truncated');
+      const truncated = events.find((event) => event.type === 'tool_result_truncated');
       expect(truncated).toMatchObject({ originalLength: 1000, keptLength: 100 });
       const sent = server.completionRequests().at(-1)?.messages.at(-1)?.content;
       expect(String(sent)).toMatch(/\[truncated \d+ more characters\]$/);
@@ -342,7 +342,8 @@ describe('tool loop runner', () => {
     });
 
     it('takes a mediator that answers nothing (as JavaScript may) as proceed', async () => {
-      const mediator = { mediate: () => undefined as unknown as MediatorDecision };
+      // @ts-expect-error a mediator answers with a decision; a JavaScript one may return nothing
+      const mediator: ToolMediator = { mediate: () => undefined };
       server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('ok'));
       const result = await runnerWith({ mediator }).run(request());
       expect(result.status).toBe('completed');
@@ -413,14 +414,14 @@ describe('tool loop runner', () => {
       server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny.'));
       await runnerWith({ sinks: [sink] }).run(request());
       expect(seen).toEqual([
-        'turn-start',
+        'turn_start',
         'message:tool_call',
-        'tool-call',
+        'tool_call',
         'message:tool_result',
-        'tool-result',
-        'turn-start',
+        'tool_result',
+        'turn_start',
         'message:text',
-        'run-end',
+        'run_end',
       ]);
     });
 
@@ -429,11 +430,11 @@ describe('tool loop runner', () => {
       const events: ConversationEvent[] = [];
       for await (const event of runnerWith().stream(request())) events.push(event);
       const types = events.map((event) => event.type);
-      expect(types[0]).toBe('turn-start');
-      expect(types).toEqual(expect.arrayContaining(['tool-call', 'tool-result', 'message', 'text-delta']));
-      expect(events.filter((event) => event.type === 'text-delta').map((event) => (event as { text: string }).text).join('')).toBe('It is sunny.');
-      const end = events.at(-1) as Extract<ConversationEvent, { type: 'run-end' }>;
-      expect(end.type).toBe('run-end');
+      expect(types[0]).toBe('turn_start');
+      expect(types).toEqual(expect.arrayContaining(['tool_call', 'tool_result', 'message', 'text_delta']));
+      expect(events.filter((event) => event.type === 'text_delta').map((event) => (event as { text: string }).text).join('')).toBe('It is sunny.');
+      const end = events.at(-1) as Extract<ConversationEvent, { type: 'run_end' }>;
+      expect(end.type).toBe('run_end');
       expect(end.result).toMatchObject({ status: 'completed', finalContent: 'It is sunny.' });
     });
 
@@ -442,23 +443,23 @@ describe('tool loop runner', () => {
       const events: ConversationEvent[] = [];
       for await (const event of runnerWith().stream(request())) events.push(event);
       expect(events.map((event) => event.index)).toEqual(events.map((_, position) => position));
-      const end = events.at(-1) as Extract<ConversationEvent, { type: 'run-end' }>;
+      const end = events.at(-1) as Extract<ConversationEvent, { type: 'run_end' }>;
       const [call, result, answer] = end.result.messages;
       const belongs = (type: ConversationEvent['type']) => [...new Set(events.filter((event) => event.type === type).map((event) => event.messageId))];
-      expect(belongs('tool-call')).toEqual([call?.id]);
-      expect(belongs('tool-result')).toEqual([result?.id]);
+      expect(belongs('tool_call')).toEqual([call?.id]);
+      expect(belongs('tool_result')).toEqual([result?.id]);
       // The deltas name the assistant message before it exists: its id is chosen before the model call.
-      expect(belongs('text-delta')).toEqual([answer?.id]);
-      expect(belongs('turn-start')).toEqual([call?.id, answer?.id]);
+      expect(belongs('text_delta')).toEqual([answer?.id]);
+      expect(belongs('turn_start')).toEqual([call?.id, answer?.id]);
       expect(events.filter((event) => event.type === 'message').map((event) => event.messageId)).toEqual([call?.id, result?.id, answer?.id]);
       expect(end.messageId).toBe(answer?.id);
     });
 
-    it('gives run-end no message when the run produced none', async () => {
+    it('gives run_end no message when the run produced none', async () => {
       const events: ConversationEvent[] = [];
       server.enqueue(errorReply(400));
       for await (const event of runnerWith().stream(request())) events.push(event);
-      expect(events.at(-1)).toMatchObject({ type: 'run-end', index: events.length - 1, messageId: null, result: { status: 'failed' } });
+      expect(events.at(-1)).toMatchObject({ type: 'run_end', index: events.length - 1, messageId: null, result: { status: 'failed' } });
     });
 
     it("streams a tool call's argument deltas as the provider yields them, on the call message", async () => {
@@ -469,26 +470,26 @@ describe('tool loop runner', () => {
         async *stream(modelRequest) {
           const answered = modelRequest.messages.at(-1)?.type === 'tool_result';
           if (answered) {
-            yield { type: 'text-delta', text: 'Sunny.' };
+            yield { type: 'text_delta', text: 'Sunny.' };
             yield { type: 'response', response: { content: 'Sunny.', toolCalls: [], finishReason: 'stop', usage: emptyUsage, model: 'fake' } };
             return;
           }
-          yield { type: 'tool-call-delta', index: 0, toolCallId: 'call_a', toolName: 'weather', argumentsDelta: '{"city":' };
-          yield { type: 'tool-call-delta', index: 0, argumentsDelta: '"Paris"}' };
+          yield { type: 'tool_call_delta', index: 0, toolCallId: 'call_a', toolName: 'weather', argumentsDelta: '{"city":' };
+          yield { type: 'tool_call_delta', index: 0, argumentsDelta: '"Paris"}' };
           const toolCalls = [{ id: 'call_a', name: 'weather', arguments: '{"city":"Paris"}' }];
           yield { type: 'response', response: { content: null, toolCalls, finishReason: 'tool_calls', usage: emptyUsage, model: 'fake' } };
         },
       };
       const events: ConversationEvent[] = [];
       for await (const event of createToolLoopRunner({ provider: fake }).stream(request())) events.push(event);
-      const deltas = events.filter((event) => event.type === 'tool-call-delta');
+      const deltas = events.filter((event) => event.type === 'tool_call_delta');
       const callMessage = events.find((event) => event.type === 'message' && event.message.type === 'tool_call');
       expect(deltas).toEqual([
         expect.objectContaining({ toolCallIndex: 0, toolCallId: 'call_a', toolName: 'weather', argumentsDelta: '{"city":' }),
         expect.objectContaining({ toolCallIndex: 0, argumentsDelta: '"Paris"}' }),
       ]);
       expect(deltas.map((event) => event.messageId)).toEqual([callMessage?.messageId, callMessage?.messageId]);
-      expect(events.at(-1)).toMatchObject({ type: 'run-end', result: { status: 'completed', finalContent: 'Sunny.' } });
+      expect(events.at(-1)).toMatchObject({ type: 'run_end', result: { status: 'completed', finalContent: 'Sunny.' } });
     });
   });
 
@@ -536,7 +537,7 @@ describe('tool loop runner', () => {
           throw new Error('mediator bug');
         },
       };
-      const result = await runnerWith({ mediator, sinks: [{ onEvent: (event) => void (event.type === 'run-end' && ends.push(event.result)) }] }).run(request());
+      const result = await runnerWith({ mediator, sinks: [{ onEvent: (event) => void (event.type === 'run_end' && ends.push(event.result)) }] }).run(request());
       expect(result).toMatchObject({ status: 'failed', failure: { code: 'runner.seam_failed', message: expect.stringContaining('mediator bug') } });
       expect(ends).toHaveLength(1);
     });
@@ -560,9 +561,9 @@ describe('tool loop runner', () => {
     it('cancels the run when the consumer stops, and still tells the sinks how it ended', async () => {
       server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('never asked for'));
       const ends: ConversationResult[] = [];
-      const runner = runnerWith({ sinks: [{ onEvent: (event) => void (event.type === 'run-end' && ends.push(event.result)) }] });
+      const runner = runnerWith({ sinks: [{ onEvent: (event) => void (event.type === 'run_end' && ends.push(event.result)) }] });
       for await (const event of runner.stream(request())) {
-        if (event.type === 'tool-call') break;
+        if (event.type === 'tool_call') break;
       }
       expect(ends.map((result) => result.status)).toEqual(['cancelled']);
       expect(server.completionRequests()).toHaveLength(1);

@@ -132,10 +132,10 @@ export class ToolLoop {
     }
   }
 
-  /** Runs to the end, emits `run-end`, and resolves to the result. */
+  /** Runs to the end, emits `run_end`, and resolves to the result. */
   async finish(): Promise<ConversationResult> {
     const result = this.result(await this.execute());
-    if (this.#observed) await this.#emit({ type: 'run-end', index: this.#eventIndex++, messageId: this.#produced.at(-1)?.id ?? null, result });
+    if (this.#observed) await this.#emit({ type: 'run_end', index: this.#eventIndex++, messageId: this.#produced.at(-1)?.id ?? null, result });
     return result;
   }
 
@@ -152,14 +152,14 @@ export class ToolLoop {
         this.#turns += 1;
         if (this.#observed) {
           this.#turnMessageId = (this.#options.generateId ?? newMessageId)();
-          await this.#emit({ type: 'turn-start', index: this.#eventIndex++, messageId: this.#turnMessageId, turn: this.#turns });
+          await this.#emit({ type: 'turn_start', index: this.#eventIndex++, messageId: this.#turnMessageId, turn: this.#turns });
         }
         const response = await this.#callModel();
         this.#usage = addUsage(this.#usage, response.usage);
         const used = countedTokens(this.#usage);
         const warnAt = this.#budget.tokenWarning(used);
         if (warnAt !== undefined && this.#observed) {
-          await this.#emit({ type: 'budget-warning', index: this.#eventIndex++, messageId: this.#turnMessageId ?? null, budget: 'tokens', used, limit: warnAt });
+          await this.#emit({ type: 'budget_warning', index: this.#eventIndex++, messageId: this.#turnMessageId ?? null, budget: 'tokens', used, limit: warnAt });
         }
         if (response.toolCalls.length > 0) {
           const ending = await this.#toolStep(response);
@@ -193,7 +193,7 @@ export class ToolLoop {
         finalContent: finalText?.content ?? null,
       },
       ending,
-    ) as ConversationResult;
+    );
   }
 
   /** Hands an event to every sink; a sink that throws is reported, never fatal. */
@@ -231,7 +231,7 @@ export class ToolLoop {
     }
     if (AgentsApiError.isInstance(error)) return { status: 'failed', failure: { code: error.code, message: error.message, retryable: isRetryableCode(error.code) } };
     // A seam (provider, mediator, completion policy) threw something of its own:
-    // the run still ends with a result, and sinks still hear `run-end`.
+    // the run still ends with a result, and sinks still hear `run_end`.
     const message = error instanceof Error ? error.message : String(error);
     return { status: 'failed', failure: { code: 'runner.seam_failed', message: `A seam of the run failed: ${message}`, retryable: false } };
   }
@@ -263,10 +263,10 @@ export class ToolLoop {
     const messageId = this.#turnMessageId ?? null;
     for await (const event of provider.stream(request, callOptions)) {
       if (this.#runSignal?.aborted) throw new RunAborted();
-      if (event.type === 'text-delta') await this.#emit({ type: 'text-delta', index: this.#eventIndex++, messageId, text: event.text });
-      else if (event.type === 'tool-call-delta') {
+      if (event.type === 'text_delta') await this.#emit({ type: 'text_delta', index: this.#eventIndex++, messageId, text: event.text });
+      else if (event.type === 'tool_call_delta') {
         await this.#emit({
-          type: 'tool-call-delta',
+          type: 'tool_call_delta',
           index: this.#eventIndex++,
           messageId,
           toolCallIndex: event.index,
@@ -286,7 +286,7 @@ export class ToolLoop {
     const payload = { toolCalls: calls, usage: response.usage, model: response.model, finishReason: response.finishReason };
     const callMessage = this.#draft({ id: this.#turnMessageId, type: 'tool_call', role: 'assistant', content: response.content ?? '', payload });
     await this.#record([callMessage]);
-    if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool-call', index: this.#eventIndex++, messageId: callMessage.id, toolCall });
+    if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool_call', index: this.#eventIndex++, messageId: callMessage.id, toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
     const toRun: ToolCall[] = [];
@@ -330,7 +330,7 @@ export class ToolLoop {
       await this.#record(heldMessages);
       if (this.#observed) {
         for (let index = 0; index < held.length; index += 1) {
-          await this.#emit({ type: 'approval-required', index: this.#eventIndex++, messageId: heldMessages[index]?.id ?? null, pending: held[index] as PendingApproval });
+          await this.#emit({ type: 'approval_required', index: this.#eventIndex++, messageId: heldMessages[index]?.id ?? null, pending: held[index] as PendingApproval });
         }
       }
       return { status: 'approval_required', pending: held };
@@ -396,9 +396,9 @@ export class ToolLoop {
       stalled ??= this.#budget.stalledCall(outcome.execution);
       if (!this.#observed) continue;
       const messageId = results[index]?.id ?? null;
-      await this.#emit({ type: 'tool-result', index: this.#eventIndex++, messageId, execution: outcome.execution });
+      await this.#emit({ type: 'tool_result', index: this.#eventIndex++, messageId, execution: outcome.execution });
       if (outcome.truncated) {
-        await this.#emit({ type: 'tool-result-truncated', index: this.#eventIndex++, messageId, toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
+        await this.#emit({ type: 'tool_result_truncated', index: this.#eventIndex++, messageId, toolCallId: outcome.execution.toolCallId, ...outcome.truncated });
       }
     }
     if (question !== undefined) {

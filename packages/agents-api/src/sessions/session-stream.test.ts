@@ -74,12 +74,12 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
       if (entry.event.type === 'message') storedAtEachMessage.push((await store.loadMessages(who, stream.session.id)).length);
     }
     expect(storedAtEachMessage).toEqual([2, 3, 4]);
-    const text = seen.flatMap(({ event }) => (event.type === 'text-delta' ? [event.text] : [])).join('');
+    const text = seen.flatMap(({ event }) => (event.type === 'text_delta' ? [event.text] : [])).join('');
     expect(text).toBe('It is sunny in Paris.');
     expect(seen.map(({ event }) => event.index)).toEqual(seen.map((_, position) => position));
     const { session, result } = await stream.result;
     expect(result.status).toBe('completed');
-    expect(seen.at(-1)?.event).toMatchObject({ type: 'run-end', result: { status: 'completed' } });
+    expect(seen.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'completed' } });
     expect(session.lastSeq).toBe(4);
     expect(await types(who, session.id)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result', 'assistant:text']);
   });
@@ -88,8 +88,8 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const who = owner();
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris today.'));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
-    const seen = await consume(stream, (event) => event.type === 'text-delta');
-    expect(seen.at(-1)?.event.type).toBe('text-delta');
+    const seen = await consume(stream, (event) => event.type === 'text_delta');
+    expect(seen.at(-1)?.event.type).toBe('text_delta');
     // The loop is over and the lock free by the time the consumer's loop has left.
     expect((await stream.result).result.status).toBe('cancelled');
     expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result']);
@@ -97,7 +97,7 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     server.enqueue(textReply('Sunny.'));
     const resumed = await sessions.stream.resume({ owner: who, sessionId: stream.session.id, principal, tools, instructions });
     const rest = await consume(resumed);
-    expect(rest.at(-1)?.event).toMatchObject({ type: 'run-end', index: rest.length - 1, result: { status: 'completed', finalContent: 'Sunny.' } });
+    expect(rest.at(-1)?.event).toMatchObject({ type: 'run_end', index: rest.length - 1, result: { status: 'completed', finalContent: 'Sunny.' } });
     expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result', 'assistant:text']);
     expect(lookups).toBe(1);
   });
@@ -106,7 +106,7 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const who = owner();
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Oslo' } }));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
-    await consume(stream, (event) => event.type === 'tool-result');
+    await consume(stream, (event) => event.type === 'tool_result');
     expect((await stream.result).result.status).toBe('cancelled');
     // The model was never asked again: the run stopped before its second turn.
     expect(server.completionRequests()).toHaveLength(1);
@@ -123,8 +123,8 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
     const all = await consume(stream);
-    // A consumer that saw events up to the tool call's `tool-call` event, which comes after the call's message.
-    const cut = all.findIndex(({ event }) => event.type === 'tool-call');
+    // A consumer that saw events up to the tool call's `tool_call` event, which comes after the call's message.
+    const cut = all.findIndex(({ event }) => event.type === 'tool_call');
     const lastSeen = all[cut] as SessionStreamEvent;
     const missed: SessionStreamEvent[] = [];
     for await (const entry of sessions.stream.replay(who, stream.session.id, lastSeen.id)) missed.push(entry);
@@ -141,7 +141,7 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const who = owner();
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
-    const seen = await consume(stream, (event) => event.type === 'text-delta');
+    const seen = await consume(stream, (event) => event.type === 'text_delta');
     server.enqueue(textReply('Sunny.'));
     await consume(await sessions.stream.resume({ owner: who, sessionId: stream.session.id, principal, tools, instructions }));
     const missed: SessionStreamEvent[] = [];

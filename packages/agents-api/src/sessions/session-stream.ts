@@ -118,13 +118,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
           let cursor = prepared.cursor ?? '';
           for await (const event of runner.stream(prepared.request, { signal: runSignal })) {
             if (event.type === 'message') cursor = event.message.id;
-            else if (event.type === 'run-end') ended = event.result;
+            else if (event.type === 'run_end') ended = event.result;
             await channel.push({ id: `${cursor}.${event.index}`, event });
           }
         } finally {
           await release();
         }
-        if (!ended) throw new AgentsApiError('runner.seam_failed', 'The run ended without a run-end event.');
+        if (!ended) throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
         const outcome = withLeaseOutcome(ended, lease);
         await storeCall(() => finishRunRecord(store, owner, prepared.run, outcome, Date.now() - startedAt)).catch(() => undefined);
         return outcome;

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { sql } from 'kysely';
-import { beforeAll, expect, it } from 'vitest';
+import { sql, type Kysely } from 'kysely';
+import { beforeAll, expect, expectTypeOf, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { AgentsApiError } from '../errors';
 import { createMessage } from '../messages/message';
 import { codeOf } from '../testing/contract-support';
 import { createPostgresTranscriptStore } from './postgres-transcript-store';
@@ -75,6 +76,26 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     await Promise.all(appends);
     expect((await messageRows(id)).map((row) => row.seq)).toEqual(Array.from({ length: 40 }, (_, index) => index + 1));
     expect((await second.getSession(creator, id))?.lastSeq).toBe(40);
+  });
+
+  it("takes a host's database holding the package's tables beside its own, and refuses one without them when compiled", () => {
+    const onHostDatabase = (db: Kysely<HostDatabase>) => createPostgresTranscriptStore({ db });
+    const withoutOurTables = (db: Kysely<{ host_things: { id: number } }>) =>
+      // @ts-expect-error the database lacks agents_sessions and the other tables
+      createPostgresTranscriptStore({ db });
+    expect(onHostDatabase(context.db).durable).toBe(true);
+    expectTypeOf(withoutOurTables).parameter(0).toEqualTypeOf<Kysely<{ host_things: { id: number } }>>();
+  });
+
+  it('reads a stored row of a type the envelope does not have as message.invalid, not a crash', async () => {
+    const who = owner();
+    const store = createPostgresTranscriptStore({ db: context.db });
+    const { id } = await store.createSession(who, { agentSlug: 'helper' }, { messages: [userText('Hi')] });
+    // A row as an older or foreign writer might have stored it: a streamed `delta`.
+    await sql`update agents_session_messages set type = 'delta', body = jsonb_set(body, '{type}', '"delta"') where session_id = ${id}`.execute(context.db);
+    const error = await store.loadMessages(who, id).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'message.invalid', details: { issues: [expect.objectContaining({ path: 'type' })] } });
+    expect(AgentsApiError.isInstance(error)).toBe(true);
   });
 
   it('types a driver error as transcript.store_failed, keeping the driver error as cause', async () => {

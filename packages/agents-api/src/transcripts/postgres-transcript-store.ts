@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { AgentsApiError } from '../errors';
-import type { AgentsApiDatabase, RunTable, SessionMessageTable, SessionTable } from '../database/agents-api-database';
+import { agentsApiTables, type AgentsApiDatabase, type RunTable, type SessionMessageTable, type SessionTable } from '../database/agents-api-database';
 import { wrapStoreErrors } from '../database/wrap-store-errors';
 import { parseMessage, type AgentMessage } from '../messages/message';
 import {
@@ -75,9 +75,7 @@ const metadataSchema = z.record(z.string(), z.unknown());
  * await store.append(owner, session.id, [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })]);
  */
 export function createPostgresTranscriptStore<Database extends AgentsApiDatabase>(options: PostgresTranscriptStoreOptions<Database>): TranscriptStore {
-  // The host's Database holds our tables among its own; kysely cannot resolve
-  // columns through an unresolved generic, so queries use our tables' type.
-  const db = options.db as unknown as Kysely<AgentsApiDatabase>;
+  const db = agentsApiTables(options.db);
   const now = options.now ?? defaultNow;
   const generateId = options.generateId ?? defaultSessionId;
 

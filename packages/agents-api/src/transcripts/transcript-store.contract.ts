@@ -5,6 +5,8 @@ import {
   assistantText,
   codeOf,
   createTestClock,
+  foreignMessage,
+  messageOfType,
   orphanResults,
   roundsWithTools,
   strangers,
@@ -268,16 +270,16 @@ export function describeTranscriptStoreContract(
       it('stores nothing when one message of the batch is invalid', async () => {
         const session = await create();
         await store.append(owner, session.id, [userText('kept')]);
-        const invalid = { ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage;
+        const invalid = foreignMessage();
         expect(await codeOf(store.append(owner, session.id, [userText('a'), invalid, userText('b')], { title: 'changed' }))).toBe('transcript.invalid_request');
         expect(await seqsOf(session.id)).toEqual([1]);
         expect(await store.getSession(owner, session.id)).toMatchObject({ lastSeq: 1, title: null });
       });
 
-      it('refuses delta messages with transcript.invalid_request and stores nothing', async () => {
+      // Streamed text is an event, never a message: a `delta` (or any type the envelope lacks) is refused.
+      it.each(['delta', 'final_result', 'error'])('refuses a message of type %s, which the envelope does not have, with transcript.invalid_request and stores nothing', async (type) => {
         const { id } = await create();
-        const delta = createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} });
-        expect(await codeOf(store.append(owner, id, [userText('a'), delta]))).toBe('transcript.invalid_request');
+        expect(await codeOf(store.append(owner, id, [userText('a'), messageOfType(type)]))).toBe('transcript.invalid_request');
         expect(await seqsOf(id)).toEqual([]);
         expect((await store.getSession(owner, id))?.lastSeq).toBe(0);
       });
@@ -652,8 +654,8 @@ export function describeTranscriptStoreContract(
       });
 
       it.each([
-        ['an invalid message', () => [{ ...userText('bad'), schema: 'someone-else.message' } as unknown as AgentMessage]],
-        ['a delta', () => [createMessage({ type: 'delta', role: 'assistant', content: 'partial', payload: {} })]],
+        ['an invalid message', () => [foreignMessage()]],
+        ['a delta', () => [messageOfType('delta')]],
         ['one message id twice', () => { const twice = userText('twice'); return [twice, twice]; }],
       ])('leaves no session behind when refusing %s', async (_, messages) => {
         const id = `ses-${randomUUID()}`;

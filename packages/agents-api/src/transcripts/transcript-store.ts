@@ -190,8 +190,8 @@ export interface TranscriptStore {
   listAgentSessions(tenantId: string | null, agentSlug: string, options?: PageOptions): Promise<SessionPage>;
   /**
    * Appends `messages` (in order, with the next sequence numbers) and applies
-   * `update` to the session, all or nothing. `delta` messages are refused:
-   * they are stream events, not transcript. Fenced by the session's lock
+   * `update` to the session, all or nothing; every message is checked as
+   * `parseMessage` checks it (`transcript.invalid_request`). Fenced by the session's lock
    * (see {@link AppendOptions}): the check and the write are one step. A
    * message id already stored in the session is `transcript.duplicate_message`.
    */

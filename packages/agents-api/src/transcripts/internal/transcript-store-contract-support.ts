@@ -6,6 +6,16 @@ import type { LockAcquisition, SessionOwner } from '../transcript-store';
 export { codeOf, createTestClock, type TestClock } from '../../testing/contract-support';
 
 export const userText = (content: string) => createMessage({ type: 'text', role: 'user', content, payload: {} });
+/** A message of another envelope schema, as a JavaScript caller or a foreign process may hand a store. */
+export function foreignMessage(): AgentMessage {
+  // @ts-expect-error the envelope's schema name is a literal; a store must still refuse another at run time
+  return { ...userText('bad'), schema: 'someone-else.message' };
+}
+/** A message whose type the envelope does not have (a stream's `delta`, say), as a JavaScript caller may hand a store. */
+export function messageOfType(type: string): AgentMessage {
+  // @ts-expect-error a message's type is one of the envelope's
+  return { ...assistantText('partial'), type };
+}
 export const assistantText = (content: string) => createMessage({ type: 'text', role: 'assistant', content, payload: {} });
 const toolCall = (...callIds: string[]) =>
   createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: callIds.map((id) => ({ id, name: 'lookup', arguments: '{}' })) } });

@@ -162,14 +162,7 @@ export function parseAppendToken(options: unknown): string | undefined {
 
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
-  const parsed = checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
-  const delta = parsed.findIndex((message) => message.type === 'delta');
-  if (delta !== -1) {
-    throw new AgentsApiError('transcript.invalid_request', `Message ${delta} is a delta: deltas are stream events and are never stored.`, {
-      details: { index: delta },
-    });
-  }
-  return parsed;
+  return checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
 }
 
 /** The error for a message id the session already holds (or the batch holds twice). */
