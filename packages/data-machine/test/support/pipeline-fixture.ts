@@ -1,4 +1,7 @@
+import type { Kysely } from 'kysely';
+import type { TenantCapability } from '../../src/access/roles';
 import { createAgent, type Agent } from '../../src/agents/agent-repository';
+import type { DataMachineDatabase } from '../../src/database/data-machine-database';
 import type { DataMachineContext } from '../../src/context';
 import { DataMachineError, type DataMachineErrorCode } from '../../src/errors';
 import { grantAgentRole } from '../../src/grants/grant-repository';
@@ -6,7 +9,8 @@ import type { PublishHandler } from '../../src/handlers/handler';
 import { createHandlerRegistry, type HandlerRegistry } from '../../src/handlers/handler-registry';
 import { jsonItemsHandler } from '../../src/handlers/json-items-handler';
 import { createRecordsHandler, recordsConfigSchema, type RecordsConfig } from '../../src/handlers/records-handler';
-import type { Scope } from '../../src/scope/scope';
+import { resolveScope, type Scope } from '../../src/scope/scope';
+import { authenticateAgentToken, createAgentToken } from '../../src/tokens/agent-token-repository';
 import type { PipelineStepInput } from '../../src/steps/step';
 import { addMember } from '../../src/tenants/tenant-repository';
 import type { Tenant } from '../../src/tenants/tenant-repository';
@@ -88,4 +92,20 @@ export function issuesThrown(code: DataMachineErrorCode, work: () => unknown): u
     throw error;
   }
   return 'valid';
+}
+
+/** How many pipelines and flows the agent has, read past row-level security (the test's own connection). */
+export async function definitionCounts(db: Kysely<DataMachineDatabase>, agentId: string): Promise<{ pipelines: number; flows: number }> {
+  const [pipelines, flows] = await Promise.all([
+    db.selectFrom('dm_pipelines').select('id').where('agent_id', '=', agentId).execute(),
+    db.selectFrom('dm_flows').select('id').where('agent_id', '=', agentId).execute(),
+  ]);
+  return { pipelines: pipelines.length, flows: flows.length };
+}
+
+/** An agent token of `scope`'s user on `bot` with `ceiling`, and the scope it authenticates as. */
+export async function tokenScope(context: DataMachineContext, scope: Scope, ceiling: readonly TenantCapability[]): Promise<Scope> {
+  const { secret } = await createAgentToken(context, scope, 'bot', { label: 'test', ceiling: [...ceiling] });
+  const { actor, tenantId } = await authenticateAgentToken(context, secret, 'http');
+  return resolveScope(context, actor, tenantId);
 }
