@@ -30,6 +30,7 @@ export const dataMachineErrorCodes = [
   // pipelines, flows and handlers
   'handler.not_found',
   'handler.duplicate',
+  'handler.invalid_definition',
   'pipeline.not_found',
   'pipeline.slug_taken',
   'pipeline.invalid_steps',

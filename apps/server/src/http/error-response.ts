@@ -81,8 +81,9 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers
   'handler.not_found': 404,
-  // Registering two handlers with one slug is the host's bug, found at start-up.
+  // Registering two handlers with one slug, or a malformed one, is the host's bug, found at start-up.
   'handler.duplicate': 500,
+  'handler.invalid_definition': 500,
   'pipeline.not_found': 404,
   'pipeline.slug_taken': 409,
   'pipeline.invalid_steps': 400,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createHandlerRegistry } from '../handlers/handler-registry';
 import { checkPipelineSteps } from '../pipelines/pipeline-steps';
+import { codeOf } from '../../test/support/identity-fixture';
 import { digestStepConfig, digestSteps, issuesThrown, schemaHandlers } from '../../test/support/pipeline-fixture';
 import { checkFlowStepConfig, effectiveHandlerConfig, mergeConfig } from './flow-step-config';
 
@@ -48,6 +50,14 @@ describe('flow step configuration', () => {
     const [fetch] = steps;
     const patched = effectiveHandlerConfig(fetch!, digestStepConfig.fetch, handlers, { items: [{ id: 'z' }] });
     expect(patched).toEqual({ keyField: 'id', items: [{ id: 'z' }] });
+  });
+
+  it('refuses a patch that breaks the configuration, naming the field, and a handler no longer registered', async () => {
+    const [fetch] = steps;
+    expect(issuesThrown('flow.invalid_config', () => effectiveHandlerConfig(fetch!, digestStepConfig.fetch, handlers, { items: 'none' }))).toEqual([
+      { path: 'steps.fetch.handlerConfig.items', message: expect.any(String) },
+    ]);
+    expect(await codeOf(Promise.resolve().then(() => effectiveHandlerConfig(fetch!, digestStepConfig.fetch, createHandlerRegistry())))).toBe('handler.not_found');
   });
 
   it('merges objects deeply, replaces arrays, and keeps "__proto__" as data', () => {

@@ -30,6 +30,13 @@ describe('handler registry', () => {
     expect(await codeOf(Promise.resolve().then(() => registry.get('nothing')))).toBe('handler.not_found');
   });
 
+  it('refuses a handler whose slug pipelines could not name, or of an unknown kind', async () => {
+    const registry = createHandlerRegistry();
+    expect(await codeOf(Promise.resolve().then(() => registry.register({ ...echo, slug: 'Echo Handler' })))).toBe('handler.invalid_definition');
+    expect(await codeOf(Promise.resolve().then(() => registry.register({ ...echo, kind: 'transform' } as never)))).toBe('handler.invalid_definition');
+    expect(registry.list()).toEqual([]);
+  });
+
   it('refuses a second handler with the same slug', async () => {
     const registry = createHandlerRegistry([echo]);
     expect(await codeOf(Promise.resolve().then(() => registry.register({ ...echo })))).toBe('handler.duplicate');

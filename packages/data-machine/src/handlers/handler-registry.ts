@@ -1,9 +1,9 @@
 import { DataMachineError } from '../errors';
-import type { FetchHandler, Handler, HandlerKind, PublishHandler } from './handler';
+import { handlerKinds, handlerSlugSchema, type FetchHandler, type Handler, type HandlerKind, type PublishHandler } from './handler';
 
 /** The handlers a host offers, by slug. Pipelines and flows are validated against it on write. */
 export interface HandlerRegistry {
-  /** Adds a handler; a second with the same slug is `handler.duplicate`. */
+  /** Adds a handler; a second with the same slug is `handler.duplicate`, a malformed slug or kind `handler.invalid_definition`. */
   register<Config>(handler: FetchHandler<Config> | PublishHandler<Config>): void;
   /** The handler with `slug`; `handler.not_found` when there is none. */
   get(slug: string): Handler;
@@ -24,6 +24,7 @@ export function createHandlerRegistry(handlers: readonly Handler[] = []): Handle
   const bySlug = new Map<string, Handler>();
   const registry: HandlerRegistry = {
     register(handler) {
+      checkDefinition(handler);
       if (bySlug.has(handler.slug)) {
         throw new DataMachineError('handler.duplicate', `A handler "${handler.slug}" is already registered.`, { details: { handler: handler.slug } });
       }
@@ -40,4 +41,16 @@ export function createHandlerRegistry(handlers: readonly Handler[] = []): Handle
   };
   for (const handler of handlers) registry.register(handler);
   return registry;
+}
+
+/** A handler pipelines can name: a slug they can spell, a kind a step type maps to. */
+function checkDefinition(handler: Handler): void {
+  const problem = !handlerSlugSchema.safeParse(handler.slug).success
+    ? 'its slug is not 1 to 64 lowercase letters, digits or inner "_" or "-"'
+    : handlerKinds.includes(handler.kind)
+      ? undefined
+      : `its kind is not one of ${handlerKinds.join(', ')}`;
+  if (problem !== undefined) {
+    throw new DataMachineError('handler.invalid_definition', `The handler "${String(handler.slug)}" cannot be registered: ${problem}.`, { details: { handler: handler.slug } });
+  }
 }
