@@ -1,4 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
@@ -164,6 +165,39 @@ await describeEachDatabase<DataMachineDatabase>('flows', (database) => {
       expect(await codeOf(pauseFlow(context, chatOnly, 'bot', 'daily'))).toBe('access.denied');
       expect(context.denials.at(-1)?.entry).toMatchObject({ action: 'flow.run', reason: 'token_ceiling' });
       expect((await pauseFlow(context, flows, 'bot', 'daily')).paused).toBe(true);
+    });
+  });
+
+  describe('concurrent pipeline change', () => {
+    /** Resolves once some session of this database waits on a lock: the real signal that a write is blocked. */
+    async function someoneWaitsOnALock(): Promise<void> {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const { rows } = await sql<{ waiting: number }>`select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
+        if ((rows[0]?.waiting ?? 0) > 0) return;
+        if (Date.now() > deadline) throw new Error('no session waited on a lock');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    // One connection on PGlite: transactions cannot interleave there.
+    it.skipIf(database.backend !== 'postgres')('checks a new flow against the steps a pipeline change in progress leaves', async () => {
+      const world = await digestWorld('flow-race');
+      const change = await database.db.startTransaction().execute();
+      let creating: Promise<string> | undefined;
+      try {
+        // What updatePipeline does: lock the pipeline row, then write new steps (here without `store`).
+        await change.selectFrom('dm_pipelines').select('id').where('agent_id', '=', world.agent.id).forUpdate().execute();
+        await change.updateTable('dm_pipelines').set({ steps: JSON.stringify([{ key: 'fetch', type: 'fetch', handler: 'json_items', config: {} }]) }).where('agent_id', '=', world.agent.id).execute();
+        creating = codeOf(daily(world, { stepConfig: { fetch: digestStepConfig.fetch, store: digestStepConfig.store } }));
+        await someoneWaitsOnALock();
+        await change.commit().execute();
+      } catch (error) {
+        await change.rollback().execute();
+        throw error;
+      }
+      expect(await creating).toBe('flow.invalid_config');
+      expect(await definitionCounts(database.db, world.agent.id)).toEqual({ pipelines: 1, flows: 0 });
     });
   });
 
