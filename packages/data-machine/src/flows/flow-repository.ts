@@ -1,21 +1,17 @@
-import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { actingUserId } from '../access/actor';
 import type { DataMachineContext } from '../context';
 import { isUniqueViolation } from '../database/database-errors';
-import type { FlowTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { nameSchema, parseInput, slugSchema } from '../input';
+import { findAgentFlow, type FlowRow } from '../jobs/agent-flow';
 import { requirePipeline, toPipeline } from '../pipelines/pipeline-repository';
 import { manualSchedule, scheduleSchema, type Schedule } from '../schedules/schedule';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
 import { checkFlowStepConfig, flowStepConfigsSchema, type FlowStepConfigs } from './flow-step-config';
-
-/** A flow row as read. */
-export type FlowRow = Selectable<FlowTable>;
 
 /** The most items a flow may take per run, and the most jobs it may run at once. */
 export const flowLimits = { maxItems: 1000, concurrency: 100 } as const;
@@ -98,7 +94,7 @@ export async function createFlow(context: DataMachineContext, scope: Scope, hand
 
 /** The flow with id or slug `flowRef` of the agent (`agent.read`). */
 export function getFlow(context: DataMachineContext, scope: Scope, agentRef: string, flowRef: string): Promise<Flow> {
-  return agentOperation(context, scope, 'agent.read', agentRef, async (trx, agent) => toFlow(await requireFlow(trx, agent.id, flowRef)));
+  return agentOperation(context, scope, 'agent.read', agentRef, async (trx, agent) => toFlow(await findAgentFlow(trx, agent.id, flowRef)));
 }
 
 /** The agent's flows by slug, only those of one pipeline (id or slug) when given (`agent.read`). */
@@ -118,7 +114,7 @@ export async function updateFlow(context: DataMachineContext, scope: Scope, hand
   const fields = parseInput(flowPatchSchema, patch, 'flow change');
   try {
     return await agentOperation(context, scope, 'flow.create', agentRef, async (trx, agent) => {
-      const flow = await requireFlow(trx, agent.id, flowRef);
+      const flow = await findAgentFlow(trx, agent.id, flowRef);
       let stepConfig: FlowStepConfigs | undefined;
       if (fields.stepConfig !== undefined) {
         const pipeline = toPipeline(await requirePipeline(trx, agent.id, flow.pipeline_id, 'share'));
@@ -148,7 +144,7 @@ export async function updateFlow(context: DataMachineContext, scope: Scope, hand
 /** Deletes a flow, with its queues and jobs (`flow.create`). */
 export async function deleteFlow(context: DataMachineContext, scope: Scope, agentRef: string, flowRef: string): Promise<void> {
   await agentOperation(context, scope, 'flow.create', agentRef, async (trx, agent) => {
-    const flow = await requireFlow(trx, agent.id, flowRef);
+    const flow = await findAgentFlow(trx, agent.id, flowRef);
     await trx.deleteFrom('dm_flows').where('id', '=', flow.id).execute();
   });
 }
@@ -165,7 +161,7 @@ export function resumeFlow(context: DataMachineContext, scope: Scope, agentRef: 
 
 function setPaused(context: DataMachineContext, scope: Scope, agentRef: string, flowRef: string, paused: boolean): Promise<Flow> {
   return agentOperation(context, scope, 'flow.run', agentRef, async (trx, agent) => {
-    const flow = await requireFlow(trx, agent.id, flowRef);
+    const flow = await findAgentFlow(trx, agent.id, flowRef);
     if (flow.paused === paused) return toFlow(flow);
     const row = await trx.updateTable('dm_flows').set({ paused, updated_at: context.now() }).where('id', '=', flow.id).returningAll().executeTakeFirstOrThrow();
     return toFlow(row);
@@ -200,18 +196,6 @@ export async function insertFlow(context: DataMachineContext, trx: TenantTransac
     .returningAll()
     .executeTakeFirstOrThrow();
   return toFlow(row);
-}
-
-/** The agent's flow with id or slug `flowRef`, or `flow.not_found`. */
-export async function requireFlow(trx: TenantTransaction, agentId: string, flowRef: string): Promise<FlowRow> {
-  const row = await trx
-    .selectFrom('dm_flows')
-    .selectAll()
-    .where('agent_id', '=', agentId)
-    .where((eb) => eb.or([eb('id', '=', flowRef), eb('slug', '=', flowRef)]))
-    .executeTakeFirst();
-  if (!row) throw new DataMachineError('flow.not_found', `There is no flow "${flowRef}".`, { details: { flow: flowRef } });
-  return row;
 }
 
 /** A flow row as the product shows it; its JSON columns were checked on write. */
