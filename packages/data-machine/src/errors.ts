@@ -27,6 +27,16 @@ export const dataMachineErrorCodes = [
   'job.ended',
   'queue.unknown_step',
   'queue.entry_not_found',
+  // pipelines, flows and handlers
+  'handler.not_found',
+  'handler.duplicate',
+  'handler.invalid_definition',
+  'pipeline.not_found',
+  'pipeline.slug_taken',
+  'pipeline.invalid_steps',
+  'pipeline.in_use',
+  'flow.slug_taken',
+  'flow.invalid_config',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -47,6 +47,43 @@ export type { DispatchOptions, DispatchReport, OutboxHandler } from './outbox/ou
 export { createAgentMemoryProvisioner, soulFile } from './outbox/provision-agent-memory';
 export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-memory';
 
+// pipelines, flows, steps and handlers (the engine's definitions)
+export { engineDataSchema, isHandlerStepType, jsonObjectSchema, maxPipelineSteps, pipelineStepSchema, pipelineStepsSchema, stepHandlerKinds, stepTypes } from './steps/step';
+export type {
+  EffectsRecorder,
+  EngineData,
+  FetchedItem,
+  HandlerStepType,
+  JsonObject,
+  PipelineStep,
+  PipelineStepInput,
+  RecordedEffect,
+  Step,
+  StepContext,
+  StepInput,
+  StepLogger,
+  StepResult,
+  StepType,
+} from './steps/step';
+export type { ValidationIssue } from './steps/validation-issues';
+export { handlerKinds, handlerSlugSchema } from './handlers/handler';
+export type { ConnectionTest, FetchHandler, Handler, HandlerBase, HandlerContext, HandlerKind, PublishHandler, PublishRequest, PublishResult } from './handlers/handler';
+export { createHandlerRegistry } from './handlers/handler-registry';
+export type { HandlerRegistry } from './handlers/handler-registry';
+export { jsonItemsConfigSchema, jsonItemsHandler, maxJsonItems } from './handlers/json-items-handler';
+export type { JsonItemsConfig } from './handlers/json-items-handler';
+export { createRecordsHandler, recordsConfigSchema } from './handlers/records-handler';
+export type { RecordsConfig } from './handlers/records-handler';
+export { checkPipelineSteps } from './pipelines/pipeline-steps';
+export { createPipeline, deletePipeline, getPipeline, listPipelines, newPipelineSchema, pipelinePatchSchema, updatePipeline } from './pipelines/pipeline-repository';
+export type { NewPipeline, Pipeline, PipelinePatch } from './pipelines/pipeline-repository';
+export { exportPipeline, importConflictSchema, importPipeline, maxPortableFlows, portablePipelineFormat, portablePipelineSchema, portablePipelineVersion } from './pipelines/pipeline-portable';
+export type { ImportConflict, ImportedPipeline, PortablePipeline } from './pipelines/pipeline-portable';
+export { checkFlowStepConfig, effectiveHandlerConfig, flowStepConfigSchema, flowStepConfigsSchema, mergeConfig } from './flows/flow-step-config';
+export type { FlowStepConfig, FlowStepConfigs } from './flows/flow-step-config';
+export { createFlow, deleteFlow, flowLimits, flowPatchSchema, getFlow, listFlows, newFlowSchema, pauseFlow, resumeFlow, updateFlow } from './flows/flow-repository';
+export type { Flow, FlowPatch, NewFlow } from './flows/flow-repository';
+
 // schedules
 export { catchUpSchema, intervalPresets, manualSchedule, scheduleSchema } from './schedules/schedule';
 export type { IntervalPreset, Schedule } from './schedules/schedule';

@@ -79,6 +79,17 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'job.ended': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
+  // data-machine: pipelines, flows and handlers
+  'handler.not_found': 404,
+  // Registering two handlers with one slug, or a malformed one, is the host's bug, found at start-up.
+  'handler.duplicate': 500,
+  'handler.invalid_definition': 500,
+  'pipeline.not_found': 404,
+  'pipeline.slug_taken': 409,
+  'pipeline.invalid_steps': 400,
+  'pipeline.in_use': 409,
+  'flow.slug_taken': 409,
+  'flow.invalid_config': 400,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

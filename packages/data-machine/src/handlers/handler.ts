@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { FetchedItem, StepLogger } from '../steps/step';
+
+/** A handler's slug: 1 to 64 lowercase letters, digits and inner `_` or `-` (`json_items`). */
+export const handlerSlugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/, 'a handler slug is 1 to 64 lowercase letters, digits or inner "_" or "-"');
+
+/** What a handler does: a fetch handler yields items, a publish handler sends one out. */
+export const handlerKinds = ['fetch', 'publish'] as const;
+export type HandlerKind = (typeof handlerKinds)[number];
+
+/** Everything a handler call runs with, handed in by the executor. */
+export interface HandlerContext {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly flowId: string;
+  readonly jobId: string;
+  readonly stepKey: string;
+  readonly logger: StepLogger;
+  /** The value of the handler's secret (see {@link HandlerBase.secretName}), resolved by the host; never stored in a flow. */
+  readonly secret?: string;
+  /** Aborted when the job is cancelled or the worker shuts down. */
+  readonly signal: AbortSignal;
+}
+
+/** The outcome of {@link HandlerBase.testConnection}: an expected failure is a result, not an exception. */
+export type ConnectionTest = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
+/** What every handler declares. */
+export interface HandlerBase<Config> {
+  /** Stable, portable name pipelines refer to the handler by (`json_items`). */
+  readonly slug: string;
+  readonly description: string;
+  /** Validates a flow's configuration of the handler on write, and again before each call. */
+  readonly configSchema: z.ZodType<Config>;
+  /** The name of the secret the handler needs (an API key), if any: flows store only this reference. */
+  readonly secretName?: string;
+  /** Checks that `config` reaches what it names, without side effects. */
+  testConnection?(config: Config, context: HandlerContext): Promise<ConnectionTest>;
+}
+
+/** A handler a `fetch` step calls: it yields zero or more items. */
+export interface FetchHandler<Config = unknown> extends HandlerBase<Config> {
+  readonly kind: 'fetch';
+  fetch(config: Config, context: HandlerContext): Promise<readonly FetchedItem[]>;
+}
+
+/** What a publish handler sends: the step input, and a key stable across retries of the same job and step. */
+export interface PublishRequest {
+  readonly body: unknown;
+  readonly idempotencyKey: string;
+}
+
+/** Where a publish landed; `created` is false when a retry found what an earlier attempt published. */
+export interface PublishResult {
+  readonly id: string;
+  readonly created: boolean;
+  readonly url?: string;
+}
+
+/** A handler a `publish` or `upsert` step calls: it sends one input out, at most once per idempotency key. */
+export interface PublishHandler<Config = unknown> extends HandlerBase<Config> {
+  readonly kind: 'publish';
+  publish(request: PublishRequest, config: Config, context: HandlerContext): Promise<PublishResult>;
+}
+
+/** Any handler. */
+export type Handler = FetchHandler | PublishHandler;
