@@ -222,6 +222,19 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
     expect(server.completionRequests()).toHaveLength(2);
   });
 
+  it('fails ai.unavailable (retryable) without a model call when a re-delivered job finds the step still running elsewhere', async () => {
+    server.enqueue(textReply('slow', { delayMs: 30_000 }));
+    const controller = new AbortController();
+    const stepContext = await aiStepContext(rewrite, { signal: controller.signal });
+    const running = errorOf(step.execute({ value: 'x', prompt: 'Rewrite.' }, stepContext));
+    await until(() => server.completionRequests().length === 1);
+    const error = await errorOf(step.execute({ value: 'x', prompt: 'Rewrite.' }, { ...stepContext, signal: new AbortController().signal }));
+    expect(error).toMatchObject({ code: 'ai.unavailable', details: { failureCode: 'transcript.session_locked', retryable: true } });
+    expect(server.completionRequests()).toHaveLength(1);
+    controller.abort();
+    expect((await running).code).toBe('ai.cancelled');
+  });
+
   it('fails ai.cancelled without a model call when the signal is already aborted', async () => {
     const stepContext = await aiStepContext(rewrite, { signal: AbortSignal.abort() });
     expect(await codeOf(step.execute({ value: { title: 'A' }, prompt: 'Rewrite.' }, stepContext))).toBe('ai.cancelled');
