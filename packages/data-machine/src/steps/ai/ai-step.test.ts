@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { updateAgent } from '../../agents/agent-repository';
 import type { DataMachineDatabase } from '../../database/data-machine-database';
 import { DataMachineError } from '../../errors';
-import { createFlow } from '../../flows/flow-repository';
+import { createFlow, type NewFlow } from '../../flows/flow-repository';
 import { createJob } from '../../jobs/job-lifecycle';
 import { createPipeline, type Pipeline } from '../../pipelines/pipeline-repository';
 import { asEngine } from '../../../test/support/engine-fixture';
@@ -57,7 +57,7 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
     server = await startModelServer();
     const provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
     world = await flowWorld(context, 'ai-step');
-    step = createAiStep({ context, transcripts: createPostgresTranscriptStore({ db: database.db }), provider, handlers: world.handlers });
+    step = createAiStep({ context, transcripts: createPostgresTranscriptStore({ db: database.database.db }), provider, handlers: world.handlers });
     await updateAgent(context, world.owner, 'bot', { config: { instructions: 'You are Bot, a careful editor.', toolPolicy: { allowAutonomousWrites: true } } });
     digest = await pipelineWithFlow(world, 'digest', digestSteps, digestStepConfig);
     rewrite = await pipelineWithFlow(
@@ -75,7 +75,7 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
   });
   beforeEach(() => server.reset());
 
-  async function pipelineWithFlow(owner: FlowWorld, slug: string, steps: typeof digestSteps, stepConfig: object) {
+  async function pipelineWithFlow(owner: FlowWorld, slug: string, steps: typeof digestSteps, stepConfig: NewFlow['stepConfig']) {
     const pipeline = await createPipeline(context, owner.owner, owner.handlers, 'bot', { slug, name: slug, steps });
     const flow = await createFlow(context, owner.owner, owner.handlers, 'bot', { pipeline: slug, slug, name: slug, stepConfig });
     return { pipeline, flowId: flow.id };
