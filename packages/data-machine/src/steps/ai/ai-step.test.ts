@@ -1,3 +1,4 @@
+import { createInMemoryMemoryStore, type ModelProvider, type TranscriptStore } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase, errorReply, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
@@ -48,6 +49,8 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
   let context: TestContext;
   let server: ModelServer;
   let step: Step;
+  let provider: ModelProvider;
+  let transcripts: TranscriptStore;
   let world: FlowWorld;
   let digest: { pipeline: Pipeline; flowId: string };
   let rewrite: { pipeline: Pipeline; flowId: string };
@@ -55,9 +58,10 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
   beforeAll(async () => {
     context = await migratedContext(database.db);
     server = await startModelServer();
-    const provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
+    provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
+    transcripts = createPostgresTranscriptStore({ db: database.database.db });
     world = await flowWorld(context, 'ai-step');
-    step = createAiStep({ context, transcripts: createPostgresTranscriptStore({ db: database.database.db }), provider, handlers: world.handlers });
+    step = createAiStep({ context, transcripts, provider, handlers: world.handlers });
     await updateAgent(context, world.owner, 'bot', { config: { instructions: 'You are Bot, a careful editor.', toolPolicy: { allowAutonomousWrites: true } } });
     digest = await pipelineWithFlow(world, 'digest', digestSteps, digestStepConfig);
     rewrite = await pipelineWithFlow(
@@ -233,6 +237,15 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
     expect(server.completionRequests()).toHaveLength(1);
     controller.abort();
     expect((await running).code).toBe('ai.cancelled');
+  });
+
+  it("composes the agent's memory files into the system prompt after its instructions", async () => {
+    const memory = createInMemoryMemoryStore();
+    await memory.write({ layer: 'agent', tenantId: world.tenant.id, agentSlug: 'bot', userId: null, path: 'SOUL.md' }, 'Bot writes plainly.');
+    const withMemory = createAiStep({ context, transcripts, provider, handlers: world.handlers, memory });
+    server.enqueue(textReply('ok'));
+    await withMemory.execute({ value: 'x', prompt: 'Rewrite.' }, await aiStepContext(rewrite));
+    expect(server.completionRequests()[0]?.messages[0]).toEqual({ role: 'system', content: 'You are Bot, a careful editor.\n\n## SOUL.md\n\nBot writes plainly.' });
   });
 
   it('fails ai.cancelled without a model call when the signal is already aborted', async () => {

@@ -88,6 +88,7 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
     throw aiError('ai.missing_tool_call', `The agent finished without calling ${missing.join(', ')}, even when reminded.`, { ...place, missing });
   }
   const output: AiStepOutput = { text: result.finalContent, published: Object.fromEntries(published), ...place };
+  step.logger.info({ ...place, turns: result.turns, published: [...published.keys()] }, 'ai step completed');
   return { kind: 'output', output };
 }
 
