@@ -209,6 +209,25 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
     expect(await recordsOfJob(stepContext.jobId)).toHaveLength(1);
   });
 
+  it('fails ai.run_failed (permanent) when the model refuses the request, and a retry returns the same failure without a model call', async () => {
+    server.enqueue(errorReply(400, { message: 'bad request' }));
+    const stepContext = await aiStepContext(rewrite);
+    const error = await errorOf(step.execute({ value: 'x', prompt: 'Rewrite.' }, stepContext));
+    expect(error).toMatchObject({ code: 'ai.run_failed', details: { failureCode: 'provider.bad_request', retryable: false } });
+    expect(isRetryableAiStepError(error)).toBe(false);
+    expect(await codeOf(step.execute({ value: 'x', prompt: 'Rewrite.' }, stepContext))).toBe('ai.run_failed');
+    expect(server.completionRequests()).toHaveLength(1);
+  });
+
+  it("fails ai.run_incomplete (permanent) when the run spends the step's turn budget", async () => {
+    server.enqueue(toolCallReply({ name: 'publish_store', arguments: { title: 'A' } }));
+    const stepContext = await aiStepContext(digest);
+    const limited = { ...stepContext, step: { ...stepContext.step, config: { maxTurns: 1 } } };
+    const error = await errorOf(step.execute({ value: { title: 'A' }, prompt: 'Publish.' }, limited));
+    expect(error).toMatchObject({ code: 'ai.run_incomplete', details: { status: 'budget_exceeded', budget: 'turns', retryable: false } });
+    expect(server.completionRequests()).toHaveLength(1);
+  });
+
   it('stops with ai.cancelled (retryable) when context.signal aborts, and the next execution goes on', async () => {
     server.enqueue(textReply('too late', { delayMs: 30_000 }));
     const controller = new AbortController();
