@@ -4,6 +4,7 @@ import {
   createMessage,
   createSessionRunner,
   createToolLoopRunner,
+  type CompletionPolicy,
   type ConversationLimits,
   type MemoryStore,
   type ModelProvider,
@@ -79,7 +80,7 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
     limits: { ...options.limits, maxTurns: config.maxTurns },
     metadata: { jobId: step.jobId, stepKey: step.step.key },
   };
-  const outcome = await runDurably(options, step, world, tools, published, run, content);
+  const outcome = await runDurably(options, { step, world, fields: run, content, completionPolicy: requirePublishCalls(tools, published) });
   const { result } = outcome;
   const place = { sessionId: outcome.session.id, runId: outcome.runId };
   if (result.status !== 'completed') throw unfinishedRunError(result, place);
@@ -92,8 +93,14 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
   return { kind: 'output', output };
 }
 
-/** What every run of the step passes to the session runner besides where and under which key. */
-type RunFields = Omit<ResumeSessionRequest, 'owner' | 'sessionId' | 'input' | 'approvals' | 'idempotencyKey'>;
+/** What one execution runs: the step, who acts, the run's fields (all but where and under which key), the user message, the completion policy. */
+interface StepRun {
+  readonly step: StepContext;
+  readonly world: AiStepWorld;
+  readonly fields: Omit<ResumeSessionRequest, 'owner' | 'sessionId' | 'input' | 'approvals' | 'idempotencyKey'>;
+  readonly content: string;
+  readonly completionPolicy: CompletionPolicy;
+}
 
 /**
  * Runs the step's session under the key `job:<job>:step:<step>`. The first
@@ -103,15 +110,7 @@ type RunFields = Omit<ResumeSessionRequest, 'owner' | 'sessionId' | 'input' | 'a
  * keyed after it: the chain of keys is the same on every retry, so each
  * finished run is returned, never run again.
  */
-async function runDurably(
-  options: AiStepOptions,
-  step: StepContext,
-  world: AiStepWorld,
-  tools: readonly PublishTool[],
-  published: ReadonlyMap<string, PublishResult>,
-  fields: RunFields,
-  content: string,
-): Promise<SessionRunResult> {
+async function runDurably(options: AiStepOptions, { step, world, fields, content, completionPolicy }: StepRun): Promise<SessionRunResult> {
   const sessionId = stepSessionId(step.jobId, step.step.key);
   const baseKey = `job:${step.jobId}:step:${step.step.key}`;
   const owner = { tenantId: step.tenantId, userId: world.principal.userId };
@@ -122,7 +121,7 @@ async function runDurably(
     let begin: RunBegin | undefined;
     const sessions = createSessionRunner({
       store: observingRunBegins(options.transcripts, (observed) => (begin ??= observed)),
-      createRunner: (persister) => createToolLoopRunner({ provider: options.provider, persister, completionPolicy: requirePublishCalls(tools, published) }),
+      createRunner: (persister) => createToolLoopRunner({ provider: options.provider, persister, completionPolicy }),
       ...(options.lockTtlMs === undefined ? {} : { lockTtlMs: options.lockTtlMs }),
     });
     const outcome = await (continuing
