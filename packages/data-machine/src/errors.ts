@@ -37,6 +37,14 @@ export const dataMachineErrorCodes = [
   'pipeline.in_use',
   'flow.slug_taken',
   'flow.invalid_config',
+  // the ai step (retryable ones: see retryableAiStepCodes)
+  'ai.invalid_input',
+  'ai.tool_denied',
+  'ai.missing_tool_call',
+  'ai.unavailable',
+  'ai.run_failed',
+  'ai.run_incomplete',
+  'ai.cancelled',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -66,6 +66,12 @@ export type {
   StepType,
 } from './steps/step';
 export type { ValidationIssue } from './steps/validation-issues';
+export { createAiStep, stepSessionId } from './steps/ai/ai-step';
+export type { AiStepOptions, AiStepOutput } from './steps/ai/ai-step';
+export { aiStepConfigSchema } from './steps/ai/ai-step-input';
+export type { AiStepConfig } from './steps/ai/ai-step-input';
+export { isRetryableAiStepError, retryableAiStepCodes } from './steps/ai/ai-step-failure';
+export { publishEffectKey, publishToolName } from './steps/ai/publish-tools';
 export { handlerKinds, handlerSlugSchema } from './handlers/handler';
 export type { ConnectionTest, FetchHandler, Handler, HandlerBase, HandlerContext, HandlerKind, PublishHandler, PublishRequest, PublishResult } from './handlers/handler';
 export { createHandlerRegistry } from './handlers/handler-registry';

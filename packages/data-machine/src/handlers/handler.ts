@@ -62,6 +62,11 @@ export interface PublishResult {
 /** A handler a `publish` or `upsert` step calls: it sends one input out, at most once per idempotency key. */
 export interface PublishHandler<Config = unknown> extends HandlerBase<Config> {
   readonly kind: 'publish';
+  /**
+   * What `publish` accepts as `body`, a JSON object: an `ai` step offers the
+   * handler to the model as a tool with these parameters. Absent: any JSON object.
+   */
+  readonly bodySchema?: z.ZodType<Readonly<Record<string, unknown>>>;
   publish(request: PublishRequest, config: Config, context: HandlerContext): Promise<PublishResult>;
 }
 

@@ -121,6 +121,8 @@ export interface StepContext {
 /** What a step reads: the previous step's output, or the job's item for the first step after a fetch. */
 export interface StepInput {
   readonly value: unknown;
+  /** The entry the executor took from the step's prompt queue (an `ai` step's user message), if any. */
+  readonly prompt?: string;
 }
 
 /**

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { promptBodySchema } from '../../queues/queue';
+import type { EngineData, StepInput } from '../step';
+import { aiError } from './ai-step-failure';
+
+/**
+ * An `ai` step's own configuration (the pipeline step's `config`): a default
+ * `prompt` for runs whose prompt queue gave none, and the most model calls
+ * one run may make (default 8).
+ */
+export const aiStepConfigSchema = z.strictObject({
+  prompt: promptBodySchema.optional(),
+  maxTurns: z.int().min(1).max(50).default(8),
+});
+export type AiStepConfig = z.infer<typeof aiStepConfigSchema>;
+
+/** The step's configuration, or `ai.invalid_input` naming each bad field. */
+export function parseAiStepConfig(config: unknown): AiStepConfig {
+  const parsed = aiStepConfigSchema.safeParse(config ?? {});
+  if (parsed.success) return parsed.data;
+  throw aiError('ai.invalid_input', `Invalid ai step configuration: ${z.prettifyError(parsed.error)}`, {
+    issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+  });
+}
+
+/**
+ * The run's user message: the queued prompt (else the step's default
+ * prompt), followed by the item's data, the step input (the previous step's
+ * output) or else the job's item. Neither a prompt nor data is
+ * `ai.invalid_input`: there would be nothing to ask.
+ */
+export function composeUserMessage(input: StepInput, config: AiStepConfig, engineData: Readonly<EngineData>): string {
+  const prompt = input.prompt ?? config.prompt;
+  const data = input.value !== undefined ? input.value : engineData.item?.data;
+  const parts = [
+    ...(prompt === undefined ? [] : [prompt]),
+    ...(data === undefined || data === null ? [] : [`Item:\n${typeof data === 'string' ? data : JSON.stringify(data, null, 2)}`]),
+  ];
+  if (parts.length === 0) {
+    throw aiError('ai.invalid_input', 'The ai step has nothing to ask: no queued prompt, no default prompt and no item data.');
+  }
+  return parts.join('\n\n');
+}

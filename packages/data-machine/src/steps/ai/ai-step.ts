@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import {
+  composeMemoryPrompt,
+  createMessage,
+  createSessionRunner,
+  createToolLoopRunner,
+  type CompletionPolicy,
+  type ConversationLimits,
+  type MemoryStore,
+  type ModelProvider,
+  type ResumeSessionRequest,
+  type RunBegin,
+  type SessionRunResult,
+  type TranscriptStore,
+} from '@data-machine/agents-api';
+import type { DataMachineContext } from '../../context';
+import type { PublishResult } from '../../handlers/handler';
+import type { HandlerRegistry } from '../../handlers/handler-registry';
+import type { Step, StepContext, StepInput, StepResult } from '../step';
+import { aiError, isContinuable, thrownRunError, unfinishedRunError } from './ai-step-failure';
+import { composeUserMessage, parseAiStepConfig } from './ai-step-input';
+import { loadAiStepWorld, type AiStepWorld } from './ai-step-world';
+import { missingCalls, preparePublishTools, requirePublishCalls, type PublishTool } from './publish-tools';
+
+/** What {@link createAiStep} is made of. */
+export interface AiStepOptions {
+  readonly context: DataMachineContext;
+  /** A durable transcript store (the Postgres one): runs are resumed from it. */
+  readonly transcripts: TranscriptStore;
+  readonly provider: ModelProvider;
+  /** The handlers of the publish steps the model is offered as tools. */
+  readonly handlers: HandlerRegistry;
+  /** The agent's memory files; when given, composed into the system prompt after the agent's instructions. */
+  readonly memory?: MemoryStore;
+  /** The session lease (see `SessionRunnerOptions.lockTtlMs`); keep it well under pg-boss's job expiry. */
+  readonly lockTtlMs?: number;
+  /** Further bounds on each run; the step's `maxTurns` wins over `limits.maxTurns`. */
+  readonly limits?: ConversationLimits;
+}
+
+/** What an `ai` step outputs: the agent's final text and what its publish tools published, by step key. */
+export interface AiStepOutput {
+  readonly text: string | null;
+  readonly published: Readonly<Record<string, PublishResult>>;
+  readonly sessionId: string;
+  readonly runId: string;
+}
+
+/**
+ * The `ai` step: runs the flow's agent on the queued prompt and the item,
+ * through the substrate's durable session runner. The job and step are the
+ * run's idempotency key, so a retried or re-delivered job gets the finished
+ * run back without a model call, or continues an interrupted one from its
+ * transcript. Later publish and upsert steps are offered as tools the run
+ * must call. Failures are `ai.*` errors; {@link isRetryableAiStepError} tells
+ * the executor which a retry may get past.
+ *
+ * @example
+ * const ai = createAiStep({ context, transcripts: createPostgresTranscriptStore({ db }), provider, handlers });
+ * const result = await ai.execute({ value: item, prompt: 'Summarize this.' }, stepContext);
+ */
+export function createAiStep(options: AiStepOptions): Step {
+  return { type: 'ai', execute: (input, step) => executeAiStep(options, input, step) };
+}
+
+async function executeAiStep(options: AiStepOptions, input: StepInput, step: StepContext): Promise<StepResult> {
+  if (step.signal.aborted) throw aiError('ai.cancelled', 'The job was cancelled before the ai step began.');
+  if (step.step.type !== 'ai') throw aiError('ai.invalid_input', `The ai step was handed a ${step.step.type} step.`);
+  const config = parseAiStepConfig(step.step.config);
+  const world = await loadAiStepWorld(options.context, step);
+  const content = composeUserMessage(input, config, step.engineData);
+  const published = new Map<string, PublishResult>();
+  const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published });
+  const run = {
+    principal: world.principal,
+    granted: world.granted,
+    instructions: await composeInstructions(options, world, tools),
+    tools: tools.map((entry) => entry.tool),
+    ...(world.agent.effectiveConfig.model === undefined ? {} : { model: world.agent.effectiveConfig.model }),
+    limits: { ...options.limits, maxTurns: config.maxTurns },
+    metadata: { jobId: step.jobId, stepKey: step.step.key },
+  };
+  const outcome = await runDurably(options, { step, world, fields: run, content, completionPolicy: requirePublishCalls(tools, published) });
+  const { result } = outcome;
+  const place = { sessionId: outcome.session.id, runId: outcome.runId };
+  if (result.status !== 'completed') throw unfinishedRunError(result, place);
+  const missing = missingCalls(tools, published);
+  if (missing.length > 0) {
+    throw aiError('ai.missing_tool_call', `The agent finished without calling ${missing.join(', ')}, even when reminded.`, { ...place, missing });
+  }
+  const output: AiStepOutput = { text: result.finalContent, published: Object.fromEntries(published), ...place };
+  step.logger.info({ ...place, turns: result.turns, published: [...published.keys()] }, 'ai step completed');
+  return { kind: 'output', output };
+}
+
+/** What one execution runs: the step, who acts, the run's fields (all but where and under which key), the user message, the completion policy. */
+interface StepRun {
+  readonly step: StepContext;
+  readonly world: AiStepWorld;
+  readonly fields: Omit<ResumeSessionRequest, 'owner' | 'sessionId' | 'input' | 'approvals' | 'idempotencyKey'>;
+  readonly content: string;
+  readonly completionPolicy: CompletionPolicy;
+}
+
+/**
+ * Runs the step's session under the key `job:<job>:step:<step>`. The first
+ * attempt starts the session with the user message; a retry with the same key
+ * gets the run back. A run that a retry finds ended retryably (the model was
+ * unavailable) or cancelled is gone on from, on the same session, by a run
+ * keyed after it: the chain of keys is the same on every retry, so each
+ * finished run is returned, never run again.
+ */
+async function runDurably(options: AiStepOptions, { step, world, fields, content, completionPolicy }: StepRun): Promise<SessionRunResult> {
+  const sessionId = stepSessionId(step.jobId, step.step.key);
+  const baseKey = `job:${step.jobId}:step:${step.step.key}`;
+  const owner = { tenantId: step.tenantId, userId: world.principal.userId };
+  const runOptions = { signal: step.signal };
+  let key = baseKey;
+  let continuing = false;
+  for (;;) {
+    let begin: RunBegin | undefined;
+    const sessions = createSessionRunner({
+      store: observingRunBegins(options.transcripts, (observed) => (begin ??= observed)),
+      createRunner: (persister) => createToolLoopRunner({ provider: options.provider, persister, completionPolicy }),
+      ...(options.lockTtlMs === undefined ? {} : { lockTtlMs: options.lockTtlMs }),
+    });
+    const outcome = await (continuing
+      ? sessions.resume({ ...fields, owner, sessionId, idempotencyKey: key }, runOptions)
+      : sessions.start(
+          {
+            ...fields,
+            owner,
+            idempotencyKey: key,
+            session: { id: sessionId, agentSlug: world.agent.slug, title: `Job ${step.jobId}, step ${step.step.key}`, metadata: { jobId: step.jobId, flowId: step.flowId, stepKey: step.step.key } },
+            input: [createMessage({ type: 'text', role: 'user', content, payload: {} })],
+          },
+          runOptions,
+        )
+    ).catch((error: unknown) => {
+      throw thrownRunError(error);
+    });
+    const replayed = begin !== undefined && !begin.created && begin.run.status !== 'running';
+    if (!replayed || !isContinuable(outcome.result)) return outcome;
+    key = `${baseKey}:after:${outcome.runId}`;
+    continuing = true;
+  }
+}
+
+/** The session of one job's step: a fixed id derived from both, so every retry finds it. */
+export function stepSessionId(jobId: string, stepKey: string): string {
+  return `job-step-${createHash('sha256').update(JSON.stringify([jobId, stepKey])).digest('hex').slice(0, 48)}`;
+}
+
+/** The store, telling `onBegin` what each `beginRun` found: whether a run was begun or an ended one returned. */
+function observingRunBegins(store: TranscriptStore, onBegin: (begin: RunBegin) => void): TranscriptStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'beginRun') {
+        return async (...args: Parameters<TranscriptStore['beginRun']>) => {
+          const begin = await target.beginRun(...args);
+          onBegin(begin);
+          return begin;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The agent's instructions, its memory (when a store is given), and what the step expects of the run. */
+async function composeInstructions(options: AiStepOptions, world: AiStepWorld, tools: readonly PublishTool[]): Promise<string> {
+  const memory = options.memory
+    ? (await composeMemoryPrompt(options.memory, { tenantId: world.principal.tenantId, agentSlug: world.agent.slug, userId: world.principal.userId })).prompt
+    : '';
+  const duty = tools.length === 0 ? [] : [`This run is a step of an automated pipeline. Before you finish, call each of these tools once: ${tools.map((entry) => entry.toolName).join(', ')}.`];
+  return [world.agent.effectiveConfig.instructions ?? '', memory, ...duty].filter((part) => part !== '').join('\n\n');
+}
