@@ -90,6 +90,14 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'pipeline.in_use': 409,
   'flow.slug_taken': 409,
   'flow.invalid_config': 400,
+  // data-machine: the ai step (reach HTTP only through a job's error)
+  'ai.invalid_input': 400,
+  'ai.tool_denied': 403,
+  'ai.missing_tool_call': 502,
+  'ai.unavailable': 503,
+  'ai.run_failed': 502,
+  'ai.run_incomplete': 409,
+  'ai.cancelled': 503,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */
