@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DataMachineContext } from '../context';
+import type { FlowRow } from '../jobs/agent-flow';
 import { createJob, transitionJob } from '../jobs/job-lifecycle';
 import { liveJobStatuses } from '../jobs/job';
 import { inTenant, inTransaction } from '../scope/tenant-transaction';
@@ -7,6 +8,11 @@ import { scheduleSchema, type Schedule } from './schedule';
 
 // The scheduler's SQL. Engine-facing: nothing here authorizes; the scheduler
 // acts as the system and every write stays inside the flow's own tenant.
+
+/** The idempotency key of a flow's scheduled run for `tick`: `schedule:<flowId>:<tick ISO>`. */
+export function scheduleIdempotencyKey(flowId: string, tick: Date): string {
+  return `schedule:${flowId}:${tick.toISOString()}`;
+}
 
 /** A due flow a scheduler has claimed: its tick is held until the claim runs out. */
 export interface ClaimedFlow {
@@ -17,7 +23,7 @@ export interface ClaimedFlow {
   /** The tick that is due: the flow's `next_run_at` when it was claimed. */
   readonly tick: Date;
   readonly concurrency: number;
-  /** The flow's top-level jobs that had not ended at the claim (children of a fan-out are their parent's). */
+  /** The flow's top-level jobs that had not ended at the claim, other than one of this tick (children of a fan-out are their parent's). */
   readonly liveJobs: number;
 }
 
@@ -52,24 +58,21 @@ export async function tenantsWithDueFlows(context: DataMachineContext, now: Date
  */
 export async function claimDueFlows(context: DataMachineContext, tenantId: string, now: Date, claimUntil: Date, limit: number): Promise<readonly ClaimedFlow[]> {
   return inTenant(context, tenantId, null, async (trx) => {
-    const claimed = await trx
-      .updateTable('dm_flows')
-      .set({ schedule_claimed_until: claimUntil })
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('dm_flows')
-          .select('id')
-          .where('paused', '=', false)
-          .where('next_run_at', '<=', now)
-          .where((inner) => inner.or([inner('schedule_claimed_until', 'is', null), inner('schedule_claimed_until', '<=', now)]))
-          .orderBy('next_run_at')
-          .limit(limit)
-          .forUpdate()
-          .skipLocked(),
-      )
-      .returning(['id', 'tenant_id', 'agent_id', 'schedule', 'next_run_at', 'concurrency'])
-      .execute();
+    // The locking subquery in a materialized CTE: inside `WHERE id IN (...)`
+    // the planner may run it more than once, claiming more than `limit` rows.
+    const { rows: claimed } = await sql<Pick<FlowRow, 'id' | 'tenant_id' | 'agent_id' | 'schedule' | 'next_run_at' | 'concurrency'>>`
+      with due as materialized (
+        select id from dm_flows
+        where not paused and next_run_at <= ${now} and (schedule_claimed_until is null or schedule_claimed_until <= ${now})
+        order by next_run_at
+        limit ${limit}
+        for update skip locked)
+      update dm_flows f set schedule_claimed_until = ${claimUntil}
+      from due where f.id = due.id
+      returning f.id, f.tenant_id, f.agent_id, f.schedule, f.next_run_at, f.concurrency`.execute(trx);
     if (claimed.length === 0) return [];
+    // A job of the claimed tick itself (started before a scheduler died) is that run, not a previous one.
+    const ownRuns = claimed.flatMap((row) => (row.next_run_at === null ? [] : [scheduleIdempotencyKey(row.id, row.next_run_at)]));
     const live = await trx
       .selectFrom('dm_jobs')
       .select(['flow_id', (eb) => eb.fn.countAll<string>().as('count')])
@@ -80,6 +83,7 @@ export async function claimDueFlows(context: DataMachineContext, tenantId: strin
       )
       .where('parent_job_id', 'is', null)
       .where('status', 'in', [...liveJobStatuses])
+      .where((eb) => eb.or([eb('idempotency_key', 'is', null), eb('idempotency_key', 'not in', ownRuns)]))
       .groupBy('flow_id')
       .execute();
     const liveByFlow = new Map(live.map((row) => [row.flow_id, Number(row.count)]));

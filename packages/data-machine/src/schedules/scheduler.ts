@@ -1,5 +1,5 @@
 import type { DataMachineContext } from '../context';
-import { claimDueFlows, settleClaim, tenantsWithDueFlows, type ClaimedFlow } from './due-flows';
+import { claimDueFlows, scheduleIdempotencyKey, settleClaim, tenantsWithDueFlows, type ClaimedFlow } from './due-flows';
 import { tickAfter } from './next-run';
 import { acquireSchedulerLease, claimSystemTask, releaseSchedulerLease } from './scheduler-state';
 import type { SchedulerLogger, SystemTask } from './system-task';
@@ -98,11 +98,6 @@ export function planTick(claim: Pick<ClaimedFlow, 'flowId' | 'schedule' | 'tick'
       return { run: schedule.catchUp === 'once', next: tickAfter(schedule, flowId, now) };
     }
   }
-}
-
-/** The idempotency key of a flow's scheduled run for `tick`. */
-export function scheduleIdempotencyKey(flowId: string, tick: Date): string {
-  return `schedule:${flowId}:${tick.toISOString()}`;
 }
 
 /**
