@@ -1,6 +1,6 @@
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { createJob, transitionJob, type JobChange } from '../jobs/job-lifecycle';
 import { createScheduler } from '../schedules/scheduler';
