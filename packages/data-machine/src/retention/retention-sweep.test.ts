@@ -6,7 +6,7 @@ import { createJob, transitionJob, type JobChange } from '../jobs/job-lifecycle'
 import { createScheduler } from '../schedules/scheduler';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
-import { jobRowStarter, recordingLogger } from '../../test/support/scheduler-fixture';
+import { jobRowStarter, recordingLogger, resetScheduling } from '../../test/support/scheduler-fixture';
 import { createRetentionTask } from './retention-sweep';
 
 const day = 24 * 60 * 60 * 1000;
@@ -19,8 +19,7 @@ await describeEachDatabase<DataMachineDatabase>('retention sweep', (database) =>
     context = await migratedContext(database.db);
   });
   afterEach(async () => {
-    await database.db.deleteFrom('dm_scheduler_leases').execute();
-    await database.db.deleteFrom('dm_system_tasks').execute();
+    await resetScheduling(database.db, { flows: false });
     context.setNow(today);
   });
 

@@ -7,6 +7,7 @@ import { createPipeline } from '../pipelines/pipeline-repository';
 import { inTransaction } from '../scope/tenant-transaction';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { digestStepConfig, digestSteps, flowWorld } from '../../test/support/pipeline-fixture';
+import { resetScheduling } from '../../test/support/scheduler-fixture';
 import { claimDueFlows, tenantsWithDueFlows } from './due-flows';
 
 const start = new Date('2026-12-01T10:00:00.000Z');
@@ -17,9 +18,7 @@ await describeEachDatabase<DataMachineDatabase>('due flows', (database) => {
   beforeAll(async () => {
     context = await migratedContext(database.db);
   });
-  afterEach(async () => {
-    await database.db.deleteFrom('dm_flows').execute();
-  });
+  afterEach(() => resetScheduling(database.db, { flows: true }));
 
   async function tenantWith(slug: string, flows: readonly { slug: string; paused?: boolean; manual?: boolean }[]) {
     context.setNow(start);

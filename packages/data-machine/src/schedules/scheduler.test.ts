@@ -7,7 +7,7 @@ import { createPipeline } from '../pipelines/pipeline-repository';
 import { inTenant } from '../scope/tenant-transaction';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { digestStepConfig, digestSteps, flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
-import { jobRowStarter, recordingLogger } from '../../test/support/scheduler-fixture';
+import { jobRowStarter, recordingLogger, resetScheduling } from '../../test/support/scheduler-fixture';
 import { scheduleIdempotencyKey } from './due-flows';
 import { createScheduler, type SchedulerOptions } from './scheduler';
 
@@ -20,12 +20,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
   beforeAll(async () => {
     context = await migratedContext(database.db);
   });
-  // A tick reads every tenant: each test starts with no flows and no lease (the test's own connection, past row-level security).
-  afterEach(async () => {
-    await database.db.deleteFrom('dm_flows').execute();
-    await database.db.deleteFrom('dm_scheduler_leases').execute();
-    await database.db.deleteFrom('dm_system_tasks').execute();
-  });
+  afterEach(() => resetScheduling(database.db, { flows: true }));
 
   async function world(slug: string): Promise<FlowWorld> {
     context.setNow(start);

@@ -1,3 +1,5 @@
+import type { Kysely } from 'kysely';
+import type { DataMachineDatabase } from '../../src/database/data-machine-database';
 import type { DataMachineContext } from '../../src/context';
 import { createJob } from '../../src/jobs/job-lifecycle';
 import type { FlowRunRequest, FlowRunStarter } from '../../src/schedules/scheduler';
@@ -39,4 +41,14 @@ export function recordingLogger(): SchedulerLogger & { readonly lines: LoggedLin
     info: (entry, message) => lines.push({ level: 'info', entry, message }),
     error: (entry, message) => lines.push({ level: 'error', entry, message }),
   };
+}
+
+/**
+ * Forgets every flow (with its jobs), the scheduler lease and the system tasks' runs, through the
+ * test's own connection (past row-level security): a tick reads every tenant, so each test starts clean.
+ */
+export async function resetScheduling(db: Kysely<DataMachineDatabase>, options: { readonly flows: boolean }): Promise<void> {
+  if (options.flows) await db.deleteFrom('dm_flows').execute();
+  await db.deleteFrom('dm_scheduler_leases').execute();
+  await db.deleteFrom('dm_system_tasks').execute();
 }
