@@ -1,7 +1,7 @@
 import { describeEachDatabase } from '@data-machine/testkit';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import { createFlow, pauseFlow, resumeFlow, type Flow, type NewFlow } from '../flows/flow-repository';
+import { createFlow, pauseFlow, resumeFlow, updateFlow, type Flow, type NewFlow } from '../flows/flow-repository';
 import { createJob } from '../jobs/job-lifecycle';
 import { createPipeline } from '../pipelines/pipeline-repository';
 import { inTenant } from '../scope/tenant-transaction';
@@ -63,6 +63,17 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
       const resumed = await resumeFlow(context, on.operator, 'bot', 'hourly');
       expect(resumed.nextRunAt!.getTime()).toBeGreaterThan(later(start, 5 * hour).getTime());
       expect(resumed.nextRunAt!.getTime() - created.nextRunAt!.getTime()).toBe(5 * hour);
+    });
+
+    it('follows a schedule change: the new first tick, none for manual, none while paused', async () => {
+      const on = await world('sched-change');
+      await flow(on, 'changing', { schedule: { kind: 'manual' } });
+      const change = (schedule: NewFlow['schedule']) => updateFlow(context, on.admin, on.handlers, 'bot', 'changing', { schedule });
+      expect((await change({ kind: 'cron', expression: '0 9 * * *', timeZone: 'Europe/Paris' })).nextRunAt).toEqual(new Date('2026-12-02T08:00:00.000Z'));
+      expect((await change({ kind: 'manual' })).nextRunAt).toBeNull();
+      await pauseFlow(context, on.operator, 'bot', 'changing');
+      expect((await change({ kind: 'interval', every: 'daily' })).nextRunAt).toBeNull();
+      expect(await codeOf(change({ kind: 'cron', expression: '0 0 9 * * *' }))).toBe('flow.invalid_config');
     });
 
     it('is none for a manual flow and for a flow created paused', async () => {
