@@ -93,6 +93,11 @@ export type { Flow, FlowPatch, NewFlow } from './flows/flow-repository';
 // schedules
 export { catchUpSchema, intervalPresets, manualSchedule, scheduleSchema } from './schedules/schedule';
 export type { IntervalPreset, Schedule } from './schedules/schedule';
+export { checkSchedule, firstRunAt, staggerFraction, staggerOffset, tickAfter } from './schedules/next-run';
+export { scheduleIdempotencyKey } from './schedules/due-flows';
+export { createScheduler, planTick, schedulerLeaseName } from './schedules/scheduler';
+export type { FlowRunRequest, FlowRunStarter, Scheduler, SchedulerOptions, TickPlan, TickReport } from './schedules/scheduler';
+export type { SchedulerLogger, SystemTask } from './schedules/system-task';
 
 // jobs, queues, processed items, logs, retention (issue 12). Operator
 // functions authorize through the access module; the engine-facing ones take
@@ -137,6 +142,8 @@ export type {
   TenantRetentionReport,
   TranscriptRetention,
 } from './retention/retention';
+export { createRetentionTask } from './retention/retention-sweep';
+export type { RetentionTaskOptions } from './retention/retention-sweep';
 
 // the database
 export type { DataMachineDatabase } from './database/data-machine-database';

@@ -141,6 +141,8 @@ export interface FlowTable {
   concurrency: ColumnType<number, number | undefined, number>;
   /** When the scheduler next starts it; null when it has no next run. */
   next_run_at: Timestamp | null;
+  /** Until when a scheduler holds the tick at `next_run_at` (starting it); null when none does. */
+  schedule_claimed_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_by: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -255,6 +257,20 @@ export interface UserTokenTable {
 }
 
 /** The product's tables, for kysely. */
+/** The lease that lets one scheduler run at a time (global: no tenant). */
+export interface SchedulerLeaseTable {
+  name: string;
+  holder: string;
+  expires_at: Timestamp;
+}
+
+/** When a recurring system task (retention) next runs (global: no tenant). */
+export interface SystemTaskTable {
+  name: string;
+  next_run_at: Timestamp;
+  last_run_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface DataMachineDatabase {
   dm_tenants: TenantTable;
   dm_users: UserTable;
@@ -273,4 +289,6 @@ export interface DataMachineDatabase {
   dm_processed_items: ProcessedItemTable;
   dm_job_logs: JobLogTable;
   dm_records: RecordTable;
+  dm_scheduler_leases: SchedulerLeaseTable;
+  dm_system_tasks: SystemTaskTable;
 }

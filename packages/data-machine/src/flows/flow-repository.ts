@@ -7,6 +7,7 @@ import type { HandlerRegistry } from '../handlers/handler-registry';
 import { nameSchema, parseInput, slugSchema } from '../input';
 import { findAgentFlow, type FlowRow } from '../jobs/agent-flow';
 import { requirePipeline, toPipeline } from '../pipelines/pipeline-repository';
+import { checkSchedule, firstRunAt, tickAfter } from '../schedules/next-run';
 import { manualSchedule, scheduleSchema, type Schedule } from '../schedules/schedule';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
@@ -112,6 +113,7 @@ export function listFlows(context: DataMachineContext, scope: Scope, agentRef: s
  */
 export async function updateFlow(context: DataMachineContext, scope: Scope, handlers: HandlerRegistry, agentRef: string, flowRef: string, patch: FlowPatch): Promise<Flow> {
   const fields = parseInput(flowPatchSchema, patch, 'flow change');
+  if (fields.schedule !== undefined) checkSchedule(fields.schedule);
   try {
     return await agentOperation(context, scope, 'flow.create', agentRef, async (trx, agent) => {
       const flow = await findAgentFlow(trx, agent.id, flowRef);
@@ -126,7 +128,9 @@ export async function updateFlow(context: DataMachineContext, scope: Scope, hand
           ...(fields.slug === undefined ? {} : { slug: fields.slug }),
           ...(fields.name === undefined ? {} : { name: fields.name }),
           ...(stepConfig === undefined ? {} : { step_config: JSON.stringify(stepConfig) }),
-          ...(fields.schedule === undefined ? {} : { schedule: JSON.stringify(fields.schedule) }),
+          ...(fields.schedule === undefined
+            ? {}
+            : { schedule: JSON.stringify(fields.schedule), next_run_at: flow.paused ? null : firstRunAt(fields.schedule, flow.id, context.now()), schedule_claimed_until: null }),
           ...(fields.maxItems === undefined ? {} : { max_items: fields.maxItems }),
           ...(fields.concurrency === undefined ? {} : { concurrency: fields.concurrency }),
           updated_at: context.now(),
@@ -163,7 +167,14 @@ function setPaused(context: DataMachineContext, scope: Scope, agentRef: string, 
   return agentOperation(context, scope, 'flow.run', agentRef, async (trx, agent) => {
     const flow = await findAgentFlow(trx, agent.id, flowRef);
     if (flow.paused === paused) return toFlow(flow);
-    const row = await trx.updateTable('dm_flows').set({ paused, updated_at: context.now() }).where('id', '=', flow.id).returningAll().executeTakeFirstOrThrow();
+    // Paused: no next run. Resumed: the next tick from now, so missed ticks are not replayed.
+    const nextRunAt = paused ? null : tickAfter(scheduleSchema.parse(flow.schedule), flow.id, context.now());
+    const row = await trx
+      .updateTable('dm_flows')
+      .set({ paused, next_run_at: nextRunAt, schedule_claimed_until: null, updated_at: context.now() })
+      .where('id', '=', flow.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     return toFlow(row);
   });
 }
@@ -171,13 +182,16 @@ function setPaused(context: DataMachineContext, scope: Scope, agentRef: string, 
 /** What {@link insertFlow} writes: settings already parsed, step configuration already checked. */
 export type FlowValues = Omit<Flow, 'id' | 'nextRunAt' | 'createdAt' | 'updatedAt'>;
 
-/** Inserts a checked flow in the caller's transaction. `next_run_at` stays null: the scheduler computes it. */
+/** Inserts a checked flow in the caller's transaction, with its first run (none while paused); a cron schedule that cannot be read is `flow.invalid_config`. */
 export async function insertFlow(context: DataMachineContext, trx: TenantTransaction, values: FlowValues): Promise<Flow> {
   const now = context.now();
+  const id = context.newId('flow');
+  checkSchedule(values.schedule);
+  const nextRunAt = values.paused ? null : firstRunAt(values.schedule, id, now);
   const row = await trx
     .insertInto('dm_flows')
     .values({
-      id: context.newId('flow'),
+      id,
       tenant_id: values.tenantId,
       agent_id: values.agentId,
       pipeline_id: values.pipelineId,
@@ -188,7 +202,7 @@ export async function insertFlow(context: DataMachineContext, trx: TenantTransac
       paused: values.paused,
       max_items: values.maxItems,
       concurrency: values.concurrency,
-      next_run_at: null,
+      next_run_at: nextRunAt,
       created_by: values.createdBy,
       created_at: now,
       updated_at: now,
