@@ -47,6 +47,8 @@ export interface AgentTable {
   owner_user_id: string | null;
   template_agent_id: string | null;
   is_default: boolean;
+  /** Created through the product, or materialised from a registry definition. */
+  origin: AgentOrigin;
   config: Json<Record<string, unknown>>;
   created_by: string | null;
   created_at: Timestamp;
@@ -253,6 +255,9 @@ export interface UserTokenTable {
   created_by: string | null;
   created_at: Timestamp;
 }
+
+/** Where an agent row came from: the product, or a registry definition reconciled at boot. */
+export type AgentOrigin = 'product' | 'registry';
 
 /** The product's tables, for kysely. */
 export interface DataMachineDatabase {
