@@ -27,6 +27,8 @@ export { agentConfigSchema, effectiveConfig } from './agents/agent-config';
 export type { AgentConfig } from './agents/agent-config';
 export { agentPatchSchema, chooseAgent, createAgent, deleteAgent, getAgent, listAgents, newAgentSchema, updateAgent } from './agents/agent-repository';
 export type { Agent, AgentPatch, NewAgent, VisibleAgent } from './agents/agent-repository';
+export { reconcileRegisteredAgents, registeredAgentConfig } from './agents/registered-agents';
+export type { ReconcileRegisteredAgentsOptions, RegisteredAgentsReport } from './agents/registered-agents';
 export { grantAgentRole, listAgentGrants, newGrantSchema, revokeAgentRole } from './grants/grant-repository';
 export type { AgentGrant } from './grants/grant-repository';
 export { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './tokens/agent-token-repository';
@@ -133,5 +135,5 @@ export type {
 } from './retention/retention';
 
 // the database
-export type { DataMachineDatabase } from './database/data-machine-database';
+export type { AgentOrigin, DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';
