@@ -40,6 +40,10 @@ export type { UserToken } from './tokens/user-token-repository';
 export { authenticateBearer } from './tokens/authenticate-bearer';
 export type { BearerAuthentication } from './tokens/authenticate-bearer';
 
+// chat sessions: the substrate's transcripts, per scope
+export { chatSessionListSchema, chatSessionReadSchema, deleteChatSession, getChatSession, listChatSessions, newChatSessionSchema, renameChatSession, startChatSession } from './transcripts/chat-sessions';
+export type { ChatSession, ChatSessionPage, ChatSessionStore, ChatTranscript } from './transcripts/chat-sessions';
+
 // templates by reference
 export { installTemplate, templateInstallSchema } from './templates/template-install';
 
