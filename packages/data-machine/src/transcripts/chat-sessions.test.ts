@@ -1,5 +1,5 @@
 import { createMessage, type TranscriptStore } from '@data-machine/agents-api';
-import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
+import { createPostgresTranscriptStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../agents/agent-repository';
@@ -17,7 +17,7 @@ await describeEachDatabase<DataMachineDatabase>('chat sessions', (database) => {
   let store: TranscriptStore;
   beforeAll(async () => {
     context = await migratedContext(database.db);
-    store = createPostgresTranscriptStore({ db: database.db, now: () => context.now() });
+    store = createPostgresTranscriptStore({ db: database.db.withTables<AgentsApiDatabase>(), now: () => context.now() });
   });
 
   /** A tenant whose agent `bot` two editors chat with, one of them its admin, and whose subscriber only views. */
