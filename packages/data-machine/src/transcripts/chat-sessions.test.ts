@@ -12,12 +12,12 @@ import { deleteChatSession, getChatSession, listChatSessions, renameChatSession,
 
 const hello = (content: string) => createMessage({ type: 'text', role: 'user', content, payload: {} });
 
-await describeEachDatabase<DataMachineDatabase>('chat sessions', (database) => {
+await describeEachDatabase<DataMachineDatabase & AgentsApiDatabase>('chat sessions', (database) => {
   let context: TestContext;
   let store: TranscriptStore;
   beforeAll(async () => {
     context = await migratedContext(database.db);
-    store = createPostgresTranscriptStore({ db: database.db.withTables<AgentsApiDatabase>(), now: () => context.now() });
+    store = createPostgresTranscriptStore({ db: database.db, now: () => context.now() });
   });
 
   /** A tenant whose agent `bot` two editors chat with, one of them its admin, and whose subscriber only views. */
