@@ -1,4 +1,5 @@
-import { can, ceilingAllows, principalForSubagent } from '@data-machine/agents-api';
+import { can, ceilingAllows, defineTool, filterTools, principalForSubagent, type Principal } from '@data-machine/agents-api';
+import { z } from 'zod';
 import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../access/actor';
@@ -41,6 +42,18 @@ await describeEachDatabase<DataMachineDatabase>('agent runtime principal', (data
       const principal = await resolveAgentPrincipal(context, { actor: { kind: 'user', userId: subscriber.id, channel: 'http' }, tenantId: tenant.id, agentId: 'bot' });
       expect(principal.ceiling.allowed).toEqual(['agent.read', 'chat']);
       expect(ceilingAllows(principal.ceiling, toolUseCapability)).toBe(false);
+    });
+
+    it('lets the substrate offer a tool declaring tools.use only where the user may use tools', async () => {
+      const { tenant, editor, subscriber } = await agentWith('pr-filter', 'viewer');
+      const search = defineTool({ name: 'search', description: 'Searches.', input: z.object({ query: z.string() }), capability: toolUseCapability, execute: () => 'found' });
+      const offered = (principal: Principal) => {
+        const granted = principal.ceiling.allowed === 'unrestricted' ? [] : principal.ceiling.allowed;
+        return filterTools([search], { principal, granted }).tools.map((tool) => tool.name);
+      };
+      const asUser = (userId: string) => resolveAgentPrincipal(context, { actor: { kind: 'user', userId, channel: 'chat' }, tenantId: tenant.id, agentId: 'bot' });
+      expect(offered(await asUser(editor.id))).toEqual(['search']);
+      expect(offered(await asUser(subscriber.id))).toEqual([]);
     });
 
     it('keeps the tenant and narrows the ceiling for a subagent', async () => {
