@@ -134,6 +134,22 @@ await describeEachDatabase<DataMachineDatabase & AgentsApiDatabase>('chat sessio
     });
   });
 
+  describe('bad input', () => {
+    it('pages through the own sessions, and refuses a malformed cursor or title as input', async () => {
+      const { user } = await chatTenant('chat-pages');
+      const first = await sessionWithMessage(user, 'one');
+      context.setNow(new Date(context.now().getTime() + 1000));
+      const second = await sessionWithMessage(user, 'two');
+      const page = await listChatSessions(context, user, store, 'bot', { limit: 1 });
+      expect(page.sessions.map((session) => session.id)).toEqual([second.id]);
+      const next = await listChatSessions(context, user, store, 'bot', { limit: 1, cursor: page.nextCursor! });
+      expect(next.sessions.map((session) => session.id)).toEqual([first.id]);
+      expect(await codeOf(listChatSessions(context, user, store, 'bot', { cursor: 'not-a-cursor' }))).toBe('input.invalid');
+      expect(await codeOf(renameChatSession(context, user, store, 'bot', first.id, 'x'.repeat(501)))).toBe('input.invalid');
+      expect((await getChatSession(context, user, store, 'bot', first.id)).session.title).toBe('one');
+    });
+  });
+
   describe('rename and delete', () => {
     it('renames and deletes the acting user’s own session', async () => {
       const { user } = await chatTenant('chat-rename');
