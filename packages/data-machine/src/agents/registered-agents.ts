@@ -51,7 +51,7 @@ export async function reconcileRegisteredAgents(context: DataMachineContext, opt
     const existing = await trx.selectFrom('dm_agents').selectAll().where('tenant_id', '=', options.tenantId).execute();
     const bySlug = new Map(existing.map((row) => [row.slug, row]));
     refuseConflicts(definitions, bySlug);
-    const report = { created: [] as string[], updated: [] as string[], unchanged: [] as string[] };
+    const report: Record<'created' | 'updated' | 'unchanged', string[]> = { created: [], updated: [], unchanged: [] };
     for (const definition of definitions) {
       const row = bySlug.get(definition.slug);
       const outcome = row === undefined ? await insertRegistered(context, trx, options.tenantId, definition) : await updateIfChanged(context, trx, row, definition);
