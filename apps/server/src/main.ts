@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AgentsApiError } from '@data-machine/agents-api';
+import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
 import { createDataMachineContext, DataMachineError } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
@@ -7,6 +7,7 @@ import { HttpError } from './http/http-error';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
 import { resolveSecretKey } from './config/secret-key';
 import { buildApp } from './http/app';
+import { reconcileAtBoot } from './agents/registered-agents-at-boot';
 import { migrateAll, migrationStates } from './database/migrate';
 import { openDatabase } from './database/database';
 
@@ -81,6 +82,11 @@ async function main(argv: readonly string[]): Promise<number> {
     const initialised = await initialiseIfEmpty(context, { email: 'owner@data-machine.local', displayName: 'Owner', tenantSlug: 'default', tenantName: 'Default' });
     if (initialised) printOwnerToken(initialised);
   }
+  // The server's registered agents: modules that declare agents add an onInit
+  // callback here. Their rows are reconciled into the home tenant before serving.
+  const registry = createAgentRegistry();
+  await registry.init();
+  await reconcileAtBoot(context, { homeTenant: config.homeTenant, registry });
   const app = buildApp({ database, logLevel: config.logLevel });
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url: address, database: config.database.kind }, 'data machine listening');

@@ -14,6 +14,8 @@ export const dataMachineErrorCodes = [
   'agent.slug_taken',
   'agent.limit_reached',
   'agent.protected',
+  'agent.registry_conflict',
+  'agent.busy',
   'grant.not_found',
   'template.is_install',
   'template.not_catalog',
@@ -21,6 +23,9 @@ export const dataMachineErrorCodes = [
   'token.invalid',
   'token.expired',
   'token.revoked',
+  // chat sessions (transcripts as product records)
+  'session.not_found',
+  'session.busy',
   // jobs, queues, logs (issue 12)
   'flow.not_found',
   'job.not_found',

@@ -17,6 +17,8 @@ export { decide, denyReasons } from './access/authorize';
 export type { AccessTarget, Decision, DenyReason } from './access/authorize';
 export { authorize, check, resolveScope } from './scope/scope';
 export type { Scope } from './scope/scope';
+export { agentActions, principalFor, resolveAgentPrincipal, toolUseCapability } from './scope/agent-principal';
+export type { PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
 
 // tenants, users, agents, grants, tokens
 export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
@@ -27,6 +29,8 @@ export { agentConfigSchema, effectiveConfig } from './agents/agent-config';
 export type { AgentConfig } from './agents/agent-config';
 export { agentPatchSchema, chooseAgent, createAgent, deleteAgent, getAgent, listAgents, newAgentSchema, updateAgent } from './agents/agent-repository';
 export type { Agent, AgentPatch, NewAgent, VisibleAgent } from './agents/agent-repository';
+export { reconcileRegisteredAgents, registeredAgentConfig } from './agents/registered-agents';
+export type { ReconcileRegisteredAgentsOptions, RegisteredAgentsReport } from './agents/registered-agents';
 export { grantAgentRole, listAgentGrants, newGrantSchema, revokeAgentRole } from './grants/grant-repository';
 export type { AgentGrant } from './grants/grant-repository';
 export { authenticateAgentToken, createAgentToken, listAgentTokens, revokeAgentToken } from './tokens/agent-token-repository';
@@ -35,6 +39,10 @@ export { authenticateUserToken, createUserToken, listUserTokens, revokeUserToken
 export type { UserToken } from './tokens/user-token-repository';
 export { authenticateBearer } from './tokens/authenticate-bearer';
 export type { BearerAuthentication } from './tokens/authenticate-bearer';
+
+// chat sessions: the substrate's transcripts, per scope
+export { chatSessionListSchema, chatSessionReadSchema, deleteChatSession, getChatSession, listChatSessions, newChatSessionSchema, renameChatSession, startChatSession } from './transcripts/chat-sessions';
+export type { ChatSession, ChatSessionPage, ChatSessionStore, ChatTranscript } from './transcripts/chat-sessions';
 
 // templates by reference
 export { installTemplate, templateInstallSchema } from './templates/template-install';
@@ -146,5 +154,5 @@ export { createRetentionTask } from './retention/retention-sweep';
 export type { RetentionTaskOptions } from './retention/retention-sweep';
 
 // the database
-export type { DataMachineDatabase } from './database/data-machine-database';
+export type { AgentOrigin, DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';

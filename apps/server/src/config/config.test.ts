@@ -26,7 +26,12 @@ describe('server configuration', () => {
       logLevel: 'info',
       model: { baseURL: undefined, apiKey: undefined, defaultModel: 'gpt-4.1-mini' },
       secretKey: { kind: 'file', path: path.join(cwd, '.data', 'secret-key') },
+      homeTenant: 'default',
     });
+  });
+
+  it('reads the home tenant of registered agents', () => {
+    expect(loadConfig({ DM_HOME_TENANT: 'acme' }, cwd).homeTenant).toBe('acme');
   });
 
   it('uses Postgres when DATABASE_URL is set', () => {

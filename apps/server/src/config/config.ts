@@ -41,6 +41,11 @@ export const serverEnvironmentSchema = z.object({
     .min(1, 'must not be empty')
     .default('gpt-4.1-mini')
     .describe("The model an agent uses when its configuration names none."),
+  DM_HOME_TENANT: z
+    .string()
+    .min(1, 'must not be empty')
+    .default('default')
+    .describe("The slug of the tenant the server's registered agents are materialised in at start (they are reconciled into its agents idempotently)."),
   SECRET_KEY: z
     .string()
     .min(32, 'must be at least 32 characters')
@@ -69,6 +74,8 @@ export interface ServerConfig {
   readonly logLevel: (typeof logLevels)[number];
   readonly model: { readonly baseURL: string | undefined; readonly apiKey: string | undefined; readonly defaultModel: string };
   readonly secretKey: SecretKeySource;
+  /** The slug of the tenant registered agents live in. */
+  readonly homeTenant: string;
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -119,6 +126,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     logLevel: env.LOG_LEVEL,
     model: { baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, defaultModel: env.DEFAULT_MODEL },
     secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
+    homeTenant: env.DM_HOME_TENANT,
   };
 }
 

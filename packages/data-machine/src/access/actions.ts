@@ -33,6 +33,7 @@ export const actionRules = {
   'approval.resolve': { description: 'accept or reject a pending action', agentRole: 'operator', tokenCapability: 'manage_flows' },
   'logs.read': { description: 'read jobs and logs', agentRole: 'operator', capability: 'view_logs', tokenCapability: 'view_logs' },
   'chat': { description: 'chat with an agent', agentRole: 'viewer', capability: 'chat', tokenCapability: 'chat' },
+  'tools.use': { description: "let the agent's runs use its tools", agentRole: 'viewer', capability: 'use_tools', tokenCapability: 'use_tools' },
   'transcripts.read': { description: "read every user's chat sessions with an agent", agentRole: 'admin', tokenCapability: 'view_logs' },
   'tenant.manage': { description: "change a tenant's settings and members", capability: 'manage_settings' },
 } as const satisfies Record<string, ActionRule>;

@@ -25,7 +25,7 @@ function token(ceiling: Extract<Actor, { kind: 'token' }>['ceiling'], extra: Par
   return { kind: 'token', userId: 'u-agent-admin', tokenId: 'tok', agentId, ceiling, expiresAt: future, revokedAt: null, channel: 'http', ...extra };
 }
 
-const everyTokenCapability = ['chat', 'manage_agents', 'manage_flows', 'view_logs'] as const;
+const everyTokenCapability = ['chat', 'use_tools', 'manage_agents', 'manage_flows', 'view_logs'] as const;
 const agentAdminFacts = facts('editor', 'admin');
 
 interface Principal {
@@ -83,6 +83,7 @@ const expected: Readonly<Record<Action, readonly Outcome[]>> = {
   'approval.resolve':  [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'logs.read':         [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'chat':              [A,   A,   A,    A,   A,   A,   N,  N,    N,   A,   A,   A,   exp, rev, N,   A,   N,   A,   A],
+  'tools.use':         [A,   A,   A,    A,   A,   cap, N,  N,    N,   A,   ceil, A,   exp, rev, N,   A,   N,   A,   A],
   'transcripts.read':  [A,   A,   A,    low, low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'tenant.manage':     [A,   A,   cap,  cap, cap, cap, cap, N,   N,   noTok, noTok, noTok, exp, rev, noTok, cap, cap, A, cap],
 };

@@ -4,7 +4,7 @@ import { actingUserId } from '../access/actor';
 import type { Action } from '../access/actions';
 import { roleHas, type AgentRole } from '../access/roles';
 import type { DataMachineContext } from '../context';
-import { isUniqueViolation } from '../database/database-errors';
+import { isForeignKeyViolation, isUniqueViolation } from '../database/database-errors';
 import type { TenantTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { nameSchema, parseInput } from '../input';
@@ -14,6 +14,8 @@ import { agentOperation, tenantOperation, type AgentRow } from '../scope/scoped-
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import { recordEvent } from '../outbox/outbox';
 import { agentConfigSchema, effectiveConfig, type AgentConfig } from './agent-config';
+import { deleteAgentSubstrateData, type DeletedSubstrateData } from './agent-substrate-data';
+import { liveJobStatuses } from '../jobs/job';
 
 /** An agent as the product shows it. */
 export interface Agent {
@@ -84,6 +86,7 @@ export async function createAgent(context: DataMachineContext, scope: Scope, inp
     owner_user_id: owner,
     template_agent_id: null,
     is_default: false,
+    origin: 'product',
     config: JSON.stringify(fields.config),
     created_by: actingUser,
     created_at: now,
@@ -203,13 +206,33 @@ export async function updateAgent(context: DataMachineContext, scope: Scope, age
   });
 }
 
-/** Deletes an agent and everything scoped to it (`agent.delete`); the tenant's default agent is `agent.protected`. */
-export async function deleteAgent(context: DataMachineContext, scope: Scope, agentRef: string): Promise<void> {
-  await agentOperation(context, scope, 'agent.delete', agentRef, async (trx, agent) => {
+/**
+ * Deletes an agent (`agent.delete`) with everything scoped to it, in one
+ * transaction: its product rows (pipelines, flows, jobs, logs, grants, tokens,
+ * by cascade) and its substrate data (every user's chat transcripts and its
+ * memory files). Refused, nothing deleted: the tenant's default agent
+ * (`agent.protected`), a catalog template other tenants installed
+ * (`agent.protected`), and an agent with a live job (`agent.busy`).
+ */
+export async function deleteAgent(context: DataMachineContext, scope: Scope, agentRef: string): Promise<DeletedSubstrateData> {
+  return agentOperation(context, scope, 'agent.delete', agentRef, async (trx, agent) => {
     if (agent.is_default) {
       throw new DataMachineError('agent.protected', 'The default agent of a tenant cannot be deleted.', { details: { agent: agent.slug } });
     }
-    await trx.deleteFrom('dm_agents').where('id', '=', agent.id).where('tenant_id', '=', scope.tenantId).execute();
+    // Locked first: a job being created for the agent holds a key-share lock on
+    // its row, so it either committed before this (and is seen below) or waits
+    // and then finds no agent.
+    await trx.selectFrom('dm_agents').select('id').where('id', '=', agent.id).forUpdate().execute();
+    await refuseLiveJob(trx, agent);
+    const substrate = await deleteAgentSubstrateData(trx, scope.tenantId, agent.slug);
+    await trx
+      .deleteFrom('dm_agents')
+      .where('id', '=', agent.id)
+      .where('tenant_id', '=', scope.tenantId)
+      .execute()
+      .catch((error: unknown) => {
+        throw isReferencedElsewhere(error) ? installedTemplate(agent.slug, error) : error;
+      });
     if (agent.owner_user_id !== null) {
       await trx
         .updateTable('dm_agent_owner_counts')
@@ -219,6 +242,27 @@ export async function deleteAgent(context: DataMachineContext, scope: Scope, age
         .where('owned', '>', 0)
         .execute();
     }
+    return substrate;
+  });
+}
+
+async function refuseLiveJob(trx: TenantTransaction, agent: AgentRow): Promise<void> {
+  const live = await trx.selectFrom('dm_jobs').select(['id', 'status']).where('agent_id', '=', agent.id).where('status', 'in', liveJobStatuses).limit(1).executeTakeFirst();
+  if (!live) return;
+  throw new DataMachineError('agent.busy', `Agent "${agent.slug}" has a ${live.status} job; cancel it or let it end, then delete the agent.`, {
+    details: { agent: agent.slug, jobId: live.id, status: live.status },
+  });
+}
+
+// Installs reference their template `on delete restrict`: Postgres reports 23503, PGlite 23001.
+function isReferencedElsewhere(error: unknown): boolean {
+  return isForeignKeyViolation(error) || (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23001');
+}
+
+function installedTemplate(slug: string, cause: unknown): DataMachineError {
+  return new DataMachineError('agent.protected', `Agent "${slug}" is a template other tenants installed; it cannot be deleted while they use it.`, {
+    details: { agent: slug, reason: 'installed_template' },
+    cause,
   });
 }
 
@@ -233,6 +277,7 @@ export function createDefaultAgentRow(context: DataMachineContext, tenant: Pick<
     owner_user_id: null,
     template_agent_id: null,
     is_default: true,
+    origin: 'product',
     config: JSON.stringify({}),
     created_by: owner,
     created_at: tenant.created_at,
@@ -258,7 +303,7 @@ function mapAgentWriteError(error: unknown, slug: string, owner: string | null):
   if (isUniqueViolation(error, 'dm_agents_tenant_slug_key')) {
     return new DataMachineError('agent.slug_taken', `An agent with the slug "${slug}" exists in this tenant.`, { details: { slug } });
   }
-  if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503') {
+  if (isForeignKeyViolation(error)) {
     return new DataMachineError('user.not_found', `There is no user "${owner ?? ''}".`, { details: { userId: owner } });
   }
   return error;

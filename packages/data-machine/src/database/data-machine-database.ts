@@ -47,6 +47,8 @@ export interface AgentTable {
   owner_user_id: string | null;
   template_agent_id: string | null;
   is_default: boolean;
+  /** Created through the product, or materialised from a registry definition. */
+  origin: AgentOrigin;
   config: Json<Record<string, unknown>>;
   created_by: string | null;
   created_at: Timestamp;
@@ -255,6 +257,9 @@ export interface UserTokenTable {
   created_by: string | null;
   created_at: Timestamp;
 }
+
+/** Where an agent row came from: the product, or a registry definition reconciled at boot. */
+export type AgentOrigin = 'product' | 'registry';
 
 /** The product's tables, for kysely. */
 /** The lease that lets one scheduler run at a time (global: no tenant). */

@@ -5,6 +5,7 @@ import { outbox } from './migrations/0002-outbox';
 import { engine } from './migrations/0003-engine';
 import { userTokens } from './migrations/0005-user-tokens';
 import { queueLeaseMode } from './migrations/0006-queue-lease-mode';
+import { agentOrigin } from './migrations/0007-agent-origin';
 import { scheduler } from './migrations/0009-scheduler';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
@@ -16,6 +17,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0003_engine': engine,
     '0005_user_tokens': userTokens,
     '0006_queue_lease_mode': queueLeaseMode,
+    '0007_agent_origin': agentOrigin,
     '0009_scheduler': scheduler,
   },
 };

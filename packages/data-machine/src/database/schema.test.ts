@@ -4,6 +4,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { migratedContext, newUser, system } from '../../test/support/identity-fixture';
 import { createTenant } from '../tenants/tenant-repository';
 import { appRole } from './migrations/0001-identity';
+import { substrateTablesClearedWithAgent } from './migrations/0007-agent-origin';
 import { productTables } from './schema-catalog';
 
 interface TableFacts {
@@ -86,5 +87,23 @@ await describeEachDatabase('product schema', (database) => {
       await sql`insert into dm_memberships (tenant_id, user_id, role, created_at) values (${theirs.tenant.id}, ${owner.id}, 'admin', now())`.execute(trx);
     });
     await expect(attempt).rejects.toThrow(/row-level security/);
+  });
+
+  it('lets the plain role read and delete the substrate rows an agent deletion clears, and nothing more', async () => {
+    const { rows } = await sql<{ table_name: string; privilege_type: string }>`
+      select table_name, privilege_type from information_schema.role_table_grants
+      where grantee = ${appRole} and table_name like 'agents\_%' escape '\'
+      order by table_name, privilege_type`.execute(database.db);
+    const expected = substrateTablesClearedWithAgent.flatMap((table) => [`${table}:DELETE`, `${table}:SELECT`]).sort();
+    expect(rows.map((row) => `${row.table_name}:${row.privilege_type}`)).toEqual(expected);
+  });
+
+  it('records where every agent came from, product by default', async () => {
+    const context = await migratedContext(database.db);
+    const owner = await newUser(context, 'origin-owner');
+    const { defaultAgent } = await createTenant(context, system, { slug: 'origin', name: 'Origin', ownerUserId: owner.id });
+    const { rows } = await sql<{ origin: string }>`select origin from dm_agents where id = ${defaultAgent.id}`.execute(database.db);
+    expect(rows).toEqual([{ origin: 'product' }]);
+    await expect(sql`update dm_agents set origin = 'elsewhere' where id = ${defaultAgent.id}`.execute(database.db)).rejects.toThrow(/check constraint/);
   });
 });

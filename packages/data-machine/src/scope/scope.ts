@@ -55,15 +55,21 @@ export async function loadAccess(trx: TenantTransaction, scope: Scope): Promise<
   return { actor: current, facts };
 }
 
-/** The facts of one user in the tenant the transaction is confined to. */
+/**
+ * The facts of one user in the tenant the transaction is confined to. The
+ * membership and grant rows are read `for share`: a grant being revoked or
+ * changed by a transaction not yet committed is waited for, then read as it
+ * ends, so a request never writes on a right revoked while it ran; and a
+ * revocation waits for the requests that already decided on the grant.
+ */
 export async function loadFacts(trx: TenantTransaction, tenantId: string, userId: string | null): Promise<AccessFacts> {
   if (userId === null) return { tenantId, membership: null, agentRoles: new Map(), tenantWideRole: null };
-  const membership = await trx.selectFrom('dm_memberships').select('role').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+  const membership = await trx.selectFrom('dm_memberships').select('role').where('tenant_id', '=', tenantId).where('user_id', '=', userId).forShare().executeTakeFirst();
   const role = (membership?.role ?? null) as TenantRole | null;
   const agentRoles = new Map<string, AgentRole>();
   if (role === null) return { tenantId, membership: null, agentRoles, tenantWideRole: null };
   const [grants, owned] = await Promise.all([
-    trx.selectFrom('dm_agent_grants').select(['agent_id', 'role']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute(),
+    trx.selectFrom('dm_agent_grants').select(['agent_id', 'role']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).forShare().execute(),
     trx.selectFrom('dm_agents').select('id').where('tenant_id', '=', tenantId).where('owner_user_id', '=', userId).execute(),
   ]);
   for (const grant of grants) agentRoles.set(grant.agent_id, grant.role as AgentRole);
