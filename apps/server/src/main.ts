@@ -81,7 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const initialised = await initialiseIfEmpty(context, { email: 'owner@data-machine.local', displayName: 'Owner', tenantSlug: 'default', tenantName: 'Default' });
     if (initialised) printOwnerToken(initialised);
   }
-  const app = buildApp({ database, logLevel: config.logLevel });
+  const app = buildApp({ database, logLevel: config.logLevel, rateLimit: config.rateLimit });
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url: address, database: config.database.kind }, 'data machine listening');
   await new Promise<void>((resolve) => {
