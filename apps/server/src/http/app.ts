@@ -1,6 +1,6 @@
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
@@ -48,6 +48,13 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
     bodyLimit,
+    // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
+    maxParamLength: 256,
+    // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const response = toErrorResponse(error);
+      void reply.code(response.status).send(response.body);
+    },
   });
   registerRequestLogging(app);
   registerMetrics(app);

@@ -15,6 +15,7 @@ export interface ErrorBody {
 export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorCode | HttpErrorCode, number>> = {
   'request.invalid': 400,
   'request.too_large': 413,
+  'request.uri_too_long': 414,
   'request.rate_limited': 429,
   'route.not_found': 404,
   'auth.required': 401,
@@ -123,7 +124,8 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     return { status: 400, body: { error: { code: 'input.invalid', message: `Invalid ${part}: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, details: { issues } } }, unexpected: false };
   }
   if (isFastifyClientError(error)) {
-    if (error.statusCode === 413) return { status: 413, body: { error: { code: 'request.too_large', message: error.message } }, unexpected: false };
+    const sized = error.statusCode === 413 ? 'request.too_large' : error.statusCode === 414 ? 'request.uri_too_long' : undefined;
+    if (sized !== undefined) return { status: error.statusCode, body: { error: { code: sized, message: error.message.slice(0, 200) } }, unexpected: false };
     return { status: error.statusCode, body: { error: { code: 'request.invalid', message: error.message } }, unexpected: false };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'Internal error' } }, unexpected: true };
