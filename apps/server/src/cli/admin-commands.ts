@@ -26,7 +26,7 @@ import {
 import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { automationCommands } from './automation-commands';
-import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type CommandResult, type Values } from './command';
+import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
 export { UsageError, type CommandResult } from './command';
 
