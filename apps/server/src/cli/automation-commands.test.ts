@@ -2,11 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, createJob, DataMachineError, writeJobLog, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createDataMachineContext, createJob, writeJobLog, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cliRunner } from '../../test/support/cli-runner';
 import { asEngine, digestPipeline } from '../../test/support/http-world';
-import { HttpError } from '../http/http-error';
-import { findAdminCommand, runAdminCommand, UsageError } from './admin-commands';
 
 await describeEachDatabase<DataMachineDatabase>('automation commands', (database) => {
   let context: DataMachineContext;
@@ -14,22 +13,7 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
   let documentFile: string;
   let tenantId: string;
 
-  /** Runs `data-machine <argv>` in process: its output, or the error it ends with. */
-  async function cli(...argv: string[]): Promise<string> {
-    const command = findAdminCommand(argv);
-    if (!command) throw new Error(`no command for ${argv.join(' ')}`);
-    return runAdminCommand(context, command, argv);
-  }
-  async function failure(...argv: string[]): Promise<string> {
-    try {
-      await cli(...argv);
-    } catch (error) {
-      if (error instanceof UsageError) return `usage: ${error.message}`;
-      if (DataMachineError.isInstance(error) || error instanceof HttpError) return error.code;
-      throw error;
-    }
-    throw new Error('expected the command to fail');
-  }
+  const { cli, failure } = cliRunner(() => context);
   const owner = ['--as', 'owner@auto.test'] as const;
 
   beforeAll(async () => {

@@ -17,8 +17,9 @@ import {
   resumeFlow,
   type Flow,
   type Job,
+  type QueueAddress,
 } from 'data-machine';
-import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandResult, type Values } from './command';
+import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandInput, type CommandResult, type Values } from './command';
 
 /** `--limit` and `--cursor`, as the product's page options. */
 function page(values: Values): { limit?: number; cursor?: string } {
@@ -47,8 +48,16 @@ function jobRow(job: Job): Record<string, unknown> {
 }
 const jobLine = (job: Job): string => `${job.id}: ${job.status}${job.statusReason === null ? '' : ` (${job.statusReason})`}, created ${iso(job.createdAt) ?? '-'}`;
 
-const queueOptions = { queue: text } as const;
-const queueAddress = (positionals: readonly string[], values: Values) => ({ flow: positionals[1] ?? '', stepKey: positionals[2] ?? '', queue: oneOf(values, 'queue', queueNameSchema) });
+/** A command on one queue, named `<agent> <flow> <step> --queue prompt|config_patch`. */
+function queueCommand(word: string, run: (input: CommandInput, address: QueueAddress) => Promise<CommandResult>): AdminCommand {
+  return {
+    words: ['flows', 'queue', word],
+    usage: `flows queue ${word} <agent> <flow> <step> --queue prompt|config_patch [--tenant <slug>] --as <email>`,
+    options: { queue: text },
+    positionals: 3,
+    run: (input) => run(input, { flow: input.positionals[1] ?? '', stepKey: input.positionals[2] ?? '', queue: oneOf(input.values, 'queue', queueNameSchema) }),
+  };
+}
 
 /**
  * The automation commands: pipelines export/import, flows, their queues, and
@@ -130,27 +139,15 @@ export const automationCommands: readonly AdminCommand[] = [
       return done(`added ${entry.id} to the ${entry.queue} queue of ${address.flow}/${address.stepKey}`, entry);
     },
   },
-  {
-    words: ['flows', 'queue', 'list'],
-    usage: 'flows queue list <agent> <flow> <step> --queue prompt|config_patch [--tenant <slug>] --as <email>',
-    options: queueOptions,
-    positionals: 3,
-    async run({ context, scope, positionals, values }) {
-      const entries = await listQueue(context, await scope(), positionals[0] ?? '', queueAddress(positionals, values));
-      const rows = entries.map((entry) => ({ id: entry.id, body: typeof entry.body === 'string' ? entry.body : JSON.stringify(entry.body), leased: entry.leasedByJobId, created: iso(entry.createdAt) }));
-      return { kind: 'rows', columns: ['id', 'body', 'leased', 'created'], rows, value: entries };
-    },
-  },
-  {
-    words: ['flows', 'queue', 'clear'],
-    usage: 'flows queue clear <agent> <flow> <step> --queue prompt|config_patch [--tenant <slug>] --as <email>',
-    options: queueOptions,
-    positionals: 3,
-    async run({ context, scope, positionals, values }) {
-      const cleared = await clearQueue(context, await scope(), positionals[0] ?? '', queueAddress(positionals, values));
-      return done(`cleared ${cleared} entr${cleared === 1 ? 'y' : 'ies'}`, { cleared });
-    },
-  },
+  queueCommand('list', async ({ context, scope, positionals }, address) => {
+    const entries = await listQueue(context, await scope(), positionals[0] ?? '', address);
+    const rows = entries.map((entry) => ({ id: entry.id, body: typeof entry.body === 'string' ? entry.body : JSON.stringify(entry.body), leased: entry.leasedByJobId, created: iso(entry.createdAt) }));
+    return { kind: 'rows', columns: ['id', 'body', 'leased', 'created'], rows, value: entries };
+  }),
+  queueCommand('clear', async ({ context, scope, positionals }, address) => {
+    const cleared = await clearQueue(context, await scope(), positionals[0] ?? '', address);
+    return done(`cleared ${cleared} entr${cleared === 1 ? 'y' : 'ies'}`, { cleared });
+  }),
   {
     words: ['jobs', 'list'],
     usage: `jobs list <agent> [--flow <flow>] [--status ${jobStatuses.join('|')}] [--since <ISO instant>] [--before <ISO instant>] [--limit <n>] [--cursor <cursor>] [--tenant <slug>] --as <email>`,
