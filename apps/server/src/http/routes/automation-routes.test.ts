@@ -120,6 +120,13 @@ await describeEachDatabase<DataMachineDatabase>('automation routes', (database) 
       expect(await outcome('POST', `${flow}/pause`, operator.token)).toEqual([200, null]);
       expect(await outcome('PATCH', flow, operator.token, { name: 'Mine' })).toEqual([403, 'access.denied']);
       expect(await outcome('DELETE', flow, operator.token)).toEqual([403, 'access.denied']);
+      // Queues are an operator's; pipelines, like flow settings, an agent admin's.
+      const prompts = `${flow}/steps/think/queues/prompt`;
+      expect(await outcome('POST', prompts, viewer.token, { body: 'from a viewer' })).toEqual([403, 'access.denied']);
+      expect(await outcome('POST', prompts, operator.token, { body: 'from an operator' })).toEqual([201, null]);
+      expect(await outcome('DELETE', prompts, viewer.token)).toEqual([403, 'access.denied']);
+      expect(await outcome('POST', `/agents/${world.agent}/pipelines`, operator.token, { ...digestPipeline, slug: 'mine' })).toEqual([403, 'access.denied']);
+      expect(await outcome('GET', `/agents/${world.agent}/pipelines/digest/export`, viewer.token)).toEqual([200, null]);
 
       // Another tenant's owner: the tenant is missing to them, and so is the agent in their own tenant.
       const stranger = await tenantWorld(context, 'flows-access-other');
