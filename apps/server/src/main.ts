@@ -87,7 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const registry = createAgentRegistry();
   await registry.init();
   await reconcileAtBoot(context, { homeTenant: config.homeTenant, registry });
-  const app = buildApp({ database, logLevel: config.logLevel });
+  const app = buildApp({ database, logLevel: config.logLevel, rateLimit: config.rateLimit });
   const address = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url: address, database: config.database.kind }, 'data machine listening');
   await new Promise<void>((resolve) => {

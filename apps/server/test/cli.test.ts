@@ -124,6 +124,18 @@ describe('data-machine CLI', () => {
     expect((await runCli(['agents', 'list'], { DM_DATA_DIR: dataDir })).code).toBe(2);
   });
 
+  it('runs the automation commands with exit codes 0, 1 (refused) and 2 (usage)', { timeout: deadline }, async (test) => {
+    if (!(await availableBackends()).includes('postgres')) test.skip('Postgres is not reachable (allowed outside CI only)');
+    const database: TestDatabase = await createTestDatabase('postgres');
+    cleanups.push(() => database.destroy());
+    const environment = { DATABASE_URL: String(database.url), SECRET_KEY: 'k'.repeat(32) };
+    expect((await runCli(['init', '--email', 'ops@example.test'], environment)).code).toBe(0);
+    const as = ['--as', 'ops@example.test'];
+    expect(await runCli(['flows', 'list', 'default', ...as], environment)).toMatchObject({ code: 0, stdout: '(none)\n' });
+    expect(await runCli(['jobs', 'show', 'default', 'job_nope', ...as], environment)).toMatchObject({ code: 1, stderr: 'data-machine: There is no job "job_nope".\n' });
+    expect(await runCli(['jobs', 'list', 'default', '--since', 'soon', ...as], environment)).toMatchObject({ code: 2, stderr: 'data-machine: --since must be an ISO instant (got "soon")\n' });
+  });
+
   it('refuses an administration command on a database that is not migrated, in one line', { timeout: deadline }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));

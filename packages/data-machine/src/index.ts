@@ -114,7 +114,7 @@ export { endedJobStatuses, isEndedJobStatus, jobStatuses, liveJobStatuses } from
 export type { EndedJobStatus, Job, JobError, JobSource, JobStatus } from './jobs/job';
 export { createChildJobs, createJob, jobTransitions, recordJobProgress, transitionJob } from './jobs/job-lifecycle';
 export type { ChildItem, ChildJobOptions, CreatedJob, JobChange, JobTransition, NewJob, TransitionOptions } from './jobs/job-lifecycle';
-export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobs } from './jobs/job-repository';
+export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobChildren, listJobs } from './jobs/job-repository';
 export type { JobListOptions } from './jobs/job-repository';
 export { pageOptionsSchema } from './jobs/page-cursor';
 export type { Page, PageOptions } from './jobs/page-cursor';

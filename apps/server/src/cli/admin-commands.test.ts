@@ -1,9 +1,8 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, DataMachineError, type DataMachineContext } from 'data-machine';
+import { createDataMachineContext, type DataMachineContext } from 'data-machine';
 import { beforeAll, expect, it } from 'vitest';
 import { migrateAll } from '../database/migrate';
-import { HttpError } from '../http/http-error';
-import { findAdminCommand, runAdminCommand, UsageError } from './admin-commands';
+import { cliRunner } from '../../test/support/cli-runner';
 
 await describeEachDatabase('administration commands', (database) => {
   let context: DataMachineContext;
@@ -12,22 +11,7 @@ await describeEachDatabase('administration commands', (database) => {
     context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
   });
 
-  /** Runs `data-machine <argv>` in process: its output, or the error it ends with. */
-  async function cli(...argv: string[]): Promise<string> {
-    const command = findAdminCommand(argv);
-    if (!command) throw new Error(`no command for ${argv.join(' ')}`);
-    return runAdminCommand(context, command, argv);
-  }
-  async function failure(...argv: string[]): Promise<string> {
-    try {
-      await cli(...argv);
-    } catch (error) {
-      if (error instanceof UsageError) return `usage: ${error.message}`;
-      if (DataMachineError.isInstance(error) || error instanceof HttpError) return error.code;
-      throw error;
-    }
-    throw new Error('expected the command to fail');
-  }
+  const { cli, failure } = cliRunner(() => context);
 
   it('lets the system create users and tenants, and users act as themselves', async () => {
     expect(await cli('users', 'create', '--email', 'owner@cli.test', '--name', 'Owner', '--as', 'system')).toMatch(/^created user owner@cli\.test \(usr_\w+\)\n$/);

@@ -21,52 +21,14 @@ import {
   tenantCapabilitySchema,
   tenantRoleSchema,
   type DataMachineContext,
-  type Scope,
+  type HandlerRegistry,
 } from 'data-machine';
 import { scopeInTenant, type Acting } from '../http/authentication';
+import { createDefaultHandlers } from '../handlers/default-handlers';
+import { automationCommands } from './automation-commands';
+import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
-/** What a command printed: rows for a table (or `--json`), or one line with the value behind it. */
-export type CommandResult =
-  | { readonly kind: 'rows'; readonly columns: readonly string[]; readonly rows: readonly Readonly<Record<string, unknown>>[] }
-  | { readonly kind: 'done'; readonly line: string; readonly value: unknown };
-
-/** A command line the CLI cannot read; exit code 2. */
-export class UsageError extends Error {}
-
-type Values = Readonly<Record<string, string | boolean | undefined>>;
-
-interface CommandInput {
-  readonly context: DataMachineContext;
-  readonly acting: Acting;
-  readonly values: Values;
-  readonly positionals: readonly string[];
-  /** The scope of the tenant named by `--tenant` (or the user's only tenant). */
-  scope(): Promise<Scope>;
-}
-
-interface AdminCommand {
-  readonly words: readonly string[];
-  readonly usage: string;
-  readonly options: Readonly<Record<string, { readonly type: 'string' }>>;
-  readonly positionals: number;
-  run(input: CommandInput): Promise<CommandResult>;
-}
-
-const text = { type: 'string' } as const;
-
-/** An option that must be one of `schema`'s values. */
-function oneOf<T extends string>(values: Values, name: string, schema: { options: readonly T[] }): T {
-  const value = required(values, name);
-  const match = schema.options.find((option) => option === value);
-  if (match === undefined) throw new UsageError(`--${name} must be one of ${schema.options.join(', ')} (got "${value}")`);
-  return match;
-}
-
-function required(values: Values, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
+export { UsageError, type CommandResult } from './command';
 
 async function userIdByEmail(context: DataMachineContext, email: string): Promise<string> {
   const user = await findUserByEmail(context, email);
@@ -74,15 +36,12 @@ async function userIdByEmail(context: DataMachineContext, email: string): Promis
   return user.id;
 }
 
-const done = (line: string, value: unknown): CommandResult => ({ kind: 'done', line, value });
-const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
-
 /**
- * The administration commands: each a thin wrapper over one product
- * function, acting as the explicit `--as` user (or the system principal, or
- * `--token`), authorized by the product exactly like the HTTP API.
+ * The identity commands: each a thin wrapper over one product function,
+ * acting as the explicit `--as` user (or the system principal, or `--token`),
+ * authorized by the product exactly like the HTTP API.
  */
-export const adminCommands: readonly AdminCommand[] = [
+const identityCommands: readonly AdminCommand[] = [
   {
     words: ['users', 'create'],
     usage: 'users create --email <address> --name <display name> --as system',
@@ -240,6 +199,9 @@ export const adminCommands: readonly AdminCommand[] = [
   },
 ];
 
+/** Every administration command: identity, then automation (pipelines, flows, queues, jobs). */
+export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands];
+
 /** The administration command `argv` names, if any (its words come first). */
 export function findAdminCommand(argv: readonly string[]): AdminCommand | undefined {
   return [...adminCommands].sort((a, b) => b.words.length - a.words.length).find((command) => command.words.every((word, index) => argv[index] === word));
@@ -250,7 +212,12 @@ export function findAdminCommand(argv: readonly string[]): AdminCommand | undefi
  * line, or with `--json` the value as JSON. Throws {@link UsageError} for a
  * command line it cannot read and the product's typed errors for refusals.
  */
-export async function runAdminCommand(context: DataMachineContext, command: AdminCommand, argv: readonly string[]): Promise<string> {
+export async function runAdminCommand(
+  context: DataMachineContext,
+  command: AdminCommand,
+  argv: readonly string[],
+  handlers: HandlerRegistry = createDefaultHandlers(context),
+): Promise<string> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -266,9 +233,10 @@ export async function runAdminCommand(context: DataMachineContext, command: Admi
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
   const acting = await actingAs(context, values);
   const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const result = await command.run({ context, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant) });
-  if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? result.rows : result.value, null, 2)}\n`;
-  return result.kind === 'rows' ? renderTable(result.columns, result.rows) : `${result.line}\n`;
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant) });
+  if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
+  if (result.kind === 'done') return `${result.line}\n`;
+  return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
 }
 
 /** `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */

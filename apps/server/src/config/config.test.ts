@@ -27,11 +27,18 @@ describe('server configuration', () => {
       model: { baseURL: undefined, apiKey: undefined, defaultModel: 'gpt-4.1-mini' },
       secretKey: { kind: 'file', path: path.join(cwd, '.data', 'secret-key') },
       homeTenant: 'default',
+      rateLimit: { max: 600, windowMs: 60_000 },
     });
   });
 
   it('reads the home tenant of registered agents', () => {
     expect(loadConfig({ DM_HOME_TENANT: 'acme' }, cwd).homeTenant).toBe('acme');
+  });
+
+  it('reads the per-token rate limit, and refuses one that is not a positive whole number', () => {
+    expect(loadConfig({ RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_SECONDS: '5' }, cwd).rateLimit).toEqual({ max: 20, windowMs: 5_000 });
+    expect(problemsOf({ RATE_LIMIT_MAX: '0' })).toEqual(['RATE_LIMIT_MAX must be a whole number from 1 (got "0")']);
+    expect(problemsOf({ RATE_LIMIT_WINDOW_SECONDS: 'soon' })).toEqual(['RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400 (got "soon")']);
   });
 
   it('uses Postgres when DATABASE_URL is set', () => {

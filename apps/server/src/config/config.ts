@@ -53,6 +53,19 @@ export const serverEnvironmentSchema = z.object({
     .describe(
       'Encrypts handler credentials and signs links and webhooks. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
     ),
+  RATE_LIMIT_MAX: z.coerce
+    .number({ error: 'must be a whole number from 1' })
+    .int('must be a whole number from 1')
+    .min(1, 'must be a whole number from 1')
+    .default(600)
+    .describe('Requests one API token (or, unauthenticated, one client address) may send per window; more are answered 429 with `retry-after`.'),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce
+    .number({ error: 'must be a whole number from 1 to 86400' })
+    .int('must be a whole number from 1 to 86400')
+    .min(1, 'must be a whole number from 1 to 86400')
+    .max(86_400, 'must be a whole number from 1 to 86400')
+    .default(60)
+    .describe('The rate limit window, in seconds. Counters are per process.'),
 });
 
 /** The names of the variables the server reads. */
@@ -76,6 +89,8 @@ export interface ServerConfig {
   readonly secretKey: SecretKeySource;
   /** The slug of the tenant registered agents live in. */
   readonly homeTenant: string;
+  /** Requests per window and token (or client address). */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -127,6 +142,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     model: { baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, defaultModel: env.DEFAULT_MODEL },
     secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
     homeTenant: env.DM_HOME_TENANT,
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
   };
 }
 

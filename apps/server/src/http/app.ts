@@ -1,16 +1,22 @@
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext } from 'data-machine';
+import { createDataMachineContext, type DataMachineContext, type HandlerRegistry } from 'data-machine';
+import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
 import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
+import { registerPipelineRoutes } from './routes/pipeline-routes';
+import { registerFlowRoutes } from './routes/flow-routes';
+import { registerJobRoutes } from './routes/job-routes';
+import { registerHandlerRoutes } from './routes/handler-routes';
+import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
 
@@ -24,16 +30,31 @@ export interface AppDependencies {
   readonly logStream?: Writable;
   /** The product's context; by default one on `database`, logging denials through the app's logger. */
   readonly context?: DataMachineContext;
+  /** The handlers pipelines may name; the built-in ones by default. */
+  readonly handlers?: HandlerRegistry;
+  /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
+  readonly rateLimit?: RateLimitOptions;
 }
+
+/** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
+export const bodyLimit = 1_048_576;
 
 /**
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context }: AppDependencies): FastifyInstance {
+export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
+    bodyLimit,
+    // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
+    maxParamLength: 256,
+    // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const response = toErrorResponse(error);
+      void reply.code(response.status).send(response.body);
+    },
   });
   registerRequestLogging(app);
   registerMetrics(app);
@@ -48,11 +69,17 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets);
   const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
-  // Registered as a plugin so the OpenAPI document, loaded first, sees every route.
+  const handlerRegistry = handlers ?? createDefaultHandlers(product);
+  // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {
+    await registerRateLimit(api, product, rateLimit);
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
+    registerHandlerRoutes(api, product, handlerRegistry);
+    registerPipelineRoutes(api, product, handlerRegistry);
+    registerFlowRoutes(api, product, handlerRegistry);
+    registerJobRoutes(api, product);
   });
   return app;
 }

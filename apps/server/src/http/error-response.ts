@@ -14,6 +14,9 @@ export interface ErrorBody {
  */
 export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorCode | HttpErrorCode, number>> = {
   'request.invalid': 400,
+  'request.too_large': 413,
+  'request.uri_too_long': 414,
+  'request.rate_limited': 429,
   'route.not_found': 404,
   'auth.required': 401,
   'tenant.required': 400,
@@ -124,13 +127,17 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     // The same shape the packages give a bad input: the field path and what is wrong with it.
+    // Fastify names the query string `querystring`; clients know it as the query.
+    const part = error.validationContext === 'querystring' ? 'query' : error.validationContext;
     const issues = error.validation.map((issue) => ({
-      path: [error.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+      path: [part, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
       message: issue.message ?? 'invalid',
     }));
-    return { status: 400, body: { error: { code: 'input.invalid', message: `Invalid ${error.validationContext}: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, details: { issues } } }, unexpected: false };
+    return { status: 400, body: { error: { code: 'input.invalid', message: `Invalid ${part}: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, details: { issues } } }, unexpected: false };
   }
   if (isFastifyClientError(error)) {
+    const sized = error.statusCode === 413 ? 'request.too_large' : error.statusCode === 414 ? 'request.uri_too_long' : undefined;
+    if (sized !== undefined) return { status: error.statusCode, body: { error: { code: sized, message: error.message.slice(0, 200) } }, unexpected: false };
     return { status: error.statusCode, body: { error: { code: 'request.invalid', message: error.message } }, unexpected: false };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'Internal error' } }, unexpected: true };

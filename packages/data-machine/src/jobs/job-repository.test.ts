@@ -10,7 +10,7 @@ import { addToQueue, listQueue } from '../queues/queue-repository';
 import { codeOf, migratedContext, scopeOf, type TestContext } from '../../test/support/identity-fixture';
 import { addFlow, agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
 import { createChildJobs, createJob, transitionJob } from './job-lifecycle';
-import { cancelJob, getJob, listJobs, newestJobsQuery } from './job-repository';
+import { cancelJob, getJob, listJobChildren, listJobs, newestJobsQuery } from './job-repository';
 
 await describeEachDatabase<DataMachineDatabase>('jobs', (database) => {
   let context: TestContext;
@@ -54,6 +54,36 @@ await describeEachDatabase<DataMachineDatabase>('jobs', (database) => {
       expect((await listJobs(context, scope, world.agentId, { status: 'completed' })).items).toEqual([]);
       expect(await codeOf(listJobs(context, scope, world.agentId, { flow: 'nope' }))).toBe('flow.not_found');
       expect(await codeOf(listJobs(context, scope, world.agentId, { cursor: 'not-a-cursor' }))).toBe('input.invalid');
+    });
+
+    it('keeps the jobs created in a time range: since inclusive, before exclusive', async () => {
+      const world = await agentWithFlow(context, 'jobs-range');
+      const scope = await scopeOf(context, world.owner.id, world.tenant.id);
+      const at = (hour: number) => new Date(Date.UTC(2026, 10, 30, hour));
+      const ids: string[] = [];
+      for (const hour of [9, 10, 11, 12]) {
+        context.setNow(at(hour));
+        ids.push((await newJob(world)).id);
+      }
+      const range = await listJobs(context, scope, world.agentId, { createdSince: at(10), createdBefore: at(12) });
+      expect(range.items.map((job) => job.id)).toEqual([ids[2], ids[1]]);
+      expect((await listJobs(context, scope, world.agentId, { createdSince: at(12) })).items.map((job) => job.id)).toEqual([ids[3]]);
+      expect(await codeOf(listJobs(context, scope, world.agentId, { createdSince: 'yesterday' as unknown as Date }))).toBe('input.invalid');
+    });
+
+    it("pages through a job's fan-out children in creation order; another agent's job is missing", async () => {
+      const world = await agentWithFlow(context, 'jobs-children');
+      const scope = await scopeOf(context, world.owner.id, world.tenant.id);
+      const parent = await newJob(world);
+      const children = await asEngine(context, world.tenant.id, (trx) => createChildJobs(context, trx, parent.id, [{ itemKey: 'a' }, { itemKey: 'b' }, { itemKey: 'c' }]));
+      const first = await listJobChildren(context, scope, world.agentId, parent.id, { limit: 2 });
+      const second = await listJobChildren(context, scope, world.agentId, parent.id, { limit: 2, cursor: first.nextCursor ?? '' });
+      const expected = [...children].map((child) => child.id).sort();
+      expect([...first.items, ...second.items].map((job) => job.id).sort()).toEqual(expected);
+      expect(second.nextCursor).toBeNull();
+      expect([...first.items, ...second.items].every((job) => job.parentJobId === parent.id)).toBe(true);
+      const elsewhere = await agentWithFlow(context, 'jobs-children-2');
+      expect(await codeOf(listJobChildren(context, scope, world.agentId, (await newJob(elsewhere)).id))).toBe('job.not_found');
     });
 
     it('refuses a member without view_logs, and hides the agent from a member without a role on it', async () => {

@@ -10,13 +10,19 @@ import type { TenantTransaction } from '../scope/tenant-transaction';
 import { findAgentFlow } from './agent-flow';
 import { isEndedJobStatus, jobStatuses, liveJobStatuses, toJob, type Job, type JobRow, type JobStatus } from './job';
 import { transitionJob } from './job-lifecycle';
-import { decodeCursor, pageOf, pageOptionsSchema, type KeysetPosition, type Page } from './page-cursor';
+import { decodeCursor, pageOf, pageOptionsSchema, type KeysetPosition, type Page, type PageOptions } from './page-cursor';
 
 // Operator-facing: reading needs `logs.read` on the agent, cancelling
 // `flow.run`. A job of another agent is `job.not_found`, exactly as a missing one.
 
-/** What {@link listJobs} takes: a page, and optionally one flow (id or slug) and one status. */
-export const jobListOptionsSchema = pageOptionsSchema.extend({ flow: z.string().min(1).max(200).optional(), status: z.enum(jobStatuses).optional() }).strict();
+/**
+ * What {@link listJobs} takes: a page, and optionally one flow (id or slug),
+ * one status, and a time range on creation (`createdSince` inclusive,
+ * `createdBefore` exclusive).
+ */
+export const jobListOptionsSchema = pageOptionsSchema
+  .extend({ flow: z.string().min(1).max(200).optional(), status: z.enum(jobStatuses).optional(), createdSince: z.date().optional(), createdBefore: z.date().optional() })
+  .strict();
 export type JobListOptions = z.input<typeof jobListOptionsSchema>;
 
 /**
@@ -25,11 +31,11 @@ export type JobListOptions = z.input<typeof jobListOptionsSchema>;
  * flow's) index, so page 1000 costs what page 1 does.
  */
 export async function listJobs(context: DataMachineContext, scope: Scope, agentRef: string, options: JobListOptions = {}): Promise<Page<Job>> {
-  const { limit, cursor, flow, status } = parseInput(jobListOptionsSchema, options, 'job list options');
+  const { limit, cursor, flow, status, createdSince, createdBefore } = parseInput(jobListOptionsSchema, options, 'job list options');
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   return agentOperation(context, scope, 'logs.read', agentRef, async (trx, agent) => {
     const owner = flow === undefined ? { agentId: agent.id } : { flowId: (await findAgentFlow(trx, agent.id, flow)).id };
-    const rows = await newestJobsQuery(trx, owner, { status, after, limit: limit + 1 }).execute();
+    const rows = await newestJobsQuery(trx, owner, { status, createdSince, createdBefore, after, limit: limit + 1 }).execute();
     return pageOf(rows, limit, (row) => ({ at: row.created_at, id: row.id }), toJob);
   });
 }
@@ -43,11 +49,20 @@ export async function listJobs(context: DataMachineContext, scope: Scope, agentR
 export function newestJobsQuery(
   trx: TenantTransaction,
   owner: { readonly agentId: string } | { readonly flowId: string },
-  options: { readonly status?: JobStatus | undefined; readonly after?: KeysetPosition | undefined; readonly limit: number },
+  options: {
+    readonly status?: JobStatus | undefined;
+    readonly createdSince?: Date | undefined;
+    readonly createdBefore?: Date | undefined;
+    readonly after?: KeysetPosition | undefined;
+    readonly limit: number;
+  },
 ) {
   let query = trx.selectFrom('dm_jobs').selectAll();
   query = 'agentId' in owner ? query.where('agent_id', '=', owner.agentId) : query.where('flow_id', '=', owner.flowId);
   if (options.status !== undefined) query = query.where('status', '=', options.status);
+  // A range on the index's second column: the owner's index still serves filter and order.
+  if (options.createdSince !== undefined) query = query.where('created_at', '>=', options.createdSince);
+  if (options.createdBefore !== undefined) query = query.where('created_at', '<', options.createdBefore);
   const after = options.after;
   if (after !== undefined) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(after.at, after.id)));
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit);
@@ -56,6 +71,22 @@ export function newestJobsQuery(
 /** A job of the agent, with its fan-out children's counts (`children`). */
 export async function getJob(context: DataMachineContext, scope: Scope, agentRef: string, jobId: string): Promise<Job> {
   return agentOperation(context, scope, 'logs.read', agentRef, async (trx, agent) => toJob(await findAgentJob(trx, agent.id, jobId)));
+}
+
+/**
+ * The fan-out children of a job of the agent, in the order they were
+ * created, a page at a time (`logs.read`); another agent's job is `job.not_found`.
+ */
+export async function listJobChildren(context: DataMachineContext, scope: Scope, agentRef: string, jobId: string, options: PageOptions = {}): Promise<Page<Job>> {
+  const { limit, cursor } = parseInput(pageOptionsSchema, options, 'job list options');
+  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  return agentOperation(context, scope, 'logs.read', agentRef, async (trx, agent) => {
+    const parent = await findAgentJob(trx, agent.id, jobId);
+    let query = trx.selectFrom('dm_jobs').selectAll().where('parent_job_id', '=', parent.id);
+    if (after !== undefined) query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.at, after.id)));
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
+    return pageOf(rows, limit, (row) => ({ at: row.created_at, id: row.id }), toJob);
+  });
 }
 
 /** The job of `agentId` with this id, optionally locked; `job.not_found` otherwise. */

@@ -22,7 +22,18 @@ export const scopedErrors = {
   403: errorBodySchema,
   404: errorBodySchema,
   409: errorBodySchema,
+  429: errorBodySchema,
 } as const;
+
+/** The error responses of a route that also takes a body (which may be too large). */
+export const bodyErrors = { ...scopedErrors, 413: errorBodySchema } as const;
+
+/** A page of a cursor-paginated list: at most `limit` items (1 to 200, default 50) after `cursor`. */
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(500).optional(),
+});
+
 
 /** Security requirement of every authenticated route. */
 export const bearer = [{ bearer: [] }];

@@ -1,0 +1,74 @@
+import type { DataMachineContext, HandlerRegistry, Scope } from 'data-machine';
+import type { Acting } from '../http/authentication';
+
+/**
+ * What a command printed: rows for a table (or `--json`: `value` when given,
+ * else the rows, with an optional `footer` line under the table), or one line
+ * with the value behind it.
+ */
+export type CommandResult =
+  | {
+      readonly kind: 'rows';
+      readonly columns: readonly string[];
+      readonly rows: readonly Readonly<Record<string, unknown>>[];
+      readonly footer?: string;
+      readonly value?: unknown;
+    }
+  | { readonly kind: 'done'; readonly line: string; readonly value: unknown };
+
+/** A command line the CLI cannot read; exit code 2. */
+export class UsageError extends Error {}
+
+/** Parsed options of a command line. */
+export type Values = Readonly<Record<string, string | boolean | undefined>>;
+
+/** What a command runs with. */
+export interface CommandInput {
+  readonly context: DataMachineContext;
+  /** The handlers pipelines and flows are validated against. */
+  readonly handlers: HandlerRegistry;
+  readonly acting: Acting;
+  readonly values: Values;
+  readonly positionals: readonly string[];
+  /** The scope of the tenant named by `--tenant` (or the user's only tenant). */
+  scope(): Promise<Scope>;
+}
+
+/** One CLI command: the words that name it, its options and how many positionals it takes. */
+export interface AdminCommand {
+  readonly words: readonly string[];
+  readonly usage: string;
+  readonly options: Readonly<Record<string, { readonly type: 'string' }>>;
+  readonly positionals: number;
+  run(input: CommandInput): Promise<CommandResult>;
+}
+
+/** A string option. */
+export const text = { type: 'string' } as const;
+
+/** An option that must be one of `schema`'s values. */
+export function oneOf<T extends string>(values: Values, name: string, schema: { options: readonly T[] }): T {
+  const value = required(values, name);
+  const match = schema.options.find((option) => option === value);
+  if (match === undefined) throw new UsageError(`--${name} must be one of ${schema.options.join(', ')} (got "${value}")`);
+  return match;
+}
+
+/** An option that must be given. */
+export function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** An option that may be left out. */
+export function optional(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** A command that did one thing: its line, and the value `--json` prints. */
+export const done = (line: string, value: unknown): CommandResult => ({ kind: 'done', line, value });
+
+/** A date as the CLI prints it. */
+export const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());

@@ -1,0 +1,87 @@
+import type { DatabaseSuiteContext } from '@data-machine/testkit';
+import {
+  addMember,
+  createDataMachineContext,
+  createTenant,
+  createUser,
+  createUserToken,
+  grantAgentRole,
+  resolveScope,
+  type Actor,
+  type DataMachineContext,
+  type DataMachineDatabase,
+  type TenantRole,
+} from 'data-machine';
+import type { FastifyInstance } from 'fastify';
+import { sql, type Transaction } from 'kysely';
+import { buildApp, type AppDependencies } from '../../src/http/app';
+
+const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
+
+/** The app on the suite's (migrated) database, with the context it runs on and that context's clock (real time until set). */
+export async function startApp(
+  database: DatabaseSuiteContext<DataMachineDatabase>,
+  options: Pick<AppDependencies, 'rateLimit'> = {},
+): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
+  let fixed: Date | undefined;
+  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date() });
+  const app = buildApp({
+    database: { backend: database.backend, db: database.db, ping: async () => (await sql`select 1`.execute(database.db)).rows.length === 1, close: async () => undefined },
+    context,
+    // Suites send hundreds of requests with one token; the limit itself has its own suite.
+    rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
+  });
+  await app.ready();
+  return { app, context, setNow: (instant) => (fixed = instant) };
+}
+
+let counter = 0;
+
+/** A new user with a personal access token. */
+export async function person(context: DataMachineContext, name: string): Promise<{ id: string; token: string }> {
+  counter += 1;
+  const user = await createUser(context, system, { email: `${name}-${counter}@example.test`, displayName: name });
+  const { secret } = await createUserToken(context, system, { label: 'test', forUserId: user.id });
+  return { id: user.id, token: secret };
+}
+
+/** A tenant `slug` with an owner, and one member per role in `roles` (each with a token). */
+export async function tenantWorld(context: DataMachineContext, slug: string, roles: readonly TenantRole[] = []) {
+  const owner = await person(context, `${slug}-owner`);
+  const created = await createTenant(context, system, { slug, name: slug, ownerUserId: owner.id });
+  const ownerScope = await resolveScope(context, { kind: 'user', userId: owner.id, channel: 'cli' }, created.tenant.id);
+  const members: Partial<Record<TenantRole, { id: string; token: string }>> = {};
+  for (const role of roles) {
+    const member = await person(context, `${slug}-${role}`);
+    await addMember(context, ownerScope, { userId: member.id, role });
+    members[role] = member;
+  }
+  return { owner, members, ownerScope, tenant: created.tenant, defaultAgent: created.defaultAgent };
+}
+
+/** Gives `userId` a role on the agent, as the owner. */
+export async function grant(context: DataMachineContext, world: Awaited<ReturnType<typeof tenantWorld>>, agent: string, userId: string, role: 'admin' | 'operator' | 'viewer'): Promise<void> {
+  await grantAgentRole(context, world.ownerScope, agent, { userId, role });
+}
+
+/** Headers of a request with `token`. */
+export const as = (token: string, headers: Record<string, string> = {}): Record<string, string> => ({ authorization: `Bearer ${token}`, ...headers });
+
+/** Runs engine-side `work` (creating jobs, writing logs) in a transaction of the tenant, as the worker does. */
+export function asEngine<T>(database: DatabaseSuiteContext<DataMachineDatabase>, tenantId: string, work: (trx: Transaction<DataMachineDatabase>) => Promise<T>): Promise<T> {
+  return database.db.transaction().execute(async (trx) => {
+    await sql`select set_config('dm.tenant_id', ${tenantId}, true)`.execute(trx);
+    return work(trx);
+  });
+}
+
+/** A pipeline that fetches from `json_items` and publishes to `records`. */
+export const digestPipeline = {
+  slug: 'digest',
+  name: 'Digest',
+  steps: [
+    { key: 'fetch', type: 'fetch', handler: 'json_items', config: { items: [] } },
+    { key: 'think', type: 'ai' },
+    { key: 'store', type: 'publish', handler: 'records', config: { collection: 'notes' } },
+  ],
+} as const;
