@@ -19,3 +19,5 @@ export { dropDatabaseTemplate, prepareDatabaseTemplate } from './database/databa
 export type { DatabaseTemplate, TemplateMigration } from './database/database-template';
 export type { DescribeEachDatabaseOptions } from './database/describe-each-database';
 export type { TestDatabaseOptions } from './database/test-database';
+export { startHttpFixture } from './http-fixture/http-fixture';
+export type { FixtureHandler, FixtureRequest, FixtureResponse, HttpFixture } from './http-fixture/http-fixture';

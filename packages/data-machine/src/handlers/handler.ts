@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FetchedItem, StepLogger } from '../steps/step';
+import type { HandlerHttpClient } from './http/handler-http-client';
 
 /** A handler's slug: 1 to 64 lowercase letters, digits and inner `_` or `-` (`json_items`). */
 export const handlerSlugSchema = z
@@ -22,6 +23,12 @@ export interface HandlerContext {
   readonly secret?: string;
   /** Aborted when the job is cancelled or the worker shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * The HTTP client handlers reach the network through, built by the host
+   * with the tenant's allowances (see `createHandlerHttpClient`). Without one,
+   * a handler uses a client with the defaults: private addresses refused.
+   */
+  readonly http?: HandlerHttpClient;
 }
 
 /** The outcome of {@link HandlerBase.testConnection}: an expected failure is a result, not an exception. */
