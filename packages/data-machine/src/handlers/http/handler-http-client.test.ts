@@ -1,18 +1,9 @@
 import { startHttpFixture, type HttpFixture } from '@data-machine/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handlerFailureOf } from '../../../test/support/handler-fixture';
 import { HandlerError } from '../handler-error';
 import { createAddressCheck, createGuardedLookup, isPublicAddress } from './address-guard';
 import { createHandlerHttpClient, type HandlerHttpClient } from './handler-http-client';
-
-async function failureOf(promise: Promise<unknown>): Promise<{ code: string; retryable: boolean }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (HandlerError.isInstance(error)) return { code: error.code, retryable: error.retryable };
-    throw error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('handler HTTP client', () => {
   let fixture: HttpFixture;
@@ -38,14 +29,14 @@ describe('handler HTTP client', () => {
   it('answers a body that is not JSON with handler.invalid_response when asked for JSON', async () => {
     fixture.route('GET', '/html', () => ({ body: '<html>' }));
     const response = await local.request({ url: `${fixture.url}/html` });
-    expect(await failureOf(Promise.resolve().then(() => response.json()))).toEqual({ code: 'handler.invalid_response', retryable: false });
+    expect(await handlerFailureOf(Promise.resolve().then(() => response.json()))).toEqual({ code: 'handler.invalid_response', retryable: false });
   });
 
   describe('SSRF guard', () => {
     it('refuses a loopback IP literal unless the tenant allows private addresses', async () => {
       const strict = createHandlerHttpClient();
       fixture.route('GET', '/ok', () => ({ body: 'ok' }));
-      expect(await failureOf(strict.request({ url: `${fixture.url}/ok` }))).toEqual({ code: 'handler.address_refused', retryable: false });
+      expect(await handlerFailureOf(strict.request({ url: `${fixture.url}/ok` }))).toEqual({ code: 'handler.address_refused', retryable: false });
       expect(fixture.requests).toHaveLength(0);
       await strict.close();
     });
@@ -54,7 +45,7 @@ describe('handler HTTP client', () => {
       const strict = createHandlerHttpClient();
       fixture.route('GET', '/ok', () => ({ body: 'ok' }));
       const port = new URL(fixture.url).port;
-      expect(await failureOf(strict.request({ url: `http://localhost:${port}/ok` }))).toEqual({ code: 'handler.address_refused', retryable: false });
+      expect(await handlerFailureOf(strict.request({ url: `http://localhost:${port}/ok` }))).toEqual({ code: 'handler.address_refused', retryable: false });
       expect(fixture.requests).toHaveLength(0);
       await strict.close();
     });
@@ -64,7 +55,7 @@ describe('handler HTTP client', () => {
       const port = new URL(fixture.url).port;
       fixture.route('GET', '/hop', () => ({ status: 302, headers: { location: `http://127.0.0.2:${port}/inside` } }));
       fixture.route('GET', '/inside', () => ({ body: 'secret' }));
-      expect(await failureOf(narrow.request({ url: `${fixture.url}/hop` }))).toEqual({ code: 'handler.address_refused', retryable: false });
+      expect(await handlerFailureOf(narrow.request({ url: `${fixture.url}/hop` }))).toEqual({ code: 'handler.address_refused', retryable: false });
       expect(fixture.requests.map((request) => request.path)).toEqual(['/hop']);
       await narrow.close();
     });
@@ -87,8 +78,8 @@ describe('handler HTTP client', () => {
     });
 
     it('refuses schemes other than http and https', async () => {
-      expect(await failureOf(local.request({ url: 'file:///etc/passwd' }))).toEqual({ code: 'handler.invalid_url', retryable: false });
-      expect(await failureOf(local.request({ url: 'not a url' }))).toEqual({ code: 'handler.invalid_url', retryable: false });
+      expect(await handlerFailureOf(local.request({ url: 'file:///etc/passwd' }))).toEqual({ code: 'handler.invalid_url', retryable: false });
+      expect(await handlerFailureOf(local.request({ url: 'not a url' }))).toEqual({ code: 'handler.invalid_url', retryable: false });
     });
   });
 
@@ -105,7 +96,7 @@ describe('handler HTTP client', () => {
 
     it('stops after the redirect cap with handler.too_many_redirects', async () => {
       fixture.route('GET', '/loop', () => ({ status: 301, headers: { location: '/loop' } }));
-      expect(await failureOf(local.request({ url: `${fixture.url}/loop` }))).toEqual({ code: 'handler.too_many_redirects', retryable: false });
+      expect(await handlerFailureOf(local.request({ url: `${fixture.url}/loop` }))).toEqual({ code: 'handler.too_many_redirects', retryable: false });
       expect(fixture.requests).toHaveLength(3);
     });
   });
@@ -113,14 +104,14 @@ describe('handler HTTP client', () => {
   describe('limits', () => {
     it('refuses a response larger than the limit, declared or streamed', async () => {
       fixture.route('GET', '/big', () => ({ body: 'x'.repeat(2048) }));
-      expect(await failureOf(local.request({ url: `${fixture.url}/big` }))).toEqual({ code: 'handler.response_too_large', retryable: false });
+      expect(await handlerFailureOf(local.request({ url: `${fixture.url}/big` }))).toEqual({ code: 'handler.response_too_large', retryable: false });
       fixture.route('GET', '/chunked', () => ({ headers: { 'transfer-encoding': 'chunked' }, body: 'y'.repeat(4096) }));
-      expect(await failureOf(local.request({ url: `${fixture.url}/chunked`, maxResponseBytes: 100 }))).toEqual({ code: 'handler.response_too_large', retryable: false });
+      expect(await handlerFailureOf(local.request({ url: `${fixture.url}/chunked`, maxResponseBytes: 100 }))).toEqual({ code: 'handler.response_too_large', retryable: false });
     });
 
     it('gives up on a server that does not answer with handler.timeout, retryable', async () => {
       fixture.route('GET', '/hang', () => new Promise(() => {}));
-      expect(await failureOf(local.request({ url: `${fixture.url}/hang`, timeoutMs: 50 }))).toEqual({ code: 'handler.timeout', retryable: true });
+      expect(await handlerFailureOf(local.request({ url: `${fixture.url}/hang`, timeoutMs: 50 }))).toEqual({ code: 'handler.timeout', retryable: true });
     });
 
     it('reports a cancelled call as handler.cancelled', async () => {
@@ -129,13 +120,13 @@ describe('handler HTTP client', () => {
       const pending = local.request({ url: `${fixture.url}/hang`, signal: controller.signal });
       await expect.poll(() => fixture.requests.length).toBe(1);
       controller.abort();
-      expect(await failureOf(pending)).toEqual({ code: 'handler.cancelled', retryable: true });
+      expect(await handlerFailureOf(pending)).toEqual({ code: 'handler.cancelled', retryable: true });
     });
 
     it('reports a refused connection as handler.request_failed, retryable', async () => {
       const closed = await startHttpFixture();
       await closed.close();
-      expect(await failureOf(local.request({ url: `${closed.url}/` }))).toEqual({ code: 'handler.request_failed', retryable: true });
+      expect(await handlerFailureOf(local.request({ url: `${closed.url}/` }))).toEqual({ code: 'handler.request_failed', retryable: true });
     });
   });
 });
