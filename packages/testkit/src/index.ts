@@ -21,3 +21,5 @@ export type { DescribeEachDatabaseOptions } from './database/describe-each-datab
 export type { TestDatabaseOptions } from './database/test-database';
 export { startHttpFixture } from './http-fixture/http-fixture';
 export type { FixtureHandler, FixtureRequest, FixtureResponse, HttpFixture } from './http-fixture/http-fixture';
+export { feedFixtures } from './feeds/feed-fixtures';
+export type { FeedFixtureName } from './feeds/feed-fixtures';

@@ -240,6 +240,31 @@ export interface RecordTable {
   created_at: Timestamp;
 }
 
+/** What a handler remembers for one flow step between calls (a feed's validators and watermark). */
+export interface HandlerStateTable {
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  step_key: string;
+  handler: string;
+  state: Json<unknown>;
+  updated_at: Timestamp;
+}
+
+/** An item key's remote object at a publish target, reserved (remote_id null) before the call that creates it. */
+export interface RemoteIdentityTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  handler: string;
+  target: string;
+  identity_key: string;
+  remote_id: string | null;
+  reserved_by: string;
+  reserved_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -273,4 +298,6 @@ export interface DataMachineDatabase {
   dm_processed_items: ProcessedItemTable;
   dm_job_logs: JobLogTable;
   dm_records: RecordTable;
+  dm_handler_state: HandlerStateTable;
+  dm_remote_identities: RemoteIdentityTable;
 }

@@ -1,6 +1,10 @@
+import { createFlow } from '../../src/flows/flow-repository';
 import type { HandlerContext } from '../../src/handlers/handler';
 import { HandlerError } from '../../src/handlers/handler-error';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../../src/handlers/http/handler-http-client';
+import { createPipeline } from '../../src/pipelines/pipeline-repository';
+import type { TestContext } from './identity-fixture';
+import { digestStepConfig, digestSteps, flowWorld } from './pipeline-fixture';
 
 /** An HTTP client that may reach the local fixture servers (the tenant allowance tests turn on). */
 export function localHttp(): HandlerHttpClient {
@@ -30,4 +34,12 @@ export async function handlerFailureOf(promise: Promise<unknown>): Promise<{ cod
     throw error;
   }
   throw new Error('expected a HandlerError');
+}
+
+/** A handler call on a real flow (`digest`/`daily` of agent `bot` in a new tenant named by `slug`), for handlers that write rows keyed by flow. */
+export async function flowHandlerCall(context: TestContext, slug: string, overrides: Partial<HandlerContext> = {}): Promise<HandlerContext> {
+  const world = await flowWorld(context, slug);
+  await createPipeline(context, world.owner, world.handlers, 'bot', { slug: 'digest', name: 'Digest', steps: digestSteps });
+  const flow = await createFlow(context, world.owner, world.handlers, 'bot', { pipeline: 'digest', slug: 'daily', name: 'Daily', stepConfig: digestStepConfig });
+  return handlerCall({ tenantId: world.tenant.id, agentId: world.agent.id, flowId: flow.id, ...overrides });
 }

@@ -21,6 +21,8 @@ export interface FixtureResponse {
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string | readonly string[]>>;
   readonly body?: unknown;
+  /** Drops the connection without answering, as a server that closed an idle keep-alive socket does. */
+  readonly dropConnection?: boolean;
 }
 
 /** Answers one request; may return a promise that never settles to make the client time out. */
@@ -98,6 +100,10 @@ export async function startHttpFixture(): Promise<HttpFixture> {
 }
 
 function writeAnswer(outgoing: ServerResponse, answer: FixtureResponse): void {
+  if (answer.dropConnection === true) {
+    outgoing.socket?.destroy();
+    return;
+  }
   const isRaw = typeof answer.body === 'string' || Buffer.isBuffer(answer.body);
   const payload = answer.body === undefined ? '' : isRaw ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
   const headers: Record<string, string | readonly string[]> = { ...(answer.body !== undefined && !isRaw ? { 'content-type': 'application/json; charset=UTF-8' } : {}), ...answer.headers };

@@ -123,6 +123,15 @@ describe('handler HTTP client', () => {
       expect(await handlerFailureOf(pending)).toEqual({ code: 'handler.cancelled', retryable: true });
     });
 
+    it('sends a GET again once when the connection is dropped before an answer, never a POST', async () => {
+      let calls = 0;
+      fixture.route('GET', '/flaky', () => (++calls === 1 ? { dropConnection: true } : { body: 'ok' }));
+      expect((await local.request({ url: `${fixture.url}/flaky` })).text()).toBe('ok');
+      fixture.route('POST', '/drop', () => ({ dropConnection: true }));
+      expect(await handlerFailureOf(local.request({ url: `${fixture.url}/drop`, method: 'POST', body: '{}' }))).toEqual({ code: 'handler.request_failed', retryable: true });
+      expect(fixture.requests.filter((request) => request.path === '/drop')).toHaveLength(1);
+    });
+
     it('reports a refused connection as handler.request_failed, retryable', async () => {
       const closed = await startHttpFixture();
       await closed.close();

@@ -102,7 +102,7 @@ export function createHandlerHttpClient(options: HandlerHttpOptions = {}): Handl
     let body = call.body;
     let headers: Record<string, string> = { 'user-agent': settings.userAgent, ...lowercaseKeys(call.headers ?? {}) };
     for (let redirects = 0; ; redirects += 1) {
-      const response = await undiciRequest(url, { method, headers, body, signal, dispatcher: agent, maxRedirections: 0 });
+      const response = await send(url, { method, headers, body, signal, dispatcher: agent, maxRedirections: 0 });
       const location = headerValue(response.headers, 'location');
       if (!redirectStatuses.has(response.statusCode) || location === undefined) {
         return readResponse(url, response, maxBytes);
@@ -126,6 +126,34 @@ export function createHandlerHttpClient(options: HandlerHttpOptions = {}): Handl
   }
 
   return { request, close: () => agent.close() };
+}
+
+const idempotentMethods = new Set<string>(['GET', 'HEAD', 'PUT', 'DELETE']);
+const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * Sends once, and once more for an idempotent method whose connection was
+ * reset before any answer: a pooled keep-alive socket the server closed while
+ * it sat idle fails that way, and a second try on a new socket is what
+ * browsers do. A POST is never repeated here (it may have been received).
+ */
+interface SendOptions {
+  readonly method: HandlerHttpMethod;
+  readonly headers: Record<string, string>;
+  readonly body: string | Uint8Array | undefined;
+  readonly signal: AbortSignal;
+  readonly dispatcher: Dispatcher;
+  readonly maxRedirections: 0;
+}
+
+async function send(url: URL, options: SendOptions): Promise<Dispatcher.ResponseData> {
+  try {
+    return await undiciRequest(url, options);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (!idempotentMethods.has(options.method) || typeof code !== 'string' || !staleSocketCodes.has(code) || options.signal.aborted) throw error;
+    return undiciRequest(url, options);
+  }
 }
 
 /** A parsed http(s) URL; an IP literal host is checked here because `net.connect` skips the lookup for one. */
