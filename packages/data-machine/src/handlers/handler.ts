@@ -57,6 +57,13 @@ export interface FetchHandler<Config = unknown> extends HandlerBase<Config> {
 export interface PublishRequest {
   readonly body: unknown;
   readonly idempotencyKey: string;
+  /**
+   * Set by `upsert` steps: the job item's source key. A handler that upserts
+   * maps it to the remote object it made, so the same item updates that
+   * object in every later job instead of creating another. Without it a
+   * publish creates at most one object per idempotency key.
+   */
+  readonly itemKey?: string;
 }
 
 /** Where a publish landed; `created` is false when a retry found what an earlier attempt published. */

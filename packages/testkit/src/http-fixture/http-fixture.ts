@@ -28,6 +28,12 @@ export interface FixtureResponse {
 /** Answers one request; may return a promise that never settles to make the client time out. */
 export type FixtureHandler = (request: FixtureRequest) => FixtureResponse | Promise<FixtureResponse>;
 
+/** Options of {@link startHttpFixture}. */
+export interface HttpFixtureOptions {
+  /** Answers requests no route matches (a fixture with its own routing); without one they get a 404. */
+  readonly fallback?: FixtureHandler;
+}
+
 /** A running fixture server. */
 export interface HttpFixture {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
@@ -50,7 +56,7 @@ export interface HttpFixture {
  * const fixture = await startHttpFixture();
  * fixture.route('GET', '/feed.xml', () => ({ headers: { 'content-type': 'application/rss+xml' }, body: rss }));
  */
-export async function startHttpFixture(): Promise<HttpFixture> {
+export async function startHttpFixture(options: HttpFixtureOptions = {}): Promise<HttpFixture> {
   const requests: FixtureRequest[] = [];
   const routes = new Map<string, FixtureHandler>();
 
@@ -70,7 +76,7 @@ export async function startHttpFixture(): Promise<HttpFixture> {
     };
     requests.push(request);
     const handler = routes.get(`${request.method} ${request.path}`);
-    const answer = handler ? await handler(request) : { status: 404, body: { error: 'no route' } };
+    const answer = handler ? await handler(request) : options.fallback ? await options.fallback(request) : { status: 404, body: { error: 'no route' } };
     writeAnswer(outgoing, answer);
   }
 
