@@ -56,7 +56,7 @@ export const httpJsonHandler: FetchHandler<HttpJsonConfig> = {
   configSchema: httpJsonConfigSchema,
   secretName: 'api_token',
   async fetch(config, call) {
-    const authorization = config.auth === 'bearer' ? { authorization: `Bearer ${requireSecret(call, 'http_json')}` } : {};
+    const authorization: Record<string, string> = config.auth === 'bearer' ? { authorization: `Bearer ${requireSecret(call, 'http_json')}` } : {};
     return withCallHttp(call, async (http) => {
       const items: FetchedItem[] = [];
       const seen = new Set<string>();
