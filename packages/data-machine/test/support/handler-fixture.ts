@@ -1,4 +1,6 @@
 import { createFlow } from '../../src/flows/flow-repository';
+import { startHttpFixture, type HttpFixture } from '@data-machine/testkit';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { HandlerContext } from '../../src/handlers/handler';
 import { HandlerError } from '../../src/handlers/handler-error';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../../src/handlers/http/handler-http-client';
@@ -42,4 +44,40 @@ export async function flowHandlerCall(context: TestContext, slug: string, overri
   await createPipeline(context, world.owner, world.handlers, 'bot', { slug: 'digest', name: 'Digest', steps: digestSteps });
   const flow = await createFlow(context, world.owner, world.handlers, 'bot', { pipeline: 'digest', slug: 'daily', name: 'Daily', stepConfig: digestStepConfig });
   return handlerCall({ tenantId: world.tenant.id, agentId: world.agent.id, flowId: flow.id, ...overrides });
+}
+
+/** A local fixture server and a client allowed to reach it, for the enclosing suite. */
+export interface LocalServer {
+  readonly fixture: HttpFixture;
+  readonly http: HandlerHttpClient;
+}
+
+/**
+ * Starts a fixture server and a {@link localHttp} client before the suite,
+ * forgets routes and requests before each test, closes both after.
+ */
+export function useLocalServer(): LocalServer {
+  let fixture: HttpFixture | undefined;
+  let http: HandlerHttpClient | undefined;
+  beforeAll(async () => {
+    fixture = await startHttpFixture();
+    http = localHttp();
+  });
+  afterAll(async () => {
+    await http?.close();
+    await fixture?.close();
+  });
+  beforeEach(() => fixture?.reset());
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useLocalServer() is read before its suite started');
+    return value;
+  };
+  return {
+    get fixture() {
+      return started(fixture);
+    },
+    get http() {
+      return started(http);
+    },
+  };
 }

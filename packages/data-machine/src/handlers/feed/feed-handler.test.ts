@@ -1,27 +1,16 @@
-import { describeEachDatabase, feedFixtures, startHttpFixture, type FeedFixtureName, type HttpFixture } from '@data-machine/testkit';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describeEachDatabase, feedFixtures, type FeedFixtureName } from '@data-machine/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../../database/data-machine-database';
-import { flowHandlerCall, handlerCall, handlerFailureOf, localHttp } from '../../../test/support/handler-fixture';
+import { flowHandlerCall, handlerCall, handlerFailureOf, useLocalServer } from '../../../test/support/handler-fixture';
 import { migratedContext, type TestContext } from '../../../test/support/identity-fixture';
-import type { HandlerHttpClient } from '../http/handler-http-client';
 import { createHandlerStateStore } from '../state/handler-state-store';
 import { createFeedHandler, feedConfigSchema, type FeedItemData } from './feed-handler';
 
-let fixture: HttpFixture;
-let http: HandlerHttpClient;
-beforeAll(async () => {
-  fixture = await startHttpFixture();
-  http = localHttp();
-});
-afterAll(async () => {
-  await http.close();
-  await fixture.close();
-});
-beforeEach(() => fixture.reset());
+const local = useLocalServer();
 
 function serve(name: FeedFixtureName, headers: Record<string, string> = {}): string {
-  fixture.route('GET', `/${name}.xml`, () => ({ headers: { 'content-type': 'application/xml; charset=utf-8', ...headers }, body: feedFixtures[name] }));
-  return `${fixture.url}/${name}.xml`;
+  local.fixture.route('GET', `/${name}.xml`, () => ({ headers: { 'content-type': 'application/xml; charset=utf-8', ...headers }, body: feedFixtures[name] }));
+  return `${local.fixture.url}/${name}.xml`;
 }
 
 const config = (url: string, extra: Record<string, unknown> = {}) => feedConfigSchema.parse({ url, ...extra });
@@ -30,7 +19,7 @@ describe('rss fetch handler: parsing', () => {
   const handler = createFeedHandler();
 
   it('reads RSS 2.0: guid as key, else link; entities and CDATA decoded; content:encoded and dc:creator read', async () => {
-    const items = await handler.fetch(config(serve('rss2')), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('rss2')), handlerCall({ http: local.http }));
     expect(items.map((item) => item.sourceKey)).toEqual([
       'https://blog.example/?p=101',
       'https://blog.example/2026/11/no-guid/',
@@ -51,12 +40,12 @@ describe('rss fetch handler: parsing', () => {
   });
 
   it('yields an entry with a date that does not parse, dated null', async () => {
-    const items = await handler.fetch(config(serve('rss2')), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('rss2')), handlerCall({ http: local.http }));
     expect((items.find((item) => item.sourceKey.endsWith('/bad-date/'))?.data as FeedItemData).published).toBeNull();
   });
 
   it('reads Atom 1.0: id as key, alternate link, escaped HTML content, dates with offsets as UTC', async () => {
-    const items = await handler.fetch(config(serve('atom')), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('atom')), handlerCall({ http: local.http }));
     expect(items.map((item) => item.sourceKey)).toEqual(['tag:releases.example,2008:Repository/1/v2.1.0', 'tag:releases.example,2008:Repository/1/v2.0.0']);
     expect(items[0]?.data).toMatchObject({
       title: 'v2.1.0 \u2013 faster & smaller',
@@ -69,35 +58,35 @@ describe('rss fetch handler: parsing', () => {
   });
 
   it('reads RSS 1.0 (RDF) with Dublin Core dates and subjects', async () => {
-    const items = await handler.fetch(config(serve('rdf')), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('rdf')), handlerCall({ http: local.http }));
     expect(items.map((item) => item.sourceKey)).toEqual(['https://news.example/story/26/11/30/1', 'https://news.example/story/26/11/29/2']);
     expect(items[0]?.data).toMatchObject({ title: 'Compilers & coffee', published: '2026-11-30T07:00:00.000Z', authors: ['msmash'] });
   });
 
   it('reads at most maxItems entries, in feed order', async () => {
-    const items = await handler.fetch(config(serve('rss2'), { maxItems: 2 }), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('rss2'), { maxItems: 2 }), handlerCall({ http: local.http }));
     expect(items.map((item) => item.sourceKey)).toEqual(['https://blog.example/?p=101', 'https://blog.example/2026/11/no-guid/']);
   });
 
   it('skips entries dated at or before a configured since, keeping undated ones', async () => {
-    const items = await handler.fetch(config(serve('rss2'), { since: '2026-11-29T18:30:00Z' }), handlerCall({ http }));
+    const items = await handler.fetch(config(serve('rss2'), { since: '2026-11-29T18:30:00Z' }), handlerCall({ http: local.http }));
     expect(items.map((item) => item.sourceKey)).toEqual(['https://blog.example/?p=101', 'https://blog.example/2026/11/bad-date/']);
   });
 
   it('answers a truncated document with handler.feed_invalid carrying the parser reason', async () => {
     const url = serve('truncated');
-    const error = await handler.fetch(config(url), handlerCall({ http })).catch((failure: unknown) => failure);
+    const error = await handler.fetch(config(url), handlerCall({ http: local.http })).catch((failure: unknown) => failure);
     expect(error).toMatchObject({ code: 'handler.feed_invalid', retryable: false, details: { url, reason: 'Closing Tag is not closed.' } });
   });
 
   it('answers an HTML page with handler.feed_invalid', async () => {
-    expect(await handlerFailureOf(handler.fetch(config(serve('html')), handlerCall({ http })))).toEqual({ code: 'handler.feed_invalid', retryable: false });
+    expect(await handlerFailureOf(handler.fetch(config(serve('html')), handlerCall({ http: local.http })))).toEqual({ code: 'handler.feed_invalid', retryable: false });
   });
 
   it('answers a 404 with handler.remote_rejected and a 503 with retryable handler.remote_failed', async () => {
-    expect(await handlerFailureOf(handler.fetch(config(`${fixture.url}/gone.xml`), handlerCall({ http })))).toEqual({ code: 'handler.remote_rejected', retryable: false });
-    fixture.route('GET', '/busy.xml', () => ({ status: 503 }));
-    expect(await handlerFailureOf(handler.fetch(config(`${fixture.url}/busy.xml`), handlerCall({ http })))).toEqual({ code: 'handler.remote_failed', retryable: true });
+    expect(await handlerFailureOf(handler.fetch(config(`${local.fixture.url}/gone.xml`), handlerCall({ http: local.http })))).toEqual({ code: 'handler.remote_rejected', retryable: false });
+    local.fixture.route('GET', '/busy.xml', () => ({ status: 503 }));
+    expect(await handlerFailureOf(handler.fetch(config(`${local.fixture.url}/busy.xml`), handlerCall({ http: local.http })))).toEqual({ code: 'handler.remote_failed', retryable: true });
   });
 
   it('refuses a configuration without an http(s) URL', () => {
@@ -114,24 +103,24 @@ await describeEachDatabase<DataMachineDatabase>('rss fetch handler: state betwee
 
   it('sends the ETag and Last-Modified it was given, and yields nothing on 304', async () => {
     const handler = createFeedHandler({ state: createHandlerStateStore(context) });
-    const call = await flowHandlerCall(context, 'feed-conditional', { http, stepKey: 'fetch' });
-    fixture.route('GET', '/cond.xml', (request) =>
+    const call = await flowHandlerCall(context, 'feed-conditional', { http: local.http, stepKey: 'fetch' });
+    local.fixture.route('GET', '/cond.xml', (request) =>
       request.headers['if-none-match'] === '"v1"'
         ? { status: 304 }
         : { headers: { etag: '"v1"', 'last-modified': 'Mon, 30 Nov 2026 09:15:00 GMT' }, body: feedFixtures.atom },
     );
-    const url = `${fixture.url}/cond.xml`;
+    const url = `${local.fixture.url}/cond.xml`;
     expect(await handler.fetch(config(url), call)).toHaveLength(2);
     expect(await handler.fetch(config(url), call)).toEqual([]);
-    expect(fixture.requests[1]?.headers).toMatchObject({ 'if-none-match': '"v1"', 'if-modified-since': 'Mon, 30 Nov 2026 09:15:00 GMT' });
+    expect(local.fixture.requests[1]?.headers).toMatchObject({ 'if-none-match': '"v1"', 'if-modified-since': 'Mon, 30 Nov 2026 09:15:00 GMT' });
   });
 
   it('yields on a later run only entries newer than the newest it yielded before', async () => {
     const handler = createFeedHandler({ state: createHandlerStateStore(context) });
-    const call = await flowHandlerCall(context, 'feed-watermark', { http, stepKey: 'fetch' });
+    const call = await flowHandlerCall(context, 'feed-watermark', { http: local.http, stepKey: 'fetch' });
     let body: string = feedFixtures.rdf;
-    fixture.route('GET', '/wm.xml', () => ({ body }));
-    const url = `${fixture.url}/wm.xml`;
+    local.fixture.route('GET', '/wm.xml', () => ({ body }));
+    const url = `${local.fixture.url}/wm.xml`;
     expect(await handler.fetch(config(url), call)).toHaveLength(2);
     body = feedFixtures.rdf.replace('<rdf:li rdf:resource="https://news.example/story/26/11/30/1"/>', '').replace(
       '<item rdf:about="https://news.example/story/26/11/30/1">',
@@ -144,8 +133,8 @@ await describeEachDatabase<DataMachineDatabase>('rss fetch handler: state betwee
   it('keeps state per flow step: another flow reads the same feed in full', async () => {
     const handler = createFeedHandler({ state: createHandlerStateStore(context) });
     const url = serve('rdf');
-    const first = await flowHandlerCall(context, 'feed-step-a', { http, stepKey: 'fetch' });
-    const second = await flowHandlerCall(context, 'feed-step-b', { http, stepKey: 'fetch' });
+    const first = await flowHandlerCall(context, 'feed-step-a', { http: local.http, stepKey: 'fetch' });
+    const second = await flowHandlerCall(context, 'feed-step-b', { http: local.http, stepKey: 'fetch' });
     await handler.fetch(config(url), first);
     expect(await handler.fetch(config(url), first)).toEqual([]);
     expect(await handler.fetch(config(url), second)).toHaveLength(2);
