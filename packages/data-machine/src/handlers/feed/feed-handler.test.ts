@@ -89,6 +89,11 @@ describe('rss fetch handler: parsing', () => {
     expect(await handlerFailureOf(handler.fetch(config(`${local.fixture.url}/busy.xml`), handlerCall({ http: local.http })))).toEqual({ code: 'handler.remote_failed', retryable: true });
   });
 
+  it('reaches the network through a strict client when the host hands none: a loopback feed is refused', async () => {
+    expect(await handlerFailureOf(handler.fetch(config(serve('rss2')), handlerCall()))).toEqual({ code: 'handler.address_refused', retryable: false });
+    expect(local.fixture.requests).toHaveLength(0);
+  });
+
   it('refuses a configuration without an http(s) URL', () => {
     expect(feedConfigSchema.safeParse({ url: 'file:///etc/passwd' }).success).toBe(false);
     expect(feedConfigSchema.safeParse({ url: 'https://blog.example/feed', since: 'yesterday' }).success).toBe(false);
