@@ -94,6 +94,11 @@ describe('rss fetch handler: parsing', () => {
     expect(local.fixture.requests).toHaveLength(0);
   });
 
+  it('tests a connection by reading the feed, without touching state, and explains a failure', async () => {
+    expect(await handler.testConnection?.(config(serve('atom')), handlerCall({ http: local.http }))).toEqual({ ok: true });
+    expect(await handler.testConnection?.(config(serve('html')), handlerCall({ http: local.http }))).toEqual({ ok: false, message: expect.stringContaining('not a readable RSS or Atom feed') });
+  });
+
   it('refuses a configuration without an http(s) URL', () => {
     expect(feedConfigSchema.safeParse({ url: 'file:///etc/passwd' }).success).toBe(false);
     expect(feedConfigSchema.safeParse({ url: 'https://blog.example/feed', since: 'yesterday' }).success).toBe(false);

@@ -94,6 +94,17 @@ export function createFeedHandler(options: FeedHandlerOptions = {}): FetchHandle
       await options.state?.write(call, slug, nextState(state, response, items));
       return items.flatMap((entry): FetchedItem[] => (entry.key === undefined ? [] : [{ sourceKey: entry.key, data: entry.data }]));
     },
+    async testConnection(config, call) {
+      try {
+        const response = await withCallHttp(call, (http) => http.request({ url: config.url, signal: call.signal }));
+        throwForStatus(response, 'The feed server');
+        parseEntries(response, config.url);
+        return { ok: true };
+      } catch (error) {
+        if (HandlerError.isInstance(error)) return { ok: false, message: error.message };
+        throw error;
+      }
+    },
   };
 }
 
