@@ -50,6 +50,21 @@ export const dataMachineErrorCodes = [
   'ai.run_failed',
   'ai.run_incomplete',
   'ai.cancelled',
+  // handler calls (issue 13): HandlerError carries whether a retry may pass
+  'handler.invalid_url',
+  'handler.address_refused',
+  'handler.timeout',
+  'handler.cancelled',
+  'handler.response_too_large',
+  'handler.too_many_redirects',
+  'handler.request_failed',
+  'handler.remote_rejected',
+  'handler.remote_failed',
+  'handler.invalid_response',
+  'handler.invalid_input',
+  'handler.secret_missing',
+  'handler.feed_invalid',
+  'handler.identity_busy',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -88,6 +88,26 @@ export { jsonItemsConfigSchema, jsonItemsHandler, maxJsonItems } from './handler
 export type { JsonItemsConfig } from './handlers/json-items-handler';
 export { createRecordsHandler, recordsConfigSchema } from './handlers/records-handler';
 export type { RecordsConfig } from './handlers/records-handler';
+// real handlers (issue 13): the guarded HTTP client, feeds, JSON APIs, webhooks, WordPress
+export { HandlerError } from './handlers/handler-error';
+export { createBuiltInHandlers, createDefaultHandlerRegistry } from './handlers/built-in-handlers';
+export { createHandlerHttpClient } from './handlers/http/handler-http-client';
+export type { HandlerHttpClient, HandlerHttpMethod, HandlerHttpOptions, HandlerHttpRequest, HandlerHttpResponse } from './handlers/http/handler-http-client';
+export { isPublicAddress } from './handlers/http/address-guard';
+export type { AddressPolicy } from './handlers/http/address-guard';
+export { createHandlerStateStore } from './handlers/state/handler-state-store';
+export type { HandlerStateStore } from './handlers/state/handler-state-store';
+export { bindRemoteIdentity, releaseRemoteIdentity, remoteIdentityLeaseMs, reserveRemoteIdentity } from './handlers/identities/remote-identities';
+export type { RemoteIdentityKey, RemoteIdentityReservation } from './handlers/identities/remote-identities';
+export { createFeedHandler, feedConfigSchema } from './handlers/feed/feed-handler';
+export type { FeedConfig, FeedHandlerOptions, FeedItemData } from './handlers/feed/feed-handler';
+export { httpJsonConfigSchema, httpJsonHandler } from './handlers/http-json/http-json-handler';
+export type { HttpJsonConfig } from './handlers/http-json/http-json-handler';
+export { jsonPointerSchema, resolveJsonPointer } from './handlers/internal/json-pointer';
+export { createWebhookHandler, signWebhookBody, webhookConfigSchema, webhookSignatureHeader, webhookTimestampHeader } from './handlers/webhook/webhook-handler';
+export type { WebhookConfig, WebhookHandlerOptions } from './handlers/webhook/webhook-handler';
+export { createWordPressHandler, wordpressConfigSchema, wordpressPostInputSchema } from './handlers/wordpress/wordpress-handler';
+export type { WordPressConfig, WordPressPostInput } from './handlers/wordpress/wordpress-handler';
 export { checkPipelineSteps } from './pipelines/pipeline-steps';
 export { createPipeline, deletePipeline, getPipeline, listPipelines, newPipelineSchema, pipelinePatchSchema, updatePipeline } from './pipelines/pipeline-repository';
 export type { NewPipeline, Pipeline, PipelinePatch } from './pipelines/pipeline-repository';

@@ -19,3 +19,9 @@ export { dropDatabaseTemplate, prepareDatabaseTemplate } from './database/databa
 export type { DatabaseTemplate, TemplateMigration } from './database/database-template';
 export type { DescribeEachDatabaseOptions } from './database/describe-each-database';
 export type { TestDatabaseOptions } from './database/test-database';
+export { startHttpFixture } from './http-fixture/http-fixture';
+export type { FixtureHandler, FixtureRequest, FixtureResponse, HttpFixture, HttpFixtureOptions } from './http-fixture/http-fixture';
+export { feedFixtures } from './feeds/feed-fixtures';
+export type { FeedFixtureName } from './feeds/feed-fixtures';
+export { startWordPressServer } from './wordpress/wordpress-server';
+export type { WordPressMedia, WordPressPost, WordPressServer, WordPressServerOptions, WordPressTerm } from './wordpress/wordpress-server';

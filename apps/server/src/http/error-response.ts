@@ -105,6 +105,21 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'ai.run_failed': 502,
   'ai.run_incomplete': 409,
   'ai.cancelled': 503,
+  // Handler calls (issue 13): what the remote did is a gateway status; what the flow asked for, the caller's.
+  'handler.invalid_url': 400,
+  'handler.address_refused': 400,
+  'handler.invalid_input': 400,
+  'handler.secret_missing': 400,
+  'handler.identity_busy': 409,
+  'handler.cancelled': 503,
+  'handler.timeout': 504,
+  'handler.response_too_large': 502,
+  'handler.too_many_redirects': 502,
+  'handler.request_failed': 502,
+  'handler.remote_rejected': 502,
+  'handler.remote_failed': 502,
+  'handler.invalid_response': 502,
+  'handler.feed_invalid': 502,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

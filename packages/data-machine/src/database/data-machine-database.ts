@@ -244,6 +244,31 @@ export interface RecordTable {
   created_at: Timestamp;
 }
 
+/** What a handler remembers for one flow step between calls (a feed's validators and watermark). */
+export interface HandlerStateTable {
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  step_key: string;
+  handler: string;
+  state: Json<unknown>;
+  updated_at: Timestamp;
+}
+
+/** An item key's remote object at a publish target, reserved (remote_id null) before the call that creates it. */
+export interface RemoteIdentityTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  handler: string;
+  target: string;
+  identity_key: string;
+  remote_id: string | null;
+  reserved_by: string;
+  reserved_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -296,4 +321,6 @@ export interface DataMachineDatabase {
   dm_records: RecordTable;
   dm_scheduler_leases: SchedulerLeaseTable;
   dm_system_tasks: SystemTaskTable;
+  dm_handler_state: HandlerStateTable;
+  dm_remote_identities: RemoteIdentityTable;
 }

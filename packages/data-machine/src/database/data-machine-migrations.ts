@@ -7,6 +7,7 @@ import { userTokens } from './migrations/0005-user-tokens';
 import { queueLeaseMode } from './migrations/0006-queue-lease-mode';
 import { agentOrigin } from './migrations/0007-agent-origin';
 import { scheduler } from './migrations/0009-scheduler';
+import { handlerState } from './migrations/0010-handler-state';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -19,6 +20,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0006_queue_lease_mode': queueLeaseMode,
     '0007_agent_origin': agentOrigin,
     '0009_scheduler': scheduler,
+    '0010_handler_state': handlerState,
   },
 };
 

@@ -23,5 +23,7 @@ export const productTables = {
     'dm_processed_items',
     'dm_job_logs',
     'dm_records',
+    'dm_handler_state',
+    'dm_remote_identities',
   ],
 } as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FetchedItem, StepLogger } from '../steps/step';
+import type { HandlerHttpClient } from './http/handler-http-client';
 
 /** A handler's slug: 1 to 64 lowercase letters, digits and inner `_` or `-` (`json_items`). */
 export const handlerSlugSchema = z
@@ -22,6 +23,12 @@ export interface HandlerContext {
   readonly secret?: string;
   /** Aborted when the job is cancelled or the worker shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * The HTTP client handlers reach the network through, built by the host
+   * with the tenant's allowances (see `createHandlerHttpClient`). Without one,
+   * a handler uses a client with the defaults: private addresses refused.
+   */
+  readonly http?: HandlerHttpClient;
 }
 
 /** The outcome of {@link HandlerBase.testConnection}: an expected failure is a result, not an exception. */
@@ -50,6 +57,13 @@ export interface FetchHandler<Config = unknown> extends HandlerBase<Config> {
 export interface PublishRequest {
   readonly body: unknown;
   readonly idempotencyKey: string;
+  /**
+   * Set by `upsert` steps: the job item's source key. A handler that upserts
+   * maps it to the remote object it made, so the same item updates that
+   * object in every later job instead of creating another. Without it a
+   * publish creates at most one object per idempotency key.
+   */
+  readonly itemKey?: string;
 }
 
 /** Where a publish landed; `created` is false when a retry found what an earlier attempt published. */

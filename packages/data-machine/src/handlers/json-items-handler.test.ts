@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { handlerCall } from '../../test/support/handler-fixture';
 import { jsonItemsConfigSchema, jsonItemsHandler } from './json-items-handler';
 
-const call = {
-  tenantId: 't',
-  agentId: 'a',
-  flowId: 'f',
-  jobId: 'j',
-  stepKey: 'fetch',
-  logger: { debug() {}, info() {}, warn() {}, error() {} },
-  signal: new AbortController().signal,
-};
+const call = handlerCall({ stepKey: 'fetch' });
 
 describe('json_items fetch handler', () => {
   it('yields each item keyed by its key field, numbers as strings', async () => {

@@ -1,11 +1,8 @@
 import { describeEachDatabase } from '@data-machine/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import { createFlow } from '../flows/flow-repository';
-import { createPipeline } from '../pipelines/pipeline-repository';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
-import { digestStepConfig, digestSteps, flowWorld } from '../../test/support/pipeline-fixture';
-import type { HandlerContext } from './handler';
+import { flowHandlerCall } from '../../test/support/handler-fixture';
 import { createRecordsHandler, recordsConfigSchema } from './records-handler';
 
 await describeEachDatabase<DataMachineDatabase>('records publish handler', (database) => {
@@ -14,20 +11,7 @@ await describeEachDatabase<DataMachineDatabase>('records publish handler', (data
     context = await migratedContext(database.db);
   });
 
-  async function publishTarget(slug: string): Promise<HandlerContext> {
-    const world = await flowWorld(context, slug);
-    await createPipeline(context, world.owner, world.handlers, 'bot', { slug: 'digest', name: 'Digest', steps: digestSteps });
-    const flow = await createFlow(context, world.owner, world.handlers, 'bot', { pipeline: 'digest', slug: 'daily', name: 'Daily', stepConfig: digestStepConfig });
-    return {
-      tenantId: world.tenant.id,
-      agentId: world.agent.id,
-      flowId: flow.id,
-      jobId: 'job_1',
-      stepKey: 'store',
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-      signal: new AbortController().signal,
-    };
-  }
+  const publishTarget = (slug: string) => flowHandlerCall(context, slug, { jobId: 'job_1', stepKey: 'store' });
 
   function recordsOf(tenantId: string) {
     return database.db.selectFrom('dm_records').selectAll().where('tenant_id', '=', tenantId).orderBy('idempotency_key').execute();

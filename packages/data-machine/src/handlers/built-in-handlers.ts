@@ -1,0 +1,36 @@
+import type { DataMachineContext } from '../context';
+import { createFeedHandler } from './feed/feed-handler';
+import type { Handler } from './handler';
+import { createHandlerRegistry, type HandlerRegistry } from './handler-registry';
+import { httpJsonHandler } from './http-json/http-json-handler';
+import { jsonItemsHandler } from './json-items-handler';
+import { createRecordsHandler } from './records-handler';
+import { createHandlerStateStore } from './state/handler-state-store';
+import { createWebhookHandler } from './webhook/webhook-handler';
+import { createWordPressHandler } from './wordpress/wordpress-handler';
+
+/**
+ * Every handler the product ships, wired to `context`: fetch `json_items`,
+ * `rss`, `http_json`; publish `records`, `webhook`, `wordpress`.
+ */
+export function createBuiltInHandlers(context: DataMachineContext): Handler[] {
+  return [
+    jsonItemsHandler,
+    createFeedHandler({ state: createHandlerStateStore(context) }),
+    httpJsonHandler,
+    createRecordsHandler(context),
+    createWebhookHandler({ now: context.now }),
+    createWordPressHandler(context),
+  ];
+}
+
+/**
+ * The registry a host starts from: the built-in handlers, open for more.
+ *
+ * @example
+ * const handlers = createDefaultHandlerRegistry(context);
+ * handlers.register(myHandler);
+ */
+export function createDefaultHandlerRegistry(context: DataMachineContext): HandlerRegistry {
+  return createHandlerRegistry(createBuiltInHandlers(context));
+}
