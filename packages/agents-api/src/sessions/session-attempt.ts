@@ -4,7 +4,7 @@ import type { RunRecord } from '../transcripts/run-record';
 import { AgentsApiError } from '../errors';
 import { sessionNotFound, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import { createFencedPersister, storeCall, type SessionLease } from './session-lease';
-import { finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits } from './session-run-record';
+import { finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits, storedResult } from './session-run-record';
 import type { RunFields, SessionRunResult } from './session-runner';
 
 /** What one attempt of a session run is asked to do. */
@@ -63,7 +63,7 @@ export async function prepareAttempt(
     store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, idempotencyKey: plan.idempotencyKey, seqAtStart: plan.seqAtStart ?? session.lastSeq }),
   );
   const { run } = begin;
-  if (run.status !== 'running') return { status: 'ended', outcome: { session, result: run.result as ConversationResult, runId: run.id } };
+  if (run.status !== 'running') return { status: 'ended', outcome: { session, result: storedResult(run), runId: run.id } };
   const inputStored = plan.inputStored || (!begin.created && inputAlreadyStored(stored, run, plan.input));
   if (!inputStored && plan.input.length > 0) {
     await storeCall(() => store.append(owner, sessionId, plan.input, undefined, { lockToken: lease.token }));
