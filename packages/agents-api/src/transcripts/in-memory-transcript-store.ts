@@ -19,6 +19,10 @@ import {
   parseLoadOptions,
   parseMessagesToAppend,
   parseNewRun,
+  parseOpenSession,
+  parseReleaseToken,
+  type ParsedNewRun,
+  type ParsedNewSession,
   parseNewSession,
   parseOwner,
   parseRunId,
@@ -31,7 +35,7 @@ import {
   repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import type { RunRecord } from './run-record';
+import type { RunBegin, RunRecord } from './run-record';
 import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionOwner, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
@@ -89,33 +93,90 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return { sessions: selected.map(copy), nextCursor };
   }
 
+  /** Stores a new session with its first messages; `transcript.session_exists` if the id is taken (by anyone). */
+  function insertSession(owner: SessionOwner, parsed: ParsedNewSession, initial: readonly AgentMessage[]): SessionRecord {
+    const { userId, tenantId } = owner;
+    const id = parsed.id ?? generateId();
+    if (sessions.has(id)) throw sessionExists(id);
+    const repeated = repeatedMessageId(initial);
+    if (repeated !== undefined) throw duplicateMessage(id, repeated);
+    const createdAt = now();
+    const stored: TranscriptSession = {
+      id,
+      agentSlug: parsed.agentSlug,
+      userId,
+      tenantId,
+      title: parsed.title ?? null,
+      metadata: asJson(parsed.metadata ?? {}),
+      lastSeq: initial.length,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
+    const record: SessionRecord = { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() };
+    sessions.set(id, record);
+    return record;
+  }
+
+  /** `beginRun` on a found session: the run with the key (one more attempt while it runs), or a new one. */
+  function beginRunOn(record: SessionRecord, parsed: ParsedNewRun): RunBegin {
+    const at = now();
+    const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
+    if (existing) {
+      const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
+      record.runs.set(current.id, current);
+      return { created: false, run: copy(current) };
+    }
+    const created: RunRecord = {
+      id: defaultRunId(),
+      sessionId: record.session.id,
+      agentSlug: parsed.agentSlug,
+      userId: record.session.userId,
+      tenantId: record.session.tenantId,
+      idempotencyKey: parsed.idempotencyKey ?? null,
+      status: 'running',
+      failureCode: null,
+      turnUsage: [],
+      usage: {},
+      used: { turns: 0, tokens: 0, wallClockMs: 0 },
+      attempts: 1,
+      seqAtStart: parsed.seqAtStart,
+      result: null,
+      startedAt: at,
+      updatedAt: at,
+      endedAt: null,
+    };
+    record.runs.set(created.id, created);
+    return { created: true, run: copy(created) };
+  }
+
   // Driver errors (and any other surprise) become `transcript.store_failed`.
   return wrapStoreErrors({
     durable: false,
 
     async createSession(owner, session, createOptions) {
-      const { userId, tenantId } = parseOwner(owner);
       const parsed = parseNewSession(session);
       const initial = parseMessagesToAppend(createOptions?.messages ?? []);
-      const id = parsed.id ?? generateId();
-      if (sessions.has(id)) throw sessionExists(id);
-      const repeated = repeatedMessageId(initial);
-      if (repeated !== undefined) throw duplicateMessage(id, repeated);
-      const createdAt = now();
-      const stored: TranscriptSession = {
-        id,
-        agentSlug: parsed.agentSlug,
-        userId,
-        tenantId,
-        title: parsed.title ?? null,
-        metadata: asJson(parsed.metadata ?? {}),
-        lastSeq: initial.length,
-        createdAt,
-        updatedAt: createdAt,
+      return copy(insertSession(parseOwner(owner), parsed, initial).session);
+    },
+
+    async openSession(owner, request) {
+      const parsedOwner = parseOwner(owner);
+      const { session, messages, ttlMs, run } = parseOpenSession(request);
+      const existing = session.id === undefined ? undefined : sessions.get(session.id);
+      // Another owner's session, or one opened without a key (not a retry): the id is taken.
+      if (existing && (run.idempotencyKey === undefined || !find(parsedOwner, existing.session.id))) throw sessionExists(existing.session.id);
+      const at = now();
+      if (existing?.lock && existing.lock.expiresAt.getTime() > at.getTime()) return { opened: false, reason: 'held', expiresAt: new Date(existing.lock.expiresAt) };
+      const record = existing ?? insertSession(parsedOwner, session, messages);
+      record.lock = { token: randomUUID(), expiresAt: new Date(at.getTime() + ttlMs) };
+      return {
+        opened: true,
+        created: existing === undefined,
+        session: copy(record.session),
+        lease: { token: record.lock.token, expiresAt: new Date(record.lock.expiresAt) },
+        run: beginRunOn(record, { agentSlug: record.session.agentSlug, ...run }),
       };
-      const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
-      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() });
-      return copy(stored);
     },
 
     async getSession(owner, sessionId) {
@@ -258,43 +319,17 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsed = parseNewRun(run);
-      const record = requireSession(parsedOwner, id);
-      const at = now();
-      const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
-      if (existing) {
-        const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
-        record.runs.set(current.id, current);
-        return { created: false, run: copy(current) };
-      }
-      const created: RunRecord = {
-        id: defaultRunId(),
-        sessionId: id,
-        agentSlug: parsed.agentSlug,
-        userId: record.session.userId,
-        tenantId: record.session.tenantId,
-        idempotencyKey: parsed.idempotencyKey ?? null,
-        status: 'running',
-        failureCode: null,
-        turnUsage: [],
-        usage: {},
-        used: { turns: 0, tokens: 0, wallClockMs: 0 },
-        attempts: 1,
-        seqAtStart: parsed.seqAtStart,
-        result: null,
-        startedAt: at,
-        updatedAt: at,
-        endedAt: null,
-      };
-      record.runs.set(created.id, created);
-      return { created: true, run: copy(created) };
+      return beginRunOn(requireSession(parsedOwner, id), parsed);
     },
 
-    async updateRun(owner, sessionId, runId, update) {
+    async updateRun(owner, sessionId, runId, update, updateOptions) {
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsedRunId = parseRunId(runId);
       const changes = parseRunUpdate(update);
-      const existing = requireSession(parsedOwner, id).runs.get(parsedRunId);
+      const releaseToken = parseReleaseToken(updateOptions);
+      const record = requireSession(parsedOwner, id);
+      const existing = record.runs.get(parsedRunId);
       if (!existing) throw runNotFound(id, parsedRunId);
       const at = now();
       const updated: RunRecord = {
@@ -308,7 +343,8 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         updatedAt: at,
         endedAt: changes.ended ? at : existing.endedAt,
       };
-      requireSession(parsedOwner, id).runs.set(parsedRunId, updated);
+      record.runs.set(parsedRunId, updated);
+      if (releaseToken !== undefined && record.lock?.token === releaseToken) record.lock = undefined;
       return copy(updated);
     },
 

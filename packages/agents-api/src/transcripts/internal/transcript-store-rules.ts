@@ -182,9 +182,39 @@ export function repeatedMessageId(messages: readonly AgentMessage[]): string | u
   return undefined;
 }
 
-export function parseNewRun(run: unknown): z.infer<typeof newRunSchema> {
+export type ParsedNewRun = z.infer<typeof newRunSchema>;
+
+export function parseNewRun(run: unknown): ParsedNewRun {
   return parseTranscriptInput(newRunSchema, run, 'new run');
 }
+
+const openSessionEnvelopeSchema = z.object({ session: z.unknown(), messages: z.unknown().optional(), ttlMs: z.unknown(), run: z.unknown() });
+const openedRunSchema = newRunSchema.omit({ agentSlug: true });
+
+/** An `openSession` request, checked whole before anything is written. */
+export interface ParsedOpenSession {
+  readonly session: ParsedNewSession;
+  readonly messages: readonly AgentMessage[];
+  readonly ttlMs: number;
+  readonly run: z.infer<typeof openedRunSchema>;
+}
+
+/** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
+export function parseOpenSession(request: unknown): ParsedOpenSession {
+  const envelope = parseTranscriptInput(openSessionEnvelopeSchema, request, 'open session request');
+  const session = parseNewSession(envelope.session);
+  const messages = parseMessagesToAppend(envelope.messages ?? []);
+  const repeated = repeatedMessageId(messages);
+  if (repeated !== undefined) throw duplicateMessage(session.id ?? '(new)', repeated);
+  return { session, messages, ttlMs: parseTtl(envelope.ttlMs), run: parseTranscriptInput(openedRunSchema, envelope.run, 'run') };
+}
+
+/** The lock token `updateRun` is to release, if any; checked like any token. */
+export function parseReleaseToken(options: unknown): string | undefined {
+  const token = parseTranscriptInput(updateRunOptionsSchema, options ?? {}, 'update run options').releaseLockToken;
+  return token === undefined ? undefined : parseToken(token);
+}
+const updateRunOptionsSchema = z.object({ releaseLockToken: z.unknown().optional() });
 
 export function parseRunUpdate(update: unknown): z.infer<typeof runUpdateSchema> {
   return parseTranscriptInput(runUpdateSchema, update, 'run update');
