@@ -23,6 +23,8 @@ export interface AttemptPlan {
 export interface ReadyAttempt {
   readonly status: 'ready';
   readonly sessionId: string;
+  /** The session as it was when the attempt began. */
+  readonly session: TranscriptSession;
   readonly run: RunRecord;
   readonly request: ConversationRequest;
   /** Appends fenced by the lease, recording what the run spends as it goes. */
@@ -77,9 +79,11 @@ export async function prepareAttempt(
   return {
     status: 'ready',
     sessionId,
+    session,
     run,
     request: { ...plan.fields, limits: 'limits' in budget ? budget.limits : plan.fields.limits, messages, ...(approvals ? { approvals } : {}) },
-    persister: recordingProgress(createFencedPersister(store, owner, lease), store, owner, run, startedAt, now),
+    // Only a keyed run can be continued by a later attempt, so only its progress is worth a write per step.
+    persister: plan.idempotencyKey === undefined ? createFencedPersister(store, owner, lease) : recordingProgress(createFencedPersister(store, owner, lease), store, owner, run, startedAt, now),
     runOptions: { signal },
     exhausted: 'exhausted' in budget ? budget.exhausted : undefined,
     startedAt,

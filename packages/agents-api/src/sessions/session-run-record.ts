@@ -5,7 +5,7 @@ import { agentMessageSchema, toolCallSchema, type AgentMessage } from '../messag
 import type { BudgetName, ConversationLimits, ConversationResult, RunState, TranscriptPersister } from '../runner/conversation-runner';
 import { defaultLimits } from '../runner/limits';
 import type { RunRecord, RunUsage } from '../transcripts/run-record';
-import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import type { SessionOwner, TranscriptStore, UpdateRunOptions } from '../transcripts/transcript-store';
 
 /**
  * Failures that interrupt a run rather than end it: its transcript may be
@@ -91,7 +91,8 @@ export function usedAfter(run: RunRecord, turns: number, tokens: number, attempt
 
 /**
  * Records an attempt's outcome on its run: an ending (status, failure code,
- * result, end time) or, for an interruption, only what it spent.
+ * result, end time) or, for an interruption, only what it spent. With
+ * `updateOptions.releaseLockToken`, the lease is released in the same step.
  */
 export async function finishRunRecord(
   store: TranscriptStore,
@@ -99,20 +100,21 @@ export async function finishRunRecord(
   run: RunRecord,
   result: ConversationResult,
   attemptMs: number,
+  updateOptions?: UpdateRunOptions,
 ): Promise<RunRecord> {
   const common = {
     used: usedAfter(run, result.turns, countedTokens(result.usage), attemptMs),
     usage: addUsageRecords(run.usage, result.usage),
     turnUsage: [...run.turnUsage, ...turnUsageOf(result.messages)],
   };
-  if (!endsRun(result)) return store.updateRun(owner, run.sessionId, run.id, common);
+  if (!endsRun(result)) return store.updateRun(owner, run.sessionId, run.id, common, updateOptions);
   return store.updateRun(owner, run.sessionId, run.id, {
     ...common,
     status: result.status,
     failureCode: result.status === 'failed' ? result.failure.code : null,
     result,
     ended: true,
-  });
+  }, updateOptions);
 }
 
 /**
