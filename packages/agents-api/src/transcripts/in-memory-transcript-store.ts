@@ -20,6 +20,8 @@ import {
   parseMessagesToAppend,
   parseNewRun,
   parseOpenSession,
+  parseAppendEnding,
+  type ParsedRunUpdate,
   parseReleaseToken,
   type ParsedNewRun,
   type ParsedNewSession,
@@ -118,6 +120,25 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return record;
   }
 
+  /** Applies a checked update to the session's run (`transcript.run_not_found` if it has none with that id). */
+  function applyRunUpdate(record: SessionRecord, runId: string, changes: ParsedRunUpdate, at: Date): RunRecord {
+    const existing = record.runs.get(runId);
+    if (!existing) throw runNotFound(record.session.id, runId);
+    const updated: RunRecord = {
+      ...existing,
+      status: changes.status ?? existing.status,
+      failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
+      turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
+      usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
+      used: changes.used ?? existing.used,
+      result: changes.result !== undefined ? asJson(changes.result) : existing.result,
+      updatedAt: at,
+      endedAt: changes.ended ? at : existing.endedAt,
+    };
+    record.runs.set(runId, updated);
+    return updated;
+  }
+
   /** `beginRun` on a found session: the run with the key (one more attempt while it runs), or a new one. */
   function beginRunOn(record: SessionRecord, parsed: ParsedNewRun): RunBegin {
     const at = now();
@@ -207,7 +228,9 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
       const token = parseAppendToken(appendOptions);
+      const ending = parseAppendEnding(appendOptions);
       const record = requireSession(parsedOwner, id);
+      if (ending && !record.runs.has(ending.runId)) throw runNotFound(id, ending.runId);
       // No await from here on: the fence check, the read of lastSeq and the writes are one step.
       const at = now();
       const held = record.lock && record.lock.expiresAt.getTime() > at.getTime() ? record.lock : undefined;
@@ -232,6 +255,10 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         lastSeq: record.session.lastSeq + stored.length,
         updatedAt: at,
       };
+      if (ending) {
+        applyRunUpdate(record, ending.runId, ending.update, at);
+        record.lock = undefined;
+      }
       return { session: copy(record.session), seqs: stored.map((message) => message.seq) };
     },
 
@@ -329,21 +356,7 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const changes = parseRunUpdate(update);
       const releaseToken = parseReleaseToken(updateOptions);
       const record = requireSession(parsedOwner, id);
-      const existing = record.runs.get(parsedRunId);
-      if (!existing) throw runNotFound(id, parsedRunId);
-      const at = now();
-      const updated: RunRecord = {
-        ...existing,
-        status: changes.status ?? existing.status,
-        failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
-        turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
-        usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
-        used: changes.used ?? existing.used,
-        result: changes.result !== undefined ? asJson(changes.result) : existing.result,
-        updatedAt: at,
-        endedAt: changes.ended ? at : existing.endedAt,
-      };
-      record.runs.set(parsedRunId, updated);
+      const updated = applyRunUpdate(record, parsedRunId, changes, now());
       if (releaseToken !== undefined && record.lock?.token === releaseToken) record.lock = undefined;
       return copy(updated);
     },

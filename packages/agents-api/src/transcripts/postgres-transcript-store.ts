@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentsApiTables, type AgentsApiDatabase, type RunTable, type SessionMessageTable, type SessionTable } from '../database/agents-api-database';
@@ -26,6 +26,8 @@ import {
   parseMessagesToAppend,
   parseNewRun,
   parseOpenSession,
+  parseAppendEnding,
+  type ParsedRunUpdate,
   parseReleaseToken,
   parseNewSession,
   parseOwner,
@@ -270,6 +272,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
       const token = parseAppendToken(appendOptions);
+      const ending = parseAppendEnding(appendOptions);
       const repeated = repeatedMessageId(parsed);
       if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
@@ -288,11 +291,23 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         sql`updated_at = ${at}`,
         ...(changes.title !== undefined ? [sql`title = ${changes.title}`] : []),
         ...(changes.metadata !== undefined ? [sql`metadata = ${JSON.stringify(changes.metadata)}::jsonb`] : []),
+        // A run's last write gives the lease back in the same update.
+        ...(ending ? [sql`lock_token = null`, sql`lock_expires_at = null`] : []),
       ];
+      // A run's last write also ends its record; the session row is touched only if the run
+      // exists, so a wrong run id writes nothing at all.
+      const runExists = ending ? sql`and exists (select 1 from agents_runs where id = ${ending.runId} and session_id = ${id})` : sql``;
+      const endedRun = ending
+        ? sql`, ended as (
+            update agents_runs set ${sql.join(runSets(ending.update, at))}
+            where id = ${ending.runId} and session_id = ${id} and exists (select 1 from bumped)
+            returning 1
+          )`
+        : sql``;
       const result = await sql<SessionRow>`
         with bumped as (
           update agents_sessions set ${sql.join(sets)}
-          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence}
+          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence} ${runExists}
           returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
         ), inserted as (
           -- The session's keys, not the caller's: every message carries its session's owner.
@@ -301,7 +316,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
                  entry.body->>'type', entry.body->>'role', entry.body, ${at}
           from bumped cross join jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as entry(body, ord)
           returning 1
-        )
+        )${endedRun}
         select bumped.*, (select count(*) from inserted) as inserted from bumped
       `
         .execute(db)
@@ -312,7 +327,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         });
       const row = result.rows[0];
       // Nothing was written; the reads below only say why.
-      if (!row) throw await refusedAppend(db, keys, id, token, at);
+      if (!row) throw await refusedAppend(db, keys, id, token, at, ending?.runId);
       const first = row.last_seq - parsed.length + 1;
       return { session: toSession(row), seqs: parsed.map((_, index) => first + index) };
     },
@@ -613,9 +628,12 @@ function readLock(db: Db, keys: Keys, id: string): Promise<Pick<Selectable<Sessi
 }
 
 /** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
-async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
+async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date, runId: string | undefined): Promise<AgentsApiError> {
   const current = await readLock(db, keys, id);
   if (!current) return sessionNotFound(id);
+  if (runId !== undefined && !(await db.selectFrom('agents_runs').select('id').where('id', '=', runId).where('session_id', '=', id).executeTakeFirst())) {
+    return runNotFound(id, runId);
+  }
   if (token !== undefined) return leaseLost(id);
   // Unfenced and refused: someone held the lock at `at`. Reported with its expiry as read now.
   return sessionLocked(id, current.lock_expires_at ?? at);
@@ -624,6 +642,20 @@ async function refusedAppend(db: Db, keys: Keys, id: string, token: string | und
 /** Whether any session (of any owner) has the id. */
 async function sessionIdTaken(db: Db, id: string): Promise<boolean> {
   return (await db.selectFrom('agents_sessions').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+/** The SET list of a run update, for statements written in SQL. */
+function runSets(changes: ParsedRunUpdate, at: Date): RawBuilder<unknown>[] {
+  return [
+    sql`updated_at = ${at}`,
+    ...(changes.status !== undefined ? [sql`status = ${changes.status}`] : []),
+    ...(changes.failureCode !== undefined ? [sql`failure_code = ${changes.failureCode}`] : []),
+    ...(changes.turnUsage !== undefined ? [sql`turn_usage = ${JSON.stringify(changes.turnUsage)}::jsonb`] : []),
+    ...(changes.usage !== undefined ? [sql`usage = ${JSON.stringify(changes.usage)}::jsonb`] : []),
+    ...(changes.used !== undefined ? [sql`turns_used = ${changes.used.turns}`, sql`tokens_used = ${changes.used.tokens}`, sql`wall_clock_ms = ${changes.used.wallClockMs}`] : []),
+    ...(changes.result !== undefined ? [sql`result = ${JSON.stringify(changes.result)}::jsonb`] : []),
+    ...(changes.ended ? [sql`ended_at = ${at}`] : []),
+  ];
 }
 
 function isUniqueViolation(error: unknown): boolean {

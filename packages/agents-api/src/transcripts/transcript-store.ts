@@ -144,6 +144,12 @@ export type LockAcquisition =
  */
 export interface AppendOptions {
   readonly lockToken?: string;
+  /**
+   * A run's last write (requires `lockToken`): in the same step as the
+   * messages, applies `update` to the session's run `runId` and releases the
+   * lock. Refused as a whole, like the messages: a lost lease writes neither.
+   */
+  readonly endRun?: { readonly runId: string; readonly update: RunUpdate };
 }
 
 /** What {@link TranscriptStore.createSession} may store with the new session, in the same transaction. */

@@ -15,15 +15,15 @@ function openedOf(opening: SessionOpening): Extract<SessionOpening, { opened: tr
 }
 
 export function describeOpenSessionContract(current: () => QueryContractFixture): void {
-  describe('opening a session (create, lease and run in one step)', () => {
-    const open = (as: SessionOwner, fields: { id?: string; key?: string; messages?: ReturnType<typeof userText>[] } = {}) =>
-      current().store.openSession(as, {
-        session: { agentSlug: 'helper', ...(fields.id === undefined ? {} : { id: fields.id }) },
-        messages: fields.messages ?? [],
-        ttlMs: ttl,
-        run: { seqAtStart: 0, ...(fields.key === undefined ? {} : { idempotencyKey: fields.key }) },
-      });
+  const open = (as: SessionOwner, fields: { id?: string; key?: string; messages?: ReturnType<typeof userText>[] } = {}) =>
+    current().store.openSession(as, {
+      session: { agentSlug: 'helper', ...(fields.id === undefined ? {} : { id: fields.id }) },
+      messages: fields.messages ?? [],
+      ttlMs: ttl,
+      run: { seqAtStart: 0, ...(fields.key === undefined ? {} : { idempotencyKey: fields.key }) },
+    });
 
+  describe('opening a session (create, lease and run in one step)', () => {
     it('creates the session with its messages, leased, with a new run', async () => {
       const { store, owner, clock } = current();
       const input = userText('Hi');
@@ -131,6 +131,43 @@ export function describeOpenSessionContract(current: () => QueryContractFixture)
       await store.acquireLock(owner, id, ttl);
       const { run } = await store.beginRun(owner, id, { agentSlug: 'helper', seqAtStart: 0 });
       await store.updateRun(owner, id, run.id, { status: 'completed', ended: true });
+      expect(await store.acquireLock(owner, id, ttl)).toMatchObject({ acquired: false, reason: 'held' });
+    });
+
+    it("stores a run's last messages, ends its record and releases its lease in one append", async () => {
+      const { store, owner } = current();
+      const opening = openedOf(await open(owner, { messages: [userText('Hi')] }));
+      const { id } = opening.session;
+      const answer = userText('the end');
+      await store.append(owner, id, [answer], undefined, {
+        lockToken: opening.lease.token,
+        endRun: { runId: opening.run.run.id, update: { status: 'completed', result: { done: true }, used: { turns: 1, tokens: 5, wallClockMs: 3 }, ended: true } },
+      });
+      expect((await store.loadMessages(owner, id)).map((stored) => stored.message.id).at(-1)).toBe(answer.id);
+      expect(await store.getRun(owner, id, opening.run.run.id)).toMatchObject({ status: 'completed', result: { done: true }, used: { turns: 1, tokens: 5 }, endedAt: expect.any(Date) });
+      expect(await store.acquireLock(owner, id, ttl)).toMatchObject({ acquired: true });
+    });
+
+    it('writes neither the messages nor the ending when the lease is lost', async () => {
+      const { store, owner, clock } = current();
+      const opening = openedOf(await open(owner));
+      const { id } = opening.session;
+      clock.advance(ttl);
+      const ending = store.append(owner, id, [userText('late')], undefined, { lockToken: opening.lease.token, endRun: { runId: opening.run.run.id, update: { status: 'completed', ended: true } } });
+      expect(await codeOf(ending)).toBe('transcript.lease_lost');
+      expect(await store.loadMessages(owner, id)).toEqual([]);
+      expect(await store.getRun(owner, id, opening.run.run.id)).toMatchObject({ status: 'running', endedAt: null });
+    });
+
+    it('refuses an ending for a run the session does not have, or without a lock token, writing nothing', async () => {
+      const { store, owner } = current();
+      const opening = openedOf(await open(owner));
+      const { id } = opening.session;
+      const wrongRun = store.append(owner, id, [userText('x')], undefined, { lockToken: opening.lease.token, endRun: { runId: 'run_missing', update: { ended: true } } });
+      expect(await codeOf(wrongRun)).toBe('transcript.run_not_found');
+      const unfenced = store.append(owner, id, [userText('y')], undefined, { endRun: { runId: opening.run.run.id, update: { ended: true } } });
+      expect(await codeOf(unfenced)).toBe('transcript.invalid_request');
+      expect(await store.loadMessages(owner, id)).toEqual([]);
       expect(await store.acquireLock(owner, id, ttl)).toMatchObject({ acquired: false, reason: 'held' });
     });
   });

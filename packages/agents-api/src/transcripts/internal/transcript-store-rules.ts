@@ -160,6 +160,15 @@ export function parseAppendToken(options: unknown): string | undefined {
   return token === undefined ? undefined : parseToken(token);
 }
 
+/** What an append's `endRun` asks for, checked: the run, its update, and the fence it needs. */
+export function parseAppendEnding(options: unknown): { readonly runId: string; readonly update: z.infer<typeof runUpdateSchema> } | undefined {
+  const parsed = parseTranscriptInput(appendEndingSchema, options ?? {}, 'append options');
+  if (parsed.endRun === undefined) return undefined;
+  if (parsed.lockToken === undefined) throw new AgentsApiError('transcript.invalid_request', 'An append that ends a run must be fenced by its lockToken.');
+  return { runId: parseRunId(parsed.endRun.runId), update: parseRunUpdate(parsed.endRun.update) };
+}
+const appendEndingSchema = z.object({ lockToken: z.unknown().optional(), endRun: z.object({ runId: z.unknown(), update: z.unknown() }).optional() });
+
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
   return checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
@@ -216,7 +225,9 @@ export function parseReleaseToken(options: unknown): string | undefined {
 }
 const updateRunOptionsSchema = z.object({ releaseLockToken: z.unknown().optional() });
 
-export function parseRunUpdate(update: unknown): z.infer<typeof runUpdateSchema> {
+export type ParsedRunUpdate = z.infer<typeof runUpdateSchema>;
+
+export function parseRunUpdate(update: unknown): ParsedRunUpdate {
   return parseTranscriptInput(runUpdateSchema, update, 'run update');
 }
 
