@@ -4,7 +4,7 @@ import { countedTokens, emptyUsage, type ModelUsage } from '../providers/model-p
 import { agentMessageSchema, toolCallSchema, type AgentMessage } from '../messages/message';
 import type { BudgetName, ConversationLimits, ConversationResult, RunState, TranscriptPersister } from '../runner/conversation-runner';
 import { defaultLimits } from '../runner/limits';
-import type { RunRecord, RunUsage } from '../transcripts/run-record';
+import type { RunRecord, RunUpdate, RunUsage } from '../transcripts/run-record';
 import type { SessionOwner, TranscriptStore, UpdateRunOptions } from '../transcripts/transcript-store';
 
 /**
@@ -102,19 +102,18 @@ export async function finishRunRecord(
   attemptMs: number,
   updateOptions?: UpdateRunOptions,
 ): Promise<RunRecord> {
+  return store.updateRun(owner, run.sessionId, run.id, runEndUpdate(run, result, attemptMs), updateOptions);
+}
+
+/** The update {@link finishRunRecord} applies, for a write that carries it itself (an append's `endRun`). */
+export function runEndUpdate(run: RunRecord, result: ConversationResult, attemptMs: number): RunUpdate {
   const common = {
     used: usedAfter(run, result.turns, countedTokens(result.usage), attemptMs),
     usage: addUsageRecords(run.usage, result.usage),
     turnUsage: [...run.turnUsage, ...turnUsageOf(result.messages)],
   };
-  if (!endsRun(result)) return store.updateRun(owner, run.sessionId, run.id, common, updateOptions);
-  return store.updateRun(owner, run.sessionId, run.id, {
-    ...common,
-    status: result.status,
-    failureCode: result.status === 'failed' ? result.failure.code : null,
-    result,
-    ended: true,
-  }, updateOptions);
+  if (!endsRun(result)) return common;
+  return { ...common, status: result.status, failureCode: result.status === 'failed' ? result.failure.code : null, result, ended: true };
 }
 
 /**

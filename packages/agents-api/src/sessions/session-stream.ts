@@ -1,11 +1,12 @@
-import { AgentsApiError } from '../errors';
+import { AgentsApiError, isRetryableCode } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
 import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
-import { exhaustedResult, finishRunRecord } from './session-run-record';
+import { holdingLastAnswer, type LastWrite } from './session-last-write';
+import { exhaustedResult, finishRunRecord, runEndUpdate } from './session-run-record';
 import { createFencedPersister, defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
 import {
   checkOwner,
@@ -105,7 +106,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // Only a run that got as far as a write waits on it; an unread refusal must not go unhandled.
     fenced.catch(() => undefined);
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
-    const launched = launch(options.createRunner(persister), { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
+    const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
     let opening: SessionOpening;
     try {
       opening = await storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
@@ -129,8 +130,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
         await giveBack(owner, held);
         return endedStream(store, owner, prepared.outcome);
       }
-      const runner = prepared.exhausted === undefined ? options.createRunner(prepared.persister) : resultOnly(exhaustedResult(prepared.exhausted));
-      const launched = launch(runner, prepared.request, prepared.runOptions, prepared.request.messages.at(-1)?.id ?? '');
+      const { exhausted } = prepared;
+      const makeRunner = exhausted === undefined ? options.createRunner : () => resultOnly(exhaustedResult(exhausted));
+      const launched = launch(makeRunner, prepared.persister, prepared.request, prepared.runOptions, prepared.request.messages.at(-1)?.id ?? '');
       return openStream(owner, prepared.session, prepared.run, launched, held);
     } catch (error) {
       await giveBack(owner, held);
@@ -144,34 +146,103 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     await store.releaseLock(owner, held.lease.sessionId, held.lease.token).catch(() => undefined);
   }
 
-  /** Starts the run now, its events waiting one at a time for a consumer. */
-  function launch(runner: ConversationRunner, request: ConversationRequest, runOptions: RunOptions, cursorAtStart: string): Launched {
+  /**
+   * Starts the run now, its events waiting one at a time for a consumer. Its
+   * possible last answer is held back (`holdingLastAnswer`) with its
+   * `message` event, and its `run_end` is not sent: the stream's end writes
+   * the answer with the run's ending and sends both (see {@link openStream}).
+   */
+  function launch(makeRunner: (persister: TranscriptPersister) => ConversationRunner, persister: TranscriptPersister, request: ConversationRequest, runOptions: RunOptions, cursorAtStart: string): Launched {
     const channel = new EventChannel<SessionStreamEvent>({ bufferBeforeConsumer: eventsBeforeConsumer });
+    // Nothing is written before a consumer reads (or the stream is cancelled): a stream
+    // that is never read keeps its run at its first write, as a run waits for a slow consumer.
+    let arrive!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) });
+    const runner = makeRunner(lastWrite.persister);
     const stopper = new AbortController();
     const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
     const startedAt = now();
-    const ended = (async (): Promise<ConversationResult> => {
-      let result: ConversationResult | undefined;
+    const ended = (async (): Promise<RunTail> => {
       let cursor = cursorAtStart;
+      let held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
       for await (const event of runner.stream(request, { signal })) {
+        if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
+          // A later write stored the held answer first (or failed to, and the run says so).
+          if (lastWrite.written(held.entry.event.messageId ?? '')) await channel.push(held.entry);
+          else cursor = held.cursorBefore;
+          held = undefined;
+        }
+        if (event.type === 'run_end') {
+          return { result: event.result, index: event.index, messageId: event.messageId, cursor, held };
+        }
+        const cursorBefore = cursor;
         if (event.type === 'message') cursor = event.message.id;
-        else if (event.type === 'run_end') result = event.result;
-        await channel.push({ id: `${cursor}.${event.index}`, event });
+        const entry = { id: `${cursor}.${event.index}`, event };
+        if (event.type === 'message' && lastWrite.holds(event.message.id)) held = { entry, cursorBefore };
+        else await channel.push(entry);
       }
-      if (!result) throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
-      return result;
+      throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
     ended.catch(() => undefined);
+    let unread = true;
     return {
       channel,
       ended,
+      lastWrite,
       startedAt,
+      arrived,
+      get unread() {
+        return unread;
+      },
+      read() {
+        unread = false;
+        arrive();
+      },
       stop: () => stopper.abort(),
       abandon() {
         stopper.abort();
         channel.abandon();
+        arrive();
       },
     };
+  }
+
+  /**
+   * The run's last write: its held answer (if any), its record's ending and
+   * the lease's release, in one statement; then the answer's `message` event
+   * and `run_end`. An answer the store refuses is not sent, and the run ends
+   * `failed` with the store's code (a lost lease: `transcript.lease_lost`).
+   */
+  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<ConversationResult> {
+    await launched.arrived;
+    const { lease } = held;
+    held.stop();
+    let outcome = withLeaseOutcome(tail.result, lease);
+    let cursor = tail.cursor;
+    const heldAnswer = launched.lastWrite.take();
+    // Cancelled before anyone read it: whatever the run got to, nothing more of it is stored.
+    const answer = launched.unread ? [] : heldAnswer;
+    if (launched.unread && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
+    const attemptMs = now() - launched.startedAt;
+    const recordEnding = (result: ConversationResult) =>
+      storeCall(() => finishRunRecord(store, owner, run, result, attemptMs, { releaseLockToken: lease.token })).catch(() =>
+        store.releaseLock(owner, lease.sessionId, lease.token).catch(() => undefined),
+      );
+    if (answer.length === 0) await recordEnding(outcome);
+    else {
+      try {
+        await storeCall(() => store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }));
+        if (tail.held) await launched.channel.push(tail.held.entry);
+      } catch (error) {
+        if (AgentsApiError.isInstance(error) && error.code === 'transcript.lease_lost') lease.markLost();
+        outcome = withoutUnstored(outcome, answer, error);
+        cursor = tail.held?.cursorBefore ?? cursor;
+        await recordEnding(outcome);
+      }
+    }
+    await launched.channel.push({ id: `${cursor}.${tail.index}`, event: { type: 'run_end', index: tail.index, messageId: tail.messageId, result: outcome } });
+    return outcome;
   }
 
   /** The stream of a launched run under a held lease: it ends the run's record and releases the lease in one step when the run ends. */
@@ -180,15 +251,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     if (lease.signal.aborted) launched.stop();
     else lease.signal.addEventListener('abort', () => launched.stop(), { once: true });
     const finished = launched.ended.then(
-      async (ended) => {
-        held.stop();
-        const outcome = withLeaseOutcome(ended, lease);
-        // The run's record and the lease's release in one statement: one round trip at the end.
-        await storeCall(() => finishRunRecord(store, owner, run, outcome, now() - launched.startedAt, { releaseLockToken: lease.token })).catch(() =>
-          store.releaseLock(owner, session.id, lease.token).catch(() => undefined),
-        );
-        return outcome;
-      },
+      (tail) => endRun(owner, run, launched, held, tail),
       async (error: unknown) => {
         await giveBack(owner, held);
         throw error;
@@ -207,6 +270,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     async function* events(): AsyncGenerator<SessionStreamEvent, void> {
       if (state !== 'ready') throw new AgentsApiError('transcript.invalid_request', 'A session stream can be iterated once.');
       state = 'running';
+      launched.read();
       try {
         yield* launched.channel.values();
       } finally {
@@ -276,13 +340,60 @@ const eventsBeforeConsumer = 256;
 /** A run started by {@link createSessionStreams}: its events, its own ending, and how to stop it. */
 interface Launched {
   readonly channel: EventChannel<SessionStreamEvent>;
-  /** The run's result once its loop is over (before anything is recorded). */
-  readonly ended: Promise<ConversationResult>;
+  /** How the run's loop ended (before its end is recorded or sent). */
+  readonly ended: Promise<RunTail>;
+  /** The run's answer held back for its last write. */
+  readonly lastWrite: LastWrite;
   readonly startedAt: number;
+  /** Resolves once a consumer reads the stream or it is abandoned: the run's writes wait for it. */
+  readonly arrived: Promise<void>;
+  /** Whether no consumer has begun to read. */
+  readonly unread: boolean;
+  /** A consumer begins to read. */
+  read(): void;
   /** Aborts the run; it ends `cancelled` within one step. */
   stop(): void;
   /** Aborts the run for a consumer that will never come: its events are dropped. */
   abandon(): void;
+}
+
+/** How a launched run's loop ended: its `run_end` (not yet sent) and the answer event it holds back, if any. */
+interface RunTail {
+  readonly result: ConversationResult;
+  readonly index: number;
+  readonly messageId: string | null;
+  /** The cursor after every event the loop made, the held answer's included. */
+  readonly cursor: string;
+  readonly held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
+}
+
+/** A run whose held answer could not be stored: `failed` with the store's code, without the answer. */
+function withoutUnstored(result: ConversationResult, answer: readonly AgentMessage[], error: unknown): ConversationResult {
+  const code = AgentsApiError.isInstance(error) ? error.code : 'transcript.store_failed';
+  const message = error instanceof Error ? error.message : String(error);
+  const unstored = new Set(answer.map((entry) => entry.id));
+  return {
+    status: 'failed',
+    failure: { code, message, retryable: isRetryableCode(code) },
+    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
+    toolExecutions: result.toolExecutions,
+    usage: result.usage,
+    turns: result.turns,
+    finalContent: result.finalContent,
+  };
+}
+
+/** A run cancelled before anyone read it: `cancelled`, without the answer it held back. */
+function cancelledUnread(result: ConversationResult, answer: readonly AgentMessage[]): ConversationResult {
+  const unstored = new Set(answer.map((entry) => entry.id));
+  return {
+    status: 'cancelled',
+    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
+    toolExecutions: result.toolExecutions,
+    usage: result.usage,
+    turns: result.turns,
+    finalContent: result.finalContent,
+  };
 }
 
 /** A runner whose run ends at once with `result` (a budget its earlier attempts spent): no model call. */
