@@ -281,4 +281,29 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(server.completionRequests()).toHaveLength(calls);
     expect(await types(who, started.session.id)).toEqual(['user:text', 'assistant:text', 'user:text', 'assistant:text']);
   });
+
+  it('sends no answer it could not store: a lease lost at the last write ends the run failed, the answer neither stored nor sent', async () => {
+    const who = owner();
+    // Another run takes the session just before the last write (the answer, the ending and the release in one).
+    const takenAtTheEnd: TranscriptStore = {
+      ...store,
+      append: async (as, sessionId, messages, update, appendOptions) => {
+        if (appendOptions?.endRun && appendOptions.lockToken) {
+          await store.releaseLock(as, sessionId, appendOptions.lockToken);
+          await store.acquireLock(as, sessionId, 60_000);
+        }
+        return store.append(as, sessionId, messages, update, appendOptions);
+      },
+    };
+    const losing = createSessionRunner({ store: takenAtTheEnd, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(textReply('Never stored.'));
+    const stream = await losing.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    const seen = await consume(stream);
+    expect(seen.filter(({ event }) => event.type === 'message')).toEqual([]);
+    expect(seen.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'failed', failure: { code: 'transcript.lease_lost' }, messages: [] } });
+    expect((await stream.result).result).toMatchObject({ status: 'failed', failure: { code: 'transcript.lease_lost' } });
+    expect(await types(who, stream.session.id)).toEqual(['user:text']);
+    // The run stays open for a retry: a lost lease interrupts it, it does not end it.
+    expect(await store.getRun(who, stream.session.id, (await stream.result).runId)).toMatchObject({ status: 'running', endedAt: null });
+  });
 });
