@@ -106,10 +106,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // Only a run that got as far as a write waits on it; an unread refusal must not go unhandled.
     fenced.catch(() => undefined);
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
+    // The statement goes out first: the model request's set-up is CPU work it need not wait behind.
+    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
+    opened.catch(() => undefined);
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
     let opening: SessionOpening;
     try {
-      opening = await storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
+      opening = await opened;
       if (!opening.opened) throw sessionLocked(newSession.id ?? '(new)', opening.expiresAt);
     } catch (error) {
       refuse(error);
