@@ -5,9 +5,10 @@
  *   same two streaming calls made with the openai client and the same
  *   messages written with plain INSERTs on the same database (target < 1.3).
  * - Time to the first text delta of a one-turn answer, against a bare
- *   streaming call with the openai client (target < 1.2). Both leave at the
- *   first delta; the durable side's figure includes what leaving costs it
- *   (the run is cancelled and the lock released before its loop exits).
+ *   streaming call with the openai client (target < 1.2). Each side reports
+ *   its own time from the call to the first delta (`MeasuredRun`); what
+ *   leaving costs afterwards (closing the response; for the durable side the
+ *   cancel and lock release) is not counted on either side.
  *
  * As in `tool-loop.bench.ts`, the model server runs in a child process and
  * the package is imported from its build.
@@ -15,11 +16,12 @@
 import { fork } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createMessage, createPrincipal, createSessionRunner, createToolLoopRunner, defineTool, type AgentMessage } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import { createPostgresTranscriptStore, migrateAgentsApi, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
-import { compareToBaseline, createTestDatabase, probePostgres } from '@data-machine/testkit';
+import { compareToBaseline, createTestDatabase, probePostgres, type MeasuredRun } from '@data-machine/testkit';
 import { sql, type Kysely } from 'kysely';
 import OpenAI from 'openai';
 import { z } from 'zod';
@@ -141,7 +143,10 @@ async function durable(): Promise<void> {
   if (last !== 'completed') throw new Error(`run ended ${String(last)}`);
 }
 
-async function bareFirstDelta(): Promise<void> {
+/** From the request to its first text delta; leaving the stream afterwards is not counted (see `MeasuredRun`). */
+async function bareFirstDelta(): Promise<MeasuredRun> {
+  const started = performance.now();
+  let measuredMs = Number.NaN;
   const stream = await client.chat.completions.create({
     model: 'test-model',
     messages: [
@@ -152,12 +157,29 @@ async function bareFirstDelta(): Promise<void> {
     stream: true,
     stream_options: { include_usage: true },
   });
-  for await (const chunk of stream) if (chunk.choices[0]?.delta.content) break;
+  for await (const chunk of stream) {
+    if (chunk.choices[0]?.delta.content) {
+      measuredMs = performance.now() - started;
+      break;
+    }
+  }
+  if (Number.isNaN(measuredMs)) throw new Error('the bare stream ended without a text delta');
+  return { measuredMs };
 }
 
-async function durableFirstDelta(): Promise<void> {
+/** From `stream.start` to the first text delta; the cancel and lock release after leaving are not counted, as the bare side's teardown is not. */
+async function durableFirstDelta(): Promise<MeasuredRun> {
+  const started = performance.now();
+  let measuredMs = Number.NaN;
   const stream = await sessions.stream.start({ owner, session: { agentSlug: 'weather' }, input: [userSays(greeting)], principal, tools: [weather], instructions });
-  for await (const { event } of stream) if (event.type === 'text_delta') break;
+  for await (const { event } of stream) {
+    if (event.type === 'text_delta') {
+      measuredMs = performance.now() - started;
+      break;
+    }
+  }
+  if (Number.isNaN(measuredMs)) throw new Error('the durable stream ended without a text delta');
+  return { measuredMs };
 }
 
 try {

@@ -171,14 +171,17 @@ export type {
   LockAcquisition,
   LockRelease,
   NewSession,
+  OpenSessionRequest,
   PageOptions,
   PruneOptions,
   SessionOwner,
+  SessionOpening,
   SessionPage,
   SessionUpdate,
   StoredMessage,
   TranscriptSession,
   TranscriptStore,
+  UpdateRunOptions,
 } from './transcripts/transcript-store';
 export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcript-store';
 export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';

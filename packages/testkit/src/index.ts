@@ -14,7 +14,7 @@ export type {
 export { errorReply, textReply, toolCallReply } from './model-server/model-reply';
 export type { ModelReply, ScriptedTiming, ScriptedToolCall, ScriptedUsage } from './model-server/model-reply';
 export { compareToBaseline } from './bench/compare';
-export type { Comparison, ComparisonResult } from './bench/compare';
+export type { ComparedSide, Comparison, ComparisonResult, MeasuredRun } from './bench/compare';
 export { dropDatabaseTemplate, prepareDatabaseTemplate } from './database/database-template';
 export type { DatabaseTemplate, TemplateMigration } from './database/database-template';
 export type { DescribeEachDatabaseOptions } from './database/describe-each-database';

@@ -1,20 +1,34 @@
 /**
- * Hands a producer's values to one `for await` consumer, one at a time:
- * `push` resolves once the consumer has taken the value and asked for the
- * next, so a slow consumer slows the producer instead of growing a buffer.
- * After the consumer leaves (`break`, `return`, a throw), pushes resolve at once.
+ * Hands a producer's values to one `for await` consumer, in order: `push`
+ * resolves once the consumer has taken the value and asked for the next, so a
+ * slow consumer slows the producer instead of growing a buffer. With
+ * `bufferBeforeConsumer` n, a producer that starts before its consumer has
+ * begun to iterate runs up to n values ahead; once the consumer is there, it
+ * is paced as usual. After the consumer leaves (`break`, `return`, a throw),
+ * or is {@link abandon}ed, pushes resolve at once.
  */
 export class EventChannel<T> {
-  #pending: { readonly value: T; readonly taken: () => void } | undefined;
+  readonly #bufferBeforeConsumer: number;
+  #consuming = false;
+  readonly #queue: { readonly value: T; readonly taken: () => void }[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
   #failure: { readonly error: unknown } | undefined;
   #consumerGone = false;
 
+  constructor(options: { readonly bufferBeforeConsumer?: number } = {}) {
+    this.#bufferBeforeConsumer = options.bufferBeforeConsumer ?? 0;
+  }
+
   push(value: T): Promise<void> {
     if (this.#consumerGone || this.#closed) return Promise.resolve();
+    if (!this.#consuming && this.#queue.length < this.#bufferBeforeConsumer) {
+      this.#queue.push({ value, taken: noop });
+      this.#wakeConsumer();
+      return Promise.resolve();
+    }
     return new Promise<void>((taken) => {
-      this.#pending = { value, taken };
+      this.#queue.push({ value, taken });
       this.#wakeConsumer();
     });
   }
@@ -26,31 +40,41 @@ export class EventChannel<T> {
     this.#wakeConsumer();
   }
 
+  /** For a consumer that will never come (a stream cancelled or refused before it was read): pushes resolve at once from now on. */
+  abandon(): void {
+    this.#consumerGone = true;
+    this.#release();
+  }
+
   /** Whether the consumer has stopped iterating. */
   get consumerGone(): boolean {
     return this.#consumerGone;
   }
 
   async *values(): AsyncGenerator<T, void> {
+    this.#consuming = true;
     try {
       for (;;) {
-        while (!this.#pending && !this.#closed) await new Promise<void>((wake) => (this.#wake = wake));
-        const pending = this.#pending;
+        while (this.#queue.length === 0 && !this.#closed) await new Promise<void>((wake) => (this.#wake = wake));
+        const pending = this.#queue.shift();
         if (!pending) break;
         try {
           yield pending.value;
         } finally {
           // Taken whether the consumer asks for more or leaves here: the producer must not hang.
-          this.#pending = undefined;
           pending.taken();
         }
       }
       if (this.#failure) throw this.#failure.error;
     } finally {
       this.#consumerGone = true;
-      this.#pending?.taken();
-      this.#pending = undefined;
+      this.#release();
     }
+  }
+
+  /** Drops what waits untaken and lets its producers go on. */
+  #release(): void {
+    for (const pending of this.#queue.splice(0)) pending.taken();
   }
 
   #wakeConsumer(): void {
@@ -59,3 +83,5 @@ export class EventChannel<T> {
     wake?.();
   }
 }
+
+function noop(): void {}

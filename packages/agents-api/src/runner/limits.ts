@@ -77,3 +77,24 @@ export function resolveLimits(limits?: ConversationLimits): ResolvedLimits {
     maxRepeatedFailures: limits.maxRepeatedFailures ?? defaultLimits.maxRepeatedFailures,
   };
 }
+
+/** A run's wall clock: `signal` aborts (with a `TimeoutError`) when it runs out; `stop` when the run ends. */
+export interface WallClock {
+  readonly signal: AbortSignal;
+  stop(): void;
+}
+
+/**
+ * Starts a run's wall clock. Not `AbortSignal.timeout`: that one's timer lives
+ * on after the run until it fires (minutes, with the default budget), held by
+ * a weak reference and a finalization registry the collector must walk; a
+ * cleared timer costs nothing once the run is over. See
+ * docs/decisions/2026-11-23-loop-cost-on-node-20.md.
+ */
+export function startWallClock(timeoutMs: number): WallClock {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The run ran out of wall-clock time.', 'TimeoutError')), timeoutMs);
+  // A run's budget never keeps a process alive.
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearTimeout(timer) };
+}

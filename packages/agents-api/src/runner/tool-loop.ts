@@ -29,7 +29,7 @@ import type {
   RunState,
   ToolExecution,
 } from './conversation-runner';
-import { resolveLimits, type ResolvedLimits } from './limits';
+import { resolveLimits, startWallClock, type ResolvedLimits, type WallClock } from './limits';
 import { RunBudget } from './run-budget';
 import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
@@ -57,6 +57,7 @@ export class ToolLoop {
   /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
   readonly #cancellable: boolean;
   readonly #timeout: AbortSignal | undefined;
+  readonly #wallClock: WallClock | undefined;
   readonly #tools = new Map<string, AnyToolDefinition>();
   readonly #messages: AgentMessage[];
   readonly #produced: AgentMessage[] = [];
@@ -108,10 +109,6 @@ export class ToolLoop {
     if (typeof toolChoice === 'object' && !this.#tools.has(toolChoice.name)) {
       throw new AgentsApiError('runner.invalid_request', `The tool choice names "${toolChoice.name}", which is not one of the run's tools`, { details: { tool: toolChoice.name } });
     }
-    this.#timeout = this.#limits.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#limits.timeoutMs);
-    const { signal } = runOptions;
-    this.#runSignal = signal && this.#timeout ? AbortSignal.any([signal, this.#timeout]) : (signal ?? this.#timeout);
-    this.#cancellable = this.#runSignal !== undefined;
     this.#messages = [...request.messages];
     const { ids, repeated } = toolCallIds(request.messages);
     this.#usedCallIds = ids;
@@ -120,6 +117,12 @@ export class ToolLoop {
     }
     this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
     if (request.approvals?.length) this.#checkApprovals(request.approvals);
+    // Started last, once the request has been accepted: `finish` stops it.
+    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs);
+    this.#timeout = this.#wallClock?.signal;
+    const { signal } = runOptions;
+    this.#runSignal = signal && this.#timeout ? AbortSignal.any([signal, this.#timeout]) : (signal ?? this.#timeout);
+    this.#cancellable = this.#runSignal !== undefined;
   }
 
   /** Every decision must answer a call the conversation left open. */
@@ -134,7 +137,13 @@ export class ToolLoop {
 
   /** Runs to the end, emits `run_end`, and resolves to the result. */
   async finish(): Promise<ConversationResult> {
-    const result = this.result(await this.execute());
+    let ending: Ending;
+    try {
+      ending = await this.execute();
+    } finally {
+      this.#wallClock?.stop();
+    }
+    const result = this.result(ending);
     if (this.#observed) await this.#emit({ type: 'run_end', index: this.#eventIndex++, messageId: this.#produced.at(-1)?.id ?? null, result });
     return result;
   }

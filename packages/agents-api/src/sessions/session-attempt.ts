@@ -4,7 +4,7 @@ import type { RunRecord } from '../transcripts/run-record';
 import { AgentsApiError } from '../errors';
 import { sessionNotFound, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import { createFencedPersister, storeCall, type SessionLease } from './session-lease';
-import { finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits } from './session-run-record';
+import { finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits, storedResult } from './session-run-record';
 import type { RunFields, SessionRunResult } from './session-runner';
 
 /** What one attempt of a session run is asked to do. */
@@ -23,6 +23,8 @@ export interface AttemptPlan {
 export interface ReadyAttempt {
   readonly status: 'ready';
   readonly sessionId: string;
+  /** The session as it was when the attempt began. */
+  readonly session: TranscriptSession;
   readonly run: RunRecord;
   readonly request: ConversationRequest;
   /** Appends fenced by the lease, recording what the run spends as it goes. */
@@ -63,7 +65,7 @@ export async function prepareAttempt(
     store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, idempotencyKey: plan.idempotencyKey, seqAtStart: plan.seqAtStart ?? session.lastSeq }),
   );
   const { run } = begin;
-  if (run.status !== 'running') return { status: 'ended', outcome: { session, result: run.result as ConversationResult, runId: run.id } };
+  if (run.status !== 'running') return { status: 'ended', outcome: { session, result: storedResult(run), runId: run.id } };
   const inputStored = plan.inputStored || (!begin.created && inputAlreadyStored(stored, run, plan.input));
   if (!inputStored && plan.input.length > 0) {
     await storeCall(() => store.append(owner, sessionId, plan.input, undefined, { lockToken: lease.token }));
@@ -77,9 +79,11 @@ export async function prepareAttempt(
   return {
     status: 'ready',
     sessionId,
+    session,
     run,
     request: { ...plan.fields, limits: 'limits' in budget ? budget.limits : plan.fields.limits, messages, ...(approvals ? { approvals } : {}) },
-    persister: recordingProgress(createFencedPersister(store, owner, lease), store, owner, run, startedAt, now),
+    // Only a keyed run can be continued by a later attempt, so only its progress is worth a write per step.
+    persister: plan.idempotencyKey === undefined ? createFencedPersister(store, owner, lease) : recordingProgress(createFencedPersister(store, owner, lease), store, owner, run, startedAt, now),
     runOptions: { signal },
     exhausted: 'exhausted' in budget ? budget.exhausted : undefined,
     startedAt,

@@ -26,27 +26,30 @@ export interface SessionLeaseOptions {
   readonly renewEveryMs?: number;
 }
 
+/** A lease taken and being renewed; `stop` ends the renewals (the caller then releases it, or lets it lapse). */
+export interface HeldLease {
+  readonly lease: SessionLease;
+  stop(): void;
+}
+
 /**
- * Runs `work` holding the session's lock: acquires it (or throws
- * `transcript.session_locked`), renews it on a timer while `work` runs, and
- * releases it after. A renewal that is refused aborts `lease.signal`; the
- * timer is `unref()`ed, so it never keeps a process alive.
+ * Keeps a lease that was just granted (by `acquireLock` or `openSession`):
+ * renews it on a timer until `stop`; a renewal that is refused aborts
+ * `lease.signal`. The timer is `unref()`ed, so it never keeps a process alive.
  */
-export async function withSessionLease<T>(
+export function holdLease(
   store: TranscriptStore,
   owner: SessionOwner,
   sessionId: string,
+  grant: { readonly token: string; readonly expiresAt: Date },
   options: SessionLeaseOptions,
-  work: (lease: SessionLease) => Promise<T>,
-): Promise<T> {
-  const acquired = await storeCall(() => store.acquireLock(owner, sessionId, options.ttlMs));
-  if (!acquired.acquired) throw sessionLocked(sessionId, acquired.expiresAt);
+): HeldLease {
   const controller = new AbortController();
   let lost = false;
-  let expiresAt = acquired.expiresAt.getTime();
+  let expiresAt = grant.expiresAt.getTime();
   const lease: SessionLease = {
     sessionId,
-    token: acquired.token,
+    token: grant.token,
     signal: controller.signal,
     get lost() {
       return lost;
@@ -62,9 +65,9 @@ export async function withSessionLease<T>(
   let stopped = false;
   const renew = async (): Promise<void> => {
     try {
-      const renewal = await store.renewLock(owner, sessionId, acquired.token, options.ttlMs);
+      const renewal = await store.renewLock(owner, sessionId, grant.token, options.ttlMs);
       if (renewal.renewed) expiresAt = renewal.expiresAt.getTime();
-      else lease.markLost();
+      else if (!stopped) lease.markLost();
     } catch {
       // A renewal that failed (a lost connection) is retried on the next tick;
       // only once the lease has run out is it given up. The fenced writes stay safe either way.
@@ -78,14 +81,42 @@ export async function withSessionLease<T>(
     timer.unref();
   };
   schedule();
+  return {
+    lease,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Runs `work` holding the session's lock: acquires it (or throws
+ * `transcript.session_locked`), renews it while `work` runs ({@link holdLease}),
+ * and releases it after.
+ */
+export async function withSessionLease<T>(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  sessionId: string,
+  options: SessionLeaseOptions,
+  work: (lease: SessionLease) => Promise<T>,
+): Promise<T> {
+  const held = await takeLease(store, owner, sessionId, options);
   try {
-    return await work(lease);
+    return await work(held.lease);
   } finally {
-    stopped = true;
-    clearTimeout(timer);
+    held.stop();
     // A lease that cannot be released expires on its own; the run's outcome matters more.
-    await store.releaseLock(owner, sessionId, acquired.token).catch(() => undefined);
+    await store.releaseLock(owner, sessionId, held.lease.token).catch(() => undefined);
   }
+}
+
+/** Acquires the session's lock (or throws `transcript.session_locked`) and holds it; the caller stops and releases it. */
+export async function takeLease(store: TranscriptStore, owner: SessionOwner, sessionId: string, options: SessionLeaseOptions): Promise<HeldLease> {
+  const acquired = await storeCall(() => store.acquireLock(owner, sessionId, options.ttlMs));
+  if (!acquired.acquired) throw sessionLocked(sessionId, acquired.expiresAt);
+  return holdLease(store, owner, sessionId, acquired, options);
 }
 
 /**

@@ -1,10 +1,11 @@
-import { countedTokens } from '../providers/model-provider';
-import type { AgentMessage } from '../messages/message';
+import { z } from 'zod';
+import { AgentsApiError, agentsApiErrorCodes } from '../errors';
+import { countedTokens, emptyUsage, type ModelUsage } from '../providers/model-provider';
+import { agentMessageSchema, toolCallSchema, type AgentMessage } from '../messages/message';
 import type { BudgetName, ConversationLimits, ConversationResult, RunState, TranscriptPersister } from '../runner/conversation-runner';
 import { defaultLimits } from '../runner/limits';
-import { emptyUsage } from '../providers/model-provider';
-import type { RunRecord, RunUsage } from '../transcripts/run-record';
-import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import type { RunRecord, RunUpdate, RunUsage } from '../transcripts/run-record';
+import type { SessionOwner, TranscriptStore, UpdateRunOptions } from '../transcripts/transcript-store';
 
 /**
  * Failures that interrupt a run rather than end it: its transcript may be
@@ -60,15 +61,21 @@ export function turnUsageOf(messages: readonly AgentMessage[]): unknown[] {
   const turns: unknown[] = [];
   for (const message of messages) {
     if (message.role !== 'assistant' || (message.type !== 'text' && message.type !== 'tool_call')) continue;
-    const payload = message.payload as Record<string, unknown>;
+    const { payload } = message;
     if (payload.usage === undefined && payload.model === undefined && payload.finishReason === undefined) continue;
     turns.push({ model: payload.model ?? null, finishReason: payload.finishReason ?? null, usage: payload.usage ?? null });
   }
   return turns;
 }
 
-/** Adds the numeric fields of two usage records; other fields are kept from the later one. */
-function addUsageRecords(earlier: Readonly<Record<string, unknown>>, later: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** The total tokens a message's `payload.usage` reports, or 0 when it reports none. */
+function totalTokensOf(message: AgentMessage): number {
+  const usage: unknown = message.payload.usage;
+  return typeof usage === 'object' && usage !== null && 'totalTokens' in usage && typeof usage.totalTokens === 'number' ? usage.totalTokens : 0;
+}
+
+/** Adds the numeric fields of a run's usage record and an attempt's usage; other fields are kept from the later one. */
+function addUsageRecords(earlier: Readonly<Record<string, unknown>>, later: ModelUsage): Record<string, unknown> {
   const sum: Record<string, unknown> = { ...earlier, ...later };
   for (const [key, value] of Object.entries(later)) {
     const before = earlier[key];
@@ -84,7 +91,8 @@ export function usedAfter(run: RunRecord, turns: number, tokens: number, attempt
 
 /**
  * Records an attempt's outcome on its run: an ending (status, failure code,
- * result, end time) or, for an interruption, only what it spent.
+ * result, end time) or, for an interruption, only what it spent. With
+ * `updateOptions.releaseLockToken`, the lease is released in the same step.
  */
 export async function finishRunRecord(
   store: TranscriptStore,
@@ -92,20 +100,20 @@ export async function finishRunRecord(
   run: RunRecord,
   result: ConversationResult,
   attemptMs: number,
+  updateOptions?: UpdateRunOptions,
 ): Promise<RunRecord> {
+  return store.updateRun(owner, run.sessionId, run.id, runEndUpdate(run, result, attemptMs), updateOptions);
+}
+
+/** The update {@link finishRunRecord} applies, for a write that carries it itself (an append's `endRun`). */
+export function runEndUpdate(run: RunRecord, result: ConversationResult, attemptMs: number): RunUpdate {
   const common = {
     used: usedAfter(run, result.turns, countedTokens(result.usage), attemptMs),
-    usage: addUsageRecords(run.usage, result.usage as unknown as Record<string, unknown>),
+    usage: addUsageRecords(run.usage, result.usage),
     turnUsage: [...run.turnUsage, ...turnUsageOf(result.messages)],
   };
-  if (!endsRun(result)) return store.updateRun(owner, run.sessionId, run.id, common);
-  return store.updateRun(owner, run.sessionId, run.id, {
-    ...common,
-    status: result.status,
-    failureCode: result.status === 'failed' ? result.failure.code : null,
-    result,
-    ended: true,
-  });
+  if (!endsRun(result)) return common;
+  return { ...common, status: result.status, failureCode: result.status === 'failed' ? result.failure.code : null, result, ended: true };
 }
 
 /**
@@ -126,11 +134,61 @@ export function recordingProgress(
   return {
     persist: async (messages: readonly AgentMessage[], state: RunState) => {
       await persister.persist(messages, state);
-      for (const message of messages) {
-        const usage = (message.payload as { usage?: { totalTokens?: unknown } }).usage;
-        if (typeof usage?.totalTokens === 'number') tokens += usage.totalTokens;
-      }
+      for (const message of messages) tokens += totalTokensOf(message);
       await store.updateRun(owner, run.sessionId, run.id, { used: usedAfter(run, state.turn, tokens, now() - attemptStartedAt) }).catch(() => undefined);
     },
   };
+}
+
+const modelUsageSchema = z.object({
+  inputTokens: z.number().optional(),
+  outputTokens: z.number().optional(),
+  totalTokens: z.number().optional(),
+  cachedInputTokens: z.number().optional(),
+  reasoningTokens: z.number().optional(),
+});
+const resultBase = {
+  messages: z.array(agentMessageSchema),
+  toolExecutions: z.array(
+    z.object({
+      toolCallId: z.string(),
+      toolName: z.string(),
+      arguments: z.unknown(),
+      outcome: z.enum(['success', 'error', 'rejected', 'replaced']),
+      content: z.string(),
+    }),
+  ),
+  usage: modelUsageSchema,
+  turns: z.int().min(0),
+  finalContent: z.string().nullable(),
+};
+const budgetNameSchema = z.enum(['turns', 'tool_calls', 'tool_calls_per_tool', 'wall_clock', 'tokens']);
+
+/** A stored run's result, as the store gives it back (JSON): checked at the edge, so what is read is what the type says. */
+const storedResultSchema = z.discriminatedUnion('status', [
+  z.object({ ...resultBase, status: z.literal('completed') }),
+  z.object({ ...resultBase, status: z.literal('failed'), failure: z.object({ code: z.enum(agentsApiErrorCodes), message: z.string(), retryable: z.boolean() }) }),
+  z.object({ ...resultBase, status: z.literal('approval_required'), pending: z.array(z.object({ toolCall: toolCallSchema, reason: z.string() })) }),
+  z.object({
+    ...resultBase,
+    status: z.literal('tool_calls_required'),
+    pendingToolCalls: z.array(z.object({ id: z.string(), type: z.literal('function'), function: z.object({ name: z.string(), arguments: z.string() }) })),
+  }),
+  z.object({ ...resultBase, status: z.literal('input_required'), question: z.string() }),
+  z.object({ ...resultBase, status: z.literal('budget_exceeded'), budget: budgetNameSchema }),
+  z.object({ ...resultBase, status: z.literal('stalled'), repeatedCall: toolCallSchema }),
+  z.object({ ...resultBase, status: z.literal('cancelled') }),
+]) satisfies z.ZodType<ConversationResult>;
+
+/**
+ * The result an ended run stored, checked: a stored result that is not a
+ * conversation result (written by another version, or by hand) is
+ * `transcript.store_failed`, not trusted.
+ */
+export function storedResult(run: RunRecord): ConversationResult {
+  const parsed = storedResultSchema.safeParse(run.result);
+  if (parsed.success) return parsed.data;
+  throw new AgentsApiError('transcript.store_failed', `The stored result of run "${run.id}" is not a conversation result: ${z.prettifyError(parsed.error)}`, {
+    details: { sessionId: run.sessionId, runId: run.id },
+  });
 }

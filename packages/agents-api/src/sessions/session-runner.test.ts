@@ -442,6 +442,16 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
       expect(await store.getRun(who, session.id, first.runId)).toMatchObject({ status: 'completed', idempotencyKey: 'job-7', used: { turns: 1 }, endedAt: expect.any(Date) });
     });
 
+    it("refuses an ended run's stored result that is not a conversation result, rather than trusting it", async () => {
+      const who = owner();
+      const session = await started(who);
+      server.enqueue(textReply('Paid.'));
+      const first = await sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-8' });
+      await store.updateRun(who, session.id, first.runId, { result: { status: 'completed', messages: 'not a list' } });
+      const again = sessionsOn(store).resume({ owner: who, sessionId: session.id, input: [userSays('Pay')], principal, idempotencyKey: 'job-8' });
+      await expect(again).rejects.toMatchObject({ code: 'transcript.store_failed', details: { sessionId: session.id, runId: first.runId } });
+    });
+
     it('returns a retried start by its key and session id, creating nothing twice', async () => {
       const who = owner();
       const sessionId = `ses-${randomUUID()}`;

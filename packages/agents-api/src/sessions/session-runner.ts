@@ -129,17 +129,14 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       const input = parseInput(request.input);
       const idempotencyKey = parseKey(request.idempotencyKey);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      if (idempotencyKey !== undefined && newSession.id === undefined) {
-        throw new AgentsApiError('transcript.invalid_request', 'A start with an idempotency key must name its session id: a retry finds the run through it.');
-      }
+      const retriedId = idempotencyKey === undefined ? undefined : keyedSessionId(newSession);
       // The session and its input in one step: input the store refuses leaves no empty session.
       const created = await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
         // A retried start: the first attempt created the session (and stored the input with it).
-        if (idempotencyKey !== undefined && AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return undefined;
+        if (retriedId !== undefined && AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return { id: retriedId };
         throw error;
       });
-      const sessionId = created?.id ?? (newSession.id as string);
-      return attempt(owner, sessionId, { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true }, runOptions);
+      return attempt(owner, created.id, { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true }, runOptions);
     },
 
     async resume(request, runOptions) {
@@ -175,6 +172,12 @@ export function parseInput(input: unknown): AgentMessage[] {
   return parseTranscriptInput(inputSchema, input, 'session input');
 }
 
-function parseKey(key: unknown): string | undefined {
+/** The session id a keyed start names: a retry finds its run through it, so it is required. */
+export function keyedSessionId(session: NewSession): string {
+  if (session.id !== undefined) return session.id;
+  throw new AgentsApiError('transcript.invalid_request', 'A start with an idempotency key must name its session id: a retry finds the run through it.');
+}
+
+export function parseKey(key: unknown): string | undefined {
   return key === undefined ? undefined : parseTranscriptInput(idempotencyKeySchema, key, 'idempotency key');
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describeEachDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -42,6 +43,17 @@ beforeEach(() => {
   lookups = 0;
 });
 
+const providerFor = (model: ModelServer) => createOpenAIProvider({ apiKey: 'test-key', baseURL: model.baseURL, model: 'test-model', maxRetries: 0 });
+
+/** Waits until `condition` holds, checking on each turn of the event loop; fails after a deadline rather than hanging. */
+async function waitFor(condition: () => boolean, deadlineMs = 5000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Reads a stream until `leaveAfter` says so (then breaks, as a browser that goes away), or to its end. */
 async function consume(stream: SessionStream, leaveAfter: (event: ConversationEvent) => boolean = () => false): Promise<SessionStreamEvent[]> {
   const seen: SessionStreamEvent[] = [];
@@ -58,7 +70,7 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
   beforeAll(async () => {
     await migrateAgentsApi(context.db);
     store = createPostgresTranscriptStore({ db: context.db });
-    const provider = createOpenAIProvider({ apiKey: 'test-key', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
+    const provider = providerFor(server);
     sessions = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider, persister }) });
   });
   const types = async (who: SessionOwner, sessionId: string) => (await store.loadMessages(who, sessionId)).map(({ message }) => `${message.role}:${message.type}`);
@@ -172,15 +184,126 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
   });
 
-  it('releases the lock of a stream that is cancelled before it is iterated', async () => {
+  it('ends a stream cancelled before it is iterated as cancelled, storing nothing of its run and releasing the lock', async () => {
     const who = owner();
+    // The run's first model call starts beside the set-up; its answer would come long after the cancel.
+    server.enqueue(textReply('Too late.', { delayMs: 30_000 }));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
     await stream.cancel();
-    await expect(stream.result).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect((await stream.result).result).toMatchObject({ status: 'cancelled', messages: [] });
+    expect(await types(who, stream.session.id)).toEqual(['user:text']);
     server.enqueue(textReply('Hello.'));
     const resumed = await sessions.stream.resume({ owner: who, sessionId: stream.session.id, principal, instructions });
     await consume(resumed);
     expect((await resumed.result).result.status).toBe('completed');
-    expect(server.completionRequests()).toHaveLength(1);
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:text']);
+  });
+
+  it('yields tool_call_delta events, the arguments in pieces, from a real openai client, each naming the call message that follows', async () => {
+    const who = owner();
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Rio de Janeiro' } }), textReply('Warm.'));
+    const seen = await consume(await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions }));
+    const deltas = seen.flatMap(({ event }) => (event.type === 'tool_call_delta' ? [event] : []));
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.map((delta) => delta.argumentsDelta).join('')).toBe(JSON.stringify({ city: 'Rio de Janeiro' }));
+    expect(deltas[0]).toMatchObject({ toolCallIndex: 0, toolName: 'weather', toolCallId: expect.any(String) });
+    const callMessage = seen.find(({ event }) => event.type === 'message' && event.message.type === 'tool_call')?.event;
+    expect(callMessage?.type === 'message' ? callMessage.message.payload : undefined).toMatchObject({ toolCalls: [{ id: deltas[0]?.toolCallId, name: 'weather' }] });
+    expect(new Set(deltas.map((delta) => delta.messageId))).toEqual(new Set([callMessage?.messageId]));
+  });
+
+  it("ends the run's record and releases its lease together when the run ends", async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    await consume(stream);
+    const { runId } = await stream.result;
+    expect(await store.getRun(who, stream.session.id, runId)).toMatchObject({ status: 'completed', endedAt: expect.any(Date), used: { turns: 1 } });
+    expect(await store.acquireLock(who, stream.session.id, 1000)).toMatchObject({ acquired: true });
+  });
+
+  it('writes nothing and runs no tool when the set-up beside the first model call is refused', async () => {
+    const who = owner();
+    const stranger = { userId: 'someone-else', tenantId: who.tenantId };
+    const sessionId = `taken-${randomUUID()}`;
+    await store.createSession(stranger, { id: sessionId, agentSlug: 'weather' });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }));
+    // The refusal comes only once the model has been asked: the call's answer races the set-up.
+    const slowToRefuse: TranscriptStore = {
+      ...store,
+      openSession: async (as, request) => {
+        await waitFor(() => server.completionRequests().length === 1);
+        return store.openSession(as, request);
+      },
+    };
+    const refusing = createSessionRunner({ store: slowToRefuse, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const starting = refusing.stream.start({ owner: who, session: { id: sessionId, agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.session_exists' });
+    expect(lookups).toBe(0);
+    expect(await store.loadMessages(stranger, sessionId)).toEqual([]);
+    expect(await store.acquireLock(stranger, sessionId, 1000)).toMatchObject({ acquired: true });
+  });
+
+  it("replays a keyed start's ended run to its retry: the same messages and result, no model call, nothing stored twice", async () => {
+    const who = owner();
+    const sessionId = `keyed-${randomUUID()}`;
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Lima' } }), textReply('Cloudy in Lima.'));
+    const request = { owner: who, session: { id: sessionId, agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions, idempotencyKey: 'turn-1' };
+    const first = await sessions.stream.start(request);
+    const firstEvents = await consume(first);
+    const calls = server.completionRequests().length;
+    const retried = await sessions.stream.start({ ...request, input: [userSays('Weather?')] });
+    const replayed = await consume(retried);
+    expect(server.completionRequests()).toHaveLength(calls);
+    expect(lookups).toBe(1);
+    const messagesOf = (events: SessionStreamEvent[]) => events.flatMap(({ event }) => (event.type === 'message' ? [event.message.id] : []));
+    expect(messagesOf(replayed)).toEqual(messagesOf(firstEvents));
+    expect(replayed.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'completed', finalContent: 'Cloudy in Lima.' } });
+    expect((await retried.result).runId).toBe((await first.result).runId);
+    expect(await types(who, sessionId)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result', 'assistant:text']);
+    // The replayed ids are cursors too: a consumer that saw the replay's first message resumes after it.
+    const missed: string[] = [];
+    for await (const { event } of sessions.stream.replay(who, sessionId, replayed[0]?.id ?? '')) missed.push(event.messageId ?? '');
+    expect(missed).toEqual(messagesOf(firstEvents).slice(1));
+  });
+
+  it("replays a keyed resume's ended run to its retry without a model call or a second copy of the input", async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const started = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    await consume(started);
+    server.enqueue(textReply('Paid.'));
+    const request = { owner: who, sessionId: started.session.id, input: [userSays('Pay')], principal, instructions, idempotencyKey: 'job-7' };
+    await consume(await sessions.stream.resume(request));
+    const calls = server.completionRequests().length;
+    const again = await sessions.stream.resume({ ...request, input: [userSays('Pay')] });
+    expect((await consume(again)).at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'completed', finalContent: 'Paid.' } });
+    expect(server.completionRequests()).toHaveLength(calls);
+    expect(await types(who, started.session.id)).toEqual(['user:text', 'assistant:text', 'user:text', 'assistant:text']);
+  });
+
+  it('sends no answer it could not store: a lease lost at the last write ends the run failed, the answer neither stored nor sent', async () => {
+    const who = owner();
+    // Another run takes the session just before the last write (the answer, the ending and the release in one).
+    const takenAtTheEnd: TranscriptStore = {
+      ...store,
+      append: async (as, sessionId, messages, update, appendOptions) => {
+        if (appendOptions?.endRun && appendOptions.lockToken) {
+          await store.releaseLock(as, sessionId, appendOptions.lockToken);
+          await store.acquireLock(as, sessionId, 60_000);
+        }
+        return store.append(as, sessionId, messages, update, appendOptions);
+      },
+    };
+    const losing = createSessionRunner({ store: takenAtTheEnd, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(textReply('Never stored.'));
+    const stream = await losing.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    const seen = await consume(stream);
+    expect(seen.filter(({ event }) => event.type === 'message')).toEqual([]);
+    expect(seen.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'failed', failure: { code: 'transcript.lease_lost' }, messages: [] } });
+    expect((await stream.result).result).toMatchObject({ status: 'failed', failure: { code: 'transcript.lease_lost' } });
+    expect(await types(who, stream.session.id)).toEqual(['user:text']);
+    // The run stays open for a retry: a lost lease interrupts it, it does not end it.
+    expect(await store.getRun(who, stream.session.id, (await stream.result).runId)).toMatchObject({ status: 'running', endedAt: null });
   });
 });

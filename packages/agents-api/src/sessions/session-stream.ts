@@ -1,14 +1,19 @@
-import { AgentsApiError } from '../errors';
-import type { ConversationEvent, ConversationRequest, ConversationResult, RunOptions } from '../runner/conversation-runner';
+import { AgentsApiError, isRetryableCode } from '../errors';
+import type { AgentMessage } from '../messages/message';
+import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
-import type { SessionOwner, TranscriptSession, TranscriptStore } from '../transcripts/transcript-store';
+import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
-import { checkAgent, currentSession } from './session-attempt';
-import { finishRunRecord } from './session-run-record';
-import { createFencedPersister, defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease, type SessionLease } from './session-lease';
+import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
+import { holdingLastAnswer, type LastWrite } from './session-last-write';
+import { exhaustedResult, finishRunRecord, runEndUpdate } from './session-run-record';
+import { createFencedPersister, defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
 import {
   checkOwner,
+  keyedSessionId,
   parseInput,
+  parseKey,
+  type RunFields,
   type ResumeSessionRequest,
   type SessionRunnerOptions,
   type SessionRunResult,
@@ -29,12 +34,13 @@ export interface SessionStreamEvent {
 }
 
 /**
- * A durable run, streamed. The run begins when iteration begins and holds
- * the session's lock until it ends. Leaving the loop (`break`, a throw)
- * cancels the run: the messages completed so far are stored, the turn in
- * progress stores nothing, and the lock is released before the loop exits.
- * Iterate it once; a stream that will not be iterated must be `cancel`led,
- * or its lock is held until it expires.
+ * A durable run, streamed. The run begins as soon as the stream is made
+ * (its events wait for the consumer, one at a time) and holds the session's
+ * lock until it ends. Leaving the loop (`break`, a throw) cancels the run:
+ * the messages completed so far are stored, the turn in progress stores
+ * nothing, and the lock is released before the loop exits. Iterate it once;
+ * a stream that will not be iterated must be `cancel`led, or its run waits
+ * (holding its lock) for a consumer that never comes.
  */
 export interface SessionStream extends AsyncIterable<SessionStreamEvent> {
   /** The session as it was when the run was set up (for `start`: the new session). */
@@ -45,7 +51,7 @@ export interface SessionStream extends AsyncIterable<SessionStreamEvent> {
    * Rejects only when the stream failed; it never goes unhandled.
    */
   readonly result: Promise<SessionRunResult>;
-  /** Releases the lock of a stream that was never iterated; does nothing once iteration has begun. */
+  /** Cancels the run of a stream that was never iterated (it ends `cancelled`) and releases its lock; does nothing once iteration has begun. */
   cancel(): Promise<void>;
 }
 
@@ -55,6 +61,10 @@ export interface SessionStreams {
    * Creates the session, stores the input, takes the lock and resolves to
    * the stream: refusals (an invalid request, a locked session) reject here,
    * before any event, so a server can still answer with an error status.
+   * Without an idempotency key the first model call starts at once, beside
+   * the store's one-statement set-up (nothing is written unless it succeeds).
+   * With one (`session.id` required), a retry of a start whose run ended
+   * streams that run's messages and result again: no model call, nothing stored.
    */
   start(request: StartSessionRequest, options?: RunOptions): Promise<SessionStream>;
   /** As `start`, for a stored session; the same rules as {@link SessionRunner.resume}. */
@@ -74,79 +84,203 @@ export interface SessionStreams {
 
 /** The durable streams of a session runner; `createSessionRunner(...).stream` is one. */
 export function createSessionStreams(options: SessionRunnerOptions): SessionStreams {
-  const lockTtlMs = options.lockTtlMs ?? defaultLeaseTtlMs;
+  const leaseOptions = { ttlMs: options.lockTtlMs ?? defaultLeaseTtlMs };
   const { store } = options;
+  const now = options.now ?? Date.now;
 
-  /** Everything a stream needs once its session is locked. */
-  interface Prepared {
-    readonly owner: SessionOwner;
-    readonly session: TranscriptSession;
-    /** The run's record, begun under the lease; the stream's ending is recorded on it. */
-    readonly run: RunRecord;
-    readonly request: ConversationRequest;
-    /** The session's last stored message before the run. */
-    readonly cursor: string | null;
-    readonly runOptions: RunOptions;
+  /**
+   * A new session, fast: the first model call starts while one statement
+   * creates the session, stores the input, takes the lease and begins the run
+   * (`openSession`). The call has no side effects; every write of the run
+   * (and so every tool, which runs only after its call is stored) waits for
+   * the lease, and a refused open aborts the run with nothing written. See
+   * docs/decisions/2026-11-30-durable-streaming.md, "Cost".
+   */
+  async function startEarly(owner: SessionOwner, newSession: NewSession, input: readonly AgentMessage[], fields: RunFields, runOptions: RunOptions): Promise<SessionStream> {
+    let grant!: (lease: SessionLease) => void;
+    let refuse!: (error: unknown) => void;
+    const fenced = new Promise<TranscriptPersister>((resolve, reject) => {
+      grant = (lease) => resolve(createFencedPersister(store, owner, lease));
+      refuse = reject;
+    });
+    // Only a run that got as far as a write waits on it; an unread refusal must not go unhandled.
+    fenced.catch(() => undefined);
+    const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
+    // The statement goes out first: the model request's set-up is CPU work it need not wait behind.
+    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
+    opened.catch(() => undefined);
+    const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
+    let opening: SessionOpening;
+    try {
+      opening = await opened;
+      if (!opening.opened) throw sessionLocked(newSession.id ?? '(new)', opening.expiresAt);
+    } catch (error) {
+      refuse(error);
+      launched.abandon();
+      throw error;
+    }
+    const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
+    grant(held.lease);
+    return openStream(owner, opening.session, opening.run.run, launched, held);
   }
 
-  /** A stream over a held lease; `release` ends the lease (and resolves once the lock is given back). */
-  function open(prepared: Prepared, lease: SessionLease, release: () => Promise<void>): SessionStream {
-    const { owner, session } = prepared;
-    let state: 'ready' | 'running' | 'done' = 'ready';
-    let settle!: (outcome: SessionRunResult) => void;
-    let fail!: (error: unknown) => void;
-    const result = new Promise<SessionRunResult>((resolve, reject) => {
-      settle = resolve;
-      fail = reject;
-    });
+  /** A run of a stored session (or a keyed start): under a taken lease, prepared as `run()` prepares it. */
+  async function attemptStream(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions): Promise<SessionStream> {
+    const held = await takeLease(store, owner, sessionId, leaseOptions);
+    try {
+      const prepared = await prepareAttempt(store, owner, held.lease, plan, runOptions, now);
+      if (prepared.status === 'ended') {
+        await giveBack(owner, held);
+        return endedStream(store, owner, prepared.outcome);
+      }
+      const { exhausted } = prepared;
+      const makeRunner = exhausted === undefined ? options.createRunner : () => resultOnly(exhaustedResult(exhausted));
+      const launched = launch(makeRunner, prepared.persister, prepared.request, prepared.runOptions, prepared.request.messages.at(-1)?.id ?? '');
+      return openStream(owner, prepared.session, prepared.run, launched, held);
+    } catch (error) {
+      await giveBack(owner, held);
+      throw error;
+    }
+  }
+
+  async function giveBack(owner: SessionOwner, held: HeldLease): Promise<void> {
+    held.stop();
+    // A lease that cannot be released expires on its own.
+    await store.releaseLock(owner, held.lease.sessionId, held.lease.token).catch(() => undefined);
+  }
+
+  /**
+   * Starts the run now, its events waiting one at a time for a consumer. Its
+   * possible last answer is held back (`holdingLastAnswer`) with its
+   * `message` event, and its `run_end` is not sent: the stream's end writes
+   * the answer with the run's ending and sends both (see {@link openStream}).
+   */
+  function launch(makeRunner: (persister: TranscriptPersister) => ConversationRunner, persister: TranscriptPersister, request: ConversationRequest, runOptions: RunOptions, cursorAtStart: string): Launched {
+    const channel = new EventChannel<SessionStreamEvent>({ bufferBeforeConsumer: eventsBeforeConsumer });
+    // Nothing is written before a consumer reads (or the stream is cancelled): a stream
+    // that is never read keeps its run at its first write, as a run waits for a slow consumer.
+    let arrive!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) });
+    const runner = makeRunner(lastWrite.persister);
+    const stopper = new AbortController();
+    const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
+    const startedAt = now();
+    const ended = (async (): Promise<RunTail> => {
+      let cursor = cursorAtStart;
+      let held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
+      for await (const event of runner.stream(request, { signal })) {
+        if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
+          // A later write stored the held answer first (or failed to, and the run says so).
+          if (lastWrite.written(held.entry.event.messageId ?? '')) await channel.push(held.entry);
+          else cursor = held.cursorBefore;
+          held = undefined;
+        }
+        if (event.type === 'run_end') {
+          return { result: event.result, index: event.index, messageId: event.messageId, cursor, held };
+        }
+        const cursorBefore = cursor;
+        if (event.type === 'message') cursor = event.message.id;
+        const entry = { id: `${cursor}.${event.index}`, event };
+        if (event.type === 'message' && lastWrite.holds(event.message.id)) held = { entry, cursorBefore };
+        else await channel.push(entry);
+      }
+      throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
+    })();
+    ended.catch(() => undefined);
+    let unread = true;
+    return {
+      channel,
+      ended,
+      lastWrite,
+      startedAt,
+      arrived,
+      get unread() {
+        return unread;
+      },
+      read() {
+        unread = false;
+        arrive();
+      },
+      stop: () => stopper.abort(),
+      abandon() {
+        stopper.abort();
+        channel.abandon();
+        arrive();
+      },
+    };
+  }
+
+  /**
+   * The run's last write: its held answer (if any), its record's ending and
+   * the lease's release, in one statement; then the answer's `message` event
+   * and `run_end`. An answer the store refuses is not sent, and the run ends
+   * `failed` with the store's code (a lost lease: `transcript.lease_lost`).
+   */
+  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<ConversationResult> {
+    await launched.arrived;
+    const { lease } = held;
+    held.stop();
+    let outcome = withLeaseOutcome(tail.result, lease);
+    let cursor = tail.cursor;
+    const heldAnswer = launched.lastWrite.take();
+    // Cancelled before anyone read it: whatever the run got to, nothing more of it is stored.
+    const answer = launched.unread ? [] : heldAnswer;
+    if (launched.unread && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
+    const attemptMs = now() - launched.startedAt;
+    const recordEnding = (result: ConversationResult) =>
+      storeCall(() => finishRunRecord(store, owner, run, result, attemptMs, { releaseLockToken: lease.token })).catch(() =>
+        store.releaseLock(owner, lease.sessionId, lease.token).catch(() => undefined),
+      );
+    if (answer.length === 0) await recordEnding(outcome);
+    else {
+      try {
+        await storeCall(() => store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }));
+        if (tail.held) await launched.channel.push(tail.held.entry);
+      } catch (error) {
+        if (AgentsApiError.isInstance(error) && error.code === 'transcript.lease_lost') lease.markLost();
+        outcome = withoutUnstored(outcome, answer, error);
+        cursor = tail.held?.cursorBefore ?? cursor;
+        await recordEnding(outcome);
+      }
+    }
+    await launched.channel.push({ id: `${cursor}.${tail.index}`, event: { type: 'run_end', index: tail.index, messageId: tail.messageId, result: outcome } });
+    return outcome;
+  }
+
+  /** The stream of a launched run under a held lease: it ends the run's record and releases the lease in one step when the run ends. */
+  function openStream(owner: SessionOwner, session: TranscriptSession, run: RunRecord, launched: Launched, held: HeldLease): SessionStream {
+    const { lease } = held;
+    if (lease.signal.aborted) launched.stop();
+    else lease.signal.addEventListener('abort', () => launched.stop(), { once: true });
+    const finished = launched.ended.then(
+      (tail) => endRun(owner, run, launched, held, tail),
+      async (error: unknown) => {
+        await giveBack(owner, held);
+        throw error;
+      },
+    );
+    finished.then(
+      () => launched.channel.close(),
+      (error: unknown) => launched.channel.close({ error }),
+    );
+    // Read for `result` only: the consumer's loop does not wait for it.
+    const result = finished.then(async (outcome) => ({ session: await storeCall(() => currentSession(store, owner, session.id)), result: outcome, runId: run.id }));
     // Nobody has to wait for the result; a failure also reaches the consumer's loop.
     result.catch(() => undefined);
-    const runner = options.createRunner(createFencedPersister(store, owner, lease));
+    let state: 'ready' | 'running' | 'done' = 'ready';
 
     async function* events(): AsyncGenerator<SessionStreamEvent, void> {
       if (state !== 'ready') throw new AgentsApiError('transcript.invalid_request', 'A session stream can be iterated once.');
       state = 'running';
-      const channel = new EventChannel<SessionStreamEvent>();
-      const consumerLeft = new AbortController();
-      const { signal } = prepared.runOptions;
-      const runSignal = AbortSignal.any(signal ? [signal, consumerLeft.signal, lease.signal] : [consumerLeft.signal, lease.signal]);
-      // The run goes on in its own loop, so that it ends (and says how) even after the consumer left.
-      const startedAt = Date.now();
-      const running = (async (): Promise<ConversationResult> => {
-        let ended: ConversationResult | undefined;
-        try {
-          let cursor = prepared.cursor ?? '';
-          for await (const event of runner.stream(prepared.request, { signal: runSignal })) {
-            if (event.type === 'message') cursor = event.message.id;
-            else if (event.type === 'run_end') ended = event.result;
-            await channel.push({ id: `${cursor}.${event.index}`, event });
-          }
-        } finally {
-          await release();
-        }
-        if (!ended) throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
-        const outcome = withLeaseOutcome(ended, lease);
-        await storeCall(() => finishRunRecord(store, owner, prepared.run, outcome, Date.now() - startedAt)).catch(() => undefined);
-        return outcome;
-      })();
-      running.then(
-        (ended) => {
-          channel.close();
-          // Read for `result` only: the consumer's loop does not wait for it.
-          storeCall(() => currentSession(store, owner, session.id)).then((current) => settle({ session: current, result: ended, runId: prepared.run.id }), fail);
-        },
-        (error: unknown) => {
-          channel.close({ error });
-          fail(error);
-        },
-      );
+      launched.read();
       try {
-        yield* channel.values();
+        yield* launched.channel.values();
       } finally {
-        if (channel.consumerGone) consumerLeft.abort();
+        if (launched.channel.consumerGone) launched.stop();
         state = 'done';
         // The lock is free and the transcript final before the consumer's loop goes on.
-        await running.catch(() => undefined);
+        await finished.catch(() => undefined);
       }
     }
 
@@ -157,54 +291,31 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       async cancel() {
         if (state !== 'ready') return;
         state = 'done';
-        await release();
-        fail(new AgentsApiError('transcript.invalid_request', 'The session stream was cancelled before it began.'));
+        launched.abandon();
+        await finished.catch(() => undefined);
       },
     };
   }
 
-  /**
-   * Runs `setUp` under a fresh, renewed lease (fenced writes, renewal, release:
-   * `session-lease.ts`) and opens the stream on it; the lease is given back
-   * if `setUp` fails, and otherwise when the stream ends. Nothing is read or
-   * written before the lock is held: a read made before could miss what a
-   * run that held it last wrote.
-   */
-  function locked(owner: SessionOwner, sessionId: string, setUp: (lease: SessionLease) => Promise<Prepared>): Promise<SessionStream> {
-    return new Promise<SessionStream>((resolve, reject) => {
-      let finish!: () => void;
-      const finished = new Promise<void>((done) => (finish = done));
-      const leased = withSessionLease(store, owner, sessionId, { ttlMs: lockTtlMs }, async (lease) => {
-        const prepared = await setUp(lease);
-        resolve(
-          open(prepared, lease, async () => {
-            finish();
-            await leased.catch(() => undefined);
-          }),
-        );
-        await finished;
-      });
-      // Acquisition and set-up failures reject the stream; after it opened, errors reach its result.
-      leased.catch(reject);
-    });
-  }
-
   return {
     async start(request, runOptions = {}) {
-      const { owner, session: newSession, input: _input, ...fields } = request;
+      const { owner, session: newSession, input: _input, idempotencyKey: _key, ...fields } = request;
       checkOwner(owner, fields.principal);
       const input = parseInput(request.input);
+      const idempotencyKey = parseKey(request.idempotencyKey);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      // The session and its input in one transaction: a refused input leaves no empty session.
-      const session = await storeCall(() => store.createSession(owner, newSession, { messages: input }));
-      return locked(owner, session.id, async () => {
-        const { run } = await storeCall(() => store.beginRun(owner, session.id, { agentSlug: session.agentSlug, seqAtStart: 0 }));
-        return { owner, session, run, request: { ...fields, messages: input }, cursor: input.at(-1)?.id ?? null, runOptions };
+      if (idempotencyKey === undefined) return startEarly(owner, newSession, input, fields, runOptions);
+      // A keyed start may be the retry of one whose run has ended: nothing runs before that is known.
+      const retriedId = keyedSessionId(newSession);
+      await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
+        if (AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return undefined;
+        throw error;
       });
+      return attemptStream(owner, retriedId, { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true }, runOptions);
     },
 
     async resume(request, runOptions = {}) {
-      const { owner, sessionId, approvals, input: _input, ...fields } = request;
+      const { owner, sessionId, approvals, input: _input, idempotencyKey: _key, ...fields } = request;
       if (!store.durable) {
         throw new AgentsApiError('transcript.not_durable', `This transcript store keeps nothing across restarts, so session "${sessionId}" cannot be resumed.`, {
           details: { sessionId },
@@ -212,19 +323,110 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       }
       checkOwner(owner, fields.principal);
       const input = parseInput(request.input ?? []);
-      return locked(owner, sessionId, async (lease) => {
-        const [session, stored] = await Promise.all([storeCall(() => currentSession(store, owner, sessionId)), storeCall(() => store.loadMessages(owner, sessionId))]);
-        checkAgent(session, fields.principal.agentSlug);
-        if (input.length > 0) await storeCall(() => store.append(owner, sessionId, input, undefined, { lockToken: lease.token }));
-        const messages = [...stored.map((entry) => entry.message), ...input];
-        const conversation: ConversationRequest = { ...fields, messages, ...(approvals ? { approvals } : {}) };
-        const { run } = await storeCall(() => store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, seqAtStart: session.lastSeq }));
-        return { owner, session, run, request: conversation, cursor: messages.at(-1)?.id ?? null, runOptions };
-      });
+      const idempotencyKey = parseKey(request.idempotencyKey);
+      return attemptStream(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
     },
 
     replay: (owner, sessionId, lastEventId) => replayAfter(store, owner, sessionId, lastEventId),
   };
+}
+
+/**
+ * How many events a run may make before its consumer begins to read: the run
+ * starts before `start` resolves (its first model call beside the set-up), so
+ * it must get past `turn_start` to its model call, and the deltas that come
+ * before the consumer's loop begins wait here. Past this, or once the consumer
+ * reads, the run is paced by the consumer.
+ */
+const eventsBeforeConsumer = 256;
+
+/** A run started by {@link createSessionStreams}: its events, its own ending, and how to stop it. */
+interface Launched {
+  readonly channel: EventChannel<SessionStreamEvent>;
+  /** How the run's loop ended (before its end is recorded or sent). */
+  readonly ended: Promise<RunTail>;
+  /** The run's answer held back for its last write. */
+  readonly lastWrite: LastWrite;
+  readonly startedAt: number;
+  /** Resolves once a consumer reads the stream or it is abandoned: the run's writes wait for it. */
+  readonly arrived: Promise<void>;
+  /** Whether no consumer has begun to read. */
+  readonly unread: boolean;
+  /** A consumer begins to read. */
+  read(): void;
+  /** Aborts the run; it ends `cancelled` within one step. */
+  stop(): void;
+  /** Aborts the run for a consumer that will never come: its events are dropped. */
+  abandon(): void;
+}
+
+/** How a launched run's loop ended: its `run_end` (not yet sent) and the answer event it holds back, if any. */
+interface RunTail {
+  readonly result: ConversationResult;
+  readonly index: number;
+  readonly messageId: string | null;
+  /** The cursor after every event the loop made, the held answer's included. */
+  readonly cursor: string;
+  readonly held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
+}
+
+/** A run whose held answer could not be stored: `failed` with the store's code, without the answer. */
+function withoutUnstored(result: ConversationResult, answer: readonly AgentMessage[], error: unknown): ConversationResult {
+  const code = AgentsApiError.isInstance(error) ? error.code : 'transcript.store_failed';
+  const message = error instanceof Error ? error.message : String(error);
+  const unstored = new Set(answer.map((entry) => entry.id));
+  return {
+    status: 'failed',
+    failure: { code, message, retryable: isRetryableCode(code) },
+    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
+    toolExecutions: result.toolExecutions,
+    usage: result.usage,
+    turns: result.turns,
+    finalContent: result.finalContent,
+  };
+}
+
+/** A run cancelled before anyone read it: `cancelled`, without the answer it held back. */
+function cancelledUnread(result: ConversationResult, answer: readonly AgentMessage[]): ConversationResult {
+  const unstored = new Set(answer.map((entry) => entry.id));
+  return {
+    status: 'cancelled',
+    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
+    toolExecutions: result.toolExecutions,
+    usage: result.usage,
+    turns: result.turns,
+    finalContent: result.finalContent,
+  };
+}
+
+/** A runner whose run ends at once with `result` (a budget its earlier attempts spent): no model call. */
+function resultOnly(result: ConversationResult): ConversationRunner {
+  return {
+    run: async () => result,
+    async *stream() {
+      yield { type: 'run_end', index: 0, messageId: null, result };
+    },
+  };
+}
+
+/**
+ * The stream of a keyed run that had already ended: its messages and its
+ * `run_end` again, from the stored result; no model call, nothing written.
+ */
+function endedStream(store: TranscriptStore, owner: SessionOwner, outcome: SessionRunResult): SessionStream {
+  const { session, result } = outcome;
+  async function* events(): AsyncGenerator<SessionStreamEvent, void> {
+    const before = await storeCall(() => store.loadMessages(owner, session.id, { last: result.messages.length + 1 }));
+    let cursor = result.messages.length < before.length ? (before[0]?.message.id ?? '') : '';
+    let index = 0;
+    for (const message of result.messages) {
+      cursor = message.id;
+      yield { id: `${cursor}.${index}`, event: { type: 'message', index, messageId: message.id, message } };
+      index += 1;
+    }
+    yield { id: `${cursor}.${index}`, event: { type: 'run_end', index, messageId: null, result } };
+  }
+  return { session, result: Promise.resolve(outcome), [Symbol.asyncIterator]: () => events(), cancel: async () => undefined };
 }
 
 async function* replayAfter(store: TranscriptStore, owner: SessionOwner, sessionId: string, lastEventId: string): AsyncGenerator<SessionStreamEvent, void> {

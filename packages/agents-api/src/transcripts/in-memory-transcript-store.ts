@@ -19,6 +19,12 @@ import {
   parseLoadOptions,
   parseMessagesToAppend,
   parseNewRun,
+  parseOpenSession,
+  parseAppendEnding,
+  type ParsedRunUpdate,
+  parseReleaseToken,
+  type ParsedNewRun,
+  type ParsedNewSession,
   parseNewSession,
   parseOwner,
   parseRunId,
@@ -31,7 +37,7 @@ import {
   repeatedMessageId,
   sessionExists,
 } from './internal/transcript-store-rules';
-import type { RunRecord } from './run-record';
+import type { RunBegin, RunRecord } from './run-record';
 import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionOwner, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
 
 /** Options of {@link createInMemoryTranscriptStore}. */
@@ -89,33 +95,109 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
     return { sessions: selected.map(copy), nextCursor };
   }
 
+  /** Stores a new session with its first messages; `transcript.session_exists` if the id is taken (by anyone). */
+  function insertSession(owner: SessionOwner, parsed: ParsedNewSession, initial: readonly AgentMessage[]): SessionRecord {
+    const { userId, tenantId } = owner;
+    const id = parsed.id ?? generateId();
+    if (sessions.has(id)) throw sessionExists(id);
+    const repeated = repeatedMessageId(initial);
+    if (repeated !== undefined) throw duplicateMessage(id, repeated);
+    const createdAt = now();
+    const stored: TranscriptSession = {
+      id,
+      agentSlug: parsed.agentSlug,
+      userId,
+      tenantId,
+      title: parsed.title ?? null,
+      metadata: asJson(parsed.metadata ?? {}),
+      lastSeq: initial.length,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
+    const record: SessionRecord = { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() };
+    sessions.set(id, record);
+    return record;
+  }
+
+  /** Applies a checked update to the session's run (`transcript.run_not_found` if it has none with that id). */
+  function applyRunUpdate(record: SessionRecord, runId: string, changes: ParsedRunUpdate, at: Date): RunRecord {
+    const existing = record.runs.get(runId);
+    if (!existing) throw runNotFound(record.session.id, runId);
+    const updated: RunRecord = {
+      ...existing,
+      status: changes.status ?? existing.status,
+      failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
+      turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
+      usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
+      used: changes.used ?? existing.used,
+      result: changes.result !== undefined ? asJson(changes.result) : existing.result,
+      updatedAt: at,
+      endedAt: changes.ended ? at : existing.endedAt,
+    };
+    record.runs.set(runId, updated);
+    return updated;
+  }
+
+  /** `beginRun` on a found session: the run with the key (one more attempt while it runs), or a new one. */
+  function beginRunOn(record: SessionRecord, parsed: ParsedNewRun): RunBegin {
+    const at = now();
+    const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
+    if (existing) {
+      const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
+      record.runs.set(current.id, current);
+      return { created: false, run: copy(current) };
+    }
+    const created: RunRecord = {
+      id: defaultRunId(),
+      sessionId: record.session.id,
+      agentSlug: parsed.agentSlug,
+      userId: record.session.userId,
+      tenantId: record.session.tenantId,
+      idempotencyKey: parsed.idempotencyKey ?? null,
+      status: 'running',
+      failureCode: null,
+      turnUsage: [],
+      usage: {},
+      used: { turns: 0, tokens: 0, wallClockMs: 0 },
+      attempts: 1,
+      seqAtStart: parsed.seqAtStart,
+      result: null,
+      startedAt: at,
+      updatedAt: at,
+      endedAt: null,
+    };
+    record.runs.set(created.id, created);
+    return { created: true, run: copy(created) };
+  }
+
   // Driver errors (and any other surprise) become `transcript.store_failed`.
   return wrapStoreErrors({
     durable: false,
 
     async createSession(owner, session, createOptions) {
-      const { userId, tenantId } = parseOwner(owner);
       const parsed = parseNewSession(session);
       const initial = parseMessagesToAppend(createOptions?.messages ?? []);
-      const id = parsed.id ?? generateId();
-      if (sessions.has(id)) throw sessionExists(id);
-      const repeated = repeatedMessageId(initial);
-      if (repeated !== undefined) throw duplicateMessage(id, repeated);
-      const createdAt = now();
-      const stored: TranscriptSession = {
-        id,
-        agentSlug: parsed.agentSlug,
-        userId,
-        tenantId,
-        title: parsed.title ?? null,
-        metadata: asJson(parsed.metadata ?? {}),
-        lastSeq: initial.length,
-        createdAt,
-        updatedAt: createdAt,
+      return copy(insertSession(parseOwner(owner), parsed, initial).session);
+    },
+
+    async openSession(owner, request) {
+      const parsedOwner = parseOwner(owner);
+      const { session, messages, ttlMs, run } = parseOpenSession(request);
+      const existing = session.id === undefined ? undefined : sessions.get(session.id);
+      // Another owner's session, or one opened without a key (not a retry): the id is taken.
+      if (existing && (run.idempotencyKey === undefined || !find(parsedOwner, existing.session.id))) throw sessionExists(existing.session.id);
+      const at = now();
+      if (existing?.lock && existing.lock.expiresAt.getTime() > at.getTime()) return { opened: false, reason: 'held', expiresAt: new Date(existing.lock.expiresAt) };
+      const record = existing ?? insertSession(parsedOwner, session, messages);
+      record.lock = { token: randomUUID(), expiresAt: new Date(at.getTime() + ttlMs) };
+      return {
+        opened: true,
+        created: existing === undefined,
+        session: copy(record.session),
+        lease: { token: record.lock.token, expiresAt: new Date(record.lock.expiresAt) },
+        run: beginRunOn(record, { agentSlug: record.session.agentSlug, ...run }),
       };
-      const messages = initial.map((message, index): StoredMessage => ({ sessionId: id, seq: index + 1, userId, tenantId, message: asJson(message) }));
-      sessions.set(id, { session: stored, messages, messageIds: new Set(initial.map((message) => message.id)), lock: undefined, runs: new Map() });
-      return copy(stored);
     },
 
     async getSession(owner, sessionId) {
@@ -146,7 +228,9 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
       const token = parseAppendToken(appendOptions);
+      const ending = parseAppendEnding(appendOptions);
       const record = requireSession(parsedOwner, id);
+      if (ending && !record.runs.has(ending.runId)) throw runNotFound(id, ending.runId);
       // No await from here on: the fence check, the read of lastSeq and the writes are one step.
       const at = now();
       const held = record.lock && record.lock.expiresAt.getTime() > at.getTime() ? record.lock : undefined;
@@ -171,6 +255,10 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
         lastSeq: record.session.lastSeq + stored.length,
         updatedAt: at,
       };
+      if (ending) {
+        applyRunUpdate(record, ending.runId, ending.update, at);
+        record.lock = undefined;
+      }
       return { session: copy(record.session), seqs: stored.map((message) => message.seq) };
     },
 
@@ -258,57 +346,18 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsed = parseNewRun(run);
-      const record = requireSession(parsedOwner, id);
-      const at = now();
-      const existing = parsed.idempotencyKey === undefined ? undefined : [...record.runs.values()].find((stored) => stored.idempotencyKey === parsed.idempotencyKey);
-      if (existing) {
-        const current = existing.status === 'running' ? { ...existing, attempts: existing.attempts + 1, updatedAt: at } : existing;
-        record.runs.set(current.id, current);
-        return { created: false, run: copy(current) };
-      }
-      const created: RunRecord = {
-        id: defaultRunId(),
-        sessionId: id,
-        agentSlug: parsed.agentSlug,
-        userId: record.session.userId,
-        tenantId: record.session.tenantId,
-        idempotencyKey: parsed.idempotencyKey ?? null,
-        status: 'running',
-        failureCode: null,
-        turnUsage: [],
-        usage: {},
-        used: { turns: 0, tokens: 0, wallClockMs: 0 },
-        attempts: 1,
-        seqAtStart: parsed.seqAtStart,
-        result: null,
-        startedAt: at,
-        updatedAt: at,
-        endedAt: null,
-      };
-      record.runs.set(created.id, created);
-      return { created: true, run: copy(created) };
+      return beginRunOn(requireSession(parsedOwner, id), parsed);
     },
 
-    async updateRun(owner, sessionId, runId, update) {
+    async updateRun(owner, sessionId, runId, update, updateOptions) {
       const parsedOwner = parseOwner(owner);
       const id = parseSessionId(sessionId);
       const parsedRunId = parseRunId(runId);
       const changes = parseRunUpdate(update);
-      const existing = requireSession(parsedOwner, id).runs.get(parsedRunId);
-      if (!existing) throw runNotFound(id, parsedRunId);
-      const at = now();
-      const updated: RunRecord = {
-        ...existing,
-        status: changes.status ?? existing.status,
-        failureCode: changes.failureCode !== undefined ? changes.failureCode : existing.failureCode,
-        turnUsage: changes.turnUsage !== undefined ? asJson(changes.turnUsage) : existing.turnUsage,
-        usage: changes.usage !== undefined ? asJson(changes.usage) : existing.usage,
-        used: changes.used ?? existing.used,
-        result: changes.result !== undefined ? asJson(changes.result) : existing.result,
-        updatedAt: at,
-        endedAt: changes.ended ? at : existing.endedAt,
-      };
-      requireSession(parsedOwner, id).runs.set(parsedRunId, updated);
+      const releaseToken = parseReleaseToken(updateOptions);
+      const record = requireSession(parsedOwner, id);
+      const updated = applyRunUpdate(record, parsedRunId, changes, now());
+      if (releaseToken !== undefined && record.lock?.token === releaseToken) record.lock = undefined;
       return copy(updated);
     },
 

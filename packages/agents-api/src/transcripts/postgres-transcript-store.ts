@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
-import type { AgentsApiError } from '../errors';
+import { AgentsApiError } from '../errors';
 import { agentsApiTables, type AgentsApiDatabase, type RunTable, type SessionMessageTable, type SessionTable } from '../database/agents-api-database';
 import { wrapStoreErrors } from '../database/wrap-store-errors';
 import { parseMessage, type AgentMessage } from '../messages/message';
@@ -25,6 +25,10 @@ import {
   parseLoadOptions,
   parseMessagesToAppend,
   parseNewRun,
+  parseOpenSession,
+  parseAppendEnding,
+  type ParsedRunUpdate,
+  parseReleaseToken,
   parseNewSession,
   parseOwner,
   parseRunId,
@@ -56,6 +60,17 @@ type Keys = ReturnType<typeof ownerKeys>;
 const sessionColumns = ['id', 'agent_slug', 'user_key', 'tenant_key', 'title', 'metadata', 'last_seq', 'created_at', 'updated_at'] as const;
 type SessionRow = Pick<Selectable<SessionTable>, (typeof sessionColumns)[number]>;
 const messageColumns = ['session_id', 'seq', 'user_key', 'tenant_key', 'body'] as const;
+/** A run row with the fields of the session `openSession` leased. */
+type OpenedRow = Selectable<RunTable> & {
+  readonly run_created: boolean;
+  readonly session_agent_slug: string;
+  readonly session_title: string | null;
+  readonly session_metadata: Record<string, unknown>;
+  readonly session_last_seq: number;
+  readonly session_created_at: Date;
+  readonly session_updated_at: Date;
+  readonly session_created: boolean;
+};
 type MessageRow = Pick<Selectable<SessionMessageTable>, (typeof messageColumns)[number]>;
 
 const metadataSchema = z.record(z.string(), z.unknown());
@@ -138,6 +153,92 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       }
     },
 
+    async openSession(owner, request) {
+      const keys = ownerKeys(parseOwner(owner));
+      const { session, messages, ttlMs, run } = parseOpenSession(request);
+      const id = session.id ?? generateId();
+      const idempotencyKey = run.idempotencyKey ?? null;
+      // Only a keyed open (a retried start) may open a session that exists already.
+      const keyed = idempotencyKey !== null;
+      const runId = defaultRunId();
+      for (let attempt = 0; attempt < 10; attempt += 1) {
+        const at = now();
+        const token = randomUUID();
+        const expiresAt = new Date(at.getTime() + ttlMs);
+        const columns = sql.join(sessionColumns.map((column) => sql.ref(column)));
+        // One statement, one round trip: the session is created already leased, with its
+        // messages and its run, or (keyed) an existing one of the owner's is leased and its
+        // run found by key or begun. A statement that takes no lease writes nothing.
+        const result = await sql<OpenedRow>`
+          with created as (
+            insert into agents_sessions (id, agent_slug, user_key, tenant_key, title, metadata, last_seq, created_at, updated_at, lock_token, lock_expires_at)
+            values (${id}, ${session.agentSlug}, ${keys.userKey}, ${keys.tenantKey}, ${session.title ?? null}, ${JSON.stringify(session.metadata ?? {})}::jsonb,
+                    ${messages.length}, ${at}, ${at}, ${token}, ${expiresAt})
+            on conflict (id) do nothing
+            returning ${columns}, true as created
+          ), taken as (
+            update agents_sessions set lock_token = ${token}, lock_expires_at = ${expiresAt}
+            where ${keyed}::boolean and id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey}
+              and (lock_token is null or lock_expires_at is null or lock_expires_at <= ${at})
+              and not exists (select 1 from created)
+            returning ${columns}, false as created
+          ), opened as (
+            select * from created union all select * from taken
+          ), stored as (
+            insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
+            select created.id, entry.ord, entry.body->>'id', created.user_key, created.tenant_key, entry.body->>'type', entry.body->>'role', entry.body, ${at}
+            from created cross join jsonb_array_elements(${JSON.stringify(messages)}::jsonb) with ordinality as entry(body, ord)
+          ), found as (
+            update agents_runs set attempts = case when status = 'running' then attempts + 1 else attempts end, updated_at = ${at}
+            where session_id = ${id} and idempotency_key = ${idempotencyKey} and exists (select 1 from taken)
+            returning *
+          ), begun as (
+            insert into agents_runs (id, session_id, agent_slug, user_key, tenant_key, idempotency_key, status, turn_usage, usage, seq_at_start, started_at, updated_at)
+            select ${runId}, opened.id, opened.agent_slug, opened.user_key, opened.tenant_key, ${idempotencyKey}, 'running', '[]'::jsonb, '{}'::jsonb, ${run.seqAtStart}, ${at}, ${at}
+            from opened where not exists (select 1 from found)
+            returning *
+          ), run as (
+            select *, false as run_created from found union all select *, true as run_created from begun
+          )
+          select run.*, opened.agent_slug as session_agent_slug, opened.title as session_title, opened.metadata as session_metadata,
+                 opened.last_seq as session_last_seq, opened.created_at as session_created_at, opened.updated_at as session_updated_at,
+                 opened.created as session_created
+          from opened cross join run
+        `.execute(db);
+        const row = result.rows[0];
+        if (row) {
+          const opened = toSession({
+            id: row.session_id,
+            agent_slug: row.session_agent_slug,
+            user_key: row.user_key,
+            tenant_key: row.tenant_key,
+            title: row.session_title,
+            metadata: row.session_metadata,
+            last_seq: row.session_last_seq,
+            created_at: row.session_created_at,
+            updated_at: row.session_updated_at,
+          });
+          const begun = toRun(row);
+          return {
+            opened: true,
+            created: row.session_created,
+            session: opened,
+            lease: { token, expiresAt },
+            run: row.run_created ? { created: true, run: begun } : { created: false, run: begun },
+          };
+        }
+        // Nothing was written; say why. The owner's session, held: contention, an outcome.
+        const current = await readLock(db, keys, id);
+        if (current?.lock_token != null && current.lock_expires_at !== null && current.lock_expires_at.getTime() > at.getTime()) {
+          return { opened: false, reason: 'held', expiresAt: current.lock_expires_at };
+        }
+        // Someone else's, or the owner's opened without a key: the id is taken.
+        if ((current && !keyed) || (!current && (await sessionIdTaken(db, id)))) throw sessionExists(id);
+        // Released, or a concurrent create rolled back, between the two statements: try again.
+      }
+      throw new AgentsApiError('transcript.store_failed', `Session "${id}" could not be opened: it changed hands on every try.`, { details: { sessionId: id } });
+    },
+
     async getSession(owner, sessionId) {
       const row = await selectSession(db, ownerKeys(parseOwner(owner)), parseSessionId(sessionId));
       return row && toSession(row);
@@ -171,6 +272,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const parsed = parseMessagesToAppend(messages);
       const changes = parseSessionUpdate(update);
       const token = parseAppendToken(appendOptions);
+      const ending = parseAppendEnding(appendOptions);
       const repeated = repeatedMessageId(parsed);
       if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
@@ -189,11 +291,23 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         sql`updated_at = ${at}`,
         ...(changes.title !== undefined ? [sql`title = ${changes.title}`] : []),
         ...(changes.metadata !== undefined ? [sql`metadata = ${JSON.stringify(changes.metadata)}::jsonb`] : []),
+        // A run's last write gives the lease back in the same update.
+        ...(ending ? [sql`lock_token = null`, sql`lock_expires_at = null`] : []),
       ];
+      // A run's last write also ends its record; the session row is touched only if the run
+      // exists, so a wrong run id writes nothing at all.
+      const runExists = ending ? sql`and exists (select 1 from agents_runs where id = ${ending.runId} and session_id = ${id})` : sql``;
+      const endedRun = ending
+        ? sql`, ended as (
+            update agents_runs set ${sql.join(runSets(ending.update, at))}
+            where id = ${ending.runId} and session_id = ${id} and exists (select 1 from bumped)
+            returning 1
+          )`
+        : sql``;
       const result = await sql<SessionRow>`
         with bumped as (
           update agents_sessions set ${sql.join(sets)}
-          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence}
+          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence} ${runExists}
           returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
         ), inserted as (
           -- The session's keys, not the caller's: every message carries its session's owner.
@@ -202,7 +316,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
                  entry.body->>'type', entry.body->>'role', entry.body, ${at}
           from bumped cross join jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as entry(body, ord)
           returning 1
-        )
+        )${endedRun}
         select bumped.*, (select count(*) from inserted) as inserted from bumped
       `
         .execute(db)
@@ -213,7 +327,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         });
       const row = result.rows[0];
       // Nothing was written; the reads below only say why.
-      if (!row) throw await refusedAppend(db, keys, id, token, at);
+      if (!row) throw await refusedAppend(db, keys, id, token, at, ending?.runId);
       const first = row.last_seq - parsed.length + 1;
       return { session: toSession(row), seqs: parsed.map((_, index) => first + index) };
     },
@@ -410,13 +524,26 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       return { created: true, run: toRun(row) };
     },
 
-    async updateRun(owner, sessionId, runId, update) {
+    async updateRun(owner, sessionId, runId, update, updateOptions) {
       const keys = ownerKeys(parseOwner(owner));
       const id = parseSessionId(sessionId);
       const parsedRunId = parseRunId(runId);
       const changes = parseRunUpdate(update);
+      const releaseToken = parseReleaseToken(updateOptions) ?? null;
       const at = now();
+      // The lock's release rides along in the same statement (a run's end costs one round
+      // trip); without a token the release matches nothing.
       const row = await db
+        .with('released', (query) =>
+          query
+            .updateTable('agents_sessions')
+            .set({ lock_token: null, lock_expires_at: null })
+            .where('id', '=', id)
+            .where('user_key', '=', keys.userKey)
+            .where('tenant_key', '=', keys.tenantKey)
+            .where(sql<boolean>`${releaseToken}::text is not null and lock_token = ${releaseToken}`)
+            .returning('id'),
+        )
         .updateTable('agents_runs')
         .set({
           updated_at: at,
@@ -501,12 +628,34 @@ function readLock(db: Db, keys: Keys, id: string): Promise<Pick<Selectable<Sessi
 }
 
 /** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
-async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date): Promise<AgentsApiError> {
+async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date, runId: string | undefined): Promise<AgentsApiError> {
   const current = await readLock(db, keys, id);
   if (!current) return sessionNotFound(id);
+  if (runId !== undefined && !(await db.selectFrom('agents_runs').select('id').where('id', '=', runId).where('session_id', '=', id).executeTakeFirst())) {
+    return runNotFound(id, runId);
+  }
   if (token !== undefined) return leaseLost(id);
   // Unfenced and refused: someone held the lock at `at`. Reported with its expiry as read now.
   return sessionLocked(id, current.lock_expires_at ?? at);
+}
+
+/** Whether any session (of any owner) has the id. */
+async function sessionIdTaken(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('agents_sessions').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+/** The SET list of a run update, for statements written in SQL. */
+function runSets(changes: ParsedRunUpdate, at: Date): RawBuilder<unknown>[] {
+  return [
+    sql`updated_at = ${at}`,
+    ...(changes.status !== undefined ? [sql`status = ${changes.status}`] : []),
+    ...(changes.failureCode !== undefined ? [sql`failure_code = ${changes.failureCode}`] : []),
+    ...(changes.turnUsage !== undefined ? [sql`turn_usage = ${JSON.stringify(changes.turnUsage)}::jsonb`] : []),
+    ...(changes.usage !== undefined ? [sql`usage = ${JSON.stringify(changes.usage)}::jsonb`] : []),
+    ...(changes.used !== undefined ? [sql`turns_used = ${changes.used.turns}`, sql`tokens_used = ${changes.used.tokens}`, sql`wall_clock_ms = ${changes.used.wallClockMs}`] : []),
+    ...(changes.result !== undefined ? [sql`result = ${JSON.stringify(changes.result)}::jsonb`] : []),
+    ...(changes.ended ? [sql`ended_at = ${at}`] : []),
+  ];
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -14,6 +14,7 @@ import {
   userText,
   type TestClock,
 } from './internal/transcript-store-contract-support';
+import { describeOpenSessionContract } from './internal/transcript-store-opening.contract';
 import { describeTranscriptQueryContract } from './internal/transcript-store-queries.contract';
 import type { NewSession, SessionOwner, TranscriptSession, TranscriptStore } from './transcript-store';
 
@@ -346,6 +347,8 @@ export function describeTranscriptStoreContract(
 
     // Listing pages, erasure and retention: in their own file.
     describeTranscriptQueryContract(() => ({ store, clock, tenantId, owner }));
+    // openSession and the release folded into updateRun: in their own file.
+    describeOpenSessionContract(() => ({ store, clock, tenantId, owner }));
 
     describe('pruning', () => {
       const rounds = ['one', 'two', 'three'].flatMap((word) => [userText(word), assistantText(`${word} answered`)]);

@@ -144,12 +144,53 @@ export type LockAcquisition =
  */
 export interface AppendOptions {
   readonly lockToken?: string;
+  /**
+   * A run's last write (requires `lockToken`): in the same step as the
+   * messages, applies `update` to the session's run `runId` and releases the
+   * lock. Refused as a whole, like the messages: a lost lease writes neither.
+   */
+  readonly endRun?: { readonly runId: string; readonly update: RunUpdate };
 }
 
 /** What {@link TranscriptStore.createSession} may store with the new session, in the same transaction. */
 export interface CreateSessionOptions {
   /** The first messages (sequence numbers 1, 2, …); a refused message leaves no session behind. */
   readonly messages?: readonly AgentMessage[];
+}
+
+/** What {@link TranscriptStore.openSession} takes. */
+export interface OpenSessionRequest {
+  /** The session to create; with `run.idempotencyKey`, an existing session of the owner with this id is opened instead (a retried start). */
+  readonly session: NewSession;
+  /** Stored with a new session (sequence numbers 1, 2, …); ignored when an existing session is opened. */
+  readonly messages?: readonly AgentMessage[];
+  /** How long the lease lasts, as for {@link TranscriptStore.acquireLock}. */
+  readonly ttlMs: number;
+  /** The run to begin, or (by its idempotency key) to find, as {@link TranscriptStore.beginRun} does; the agent is the session's. */
+  readonly run: Omit<NewRun, 'agentSlug'>;
+}
+
+/**
+ * The outcome of {@link TranscriptStore.openSession}: the session leased to
+ * the caller with its run, or, for an existing session, the lease someone
+ * else holds (contention is an outcome, not an error).
+ */
+export type SessionOpening =
+  | {
+      readonly opened: true;
+      /** Whether the session was created now (false: an existing session was opened by the run's key). */
+      readonly created: boolean;
+      readonly session: TranscriptSession;
+      readonly lease: { readonly token: string; readonly expiresAt: Date };
+      /** As `beginRun` resolves. */
+      readonly run: RunBegin;
+    }
+  | { readonly opened: false; readonly reason: 'held'; readonly expiresAt: Date };
+
+/** Options of {@link TranscriptStore.updateRun}. */
+export interface UpdateRunOptions {
+  /** Also releases the session's lock if this token still holds it, in the same step (a run's end: its record and its lease at once). */
+  readonly releaseLockToken?: string;
 }
 
 /** The outcome of a renewal. `lost`: the token is not the lock's current one, or its lease had already expired. */
@@ -230,8 +271,22 @@ export interface TranscriptStore {
    * `running` counts one more attempt). Deleted with its session.
    */
   beginRun(owner: SessionOwner, sessionId: string, run: NewRun): Promise<RunBegin>;
-  /** Applies `update` to the session's run; `transcript.run_not_found` if it has none with that id. */
-  updateRun(owner: SessionOwner, sessionId: string, runId: string, update: RunUpdate): Promise<RunRecord>;
+  /**
+   * Creates a session with its first messages, takes its lease and begins its
+   * run, all or nothing and in one step (one statement on Postgres): what
+   * `createSession`, `acquireLock` and `beginRun` do in three. A taken id is
+   * `transcript.session_exists`, unless `run.idempotencyKey` is given and the
+   * session is the owner's: then it is leased (or found held) and the run is
+   * found by its key, or begun. Nothing is written when the lease is not taken.
+   */
+  openSession(owner: SessionOwner, request: OpenSessionRequest): Promise<SessionOpening>;
+  /**
+   * Applies `update` to the session's run; `transcript.run_not_found` if it
+   * has none with that id. With `options.releaseLockToken`, releases the
+   * session's lock in the same step when that token still holds it (a stale
+   * token releases nothing; the run is updated either way).
+   */
+  updateRun(owner: SessionOwner, sessionId: string, runId: string, update: RunUpdate, options?: UpdateRunOptions): Promise<RunRecord>;
   /** The session's run, or undefined. */
   getRun(owner: SessionOwner, sessionId: string, runId: string): Promise<RunRecord | undefined>;
 }

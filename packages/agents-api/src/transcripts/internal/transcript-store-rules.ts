@@ -160,6 +160,15 @@ export function parseAppendToken(options: unknown): string | undefined {
   return token === undefined ? undefined : parseToken(token);
 }
 
+/** What an append's `endRun` asks for, checked: the run, its update, and the fence it needs. */
+export function parseAppendEnding(options: unknown): { readonly runId: string; readonly update: z.infer<typeof runUpdateSchema> } | undefined {
+  const parsed = parseTranscriptInput(appendEndingSchema, options ?? {}, 'append options');
+  if (parsed.endRun === undefined) return undefined;
+  if (parsed.lockToken === undefined) throw new AgentsApiError('transcript.invalid_request', 'An append that ends a run must be fenced by its lockToken.');
+  return { runId: parseRunId(parsed.endRun.runId), update: parseRunUpdate(parsed.endRun.update) };
+}
+const appendEndingSchema = z.object({ lockToken: z.unknown().optional(), endRun: z.object({ runId: z.unknown(), update: z.unknown() }).optional() });
+
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
   return checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
@@ -182,11 +191,43 @@ export function repeatedMessageId(messages: readonly AgentMessage[]): string | u
   return undefined;
 }
 
-export function parseNewRun(run: unknown): z.infer<typeof newRunSchema> {
+export type ParsedNewRun = z.infer<typeof newRunSchema>;
+
+export function parseNewRun(run: unknown): ParsedNewRun {
   return parseTranscriptInput(newRunSchema, run, 'new run');
 }
 
-export function parseRunUpdate(update: unknown): z.infer<typeof runUpdateSchema> {
+const openSessionEnvelopeSchema = z.object({ session: z.unknown(), messages: z.unknown().optional(), ttlMs: z.unknown(), run: z.unknown() });
+const openedRunSchema = newRunSchema.omit({ agentSlug: true });
+
+/** An `openSession` request, checked whole before anything is written. */
+export interface ParsedOpenSession {
+  readonly session: ParsedNewSession;
+  readonly messages: readonly AgentMessage[];
+  readonly ttlMs: number;
+  readonly run: z.infer<typeof openedRunSchema>;
+}
+
+/** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
+export function parseOpenSession(request: unknown): ParsedOpenSession {
+  const envelope = parseTranscriptInput(openSessionEnvelopeSchema, request, 'open session request');
+  const session = parseNewSession(envelope.session);
+  const messages = parseMessagesToAppend(envelope.messages ?? []);
+  const repeated = repeatedMessageId(messages);
+  if (repeated !== undefined) throw duplicateMessage(session.id ?? '(new)', repeated);
+  return { session, messages, ttlMs: parseTtl(envelope.ttlMs), run: parseTranscriptInput(openedRunSchema, envelope.run, 'run') };
+}
+
+/** The lock token `updateRun` is to release, if any; checked like any token. */
+export function parseReleaseToken(options: unknown): string | undefined {
+  const token = parseTranscriptInput(updateRunOptionsSchema, options ?? {}, 'update run options').releaseLockToken;
+  return token === undefined ? undefined : parseToken(token);
+}
+const updateRunOptionsSchema = z.object({ releaseLockToken: z.unknown().optional() });
+
+export type ParsedRunUpdate = z.infer<typeof runUpdateSchema>;
+
+export function parseRunUpdate(update: unknown): ParsedRunUpdate {
   return parseTranscriptInput(runUpdateSchema, update, 'run update');
 }
 
