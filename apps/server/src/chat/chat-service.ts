@@ -1,0 +1,168 @@
+import {
+  AgentsApiError,
+  createSessionRunner,
+  createToolLoopRunner,
+  toolNamePattern,
+  type AgentMessage,
+  type AnyToolDefinition,
+  type ApprovalDecision,
+  type SessionOwner,
+  type SessionRunner,
+  type SessionRunResult,
+  type SessionStream,
+  type SessionStreamEvent,
+  type TranscriptStore,
+} from '@data-machine/agents-api';
+import { DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { z } from 'zod';
+import type { ChatModel } from './chat-model-provider';
+
+/** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
+export interface ClientTool {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** The JSON Schema of its arguments. */
+  readonly parameters?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** One chat turn to run. */
+export interface ChatTurnRequest {
+  /** A stored session of the caller's to continue; absent: a new session, owned by the caller. */
+  readonly sessionId?: string | undefined;
+  /** The new session's title. */
+  readonly title?: string | null | undefined;
+  /** The turn's input: the user's message, or tool results for calls handed to the client. */
+  readonly input: readonly AgentMessage[];
+  /** Decisions on calls an earlier turn held for approval. */
+  readonly approvals?: readonly ApprovalDecision[] | undefined;
+  readonly clientTools?: readonly ClientTool[] | undefined;
+  /** Delete the session once the run ends: a turn that keeps no transcript. */
+  readonly stateless?: boolean | undefined;
+  /** Aborting cancels the run; what it completed stays stored. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A turn under way: its durable stream, and its outcome once the run has ended (and, for a stateless turn, its session is gone). */
+export interface ChatTurn {
+  readonly agent: Agent;
+  readonly owner: SessionOwner;
+  readonly stream: SessionStream;
+  /** Settles when the run has ended; never rejects unhandled. */
+  readonly settled: Promise<SessionRunResult>;
+}
+
+/** Chat turns of the product's agents, over the substrate's durable session runner. */
+export interface ChatService {
+  /**
+   * Authorizes `chat` on the agent (an invisible agent is `agent.not_found`,
+   * a denied one `access.denied`), then starts or resumes the session as the
+   * agent's runtime principal for the caller. Refusals (a bad tool, a session
+   * that is not the caller's, a session being run) reject before any event.
+   */
+  openTurn(scope: Scope, agentRef: string, request: ChatTurnRequest): Promise<ChatTurn>;
+  /** The stored messages of the caller's session after `lastEventId` (an SSE id a turn sent). */
+  replay(scope: Scope, agentRef: string, sessionId: string, lastEventId: string): Promise<readonly SessionStreamEvent[]>;
+}
+
+/** What {@link createChatService} is made of. */
+export interface ChatServiceOptions {
+  readonly context: DataMachineContext;
+  /** A durable transcript store (the Postgres one). */
+  readonly store: TranscriptStore;
+  readonly model: ChatModel;
+}
+
+/** Creates the {@link ChatService}: one session runner for every turn. */
+export function createChatService({ context, store, model }: ChatServiceOptions): ChatService {
+  const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
+
+  return {
+    async openTurn(scope, agentRef, request) {
+      const tools = (request.clientTools ?? []).map(toClientToolDefinition);
+      const principal = await resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' });
+      const agent = await getAgent(context, scope, agentRef);
+      const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
+      const fields = {
+        principal,
+        tools,
+        model: agent.effectiveConfig.model ?? model.defaultModel,
+        ...(agent.effectiveConfig.instructions === undefined ? {} : { instructions: agent.effectiveConfig.instructions }),
+      };
+      const runOptions = request.signal === undefined ? {} : { signal: request.signal };
+      let stream: SessionStream;
+      if (request.sessionId === undefined) {
+        stream = await runner.stream.start({ ...fields, owner, session: { agentSlug: agent.slug, title: request.title ?? null }, input: request.input }, runOptions);
+      } else {
+        const session = await store.getSession(owner, request.sessionId);
+        if (session === undefined || session.agentSlug !== agent.slug) throw sessionNotFound(request.sessionId);
+        stream = await runner.stream
+          .resume({ ...fields, owner, sessionId: request.sessionId, input: request.input, ...(request.approvals === undefined ? {} : { approvals: request.approvals }) }, runOptions)
+          .catch((error: unknown) => {
+            throw busyOrThrown(error, request.sessionId ?? '');
+          });
+      }
+      const sessionId = stream.session.id;
+      const settled = request.stateless
+        ? stream.result.finally(() => store.deleteSession(owner, sessionId).catch(() => undefined))
+        : stream.result;
+      settled.catch(() => undefined);
+      return { agent, owner, stream, settled };
+    },
+
+    async replay(scope, agentRef, sessionId, lastEventId) {
+      // Authorizes `chat` and finds the caller's own session, reading none of its messages.
+      const { session } = await getChatSession(context, scope, store, agentRef, sessionId, { afterSeq: 2_147_483_647 });
+      const owner: SessionOwner = { userId: session.userId, tenantId: session.tenantId };
+      // The replay reads lazily; a bad id must be a refusal before anything is sent.
+      const events: SessionStreamEvent[] = [];
+      try {
+        for await (const event of runner.stream.replay(owner, sessionId, lastEventId)) events.push(event);
+      } catch (error) {
+        if (AgentsApiError.isInstance(error) && error.code === 'transcript.invalid_request') {
+          throw new DataMachineError('input.invalid', error.message, { details: { issues: [{ path: 'headers.last-event-id', message: error.message }] }, cause: error });
+        }
+        throw error;
+      }
+      return events;
+    },
+  };
+}
+
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+
+/** A client tool as a substrate tool: `clientSide`, so a call of it ends the run for the client to answer. */
+function toClientToolDefinition(tool: ClientTool, index: number): AnyToolDefinition {
+  const path = `tools.${index}`;
+  if (!toolNamePattern.test(tool.name)) throw invalidTool(`${path}.function.name`, `"${tool.name}" is not a tool name (letters, digits, _ and -, at most 64).`);
+  let input: z.ZodType;
+  try {
+    input = z.fromJSONSchema(jsonSchemaObject.parse(tool.parameters ?? { type: 'object', properties: {} }) as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    throw invalidTool(`${path}.function.parameters`, `The parameters of tool "${tool.name}" are not a JSON Schema this server can offer.`);
+  }
+  return {
+    name: tool.name,
+    description: tool.description ?? '',
+    input,
+    clientSide: true,
+    execute: () => {
+      throw new DataMachineError('input.invalid', `Tool "${tool.name}" runs on the client.`);
+    },
+  };
+}
+
+function invalidTool(path: string, message: string): DataMachineError {
+  return new DataMachineError('input.invalid', message, { details: { issues: [{ path: `body.${path}`, message }] } });
+}
+
+function sessionNotFound(sessionId: string): DataMachineError {
+  return new DataMachineError('session.not_found', `There is no session "${sessionId}".`, { details: { sessionId } });
+}
+
+/** A session another run holds is the product's `session.busy`; anything else as thrown. */
+function busyOrThrown(error: unknown, sessionId: string): unknown {
+  if (AgentsApiError.isInstance(error) && error.code === 'transcript.session_locked') {
+    return new DataMachineError('session.busy', `Session "${sessionId}" is being run; try again when the run ends.`, { details: { sessionId }, cause: error });
+  }
+  return error;
+}
