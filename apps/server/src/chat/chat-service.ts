@@ -70,10 +70,12 @@ export interface ChatServiceOptions {
   /** A durable transcript store (the Postgres one). */
   readonly store: TranscriptStore;
   readonly model: ChatModel;
+  /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
+  readonly onTurnEnd?: ((turn: { readonly agentSlug: string; readonly outcome: SessionRunResult }) => void) | undefined;
 }
 
 /** Creates the {@link ChatService}: one session runner for every turn. */
-export function createChatService({ context, store, model }: ChatServiceOptions): ChatService {
+export function createChatService({ context, store, model, onTurnEnd }: ChatServiceOptions): ChatService {
   const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
 
   return {
@@ -105,7 +107,7 @@ export function createChatService({ context, store, model }: ChatServiceOptions)
       const settled = request.stateless
         ? stream.result.finally(() => store.deleteSession(owner, sessionId).catch(() => undefined))
         : stream.result;
-      settled.catch(() => undefined);
+      settled.then((outcome) => onTurnEnd?.({ agentSlug: agent.slug, outcome }), () => undefined);
       return { agent, owner, stream, settled };
     },
 

@@ -20,7 +20,7 @@ import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './ra
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
-import type { ChatModel } from '../chat/chat-model-provider';
+import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
 import { registerOpenAIRoutes } from './routes/openai-routes';
@@ -40,7 +40,7 @@ export interface AppDependencies {
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
-  readonly chat?: ChatModel;
+  readonly chat?: ChatOptions;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -89,7 +89,7 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     registerJobRoutes(api, product);
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat });
+      const service = createChatService({ context: product, store, model: chat, onTurnEnd: chat.onTurnEnd });
       registerChatRoutes(api, product, { service, store });
       await registerOpenAIRoutes(api, product, service);
     }
