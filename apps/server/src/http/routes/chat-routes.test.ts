@@ -26,7 +26,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
   /** POSTs a turn and reads the whole event stream. */
   async function turn(agent: string, token: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) {
     const response = await app.inject({ method: 'POST', url: `/agents/${agent}/chat`, headers: as(token, headers), payload });
-    return { response, events: response.headers['content-type']?.startsWith('text/event-stream') ? parseEventStream(response.body) : [] };
+    return { response, events: String(response.headers['content-type']).startsWith('text/event-stream') ? parseEventStream(response.body) : [] };
   }
 
   describe('a streamed turn', () => {

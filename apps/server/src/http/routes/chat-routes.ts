@@ -123,7 +123,7 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
       const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? request.query.lastEventId ?? '.0';
       const replayed = await service.replay(await requestScope(context, request), request.params.agent, request.params.session, lastEventId);
       const events = openEventStream(reply, { 'x-session-id': request.params.session });
-      for await (const entry of replayed) {
+      for (const entry of replayed) {
         const event = toServerSentEvent(entry);
         if (event !== undefined) events.send(event);
       }
