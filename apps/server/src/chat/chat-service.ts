@@ -81,8 +81,11 @@ export function createChatService({ context, store, model, onTurnEnd }: ChatServ
   return {
     async openTurn(scope, agentRef, request) {
       const tools = (request.clientTools ?? []).map(toClientToolDefinition);
-      const principal = await resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' });
-      const agent = await getAgent(context, scope, agentRef);
+      // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
+      const [principal, agent] = await settleBoth(
+        resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
+        getAgent(context, scope, agentRef),
+      );
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       const fields = {
         principal,
@@ -128,6 +131,14 @@ export function createChatService({ context, store, model, onTurnEnd }: ChatServ
       return events;
     },
   };
+}
+
+/** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */
+async function settleBoth<First, Second>(first: Promise<First>, second: Promise<Second>): Promise<[First, Second]> {
+  const [one, two] = await Promise.allSettled([first, second]);
+  if (one.status === 'rejected') throw one.reason;
+  if (two.status === 'rejected') throw two.reason;
+  return [one.value, two.value];
 }
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
