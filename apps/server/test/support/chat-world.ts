@@ -1,5 +1,6 @@
 import type { SessionRunResult } from '@data-machine/agents-api';
 import { startModelServer, type DatabaseSuiteContext, type ModelServer } from '@data-machine/testkit';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { DataMachineContext, DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { createChatModelProvider } from '../../src/chat/chat-model-provider';
@@ -35,6 +36,41 @@ export async function startChatWorld(database: DatabaseSuiteContext<DataMachineD
       await app.close();
       await model.close();
     },
+  };
+}
+
+/**
+ * A suite's chat world: started before its tests, closed after them, the
+ * model server's script and requests forgotten before each test. Read its
+ * fields inside hooks and tests.
+ */
+export function useChatWorld(database: DatabaseSuiteContext<DataMachineDatabase>): ChatWorld {
+  let world: ChatWorld | undefined;
+  const started = (): ChatWorld => {
+    if (!world) throw new Error('the chat world is read before the suite started it');
+    return world;
+  };
+  beforeAll(async () => {
+    world = await startChatWorld(database);
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  beforeEach(() => {
+    world?.model.reset();
+  });
+  return {
+    get app() {
+      return started().app;
+    },
+    get context() {
+      return started().context;
+    },
+    get model() {
+      return started().model;
+    },
+    nextTurnEnd: () => started().nextTurnEnd(),
+    close: () => started().close(),
   };
 }
 

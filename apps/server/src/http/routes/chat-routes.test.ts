@@ -1,37 +1,23 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeEachDatabase, errorReply, textReply, toolCallReply } from '@data-machine/testkit';
-import type { DataMachineContext, DataMachineDatabase } from 'data-machine';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseEventStream, startChatWorld, type ChatWorld } from '../../../test/support/chat-world';
+import type { DataMachineDatabase } from 'data-machine';
+import { describe, expect, it } from 'vitest';
+import { parseEventStream, useChatWorld } from '../../../test/support/chat-world';
 import { as, grant, tenantWorld } from '../../../test/support/http-world';
 
 await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
-  let world: ChatWorld;
-  let app: FastifyInstance;
-  let context: DataMachineContext;
-
-  beforeAll(async () => {
-    world = await startChatWorld(database);
-    ({ app, context } = world);
-  });
-  afterAll(async () => {
-    await world.close();
-  });
-  beforeEach(() => {
-    world.model.reset();
-  });
+  const world = useChatWorld(database);
 
   /** POSTs a turn and reads the whole event stream. */
   async function turn(agent: string, token: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) {
-    const response = await app.inject({ method: 'POST', url: `/agents/${agent}/chat`, headers: as(token, headers), payload });
+    const response = await world.app.inject({ method: 'POST', url: `/agents/${agent}/chat`, headers: as(token, headers), payload });
     return { response, events: String(response.headers['content-type']).startsWith('text/event-stream') ? parseEventStream(response.body) : [] };
   }
 
   describe('a streamed turn', () => {
     it('streams text deltas and the run end as server-sent events, each with an id, in a new session the caller owns', async () => {
-      const tenant = await tenantWorld(context, 'chat-stream');
+      const tenant = await tenantWorld(world.context, 'chat-stream');
       world.model.enqueue(textReply('Hello there, friend.'));
       const { response, events } = await turn('default', tenant.owner.token, { message: 'Hi!' });
       expect(response.statusCode).toBe(200);
@@ -48,7 +34,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       expect(ids.every((id) => typeof id === 'string' && /\.\d+$/.test(id))).toBe(true);
       expect(new Set(ids).size).toBe(ids.length);
       // The agent's instructions went to the model; the transcript is the caller's.
-      const read = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
+      const read = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
       expect(read.json()).toMatchObject({ session: { id: sessionId, userId: tenant.owner.id, agentSlug: 'default', lastSeq: 2 } });
       expect(read.json().messages.map((stored: { message: { role: string; content: string } }) => [stored.message.role, stored.message.content])).toEqual([
         ['user', 'Hi!'],
@@ -57,7 +43,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
     });
 
     it('continues a session named in the body: the model gets the stored history', async () => {
-      const tenant = await tenantWorld(context, 'chat-continue');
+      const tenant = await tenantWorld(world.context, 'chat-continue');
       world.model.enqueue(textReply('First answer.'), textReply('Second answer.'));
       const first = await turn('default', tenant.owner.token, { message: 'One?' });
       const sessionId = first.response.headers['x-session-id'] as string;
@@ -72,7 +58,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
     });
 
     it('sends tool calls and approval requests of a run as events too', async () => {
-      const tenant = await tenantWorld(context, 'chat-tools');
+      const tenant = await tenantWorld(world.context, 'chat-tools');
       // The model calls a tool the agent does not have: the call, its error result, then the answer.
       world.model.enqueue(toolCallReply({ id: 'call_a', name: 'lookup', arguments: { q: 'x' } }), textReply('Could not look it up.'));
       const { events } = await turn('default', tenant.owner.token, { message: 'Look it up.' });
@@ -82,51 +68,51 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
     });
 
     it('answers with JSON when asked by Accept or by `stream: false`', async () => {
-      const tenant = await tenantWorld(context, 'chat-json');
+      const tenant = await tenantWorld(world.context, 'chat-json');
       world.model.enqueue(textReply('As JSON.'), textReply('Again.'));
-      const byAccept = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token, { accept: 'application/json' }), payload: { message: 'Hi' } });
+      const byAccept = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token, { accept: 'application/json' }), payload: { message: 'Hi' } });
       expect(byAccept.statusCode).toBe(200);
       expect(byAccept.json()).toMatchObject({ status: 'completed', finalContent: 'As JSON.', sessionId: expect.any(String), runId: expect.any(String) });
-      const byBody = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', stream: false } });
+      const byBody = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', stream: false } });
       expect(byBody.json()).toMatchObject({ status: 'completed', finalContent: 'Again.' });
     });
 
     it('refuses bad input and a session of another user before running anything', async () => {
-      const tenant = await tenantWorld(context, 'chat-refusals', ['author']);
+      const tenant = await tenantWorld(world.context, 'chat-refusals', ['author']);
       const author = tenant.members.author!;
       world.model.enqueue(textReply('Mine.'));
       const own = await turn('default', tenant.owner.token, { message: 'Hi' });
       const sessionId = own.response.headers['x-session-id'] as string;
-      await grant(context, tenant, 'default', author.id, 'viewer');
-      const empty = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: {} });
+      await grant(world.context, tenant, 'default', author.id, 'viewer');
+      const empty = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: {} });
       expect([empty.statusCode, empty.json().error.code]).toEqual([400, 'input.invalid']);
-      const foreign = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(author.token), payload: { message: 'Hi', sessionId } });
+      const foreign = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(author.token), payload: { message: 'Hi', sessionId } });
       expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'session.not_found']);
-      const missing = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', sessionId: 'no-such-session' } });
+      const missing = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', sessionId: 'no-such-session' } });
       expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'session.not_found']);
       // Only the owner's first turn reached the model.
       expect(world.model.completionRequests()).toHaveLength(1);
     });
 
     it('reports a model failure after the stream began as the run end, and keeps the user message', async () => {
-      const tenant = await tenantWorld(context, 'chat-failure');
+      const tenant = await tenantWorld(world.context, 'chat-failure');
       world.model.enqueue(errorReply(400, { message: 'bad request upstream' }));
       const { response, events } = await turn('default', tenant.owner.token, { message: 'Hi' });
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(events.at(-1)?.data ?? '{}')).toMatchObject({ result: { status: 'failed', failure: { code: 'provider.bad_request' } } });
-      const read = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${response.headers['x-session-id'] as string}`, headers: as(tenant.owner.token) });
+      const read = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${response.headers['x-session-id'] as string}`, headers: as(tenant.owner.token) });
       expect(read.json().messages.map((stored: { message: { role: string } }) => stored.message.role)).toEqual(['user']);
     });
   });
 
   describe('reconnecting', () => {
     it('replays what a client missed after Last-Event-ID, from the stored transcript', async () => {
-      const tenant = await tenantWorld(context, 'chat-replay');
+      const tenant = await tenantWorld(world.context, 'chat-replay');
       world.model.enqueue(textReply('Part one.'));
       const { response, events } = await turn('default', tenant.owner.token, { message: 'Tell me.' });
       const sessionId = response.headers['x-session-id'] as string;
       const firstDelta = events.find((event) => event.event === 'text_delta');
-      const replay = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': firstDelta?.id ?? '' }) });
+      const replay = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': firstDelta?.id ?? '' }) });
       expect(replay.statusCode).toBe(200);
       const missed = parseEventStream(replay.body);
       expect(missed.map((event) => event.event)).toEqual(['message']);
@@ -135,18 +121,18 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       const liveId = events.find((event) => event.event === 'message' && event.data.includes('Part one.'))?.id ?? '';
       expect(missed[0]?.id?.split('.')[0]).toBe(liveId.split('.')[0]);
       // Caught up: nothing more.
-      const caughtUp = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': missed[0]?.id ?? '' }) });
+      const caughtUp = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': missed[0]?.id ?? '' }) });
       expect(parseEventStream(caughtUp.body)).toEqual([]);
-      const bad = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': 'nonsense.3' }) });
+      const bad = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': 'nonsense.3' }) });
       expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'input.invalid']);
     });
 
     it('cancels the run when the client disconnects, leaving only complete messages stored', async () => {
-      const tenant = await tenantWorld(context, 'chat-disconnect');
+      const tenant = await tenantWorld(world.context, 'chat-disconnect');
       // A slow reply: the client leaves after its first piece.
       world.model.enqueue(textReply('one two three four five six seven eight nine ten eleven twelve', { chunkDelayMs: 50 }));
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const { port } = app.server.address() as AddressInfo;
+      await world.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = world.app.server.address() as AddressInfo;
       const ended = world.nextTurnEnd();
       const sessionId = await new Promise<string>((resolve, reject) => {
         const outgoing = httpRequest(
@@ -164,7 +150,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       });
       const outcome = await ended;
       expect(outcome.result.status).toBe('cancelled');
-      const read = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
+      const read = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
       expect(read.json().messages.map((stored: { message: { role: string } }) => stored.message.role)).toEqual(['user']);
       // The session is free again: the next turn runs.
       world.model.enqueue(textReply('Again.'));
@@ -175,52 +161,52 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
 
   describe('chat sessions', () => {
     it('lists, reads, renames and deletes the caller\'s sessions; another user\'s read like missing ones', async () => {
-      const tenant = await tenantWorld(context, 'chat-sessions', ['author']);
+      const tenant = await tenantWorld(world.context, 'chat-sessions', ['author']);
       const author = tenant.members.author!;
-      await grant(context, tenant, 'default', author.id, 'viewer');
+      await grant(world.context, tenant, 'default', author.id, 'viewer');
       world.model.enqueue(textReply('A.'), textReply('B.'));
       const first = (await turn('default', tenant.owner.token, { message: 'a', title: 'First' })).response.headers['x-session-id'] as string;
       await turn('default', author.token, { message: 'b' });
       const base = '/agents/default/chat/sessions';
-      const listed = await app.inject({ method: 'GET', url: base, headers: as(tenant.owner.token) });
+      const listed = await world.app.inject({ method: 'GET', url: base, headers: as(tenant.owner.token) });
       expect(listed.json()).toMatchObject({ sessions: [{ id: first, title: 'First' }], nextCursor: null });
-      const everyone = await app.inject({ method: 'GET', url: `${base}?everyUser=true`, headers: as(tenant.owner.token) });
+      const everyone = await world.app.inject({ method: 'GET', url: `${base}?everyUser=true`, headers: as(tenant.owner.token) });
       expect(everyone.json().sessions).toHaveLength(2);
       // A viewer may not read every user's sessions.
-      expect((await app.inject({ method: 'GET', url: `${base}?everyUser=true`, headers: as(author.token) })).statusCode).toBe(403);
-      expect((await app.inject({ method: 'GET', url: `${base}/${first}`, headers: as(author.token) })).json().error.code).toBe('session.not_found');
-      const later = await app.inject({ method: 'GET', url: `${base}/${first}?afterSeq=1`, headers: as(tenant.owner.token) });
+      expect((await world.app.inject({ method: 'GET', url: `${base}?everyUser=true`, headers: as(author.token) })).statusCode).toBe(403);
+      expect((await world.app.inject({ method: 'GET', url: `${base}/${first}`, headers: as(author.token) })).json().error.code).toBe('session.not_found');
+      const later = await world.app.inject({ method: 'GET', url: `${base}/${first}?afterSeq=1`, headers: as(tenant.owner.token) });
       expect(later.json().messages.map((stored: { seq: number }) => stored.seq)).toEqual([2]);
-      const renamed = await app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(tenant.owner.token), payload: { title: 'Renamed' } });
+      const renamed = await world.app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(tenant.owner.token), payload: { title: 'Renamed' } });
       expect(renamed.json()).toMatchObject({ id: first, title: 'Renamed' });
-      expect((await app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(author.token), payload: { title: 'Mine' } })).statusCode).toBe(404);
-      expect((await app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(tenant.owner.token), payload: { name: 'x' } })).statusCode).toBe(400);
-      expect((await app.inject({ method: 'DELETE', url: `${base}/${first}`, headers: as(author.token) })).statusCode).toBe(404);
-      expect((await app.inject({ method: 'DELETE', url: `${base}/${first}`, headers: as(tenant.owner.token) })).statusCode).toBe(204);
-      expect((await app.inject({ method: 'GET', url: `${base}/${first}`, headers: as(tenant.owner.token) })).statusCode).toBe(404);
+      expect((await world.app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(author.token), payload: { title: 'Mine' } })).statusCode).toBe(404);
+      expect((await world.app.inject({ method: 'PATCH', url: `${base}/${first}`, headers: as(tenant.owner.token), payload: { name: 'x' } })).statusCode).toBe(400);
+      expect((await world.app.inject({ method: 'DELETE', url: `${base}/${first}`, headers: as(author.token) })).statusCode).toBe(404);
+      expect((await world.app.inject({ method: 'DELETE', url: `${base}/${first}`, headers: as(tenant.owner.token) })).statusCode).toBe(204);
+      expect((await world.app.inject({ method: 'GET', url: `${base}/${first}`, headers: as(tenant.owner.token) })).statusCode).toBe(404);
     });
   });
 
   describe('authorization', () => {
     it('answers an agent the caller cannot see with 404, exactly like a missing one, and runs nothing', async () => {
-      const tenant = await tenantWorld(context, 'chat-hidden', ['author']);
+      const tenant = await tenantWorld(world.context, 'chat-hidden', ['author']);
       const author = tenant.members.author!;
-      const hidden = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(author.token), payload: { message: 'Hi' } });
-      const missing = await app.inject({ method: 'POST', url: '/agents/nowhere/chat', headers: as(author.token), payload: { message: 'Hi' } });
+      const hidden = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(author.token), payload: { message: 'Hi' } });
+      const missing = await world.app.inject({ method: 'POST', url: '/agents/nowhere/chat', headers: as(author.token), payload: { message: 'Hi' } });
       expect([hidden.statusCode, hidden.json().error.code]).toEqual([404, 'agent.not_found']);
       expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'agent.not_found']);
-      expect((await app.inject({ method: 'GET', url: '/agents/default/chat/sessions', headers: as(author.token) })).statusCode).toBe(404);
+      expect((await world.app.inject({ method: 'GET', url: '/agents/default/chat/sessions', headers: as(author.token) })).statusCode).toBe(404);
       expect(world.model.completionRequests()).toHaveLength(0);
     });
 
     it('lets a viewer of the agent chat (the access module allows `chat` from viewer) and refuses a request without a token', async () => {
-      const tenant = await tenantWorld(context, 'chat-viewer', ['subscriber']);
+      const tenant = await tenantWorld(world.context, 'chat-viewer', ['subscriber']);
       const subscriber = tenant.members.subscriber!;
-      await grant(context, tenant, 'default', subscriber.id, 'viewer');
+      await grant(world.context, tenant, 'default', subscriber.id, 'viewer');
       world.model.enqueue(textReply('Welcome.'));
       const { events } = await turn('default', subscriber.token, { message: 'Hi' });
       expect(JSON.parse(events.at(-1)?.data ?? '{}')).toMatchObject({ result: { status: 'completed' } });
-      const anonymous = await app.inject({ method: 'POST', url: '/agents/default/chat', payload: { message: 'Hi' } });
+      const anonymous = await world.app.inject({ method: 'POST', url: '/agents/default/chat', payload: { message: 'Hi' } });
       expect([anonymous.statusCode, anonymous.json().error.code]).toEqual([401, 'auth.required']);
     });
   });

@@ -1,10 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { describeEachDatabase, errorReply, textReply, toolCallReply } from '@data-machine/testkit';
-import type { DataMachineContext, DataMachineDatabase } from 'data-machine';
-import type { FastifyInstance } from 'fastify';
+import type { DataMachineDatabase } from 'data-machine';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseEventStream, startChatWorld, type ChatWorld } from '../../../test/support/chat-world';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseEventStream, useChatWorld } from '../../../test/support/chat-world';
 import { as, grant, tenantWorld } from '../../../test/support/http-world';
 
 const weatherTool = {
@@ -13,32 +12,19 @@ const weatherTool = {
 } as const;
 
 await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (database) => {
-  let world: ChatWorld;
-  let app: FastifyInstance;
-  let context: DataMachineContext;
-
-  beforeAll(async () => {
-    world = await startChatWorld(database);
-    ({ app, context } = world);
-  });
-  afterAll(async () => {
-    await world.close();
-  });
-  beforeEach(() => {
-    world.model.reset();
-  });
+  const world = useChatWorld(database);
 
   const complete = (token: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/v1/chat/completions', headers: as(token, headers), payload });
+    world.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: as(token, headers), payload });
 
   /** The caller's stored sessions with the agent. */
   async function sessionCount(token: string, agent = 'default'): Promise<number> {
-    return ((await app.inject({ method: 'GET', url: `/agents/${agent}/chat/sessions`, headers: as(token) })).json() as { sessions: unknown[] }).sessions.length;
+    return ((await world.app.inject({ method: 'GET', url: `/agents/${agent}/chat/sessions`, headers: as(token) })).json() as { sessions: unknown[] }).sessions.length;
   }
 
   describe('over inject', () => {
     it('answers a completion in OpenAI\'s shape with the agent as the model, keeping no session without a session header', async () => {
-      const tenant = await tenantWorld(context, 'v1-plain');
+      const tenant = await tenantWorld(world.context, 'v1-plain');
       world.model.enqueue(textReply('Four.', { usage: { promptTokens: 12, completionTokens: 3 } }));
       const response = await complete(tenant.owner.token, { model: 'default', messages: [{ role: 'user', content: 'Two plus two?' }] });
       expect(response.statusCode).toBe(200);
@@ -54,7 +40,7 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
     });
 
     it('streams chunks, a usage chunk when asked, and [DONE]', async () => {
-      const tenant = await tenantWorld(context, 'v1-stream');
+      const tenant = await tenantWorld(world.context, 'v1-stream');
       world.model.enqueue(textReply('Hello streamed world.'));
       const response = await complete(tenant.owner.token, { model: 'default', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
       expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -68,9 +54,9 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
     });
 
     it('hands client-side tool calls back with finish_reason tool_calls, then continues a stored session with their results', async () => {
-      const tenant = await tenantWorld(context, 'v1-tools');
+      const tenant = await tenantWorld(world.context, 'v1-tools');
       world.model.enqueue(textReply('Hello.'));
-      const started = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', stream: false } });
+      const started = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(tenant.owner.token), payload: { message: 'Hi', stream: false } });
       const sessionId = (started.json() as { sessionId: string }).sessionId;
       world.model.enqueue(toolCallReply({ id: 'call_w', name: 'get_weather', arguments: { city: 'Oslo' } }), textReply('It is cold in Oslo.'));
       const history = [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello.' }, { role: 'user', content: 'Weather in Oslo?' }];
@@ -90,26 +76,26 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
         { 'x-session-id': sessionId },
       );
       expect(answered.json()).toMatchObject({ choices: [{ message: { content: 'It is cold in Oslo.' }, finish_reason: 'stop' }] });
-      const stored = await app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
+      const stored = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}`, headers: as(tenant.owner.token) });
       expect(stored.json().messages.map((entry: { message: { type: string } }) => entry.message.type)).toEqual(['text', 'text', 'text', 'tool_call', 'tool_result', 'text']);
     });
 
     it('lists as models exactly the agents the caller may chat with', async () => {
-      const tenant = await tenantWorld(context, 'v1-models', ['author']);
+      const tenant = await tenantWorld(world.context, 'v1-models', ['author']);
       const author = tenant.members.author!;
-      await app.inject({ method: 'POST', url: '/agents', headers: as(tenant.owner.token), payload: { slug: 'helper', name: 'Helper' } });
-      await grant(context, tenant, 'helper', author.id, 'viewer');
-      const owners = await app.inject({ method: 'GET', url: '/v1/models', headers: as(tenant.owner.token) });
+      await world.app.inject({ method: 'POST', url: '/agents', headers: as(tenant.owner.token), payload: { slug: 'helper', name: 'Helper' } });
+      await grant(world.context, tenant, 'helper', author.id, 'viewer');
+      const owners = await world.app.inject({ method: 'GET', url: '/v1/models', headers: as(tenant.owner.token) });
       expect(owners.json()).toMatchObject({ object: 'list' });
       expect(owners.json().data.map((model: { id: string; object: string }) => model.id).sort()).toEqual(['default', 'helper']);
-      const authors = await app.inject({ method: 'GET', url: '/v1/models', headers: as(author.token) });
+      const authors = await world.app.inject({ method: 'GET', url: '/v1/models', headers: as(author.token) });
       expect(authors.json().data.map((model: { id: string }) => model.id)).toEqual(['helper']);
     });
 
     it("answers errors in OpenAI's shape with the API's statuses and codes", async () => {
-      const tenant = await tenantWorld(context, 'v1-errors', ['author']);
+      const tenant = await tenantWorld(world.context, 'v1-errors', ['author']);
       const author = tenant.members.author!;
-      const unauthenticated = await app.inject({ method: 'POST', url: '/v1/chat/completions', payload: { model: 'default', messages: [{ role: 'user', content: 'Hi' }] } });
+      const unauthenticated = await world.app.inject({ method: 'POST', url: '/v1/chat/completions', payload: { model: 'default', messages: [{ role: 'user', content: 'Hi' }] } });
       expect([unauthenticated.statusCode, unauthenticated.json()]).toEqual([401, { error: { message: expect.any(String), type: 'authentication_error', code: 'auth.required', param: null } }]);
       const invisible = await complete(author.token, { model: 'default', messages: [{ role: 'user', content: 'Hi' }] });
       const missing = await complete(author.token, { model: 'nowhere', messages: [{ role: 'user', content: 'Hi' }] });
@@ -137,9 +123,9 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
     let tenant: Awaited<ReturnType<typeof tenantWorld>>;
 
     beforeAll(async () => {
-      tenant = await tenantWorld(context, 'v1-socket');
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const { port } = app.server.address() as AddressInfo;
+      tenant = await tenantWorld(world.context, 'v1-socket');
+      await world.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = world.app.server.address() as AddressInfo;
       client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: tenant.owner.token, maxRetries: 0 });
     });
 
