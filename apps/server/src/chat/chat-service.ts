@@ -1,11 +1,13 @@
 import {
   AgentsApiError,
+  composeMemoryPrompt,
   createSessionRunner,
   createToolLoopRunner,
   toolNamePattern,
   type AgentMessage,
   type AnyToolDefinition,
   type ApprovalDecision,
+  type MemoryStore,
   type SessionOwner,
   type SessionRunner,
   type SessionRunResult,
@@ -13,7 +15,7 @@ import {
   type SessionStreamEvent,
   type TranscriptStore,
 } from '@data-machine/agents-api';
-import { DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { actingUserId, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
 import { z } from 'zod';
 import type { ChatModel } from './chat-model-provider';
 
@@ -70,29 +72,26 @@ export interface ChatServiceOptions {
   /** A durable transcript store (the Postgres one). */
   readonly store: TranscriptStore;
   readonly model: ChatModel;
+  /** The agents' memory files, composed into the system prompt after the agent's instructions (as the ai step does); none without. */
+  readonly memory?: MemoryStore | undefined;
   /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
   readonly onTurnEnd?: ((turn: { readonly agentSlug: string; readonly outcome: SessionRunResult }) => void) | undefined;
 }
 
 /** Creates the {@link ChatService}: one session runner for every turn. */
-export function createChatService({ context, store, model, onTurnEnd }: ChatServiceOptions): ChatService {
+export function createChatService({ context, store, model, memory, onTurnEnd }: ChatServiceOptions): ChatService {
   const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
 
   return {
     async openTurn(scope, agentRef, request) {
       const tools = (request.clientTools ?? []).map(toClientToolDefinition);
       // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
-      const [principal, agent] = await settleBoth(
+      const [principal, { agent, instructions }] = await settleBoth(
         resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
-        getAgent(context, scope, agentRef),
+        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeInstructions(found, scope, memory) })),
       );
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
-      const fields = {
-        principal,
-        tools,
-        model: agent.effectiveConfig.model ?? model.defaultModel,
-        ...(agent.effectiveConfig.instructions === undefined ? {} : { instructions: agent.effectiveConfig.instructions }),
-      };
+      const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
       let stream: SessionStream;
       if (request.sessionId === undefined) {
@@ -131,6 +130,12 @@ export function createChatService({ context, store, model, onTurnEnd }: ChatServ
       return events;
     },
   };
+}
+
+/** The agent's instructions, then its memory files (site, agent and the caller's own layers). */
+async function composeInstructions(agent: Agent, scope: Scope, memory: MemoryStore | undefined): Promise<string> {
+  const composed = memory ? (await composeMemoryPrompt(memory, { tenantId: scope.tenantId, agentSlug: agent.slug, userId: actingUserId(scope.actor) })).prompt : '';
+  return [agent.effectiveConfig.instructions ?? '', composed].filter((part) => part !== '').join('\n\n');
 }
 
 /** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */

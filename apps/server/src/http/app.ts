@@ -19,7 +19,7 @@ import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
-import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
+import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
@@ -89,7 +89,7 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     registerJobRoutes(api, product);
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat, onTurnEnd: chat.onTurnEnd });
+      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
       registerChatRoutes(api, product, { service, store });
       await registerOpenAIRoutes(api, product, service);
     }

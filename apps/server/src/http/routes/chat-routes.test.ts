@@ -1,7 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createPostgresMemoryStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase, errorReply, textReply, toolCallReply } from '@data-machine/testkit';
 import type { DataMachineDatabase } from 'data-machine';
+import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { parseEventStream, useChatWorld } from '../../../test/support/chat-world';
 import { as, grant, tenantWorld } from '../../../test/support/http-world';
@@ -40,6 +42,16 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
         ['user', 'Hi!'],
         ['assistant', 'Hello there, friend.'],
       ]);
+    });
+
+    it("gives the model the agent's instructions, then its memory files, as the system prompt", async () => {
+      const tenant = await tenantWorld(world.context, 'chat-prompt');
+      await world.app.inject({ method: 'PATCH', url: '/agents/default', headers: as(tenant.owner.token), payload: { config: { instructions: 'Answer in French.' } } });
+      await createPostgresMemoryStore({ db: database.db as unknown as Kysely<AgentsApiDatabase> }).write({ layer: 'agent', tenantId: tenant.tenant.id, agentSlug: 'default', userId: null, path: 'SOUL.md' }, 'You are Marcel.');
+      world.model.enqueue(textReply('Bonjour.'));
+      await turn('default', tenant.owner.token, { message: 'Hello' });
+      const system = world.model.completionRequests()[0]?.messages.find((message) => message.role === 'system')?.content;
+      expect(system).toMatch(/^Answer in French\.\n\n[\s\S]*SOUL\.md[\s\S]*You are Marcel\./);
     });
 
     it('continues a session named in the body: the model gets the stored history', async () => {
