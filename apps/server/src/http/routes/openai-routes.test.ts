@@ -92,6 +92,25 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
       expect(authors.json().data.map((model: { id: string }) => model.id)).toEqual(['helper']);
     });
 
+    it("lets an agent token chat with its own agent only, within its ceiling", async () => {
+      const tenant = await tenantWorld(world.context, 'v1-agent-token');
+      await world.app.inject({ method: 'POST', url: '/agents', headers: as(tenant.owner.token), payload: { slug: 'widget', name: 'Widget' } });
+      const issue = async (ceiling: string[]) =>
+        ((await world.app.inject({ method: 'POST', url: '/agents/widget/tokens', headers: as(tenant.owner.token), payload: { label: 'site', ceiling } })).json() as { secret: string }).secret;
+      const chatToken = await issue(['chat']);
+      expect((await world.app.inject({ method: 'GET', url: '/v1/models', headers: as(chatToken) })).json().data.map((model: { id: string }) => model.id)).toEqual(['widget']);
+      world.model.enqueue(textReply('From the widget.'));
+      expect((await complete(chatToken, { model: 'widget', messages: [{ role: 'user', content: 'Hi' }] })).json()).toMatchObject({ model: 'widget', choices: [{ message: { content: 'From the widget.' } }] });
+      const otherAgent = await complete(chatToken, { model: 'default', messages: [{ role: 'user', content: 'Hi' }] });
+      expect([otherAgent.statusCode, otherAgent.json().error.code]).toEqual([404, 'agent.not_found']);
+      // A token whose ceiling lacks `chat` may neither chat nor list models (listing agents needs `chat` in a token's ceiling).
+      const logsToken = await issue(['view_logs']);
+      const noChat = await complete(logsToken, { model: 'widget', messages: [{ role: 'user', content: 'Hi' }] });
+      expect([noChat.statusCode, noChat.json().error]).toEqual([403, expect.objectContaining({ code: 'access.denied', type: 'permission_error' })]);
+      expect((await world.app.inject({ method: 'GET', url: '/v1/models', headers: as(logsToken) })).statusCode).toBe(403);
+      expect(world.model.completionRequests()).toHaveLength(1);
+    });
+
     it("answers errors in OpenAI's shape with the API's statuses and codes", async () => {
       const tenant = await tenantWorld(world.context, 'v1-errors', ['author']);
       const author = tenant.members.author!;
