@@ -135,6 +135,12 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       // Caught up: nothing more.
       const caughtUp = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': missed[0]?.id ?? '' }) });
       expect(parseEventStream(caughtUp.body)).toEqual([]);
+      // The id may come in the query (an EventSource cannot set headers on a first request); a stranger's session is missing.
+      const byQuery = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events?lastEventId=${encodeURIComponent(firstDelta?.id ?? '')}`, headers: as(tenant.owner.token) });
+      expect(parseEventStream(byQuery.body).map((event) => event.event)).toEqual(['message']);
+      const stranger = await tenantWorld(world.context, 'chat-replay-stranger');
+      const foreign = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(stranger.owner.token, { 'last-event-id': firstDelta?.id ?? '' }) });
+      expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'session.not_found']);
       const bad = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': 'nonsense.3' }) });
       expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'input.invalid']);
     });
