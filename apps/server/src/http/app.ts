@@ -19,6 +19,11 @@ import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
+import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
+import type { ChatOptions } from '../chat/chat-model-provider';
+import { createChatService } from '../chat/chat-service';
+import { registerChatRoutes } from './routes/chat-routes';
+import { registerOpenAIRoutes } from './routes/openai-routes';
 
 /** What the HTTP app is built from. */
 export interface AppDependencies {
@@ -34,6 +39,8 @@ export interface AppDependencies {
   readonly handlers?: HandlerRegistry;
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
+  /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
+  readonly chat?: ChatOptions;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -43,7 +50,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit }: AppDependencies): FastifyInstance {
+export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -80,6 +87,12 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
+    if (chat) {
+      const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
+      registerChatRoutes(api, product, { service, store });
+      await registerOpenAIRoutes(api, product, service);
+    }
   });
   return app;
 }

@@ -21,7 +21,7 @@ const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 /** The app on the suite's (migrated) database, with the context it runs on and that context's clock (real time until set). */
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit'> = {},
+  options: Pick<AppDependencies, 'rateLimit' | 'chat'> = {},
 ): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
   let fixed: Date | undefined;
   const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date() });
@@ -30,6 +30,7 @@ export async function startApp(
     context,
     // Suites send hundreds of requests with one token; the limit itself has its own suite.
     rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
+    ...(options.chat ? { chat: options.chat } : {}),
   });
   await app.ready();
   return { app, context, setNow: (instant) => (fixed = instant) };

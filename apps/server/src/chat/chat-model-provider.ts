@@ -1,0 +1,37 @@
+import type { ModelProvider } from '@data-machine/agents-api';
+import { createOpenAIProvider } from '@data-machine/agents-api/openai';
+import type { ChatServiceOptions } from './chat-service';
+
+/** The model chat turns run on: a provider, and the model an agent without one of its own uses. */
+export interface ChatModel {
+  readonly provider: ModelProvider;
+  readonly defaultModel: string;
+}
+
+/** The `chat` option of `buildApp`: the model, and who is told when a turn ends. */
+export interface ChatOptions extends ChatModel {
+  /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
+  readonly onTurnEnd?: ChatServiceOptions['onTurnEnd'];
+}
+
+/** What {@link createChatModelProvider} takes: an OpenAI-compatible endpoint (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `DEFAULT_MODEL`). */
+export interface ChatModelProviderOptions {
+  /** e.g. `https://api.openai.com/v1`; absent: the SDK's default. */
+  readonly baseUrl?: string;
+  readonly apiKey: string;
+  readonly defaultModel: string;
+  /** Retries of a failed model request; the provider's default (2) when absent. */
+  readonly maxRetries?: number;
+}
+
+/**
+ * The chat model of the server, for `buildApp({ chat })`: the substrate's
+ * OpenAI provider on an OpenAI-compatible endpoint.
+ *
+ * @example
+ * buildApp({ database, chat: createChatModelProvider({ baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, defaultModel: config.defaultModel }) });
+ */
+export function createChatModelProvider({ baseUrl, apiKey, defaultModel, maxRetries }: ChatModelProviderOptions): ChatModel {
+  const provider = createOpenAIProvider({ apiKey, model: defaultModel, ...(baseUrl === undefined ? {} : { baseURL: baseUrl }), ...(maxRetries === undefined ? {} : { maxRetries }) });
+  return { provider, defaultModel };
+}

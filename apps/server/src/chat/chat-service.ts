@@ -1,0 +1,186 @@
+import {
+  AgentsApiError,
+  composeMemoryPrompt,
+  createSessionRunner,
+  createToolLoopRunner,
+  toolNamePattern,
+  type AgentMessage,
+  type AnyToolDefinition,
+  type ApprovalDecision,
+  type MemoryStore,
+  type SessionOwner,
+  type SessionRunner,
+  type SessionRunResult,
+  type SessionStream,
+  type SessionStreamEvent,
+  type TranscriptStore,
+} from '@data-machine/agents-api';
+import { actingUserId, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { z } from 'zod';
+import type { ChatModel } from './chat-model-provider';
+
+/** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
+export interface ClientTool {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** The JSON Schema of its arguments. */
+  readonly parameters?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** One chat turn to run. */
+export interface ChatTurnRequest {
+  /** A stored session of the caller's to continue; absent: a new session, owned by the caller. */
+  readonly sessionId?: string | undefined;
+  /** The new session's title. */
+  readonly title?: string | null | undefined;
+  /** The turn's input: the user's message, or tool results for calls handed to the client. */
+  readonly input: readonly AgentMessage[];
+  /** Decisions on calls an earlier turn held for approval. */
+  readonly approvals?: readonly ApprovalDecision[] | undefined;
+  readonly clientTools?: readonly ClientTool[] | undefined;
+  /** Delete the session once the run ends: a turn that keeps no transcript. */
+  readonly stateless?: boolean | undefined;
+  /** Aborting cancels the run; what it completed stays stored. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A turn under way: its durable stream, and its outcome once the run has ended (and, for a stateless turn, its session is gone). */
+export interface ChatTurn {
+  readonly agent: Agent;
+  readonly owner: SessionOwner;
+  readonly stream: SessionStream;
+  /** Settles when the run has ended; never rejects unhandled. */
+  readonly settled: Promise<SessionRunResult>;
+}
+
+/** Chat turns of the product's agents, over the substrate's durable session runner. */
+export interface ChatService {
+  /**
+   * Authorizes `chat` on the agent (an invisible agent is `agent.not_found`,
+   * a denied one `access.denied`), then starts or resumes the session as the
+   * agent's runtime principal for the caller. Refusals (a bad tool, a session
+   * that is not the caller's, a session being run) reject before any event.
+   */
+  openTurn(scope: Scope, agentRef: string, request: ChatTurnRequest): Promise<ChatTurn>;
+  /** The stored messages of the caller's session after `lastEventId` (an SSE id a turn sent). */
+  replay(scope: Scope, agentRef: string, sessionId: string, lastEventId: string): Promise<readonly SessionStreamEvent[]>;
+}
+
+/** What {@link createChatService} is made of. */
+export interface ChatServiceOptions {
+  readonly context: DataMachineContext;
+  /** A durable transcript store (the Postgres one). */
+  readonly store: TranscriptStore;
+  readonly model: ChatModel;
+  /** The agents' memory files, composed into the system prompt after the agent's instructions (as the ai step does); none without. */
+  readonly memory?: MemoryStore | undefined;
+  /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
+  readonly onTurnEnd?: ((turn: { readonly agentSlug: string; readonly outcome: SessionRunResult }) => void) | undefined;
+}
+
+/** Creates the {@link ChatService}: one session runner for every turn. */
+export function createChatService({ context, store, model, memory, onTurnEnd }: ChatServiceOptions): ChatService {
+  const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
+
+  return {
+    async openTurn(scope, agentRef, request) {
+      const tools = (request.clientTools ?? []).map(toClientToolDefinition);
+      // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
+      const [principal, { agent, instructions }] = await settleBoth(
+        resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
+        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeInstructions(found, scope, memory) })),
+      );
+      const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
+      const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
+      const runOptions = request.signal === undefined ? {} : { signal: request.signal };
+      let stream: SessionStream;
+      if (request.sessionId === undefined) {
+        stream = await runner.stream.start({ ...fields, owner, session: { agentSlug: agent.slug, title: request.title ?? null }, input: request.input }, runOptions);
+      } else {
+        const session = await store.getSession(owner, request.sessionId);
+        if (session === undefined || session.agentSlug !== agent.slug) throw sessionNotFound(request.sessionId);
+        stream = await runner.stream
+          .resume({ ...fields, owner, sessionId: request.sessionId, input: request.input, ...(request.approvals === undefined ? {} : { approvals: request.approvals }) }, runOptions)
+          .catch((error: unknown) => {
+            throw busyOrThrown(error, request.sessionId ?? '');
+          });
+      }
+      const sessionId = stream.session.id;
+      const settled = request.stateless
+        ? stream.result.finally(() => store.deleteSession(owner, sessionId).catch(() => undefined))
+        : stream.result;
+      settled.then((outcome) => onTurnEnd?.({ agentSlug: agent.slug, outcome }), () => undefined);
+      return { agent, owner, stream, settled };
+    },
+
+    async replay(scope, agentRef, sessionId, lastEventId) {
+      // Authorizes `chat` and finds the caller's own session, reading none of its messages.
+      const { session } = await getChatSession(context, scope, store, agentRef, sessionId, { afterSeq: 2_147_483_647 });
+      const owner: SessionOwner = { userId: session.userId, tenantId: session.tenantId };
+      // The replay reads lazily; a bad id must be a refusal before anything is sent.
+      const events: SessionStreamEvent[] = [];
+      try {
+        for await (const event of runner.stream.replay(owner, sessionId, lastEventId)) events.push(event);
+      } catch (error) {
+        if (AgentsApiError.isInstance(error) && error.code === 'transcript.invalid_request') {
+          throw new DataMachineError('input.invalid', error.message, { details: { issues: [{ path: 'headers.last-event-id', message: error.message }] }, cause: error });
+        }
+        throw error;
+      }
+      return events;
+    },
+  };
+}
+
+/** The agent's instructions, then its memory files (site, agent and the caller's own layers). */
+async function composeInstructions(agent: Agent, scope: Scope, memory: MemoryStore | undefined): Promise<string> {
+  const composed = memory ? (await composeMemoryPrompt(memory, { tenantId: scope.tenantId, agentSlug: agent.slug, userId: actingUserId(scope.actor) })).prompt : '';
+  return [agent.effectiveConfig.instructions ?? '', composed].filter((part) => part !== '').join('\n\n');
+}
+
+/** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */
+async function settleBoth<First, Second>(first: Promise<First>, second: Promise<Second>): Promise<[First, Second]> {
+  const [one, two] = await Promise.allSettled([first, second]);
+  if (one.status === 'rejected') throw one.reason;
+  if (two.status === 'rejected') throw two.reason;
+  return [one.value, two.value];
+}
+
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+
+/** A client tool as a substrate tool: `clientSide`, so a call of it ends the run for the client to answer. */
+function toClientToolDefinition(tool: ClientTool, index: number): AnyToolDefinition {
+  const path = `tools.${index}`;
+  if (!toolNamePattern.test(tool.name)) throw invalidTool(`${path}.function.name`, `"${tool.name}" is not a tool name (letters, digits, _ and -, at most 64).`);
+  let input: z.ZodType;
+  try {
+    input = z.fromJSONSchema(jsonSchemaObject.parse(tool.parameters ?? { type: 'object', properties: {} }) as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    throw invalidTool(`${path}.function.parameters`, `The parameters of tool "${tool.name}" are not a JSON Schema this server can offer.`);
+  }
+  return {
+    name: tool.name,
+    description: tool.description ?? '',
+    input,
+    clientSide: true,
+    execute: () => {
+      throw new DataMachineError('input.invalid', `Tool "${tool.name}" runs on the client.`);
+    },
+  };
+}
+
+function invalidTool(path: string, message: string): DataMachineError {
+  return new DataMachineError('input.invalid', message, { details: { issues: [{ path: `body.${path}`, message }] } });
+}
+
+function sessionNotFound(sessionId: string): DataMachineError {
+  return new DataMachineError('session.not_found', `There is no session "${sessionId}".`, { details: { sessionId } });
+}
+
+/** A session another run holds is the product's `session.busy`; anything else as thrown. */
+function busyOrThrown(error: unknown, sessionId: string): unknown {
+  if (AgentsApiError.isInstance(error) && error.code === 'transcript.session_locked') {
+    return new DataMachineError('session.busy', `Session "${sessionId}" is being run; try again when the run ends.`, { details: { sessionId }, cause: error });
+  }
+  return error;
+}
