@@ -107,7 +107,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     fenced.catch(() => undefined);
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
     // The statement goes out first: the model request's set-up is CPU work it need not wait behind.
-    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
+    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' }));
     opened.catch(() => undefined);
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
     let opening: SessionOpening;
