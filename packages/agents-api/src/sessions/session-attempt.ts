@@ -1,6 +1,6 @@
 import type { AgentMessage } from '../messages/message';
 import type { BudgetName, ConversationRequest, ConversationResult, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
-import type { RunRecord } from '../transcripts/run-record';
+import type { RunBegin, RunRecord } from '../transcripts/run-record';
 import { AgentsApiError } from '../errors';
 import { sessionNotFound, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import { createFencedPersister, storeCall, type SessionLease } from './session-lease';
@@ -64,6 +64,30 @@ export async function prepareAttempt(
   const begin = await storeCall(() =>
     store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, idempotencyKey: plan.idempotencyKey, seqAtStart: plan.seqAtStart ?? session.lastSeq }),
   );
+  return planAttempt(store, owner, lease, plan, { session, stored, begin }, runOptions, now);
+}
+
+/** What an attempt found under its lease: the session, its stored messages and its run (found by key or begun). */
+export interface AttemptStart {
+  readonly session: TranscriptSession;
+  readonly stored: readonly { readonly seq: number; readonly message: AgentMessage }[];
+  readonly begin: RunBegin;
+}
+
+/**
+ * {@link prepareAttempt} once the session, its messages and its run are
+ * known (read under the lease, or returned by `openSession` with the lease).
+ */
+export async function planAttempt(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  lease: SessionLease,
+  plan: AttemptPlan,
+  { session, stored, begin }: AttemptStart,
+  runOptions: RunOptions | undefined,
+  now: () => number,
+): Promise<EndedAttempt | ReadyAttempt> {
+  const { sessionId } = lease;
   const { run } = begin;
   if (run.status !== 'running') return { status: 'ended', outcome: { session, result: storedResult(run), runId: run.id } };
   const inputStored = plan.inputStored || (!begin.created && inputAlreadyStored(stored, run, plan.input));

@@ -31,11 +31,11 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     context.db.selectFrom('agents_session_messages').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
 
   it("skips the WAL flush wait for an open whose durability waits for the next write, for that transaction only", async () => {
-    const setting = async (db: Kysely<AgentsApiDatabase>) => (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0]?.synchronous_commit;
+    const setting = async (db: Kysely<HostDatabase>) => (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0]?.synchronous_commit;
     const request = (durability: 'immediate' | 'with_next_write') => ({ session: { agentSlug: 'helper' }, ttlMs: 30_000, run: { seqAtStart: 0 }, durability });
     // Inside a caller's transaction the setting is visible to the rest of that transaction only.
     await context.db.transaction().execute(async (trx) => {
-      const store = createPostgresTranscriptStore({ db: trx });
+      const store = createPostgresTranscriptStore<HostDatabase>({ db: trx });
       await store.openSession(owner(), request('immediate'));
       expect(await setting(trx)).toBe('on');
       await store.openSession(owner(), request('with_next_write'));
@@ -43,7 +43,7 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     });
     // On its own, the statement's implicit transaction ends with it: the connection keeps its setting.
     await context.db.connection().execute(async (connection) => {
-      await createPostgresTranscriptStore({ db: connection }).openSession(owner(), request('with_next_write'));
+      await createPostgresTranscriptStore<HostDatabase>({ db: connection }).openSession(owner(), request('with_next_write'));
       expect(await setting(connection)).toBe('on');
     });
   });
