@@ -169,9 +169,12 @@ export function parseAppendEnding(options: unknown): { readonly runId: string; r
 }
 const appendEndingSchema = z.object({ lockToken: z.unknown().optional(), endRun: z.object({ runId: z.unknown(), update: z.unknown() }).optional() });
 
+// Made once: a zod schema made per call does its set-up work again on every append.
+const messagesSchema = z.array(agentMessageSchema);
+
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
-  return checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
+  return checkStorable(parseTranscriptInput(messagesSchema, messages, 'messages'), 'messages');
 }
 
 /** The error for a message id the session already holds (or the batch holds twice). */
