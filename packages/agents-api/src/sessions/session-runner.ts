@@ -115,7 +115,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
    * possible last answer held back, and ends it with that answer, the run's
    * ending and the lease's release in one write (see {@link endRunWithAnswer}).
    */
-  async function runHeld(owner: SessionOwner, held: HeldLease, prepare: (lease: SessionLease) => Promise<EndedAttempt | ReadyAttempt>, runOptions: RunOptions | undefined): Promise<SessionRunResult> {
+  async function runHeld(owner: SessionOwner, held: HeldLease, prepare: (lease: SessionLease) => Promise<EndedAttempt | ReadyAttempt>): Promise<SessionRunResult> {
     const { lease } = held;
     let released = false;
     try {
@@ -165,7 +165,6 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
           const stored = opening.created ? input.map((message, index) => ({ seq: index + 1, message })) : await storeCall(() => store.loadMessages(owner, session.id));
           return planAttempt(store, owner, lease, plan, { session, stored, begin: opening.run }, runOptions, now);
         },
-        runOptions,
       );
     },
 
@@ -181,7 +180,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       const idempotencyKey = parseKey(request.idempotencyKey);
       const held = await takeLease(store, owner, sessionId, { ttlMs: lockTtlMs });
       const plan: AttemptPlan = { fields, input, idempotencyKey, approvals, inputStored: false };
-      return runHeld(owner, held, (lease) => prepareAttempt(store, owner, lease, plan, runOptions, now), runOptions);
+      return runHeld(owner, held, (lease) => prepareAttempt(store, owner, lease, plan, runOptions, now));
     },
 
     stream: createSessionStreams(options),
