@@ -145,27 +145,31 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       const input = parseInput(request.input);
       const idempotencyKey = parseKey(request.idempotencyKey);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      if (idempotencyKey !== undefined) keyedSessionId(newSession);
-      // The session with its input, its lease and its run in one step; a retried start (keyed)
-      // opens the session its first attempt created and finds its run by key. The open may be
-      // lost in a crash until the run's next write, which is durable: see the decision note.
+      const plan: AttemptPlan = { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true };
+      if (idempotencyKey !== undefined) {
+        // A keyed start keeps the older set-up: hosts (data-machine's ai step) watch its
+        // `beginRun` to tell a replayed run from a new one. See the decision note.
+        const retriedId = keyedSessionId(newSession);
+        // The session and its input in one step: input the store refuses leaves no empty session.
+        await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
+          // A retried start: the first attempt created the session (and stored the input with it).
+          if (AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return undefined;
+          throw error;
+        });
+        const held = await takeLease(store, owner, retriedId, { ttlMs: lockTtlMs });
+        return runHeld(owner, held, (lease) => prepareAttempt(store, owner, lease, plan, runOptions, now));
+      }
+      // The session with its input, its lease and its run in one step. The open may be lost in
+      // a crash until the run's next write, which is durable: see the decision note.
       const opening = await storeCall(() =>
-        store.openSession(owner, { session: newSession, messages: input, ttlMs: lockTtlMs, run: { seqAtStart: 0, idempotencyKey }, durability: 'with_next_write' }),
+        store.openSession(owner, { session: newSession, messages: input, ttlMs: lockTtlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' }),
       );
       if (!opening.opened) throw sessionLocked(newSession.id ?? '(new)', opening.expiresAt);
       const { session } = opening;
       const held = holdLease(store, owner, session.id, opening.lease, { ttlMs: lockTtlMs });
-      const plan: AttemptPlan = { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true };
-      return runHeld(
-        owner,
-        held,
-        async (lease) => {
-          checkAgent(session, fields.principal.agentSlug);
-          // A new session holds just the input; a reopened one is read under the lease.
-          const stored = opening.created ? input.map((message, index) => ({ seq: index + 1, message })) : await storeCall(() => store.loadMessages(owner, session.id));
-          return planAttempt(store, owner, lease, plan, { session, stored, begin: opening.run }, runOptions, now);
-        },
-      );
+      // A new session holds just the input.
+      const stored = input.map((message, index) => ({ seq: index + 1, message }));
+      return runHeld(owner, held, async (lease) => planAttempt(store, owner, lease, plan, { session, stored, begin: opening.run }, runOptions, now));
     },
 
     async resume(request, runOptions) {
