@@ -1,10 +1,10 @@
 import type { AgentMessage } from '../messages/message';
-import type { BudgetName, ConversationRequest, ConversationResult, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
-import type { RunRecord } from '../transcripts/run-record';
+import type { BudgetName, ConversationRequest, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
+import type { RunBegin, RunRecord } from '../transcripts/run-record';
 import { AgentsApiError } from '../errors';
 import { sessionNotFound, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import { createFencedPersister, storeCall, type SessionLease } from './session-lease';
-import { finishRunRecord, inputAlreadyStored, recordingProgress, remainingLimits, storedResult } from './session-run-record';
+import { inputAlreadyStored, recordingProgress, remainingLimits, storedResult } from './session-run-record';
 import type { RunFields, SessionRunResult } from './session-runner';
 
 /** What one attempt of a session run is asked to do. */
@@ -46,8 +46,8 @@ export interface EndedAttempt {
  * The first half of a session run's attempt, under `lease`: checks the
  * agent, finds or begins the run record (by idempotency key), and for a run
  * still to do, stores the input unless an earlier attempt did and builds the
- * request with what is left of the budgets. Run it, then call
- * {@link completeAttempt} with the result.
+ * request with what is left of the budgets. Run it, then end it with
+ * `endRunWithAnswer` (`session-last-write.ts`).
  */
 export async function prepareAttempt(
   store: TranscriptStore,
@@ -64,6 +64,30 @@ export async function prepareAttempt(
   const begin = await storeCall(() =>
     store.beginRun(owner, sessionId, { agentSlug: session.agentSlug, idempotencyKey: plan.idempotencyKey, seqAtStart: plan.seqAtStart ?? session.lastSeq }),
   );
+  return planAttempt(store, owner, lease, plan, { session, stored, begin }, runOptions, now);
+}
+
+/** What an attempt found under its lease: the session, its stored messages and its run (found by key or begun). */
+export interface AttemptStart {
+  readonly session: TranscriptSession;
+  readonly stored: readonly { readonly seq: number; readonly message: AgentMessage }[];
+  readonly begin: RunBegin;
+}
+
+/**
+ * {@link prepareAttempt} once the session, its messages and its run are
+ * known (read under the lease, or returned by `openSession` with the lease).
+ */
+export async function planAttempt(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  lease: SessionLease,
+  plan: AttemptPlan,
+  { session, stored, begin }: AttemptStart,
+  runOptions: RunOptions | undefined,
+  now: () => number,
+): Promise<EndedAttempt | ReadyAttempt> {
+  const { sessionId } = lease;
   const { run } = begin;
   if (run.status !== 'running') return { status: 'ended', outcome: { session, result: storedResult(run), runId: run.id } };
   const inputStored = plan.inputStored || (!begin.created && inputAlreadyStored(stored, run, plan.input));
@@ -88,18 +112,6 @@ export async function prepareAttempt(
     exhausted: 'exhausted' in budget ? budget.exhausted : undefined,
     startedAt,
   };
-}
-
-/** The second half: records the attempt's outcome on the run and reads the session as it now is. */
-export async function completeAttempt(
-  store: TranscriptStore,
-  owner: SessionOwner,
-  attempt: ReadyAttempt,
-  result: ConversationResult,
-  now: () => number,
-): Promise<SessionRunResult> {
-  await storeCall(() => finishRunRecord(store, owner, attempt.run, result, now() - attempt.startedAt));
-  return { session: await storeCall(() => currentSession(store, owner, attempt.sessionId)), result, runId: attempt.run.id };
 }
 
 /**

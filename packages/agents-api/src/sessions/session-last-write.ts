@@ -1,5 +1,10 @@
+import { AgentsApiError, isRetryableCode } from '../errors';
 import type { AgentMessage } from '../messages/message';
-import type { TranscriptPersister } from '../runner/conversation-runner';
+import type { ConversationResult, TranscriptPersister } from '../runner/conversation-runner';
+import type { RunRecord } from '../transcripts/run-record';
+import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import { storeCall, type SessionLease } from './session-lease';
+import { finishRunRecord, runEndUpdate } from './session-run-record';
 
 /**
  * A persister that holds back a run's possible last answer, so the stream
@@ -53,4 +58,69 @@ export function holdingLastAnswer(inner: TranscriptPersister): LastWrite {
 function isAnswer(messages: readonly AgentMessage[]): boolean {
   const [only] = messages;
   return messages.length === 1 && only !== undefined && only.type === 'text' && only.role === 'assistant';
+}
+
+/** How {@link endRunWithAnswer} ended a run: the result as stored, and whether the held answer was stored with it. */
+export interface RunEnding {
+  readonly result: ConversationResult;
+  readonly answerStored: boolean;
+}
+
+/**
+ * A run's last write, for the stream and the non-stream runner alike: its
+ * held answer (if any), its record's ending and the lease's release in one
+ * statement (an append's `endRun`); with no answer, the ending and the
+ * release in one `updateRun`. An answer the store refuses is not stored, and
+ * the run ends `failed` with the store's code (a lost lease:
+ * `transcript.lease_lost`, which marks `lease` lost). If recording the ending
+ * fails, the lease is released anyway and, with `rethrow`, the failure is thrown.
+ * See docs/decisions/2026-11-30-durable-streaming.md, "Cost".
+ */
+export async function endRunWithAnswer(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  run: RunRecord,
+  lease: SessionLease,
+  answer: readonly AgentMessage[],
+  outcome: ConversationResult,
+  attemptMs: number,
+  options: { readonly rethrow: boolean },
+): Promise<RunEnding> {
+  const recordEnding = async (result: ConversationResult): Promise<void> => {
+    try {
+      await storeCall(() => finishRunRecord(store, owner, run, result, attemptMs, { releaseLockToken: lease.token }));
+    } catch (error) {
+      await store.releaseLock(owner, lease.sessionId, lease.token).catch(() => undefined);
+      if (options.rethrow) throw error;
+    }
+  };
+  if (answer.length === 0) {
+    await recordEnding(outcome);
+    return { result: outcome, answerStored: false };
+  }
+  try {
+    await storeCall(() => store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }));
+    return { result: outcome, answerStored: true };
+  } catch (error) {
+    if (AgentsApiError.isInstance(error) && error.code === 'transcript.lease_lost') lease.markLost();
+    const result = withoutUnstored(outcome, answer, error);
+    await recordEnding(result);
+    return { result, answerStored: false };
+  }
+}
+
+/** A run whose held answer could not be stored: `failed` with the store's code, without the answer. */
+function withoutUnstored(result: ConversationResult, answer: readonly AgentMessage[], error: unknown): ConversationResult {
+  const code = AgentsApiError.isInstance(error) ? error.code : 'transcript.store_failed';
+  const message = error instanceof Error ? error.message : String(error);
+  const unstored = new Set(answer.map((entry) => entry.id));
+  return {
+    status: 'failed',
+    failure: { code, message, retryable: isRetryableCode(code) },
+    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
+    toolExecutions: result.toolExecutions,
+    usage: result.usage,
+    turns: result.turns,
+    finalContent: result.finalContent,
+  };
 }

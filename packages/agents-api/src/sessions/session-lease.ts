@@ -18,7 +18,7 @@ export interface SessionLease {
   markLost(): void;
 }
 
-/** Options of {@link withSessionLease}. */
+/** Options of {@link takeLease} and {@link holdLease}. */
 export interface SessionLeaseOptions {
   /** How long each acquisition or renewal holds the lock. */
   readonly ttlMs: number;
@@ -88,28 +88,6 @@ export function holdLease(
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * Runs `work` holding the session's lock: acquires it (or throws
- * `transcript.session_locked`), renews it while `work` runs ({@link holdLease}),
- * and releases it after.
- */
-export async function withSessionLease<T>(
-  store: TranscriptStore,
-  owner: SessionOwner,
-  sessionId: string,
-  options: SessionLeaseOptions,
-  work: (lease: SessionLease) => Promise<T>,
-): Promise<T> {
-  const held = await takeLease(store, owner, sessionId, options);
-  try {
-    return await work(held.lease);
-  } finally {
-    held.stop();
-    // A lease that cannot be released expires on its own; the run's outcome matters more.
-    await store.releaseLock(owner, sessionId, held.lease.token).catch(() => undefined);
-  }
 }
 
 /** Acquires the session's lock (or throws `transcript.session_locked`) and holds it; the caller stops and releases it. */

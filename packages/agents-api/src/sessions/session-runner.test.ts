@@ -312,6 +312,33 @@ await describeEachDatabase<AgentsApiDatabase>('session runner on the Postgres st
     expect(recording.batches).toEqual([['tool_call'], ['tool_result', 'tool_result'], ['text']]);
   });
 
+  it("sets a new session up in one write and ends it in one: the answer with the run's ending and the lease's release", async () => {
+    const who = owner();
+    const calls: { readonly name: string; readonly endsRun: boolean }[] = [];
+    const recording = new Proxy(store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const appendOptions = property === 'append' ? (args[4] as { endRun?: unknown } | undefined) : undefined;
+          calls.push({ name: String(property), endsRun: appendOptions?.endRun !== undefined });
+          return (value as (...callArgs: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    server.enqueue(textReply('Hello.'));
+    const { session, result, runId } = await sessionsOn(recording).start({ owner: who, session: { agentSlug: 'billing' }, input: [userSays('Hi')], principal, instructions });
+    expect(result.status).toBe('completed');
+    const reads = new Set(['getSession', 'loadMessages', 'getRun']);
+    expect(calls.filter((call) => !reads.has(call.name))).toEqual([
+      { name: 'openSession', endsRun: false },
+      { name: 'append', endsRun: true },
+    ]);
+    expect((await store.loadMessages(who, session.id)).map((stored) => stored.message.content)).toEqual(['Hi', 'Hello.']);
+    expect(await store.getRun(who, session.id, runId)).toMatchObject({ status: 'completed', endedAt: expect.any(Date), used: { turns: 1 } });
+    expect(await store.acquireLock(who, session.id, 1000)).toMatchObject({ acquired: true });
+  });
+
   it('never stores the system prompt', async () => {
     const who = owner();
     server.enqueue(textReply('Hello.'));

@@ -4,11 +4,13 @@ import { agentMessageSchema, type AgentMessage } from '../messages/message';
 import type { Principal } from '../permissions/principal';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { idempotencyKeySchema } from '../transcripts/run-record';
-import { defaultLeaseTtlMs, storeCall, withLeaseOutcome, withSessionLease } from './session-lease';
-import { checkAgent, completeAttempt, prepareAttempt, type AttemptPlan } from './session-attempt';
+import { defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
+import { checkAgent, currentSession, planAttempt, prepareAttempt, type AttemptPlan, type EndedAttempt, type ReadyAttempt } from './session-attempt';
+import { endRunWithAnswer, holdingLastAnswer } from './session-last-write';
 import { exhaustedResult } from './session-run-record';
 import {
   parseTranscriptInput,
+  sessionLocked,
   type NewSession,
   type SessionOwner,
   type TranscriptSession,
@@ -108,17 +110,31 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
 
   const now = options.now ?? Date.now;
 
-  /** One attempt of a run, under the session's lease (see {@link prepareAttempt}). */
-  async function attempt(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions | undefined): Promise<SessionRunResult> {
-    return withSessionLease(store, owner, sessionId, { ttlMs: lockTtlMs }, async (lease) => {
-      const prepared = await prepareAttempt(store, owner, lease, plan, runOptions, now);
+  /**
+   * Runs an attempt under a lease just taken: prepares it, runs it with its
+   * possible last answer held back, and ends it with that answer, the run's
+   * ending and the lease's release in one write (see {@link endRunWithAnswer}).
+   */
+  async function runHeld(owner: SessionOwner, held: HeldLease, prepare: (lease: SessionLease) => Promise<EndedAttempt | ReadyAttempt>): Promise<SessionRunResult> {
+    const { lease } = held;
+    let released = false;
+    try {
+      const prepared = await prepare(lease);
       if (prepared.status === 'ended') return prepared.outcome;
+      const lastWrite = holdingLastAnswer(prepared.persister);
       const result =
         prepared.exhausted !== undefined
           ? exhaustedResult(prepared.exhausted)
-          : withLeaseOutcome(await options.createRunner(prepared.persister).run(prepared.request, prepared.runOptions), lease);
-      return completeAttempt(store, owner, prepared, result, now);
-    });
+          : withLeaseOutcome(await options.createRunner(lastWrite.persister).run(prepared.request, prepared.runOptions), lease);
+      held.stop();
+      released = true;
+      const ending = await endRunWithAnswer(store, owner, prepared.run, lease, lastWrite.take(), result, now() - prepared.startedAt, { rethrow: true });
+      return { session: await storeCall(() => currentSession(store, owner, lease.sessionId)), result: ending.result, runId: prepared.run.id };
+    } finally {
+      held.stop();
+      // A lease that cannot be released expires on its own; the run's outcome matters more.
+      if (!released) await store.releaseLock(owner, lease.sessionId, lease.token).catch(() => undefined);
+    }
   }
 
   return {
@@ -129,14 +145,31 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       const input = parseInput(request.input);
       const idempotencyKey = parseKey(request.idempotencyKey);
       checkAgent({ id: newSession.id ?? '(new)', agentSlug: newSession.agentSlug }, fields.principal.agentSlug);
-      const retriedId = idempotencyKey === undefined ? undefined : keyedSessionId(newSession);
-      // The session and its input in one step: input the store refuses leaves no empty session.
-      const created = await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
-        // A retried start: the first attempt created the session (and stored the input with it).
-        if (retriedId !== undefined && AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return { id: retriedId };
-        throw error;
-      });
-      return attempt(owner, created.id, { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true }, runOptions);
+      const plan: AttemptPlan = { fields, input, idempotencyKey, seqAtStart: 0, inputStored: true };
+      if (idempotencyKey !== undefined) {
+        // A keyed start keeps the older set-up: hosts (data-machine's ai step) watch its
+        // `beginRun` to tell a replayed run from a new one. See the decision note.
+        const retriedId = keyedSessionId(newSession);
+        // The session and its input in one step: input the store refuses leaves no empty session.
+        await storeCall(() => store.createSession(owner, newSession, { messages: input })).catch((error: unknown) => {
+          // A retried start: the first attempt created the session (and stored the input with it).
+          if (AgentsApiError.isInstance(error) && error.code === 'transcript.session_exists') return undefined;
+          throw error;
+        });
+        const held = await takeLease(store, owner, retriedId, { ttlMs: lockTtlMs });
+        return runHeld(owner, held, (lease) => prepareAttempt(store, owner, lease, plan, runOptions, now));
+      }
+      // The session with its input, its lease and its run in one step. The open may be lost in
+      // a crash until the run's next write, which is durable: see the decision note.
+      const opening = await storeCall(() =>
+        store.openSession(owner, { session: newSession, messages: input, ttlMs: lockTtlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' }),
+      );
+      if (!opening.opened) throw sessionLocked(newSession.id ?? '(new)', opening.expiresAt);
+      const { session } = opening;
+      const held = holdLease(store, owner, session.id, opening.lease, { ttlMs: lockTtlMs });
+      // A new session holds just the input.
+      const stored = input.map((message, index) => ({ seq: index + 1, message }));
+      return runHeld(owner, held, async (lease) => planAttempt(store, owner, lease, plan, { session, stored, begin: opening.run }, runOptions, now));
     },
 
     async resume(request, runOptions) {
@@ -149,7 +182,9 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       checkOwner(owner, fields.principal);
       const input = parseInput(request.input ?? []);
       const idempotencyKey = parseKey(request.idempotencyKey);
-      return attempt(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
+      const held = await takeLease(store, owner, sessionId, { ttlMs: lockTtlMs });
+      const plan: AttemptPlan = { fields, input, idempotencyKey, approvals, inputStored: false };
+      return runHeld(owner, held, (lease) => prepareAttempt(store, owner, lease, plan, runOptions, now));
     },
 
     stream: createSessionStreams(options),

@@ -1,12 +1,12 @@
-import { AgentsApiError, isRetryableCode } from '../errors';
+import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
 import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
-import { holdingLastAnswer, type LastWrite } from './session-last-write';
-import { exhaustedResult, finishRunRecord, runEndUpdate } from './session-run-record';
+import { endRunWithAnswer, holdingLastAnswer, type LastWrite } from './session-last-write';
+import { exhaustedResult } from './session-run-record';
 import { createFencedPersister, defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
 import {
   checkOwner,
@@ -107,7 +107,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     fenced.catch(() => undefined);
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
     // The statement goes out first: the model request's set-up is CPU work it need not wait behind.
-    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 } }));
+    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' }));
     opened.catch(() => undefined);
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
     let opening: SessionOpening;
@@ -227,23 +227,10 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // Cancelled before anyone read it: whatever the run got to, nothing more of it is stored.
     const answer = launched.unread ? [] : heldAnswer;
     if (launched.unread && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
-    const attemptMs = now() - launched.startedAt;
-    const recordEnding = (result: ConversationResult) =>
-      storeCall(() => finishRunRecord(store, owner, run, result, attemptMs, { releaseLockToken: lease.token })).catch(() =>
-        store.releaseLock(owner, lease.sessionId, lease.token).catch(() => undefined),
-      );
-    if (answer.length === 0) await recordEnding(outcome);
-    else {
-      try {
-        await storeCall(() => store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }));
-        if (tail.held) await launched.channel.push(tail.held.entry);
-      } catch (error) {
-        if (AgentsApiError.isInstance(error) && error.code === 'transcript.lease_lost') lease.markLost();
-        outcome = withoutUnstored(outcome, answer, error);
-        cursor = tail.held?.cursorBefore ?? cursor;
-        await recordEnding(outcome);
-      }
-    }
+    const ending = await endRunWithAnswer(store, owner, run, lease, answer, outcome, now() - launched.startedAt, { rethrow: false });
+    outcome = ending.result;
+    if (ending.answerStored && tail.held) await launched.channel.push(tail.held.entry);
+    else if (answer.length > 0) cursor = tail.held?.cursorBefore ?? cursor;
     await launched.channel.push({ id: `${cursor}.${tail.index}`, event: { type: 'run_end', index: tail.index, messageId: tail.messageId, result: outcome } });
     return outcome;
   }
@@ -368,22 +355,6 @@ interface RunTail {
   /** The cursor after every event the loop made, the held answer's included. */
   readonly cursor: string;
   readonly held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
-}
-
-/** A run whose held answer could not be stored: `failed` with the store's code, without the answer. */
-function withoutUnstored(result: ConversationResult, answer: readonly AgentMessage[], error: unknown): ConversationResult {
-  const code = AgentsApiError.isInstance(error) ? error.code : 'transcript.store_failed';
-  const message = error instanceof Error ? error.message : String(error);
-  const unstored = new Set(answer.map((entry) => entry.id));
-  return {
-    status: 'failed',
-    failure: { code, message, retryable: isRetryableCode(code) },
-    messages: result.messages.filter((entry) => !unstored.has(entry.id)),
-    toolExecutions: result.toolExecutions,
-    usage: result.usage,
-    turns: result.turns,
-    finalContent: result.finalContent,
-  };
 }
 
 /** A run cancelled before anyone read it: `cancelled`, without the answer it held back. */

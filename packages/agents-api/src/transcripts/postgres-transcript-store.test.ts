@@ -30,6 +30,24 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
   const messageRows = (sessionId: string) =>
     context.db.selectFrom('agents_session_messages').selectAll().where('session_id', '=', sessionId).orderBy('seq').execute();
 
+  it("skips the WAL flush wait for an open whose durability waits for the next write, for that transaction only", async () => {
+    const setting = async (db: Kysely<HostDatabase>) => (await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db)).rows[0]?.synchronous_commit;
+    const request = (durability: 'immediate' | 'with_next_write') => ({ session: { agentSlug: 'helper' }, ttlMs: 30_000, run: { seqAtStart: 0 }, durability });
+    // Inside a caller's transaction the setting is visible to the rest of that transaction only.
+    await context.db.transaction().execute(async (trx) => {
+      const store = createPostgresTranscriptStore<HostDatabase>({ db: trx });
+      await store.openSession(owner(), request('immediate'));
+      expect(await setting(trx)).toBe('on');
+      await store.openSession(owner(), request('with_next_write'));
+      expect(await setting(trx)).toBe('off');
+    });
+    // On its own, the statement's implicit transaction ends with it: the connection keeps its setting.
+    await context.db.connection().execute(async (connection) => {
+      await createPostgresTranscriptStore<HostDatabase>({ db: connection }).openSession(owner(), request('with_next_write'));
+      expect(await setting(connection)).toBe('on');
+    });
+  });
+
   it("writes the session's user_key and tenant_key on every message row", async () => {
     const store = createPostgresTranscriptStore({ db: context.db });
     const creator = owner();

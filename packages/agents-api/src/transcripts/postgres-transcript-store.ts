@@ -155,8 +155,9 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
 
     async openSession(owner, request) {
       const keys = ownerKeys(parseOwner(owner));
-      const { session, messages, ttlMs, run } = parseOpenSession(request);
+      const { session, messages, ttlMs, run, durability } = parseOpenSession(request);
       const id = session.id ?? generateId();
+      const commit = commitSetting(durability);
       const idempotencyKey = run.idempotencyKey ?? null;
       // Only a keyed open (a retried start) may open a session that exists already.
       const keyed = idempotencyKey !== null;
@@ -203,7 +204,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           select run.*, opened.agent_slug as session_agent_slug, opened.title as session_title, opened.metadata as session_metadata,
                  opened.last_seq as session_last_seq, opened.created_at as session_created_at, opened.updated_at as session_updated_at,
                  opened.created as session_created
-          from opened cross join run
+          from opened cross join run cross join (${commit}) as commit_setting
         `.execute(db);
         const row = result.rows[0];
         if (row) {
@@ -606,6 +607,18 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
  * (`collate "C"`, whatever the database's locale, as the indexes are built).
  * One row more than the page tells whether there is a next one.
  */
+/**
+ * The speed trick of `openSession({ durability: 'with_next_write' })`, in one
+ * place: `set_config(..., true)` sets `synchronous_commit` for the
+ * statement's own (implicit) transaction only, so its commit does not wait
+ * for the WAL flush, and nothing else on the connection is changed. Any later
+ * commit of the caller flushes the WAL past it. Why this cannot lose content
+ * or break fencing: docs/decisions/2026-11-30-durable-streaming.md, "The open's commit".
+ */
+function commitSetting(durability: 'immediate' | 'with_next_write'): RawBuilder<unknown> {
+  return durability === 'with_next_write' ? sql`select set_config('synchronous_commit', 'off', true)` : sql`select 1`;
+}
+
 async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_sessions', SessionRow>, limit: number, after: SessionCursor | undefined): Promise<SessionPage> {
   const keyset = after === undefined ? query : query.where(sql<boolean>`(updated_at, id collate "C") < (${after.updatedAt}::timestamptz, ${after.id} collate "C")`);
   const rows = await keyset

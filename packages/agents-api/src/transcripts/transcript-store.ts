@@ -168,6 +168,16 @@ export interface OpenSessionRequest {
   readonly ttlMs: number;
   /** The run to begin, or (by its idempotency key) to find, as {@link TranscriptStore.beginRun} does; the agent is the session's. */
   readonly run: Omit<NewRun, 'agentSlug'>;
+  /**
+   * `'with_next_write'`: the open may resolve before it is durable (Postgres:
+   * an asynchronous commit, no wait for the WAL flush), and becomes durable
+   * with the caller's next write to the store, which any run makes before it
+   * stores content. A crash before that write loses the open whole (session,
+   * input, lease and run), never part of it. For a caller whose every outcome
+   * is a later write (a session run); default `'immediate'`. See
+   * docs/decisions/2026-11-30-durable-streaming.md, "The open's commit".
+   */
+  readonly durability?: 'immediate' | 'with_next_write';
 }
 
 /**

@@ -36,6 +36,25 @@ export function describeOpenSessionContract(current: () => QueryContractFixture)
       expect(await store.getSession(owner, opening.session.id)).toEqual(opening.session);
     });
 
+    it("opens the same way when its durability may wait for the caller's next write", async () => {
+      const { store, owner } = current();
+      const input = userText('Hi');
+      const opening = openedOf(await store.openSession(owner, { session: { agentSlug: 'helper' }, messages: [input], ttlMs: ttl, run: { seqAtStart: 0 }, durability: 'with_next_write' }));
+      expect(opening).toMatchObject({ created: true, session: { lastSeq: 1 }, run: { created: true, run: { status: 'running' } } });
+      expect((await store.loadMessages(owner, opening.session.id)).map((stored) => stored.message)).toEqual([input]);
+      await store.append(owner, opening.session.id, [userText('next')], undefined, { lockToken: opening.lease.token });
+      expect(await store.acquireLock(owner, opening.session.id, ttl)).toMatchObject({ acquired: false, reason: 'held' });
+    });
+
+    it('refuses a durability it does not know, writing nothing', async () => {
+      const { store, owner } = current();
+      const id = `open-${randomUUID()}`;
+      const request = { session: { id, agentSlug: 'helper' }, ttlMs: ttl, run: { seqAtStart: 0 }, durability: 'eventually' };
+      // @ts-expect-error -- a durability the type does not allow, as untyped callers may send
+      expect(await codeOf(store.openSession(owner, request))).toBe('transcript.invalid_request');
+      expect(await store.getSession(owner, id)).toBeUndefined();
+    });
+
     it('fences with the lease it took: an unfenced append is refused, a fenced one is written', async () => {
       const { store, owner } = current();
       const opening = openedOf(await open(owner));

@@ -169,9 +169,12 @@ export function parseAppendEnding(options: unknown): { readonly runId: string; r
 }
 const appendEndingSchema = z.object({ lockToken: z.unknown().optional(), endRun: z.object({ runId: z.unknown(), update: z.unknown() }).optional() });
 
+// Made once: a zod schema made per call does its set-up work again on every append.
+const messagesSchema = z.array(agentMessageSchema);
+
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
-  return checkStorable(parseTranscriptInput(z.array(agentMessageSchema), messages, 'messages'), 'messages');
+  return checkStorable(parseTranscriptInput(messagesSchema, messages, 'messages'), 'messages');
 }
 
 /** The error for a message id the session already holds (or the batch holds twice). */
@@ -197,7 +200,13 @@ export function parseNewRun(run: unknown): ParsedNewRun {
   return parseTranscriptInput(newRunSchema, run, 'new run');
 }
 
-const openSessionEnvelopeSchema = z.object({ session: z.unknown(), messages: z.unknown().optional(), ttlMs: z.unknown(), run: z.unknown() });
+const openSessionEnvelopeSchema = z.object({
+  session: z.unknown(),
+  messages: z.unknown().optional(),
+  ttlMs: z.unknown(),
+  run: z.unknown(),
+  durability: z.enum(['immediate', 'with_next_write']).default('immediate'),
+});
 const openedRunSchema = newRunSchema.omit({ agentSlug: true });
 
 /** An `openSession` request, checked whole before anything is written. */
@@ -206,6 +215,7 @@ export interface ParsedOpenSession {
   readonly messages: readonly AgentMessage[];
   readonly ttlMs: number;
   readonly run: z.infer<typeof openedRunSchema>;
+  readonly durability: 'immediate' | 'with_next_write';
 }
 
 /** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
@@ -215,7 +225,7 @@ export function parseOpenSession(request: unknown): ParsedOpenSession {
   const messages = parseMessagesToAppend(envelope.messages ?? []);
   const repeated = repeatedMessageId(messages);
   if (repeated !== undefined) throw duplicateMessage(session.id ?? '(new)', repeated);
-  return { session, messages, ttlMs: parseTtl(envelope.ttlMs), run: parseTranscriptInput(openedRunSchema, envelope.run, 'run') };
+  return { session, messages, ttlMs: parseTtl(envelope.ttlMs), run: parseTranscriptInput(openedRunSchema, envelope.run, 'run'), durability: envelope.durability };
 }
 
 /** The lock token `updateRun` is to release, if any; checked like any token. */
