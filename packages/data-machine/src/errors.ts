@@ -37,6 +37,12 @@ export const dataMachineErrorCodes = [
   'pipeline.in_use',
   'flow.slug_taken',
   'flow.invalid_config',
+  // the job engine
+  'engine.unavailable',
+  'step.not_registered',
+  'step.failed',
+  'step.unsafe_retry',
+  'step.unsupported',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

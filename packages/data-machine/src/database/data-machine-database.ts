@@ -240,6 +240,17 @@ export interface RecordTable {
   created_at: Timestamp;
 }
 
+/** A side effect a job's step performed, by a key stable across retries (migration 0008). */
+export interface JobEffectTable {
+  tenant_id: string;
+  agent_id: string;
+  job_id: string;
+  key: string;
+  kind: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -273,4 +284,5 @@ export interface DataMachineDatabase {
   dm_processed_items: ProcessedItemTable;
   dm_job_logs: JobLogTable;
   dm_records: RecordTable;
+  dm_job_effects: JobEffectTable;
 }

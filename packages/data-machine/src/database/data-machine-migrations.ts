@@ -5,6 +5,7 @@ import { outbox } from './migrations/0002-outbox';
 import { engine } from './migrations/0003-engine';
 import { userTokens } from './migrations/0005-user-tokens';
 import { queueLeaseMode } from './migrations/0006-queue-lease-mode';
+import { jobEffects } from './migrations/0008-job-effects';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -15,6 +16,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0003_engine': engine,
     '0005_user_tokens': userTokens,
     '0006_queue_lease_mode': queueLeaseMode,
+    '0008_job_effects': jobEffects,
   },
 };
 

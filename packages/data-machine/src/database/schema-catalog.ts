@@ -23,5 +23,6 @@ export const productTables = {
     'dm_processed_items',
     'dm_job_logs',
     'dm_records',
+    'dm_job_effects',
   ],
 } as const;
