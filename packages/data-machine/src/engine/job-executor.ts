@@ -204,7 +204,6 @@ async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Pl
     const claimed = await claimItems(context, trx, { flowId: plan.job.flowId, stepKey: step.key, jobId: owner.jobId, sourceKeys: items.map((item) => item.sourceKey), max: plan.maxItems });
     logger.log('info', { step: step.key, fetched: items.length, claimed: claimed.length }, 'items fetched');
     if (claimed.length === 0) return endIn(options, trx, owner, logger, { to: 'completed_no_items', reason: 'no_new_items' });
-    await settleQueueLease(trx, owner.jobId, 'success');
     if (claimed.length === 1) {
       const item = byKey.get(claimed[0] as string) as FetchedItem;
       const engineData: EngineData = { item: { sourceKey: item.sourceKey, data: item.data }, outputs: { [step.key]: item.data ?? null } };
@@ -218,6 +217,8 @@ async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Pl
       owner.jobId,
       claimed.map((sourceKey) => ({ itemKey: sourceKey, engineData: { item: { sourceKey, data: byKey.get(sourceKey)?.data ?? null }, outputs: {} } })),
     );
+    // The parent's part ends here: its config patch did its work, whatever becomes of the children.
+    await settleQueueLease(trx, owner.jobId, 'success');
     for (let start = 0; start < children.length; start += 500) {
       await enqueueOrThrow(
         options.engine,

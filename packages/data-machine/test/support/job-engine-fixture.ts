@@ -12,7 +12,7 @@ import { inTenant } from '../../src/scope/tenant-transaction';
 export const fastEngine = { pollingIntervalSeconds: 0.5, supervise: false } as const;
 
 /** A job engine on the suite's database: pg-boss on the PGlite itself (its `db` option) or on the Postgres database's URL. */
-export function engineOn(database: DatabaseSuiteContext<unknown>, options: Omit<JobEngineOptions, 'database'> = {}): JobEngine {
+export function engineOn<Database>(database: DatabaseSuiteContext<Database>, options: Omit<JobEngineOptions, 'database'> = {}): JobEngine {
   const { pglite, url } = database.database;
   const connection = pglite !== undefined ? { pglite } : { connectionString: url as string, max: 4 };
   return createJobEngine({ ...fastEngine, ...options, database: connection });
