@@ -68,13 +68,14 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   return {
     async start() {
       for (let loop = 0; loop < (options.loops ?? 1); loop += 1) {
-        let id: string | undefined;
-        id = await boss.work<EngineMessage>(
+        // The handler learns its loop's id once work() resolved (it runs only after that).
+        const loopId: { value?: string } = {};
+        loopId.value = await boss.work<EngineMessage>(
           engineQueues.job,
           { batchSize: options.batchSize ?? 4, pollingIntervalSeconds: options.engine.options.pollingIntervalSeconds },
-          (jobs) => handle(jobs, () => id),
+          (jobs) => handle(jobs, () => loopId.value),
         );
-        workerIds.push(id);
+        workerIds.push(loopId.value);
       }
     },
     async stop() {
