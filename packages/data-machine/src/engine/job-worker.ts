@@ -1,5 +1,6 @@
 import type PgBoss from 'pg-boss';
 import { engineQueues, type EngineMessage } from './job-engine';
+import { reconcileJobs } from './job-reconciler';
 import { executeJob, type ExecutionOutcome, type JobExecutorOptions } from './job-executor';
 
 /** Options of {@link createJobWorker}. */
@@ -10,6 +11,8 @@ export interface JobWorkerOptions extends JobExecutorOptions {
   readonly loops?: number;
   /** How long {@link JobWorker.stop} lets running steps finish before aborting them; default 30 s. */
   readonly shutdownGraceMs?: number;
+  /** Runs {@link reconcileJobs} this often (one worker per deployment is enough; it is safe on several); default never. */
+  readonly reconcileEveryMs?: number;
   /** Called after each execution (tests and metrics). */
   readonly onExecuted?: (message: EngineMessage, outcome: ExecutionOutcome) => void;
 }
@@ -65,8 +68,16 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     }
   };
 
+  let reconciler: NodeJS.Timeout | undefined;
+  let reconciling: Promise<unknown> = Promise.resolve();
+  const reconcile = (): void => {
+    // Single flight: a slow pass is not overlapped by the next tick.
+    reconciling = reconciling.then(() => reconcileJobs(options)).catch(() => undefined);
+  };
+
   return {
     async start() {
+      if (options.reconcileEveryMs !== undefined) reconciler = setInterval(reconcile, options.reconcileEveryMs).unref();
       for (let loop = 0; loop < (options.loops ?? 1); loop += 1) {
         // The handler learns its loop's id once work() resolved (it runs only after that).
         const loopId: { value?: string } = {};
@@ -79,6 +90,8 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       }
     },
     async stop() {
+      clearInterval(reconciler);
+      await reconciling;
       for (const id of workerIds.splice(0)) await boss.offWork({ id });
       const drained = Promise.allSettled([...running]);
       const grace = new Promise((resolve) => setTimeout(resolve, options.shutdownGraceMs ?? 30_000).unref());
