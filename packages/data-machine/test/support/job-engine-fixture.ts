@@ -40,13 +40,26 @@ export async function runningWorker(
   };
 }
 
-/** Waits (polling the database, with a deadline) until `jobId` is in one of `statuses`; resolves to its row. */
-export async function jobReaches(context: DataMachineContext, tenantId: string, jobId: string, statuses: readonly JobStatus[], timeoutMs = 20_000) {
+/** Polls `condition` until it holds, or fails after the deadline (a wait on a condition, never a sleep that hopes). */
+export async function eventually(condition: () => Promise<boolean>, what: () => string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const row = await inTenant(context, tenantId, null, (trx) => trx.selectFrom('dm_jobs').selectAll().where('id', '=', jobId).executeTakeFirst());
-    if (row && statuses.includes(row.status)) return row;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} is ${row?.status ?? 'missing'} (${row?.status_reason ?? ''}), not ${statuses.join('/')}, after ${timeoutMs} ms`);
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Waits until `jobId` is in one of `statuses`; resolves to its row. */
+export async function jobReaches(context: DataMachineContext, tenantId: string, jobId: string, statuses: readonly JobStatus[], timeoutMs = 20_000) {
+  const read = () => inTenant(context, tenantId, null, (trx) => trx.selectFrom('dm_jobs').selectAll().where('id', '=', jobId).executeTakeFirst());
+  let row = await read();
+  await eventually(
+    async () => {
+      row = await read();
+      return row !== undefined && statuses.includes(row.status);
+    },
+    () => `job ${jobId} is ${row?.status ?? 'missing'} (${row?.status_reason ?? ''}), not ${statuses.join('/')}`,
+    timeoutMs,
+  );
+  return row as NonNullable<typeof row>;
 }
