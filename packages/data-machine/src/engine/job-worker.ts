@@ -26,6 +26,8 @@ export interface JobWorker {
    * released, not lost). Resolves when nothing runs. Does not stop pg-boss.
    */
   stop(): Promise<void>;
+  /** Wakes the worker's polling loops now (after enqueueing work in this process) instead of at their next poll. */
+  notify(): void;
 }
 
 /**
@@ -88,6 +90,9 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
         );
         workerIds.push(loopId.value);
       }
+    },
+    notify() {
+      for (const id of workerIds) boss.notifyWorker(id);
     },
     async stop() {
       clearInterval(reconciler);

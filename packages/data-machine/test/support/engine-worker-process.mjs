@@ -2,7 +2,7 @@
 // run two (exactly once). Plain JavaScript on the built packages (`pnpm -r
 // run build` first), so it starts in a fraction of a second instead of
 // transforming the sources. Configured by environment: DATABASE_URL,
-// WORKER_MODE (`hang_after_effect` | `count`). Prints READY once it takes
+// WORKER_MODE (`hang_after_effect` | `count` | `bench`). Prints READY once it takes
 // work, EFFECT <job> after each side effect.
 import { randomUUID } from 'node:crypto';
 import { connect } from '@data-machine/testkit';
@@ -25,8 +25,8 @@ const sideEffect = {
     process.stdout.write(`EFFECT ${step.jobId}\n`);
     // Hang mid-step until killed: the worker vanishes with the job in hand.
     if (mode === 'hang_after_effect') await new Promise(() => undefined);
-    // A step that takes a while, so one worker cannot drain the queue before the other polls.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A step that takes a while (one worker cannot drain the queue before the other polls; the bench's I/O-bound step).
+    await new Promise((resolve) => setTimeout(resolve, mode === 'bench' ? 20 : 100));
     return { kind: 'output', output: input.value };
   },
 };
