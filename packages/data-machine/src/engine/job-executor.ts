@@ -115,7 +115,10 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     let result: StepResult;
     try {
       if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
-      const prepared = await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation));
+      // A step without a queue that is retry-safe needs no transaction before it runs.
+      const prepared = needsPreparation(step, implementation)
+        ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation))
+        : handlerConfigOf(options, plan, step, {});
       if (prepared === 'no_items') return endJob(options, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' });
       const input = index === 0 ? null : (data.outputs[(plan.steps[index - 1] as PipelineStep).key] ?? data.item?.data ?? null);
       logger.log('info', { step: step.key, type: step.type }, 'step started');
@@ -149,8 +152,10 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     data = { ...data, outputs: { ...data.outputs, [step.key]: result.output ?? null } };
     const next = plan.steps[index + 1]?.key ?? step.key;
     const progress = data;
-    await owned(options, owner, logger, (trx) => recordJobProgress(trx, owner.jobId, { currentStep: next, engineData: progress }, { engineJobId: owner.engineJobId }));
     logger.log('info', { step: step.key }, 'step completed');
+    // The last step's output is recorded by the transaction that ends the job.
+    if (index + 1 === plan.steps.length) return endJob(options, owner, logger, { to: 'completed' }, progress);
+    await owned(options, owner, logger, (trx) => recordJobProgress(trx, owner.jobId, { currentStep: next, engineData: progress }, { engineJobId: owner.engineJobId }));
   }
   return endJob(options, owner, logger, { to: 'completed' });
 }
@@ -187,8 +192,16 @@ async function prepareStep(options: JobExecutorOptions, trx: TenantTransaction, 
     }
     await recordEffect(options.context, trx, owner.jobId, { key: startMarker(step.key), kind: 'step_started', detail: { attempt: owner.attempt } });
   }
-  const handlerConfig = 'handler' in step ? effectiveHandlerConfig(step, flowConfig, options.handlers, patch) : undefined;
-  return { ...(handlerConfig === undefined ? {} : { handlerConfig }), ...(prompt === undefined ? {} : { prompt }) };
+  return { ...handlerConfigOf(options, plan, step, patch), ...(prompt === undefined ? {} : { prompt }) };
+}
+
+function needsPreparation(step: PipelineStep, implementation: Step): boolean {
+  return step.type === 'fetch' || step.type === 'ai' || implementation.retrySafe !== true;
+}
+
+function handlerConfigOf(options: JobExecutorOptions, plan: Plan, step: PipelineStep, patch: Record<string, unknown>): { readonly handlerConfig?: unknown } {
+  const handlerConfig = 'handler' in step ? effectiveHandlerConfig(step, plan.stepConfig[step.key], options.handlers, patch) : undefined;
+  return handlerConfig === undefined ? {} : { handlerConfig };
 }
 
 /**
@@ -267,8 +280,11 @@ async function failStep(options: JobExecutorOptions, owner: Ownership, logger: B
 
 type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly reason?: string } | { readonly to: 'failed'; readonly reason: string; readonly error: JobError };
 
-function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange): Promise<ExecutionOutcome> {
-  return owned(options, owner, logger, (trx) => endIn(options, trx, owner, logger, change));
+function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, engineData?: EngineData): Promise<ExecutionOutcome> {
+  return owned(options, owner, logger, async (trx) => {
+    if (engineData !== undefined) await recordJobProgress(trx, owner.jobId, { engineData }, { engineJobId: owner.engineJobId });
+    return endIn(options, trx, owner, logger, change);
+  });
 }
 
 /** Ends the job in `trx`: success consumes its queue leases and marks its items done; failure gives both back. */
