@@ -25,12 +25,13 @@ export async function runningWorker(
   handlers: HandlerRegistry,
   steps: StepRegistry = {},
   options: Partial<JobWorkerOptions> = {},
-): Promise<{ readonly worker: JobWorker; readonly outcomes: ExecutionOutcome[]; stop(): Promise<void> }> {
+): Promise<{ readonly engine: JobEngine; readonly worker: JobWorker; readonly outcomes: ExecutionOutcome[]; stop(): Promise<void> }> {
   const outcomes: ExecutionOutcome[] = [];
   const worker = createJobWorker({ context, engine, handlers, steps: { ...createHandlerSteps(handlers), ...steps }, onExecuted: (_message, outcome) => outcomes.push(outcome), ...options });
   await engine.start();
   await worker.start();
   return {
+    engine,
     worker,
     outcomes,
     async stop() {
