@@ -65,6 +65,12 @@ export const dataMachineErrorCodes = [
   'handler.secret_missing',
   'handler.feed_invalid',
   'handler.identity_busy',
+  // the job engine
+  'engine.unavailable',
+  'step.not_registered',
+  'step.failed',
+  'step.unsafe_retry',
+  'step.unsupported',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

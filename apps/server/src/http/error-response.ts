@@ -120,6 +120,12 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'handler.remote_failed': 502,
   'handler.invalid_response': 502,
   'handler.feed_invalid': 502,
+  // data-machine: the job engine (these end jobs; a request meets only engine.unavailable)
+  'engine.unavailable': 503,
+  'step.not_registered': 500,
+  'step.failed': 502,
+  'step.unsafe_retry': 409,
+  'step.unsupported': 400,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */
