@@ -30,6 +30,7 @@ export const dataMachineErrorCodes = [
   'flow.not_found',
   'job.not_found',
   'job.ended',
+  'job.not_retryable',
   'queue.unknown_step',
   'queue.entry_not_found',
   // pipelines, flows and handlers

@@ -178,13 +178,14 @@ export { installJobEngine, createJobEngine, engineQueues } from './engine/job-en
 export type { EngineDatabase, EngineMessage, EnqueueOptions, InstallJobEngineOptions, JobEngine, JobEngineOptions } from './engine/job-engine';
 export { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase } from './engine/boss-database';
 export type { BossDatabase, PgliteExecutor, PoolExecutor } from './engine/boss-database';
-export { startFlowRun, startFlowRunIn } from './engine/flow-run';
-export type { FlowRun } from './engine/flow-run';
+export { retryableJobStatuses, retryJob, runFlowNow, startFlowRun, startFlowRunIn } from './engine/flow-run';
+export type { FlowRun, RunNowOptions } from './engine/flow-run';
 export { createJobWorker } from './engine/job-worker';
 export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export type { HandlerStepsOptions } from './engine/handler-steps';
 export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
 export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';
 export { lostWorkerReason, reconcileJobs } from './engine/job-reconciler';

@@ -84,6 +84,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'flow.not_found': 404,
   'job.not_found': 404,
   'job.ended': 409,
+  'job.not_retryable': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers

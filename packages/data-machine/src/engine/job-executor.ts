@@ -116,14 +116,14 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     try {
       if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
       // A step without a queue that is retry-safe needs no transaction before it runs.
-      const prepared = needsPreparation(step, implementation)
+      const prepared: Prepared = needsPreparation(step, implementation)
         ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation))
         : handlerConfigOf(options, plan, step, {});
       if (prepared === 'no_items') return endJob(options, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' });
       const input = index === 0 ? null : (data.outputs[(plan.steps[index - 1] as PipelineStep).key] ?? data.item?.data ?? null);
       logger.log('info', { step: step.key, type: step.type }, 'step started');
       result = await implementation.execute(
-        { value: input },
+        { value: input, ...(prepared.prompt === undefined ? {} : { prompt: prepared.prompt }) },
         {
           tenantId: owner.tenantId,
           agentId: plan.job.agentId,

@@ -31,10 +31,17 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
     },
   };
 
+  // An ai step's stand-in: outputs the prompt it was handed as its input.
+  const promptEcho: Step = {
+    type: 'ai',
+    retrySafe: true,
+    execute: async (input) => ({ kind: 'output', output: { prompt: input.prompt ?? null } }),
+  };
+
   beforeAll(async () => {
     context = await migratedContext(database.db);
     engine = engineOn(database);
-    ({ stop } = await runningWorker(context, engine, builtInHandlers(context), { upsert: scripted }, {
+    ({ stop } = await runningWorker(context, engine, builtInHandlers(context), { upsert: scripted, ai: promptEcho }, {
       retry: { upsert: { maxAttempts: 3, backoffMs: () => 0 } },
     }));
   });
@@ -53,7 +60,7 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
       const jobId = await run(world);
       const job = await jobReaches(context, world.tenantId, jobId, endStatuses);
       expect({ status: job.status, reason: job.status_reason, attempts: job.attempts, step: job.current_step }).toEqual({ status: 'completed', reason: null, attempts: 1, step: 'store' });
-      expect(await records(world)).toEqual([{ body: { id: 'a', title: 'item a' }, idempotency_key: `${jobId}/store` }]);
+      expect(await records(world)).toEqual([{ body: { id: 'a', title: 'item a' }, idempotency_key: `publish:${jobId}:store` }]);
       expect(await items(world)).toEqual([{ source_key: 'a', status: 'done' }]);
       expect(job.engine_data).toMatchObject({ item: { sourceKey: 'a' }, outputs: { store: { created: true } } });
     });
@@ -89,8 +96,19 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
       await addToQueue(context, world.operator, 'bot', address, { items: [{ id: 'patched', title: 'from the queue' }] });
       const job = await jobReaches(context, world.tenantId, await run(world), endStatuses);
       expect(job.status).toBe('completed');
-      expect(await records(world)).toEqual([{ body: { id: 'patched', title: 'from the queue' }, idempotency_key: `${job.id}/store` }]);
+      expect(await records(world)).toEqual([{ body: { id: 'patched', title: 'from the queue' }, idempotency_key: `publish:${job.id}:store` }]);
       expect((await listQueue(context, world.operator, 'bot', address)).length).toBe(0);
+    });
+
+    it('hands an ai step the prompt queue entry it took as its input prompt', async () => {
+      const promptSteps: readonly PipelineStepInput[] = [
+        { key: 'fetch', type: 'fetch', handler: 'json_items', config: { keyField: 'id' } },
+        { key: 'think', type: 'ai' },
+      ];
+      const world = await runWorld(context, 'worker-prompt', promptSteps, { stepConfig: itemsConfig(['a']) });
+      await addToQueue(context, world.operator, 'bot', { flow: 'main', stepKey: 'think', queue: 'prompt' }, 'Summarize the item.');
+      const job = await jobReaches(context, world.tenantId, await run(world), endStatuses);
+      expect({ status: job.status, output: (job.engine_data as { outputs: Record<string, unknown> }).outputs.think }).toEqual({ status: 'completed', output: { prompt: 'Summarize the item.' } });
     });
 
     it('gives a drained entry back where it was when the job fails', async () => {
@@ -151,7 +169,7 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
     });
 
     it('fails a job whose step type no implementation serves (step.not_registered), without retrying', async () => {
-      const world = await runWorld(context, 'worker-noai', [...scriptedSteps.slice(0, 1), { key: 'think', type: 'ai' }], { stepConfig: itemsConfig(['a']) });
+      const world = await runWorld(context, 'worker-noai', [...scriptedSteps.slice(0, 1), { key: 'gate', type: 'webhook_gate' }], { stepConfig: itemsConfig(['a']) });
       const job = await jobReaches(context, world.tenantId, await run(world), endStatuses);
       expect({ status: job.status, reason: job.status_reason, error: job.error_code, attempts: job.attempts }).toEqual({
         status: 'failed',
