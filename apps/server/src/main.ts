@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, DataMachineError } from 'data-machine';
+import { createDataMachineContext, createJobEngine, DataMachineError, type JobEngine } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -172,18 +172,27 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
 async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>>, argv: readonly string[]): Promise<number> {
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database);
+  let started: Promise<JobEngine> | undefined;
   try {
     if (!(await database.ping())) throw new StartupError(`cannot reach the database (${describeDatabase(config)})`);
     const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
     if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
     const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
-    process.stdout.write(await runAdminCommand(context, command, argv));
+    // Only `flows run` and `jobs retry` need the engine: it starts on first use, runs no maintenance, and stops with the command.
+    const engine = (): Promise<JobEngine> =>
+      (started ??= (async () => {
+        const created = createJobEngine({ database: database.engine, supervise: false });
+        await created.start();
+        return created;
+      })());
+    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine));
     return 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`data-machine: ${error.message}\n`);
     return 2;
   } finally {
+    await started?.then((engine) => engine.stop()).catch(() => undefined);
     await database.close();
   }
 }
