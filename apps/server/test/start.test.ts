@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { availableBackends, createTestDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, startServer, stop, type ServerProcess } from './support/server-process';
+import { exited, runCli, startServer, stop, type ServerProcess } from './support/server-process';
 
 const deadline = 90_000;
 
@@ -131,5 +131,28 @@ describe('data-machine start (API, workers and scheduler in one process, on PGli
       store: expect.objectContaining({ created: false }),
     });
     expect(await stop(reader.child)).toBe(0);
+  });
+});
+
+describe('data-machine serve, worker and scheduler as separate processes on one Postgres', () => {
+  it('runs a flow the API process enqueued in the worker process; each exits 0 on SIGTERM', { timeout: deadline }, async (test) => {
+    if (!(await availableBackends()).includes('postgres')) test.skip('Postgres is not reachable (allowed outside CI only)');
+    const database = await createTestDatabase('postgres');
+    const environment = { DATABASE_URL: String(database.url), SECRET_KEY: 'k'.repeat(32) };
+    try {
+      const init = await runCli(['init', '--email', 'ops@example.test'], environment);
+      const token = /owner token \(shown once, keep it\): (dmpt_\S+)/.exec(init.stdout)?.[1] as string;
+      const [api, worker, scheduler] = await Promise.all([startServer(environment, 'serve'), startServer(environment, 'worker'), startServer(environment, 'scheduler')]);
+      const call = clientOf(api, token);
+      expect((await call('GET', '/ready')).json).toMatchObject({ status: 'ok', jobEngine: { installed: true, workers: 'elsewhere' } });
+      await automation(call, 'copier', [fetchStep, storeStep]);
+      const run = await call('POST', '/agents/copier/flows/main/run');
+      const job = await jobEnds(call, 'copier', (run.json as JobBody).id);
+      expect(job.status).toBe('completed');
+      expect(worker.output()).toContain('"msg":"job ended"');
+      expect(await Promise.all([stop(api.child), stop(worker.child), stop(scheduler.child)])).toEqual([0, 0, 0]);
+    } finally {
+      await database.destroy();
+    }
   });
 });

@@ -26,6 +26,7 @@ export function runCli(args: readonly string[], environment: Record<string, stri
 
 /** A running server process; `output()` is everything it wrote so far. */
 export interface ServerProcess {
+  /** Where its HTTP API listens; empty in the modes without one (`worker`, `scheduler`). */
   readonly url: string;
   readonly child: ChildProcessWithoutNullStreams;
   output(): string;
@@ -33,7 +34,7 @@ export interface ServerProcess {
   printed(text: string): Promise<void>;
 }
 
-/** Starts the server in `mode` on a random port and resolves once it logs that it listens. */
+/** Starts the server in `mode` on a random port and resolves once it logs that it listens (or, without HTTP, that it runs). */
 export function startServer(environment: Record<string, string>, mode = 'serve'): Promise<ServerProcess> {
   const child = spawn(process.execPath, [mainScript, mode], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...environment },
@@ -56,9 +57,11 @@ export function startServer(environment: Record<string, string>, mode = 'serve')
     });
   return new Promise((resolve, reject) => {
     child.on('close', (code) => reject(new Error(`server exited with ${String(code)} before listening:\n${output}`)));
-    void printed('data machine listening').then(() => {
-      const line = output.split('\n').find((candidate) => candidate.includes('data machine listening')) as string;
-      resolve({ url: (JSON.parse(line) as { url: string }).url, child, output: () => output, printed });
+    const http = mode === 'serve' || mode === 'start';
+    const ready = http ? 'data machine listening' : 'data machine running';
+    void printed(ready).then(() => {
+      const line = output.split('\n').find((candidate) => candidate.includes(ready)) as string;
+      resolve({ url: http ? (JSON.parse(line) as { url: string }).url : '', child, output: () => output, printed });
     });
   });
 }
