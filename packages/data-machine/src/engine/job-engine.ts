@@ -141,14 +141,20 @@ export interface InstallJobEngineOptions {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function installJobEngine(db: Kysely<any>, options: InstallJobEngineOptions = {}): Promise<void> {
   const schema = options.schema ?? 'pgboss';
-  const boss = kyselyBossDatabase(db);
-  const installed = await sql<{ name: string | null }>`select to_regclass(${`${schema}.version`})::text as name`.execute(db);
-  if (installed.rows[0]?.name == null) {
-    await boss.executeSql(PgBoss.getConstructionPlans(schema));
-  }
-  for (const name of Object.values(engineQueues)) {
-    await sql`select ${sql.id(schema, 'create_queue')}(${name}, ${JSON.stringify({ policy: 'standard' })}::json)`.execute(db);
-  }
+  // Processes starting together on an empty database would each see no schema and each create it
+  // (the loser fails on `type "job_state" already exists`): one session lock serialises the install.
+  await db.connection().execute(async (connection) => {
+    await sql`select pg_advisory_lock(hashtext(${`data-machine:install-job-engine:${schema}`}))`.execute(connection);
+    try {
+      const installed = await sql<{ name: string | null }>`select to_regclass(${`${schema}.version`})::text as name`.execute(connection);
+      if (installed.rows[0]?.name == null) await kyselyBossDatabase(connection).executeSql(PgBoss.getConstructionPlans(schema));
+      for (const name of Object.values(engineQueues)) {
+        await sql`select ${sql.id(schema, 'create_queue')}(${name}, ${JSON.stringify({ policy: 'standard' })}::json)`.execute(connection);
+      }
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${`data-machine:install-job-engine:${schema}`}))`.execute(connection);
+    }
+  });
   const role = options.appRole === undefined ? appRole : options.appRole;
   if (role !== null) {
     // Product transactions run as the app role; enqueueing in them inserts into pg-boss's job table.
