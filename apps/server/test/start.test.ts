@@ -139,12 +139,18 @@ describe('data-machine serve, worker and scheduler as separate processes on one 
     if (!(await availableBackends()).includes('postgres')) test.skip('Postgres is not reachable (allowed outside CI only)');
     const database = await createTestDatabase('postgres');
     const environment = { DATABASE_URL: String(database.url), SECRET_KEY: 'k'.repeat(32) };
+    const processes: ServerProcess[] = [];
+    const running = async (mode: string): Promise<ServerProcess> => {
+      const server = await startServer(environment, mode);
+      processes.push(server);
+      return server;
+    };
     try {
       const init = await runCli(['init', '--email', 'ops@example.test'], environment);
       const token = /owner token \(shown once, keep it\): (dmpt_\S+)/.exec(init.stdout)?.[1] as string;
       // The API process migrates first; the others then find nothing to migrate.
-      const api = await startServer(environment, 'serve');
-      const [worker, scheduler] = await Promise.all([startServer(environment, 'worker'), startServer(environment, 'scheduler')]);
+      const api = await running('serve');
+      const [worker, scheduler] = await Promise.all([running('worker'), running('scheduler')]);
       const call = clientOf(api, token);
       expect((await call('GET', '/ready')).json).toMatchObject({ status: 'ok', jobEngine: { installed: true, workers: 'elsewhere' } });
       await automation(call, 'copier', [fetchStep, storeStep]);
@@ -154,6 +160,8 @@ describe('data-machine serve, worker and scheduler as separate processes on one 
       expect(worker.output()).toContain('"msg":"job ended"');
       expect(await Promise.all([stop(api.child), stop(worker.child), stop(scheduler.child)])).toEqual([0, 0, 0]);
     } finally {
+      // A process left running would hold connections and keep the database from being dropped.
+      await Promise.all(processes.map((server) => exited(server.child, 'SIGKILL')));
       await database.destroy();
     }
   });

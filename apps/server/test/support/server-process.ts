@@ -69,7 +69,7 @@ export function startServer(environment: Record<string, string>, mode = 'serve')
 /** Resolves with the exit code once the process has closed (after `signal`, when given). */
 export function exited(child: ChildProcessWithoutNullStreams, signal?: NodeJS.Signals): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
     child.on('close', resolve);
     if (signal !== undefined) child.kill(signal);
   });
