@@ -1,15 +1,21 @@
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, DataMachineError } from 'data-machine';
+import { createDataMachineContext, createJobEngine, DataMachineError, type JobEngine } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
 import { resolveSecretKey } from './config/secret-key';
 import { buildApp } from './http/app';
+import { configuredChatModel } from './chat/chat-model-provider';
 import { reconcileAtBoot } from './agents/registered-agents-at-boot';
 import { migrateAll, migrationStates } from './database/migrate';
-import { openDatabase } from './database/database';
+import { openDatabase, type ServerDatabase } from './database/database';
+import { createDefaultHandlers } from './handlers/default-handlers';
+import { redactedPaths } from './http/request-logging';
+import { createEngineRuntime } from './runtime/engine-runtime';
+import { createSchedulerRuntime } from './runtime/scheduler-runtime';
 
 /** A failure to start that the operator can act on; printed as one line. */
 class StartupError extends Error {}
@@ -20,26 +26,45 @@ function describeDatabase(config: ServerConfig): string {
   return `Postgres at ${url.host}${url.pathname}`;
 }
 
-const usage = `Usage: data-machine [serve | migrate | init | help]
-  serve    run migrations, then serve HTTP (the default); on an empty embedded
-           database it first creates a tenant and an owner and prints the owner's token
-  migrate  run migrations and exit
-  init     --email <address> [--name <display name>] [--tenant <slug>]
-           run migrations, create the first tenant and its owner, print the owner's token
+/** The long-running modes: which parts of the server each runs. */
+const modes = {
+  start: { http: true, workers: true, scheduler: true },
+  serve: { http: true, workers: false, scheduler: false },
+  worker: { http: false, workers: true, scheduler: false },
+  scheduler: { http: false, workers: false, scheduler: true },
+} as const;
+type Mode = keyof typeof modes;
+
+function isMode(command: string): command is Mode {
+  return Object.hasOwn(modes, command);
+}
+
+const usage = `Usage: data-machine [start | serve | worker | scheduler | migrate | init | help]
+  start      (the default) run migrations, then the HTTP API, the job workers and the
+             scheduler in one process; on an empty embedded database it first creates
+             a tenant and an owner and prints the owner's token
+  serve      run migrations, then only the HTTP API (jobs run in worker processes)
+  worker     run migrations, then only the job and outbox workers
+  scheduler  run migrations, then only the scheduler (due flows, retention)
+  migrate    run migrations and exit
+  init       --email <address> [--name <display name>] [--tenant <slug>]
+             run migrations, create the first tenant and its owner, print the owner's token
+  Every mode stops gracefully on SIGTERM or SIGINT: no new requests nor jobs, in-flight
+  ones finish (or their jobs are released), then the database is closed.
 Administration (act as --as <email>, --as system or --token <token>; --json on every command):
 ${adminCommands.map((command) => `  ${command.usage}`).join('\n')}
 Configuration: environment variables, listed in docs/operations.md.`;
 
 /** Runs the CLI; resolves to the process exit code. */
 async function main(argv: readonly string[]): Promise<number> {
-  const command = argv[0] ?? 'serve';
+  const command = argv[0] ?? 'start';
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const admin = findAdminCommand(argv);
   if (admin) return runAdmin(admin, argv);
-  if (command !== 'serve' && command !== 'migrate' && command !== 'init') {
+  if (!isMode(command) && command !== 'migrate' && command !== 'init') {
     process.stderr.write(`data-machine: unknown command '${command}'. Try 'data-machine help'.\n`);
     return 2;
   }
@@ -87,35 +112,90 @@ async function main(argv: readonly string[]): Promise<number> {
   const registry = createAgentRegistry();
   await registry.init();
   await reconcileAtBoot(context, { homeTenant: config.homeTenant, registry });
-  const app = buildApp({ database, logLevel: config.logLevel, rateLimit: config.rateLimit });
-  const address = await app.listen({ host: config.host, port: config.port });
-  app.log.info({ url: address, database: config.database.kind }, 'data machine listening');
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await app.close();
-  await database.close();
+  await runMode(isMode(command) ? command : 'start', config, database);
   return 0;
+}
+
+/**
+ * Runs the parts of `mode` until SIGTERM or SIGINT, then stops them in
+ * order: the HTTP server stops accepting and drains its requests, the
+ * scheduler stops ticking, the workers finish or release their jobs, and
+ * the database closes.
+ */
+async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabase): Promise<void> {
+  const parts = modes[mode];
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const logger = pino({ level: config.logLevel, redact: { paths: redactedPaths, censor: '[redacted]' } });
+  const context = createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => logger.warn(entry, message) } });
+  const handlers = createDefaultHandlers(context);
+  const runtime = createEngineRuntime({
+    database,
+    context,
+    handlers,
+    model: config.model,
+    logger,
+    // pg-boss maintenance (expiry, archiving) runs where the workers do.
+    engine: { supervise: parts.workers },
+  });
+  await runtime.start();
+  if (parts.workers) await runtime.startWorkers();
+  const scheduler = parts.scheduler ? createSchedulerRuntime({ database, context, engine: runtime.engine, logger }) : undefined;
+  scheduler?.start();
+  const chatModel = configuredChatModel(config.model);
+  const app = parts.http
+    ? buildApp({
+        database,
+        context,
+        handlers,
+        logLevel: config.logLevel,
+        rateLimit: config.rateLimit,
+        jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
+        ...(chatModel === undefined ? {} : { chat: chatModel }),
+      })
+    : undefined;
+  if (app) {
+    const address = await app.listen({ host: config.host, port: config.port });
+    logger.info({ url: address, database: config.database.kind, mode }, 'data machine listening');
+  } else {
+    logger.info({ database: config.database.kind, mode }, 'data machine running');
+  }
+  const signal = await stopped;
+  logger.info({ signal, mode }, 'data machine stopping');
+  await app?.close();
+  await scheduler?.stop();
+  await runtime.stop();
+  await database.close();
+  logger.info({ mode }, 'data machine stopped');
 }
 
 /** Runs an administration command on the configured database, which must be migrated. */
 async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>>, argv: readonly string[]): Promise<number> {
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database);
+  let started: Promise<JobEngine> | undefined;
   try {
     if (!(await database.ping())) throw new StartupError(`cannot reach the database (${describeDatabase(config)})`);
     const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
     if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
     const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
-    process.stdout.write(await runAdminCommand(context, command, argv));
+    // Only `flows run` and `jobs retry` need the engine: it starts on first use, runs no maintenance, and stops with the command.
+    const engine = (): Promise<JobEngine> =>
+      (started ??= (async () => {
+        const created = createJobEngine({ database: database.engine, supervise: false });
+        await created.start();
+        return created;
+      })());
+    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine));
     return 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`data-machine: ${error.message}\n`);
     return 2;
   } finally {
+    await started?.then((engine) => engine.stop()).catch(() => undefined);
     await database.close();
   }
 }

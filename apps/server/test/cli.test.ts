@@ -1,57 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, startServer, stop } from './support/server-process';
 
-/** The built CLI: these tests exercise what `pnpm start` runs. */
-const mainScript = path.resolve(import.meta.dirname, '../dist/main.js');
 const deadline = 60_000;
-
-interface Exited {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[], environment: Record<string, string>): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainScript, ...args], { env: { PATH: process.env.PATH ?? '', ...environment } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Starts the server on a random port and resolves with its URL once it logs that it listens. */
-function startServer(environment: Record<string, string>): Promise<{ url: string; child: ChildProcessWithoutNullStreams; output: string }> {
-  const child = spawn(process.execPath, [mainScript, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...environment },
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.includes('data machine listening')) continue;
-        resolve({ url: (JSON.parse(line) as { url: string }).url, child, output });
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('close', (code) => reject(new Error(`server exited with ${String(code)} before listening:\n${output}`)));
-  });
-}
-
-function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.on('close', resolve);
-    child.kill('SIGTERM');
-  });
-}
 
 describe('data-machine CLI', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -63,19 +17,20 @@ describe('data-machine CLI', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
+    const printed = output();
     const response = await fetch(`${url}/ready`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok', database: { backend: 'pglite', reachable: true } });
     expect((await readFile(path.join(dataDir, 'secret-key'), 'utf8')).trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The first start made an owner and showed their token once; it works.
-    const token = /owner token \(shown once, keep it\): (dmpt_\S+)/.exec(output)?.[1];
+    const token = /owner token \(shown once, keep it\): (dmpt_\S+)/.exec(printed)?.[1];
     expect(token).toBeDefined();
     const me = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${String(token)}` } });
     expect(await me.json()).toMatchObject({ user: { email: 'owner@data-machine.local' }, tenants: [{ tenant: { slug: 'default' }, role: 'owner' }] });
     expect(await stop(child)).toBe(0);
     // A second start on the same data finds its tenant and shows no token.
     const again = await startServer({ DM_DATA_DIR: dataDir });
-    expect(again.output).not.toContain('owner token');
+    expect(again.output()).not.toContain('owner token');
     expect(await stop(again.child)).toBe(0);
   });
 

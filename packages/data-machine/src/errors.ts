@@ -30,6 +30,7 @@ export const dataMachineErrorCodes = [
   'flow.not_found',
   'job.not_found',
   'job.ended',
+  'job.not_retryable',
   'queue.unknown_step',
   'queue.entry_not_found',
   // pipelines, flows and handlers
@@ -65,6 +66,12 @@ export const dataMachineErrorCodes = [
   'handler.secret_missing',
   'handler.feed_invalid',
   'handler.identity_busy',
+  // the job engine
+  'engine.unavailable',
+  'step.not_registered',
+  'step.failed',
+  'step.unsafe_retry',
+  'step.unsupported',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -173,6 +173,27 @@ export type {
 export { createRetentionTask } from './retention/retention-sweep';
 export type { RetentionTaskOptions } from './retention/retention-sweep';
 
+// the job engine (pg-boss)
+export { installJobEngine, createJobEngine, engineQueues } from './engine/job-engine';
+export type { EngineDatabase, EngineMessage, EnqueueOptions, InstallJobEngineOptions, JobEngine, JobEngineOptions } from './engine/job-engine';
+export { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase } from './engine/boss-database';
+export type { BossDatabase, PgliteExecutor, PoolExecutor } from './engine/boss-database';
+export { retryableJobStatuses, retryJob, runFlowNow, startFlowRun, startFlowRunIn } from './engine/flow-run';
+export type { FlowRun, RunNowOptions } from './engine/flow-run';
+export { createJobWorker } from './engine/job-worker';
+export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
+export { executeJob, fanOutReason } from './engine/job-executor';
+export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
+export { createHandlerSteps } from './engine/handler-steps';
+export type { HandlerStepsOptions } from './engine/handler-steps';
+export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
+export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';
+export { lostWorkerReason, reconcileJobs } from './engine/job-reconciler';
+export type { ReconcileOptions, ReconcileReport } from './engine/job-reconciler';
+export { createOutboxWorker } from './engine/outbox-worker';
+export type { OutboxWorker, OutboxWorkerOptions } from './engine/outbox-worker';
+export { createJobEffectsRecorder } from './engine/job-effects';
+
 // the database
 export type { AgentOrigin, DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';

@@ -1,4 +1,4 @@
-export { createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
+export { connect, createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
 export type { DatabaseBackend, TestDatabase } from './database/test-database';
 export { preparedPgliteDataDir, preparedPgliteDataDirPath, preparePgliteDataDir } from './database/pglite-data-dir';
 export { availableBackends, describeEachDatabase } from './database/describe-each-database';

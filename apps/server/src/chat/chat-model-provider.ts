@@ -1,5 +1,6 @@
 import type { ModelProvider } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
+import type { ServerConfig } from '../config/config';
 import type { ChatServiceOptions } from './chat-service';
 
 /** The model chat turns run on: a provider, and the model an agent without one of its own uses. */
@@ -34,4 +35,15 @@ export interface ChatModelProviderOptions {
 export function createChatModelProvider({ baseUrl, apiKey, defaultModel, maxRetries }: ChatModelProviderOptions): ChatModel {
   const provider = createOpenAIProvider({ apiKey, model: defaultModel, ...(baseUrl === undefined ? {} : { baseURL: baseUrl }), ...(maxRetries === undefined ? {} : { maxRetries }) });
   return { provider, defaultModel };
+}
+
+/**
+ * The model of the server's configuration (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
+ * `DEFAULT_MODEL`), shared by chat and the `ai` step; undefined when neither
+ * an endpoint nor a key is set (then agents cannot run). A local
+ * OpenAI-compatible server may take no key; the client needs one all the same.
+ */
+export function configuredChatModel(model: ServerConfig['model']): ChatModel | undefined {
+  if (model.apiKey === undefined && model.baseURL === undefined) return undefined;
+  return createChatModelProvider({ baseUrl: model.baseURL, apiKey: model.apiKey ?? 'not-set', defaultModel: model.defaultModel });
 }

@@ -22,6 +22,7 @@ import {
   tenantRoleSchema,
   type DataMachineContext,
   type HandlerRegistry,
+  type JobEngine,
 } from 'data-machine';
 import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
@@ -217,6 +218,7 @@ export async function runAdminCommand(
   command: AdminCommand,
   argv: readonly string[],
   handlers: HandlerRegistry = createDefaultHandlers(context),
+  engine: () => Promise<JobEngine> = noEngine,
 ): Promise<string> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -233,10 +235,14 @@ export async function runAdminCommand(
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
   const acting = await actingAs(context, values);
   const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant) });
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine });
   if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
   if (result.kind === 'done') return `${result.line}\n`;
   return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
+}
+
+function noEngine(): Promise<JobEngine> {
+  return Promise.reject(new DataMachineError('engine.unavailable', 'This command runs without a job engine; nothing was started.'));
 }
 
 /** `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, createJob, writeJobLog, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createDataMachineContext, createJob, createJobEngine, writeJobLog, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliRunner } from '../../test/support/cli-runner';
 import { asEngine, digestPipeline } from '../../test/support/http-world';
@@ -13,11 +13,19 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
   let documentFile: string;
   let tenantId: string;
 
-  const { cli, failure } = cliRunner(() => context);
+  let engine: JobEngine;
+  const { cli, failure } = cliRunner(
+    () => context,
+    () => engine,
+  );
   const owner = ['--as', 'owner@auto.test'] as const;
 
   beforeAll(async () => {
     context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
+    // Runs are enqueued on the suite's database; no worker takes them.
+    const { pglite, url } = database.database;
+    engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
+    await engine.start();
     directory = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     documentFile = path.join(directory, 'digest.json');
     const document = { format: 'data-machine.pipeline', version: 1, pipeline: digestPipeline, flows: [{ slug: 'daily', name: 'Daily' }] };
@@ -31,6 +39,7 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
     await cli('agents', 'grant', 'default', '--user', 'viewer@auto.test', '--role', 'viewer', ...owner);
   });
   afterAll(async () => {
+    await engine.stop();
     await rm(directory, { recursive: true, force: true });
   });
 
@@ -102,5 +111,18 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
     expect(await failure('jobs', 'list', 'default', '--status', 'exploded', ...owner)).toMatch(/^usage: --status must be one of pending, /);
     expect(await failure('jobs', 'list', 'default', '--limit', 'many', ...owner)).toBe('usage: --limit must be a whole number');
     expect(await failure('jobs', 'list', 'default', '--limit', '0', ...owner)).toBe('input.invalid');
+  });
+
+  it('runs a flow now (the same --idempotency-key gives the same job) and retries a cancelled job; a viewer may do neither', async () => {
+    const started = JSON.parse(await cli('flows', 'run', 'default', 'daily', '--idempotency-key', 'cli-1', ...owner, '--json')) as { id: string; status: string; source: string };
+    expect({ status: started.status, source: started.source }).toEqual({ status: 'pending', source: 'manual' });
+    expect(await cli('flows', 'run', 'default', 'daily', '--idempotency-key', 'cli-1', ...owner)).toMatch(new RegExp(`^already started ${started.id}: pending`));
+    expect(await failure('flows', 'run', 'default', 'daily', '--as', 'viewer@auto.test')).toBe('access.denied');
+    expect(await failure('jobs', 'retry', 'default', started.id, ...owner)).toBe('job.not_retryable');
+    await cli('jobs', 'cancel', 'default', started.id, ...owner);
+    expect(await failure('jobs', 'retry', 'default', started.id, '--as', 'viewer@auto.test')).toBe('access.denied');
+    const retried = JSON.parse(await cli('jobs', 'retry', 'default', started.id, ...owner, '--json')) as { id: string; source: string };
+    expect(retried.source).toBe('retry');
+    expect(await cli('jobs', 'retry', 'default', started.id, ...owner)).toMatch(new RegExp(`^already retried as ${retried.id}: pending`));
   });
 });

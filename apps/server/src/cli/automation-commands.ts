@@ -15,6 +15,8 @@ import {
   pauseFlow,
   queueNameSchema,
   resumeFlow,
+  retryJob,
+  runFlowNow,
   type Flow,
   type Job,
   type QueueAddress,
@@ -105,6 +107,17 @@ export const automationCommands: readonly AdminCommand[] = [
       return { kind: 'rows', columns: ['slug', 'name', 'paused', 'schedule', 'id'], rows: flows.map(flowRow), value: flows };
     },
   },
+  {
+    words: ['flows', 'run'],
+    usage: 'flows run <agent> <flow> [--idempotency-key <key>] [--tenant <slug>] --as <email>',
+    options: { 'idempotency-key': text },
+    positionals: 2,
+    async run({ context, scope, positionals, values, engine }) {
+      const key = optional(values, 'idempotency-key');
+      const { job, created } = await runFlowNow(context, await engine(), await scope(), positionals[0] ?? '', positionals[1] ?? '', key === undefined ? {} : { idempotencyKey: key });
+      return done(`${created ? 'started' : 'already started'} ${jobLine(job)}`, job);
+    },
+  },
   ...(['pause', 'resume'] as const).map(
     (action): AdminCommand => ({
       words: ['flows', action],
@@ -186,6 +199,16 @@ export const automationCommands: readonly AdminCommand[] = [
       const footer = nextPage(lines.nextCursor);
       const rows = lines.items.map((line) => ({ time: iso(line.createdAt), level: line.level, message: line.message }));
       return { kind: 'rows', columns: ['time', 'level', 'message'], rows, ...(footer === undefined ? {} : { footer }), value: lines };
+    },
+  },
+  {
+    words: ['jobs', 'retry'],
+    usage: 'jobs retry <agent> <job> [--tenant <slug>] --as <email>',
+    options: {},
+    positionals: 2,
+    async run({ context, scope, positionals, engine }) {
+      const { job, created } = await retryJob(context, await engine(), await scope(), positionals[0] ?? '', positionals[1] ?? '');
+      return done(`${created ? 'retrying as' : 'already retried as'} ${jobLine(job)}`, job);
     },
   },
   {

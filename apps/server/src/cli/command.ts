@@ -1,4 +1,4 @@
-import type { DataMachineContext, HandlerRegistry, Scope } from 'data-machine';
+import type { DataMachineContext, HandlerRegistry, JobEngine, Scope } from 'data-machine';
 import type { Acting } from '../http/authentication';
 
 /**
@@ -32,6 +32,8 @@ export interface CommandInput {
   readonly positionals: readonly string[];
   /** The scope of the tenant named by `--tenant` (or the user's only tenant). */
   scope(): Promise<Scope>;
+  /** The job engine runs are enqueued on, started on first use; `engine.unavailable` where the CLI has none. */
+  engine(): Promise<JobEngine>;
 }
 
 /** One CLI command: the words that name it, its options and how many positionals it takes. */

@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { EngineDatabase } from 'data-machine';
 import type { DatabaseConfig } from '../config/config';
 
 /** The server's database connection. */
@@ -12,6 +13,8 @@ export interface ServerDatabase {
   // The server composes packages that each type their own tables.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly db: Kysely<any>;
+  /** The same database for the job engine (pg-boss): the PGlite itself, or the same pool. */
+  readonly engine: EngineDatabase;
   /** Answers whether the database responds to a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -19,13 +22,21 @@ export interface ServerDatabase {
 
 /** Opens the configured database: PGlite under its data directory, or Postgres through a pool. */
 export async function openDatabase(config: DatabaseConfig): Promise<ServerDatabase> {
-  const db =
-    config.kind === 'pglite'
-      ? new Kysely<unknown>({ dialect: new PgliteDialect({ pglite: await openPglite(config.dataDir) }) })
-      : new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: 10 }) }) });
+  let db: Kysely<unknown>;
+  let engine: EngineDatabase;
+  if (config.kind === 'pglite') {
+    const pglite = await openPglite(config.dataDir);
+    db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
+    engine = { pglite };
+  } else {
+    const pool = new pg.Pool({ connectionString: config.url, max: 10 });
+    db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    engine = { pool };
+  }
   return {
     backend: config.kind,
     db,
+    engine,
     ping: async () => {
       try {
         await sql`select 1`.execute(db);

@@ -6,16 +6,18 @@ import {
   type MigrationSet,
   type MigrationState,
 } from '@data-machine/agents-api/postgres';
-import { dataMachineMigrations, migrateDataMachine } from 'data-machine';
+import { dataMachineMigrations, installJobEngine, migrateDataMachine } from 'data-machine';
 import type { Kysely } from 'kysely';
 
 /** Every package's migration set, in the order they are applied: the substrate first. */
 export const migrationSets: readonly MigrationSet[] = [agentsApiMigrations, dataMachineMigrations];
 
-/** Applies every package's pending migrations, substrate first. */
+/** Applies every package's pending migrations, substrate first, then installs the job engine's pg-boss schema (idempotent). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function migrateAll(db: Kysely<any>): Promise<MigrationRun[]> {
-  return [await migrateAgentsApi(db), await migrateDataMachine(db)];
+  const runs = [await migrateAgentsApi(db), await migrateDataMachine(db)];
+  await installJobEngine(db);
+  return runs;
 }
 
 /** The migration state of each set (every package's by default). */

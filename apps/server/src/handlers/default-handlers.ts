@@ -1,10 +1,11 @@
-import { createHandlerRegistry, createRecordsHandler, jsonItemsHandler, type DataMachineContext, type HandlerRegistry } from 'data-machine';
+import { createDefaultHandlerRegistry, type DataMachineContext, type HandlerRegistry } from 'data-machine';
 
 /**
- * The handlers this server offers pipelines: the product's built-in ones
- * (`json_items` to fetch, `records` to publish into the tenant's records).
- * One registry per process, shared by the HTTP API and the CLI.
+ * The handlers this server offers pipelines: every handler the product
+ * ships (fetch `json_items`, `rss`, `http_json`; publish `records`,
+ * `webhook`, `wordpress`). One registry per process, shared by the HTTP
+ * API, the CLI and the job worker.
  */
 export function createDefaultHandlers(context: DataMachineContext): HandlerRegistry {
-  return createHandlerRegistry([jsonItemsHandler, createRecordsHandler(context)]);
+  return createDefaultHandlerRegistry(context);
 }

@@ -4,14 +4,14 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ServerDatabase } from '../database/database';
+import { createJobEngine, type JobEngine } from 'data-machine';
 import { migrateAll } from '../database/migrate';
-import { buildApp } from './app';
+import { buildApp, type AppDatabase } from './app';
 import { errorStatus } from './error-response';
 
 await describeEachDatabase('http app', (context) => {
   let app: FastifyInstance;
-  const database = (): ServerDatabase => ({
+  const database = (): AppDatabase => ({
     backend: context.backend,
     db: context.db,
     ping: async () => (await sql`select 1`.execute(context.db)).rows.length === 1,
@@ -48,7 +48,32 @@ await describeEachDatabase('http app', (context) => {
       status: 'ok',
       database: { backend: context.backend, reachable: true },
       migrations: { agents_api: { applied: expect.any(Number), pending: 0 }, data_machine: { applied: expect.any(Number), pending: 0 } },
+      jobEngine: { installed: true, workers: 'elsewhere' },
     });
+  });
+
+  /** An engine on the suite's database; never started: readiness reads only its options. */
+  const idleEngine = (schema = 'pgboss'): JobEngine =>
+    createJobEngine({ schema, database: context.database.pglite !== undefined ? { pglite: context.database.pglite } : { connectionString: context.database.url as string } });
+
+  it('reports ready 503 in a process whose workers have stopped, 200 while they run', async () => {
+    let running = false;
+    const withWorkers = buildApp({ database: database(), jobEngine: { engine: idleEngine(), workersRunning: () => running } });
+    const stopped = await withWorkers.inject({ method: 'GET', url: '/ready' });
+    running = true;
+    const started = await withWorkers.inject({ method: 'GET', url: '/ready' });
+    expect([stopped.statusCode, stopped.json().jobEngine, started.statusCode, started.json().jobEngine]).toEqual([
+      503,
+      { installed: true, workers: 'stopped' },
+      200,
+      { installed: true, workers: 'running' },
+    ]);
+  });
+
+  it('reports ready 503 when the job engine is not installed', async () => {
+    const uninstalled = buildApp({ database: database(), jobEngine: { engine: idleEngine('no_such_boss'), workersRunning: () => true } });
+    const response = await uninstalled.inject({ method: 'GET', url: '/ready' });
+    expect([response.statusCode, response.json().jobEngine]).toEqual([503, { installed: false, workers: 'running' }]);
   });
 
   it('reports ready 503 while a migration is pending', async () => {
@@ -63,7 +88,7 @@ await describeEachDatabase('http app', (context) => {
     const unreachable = buildApp({ database: { ...database(), ping: async () => false } });
     const response = await unreachable.inject({ method: 'GET', url: '/ready' });
     expect(response.statusCode).toBe(503);
-    expect(response.json()).toEqual({ status: 'unavailable', database: { backend: context.backend, reachable: false }, migrations: {} });
+    expect(response.json()).toEqual({ status: 'unavailable', database: { backend: context.backend, reachable: false }, migrations: {}, jobEngine: { installed: false, workers: 'elsewhere' } });
   });
 
   it('answers an unknown route with 404 route.not_found', async () => {

@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext, type HandlerRegistry } from 'data-machine';
+import { createDataMachineContext, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
@@ -15,6 +15,7 @@ import { registerTokenRoutes } from './routes/token-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
+import { registerRunRoutes } from './routes/run-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
@@ -25,9 +26,21 @@ import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
 import { registerOpenAIRoutes } from './routes/openai-routes';
 
+/** What the app needs of the server's database (the job engine's side is the runtime's). */
+export type AppDatabase = Omit<ServerDatabase, 'engine'>;
+
+/** What the app needs of the job engine: it enqueues runs, and `/ready` reports on the workers. */
+export interface AppJobEngine {
+  readonly engine: JobEngine;
+  /** Whether this process's workers run; null when this process runs none (`serve`). */
+  workersRunning(): boolean | null;
+}
+
 /** What the HTTP app is built from. */
 export interface AppDependencies {
-  readonly database: ServerDatabase;
+  readonly database: AppDatabase;
+  /** The job engine runs and retries go to; without one those routes answer 503 `engine.unavailable`. */
+  readonly jobEngine?: AppJobEngine;
   readonly logLevel?: ServerConfig['logLevel'];
   /** The migrations `/ready` requires; every package's by default. */
   readonly migrationSets?: readonly MigrationSet[];
@@ -50,7 +63,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -74,7 +87,7 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     reply.code(404).send({ error: { code: 'route.not_found', message: `No route for ${request.method} ${request.url}` } }),
   );
   registerOpenApi(app);
-  registerHealthRoutes(app, database, migrationSets);
+  registerHealthRoutes(app, database, migrationSets, jobEngine);
   const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
@@ -87,6 +100,7 @@ export function buildApp({ database, logLevel = 'silent', migrationSets = allMig
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
+    registerRunRoutes(api, product, jobEngine?.engine);
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
       const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });

@@ -84,6 +84,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'flow.not_found': 404,
   'job.not_found': 404,
   'job.ended': 409,
+  'job.not_retryable': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers
@@ -120,6 +121,12 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'handler.remote_failed': 502,
   'handler.invalid_response': 502,
   'handler.feed_invalid': 502,
+  // data-machine: the job engine (these end jobs; a request meets only engine.unavailable)
+  'engine.unavailable': 503,
+  'step.not_registered': 500,
+  'step.failed': 502,
+  'step.unsafe_retry': 409,
+  'step.unsupported': 400,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

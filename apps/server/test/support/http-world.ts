@@ -4,6 +4,7 @@ import {
   createDataMachineContext,
   createTenant,
   createUser,
+  createJobEngine,
   createUserToken,
   grantAgentRole,
   resolveScope,
@@ -24,6 +25,9 @@ export async function startApp(
   options: Pick<AppDependencies, 'rateLimit' | 'chat'> = {},
 ): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
   let fixed: Date | undefined;
+  // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
+  const { pglite, url } = database.database;
+  const engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
   const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date() });
   const app = buildApp({
     database: { backend: database.backend, db: database.db, ping: async () => (await sql`select 1`.execute(database.db)).rows.length === 1, close: async () => undefined },
@@ -31,7 +35,10 @@ export async function startApp(
     // Suites send hundreds of requests with one token; the limit itself has its own suite.
     rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
     ...(options.chat ? { chat: options.chat } : {}),
+    jobEngine: { engine, workersRunning: () => null },
   });
+  app.addHook('onClose', () => engine.stop());
+  await engine.start();
   await app.ready();
   return { app, context, setNow: (instant) => (fixed = instant) };
 }

@@ -269,6 +269,17 @@ export interface RemoteIdentityTable {
   updated_at: Timestamp;
 }
 
+/** A side effect a job's step performed, by a key stable across retries (migration 0008). */
+export interface JobEffectTable {
+  tenant_id: string;
+  agent_id: string;
+  job_id: string;
+  key: string;
+  kind: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -323,4 +334,5 @@ export interface DataMachineDatabase {
   dm_system_tasks: SystemTaskTable;
   dm_handler_state: HandlerStateTable;
   dm_remote_identities: RemoteIdentityTable;
+  dm_job_effects: JobEffectTable;
 }

@@ -6,6 +6,7 @@ import { engine } from './migrations/0003-engine';
 import { userTokens } from './migrations/0005-user-tokens';
 import { queueLeaseMode } from './migrations/0006-queue-lease-mode';
 import { agentOrigin } from './migrations/0007-agent-origin';
+import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
 
@@ -19,6 +20,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0005_user_tokens': userTokens,
     '0006_queue_lease_mode': queueLeaseMode,
     '0007_agent_origin': agentOrigin,
+    '0008_job_effects': jobEffects,
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
   },

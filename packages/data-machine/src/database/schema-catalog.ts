@@ -25,5 +25,6 @@ export const productTables = {
     'dm_records',
     'dm_handler_state',
     'dm_remote_identities',
+    'dm_job_effects',
   ],
 } as const;

@@ -114,6 +114,10 @@ export interface StepContext {
   /** The job's engine data as it was when the step started. */
   readonly engineData: Readonly<EngineData>;
   readonly effects: EffectsRecorder;
+  /** A handler step's configuration for this run: the pipeline default, the flow's override and any config patch, parsed by the handler's schema. */
+  readonly handlerConfig?: unknown;
+  /** The prompt queue entry this run took (an `ai` step), or undefined. */
+  readonly prompt?: string;
   /** Aborted when the job is cancelled or the worker shuts down: hand it to every long await. */
   readonly signal: AbortSignal;
 }
@@ -134,5 +138,12 @@ export interface StepInput {
  */
 export interface Step {
   readonly type: StepType;
+  /**
+   * Whether running the step again after a worker vanished mid-step is safe
+   * (its side effects are idempotent). Default false: a re-delivered job
+   * that finds such a step started and not finished fails with
+   * `step.unsafe_retry` rather than risk doing its side effect twice.
+   */
+  readonly retrySafe?: boolean;
   execute(input: StepInput, context: StepContext): Promise<StepResult>;
 }

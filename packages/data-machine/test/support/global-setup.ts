@@ -2,6 +2,7 @@ import { migrateAgentsApi } from '@data-machine/agents-api/postgres';
 import { dropDatabaseTemplate, prepareDatabaseTemplate, type DatabaseTemplate } from '@data-machine/testkit';
 import type { TestProject } from 'vitest/node';
 import { migrateDataMachine } from '../../src/database/data-machine-migrations';
+import { installJobEngine } from '../../src/engine/job-engine';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,6 +21,7 @@ export async function setup(project: TestProject): Promise<void> {
   template = await prepareDatabaseTemplate('data_machine', async (db) => {
     await migrateAgentsApi(db);
     await migrateDataMachine(db);
+    await installJobEngine(db);
   });
   project.provide('databaseTemplate', template);
 }

@@ -17,6 +17,8 @@ export interface TestDatabase {
   readonly db: Kysely<any>;
   /** Connection string of the created database (Postgres only). */
   readonly url: string | undefined;
+  /** The embedded database itself (PGlite only), for clients that take it directly (pg-boss through its `db` option). */
+  readonly pglite: PGlite | undefined;
   destroy(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ async function createPgliteDatabase(template: DatabaseTemplate | undefined): Pro
   // PGlite: about 1 s instead of 4 to 7 s on a busy 2-core machine.
   const pglite = await PGlite.create({ loadDataDir: template ? await loadDataDir(template.pgliteDataDir) : await preparedPgliteDataDir() });
   const db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
-  return { backend: 'pglite', db, url: undefined, destroy: () => db.destroy() };
+  return { backend: 'pglite', db, url: undefined, pglite, destroy: () => db.destroy() };
 }
 
 async function createPostgresDatabase(template: DatabaseTemplate | undefined): Promise<TestDatabase> {
@@ -60,6 +62,7 @@ async function createPostgresDatabase(template: DatabaseTemplate | undefined): P
     backend: 'postgres',
     db,
     url,
+    pglite: undefined,
     async destroy() {
       await db.destroy();
       await withAdmin((admin) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin));

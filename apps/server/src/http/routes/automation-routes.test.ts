@@ -241,12 +241,18 @@ await describeEachDatabase<DataMachineDatabase>('automation routes', (database) 
     it('lists the handlers with their configuration JSON schemas, to any authenticated caller', async () => {
       const world = await tenantWorld(context, 'handlers-http');
       const listed = await app.inject({ method: 'GET', url: '/handlers', headers: as(world.owner.token) });
-      expect(listed.json().handlers.map((handler: { slug: string; kind: string }) => [handler.slug, handler.kind])).toEqual([
+      const handlers = listed.json().handlers as { slug: string; kind: string; configSchema: unknown }[];
+      // Every handler the product ships (the server offers the default registry).
+      expect(handlers.map((handler) => [handler.slug, handler.kind]).sort()).toEqual([
+        ['http_json', 'fetch'],
         ['json_items', 'fetch'],
         ['records', 'publish'],
+        ['rss', 'fetch'],
+        ['webhook', 'publish'],
+        ['wordpress', 'publish'],
       ]);
-      expect(listed.json().handlers[1].configSchema).toMatchObject({ type: 'object', properties: { collection: { type: 'string' } }, required: ['collection'] });
-      expect((await app.inject({ method: 'GET', url: '/handlers?kind=publish', headers: as(world.owner.token) })).json().handlers).toHaveLength(1);
+      expect(handlers.find((handler) => handler.slug === 'records')?.configSchema).toMatchObject({ type: 'object', properties: { collection: { type: 'string' } }, required: ['collection'] });
+      expect((await app.inject({ method: 'GET', url: '/handlers?kind=publish', headers: as(world.owner.token) })).json().handlers).toHaveLength(3);
       expect((await app.inject({ method: 'GET', url: '/handlers' })).statusCode).toBe(401);
     });
 

@@ -75,7 +75,7 @@ function entryBody(entry: QueueEntry): z.output<typeof queueEntrySchema> {
 }
 
 /** Names a flow of an agent by id or slug. */
-const flowParams = agentParams.extend({ flow: z.string().min(1).max(200) });
+export const flowParams = agentParams.extend({ flow: z.string().min(1).max(200) });
 /** Names one queue of a flow's step. */
 const queueParams = flowParams.extend({ stepKey: z.string().min(1).max(64), queue: queueNameSchema });
 

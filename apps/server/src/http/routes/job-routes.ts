@@ -41,14 +41,15 @@ const logLineSchema = z.object({
   createdAt: instantSchema,
 });
 
-function jobBody(job: Job): z.output<typeof jobSchema> {
+/** A job as the API shows it. */
+export function jobBody(job: Job): z.output<typeof jobSchema> {
   return { ...job, createdAt: instant(job.createdAt), startedAt: instant(job.startedAt), finishedAt: instant(job.finishedAt) };
 }
 function logLineBody(line: JobLogLine): z.output<typeof logLineSchema> {
   return { ...line, createdAt: instant(line.createdAt) };
 }
 
-const jobParams = agentParams.extend({ job: z.string().min(1).max(200) });
+export const jobParams = agentParams.extend({ job: z.string().min(1).max(200) });
 const jobPage = z.object({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() });
 const jobListQuery = pageQuery.extend({
   flow: z.string().min(1).max(200).optional(),

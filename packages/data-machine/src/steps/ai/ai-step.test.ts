@@ -79,6 +79,16 @@ await describeEachDatabase<DataMachineDatabase>('ai step', (database) => {
   });
   beforeEach(() => server.reset());
 
+  it('is retry-safe: idempotent by its session key, a re-delivered job may run it again', () => {
+    expect(step.retrySafe).toBe(true);
+  });
+
+  it('refuses a session lease that is not well under the job expiry (ai.invalid_input)', () => {
+    expect(() => createAiStep({ context, transcripts, provider, handlers: world.handlers, lockTtlMs: 60_000, jobExpiryMs: 90_000 })).toThrow(
+      expect.objectContaining({ code: 'ai.invalid_input' }),
+    );
+  });
+
   async function pipelineWithFlow(owner: FlowWorld, slug: string, steps: typeof digestSteps, stepConfig: NewFlow['stepConfig']) {
     const pipeline = await createPipeline(context, owner.owner, owner.handlers, 'bot', { slug, name: slug, steps });
     const flow = await createFlow(context, owner.owner, owner.handlers, 'bot', { pipeline: slug, slug, name: slug, stepConfig });

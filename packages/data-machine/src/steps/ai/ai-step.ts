@@ -16,6 +16,7 @@ import {
 import type { DataMachineContext } from '../../context';
 import type { PublishResult } from '../../handlers/handler';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
+import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
 import type { Step, StepContext, StepInput, StepResult } from '../step';
 import { aiError, isContinuable, thrownRunError, unfinishedRunError } from './ai-step-failure';
 import { composeUserMessage, parseAiStepConfig } from './ai-step-input';
@@ -32,8 +33,16 @@ export interface AiStepOptions {
   readonly handlers: HandlerRegistry;
   /** The agent's memory files; when given, composed into the system prompt after the agent's instructions. */
   readonly memory?: MemoryStore;
-  /** The session lease (see `SessionRunnerOptions.lockTtlMs`); keep it well under pg-boss's job expiry. */
+  /**
+   * The session lease (see `SessionRunnerOptions.lockTtlMs`), renewed while
+   * the run goes on. Default: the substrate's (15 s), capped at a tenth of
+   * `jobExpiryMs`; a lease of half the job expiry or more is refused.
+   */
   readonly lockTtlMs?: number;
+  /** pg-boss's job expiry (`JobEngine.options.expireInSeconds` x 1000): the session lease stays well under it. */
+  readonly jobExpiryMs?: number;
+  /** The HTTP client handed to the publish handlers the model calls (`HandlerContext.http`). */
+  readonly http?: HandlerHttpClient;
   /** Further bounds on each run; the step's `maxTurns` wins over `limits.maxTurns`. */
   readonly limits?: ConversationLimits;
 }
@@ -60,8 +69,23 @@ export interface AiStepOutput {
  * const result = await ai.execute({ value: item, prompt: 'Summarize this.' }, stepContext);
  */
 export function createAiStep(options: AiStepOptions): Step {
-  return { type: 'ai', execute: (input, step) => executeAiStep(options, input, step) };
+  const lockTtlMs = aiStepLease(options);
+  const resolved = lockTtlMs === undefined ? options : { ...options, lockTtlMs };
+  // Idempotent by its session key (job and step): a re-delivery gets the finished run back or resumes it.
+  return { type: 'ai', retrySafe: true, execute: (input, step) => executeAiStep(resolved, input, step) };
 }
+
+/** The session lease a step runs under: well below the job expiry, so a vanished worker's lease lapses long before pg-boss re-delivers. */
+function aiStepLease(options: AiStepOptions): number | undefined {
+  const { lockTtlMs, jobExpiryMs } = options;
+  if (jobExpiryMs === undefined) return lockTtlMs;
+  if (lockTtlMs !== undefined && lockTtlMs * 2 > jobExpiryMs) {
+    throw aiError('ai.invalid_input', `The ai step's session lease (${lockTtlMs} ms) must stay well under the job expiry (${jobExpiryMs} ms): at most half of it.`);
+  }
+  return lockTtlMs ?? Math.max(1, Math.min(defaultSessionLeaseMs, Math.floor(jobExpiryMs / 10)));
+}
+
+const defaultSessionLeaseMs = 15_000;
 
 async function executeAiStep(options: AiStepOptions, input: StepInput, step: StepContext): Promise<StepResult> {
   if (step.signal.aborted) throw aiError('ai.cancelled', 'The job was cancelled before the ai step began.');
@@ -70,7 +94,7 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
   const world = await loadAiStepWorld(options.context, step);
   const content = composeUserMessage(input, config, step.engineData);
   const published = new Map<string, PublishResult>();
-  const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published });
+  const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published, ...(options.http === undefined ? {} : { http: options.http }) });
   const run = {
     principal: world.principal,
     granted: world.granted,

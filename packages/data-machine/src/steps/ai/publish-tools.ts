@@ -5,6 +5,7 @@ import { DataMachineError } from '../../errors';
 import { effectiveHandlerConfig } from '../../flows/flow-step-config';
 import type { HandlerContext, PublishHandler, PublishResult } from '../../handlers/handler';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
+import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
 import type { PipelineStep, StepContext } from '../step';
 import type { AiStepWorld } from './ai-step-world';
 
@@ -38,6 +39,8 @@ export interface PublishToolsOptions {
   readonly step: StepContext;
   /** Filled as publishes happen (or are found recorded), by publish step key. */
   readonly published: Map<string, PublishResult>;
+  /** The HTTP client handed to handlers (`HandlerContext.http`); without one a handler uses the default guarded client. */
+  readonly http?: HandlerHttpClient;
 }
 
 /**
@@ -67,7 +70,7 @@ export async function preparePublishTools(options: PublishToolsOptions): Promise
   }
   for (const entry of tools) {
     const recorded = await step.effects.find(publishEffectKey(step.jobId, entry.stepKey));
-    if (recorded) options.published.set(entry.stepKey, recordedResult(recorded.detail));
+    if (recorded) options.published.set(entry.stepKey, recordedPublishResult(recorded.detail));
   }
   return tools;
 }
@@ -94,7 +97,7 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
     execute: async (body: Readonly<Record<string, unknown>>, call: ToolExecutionContext) => {
       const recorded = await step.effects.find(key);
       // A second call (or a retried one) gets the first publish back; the handler is not asked again.
-      const result = recorded ? { ...recordedResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal));
+      const result = recorded ? { ...recordedPublishResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal, options.http));
       published.set(publishStep.key, result);
       return result;
     },
@@ -102,19 +105,21 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
   return { stepKey: publishStep.key, toolName, tool };
 
   async function publishOnce(target: PublishHandler, body: unknown, handlerConfig: unknown, idempotencyKey: string, call: HandlerContext): Promise<PublishResult> {
-    const result = await target.publish({ body, idempotencyKey }, handlerConfig, call);
+    const itemKey = publishStep.type === 'upsert' ? step.engineData.item?.sourceKey : undefined;
+    const result = await target.publish({ body, idempotencyKey, ...(itemKey === undefined ? {} : { itemKey }) }, handlerConfig, call);
     await step.effects.record({ key: idempotencyKey, kind: 'publish', detail: { step: publishStep.key, handler: target.slug, ...result } });
     return result;
   }
 }
 
-function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal): HandlerContext {
-  return { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey, logger: step.logger, signal };
+function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, http: HandlerHttpClient | undefined): HandlerContext {
+  return { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey, logger: step.logger, signal, ...(http === undefined ? {} : { http }) };
 }
 
 const recordedResultSchema = z.object({ id: z.string(), created: z.boolean(), url: z.string().optional() });
 
-function recordedResult(detail: unknown): PublishResult {
+/** A recorded publish effect's detail, read back as the publish result. */
+export function recordedPublishResult(detail: unknown): PublishResult {
   const parsed = recordedResultSchema.safeParse(detail);
   if (parsed.success) return parsed.data;
   throw new DataMachineError('ai.invalid_input', 'A recorded publish effect is not a publish result.', { details: { issues: parsed.error.issues.map((issue) => issue.message) } });

@@ -1,0 +1,240 @@
+// pnpm bench: the job engine against raw pg-boss, on PGlite and Postgres, in
+// the testkit's compareToBaseline line format. Ratios, never assertions.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrateAgentsApi } from '@data-machine/agents-api/postgres';
+import { availableBackends, compareToBaseline, createTestDatabase, type DatabaseBackend, type TestDatabase } from '@data-machine/testkit';
+import { sql, type Kysely } from 'kysely';
+import { createDataMachineContext, type DataMachineContext } from '../src/context';
+import type { DataMachineDatabase } from '../src/database/data-machine-database';
+import { migrateDataMachine } from '../src/database/data-machine-migrations';
+import { createHandlerSteps } from '../src/engine/handler-steps';
+import { startFlowRun } from '../src/engine/flow-run';
+import { createJobEngine, installJobEngine, type JobEngine } from '../src/engine/job-engine';
+import type { ExecutionOutcome } from '../src/engine/job-executor';
+import { createJobWorker, type JobWorker } from '../src/engine/job-worker';
+import { createFlow } from '../src/flows/flow-repository';
+import type { FlowStepConfigs } from '../src/flows/flow-step-config';
+import { listJobs } from '../src/jobs/job-repository';
+import { createPipeline } from '../src/pipelines/pipeline-repository';
+import type { PipelineStepInput, Step } from '../src/steps/step';
+import { flowWorld, type FlowWorld } from '../test/support/pipeline-fixture';
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const noop: Step = { type: 'upsert', retrySafe: true, execute: async (input) => ({ kind: 'output', output: input.value }) };
+const noopSteps: readonly PipelineStepInput[] = [{ key: 'noop', type: 'upsert', handler: 'records', config: { collection: 'bench' } }];
+const fanOutSteps: readonly PipelineStepInput[] = [{ key: 'fetch', type: 'fetch', handler: 'json_items', config: { keyField: 'id' } }, ...noopSteps];
+
+async function migrated(backend: DatabaseBackend): Promise<{ database: TestDatabase; context: DataMachineContext }> {
+  const database = await createTestDatabase(backend);
+  await migrateAgentsApi(database.db);
+  await migrateDataMachine(database.db);
+  await installJobEngine(database.db);
+  return { database, context: createDataMachineContext({ db: database.db as Kysely<DataMachineDatabase> }) };
+}
+
+function engineFor(database: TestDatabase): JobEngine {
+  const connection = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: database.url as string, max: 8 };
+  return createJobEngine({ database: connection, pollingIntervalSeconds: 0.5, supervise: false });
+}
+
+/** Resolves waiters by id when the work they wait for is done. */
+function completions() {
+  const done = new Set<string>();
+  const waiting = new Map<string, () => void>();
+  return {
+    finish(id: string) {
+      const waiter = waiting.get(id);
+      if (waiter) {
+        waiting.delete(id);
+        waiter();
+      } else done.add(id);
+    },
+    wait(id: string): Promise<void> {
+      if (done.delete(id)) return Promise.resolve();
+      return new Promise((resolve) => waiting.set(id, resolve));
+    },
+  };
+}
+
+async function world(context: DataMachineContext, slug: string, steps: readonly PipelineStepInput[], stepConfig?: FlowStepConfigs, maxItems = 1): Promise<FlowWorld & { flowId: string }> {
+  const flowWorldValue = await flowWorld(context, slug);
+  await createPipeline(context, flowWorldValue.owner, flowWorldValue.handlers, 'bot', { slug: 'main', name: 'Main', steps });
+  const flow = await createFlow(context, flowWorldValue.owner, flowWorldValue.handlers, 'bot', { pipeline: 'main', slug: 'main', name: 'Main', maxItems, ...(stepConfig ? { stepConfig } : {}) });
+  return { ...flowWorldValue, flowId: flow.id };
+}
+
+async function benchBackend(backend: DatabaseBackend): Promise<void> {
+  process.stdout.write(`\n# job engine on ${backend}\n`);
+  const { database, context } = await migrated(backend);
+  const engine = engineFor(database);
+  const ended = completions();
+  const raw = completions();
+  const handlers = (await world(context, `${backend}-handlers`, noopSteps)).handlers;
+  const worker: JobWorker = createJobWorker({
+    context,
+    engine,
+    handlers,
+    steps: { ...createHandlerSteps(handlers), upsert: noop },
+    batchSize: 8,
+    onExecuted: (message, outcome: ExecutionOutcome) => {
+      if (outcome !== 'retrying' && outcome !== 'stale' && outcome !== 'fanned_out') ended.finish(message.jobId);
+    },
+  });
+  await engine.start();
+  await engine.boss.createQueue('bench_raw');
+  // Like the engine's worker, the raw one fetches again at once after a batch instead of waiting out the poll.
+  const rawLoop: { id?: string } = {};
+  const rawWorker = await engine.boss.work<object>('bench_raw', { batchSize: 8, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+    for (const job of jobs) raw.finish(job.id);
+    if (rawLoop.id !== undefined) engine.boss.notifyWorker(rawLoop.id);
+  });
+  rawLoop.id = rawWorker;
+  await worker.start();
+  const noopWorld = await world(context, `${backend}-flow`, noopSteps);
+
+  await compareToBaseline({
+    name: `[${backend}] one job end to end (time per job)`,
+    baseline: {
+      label: 'raw pg-boss send+work',
+      run: async () => {
+        const id = (await engine.boss.send('bench_raw', {})) as string;
+        engine.boss.notifyWorker(rawWorker);
+        await raw.wait(id);
+      },
+    },
+    subject: {
+      label: 'one-step no-op flow',
+      run: async () => {
+        const { job } = await startFlowRun(context, engine, { tenantId: noopWorld.tenant.id, flowId: noopWorld.flowId, source: 'api' });
+        worker.notify();
+        await ended.wait(job.id);
+      },
+    },
+    target: 2,
+    warmup: 10,
+    rounds: backend === 'pglite' ? 30 : 60,
+    perRound: 3,
+  });
+
+  // Fan-out of 1,000 items: a flow per run (items are de-duplicated per flow), made before timing.
+  // PGlite runs one statement at a time: one measured round there (a run takes a minute or more).
+  const fanOutRounds = backend === 'pglite' ? 1 : 3;
+  const fanOutRuns = fanOutRounds + 1;
+  const fanOutWorlds: (FlowWorld & { flowId: string })[] = [];
+  const items = { fetch: { handlerConfig: { items: Array.from({ length: 1000 }, (_, index) => ({ id: `item-${index}` })) } } };
+  for (let index = 0; index < fanOutRuns; index += 1) fanOutWorlds.push(await world(context, `${backend}-fan-${index}`, fanOutSteps, items, 1000));
+  let fanOutRun = 0;
+  await compareToBaseline({
+    name: `[${backend}] fan-out of 1,000 items (time per run)`,
+    baseline: {
+      label: 'raw pg-boss 1,000 jobs',
+      run: async () => {
+        const ids = Array.from({ length: 1000 }, () => crypto.randomUUID());
+        await engine.boss.insert(ids.map((id) => ({ id, name: 'bench_raw', data: {} })));
+        engine.boss.notifyWorker(rawWorker);
+        await Promise.all(ids.map((id) => raw.wait(id)));
+      },
+    },
+    subject: {
+      label: 'flow fanning out 1,000 children',
+      run: async () => {
+        const target = fanOutWorlds[fanOutRun++ % fanOutRuns] as FlowWorld & { flowId: string };
+        const { job } = await startFlowRun(context, engine, { tenantId: target.tenant.id, flowId: target.flowId, source: 'api' });
+        worker.notify();
+        const deadline = Date.now() + 600_000;
+        for (;;) {
+          const row = await database.db.selectFrom('dm_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow();
+          if (row.status !== 'pending' && row.status !== 'processing' && row.status !== 'waiting') break;
+          if (Date.now() > deadline) throw new Error('fan-out did not end');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      },
+    },
+    warmup: 0,
+    rounds: fanOutRounds,
+    perRound: 1,
+  });
+
+  // Newest 50 jobs of an agent with 10 thousand job rows against one with many more, in one table.
+  const big = backend === 'postgres' ? 1_000_000 : 100_000;
+  const small = await world(context, `${backend}-small`, noopSteps);
+  const large = await world(context, `${backend}-large`, noopSteps);
+  for (const [target, count] of [[small, 10_000], [large, big]] as const) {
+    await sql`
+      insert into dm_jobs (id, tenant_id, agent_id, flow_id, pipeline_id, source, status, engine_data, created_at, finished_at)
+      select 'bench_' || ${target.flowId} || '_' || n, f.tenant_id, f.agent_id, f.id, f.pipeline_id, 'api', 'completed', '{}'::jsonb,
+             now() - make_interval(secs => n), now() - make_interval(secs => n)
+      from dm_flows f, generate_series(1, ${count}::int) n where f.id = ${target.flowId}`.execute(database.db);
+  }
+  await sql`analyze dm_jobs`.execute(database.db);
+  await compareToBaseline({
+    name: `[${backend}] newest 50 jobs of an agent (10k rows vs ${big / 1000}k rows)`,
+    baseline: { label: 'agent with 10k jobs', run: () => listJobs(context, small.owner, 'bot', { limit: 50 }) },
+    subject: { label: `agent with ${big / 1000}k jobs`, run: () => listJobs(context, large.owner, 'bot', { limit: 50 }) },
+    target: 2,
+    warmup: 20,
+    rounds: 100,
+  });
+
+  await worker.stop();
+  await engine.boss.offWork({ id: rawWorker });
+  await engine.stop();
+  await database.destroy();
+}
+
+/** Worker processes (the test's worker script, `count` mode) on their own database, and a way to run N jobs through them. */
+async function processGroup(size: number) {
+  const { database, context } = await migrated('postgres');
+  const engine = engineFor(database);
+  await engine.start();
+  const target = await world(context, `group-${size}`, noopSteps);
+  const children: ChildProcess[] = [];
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      const child = spawn(process.execPath, [path.join(packageRoot, 'test/support/engine-worker-process.mjs')], {
+        env: { ...process.env, DATABASE_URL: database.url, WORKER_MODE: 'bench' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      await new Promise<void>((resolve) => child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('READY') && resolve()));
+    }),
+  );
+  return {
+    async run(jobs: number) {
+      const started = await Promise.all(Array.from({ length: jobs }, () => startFlowRun(context, engine, { tenantId: target.tenant.id, flowId: target.flowId, source: 'api' })));
+      const ids = started.map((run) => run.job.id);
+      for (;;) {
+        const open = await database.db.selectFrom('dm_jobs').select((eb) => eb.fn.countAll<string>().as('n')).where('id', 'in', ids).where('status', 'in', ['pending', 'processing']).executeTakeFirstOrThrow();
+        if (Number(open.n) === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async close() {
+      for (const child of children) child.kill('SIGKILL');
+      await engine.stop();
+      await database.destroy();
+    },
+  };
+}
+
+const backends = await availableBackends();
+for (const backend of backends) await benchBackend(backend);
+if (backends.includes('postgres')) {
+  process.stdout.write('\n# worker processes on postgres (each step waits 20 ms, as a step calling a model or an API does)\n');
+  const one = await processGroup(1);
+  const two = await processGroup(2);
+  await compareToBaseline({
+    name: '[postgres] 40 jobs through worker processes (time per batch)',
+    baseline: { label: 'one worker', run: () => one.run(40) },
+    subject: { label: 'two workers', run: () => two.run(40) },
+    target: 0.67,
+    warmup: 1,
+    rounds: 8,
+    perRound: 1,
+  });
+  await one.close();
+  await two.close();
+}
+process.exit(0);

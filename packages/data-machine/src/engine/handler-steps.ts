@@ -1,0 +1,66 @@
+import { DataMachineError } from '../errors';
+import type { HandlerContext, PublishResult } from '../handlers/handler';
+import type { HandlerRegistry } from '../handlers/handler-registry';
+import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
+import type { Step, StepContext } from '../steps/step';
+
+/** Options of {@link createHandlerSteps}. */
+export interface HandlerStepsOptions {
+  /**
+   * The HTTP client handlers reach the network through (`HandlerContext.http`).
+   * Default: `createHandlerHttpClient()`, which refuses private, loopback and
+   * link-local addresses; pass one built with `allowPrivateAddresses` to reach
+   * local services (tests, an intranet).
+   */
+  readonly http?: HandlerHttpClient;
+}
+
+/**
+ * The `fetch`, `publish` and `upsert` steps over the host's handlers. All
+ * three are retry-safe: a fetch only reads, and a publish is idempotent per
+ * key (`publishEffectKey(job, step)`, stable across retries of the job and
+ * the same key an `ai` step's publish tool uses). A publish an earlier `ai`
+ * step already made through its tool is returned, not sent again. An
+ * `upsert` passes the job's item source key as `itemKey`.
+ */
+export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerStepsOptions = {}): { readonly fetch: Step; readonly publish: Step; readonly upsert: Step } {
+  const http = options.http ?? createHandlerHttpClient();
+  const fetch: Step = {
+    type: 'fetch',
+    retrySafe: true,
+    async execute(_input, context) {
+      const handler = handlers.get(handlerSlug(context));
+      if (handler.kind !== 'fetch') throw wrongKind(context);
+      return { kind: 'items', items: await handler.fetch(context.handlerConfig, handlerContext(context, http)) };
+    },
+  };
+  const publishStep = (type: 'publish' | 'upsert'): Step => ({
+    type,
+    retrySafe: true,
+    async execute(input, context) {
+      const handler = handlers.get(handlerSlug(context));
+      if (handler.kind !== 'publish') throw wrongKind(context);
+      const key = publishEffectKey(context.jobId, context.step.key);
+      const recorded = await context.effects.find(key);
+      if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
+      const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
+      const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, handlerContext(context, http));
+      return { kind: 'output', output: result };
+    },
+  });
+  return { fetch, publish: publishStep('publish'), upsert: publishStep('upsert') };
+}
+
+function handlerSlug(context: StepContext): string {
+  if (!('handler' in context.step)) throw wrongKind(context);
+  return context.step.handler;
+}
+
+function wrongKind(context: StepContext): DataMachineError {
+  return new DataMachineError('pipeline.invalid_steps', `Step "${context.step.key}" names no handler of the kind a ${context.step.type} step calls.`, { details: { step: context.step.key } });
+}
+
+function handlerContext(context: StepContext, http: HandlerHttpClient): HandlerContext {
+  return { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, jobId: context.jobId, stepKey: context.step.key, logger: context.logger, signal: context.signal, http };
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import PgBoss from 'pg-boss';
+import { appRole } from '../database/migrations/0001-identity';
+import type { TenantTransaction } from '../scope/tenant-transaction';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, type PgliteExecutor, type PoolExecutor } from './boss-database';
+
+/** The pg-boss queues of the engine: product jobs, and outbox dispatch. */
+export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox' } as const;
+
+/** What a pg-boss job of {@link engineQueues.job} carries: the product job it executes. */
+export interface EngineMessage {
+  readonly tenantId: string;
+  readonly jobId: string;
+}
+
+/** Where pg-boss keeps its tables: a `pg` Pool or connection string (Postgres), or an embedded PGlite. */
+export type EngineDatabase = { readonly pool: PoolExecutor } | { readonly connectionString: string; readonly max?: number } | { readonly pglite: PgliteExecutor };
+
+/** Options of {@link createJobEngine}. */
+export interface JobEngineOptions {
+  readonly database: EngineDatabase;
+  /** pg-boss's schema; default `pgboss`. */
+  readonly schema?: string;
+  /** How often an idle worker polls, in seconds (pg-boss's minimum is 0.5); default 2. */
+  readonly pollingIntervalSeconds?: number;
+  /**
+   * How long a worker may hold a pg-boss job before pg-boss takes it back
+   * (its only liveness signal: pg-boss 10 has no heartbeat); default 900.
+   * Must exceed the longest step: a step is aborted a little before it.
+   */
+  readonly expireInSeconds?: number;
+  /** How many times pg-boss re-delivers a job whose worker vanished (expired); default 2. */
+  readonly redeliveries?: number;
+  /** Whether this process runs pg-boss's maintenance (expiry, archiving); default true. */
+  readonly supervise?: boolean;
+  /** How often maintenance runs, in seconds (minimum 1); default 60. */
+  readonly maintenanceIntervalSeconds?: number;
+}
+
+/** When enqueued work may start: at a time, or after a delay (measured by the database's clock); default now. */
+export interface EnqueueOptions {
+  readonly startAfter?: Date;
+  readonly delayMs?: number;
+}
+
+/** The engine: pg-boss, and the one way the product enqueues work on it. */
+export interface JobEngine {
+  readonly boss: PgBoss;
+  readonly options: Required<Omit<JobEngineOptions, 'database'>>;
+  start(): Promise<void>;
+  /** Stops pg-boss; its workers stop taking work first (see `createJobWorker` for a graceful stop). */
+  stop(): Promise<void>;
+  /**
+   * Enqueues the execution of product jobs in the caller's transaction:
+   * they commit or roll back with it. One multi-row insert however many.
+   * Resolves to the pg-boss job ids, in order.
+   */
+  enqueue(trx: TenantTransaction, messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<readonly string[]>;
+}
+
+/**
+ * Creates the job engine on pg-boss. pg-boss's schema must be installed
+ * ({@link installJobEngine}); the engine never migrates it at start.
+ *
+ * @example
+ * const engine = createJobEngine({ database: { connectionString: process.env.DATABASE_URL } });
+ * await engine.start();
+ */
+export function createJobEngine(options: JobEngineOptions): JobEngine {
+  const resolved = {
+    schema: options.schema ?? 'pgboss',
+    pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
+    expireInSeconds: options.expireInSeconds ?? 900,
+    redeliveries: options.redeliveries ?? 2,
+    supervise: options.supervise ?? true,
+    maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
+  };
+  const database = options.database;
+  const connection =
+    'pglite' in database
+      ? { db: pgliteBossDatabase(database.pglite) as PgBoss.Db }
+      : 'pool' in database
+        ? { db: poolBossDatabase(database.pool) as PgBoss.Db }
+        : { connectionString: database.connectionString, max: database.max ?? 10 };
+  const boss = new PgBoss({
+    ...connection,
+    schema: resolved.schema,
+    migrate: false,
+    schedule: false,
+    supervise: resolved.supervise,
+    maintenanceIntervalSeconds: resolved.maintenanceIntervalSeconds,
+    // Monitoring is not the engine's business; its own reconciler watches liveness.
+    monitorStateIntervalSeconds: 3600,
+  });
+  // pg-boss reports background errors as events; without a listener they would crash the process.
+  boss.on('error', () => undefined);
+  const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
+  return {
+    boss,
+    options: resolved,
+    async start() {
+      await boss.start();
+    },
+    async stop() {
+      await boss.stop({ graceful: false, wait: true, close: true });
+    },
+    async enqueue(trx, messages, enqueueOptions = {}) {
+      if (messages.length === 0) return [];
+      const ids = messages.map(() => randomUUID());
+      // pg-boss reads an ISO time ending in Z as a time, anything else as an interval from now().
+      const startAfter =
+        enqueueOptions.startAfter !== undefined ? enqueueOptions.startAfter.toISOString() : enqueueOptions.delayMs ? `${Math.ceil(enqueueOptions.delayMs)} milliseconds` : undefined;
+      await boss.insert(
+        messages.map((message, index) => ({
+          id: ids[index],
+          name: engineQueues.job,
+          data: { tenantId: message.tenantId, jobId: message.jobId },
+          ...sendOptions,
+          ...(startAfter === undefined ? {} : { startAfter }),
+        })),
+        { db: kyselyBossDatabase(trx) as PgBoss.Db },
+      );
+      return ids;
+    },
+  };
+}
+
+/** Options of {@link installJobEngine}. */
+export interface InstallJobEngineOptions {
+  readonly schema?: string;
+  /** The plain role product transactions run as: it may enqueue (insert) pg-boss jobs, nothing more. Default `dm_app`; null for none. */
+  readonly appRole?: string | null;
+}
+
+/**
+ * Creates pg-boss's schema and the engine's queues, idempotently; run it
+ * after the product's migrations (the server's `migrateAll` does). A newer
+ * pg-boss schema than this package's is left alone.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function installJobEngine(db: Kysely<any>, options: InstallJobEngineOptions = {}): Promise<void> {
+  const schema = options.schema ?? 'pgboss';
+  // Processes starting together on an empty database would each see no schema and each create it
+  // (the loser fails on `type "job_state" already exists`): one session lock serialises the install.
+  await db.connection().execute(async (connection) => {
+    await sql`select pg_advisory_lock(hashtext(${`data-machine:install-job-engine:${schema}`}))`.execute(connection);
+    try {
+      const installed = await sql<{ name: string | null }>`select to_regclass(${`${schema}.version`})::text as name`.execute(connection);
+      if (installed.rows[0]?.name == null) await kyselyBossDatabase(connection).executeSql(PgBoss.getConstructionPlans(schema));
+      for (const name of Object.values(engineQueues)) {
+        await sql`select ${sql.id(schema, 'create_queue')}(${name}, ${JSON.stringify({ policy: 'standard' })}::json)`.execute(connection);
+      }
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${`data-machine:install-job-engine:${schema}`}))`.execute(connection);
+    }
+  });
+  const role = options.appRole === undefined ? appRole : options.appRole;
+  if (role !== null) {
+    // Product transactions run as the app role; enqueueing in them inserts into pg-boss's job table.
+    await sql`grant usage on schema ${sql.id(schema)} to ${sql.id(role)}`.execute(db);
+    await sql`grant select on ${sql.id(schema, 'queue')} to ${sql.id(role)}`.execute(db);
+    await sql`grant select, insert on ${sql.id(schema, 'job')} to ${sql.id(role)}`.execute(db);
+  }
+}

@@ -1,0 +1,368 @@
+import type { DataMachineContext } from '../context';
+import { DataMachineError } from '../errors';
+import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-config';
+import type { HandlerRegistry } from '../handlers/handler-registry';
+import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
+import type { Job, JobError } from '../jobs/job';
+import { createChildJobs, recordJobProgress, transitionJob } from '../jobs/job-lifecycle';
+import { writeJobLog, type LogLevel } from '../logs/job-log';
+import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
+import type { QueueMode, QueueName } from '../queues/queue';
+import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
+import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepLogger, type StepResult, type StepType } from '../steps/step';
+import { createJobEffectsRecorder, findEffect, forgetEffect, recordEffect } from './job-effects';
+import type { EngineMessage, JobEngine } from './job-engine';
+import { enqueueOrThrow } from './flow-run';
+import { defaultRetryPolicy, isPermanentError, type RetryPolicies, type RetryPolicy } from './retry-policy';
+
+/** The step implementations the executor runs, by type; a type without one fails its jobs with `step.not_registered`. */
+export type StepRegistry = Partial<Record<StepType, Step>>;
+
+/** Where the engine writes process logs (pino fits). */
+export interface ProcessLogger {
+  info(entry: Readonly<Record<string, unknown>>, message: string): void;
+  error(entry: Readonly<Record<string, unknown>>, message: string): void;
+}
+
+/** What the executor runs with. */
+export interface JobExecutorOptions {
+  readonly context: DataMachineContext;
+  readonly engine: JobEngine;
+  readonly steps: StepRegistry;
+  readonly handlers: HandlerRegistry;
+  readonly retry?: RetryPolicies;
+  readonly processLogger?: ProcessLogger;
+}
+
+/** How one execution of a job ended, as the worker sees it. */
+export type ExecutionOutcome =
+  | 'completed'
+  | 'completed_no_items'
+  | 'fanned_out'
+  | 'waiting'
+  | 'retrying'
+  | 'failed'
+  /** The job was not this engine job's to run (ended, cancelled, or owned by another). */
+  | 'stale';
+
+/** The job is no longer this execution's: it ended, was cancelled, or another engine job owns it. */
+class LostOwnership extends Error {}
+
+interface Ownership {
+  readonly tenantId: string;
+  readonly jobId: string;
+  readonly engineJobId: string;
+  readonly attempt: number;
+}
+
+interface Plan {
+  readonly job: Job;
+  readonly steps: readonly PipelineStep[];
+  readonly stepConfig: Readonly<Record<string, FlowStepConfig>>;
+  readonly maxItems: number;
+}
+
+/** Why a fan-out parent waits. */
+export const fanOutReason = 'children_running';
+
+const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
+
+/**
+ * Executes one delivery of a product job under the pg-boss job
+ * `engineJobId`: starts it (a stale delivery does nothing), runs its
+ * remaining steps in order, each outside any transaction, and records each
+ * step's output; then ends, retries, fans out or waits, each in one tenant
+ * transaction fenced by the engine job and attempt that own the job.
+ * Step failures are outcomes, not exceptions: only an infrastructure
+ * failure (the database) throws, and pg-boss re-delivers the job.
+ */
+export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal): Promise<ExecutionOutcome> {
+  const { context } = options;
+  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(context, trx, message.jobId, engineJobId));
+  if (started === null) return 'stale';
+  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: started.job.attempts };
+  const logger = createBufferedLogger(options, owner);
+  try {
+    return await runSteps(options, owner, started, logger, signal);
+  } catch (error) {
+    if (error instanceof LostOwnership) return settleLost(options, owner);
+    throw error;
+  }
+}
+
+async function startJob(context: DataMachineContext, trx: TenantTransaction, jobId: string, engineJobId: string): Promise<Plan | null> {
+  // A fan-out parent waits for its children, not for a delivery: a late
+  // re-delivery of its own engine job must not resume (and re-fetch) it.
+  const current = await trx.selectFrom('dm_jobs').select(['status', 'status_reason']).where('id', '=', jobId).executeTakeFirst();
+  if (current?.status === 'waiting' && current.status_reason === fanOutReason) return null;
+  const moved = await transitionJob(context, trx, jobId, { to: 'processing', engineJobId });
+  if (moved === null) return null;
+  const pipeline = await trx.selectFrom('dm_pipelines').select('steps').where('id', '=', moved.job.pipelineId).executeTakeFirstOrThrow();
+  const flow = await trx.selectFrom('dm_flows').select(['step_config', 'max_items']).where('id', '=', moved.job.flowId).executeTakeFirstOrThrow();
+  return {
+    job: moved.job,
+    steps: pipelineStepsSchema.parse(pipeline.steps),
+    stepConfig: flow.step_config as Record<string, FlowStepConfig>,
+    maxItems: flow.max_items,
+  };
+}
+
+async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
+  let data: EngineData = engineDataSchema.parse(plan.job.engineData);
+  for (let index = firstPendingStep(plan.steps, data); index < plan.steps.length; index += 1) {
+    const step = plan.steps[index] as PipelineStep;
+    const implementation = options.steps[step.type];
+    let result: StepResult;
+    try {
+      if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
+      // A step without a queue that is retry-safe needs no transaction before it runs.
+      const prepared: Prepared = needsPreparation(step, implementation)
+        ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation))
+        : handlerConfigOf(options, plan, step, {});
+      if (prepared === 'no_items') return endJob(options, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' });
+      const input = index === 0 ? null : (data.outputs[(plan.steps[index - 1] as PipelineStep).key] ?? data.item?.data ?? null);
+      logger.log('info', { step: step.key, type: step.type }, 'step started');
+      result = await implementation.execute(
+        { value: input, ...(prepared.prompt === undefined ? {} : { prompt: prepared.prompt }) },
+        {
+          tenantId: owner.tenantId,
+          agentId: plan.job.agentId,
+          pipelineId: plan.job.pipelineId,
+          flowId: plan.job.flowId,
+          jobId: owner.jobId,
+          step,
+          logger,
+          engineData: data,
+          effects: createJobEffectsRecorder(options.context, owner.tenantId, owner.jobId),
+          signal,
+          ...prepared,
+        },
+      );
+    } catch (error) {
+      if (error instanceof LostOwnership) throw error;
+      return failStep(options, owner, logger, step, error);
+    }
+    if (result.kind === 'items') {
+      const outcome = await takeItems(options, owner, plan, logger, step, result.items);
+      if (outcome !== 'continue') return outcome;
+      data = engineDataSchema.parse((await currentJobData(options, owner)) ?? {});
+      continue;
+    }
+    if (result.kind === 'wait') return waitJob(options, owner, logger, step, data, result.until);
+    data = { ...data, outputs: { ...data.outputs, [step.key]: result.output ?? null } };
+    const next = plan.steps[index + 1]?.key ?? step.key;
+    const progress = data;
+    logger.log('info', { step: step.key }, 'step completed');
+    // The last step's output is recorded by the transaction that ends the job.
+    if (index + 1 === plan.steps.length) return endJob(options, owner, logger, { to: 'completed' }, progress);
+    await owned(options, owner, logger, (trx) => recordJobProgress(trx, owner.jobId, { currentStep: next, engineData: progress }, { engineJobId: owner.engineJobId }));
+  }
+  return endJob(options, owner, logger, { to: 'completed' });
+}
+
+/** The first step without a recorded output; a child of a fan-out starts after the fetch its parent ran. */
+function firstPendingStep(steps: readonly PipelineStep[], data: EngineData): number {
+  const index = steps.findIndex((step, position) => !(step.key in data.outputs) && !(position === 0 && step.type === 'fetch' && data.item !== undefined));
+  return index === -1 ? steps.length : index;
+}
+
+type Prepared = { readonly handlerConfig?: unknown; readonly prompt?: string } | 'no_items';
+
+/**
+ * Before a step runs: take its queue entry (`config_patch` for a fetch,
+ * `prompt` for an ai step) by the flow's mode, parse its handler
+ * configuration, and mark a step that is not retry-safe as started (a
+ * re-delivery that finds the mark refuses to run it again).
+ */
+async function prepareStep(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, plan: Plan, step: PipelineStep, implementation: Step): Promise<Prepared> {
+  const flowConfig = plan.stepConfig[step.key];
+  const queue: QueueName | null = step.type === 'fetch' ? 'config_patch' : step.type === 'ai' ? 'prompt' : null;
+  let patch: Record<string, unknown> = {};
+  let prompt: string | undefined;
+  if (queue !== null) {
+    const mode: QueueMode = flowConfig?.queues?.[queue] ?? 'static';
+    const entry = await takeFromQueue(options.context, trx, { flowId: plan.job.flowId, stepKey: step.key, queue, mode, jobId: owner.jobId });
+    if (entry === null && mode !== 'static') return 'no_items';
+    if (entry?.queue === 'config_patch') patch = { ...entry.body };
+    if (entry?.queue === 'prompt') prompt = entry.body;
+  }
+  if (implementation.retrySafe !== true) {
+    if (await findEffect(trx, owner.jobId, startMarker(step.key))) {
+      throw new DataMachineError('step.unsafe_retry', `Step "${step.key}" was interrupted and is not safe to run again; its side effect may or may not have happened.`, { details: { step: step.key } });
+    }
+    await recordEffect(options.context, trx, owner.jobId, { key: startMarker(step.key), kind: 'step_started', detail: { attempt: owner.attempt } });
+  }
+  return { ...handlerConfigOf(options, plan, step, patch), ...(prompt === undefined ? {} : { prompt }) };
+}
+
+function needsPreparation(step: PipelineStep, implementation: Step): boolean {
+  return step.type === 'fetch' || step.type === 'ai' || implementation.retrySafe !== true;
+}
+
+function handlerConfigOf(options: JobExecutorOptions, plan: Plan, step: PipelineStep, patch: Record<string, unknown>): { readonly handlerConfig?: unknown } {
+  const handlerConfig = 'handler' in step ? effectiveHandlerConfig(step, plan.stepConfig[step.key], options.handlers, patch) : undefined;
+  return handlerConfig === undefined ? {} : { handlerConfig };
+}
+
+/**
+ * A fetch's items: claimed up to the flow's max items (after
+ * de-duplication). None ends the job `completed_no_items`; one continues
+ * in this job; several make it a parent, each item a child job, inserted
+ * and enqueued in batches in the transaction that moves the parent to `waiting`.
+ */
+async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, step: PipelineStep, items: readonly FetchedItem[]): Promise<ExecutionOutcome | 'continue'> {
+  const { context } = options;
+  const byKey = new Map(items.map((item) => [item.sourceKey, item]));
+  return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome | 'continue'> => {
+    const claimed = await claimItems(context, trx, { flowId: plan.job.flowId, stepKey: step.key, jobId: owner.jobId, sourceKeys: items.map((item) => item.sourceKey), max: plan.maxItems });
+    logger.log('info', { step: step.key, fetched: items.length, claimed: claimed.length }, 'items fetched');
+    if (claimed.length === 0) return endIn(options, trx, owner, logger, { to: 'completed_no_items', reason: 'no_new_items' });
+    if (claimed.length === 1) {
+      const item = byKey.get(claimed[0] as string) as FetchedItem;
+      const engineData: EngineData = { item: { sourceKey: item.sourceKey, data: item.data }, outputs: { [step.key]: item.data ?? null } };
+      const next = plan.steps[plan.steps.indexOf(step) + 1]?.key ?? step.key;
+      await recordJobProgress(trx, owner.jobId, { currentStep: next, engineData }, { engineJobId: owner.engineJobId });
+      return 'continue';
+    }
+    const children = await createChildJobs(
+      context,
+      trx,
+      owner.jobId,
+      claimed.map((sourceKey) => ({ itemKey: sourceKey, engineData: { item: { sourceKey, data: byKey.get(sourceKey)?.data ?? null }, outputs: {} } })),
+    );
+    // The parent's part ends here: its config patch did its work, whatever becomes of the children.
+    await settleQueueLease(trx, owner.jobId, 'success');
+    for (let start = 0; start < children.length; start += 500) {
+      await enqueueOrThrow(
+        options.engine,
+        trx,
+        children.slice(start, start + 500).map((child) => ({ tenantId: owner.tenantId, jobId: child.id })),
+      );
+    }
+    const moved = await transitionJob(context, trx, owner.jobId, { to: 'waiting', reason: fanOutReason }, { engineJobId: owner.engineJobId });
+    if (moved === null) throw new LostOwnership();
+    return 'fanned_out';
+  });
+}
+
+async function waitJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, data: EngineData, until: Date | undefined): Promise<ExecutionOutcome> {
+  if (until === undefined) {
+    // Waiting for a signal needs the webhook gate's resume path, which is not built yet.
+    return failStep(options, owner, logger, step, new DataMachineError('step.unsupported', `Step "${step.key}" waits for a signal; this engine resumes only timed waits.`, { details: { step: step.key } }));
+  }
+  return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome> => {
+    await recordJobProgress(trx, owner.jobId, { engineData: { ...data, outputs: { ...data.outputs, [step.key]: null } } }, { engineJobId: owner.engineJobId });
+    const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'waiting', reason: 'timer' }, { engineJobId: owner.engineJobId });
+    if (moved === null) throw new LostOwnership();
+    await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { startAfter: until });
+    return 'waiting';
+  });
+}
+
+/** A step failed: retried later with the step type's backoff, or (permanent, or out of attempts) the job fails and gives back its leases and items. */
+async function failStep(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown): Promise<ExecutionOutcome> {
+  const jobError = toJobError(error);
+  const permanent = isPermanentError(error);
+  const policy: RetryPolicy = options.retry?.[step.type] ?? defaultRetryPolicy;
+  logger.log('error', { step: step.key, code: jobError.code, permanent, attempt: owner.attempt }, `step failed: ${jobError.message}`);
+  if (!permanent && owner.attempt < policy.maxAttempts) {
+    return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome> => {
+      // The step reported its own failure: the next attempt may run it (only a vanished worker leaves the mark).
+      if (jobError.code !== 'step.unsafe_retry') await forgetEffect(trx, owner.jobId, startMarker(step.key));
+      const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'pending', reason: 'retrying', error: jobError }, { engineJobId: owner.engineJobId });
+      if (moved === null) throw new LostOwnership();
+      await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { delayMs: policy.backoffMs(owner.attempt) });
+      return 'retrying';
+    });
+  }
+  return endJob(options, owner, logger, { to: 'failed', reason: permanent ? 'permanent_error' : 'retries_exhausted', error: jobError });
+}
+
+type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly reason?: string } | { readonly to: 'failed'; readonly reason: string; readonly error: JobError };
+
+function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, engineData?: EngineData): Promise<ExecutionOutcome> {
+  return owned(options, owner, logger, async (trx) => {
+    if (engineData !== undefined) await recordJobProgress(trx, owner.jobId, { engineData }, { engineJobId: owner.engineJobId });
+    return endIn(options, trx, owner, logger, change);
+  });
+}
+
+/** Ends the job in `trx`: success consumes its queue leases and marks its items done; failure gives both back. */
+async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange): Promise<ExecutionOutcome> {
+  const moved = await transitionJob(options.context, trx, owner.jobId, change, { engineJobId: owner.engineJobId });
+  if (moved === null) throw new LostOwnership();
+  const success = change.to !== 'failed';
+  await settleQueueLease(trx, owner.jobId, success ? 'success' : 'failure');
+  if (success) await markItemsDone(options.context, trx, { jobId: owner.jobId });
+  else await releaseItems(trx, { jobId: owner.jobId });
+  logger.log(success ? 'info' : 'error', { status: change.to, reason: change.reason ?? null }, `job ${change.to}`);
+  await logger.flush(trx);
+  options.processLogger?.info({ job: owner.jobId, status: change.to, reason: change.reason ?? null }, 'job ended');
+  return change.to;
+}
+
+/**
+ * The job stopped being this execution's. If an operator cancelled it, its
+ * worker settles what it holds (cancellation leaves a running job's leases
+ * and items to it); otherwise another owner settles them.
+ */
+async function settleLost(options: JobExecutorOptions, owner: Ownership): Promise<ExecutionOutcome> {
+  await inTenant(options.context, owner.tenantId, null, async (trx) => {
+    const job = await trx.selectFrom('dm_jobs').select(['status', 'engine_job_id', 'attempts']).where('id', '=', owner.jobId).executeTakeFirst();
+    if (job?.status === 'cancelled' && job.engine_job_id === owner.engineJobId && job.attempts === owner.attempt) {
+      await settleQueueLease(trx, owner.jobId, 'failure');
+      await releaseItems(trx, { jobId: owner.jobId });
+    }
+  });
+  return 'stale';
+}
+
+/**
+ * Runs `work` in a tenant transaction that first checks, under a row lock,
+ * that this execution still owns the job (processing, under its engine job
+ * and attempt); otherwise throws {@link LostOwnership}. pg-boss re-delivers
+ * an expired job under the same id, so the attempt is the fence that tells
+ * the old delivery from the new.
+ */
+function owned<T>(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+  return inTenant(options.context, owner.tenantId, null, async (trx) => {
+    const row = await trx.selectFrom('dm_jobs').select(['status', 'engine_job_id', 'attempts']).where('id', '=', owner.jobId).forNoKeyUpdate().executeTakeFirst();
+    if (!row || row.status !== 'processing' || row.engine_job_id !== owner.engineJobId || row.attempts !== owner.attempt) throw new LostOwnership();
+    await logger.flush(trx);
+    return work(trx);
+  });
+}
+
+async function currentJobData(options: JobExecutorOptions, owner: Ownership): Promise<Record<string, unknown> | undefined> {
+  const row = await inTenant(options.context, owner.tenantId, null, (trx) => trx.selectFrom('dm_jobs').select('engine_data').where('id', '=', owner.jobId).executeTakeFirst());
+  return row?.engine_data;
+}
+
+function toJobError(error: unknown): JobError {
+  if (DataMachineError.isInstance(error)) return { code: error.code, message: error.message };
+  return { code: 'step.failed', message: error instanceof Error ? error.message : String(error) };
+}
+
+interface BufferedLogger extends StepLogger {
+  log(level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): void;
+  /** Writes the buffered lines in `trx` (the job's next transaction), so logging never opens one of its own. */
+  flush(trx: TenantTransaction): Promise<void>;
+}
+
+function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): BufferedLogger {
+  const pending: { level: LogLevel; context: Readonly<Record<string, unknown>>; message: string }[] = [];
+  const log = (level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): void => {
+    pending.push({ level, context, message });
+  };
+  return {
+    log,
+    debug: (context, message) => log('debug', context, message),
+    info: (context, message) => log('info', context, message),
+    warn: (context, message) => log('warn', context, message),
+    error: (context, message) => log('error', context, message),
+    async flush(trx) {
+      const lines = pending.splice(0);
+      for (const line of lines) await writeJobLog(options.context, trx, { jobId: owner.jobId, level: line.level, message: line.message, context: { ...line.context, attempt: owner.attempt } });
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// A job worker in its own process, for the tests that kill one (chaos) or
+// run two (exactly once). Plain JavaScript on the built packages (`pnpm -r
+// run build` first), so it starts in a fraction of a second instead of
+// transforming the sources. Configured by environment: DATABASE_URL,
+// WORKER_MODE (`hang_after_effect` | `count` | `bench`). Prints READY once it takes
+// work, EFFECT <job> after each side effect.
+import { randomUUID } from 'node:crypto';
+import { connect } from '@data-machine/testkit';
+import { createDataMachineContext, createHandlerRegistry, createHandlerSteps, createJobEngine, createJobWorker, createRecordsHandler, jsonItemsHandler } from 'data-machine';
+
+const url = process.env.DATABASE_URL;
+const mode = process.env.WORKER_MODE ?? 'count';
+const db = connect(url);
+const context = createDataMachineContext({ db });
+const engine = createJobEngine({ database: { connectionString: url, max: 4 }, pollingIntervalSeconds: 0.5, supervise: false });
+const records = createRecordsHandler(context);
+const handlers = createHandlerRegistry([jsonItemsHandler, records]);
+
+// Not retry-safe: each run appends a record under a fresh key, so a second run shows as a second row.
+const sideEffect = {
+  type: 'upsert',
+  async execute(input, step) {
+    const call = { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey: step.step.key, logger: step.logger, signal: step.signal };
+    await records.publish({ body: { pid: process.pid }, idempotencyKey: randomUUID() }, { collection: 'effects' }, call);
+    process.stdout.write(`EFFECT ${step.jobId}\n`);
+    // Hang mid-step until killed: the worker vanishes with the job in hand.
+    if (mode === 'hang_after_effect') await new Promise(() => undefined);
+    // A step that takes a while (one worker cannot drain the queue before the other polls; the bench's I/O-bound step).
+    await new Promise((resolve) => setTimeout(resolve, mode === 'bench' ? 20 : 100));
+    return { kind: 'output', output: input.value };
+  },
+};
+
+const worker = createJobWorker({ context, engine, handlers, steps: { ...createHandlerSteps(handlers), upsert: sideEffect }, batchSize: 2 });
+await engine.start();
+await worker.start();
+process.stdout.write('READY\n');
+
+process.on('SIGTERM', () => {
+  void worker
+    .stop()
+    .then(() => engine.stop())
+    .then(() => db.destroy())
+    .then(() => process.exit(0));
+});
