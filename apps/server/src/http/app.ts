@@ -69,7 +69,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     ...requestLoggingOptions(),
     bodyLimit,
     // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const response = toErrorResponse(error);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
 /** Names whose values pino hides, at the top of a logged object and one level down. */
 const secretNames = ['authorization', 'cookie', 'password', 'secret', 'token', 'apiKey', 'secretKey'];
@@ -11,11 +11,11 @@ export const redactedPaths = ['req.headers.authorization', 'req.headers.cookie',
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The Fastify options that shape request ids and logging (see {@link registerRequestLogging}). */
-export function requestLoggingOptions(): Pick<FastifyServerOptions, 'disableRequestLogging' | 'genReqId' | 'requestIdHeader' | 'requestIdLogLabel'> {
+export function requestLoggingOptions(): Pick<FastifyServerOptions, 'logController' | 'genReqId' | 'requestIdHeader'> {
   return {
-    disableRequestLogging: true,
+    // Fastify's own request lines are off: registerRequestLogging writes one line per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
