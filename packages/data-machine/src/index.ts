@@ -29,6 +29,7 @@ export { agentConfigSchema, effectiveConfig } from './agents/agent-config';
 export type { AgentConfig } from './agents/agent-config';
 export { agentPatchSchema, chooseAgent, createAgent, deleteAgent, getAgent, listAgents, newAgentSchema, updateAgent } from './agents/agent-repository';
 export type { Agent, AgentPatch, NewAgent, VisibleAgent } from './agents/agent-repository';
+export { composeAgentInstructions } from './agents/agent-instructions';
 export { reconcileRegisteredAgents, registeredAgentConfig } from './agents/registered-agents';
 export type { ReconcileRegisteredAgentsOptions, RegisteredAgentsReport } from './agents/registered-agents';
 export { grantAgentRole, listAgentGrants, newGrantSchema, revokeAgentRole } from './grants/grant-repository';

@@ -1,6 +1,5 @@
 import {
   AgentsApiError,
-  composeMemoryPrompt,
   createSessionRunner,
   createToolLoopRunner,
   toolNamePattern,
@@ -15,7 +14,7 @@ import {
   type SessionStreamEvent,
   type TranscriptStore,
 } from '@data-machine/agents-api';
-import { actingUserId, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { actingUserId, composeAgentInstructions, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
 import { z } from 'zod';
 import type { ChatModel } from './chat-model-provider';
 
@@ -88,7 +87,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
       // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
       const [principal, { agent, instructions }] = await settleBoth(
         resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
-        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeInstructions(found, scope, memory) })),
+        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeAgentInstructions(found, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) }) })),
       );
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
@@ -132,11 +131,6 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
   };
 }
 
-/** The agent's instructions, then its memory files (site, agent and the caller's own layers). */
-async function composeInstructions(agent: Agent, scope: Scope, memory: MemoryStore | undefined): Promise<string> {
-  const composed = memory ? (await composeMemoryPrompt(memory, { tenantId: scope.tenantId, agentSlug: agent.slug, userId: actingUserId(scope.actor) })).prompt : '';
-  return [agent.effectiveConfig.instructions ?? '', composed].filter((part) => part !== '').join('\n\n');
-}
 
 /** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */
 async function settleBoth<First, Second>(first: Promise<First>, second: Promise<Second>): Promise<[First, Second]> {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  composeMemoryPrompt,
   createMessage,
   createSessionRunner,
   createToolLoopRunner,
@@ -13,6 +12,7 @@ import {
   type SessionRunResult,
   type TranscriptStore,
 } from '@data-machine/agents-api';
+import { composeAgentInstructions } from '../../agents/agent-instructions';
 import type { DataMachineContext } from '../../context';
 import type { PublishResult } from '../../handlers/handler';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
@@ -192,11 +192,8 @@ function observingRunBegins(store: TranscriptStore, onBegin: (begin: RunBegin) =
   });
 }
 
-/** The agent's instructions, its memory (when a store is given), and what the step expects of the run. */
-async function composeInstructions(options: AiStepOptions, world: AiStepWorld, tools: readonly PublishTool[]): Promise<string> {
-  const memory = options.memory
-    ? (await composeMemoryPrompt(options.memory, { tenantId: world.principal.tenantId, agentSlug: world.agent.slug, userId: world.principal.userId })).prompt
-    : '';
+/** The agent's instructions and memory, then what the step expects of the run. */
+function composeInstructions(options: AiStepOptions, world: AiStepWorld, tools: readonly PublishTool[]): Promise<string> {
   const duty = tools.length === 0 ? [] : [`This run is a step of an automated pipeline. Before you finish, call each of these tools once: ${tools.map((entry) => entry.toolName).join(', ')}.`];
-  return [world.agent.effectiveConfig.instructions ?? '', memory, ...duty].filter((part) => part !== '').join('\n\n');
+  return composeAgentInstructions(world.agent, options.memory, { tenantId: world.principal.tenantId, userId: world.principal.userId }, duty);
 }
