@@ -190,6 +190,8 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export { maxEndedJobsPerWindow, readAutomationGauges, readEndedWork } from './metrics/automation-metrics';
+export type { AutomationGauges, EndedWork, MetricsWindow } from './metrics/automation-metrics';
 export { releasedReason, signalJob, signalWaitReason } from './engine/job-signals';
 export type { JobSignal } from './engine/job-signals';
 export type { HandlerStepsOptions } from './engine/handler-steps';

@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
@@ -77,7 +77,8 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     },
   });
   registerRequestLogging(app);
-  registerMetrics(app);
+  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  registerMetrics(app, { automation: { gauges: () => readAutomationGauges(product), ended: (window) => readEndedWork(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');
@@ -88,7 +89,6 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
   );
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets, jobEngine);
-  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {
