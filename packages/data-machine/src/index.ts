@@ -5,6 +5,7 @@ export { DataMachineError, dataMachineErrorCodes } from './errors';
 export type { DataMachineErrorCode, DataMachineErrorOptions } from './errors';
 export { createDataMachineContext, randomId } from './context';
 export type { DataMachineContext, DataMachineContextOptions, DenyLogger } from './context';
+export type { TenantTransaction } from './scope/tenant-transaction';
 
 // identity and access
 export { agentRoles, agentRoleSchema, roleCapabilities, tenantCapabilities, tenantCapabilitySchema, tenantRoles, tenantRoleSchema } from './access/roles';
@@ -199,7 +200,7 @@ export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
 export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';
 export { lostWorkerReason, reconcileJobs } from './engine/job-reconciler';
 export type { ReconcileOptions, ReconcileReport } from './engine/job-reconciler';
-export { createOutboxWorker } from './engine/outbox-worker';
+export { createOutboxWorker, outboxKick } from './engine/outbox-worker';
 export type { OutboxWorker, OutboxWorkerOptions } from './engine/outbox-worker';
 export { createJobEffectsRecorder } from './engine/job-effects';
 
