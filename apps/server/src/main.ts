@@ -130,11 +130,11 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
   });
   const logger = pino({ level: config.logLevel, redact: { paths: redactedPaths, censor: '[redacted]' } });
   // An outbox event (a new agent's memory scaffold) asks for its dispatch in the transaction that records it.
-  let kickOutbox: ((trx: TenantTransaction) => Promise<void>) | undefined;
+  const outbox: { kick?: (trx: TenantTransaction) => Promise<void> } = {};
   const context = createDataMachineContext({
     db: database.db,
     logger: { warn: (entry, message) => logger.warn(entry, message) },
-    onEventRecorded: async (trx) => kickOutbox?.(trx),
+    onEventRecorded: async (trx) => outbox.kick?.(trx),
   });
   const handlers = createDefaultHandlers(context);
   const runtime = createEngineRuntime({
@@ -146,7 +146,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
     // pg-boss maintenance (expiry, archiving) runs where the workers do.
     engine: { supervise: parts.workers },
   });
-  kickOutbox = outboxKick(runtime.engine);
+  outbox.kick = outboxKick(runtime.engine);
   await runtime.start();
   if (parts.workers) await runtime.startWorkers();
   const scheduler = parts.scheduler ? createSchedulerRuntime({ database, context, engine: runtime.engine, logger }) : undefined;
