@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -5,13 +6,14 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createSecretBox, handlerSecretsPurpose, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
 import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
+import { registerSecretRoutes } from './routes/secret-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
@@ -54,6 +56,8 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
   readonly chat?: ChatOptions;
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets. Default: a random key for this app alone (tests). */
+  readonly secretKey?: string;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -63,7 +67,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -96,6 +100,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
+    registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);

@@ -129,6 +129,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'step.unsafe_retry': 409,
   'step.unsupported': 400,
   'webhook_gate.timed_out': 409,
+  'secret.not_found': 404,
+  'secret.unreadable': 409,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */
