@@ -14,7 +14,7 @@ import {
   type SessionStreamEvent,
   type TranscriptStore,
 } from '@data-machine/agents-api';
-import { actingUserId, composeAgentInstructions, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { actingUserId, composeAgentInstructions, DataMachineError, getChatSession, principalFor, resolveAgentRun, type Agent, type DataMachineContext, type Scope } from 'data-machine';
 import { z } from 'zod';
 import type { ChatModel } from './chat-model-provider';
 
@@ -52,6 +52,13 @@ export interface ChatTurn {
   readonly settled: Promise<SessionRunResult>;
 }
 
+/**
+ * The agent of a turn: its id or slug, for the service to authorize `chat`
+ * on; or the agent the request's own authentication already authorized
+ * `chat` on, with the same scope (the chat route's `config.agentAccess`).
+ */
+export type ChatAgent = string | { readonly authorized: Agent };
+
 /** Chat turns of the product's agents, over the substrate's durable session runner. */
 export interface ChatService {
   /**
@@ -60,7 +67,7 @@ export interface ChatService {
    * agent's runtime principal for the caller. Refusals (a bad tool, a session
    * that is not the caller's, a session being run) reject before any event.
    */
-  openTurn(scope: Scope, agentRef: string, request: ChatTurnRequest): Promise<ChatTurn>;
+  openTurn(scope: Scope, agent: ChatAgent, request: ChatTurnRequest): Promise<ChatTurn>;
   /** The stored messages of the caller's session after `lastEventId` (an SSE id a turn sent). */
   replay(scope: Scope, agentRef: string, sessionId: string, lastEventId: string): Promise<readonly SessionStreamEvent[]>;
 }
@@ -82,13 +89,14 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
   const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
 
   return {
-    async openTurn(scope, agentRef, request) {
+    async openTurn(scope, target, request) {
       const tools = (request.clientTools ?? []).map(toClientToolDefinition);
-      // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
-      const [principal, { agent, instructions }] = await settleBoth(
-        resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
-        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeAgentInstructions(found, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) }) })),
-      );
+      // One transaction decides `chat` and reads the agent: the request's own, or this one.
+      const { agent, principal } =
+        typeof target === 'string'
+          ? await resolveAgentRun(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: target, action: 'chat' })
+          : { agent: target.authorized, principal: principalFor(scope, target.authorized, context.now()) };
+      const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
@@ -131,14 +139,6 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
   };
 }
 
-
-/** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */
-async function settleBoth<First, Second>(first: Promise<First>, second: Promise<Second>): Promise<[First, Second]> {
-  const [one, two] = await Promise.allSettled([first, second]);
-  if (one.status === 'rejected') throw one.reason;
-  if (two.status === 'rejected') throw two.reason;
-  return [one.value, two.value];
-}
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 

@@ -6,7 +6,7 @@ import { deleteChatSession, getChatSession, listChatSessions, renameChatSession,
 import { z } from 'zod';
 import type { ChatService, ChatTurn } from '../../chat/chat-service';
 import { openEventStream, watchDisconnect, type EventStreamWriter } from '../../chat/server-sent-events';
-import { requestScope } from '../authentication';
+import { requestAgent, requestScope } from '../authentication';
 import { toErrorResponse } from '../error-response';
 import { agentParams } from './agent-routes';
 import { bearer, bodyErrors, instant, instantSchema, scopedErrors } from './schemas';
@@ -74,6 +74,8 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
   routes.post(
     '/agents/:agent/chat',
     {
+      // Authorized with the request's authentication, in its one transaction.
+      config: { agentAccess: { param: 'agent', action: 'chat' } },
       schema: {
         tags,
         security: bearer,
@@ -84,10 +86,11 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
       },
     },
     async (request, reply) => {
-      const scope = await requestScope(context, request);
+      const authorized = await requestAgent(context, request);
+      const scope = authorized?.scope ?? (await requestScope(context, request));
       const { body } = request;
       const signal = watchDisconnect(reply);
-      const turn = await service.openTurn(scope, request.params.agent, {
+      const turn = await service.openTurn(scope, authorized ? { authorized: authorized.agent } : request.params.agent, {
         sessionId: body.sessionId,
         title: body.title,
         input: body.message === undefined ? [] : [createMessage({ type: 'text', role: 'user', content: body.message, payload: {} })],
