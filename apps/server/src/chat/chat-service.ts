@@ -16,6 +16,7 @@ import {
 } from '@data-machine/agents-api';
 import { actingUserId, composeAgentInstructions, DataMachineError, getChatSession, principalFor, resolveAgentRun, type Agent, type DataMachineContext, type Scope } from 'data-machine';
 import { z } from 'zod';
+import { HttpError } from '../http/http-error';
 import type { ChatModel } from './chat-model-provider';
 
 /** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
@@ -77,7 +78,8 @@ export interface ChatServiceOptions {
   readonly context: DataMachineContext;
   /** A durable transcript store (the Postgres one). */
   readonly store: TranscriptStore;
-  readonly model: ChatModel;
+  /** The model turns run on; without one, a turn is refused with 503 `model.not_configured` (after the caller's `chat` is decided). */
+  readonly model: ChatModel | undefined;
   /** The agents' memory files, composed into the system prompt after the agent's instructions (as the ai step does); none without. */
   readonly memory?: MemoryStore | undefined;
   /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
@@ -86,7 +88,13 @@ export interface ChatServiceOptions {
 
 /** Creates the {@link ChatService}: one session runner for every turn. */
 export function createChatService({ context, store, model, memory, onTurnEnd }: ChatServiceOptions): ChatService {
-  const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
+  const runner: SessionRunner = createSessionRunner({
+    store,
+    createRunner: (persister) => {
+      if (model === undefined) throw modelNotConfigured();
+      return createToolLoopRunner({ provider: model.provider, persister });
+    },
+  });
 
   return {
     async openTurn(scope, target, request) {
@@ -96,6 +104,8 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
         typeof target === 'string'
           ? await resolveAgentRun(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: target, action: 'chat' })
           : { agent: target.authorized, principal: principalFor(scope, target.authorized, context.now()) };
+      // Refused only once the caller may chat: who may not learns nothing of the server's configuration.
+      if (model === undefined) throw modelNotConfigured();
       const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
@@ -161,6 +171,10 @@ function toClientToolDefinition(tool: ClientTool, index: number): AnyToolDefinit
       throw new DataMachineError('input.invalid', `Tool "${tool.name}" runs on the client.`);
     },
   };
+}
+
+function modelNotConfigured(): HttpError {
+  return new HttpError('model.not_configured', 'This server has no model to chat with: set OPENAI_BASE_URL or OPENAI_API_KEY.');
 }
 
 function invalidTool(path: string, message: string): DataMachineError {

@@ -52,7 +52,7 @@ export interface AppDependencies {
   readonly handlers?: HandlerRegistry;
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
-  /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
+  /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
 }
 
@@ -101,12 +101,11 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
-    if (chat) {
-      const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
-      registerChatRoutes(api, product, { service, store });
-      await registerOpenAIRoutes(api, product, service);
-    }
+    // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
+    const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+    const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });
+    registerChatRoutes(api, product, { service, store });
+    await registerOpenAIRoutes(api, product, service);
   });
   return app;
 }

@@ -19,7 +19,7 @@ import {
   type VisibleAgent,
 } from 'data-machine';
 import { z } from 'zod';
-import { requestScope } from '../authentication';
+import { requestAgent, requestScope } from '../authentication';
 import { bearer, instant, instantSchema, scopedErrors } from './schemas';
 
 /** An agent as the API shows it. */
@@ -69,8 +69,14 @@ export function registerAgentRoutes(app: FastifyInstance, context: DataMachineCo
     return reply.code(201).send(agentBody(agent));
   });
 
-  routes.get('/agents/:agent', { schema: { tags, security: bearer, summary: 'One agent', params: agentParams, response: { 200: agentSchema, ...scopedErrors } } }, async (request) =>
-    agentBody(await getAgent(context, await requestScope(context, request), request.params.agent)),
+  routes.get(
+    '/agents/:agent',
+    // Read with the request's authentication, in its one transaction (the product's `getAgent` otherwise).
+    { config: { agentAccess: { param: 'agent', action: 'agent.read' } }, schema: { tags, security: bearer, summary: 'One agent', params: agentParams, response: { 200: agentSchema, ...scopedErrors } } },
+    async (request) => {
+      const authorized = await requestAgent(context, request);
+      return agentBody(authorized?.agent ?? (await getAgent(context, await requestScope(context, request), request.params.agent)));
+    },
   );
 
   routes.patch(
