@@ -17,6 +17,7 @@ import {
   type TenantMembershipRef,
 } from 'data-machine';
 import { HttpError } from './http-error';
+import { pathReferenceSchema } from './routes/schemas';
 
 /** The header a user names the tenant of a request with (its id or slug). */
 export const tenantHeader = 'x-tenant';
@@ -77,11 +78,8 @@ function routeAgent(request: FastifyRequest): { ref: string; action: Action } | 
   const config = request.routeOptions.config.agentAccess;
   if (config === undefined) return undefined;
   const ref = (request.params as Record<string, unknown> | undefined)?.[config.param];
-  return typeof ref === 'string' && agentRefPattern.test(ref) ? { ref, action: config.action } : undefined;
+  return typeof ref === 'string' && pathReferenceSchema.safeParse(ref).success ? { ref, action: config.action } : undefined;
 }
-
-// What `agentParams` accepts, less control characters (which a database cannot compare).
-const agentRefPattern = /^[^\u0000-\u001f]{1,200}$/;
 
 /**
  * Who sent the request: the bearer token in `Authorization`, authenticated

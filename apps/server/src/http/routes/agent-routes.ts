@@ -20,7 +20,7 @@ import {
 } from 'data-machine';
 import { z } from 'zod';
 import { requestAgent, requestScope } from '../authentication';
-import { bearer, instant, instantSchema, scopedErrors } from './schemas';
+import { bearer, instant, instantSchema, pathReferenceSchema, scopedErrors } from './schemas';
 
 /** An agent as the API shows it. */
 export const agentSchema = z.object({
@@ -42,7 +42,7 @@ const visibleAgentSchema = agentSchema.extend({ role: agentRoleSchema });
 const grantSchema = z.object({ agentId: z.string(), userId: z.string(), role: agentRoleSchema, createdBy: z.string().nullable(), createdAt: instantSchema });
 
 /** Names an agent by id or slug. */
-export const agentParams = z.object({ agent: z.string().min(1).max(200) });
+export const agentParams = z.object({ agent: pathReferenceSchema });
 
 function agentBody(agent: Agent): z.output<typeof agentSchema> {
   return { ...agent, createdAt: instant(agent.createdAt), updatedAt: instant(agent.updatedAt) };

@@ -9,7 +9,7 @@ import { openEventStream, watchDisconnect, type EventStreamWriter } from '../../
 import { requestAgent, requestScope } from '../authentication';
 import { toErrorResponse } from '../error-response';
 import { agentParams } from './agent-routes';
-import { bearer, bodyErrors, instant, instantSchema, scopedErrors } from './schemas';
+import { bearer, bodyErrors, instant, instantSchema, pathReferenceSchema, scopedErrors } from './schemas';
 
 /** What the chat routes run on. */
 export interface ChatRouteDependencies {
@@ -55,7 +55,7 @@ const turnResultSchema = z.object({
   result: z.record(z.string(), z.unknown()),
 });
 
-const sessionParams = agentParams.extend({ session: z.string().min(1).max(200) });
+const sessionParams = agentParams.extend({ session: pathReferenceSchema });
 
 function sessionBody(session: ChatSession): z.output<typeof chatSessionSchema> {
   return { ...session, createdAt: instant(session.createdAt), updatedAt: instant(session.updatedAt) };
