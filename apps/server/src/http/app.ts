@@ -24,7 +24,7 @@ import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
-import { registerOpenAIRoutes } from './routes/openai-routes';
+import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
 export type AppDatabase = Omit<ServerDatabase, 'engine'>;
@@ -71,9 +71,9 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
     routerOptions: { maxParamLength: 256 },
     // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply: FastifyReply) => {
       const response = toErrorResponse(error);
-      void reply.code(response.status).send(response.body);
+      void reply.code(response.status).send(isOpenAIPath(request.url) ? toOpenAIError(response) : response.body);
     },
   });
   registerRequestLogging(app);

@@ -203,6 +203,8 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
       const invalid = await client.chat.completions.create({ model: 'default', messages: [] }).catch((error: unknown) => error);
       expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
       expect(invalid).toMatchObject({ status: 400, code: 'input.invalid', param: 'body.messages', type: 'invalid_request_error' });
+      const badUrl = await fetch(`${baseURL}/models/%zz`, { headers: as(tenant.owner.token) });
+      expect([badUrl.status, ((await badUrl.json()) as { error: unknown }).error]).toEqual([400, expect.objectContaining({ type: 'invalid_request_error', param: null })]);
       const badJson = await fetch(`${baseURL}/chat/completions`, { method: 'POST', headers: { ...as(tenant.owner.token), 'content-type': 'application/json' }, body: '{"model":' });
       expect([badJson.status, await badJson.json()]).toEqual([400, { error: { message: expect.any(String), type: 'invalid_request_error', code: 'request.invalid', param: null } }]);
     });

@@ -21,6 +21,11 @@ type OpenAIErrorBody = z.output<typeof openAIErrorBodySchema>;
 
 const openAIErrors = { 400: openAIErrorBodySchema, 401: openAIErrorBodySchema, 403: openAIErrorBodySchema, 404: openAIErrorBodySchema, 409: openAIErrorBodySchema, 413: openAIErrorBodySchema, 429: openAIErrorBodySchema };
 
+/** Whether a request URL is under `/v1`, where every error is in OpenAI's shape. */
+export function isOpenAIPath(url: string): boolean {
+  return url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?');
+}
+
 /** OpenAI's name for each kind of failure, by status. */
 function openAIErrorType(status: number): string {
   if (status === 401) return 'authentication_error';
