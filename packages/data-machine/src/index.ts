@@ -18,8 +18,10 @@ export { decide, denyReasons } from './access/authorize';
 export type { AccessTarget, Decision, DenyReason } from './access/authorize';
 export { authorize, check, resolveScope } from './scope/scope';
 export type { Scope } from './scope/scope';
-export { agentActions, principalFor, resolveAgentPrincipal, toolUseCapability } from './scope/agent-principal';
-export type { PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
+export { resolveBearerAccess } from './scope/request-access';
+export type { AccessOutcome, BearerAccess, BearerAccessRequest, BearerTenantCandidates, TenantMembershipRef } from './scope/request-access';
+export { agentActions, principalFor, resolveAgentPrincipal, resolveAgentRun, toolUseCapability } from './scope/agent-principal';
+export type { AgentRun, PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
 
 // tenants, users, agents, grants, tokens
 export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';

@@ -26,7 +26,7 @@ import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
-import { registerOpenAIRoutes } from './routes/openai-routes';
+import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
 export type AppDatabase = Omit<ServerDatabase, 'engine'>;
@@ -54,7 +54,7 @@ export interface AppDependencies {
   readonly handlers?: HandlerRegistry;
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
-  /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
+  /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
   /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
@@ -75,9 +75,9 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
     routerOptions: { maxParamLength: 256 },
     // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply: FastifyReply) => {
       const response = toErrorResponse(error);
-      void reply.code(response.status).send(response.body);
+      void reply.code(response.status).send(isOpenAIPath(request.url) ? toOpenAIError(response) : response.body);
     },
   });
   registerRequestLogging(app);
@@ -106,12 +106,11 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
-    if (chat) {
-      const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
-      registerChatRoutes(api, product, { service, store });
-      await registerOpenAIRoutes(api, product, service);
-    }
+    // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
+    const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+    const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });
+    registerChatRoutes(api, product, { service, store });
+    await registerOpenAIRoutes(api, product, service);
   });
   return app;
 }

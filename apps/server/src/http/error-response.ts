@@ -20,6 +20,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'route.not_found': 404,
   'auth.required': 401,
   'tenant.required': 400,
+  // Chat and /v1 without OPENAI_BASE_URL or OPENAI_API_KEY: the server, not the caller, lacks it.
+  'model.not_configured': 503,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
