@@ -27,13 +27,24 @@ export async function requestIdentity(context: DataMachineContext, request: Fast
   if (cached) return cached;
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
-  if (!match?.[1]) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
-  const identity = await authenticateBearer(context, match[1], 'http');
+  // Without an Authorization header, the console's cookie session may stand in (see console-sessions.ts).
+  const fallback = header === undefined ? fallbacks.get(request) : undefined;
+  if (!match?.[1] && !fallback) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
+  const identity = match?.[1] ? await authenticateBearer(context, match[1], 'http') : await (fallback as () => Promise<BearerAuthentication>)();
   identities.set(request, identity);
   return identity;
 }
 
 const identities = new WeakMap<FastifyRequest, BearerAuthentication>();
+const fallbacks = new WeakMap<FastifyRequest, () => Promise<BearerAuthentication>>();
+
+/**
+ * Lets a request without an `Authorization` header authenticate another way
+ * (the console's cookie session), through {@link requestIdentity} like a bearer token.
+ */
+export function authenticateRequestWith(request: FastifyRequest, authenticate: () => Promise<BearerAuthentication>): void {
+  fallbacks.set(request, authenticate);
+}
 
 /** The acting principal of the request. */
 export async function requestActor(context: DataMachineContext, request: FastifyRequest): Promise<Actor> {
