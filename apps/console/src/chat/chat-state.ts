@@ -24,6 +24,8 @@ export type ChatAction =
   | { readonly type: 'send'; readonly text: string }
   | { readonly type: 'event'; readonly event: ReceivedEvent }
   | { readonly type: 'stopped' }
+  /** The stream closed; a run that did not report its end lost its connection. */
+  | { readonly type: 'ended' }
   | { readonly type: 'failed'; readonly code: string; readonly message: string };
 
 /** Applies one action to a chat; pure, so the stream's rendering is testable without a server. */
@@ -35,6 +37,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return state.status === 'streaming' ? { ...state, status: 'stopped' } : state;
     case 'failed':
       return { ...state, status: 'failed', error: { code: action.code, message: action.message } };
+    case 'ended':
+      return state.status === 'streaming' ? { ...state, status: 'failed', error: { code: 'network.interrupted', message: 'The connection closed before the run ended; send again to go on.' } } : state;
     case 'event':
       return applyEvent(state, action.event);
   }

@@ -106,6 +106,7 @@ export function Chat({ agent, tenant, baseUrl = window.location.origin, fetch = 
         return;
       }
       for await (const received of readServerSentEvents(response.body)) dispatch({ type: 'event', event: received });
+      dispatch(controller.signal.aborted ? { type: 'stopped' } : { type: 'ended' });
     } catch (error) {
       if (controller.signal.aborted) dispatch({ type: 'stopped' });
       else dispatch({ type: 'failed', code: 'network.unreachable', message: error instanceof Error ? `The connection was lost: ${error.message}` : 'The connection was lost.' });
