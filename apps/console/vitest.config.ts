@@ -3,7 +3,6 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@data-machine/source'] },
   ssr: { resolve: { conditions: ['@data-machine/source'] } },
-  esbuild: { jsx: 'automatic' },
   test: {
     name: '@data-machine/console',
     // Component tests choose jsdom in their first line; the browser test runs in node.
