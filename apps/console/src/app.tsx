@@ -48,9 +48,9 @@ function Console() {
       <SignIn
         client={client}
         loginToken={route.page === 'login' ? route.token : undefined}
-        onSignedIn={async () => {
-          await queries.resetQueries();
+        onSignedIn={() => {
           navigate({ page: 'agents' });
+          void queries.resetQueries();
         }}
       />
     );

@@ -118,7 +118,7 @@ export function Chat({ agent, tenant, baseUrl = window.location.origin, fetch = 
   return (
     <div className="chat">
       <ChatTranscript state={state} />
-      <form className="chat-form" onSubmit={send}>
+      <form className="chat-form" onSubmit={(event) => void send(event)}>
         <TextArea
           label="Message"
           name="message"

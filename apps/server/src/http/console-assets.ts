@@ -18,6 +18,8 @@ export function registerConsoleAssets(app: FastifyInstance, directory: string): 
     // One route per built file, found at start: an unknown path stays the API's 404 in the one error shape.
     wildcard: false,
     index: 'index.html',
+    // Set per file below: the page revalidated, its hashed assets kept for a year.
+    cacheControl: false,
     setHeaders: (response, file) => {
       // Built assets carry a content hash in their name; the page that names them must be revalidated.
       const hashed = file.includes(`${path.sep}assets${path.sep}`);
