@@ -19,7 +19,8 @@ export function registerOpenApi(app: FastifyInstance): void {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A personal access token (dmpt_…) or an agent token (dmat_…)' },
-          consoleSession: { type: 'apiKey', in: 'cookie', name: 'dm_session', description: 'The web console session; a change also sends its CSRF token as x-csrf-token' },
+          // Every route that takes a bearer token also takes this cookie (when the console is served); see console-sessions.ts.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'dm_session', description: 'The web console session, accepted wherever a bearer token is; a change also sends its CSRF token as x-csrf-token' },
         },
       },
     },

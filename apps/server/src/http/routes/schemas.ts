@@ -35,5 +35,5 @@ export const pageQuery = z.strictObject({
 });
 
 
-/** Security requirement of every authenticated route: a bearer token, or the console's session cookie. */
-export const bearer: { [scheme: string]: string[] }[] = [{ bearer: [] }, { consoleSession: [] }];
+/** Security requirement of every authenticated route. */
+export const bearer = [{ bearer: [] }];
