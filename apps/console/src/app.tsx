@@ -1,4 +1,4 @@
-import { QueryClient, QueryClientProvider, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { QueryCache, QueryClient, QueryClientProvider, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { ApiError } from './api/api-error';
 import { createApiClient, unwrap, type ApiClient } from './api/client';
@@ -13,14 +13,24 @@ import { SignIn } from './session/sign-in';
 
 const tenantKey = 'data-machine.tenant';
 
-/** A query client whose requests are not retried on a refusal (only on a lost connection). */
+/**
+ * A query client whose requests are not retried on a refusal (only on a lost
+ * connection), and where any 401 re-asks who is signed in, so an expired
+ * session lands on the sign-in page wherever it is noticed.
+ */
 export function createQueryClient(): QueryClient {
-  return new QueryClient({
+  const client: QueryClient = new QueryClient({
+    queryCache: new QueryCache({
+      onError: (error, query) => {
+        if (error instanceof ApiError && error.status === 401 && query.queryKey[0] !== 'me') void client.invalidateQueries({ queryKey: ['me'] });
+      },
+    }),
     defaultOptions: {
       queries: { retry: (count, error) => count < 3 && error instanceof ApiError && error.status === 0, refetchOnWindowFocus: true },
       mutations: { retry: false },
     },
   });
+  return client;
 }
 
 /** The console: the sign-in page until a session exists, then the pages. */
