@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { unwrap, type ApiClient } from '../api/client';
 import { ErrorNotice, Section, StatusBadge } from '../components/ui';
 import { href } from '../router';
@@ -78,8 +78,10 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
     refetchInterval: (query) => pollWhileLive(query.state.data ? [query.state.data] : undefined),
   });
   const live = found.data !== undefined && !endedStatuses.has(found.data.status);
-  const logs = useQuery({ queryKey: ['job-logs', agent, job], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/logs', { params: { path } })), refetchInterval: live ? pollMs : false });
-  const children = useQuery({ queryKey: ['job-children', agent, job], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path } })), refetchInterval: live ? pollMs : false });
+  // Keyed by the status too: the job's end fetches its last log lines and children once more.
+  const status = found.data?.status;
+  const logs = useQuery({ queryKey: ['job-logs', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/logs', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
+  const children = useQuery({ queryKey: ['job-children', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
   return (
     <>
       <Section title={`Job ${job}`}>
