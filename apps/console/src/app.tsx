@@ -1,5 +1,5 @@
 import { QueryCache, QueryClient, QueryClientProvider, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { ApiError } from './api/api-error';
 import { createApiClient, unwrap, type ApiClient } from './api/client';
 import { Chat } from './chat/chat-view';
@@ -46,7 +46,9 @@ function Console() {
   const route = useRoute();
   const queries = useQueryClient();
   const [tenant, setTenant] = useState<string | undefined>(() => localStorage.getItem(tenantKey) ?? undefined);
-  const client = useMemo(() => createApiClient({ tenant: () => localStorage.getItem(tenantKey) ?? undefined }), []);
+  // The tenant every request names (x-tenant): set below once the user's tenants are known.
+  const chosen = useRef<string | undefined>(undefined);
+  const client = useMemo(() => createApiClient({ tenant: () => chosen.current }), []);
   const me = useQuery({ queryKey: ['me'], queryFn: () => unwrap(client.GET('/me')), retry: false });
   const signOut = useMutation({
     mutationFn: () => unwrap(client.DELETE('/console/session')),
@@ -71,10 +73,14 @@ function Console() {
   const tenants = me.data.tenants;
   const chooseTenant = async (slug: string) => {
     localStorage.setItem(tenantKey, slug);
+    // Before refetching: the refetched requests must already name the new tenant.
+    chosen.current = slug;
     setTenant(slug);
     await queries.invalidateQueries();
   };
-  const current = tenant ?? tenants[0]?.tenant.slug;
+  // A remembered tenant the user no longer belongs to falls back to their first.
+  const current = tenants.some((membership) => membership.tenant.slug === tenant) ? tenant : tenants[0]?.tenant.slug;
+  chosen.current = current;
   return (
     <div className="layout">
       <header className="top">
