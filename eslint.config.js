@@ -11,6 +11,8 @@ const boundary = {
     '@data-machine/testkit': { forbid: ['data-machine', '@data-machine/server'] },
     '@data-machine/pglite-dialect': { forbid: ['@data-machine/agents-api', 'data-machine', '@data-machine/server'] },
     '@data-machine/server': { forbid: [] },
+    // The console reaches the server over HTTP only: its types come from the OpenAPI document.
+    '@data-machine/console': { forbid: ['@data-machine/agents-api', 'data-machine', '@data-machine/server'] },
   },
   testOnly: ['@data-machine/testkit'],
 };
@@ -21,7 +23,7 @@ export default defineConfig(
   },
   tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.{ts,tsx}'],
     languageOptions: {
       parserOptions: {
         // Boundary fixtures sit outside every tsconfig on purpose; the boundary test lints them.
@@ -39,14 +41,14 @@ export default defineConfig(
   },
   {
     // What a package is made of; its build configs are repository tooling and may share files.
-    files: ['{packages,apps}/*/{src,test,bench}/**/*.{ts,js}'],
+    files: ['{packages,apps}/*/{src,test,bench}/**/*.{ts,tsx,js}'],
     plugins: { 'data-machine': dataMachinePlugin },
     rules: {
       'data-machine/package-boundary': ['error', boundary],
     },
   },
   {
-    files: ['**/*.{ts,js}'],
+    files: ['**/*.{ts,tsx,js}'],
     rules: { 'no-console': ['error', { allow: ['warn', 'error'] }] },
   },
 );

@@ -15,6 +15,11 @@ import { openDatabase, type ServerDatabase } from './database/database';
 import { createDefaultHandlers } from './handlers/default-handlers';
 import { redactedPaths } from './http/request-logging';
 import { createEngineRuntime } from './runtime/engine-runtime';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { issueLoginLink } from 'data-machine';
+import { loginLinkUrl, loginLinkUsage, runLoginLinkCommand } from './cli/login-link';
+import { renderOpenApiDocument } from './http/openapi-document';
 import { createSchedulerRuntime } from './runtime/scheduler-runtime';
 
 /** A failure to start that the operator can act on; printed as one line. */
@@ -49,6 +54,9 @@ const usage = `Usage: data-machine [start | serve | worker | scheduler | migrate
   migrate    run migrations and exit
   init       --email <address> [--name <display name>] [--tenant <slug>]
              run migrations, create the first tenant and its owner, print the owner's token
+             and a console login link
+  ${loginLinkUsage}
+  openapi    print the OpenAPI document of the HTTP API (no database needed)
   Every mode stops gracefully on SIGTERM or SIGINT: no new requests nor jobs, in-flight
   ones finish (or their jobs are released), then the database is closed.
 Administration (act as --as <email>, --as system or --token <token>; --json on every command):
@@ -61,6 +69,21 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${usage}\n`);
     return 0;
+  }
+  if (command === 'openapi') {
+    process.stdout.write(`${JSON.stringify(await renderOpenApiDocument(), null, 2)}\n`);
+    return 0;
+  }
+  if (command === 'login-link') {
+    const config = loadConfig(process.env);
+    try {
+      process.stdout.write(runLoginLinkCommand(argv.slice(1), { publicUrl: config.publicUrl, secretKey: await resolveSecretKey(config.secretKey), now: new Date() }));
+      return 0;
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      process.stderr.write(`data-machine: ${error.message}\n`);
+      return 2;
+    }
   }
   const admin = findAdminCommand(argv);
   if (admin) return runAdmin(admin, argv);
@@ -99,13 +122,13 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write('data-machine: already initialised (the database has a tenant)\n');
       return 1;
     }
-    printOwnerToken(initialised);
+    printOwnerToken(initialised, ownerLoginLink(config, secretKey, initialised));
     return 0;
   }
   if (config.database.kind === 'pglite') {
     // README command 1 ends with a usable server: the embedded first start makes its owner.
     const initialised = await initialiseIfEmpty(context, { email: 'owner@data-machine.local', displayName: 'Owner', tenantSlug: 'default', tenantName: 'Default' });
-    if (initialised) printOwnerToken(initialised);
+    if (initialised) printOwnerToken(initialised, ownerLoginLink(config, secretKey, initialised));
   }
   // The server's registered agents: modules that declare agents add an onInit
   // callback here. Their rows are reconciled into the home tenant before serving.
@@ -163,6 +186,12 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         secretKey,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),
+        console: {
+          secretKey,
+          secureCookies: config.publicUrl.startsWith('https:'),
+          policy: config.consoleSession,
+          assetsDir: consoleAssetsDir(),
+        },
       })
     : undefined;
   if (app) {
@@ -225,11 +254,22 @@ function initOptions(args: readonly string[]): FirstOwner | UsageError {
   }
 }
 
-function printOwnerToken({ tenant, owner, ownerToken }: Initialised): void {
+function printOwnerToken({ tenant, owner, ownerToken }: Initialised, loginLink: string): void {
   process.stdout.write(
     `data-machine: created tenant "${tenant.slug}" owned by ${owner.email}\n` +
-      `data-machine: owner token (shown once, keep it): ${ownerToken}\n`,
+      `data-machine: owner token (shown once, keep it): ${ownerToken}\n` +
+      `data-machine: console login link (one use, 15 minutes): ${loginLink}\n`,
   );
+}
+
+function ownerLoginLink(config: ServerConfig, secretKey: string, { owner }: Initialised): string {
+  return loginLinkUrl(config.publicUrl, issueLoginLink({ email: owner.email, secretKey, now: new Date() }).token);
+}
+
+/** The console's built files: `apps/console/dist` beside this server's `dist`, when it was built. */
+function consoleAssetsDir(): string | undefined {
+  const directory = fileURLToPath(new URL('../../console/dist', import.meta.url));
+  return existsSync(directory) ? directory : undefined;
 }
 
 main(process.argv.slice(2)).then(

@@ -100,6 +100,23 @@ describe('data-machine CLI', () => {
     });
   });
 
+  it('prints a console login link beside a running embedded server, which signs its user in once', { timeout: deadline }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
+    expect(output()).toMatch(/console login link \(one use, 15 minutes\): http:\/\/\S+\/#\/login\/dmll_\S+/);
+    const printed = await runCli(['login-link', '--as', 'owner@data-machine.local'], { DM_DATA_DIR: dataDir, PUBLIC_URL: url });
+    expect(printed.code).toBe(0);
+    const token = new RegExp(`^${url}/#/login/(dmll_\\S+)\n`).exec(printed.stdout)?.[1];
+    expect(token).toBeDefined();
+    const signIn = () => fetch(`${url}/console/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ loginToken: token }) });
+    const first = await signIn();
+    expect([first.status, ((await first.json()) as { user: { email: string } }).user.email]).toEqual([201, 'owner@data-machine.local']);
+    expect((await signIn()).status).toBe(401);
+    expect(await runCli(['login-link'], { DM_DATA_DIR: dataDir })).toMatchObject({ code: 2, stderr: 'data-machine: login-link needs --as <email>\n' });
+    expect(await stop(child)).toBe(0);
+  });
+
   it('answers init without --email, or with an unknown option, with one usage line and exit code 2', { timeout: deadline }, async () => {
     expect(await runCli(['init'], {})).toMatchObject({ code: 2, stderr: "data-machine: init needs --email <address>. Try 'data-machine help'.\n" });
     const unknown = await runCli(['init', '--email', 'a@b.test', '--colour', 'red'], {});

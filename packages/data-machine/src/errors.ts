@@ -23,6 +23,13 @@ export const dataMachineErrorCodes = [
   'token.invalid',
   'token.expired',
   'token.revoked',
+  // console sign-in: one-time login links and cookie sessions
+  'login_link.invalid',
+  'login_link.expired',
+  'login_link.used',
+  'console_session.invalid',
+  'console_session.expired',
+  'console_session.revoked',
   // chat sessions (transcripts as product records)
   'session.not_found',
   'session.busy',

@@ -44,6 +44,18 @@ export type { UserToken } from './tokens/user-token-repository';
 export { authenticateBearer } from './tokens/authenticate-bearer';
 export type { BearerAuthentication } from './tokens/authenticate-bearer';
 
+// console sign-in: one-time login links and cookie sessions
+export { defaultLoginLinkLifetimeMs, issueLoginLink, loginLinkPrefix, redeemLoginLink } from './console-sessions/login-link';
+export type { LoginLinkRequest } from './console-sessions/login-link';
+export {
+  authenticateConsoleSession,
+  consoleSessionPrefix,
+  createConsoleSession,
+  defaultConsoleSessionPolicy,
+  revokeConsoleSession,
+} from './console-sessions/console-session-repository';
+export type { ConsoleSession, ConsoleSessionAuthentication, ConsoleSessionPolicy, NewConsoleSession } from './console-sessions/console-session-repository';
+
 // chat sessions: the substrate's transcripts, per scope
 export { chatSessionListSchema, chatSessionReadSchema, deleteChatSession, getChatSession, listChatSessions, newChatSessionSchema, renameChatSession, startChatSession } from './transcripts/chat-sessions';
 export type { ChatSession, ChatSessionPage, ChatSessionStore, ChatTranscript } from './transcripts/chat-sessions';

@@ -28,7 +28,19 @@ describe('server configuration', () => {
       secretKey: { kind: 'file', path: path.join(cwd, '.data', 'secret-key') },
       homeTenant: 'default',
       rateLimit: { max: 600, windowMs: 60_000 },
+      publicUrl: 'http://127.0.0.1:3000',
+      consoleSession: { idleMs: 720 * 60_000, absoluteMs: 168 * 3_600_000 },
     });
+  });
+
+  it('reads the public URL (console cookies are Secure when it is https) and the console session lifetimes', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://dm.example.com/', CONSOLE_SESSION_IDLE_MINUTES: '30', CONSOLE_SESSION_MAX_HOURS: '8' }, cwd)).toMatchObject({
+      publicUrl: 'https://dm.example.com',
+      consoleSession: { idleMs: 30 * 60_000, absoluteMs: 8 * 3_600_000 },
+    });
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }, cwd).publicUrl).toBe('http://localhost:8080');
+    expect(problemsOf({ PUBLIC_URL: 'ftp://x' })).toEqual(['PUBLIC_URL must be an http:// or https:// URL (got "ftp://x")']);
+    expect(problemsOf({ CONSOLE_SESSION_IDLE_MINUTES: '0' })).toEqual(['CONSOLE_SESSION_IDLE_MINUTES must be a whole number from 1 to 10080 (got "0")']);
   });
 
   it('reads the home tenant of registered agents', () => {

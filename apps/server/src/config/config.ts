@@ -53,6 +53,26 @@ export const serverEnvironmentSchema = z.object({
     .describe(
       'Encrypts handler credentials and signs links and webhooks. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
     ),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe(
+      'The address people reach the server at: login links are printed with it, and console cookies are `Secure` when it is https. Unset: `http://<HOST>:<PORT>` (`localhost` for an unspecified HOST).',
+    ),
+  CONSOLE_SESSION_IDLE_MINUTES: z.coerce
+    .number({ error: 'must be a whole number from 1 to 10080' })
+    .int('must be a whole number from 1 to 10080')
+    .min(1, 'must be a whole number from 1 to 10080')
+    .max(10_080, 'must be a whole number from 1 to 10080')
+    .default(720)
+    .describe('A console session signs out after this many minutes without a request.'),
+  CONSOLE_SESSION_MAX_HOURS: z.coerce
+    .number({ error: 'must be a whole number from 1 to 2160' })
+    .int('must be a whole number from 1 to 2160')
+    .min(1, 'must be a whole number from 1 to 2160')
+    .max(2160, 'must be a whole number from 1 to 2160')
+    .default(168)
+    .describe('A console session signs out this many hours after sign-in, however busy.'),
   RATE_LIMIT_MAX: z.coerce
     .number({ error: 'must be a whole number from 1' })
     .int('must be a whole number from 1')
@@ -91,6 +111,10 @@ export interface ServerConfig {
   readonly homeTenant: string;
   /** Requests per window and token (or client address). */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** The address people reach the server at, without a trailing slash. */
+  readonly publicUrl: string;
+  /** Console sessions: idle and absolute lifetimes. */
+  readonly consoleSession: { readonly idleMs: number; readonly absoluteMs: number };
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -143,7 +167,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
     homeTenant: env.DM_HOME_TENANT,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    publicUrl: (env.PUBLIC_URL ?? defaultPublicUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
+    consoleSession: { idleMs: env.CONSOLE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: env.CONSOLE_SESSION_MAX_HOURS * 3_600_000 },
   };
+}
+
+function defaultPublicUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${reachable}:${port}`;
 }
 
 function presentValues(values: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -27,6 +27,8 @@ import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
 import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
+import { registerConsoleSessionRoutes, registerConsoleSessions, type ConsoleSessionOptions } from './console-sessions';
+import { registerConsoleAssets } from './console-assets';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
 export type AppDatabase = Omit<ServerDatabase, 'engine'>;
@@ -58,6 +60,14 @@ export interface AppDependencies {
   readonly chat?: ChatOptions;
   /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
+  /** The web console: cookie sign-in and, with `assetsDir`, its built files at `/`; without it, neither. */
+  readonly console?: ConsoleOptions;
+}
+
+/** What the web console is served with. */
+export interface ConsoleOptions extends ConsoleSessionOptions {
+  /** The console's built files (`apps/console/dist`); absent or missing on disk: the API only. */
+  readonly assetsDir?: string;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -67,7 +77,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, console: consoleOptions, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -94,9 +104,14 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets, jobEngine);
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
+  if (consoleOptions) {
+    registerConsoleSessions(app, product, consoleOptions);
+    if (consoleOptions.assetsDir !== undefined) registerConsoleAssets(app, consoleOptions.assetsDir);
+  }
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {
     await registerRateLimit(api, product, rateLimit);
+    if (consoleOptions) registerConsoleSessionRoutes(api, product, consoleOptions);
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);

@@ -66,9 +66,20 @@ const accesses = new WeakMap<FastifyRequest, Promise<BearerAccess>>();
 async function resolveRequestAccess(context: DataMachineContext, request: FastifyRequest): Promise<BearerAccess> {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
-  if (!match?.[1]) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
   const named = request.headers[tenantHeader];
   const tenantRef = typeof named === 'string' && named !== '' ? named : undefined;
+  if (!match?.[1]) {
+    // Without an Authorization header, the console's cookie session may stand in (see console-sessions.ts);
+    // its scope is resolved on its own, and routes decide their agent through the product's functions.
+    const fallback = header === undefined ? fallbacks.get(request) : undefined;
+    if (!fallback) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
+    const identity = await fallback();
+    const scope = await scopeInTenant(context, identity, tenantRef).then(
+      (value): AccessOutcome<Scope> => ({ ok: true, value }),
+      (error: unknown): AccessOutcome<Scope> => ({ ok: false, error }),
+    );
+    return { identity, scope };
+  }
   const agent = routeAgent(request);
   return resolveBearerAccess(context, { secret: match[1], channel: 'http', tenantRef, chooseTenant: (candidates) => chooseTenant(candidates, tenantRef), agent });
 }
@@ -88,6 +99,18 @@ function routeAgent(request: FastifyRequest): { ref: string; action: Action } | 
  */
 export async function requestIdentity(context: DataMachineContext, request: FastifyRequest): Promise<BearerAuthentication> {
   return (await requestAccess(context, request)).identity;
+}
+
+const fallbacks = new WeakMap<FastifyRequest, () => Promise<BearerAuthentication>>();
+
+/**
+ * Lets a request without an `Authorization` header authenticate another way
+ * (the console's cookie session), through {@link requestIdentity} like a
+ * bearer token. Register it before the request's access is first asked for
+ * (an `onRequest` hook added before the rate limit's).
+ */
+export function authenticateRequestWith(request: FastifyRequest, authenticate: () => Promise<BearerAuthentication>): void {
+  fallbacks.set(request, authenticate);
 }
 
 /** The acting principal of the request. */

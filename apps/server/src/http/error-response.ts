@@ -22,6 +22,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'tenant.required': 400,
   // Chat and /v1 without OPENAI_BASE_URL or OPENAI_API_KEY: the server, not the caller, lacks it.
   'model.not_configured': 503,
+  // A cookie-authenticated change without the session's CSRF token: the caller is known, the request refused.
+  'csrf.invalid': 403,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
@@ -82,6 +84,13 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'token.invalid': 401,
   'token.expired': 401,
   'token.revoked': 401,
+  // console sign-in
+  'login_link.invalid': 401,
+  'login_link.expired': 401,
+  'login_link.used': 401,
+  'console_session.invalid': 401,
+  'console_session.expired': 401,
+  'console_session.revoked': 401,
   // data-machine: jobs, queues, logs
   'flow.not_found': 404,
   'job.not_found': 404,

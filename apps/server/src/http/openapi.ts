@@ -16,7 +16,13 @@ export function registerOpenApi(app: FastifyInstance): void {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Data Machine', description: 'Agents as scoped, durable citizens, and automation on them.', version: '0.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A personal access token (dmpt_…) or an agent token (dmat_…)' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A personal access token (dmpt_…) or an agent token (dmat_…)' },
+          // Every route that takes a bearer token also takes this cookie (when the console is served); see console-sessions.ts.
+          consoleSession: { type: 'apiKey', in: 'cookie', name: 'dm_session', description: 'The web console session, accepted wherever a bearer token is; a change also sends its CSRF token as x-csrf-token' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
     hideUntagged: false,

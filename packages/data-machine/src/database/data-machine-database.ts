@@ -294,6 +294,27 @@ export interface UserTokenTable {
   created_at: Timestamp;
 }
 
+/** A console cookie session (see console-sessions/). */
+export interface ConsoleSessionTable {
+  id: string;
+  secret_hash: string;
+  user_id: string;
+  tenant_id: string | null;
+  csrf_hash: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+/** A one-time login link already redeemed. */
+export interface LoginLinkUseTable {
+  link_id: string;
+  user_id: string;
+  used_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 /** Where an agent row came from: the product, or a registry definition reconciled at boot. */
 export type AgentOrigin = 'product' | 'registry';
 
@@ -328,6 +349,8 @@ export interface DataMachineDatabase {
   dm_tenants: TenantTable;
   dm_users: UserTable;
   dm_user_tokens: UserTokenTable;
+  dm_console_sessions: ConsoleSessionTable;
+  dm_login_link_uses: LoginLinkUseTable;
   dm_memberships: MembershipTable;
   dm_agents: AgentTable;
   dm_agent_owner_counts: AgentOwnerCountTable;

@@ -7,7 +7,7 @@
  */
 export const productTables = {
   /** The tenants themselves and the people who belong to them. */
-  global: ['dm_tenants', 'dm_users', 'dm_user_tokens', 'dm_scheduler_leases', 'dm_system_tasks'],
+  global: ['dm_tenants', 'dm_users', 'dm_user_tokens', 'dm_console_sessions', 'dm_login_link_uses', 'dm_scheduler_leases', 'dm_system_tasks'],
   /** A tenant's own rows, about no one agent. `dm_agents` is here: its `id` is the agent. */
   tenantLevel: ['dm_memberships', 'dm_agents', 'dm_agent_owner_counts'],
   /** Everything else: scoped to an agent. */

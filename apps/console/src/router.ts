@@ -1,0 +1,67 @@
+import { useEffect, useState } from 'react';
+
+/** A page of the console, read from the part of the address after `#`. */
+export type Route =
+  | { readonly page: 'login'; readonly token: string | undefined }
+  | { readonly page: 'agents' }
+  | { readonly page: 'agent'; readonly agent: string }
+  | { readonly page: 'chat'; readonly agent: string }
+  | { readonly page: 'jobs'; readonly agent: string }
+  | { readonly page: 'job'; readonly agent: string; readonly job: string }
+  | { readonly page: 'flows'; readonly agent: string }
+  | { readonly page: 'not_found'; readonly path: string };
+
+/**
+ * Reads a route from a hash (`#/agents/writer/chat`). Pages live after `#`
+ * so that no console address is ever an API path on the server.
+ */
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '') || '/';
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const [first, agent, section, id, ...rest] = parts;
+  if (first === undefined) return { page: 'agents' };
+  if (first === 'login' && parts.length <= 2) return { page: 'login', token: agent };
+  if (first === 'agents' && rest.length === 0) {
+    if (agent === undefined) return { page: 'agents' };
+    if (section === undefined) return { page: 'agent', agent };
+    if (section === 'chat' && id === undefined) return { page: 'chat', agent };
+    if (section === 'flows' && id === undefined) return { page: 'flows', agent };
+    if (section === 'jobs') return id === undefined ? { page: 'jobs', agent } : { page: 'job', agent, job: id };
+  }
+  return { page: 'not_found', path };
+}
+
+/** The address of a route, for links. */
+export function href(route: Exclude<Route, { page: 'not_found' }>): string {
+  const part = encodeURIComponent;
+  switch (route.page) {
+    case 'login':
+      return route.token === undefined ? '#/login' : `#/login/${part(route.token)}`;
+    case 'agents':
+      return '#/agents';
+    case 'agent':
+      return `#/agents/${part(route.agent)}`;
+    case 'chat':
+    case 'jobs':
+    case 'flows':
+      return `#/agents/${part(route.agent)}/${route.page}`;
+    case 'job':
+      return `#/agents/${part(route.agent)}/jobs/${part(route.job)}`;
+  }
+}
+
+/** The current route, following the address as it changes. */
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const follow = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  return route;
+}
+
+/** Goes to a route. */
+export function navigate(route: Exclude<Route, { page: 'not_found' }>): void {
+  window.location.hash = href(route);
+}

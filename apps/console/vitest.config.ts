@@ -1,0 +1,11 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@data-machine/source'] },
+  ssr: { resolve: { conditions: ['@data-machine/source'] } },
+  test: {
+    name: '@data-machine/console',
+    // Component tests choose jsdom in their first line; the browser test runs in node.
+    include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
+  },
+});
