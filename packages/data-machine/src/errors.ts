@@ -72,6 +72,12 @@ export const dataMachineErrorCodes = [
   'step.failed',
   'step.unsafe_retry',
   'step.unsupported',
+  // human approval of held tool calls
+  'approval.not_found',
+  'approval.already_resolved',
+  'approval.expired',
+  'approval.link_invalid',
+  'approval.link_expired',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

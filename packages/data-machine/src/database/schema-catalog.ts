@@ -26,5 +26,6 @@ export const productTables = {
     'dm_handler_state',
     'dm_remote_identities',
     'dm_job_effects',
+    'dm_pending_actions',
   ],
 } as const;
