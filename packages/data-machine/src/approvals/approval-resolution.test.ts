@@ -71,9 +71,11 @@ await describeEachDatabase<DataMachineDatabase>('pending actions', (database) =>
 
   describe('listing and reading', () => {
     it('lists actions newest first, by agent and status, a page at a time', async () => {
-      const a = await heldAction();
+      // Later than every other action of the suite, and one after the other.
       const start = context.now();
       context.setNow(new Date(start.getTime() + 1000));
+      const a = await heldAction();
+      context.setNow(new Date(start.getTime() + 2000));
       const b = await heldAction().finally(() => context.setNow(start));
       const page = await listPendingActions(context, world.viewer, { agent: 'bot', status: 'pending', limit: 1 });
       expect(page.items.map((item) => item.id)).toEqual([b.id]);
