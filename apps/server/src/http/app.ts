@@ -16,6 +16,7 @@ import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
+import { registerApprovalRoutes } from './routes/approval-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
@@ -54,6 +55,8 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
   readonly chat?: ChatOptions;
+  /** The server secret (`SECRET_KEY`): signs approval links; without it there are no link routes. */
+  readonly secretKey?: string;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -63,7 +66,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -101,6 +104,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
+    registerApprovalRoutes(api, product, { engine: jobEngine?.engine, secretKey });
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
       const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });

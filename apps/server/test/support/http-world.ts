@@ -20,6 +20,9 @@ import { buildApp, type AppDependencies } from '../../src/http/app';
 const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 
 /** The app on the suite's (migrated) database, with the context it runs on and that context's clock (real time until set). */
+/** The server secret test apps sign approval links with. */
+export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
+
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
   options: Pick<AppDependencies, 'rateLimit' | 'chat'> = {},
@@ -36,6 +39,7 @@ export async function startApp(
     rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
     ...(options.chat ? { chat: options.chat } : {}),
     jobEngine: { engine, workersRunning: () => null },
+    secretKey: testSecretKey,
   });
   app.addHook('onClose', () => engine.stop());
   await engine.start();

@@ -3,7 +3,7 @@ import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
 import { loadAccess, type Scope } from '../scope/scope';
 import { inTenant, inTransaction, type TenantTransaction } from '../scope/tenant-transaction';
-import { verifyApprovalLink } from './approval-links';
+import { signApprovalLink, verifyApprovalLink } from './approval-links';
 import { approvalSignal, type ApprovalDecisionKind, type ApprovalResolution, type PendingAction } from './pending-action';
 import { decideAction, duePendingActions, findActionRow, toPendingAction, visibleOrMissing, type ActionDecision } from './pending-action-repository';
 
@@ -78,6 +78,31 @@ export async function resolveByApprovalLink(
   return inTenant(context, claims.tenantId, null, (trx) =>
     decideAndRelease(context, trx, release, claims.actionId, claims.decision, { decidedBy: null, decidedVia: 'link', nonce: claims.nonce, ...reasonOf(resolution) }, claims.tenantId),
   );
+}
+
+/** A pair of signed links for one pending action, and when they stop working. */
+export interface ApprovalLinks {
+  readonly accept: string;
+  readonly reject: string;
+  readonly expiresAt: Date;
+}
+
+/**
+ * Signs an accept and a reject link for a pending action, for a member who
+ * may resolve it (to forward them, or to send them in a notification). They
+ * expire with the action, or after `ttlMs` if sooner (default one day).
+ */
+export function issueApprovalLinks(context: DataMachineContext, scope: Scope, secret: string | Uint8Array, actionId: string, options: { readonly ttlMs?: number } = {}): Promise<ApprovalLinks> {
+  return inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
+    const [row, access] = await Promise.all([findActionRow(trx, actionId), loadAccess(trx, scope)]);
+    visibleOrMissing(context, scope, access, row, actionId, 'approval.resolve');
+    if (row.status !== 'pending') {
+      throw new DataMachineError('approval.already_resolved', `The action "${actionId}" was already decided: it is ${row.status}.`, { details: { action: actionId, status: row.status } });
+    }
+    const expiresAt = new Date(Math.min(row.expires_at.getTime(), context.now().getTime() + (options.ttlMs ?? 24 * 60 * 60 * 1000)));
+    const claims = { tenantId: scope.tenantId, actionId, expiresAt };
+    return { accept: signApprovalLink(secret, { ...claims, decision: 'accept' }), reject: signApprovalLink(secret, { ...claims, decision: 'reject' }), expiresAt };
+  });
 }
 
 /** What one expiry sweep did. */
