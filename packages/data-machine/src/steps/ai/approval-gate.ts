@@ -88,12 +88,20 @@ export async function createApprovalGate(options: ApprovalGateOptions): Promise<
           }
           held.push({ call, action });
         }
-        return held;
+        if (held.some(({ action }) => action.status === 'pending')) return { held, approvals: [] };
+        const approvals: ApprovalDecision[] = [];
+        for (const { call, action } of held) {
+          const decision = decisionFor(call, action);
+          // An accepted action whose stored call is not the held one is never run: it failed.
+          if (!decision.approved && action.status !== 'rejected') await settleAction(context, trx, action.id, { status: 'failed', result: { reason: decision.reason ?? null } });
+          approvals.push(decision);
+        }
+        return { held, approvals };
       });
-      const waiting = actions.find(({ action }) => action.status === 'pending');
+      const waiting = actions.held.find(({ action }) => action.status === 'pending');
       if (waiting) return { kind: 'wait', signal: approvalSignal(waiting.action.id), until: waiting.action.expiresAt };
-      for (const { action } of actions) noteRejected(action);
-      return { kind: 'decided', approvals: actions.map(({ call, action }) => decisionFor(call, action)) };
+      for (const { action } of actions.held) noteRejected(action);
+      return { kind: 'decided', approvals: actions.approvals };
     },
     async settle(approvals, result) {
       const approved = approvals.filter((decision) => decision.approved);
