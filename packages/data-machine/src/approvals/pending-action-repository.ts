@@ -14,19 +14,7 @@ import { parseInput } from '../input';
 type PendingActionRow = Selectable<PendingActionTable>;
 
 /** A call to hold: what {@link holdPendingAction} stores. */
-export interface NewPendingAction {
-  readonly agentId: string;
-  readonly jobId: string;
-  readonly stepKey: string;
-  readonly toolCallId: string;
-  readonly kind: string;
-  readonly summary: string;
-  readonly preview: unknown;
-  readonly toolName: string;
-  readonly input: unknown;
-  readonly triggeredBy: string | null;
-  readonly expiresAt: Date;
-}
+export type NewPendingAction = Pick<PendingAction, 'agentId' | 'jobId' | 'stepKey' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'>;
 
 /**
  * Stores a held call as a `pending` action, or returns the one already stored
