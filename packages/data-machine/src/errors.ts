@@ -74,6 +74,9 @@ export const dataMachineErrorCodes = [
   'step.unsafe_retry',
   'step.unsupported',
   'webhook_gate.timed_out',
+  // handler secrets
+  'secret.not_found',
+  'secret.unreadable',
   // human approval of held tool calls
   'approval.not_found',
   'approval.already_resolved',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -5,13 +6,14 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createSecretBox, handlerSecretsPurpose, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
 import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
+import { registerSecretRoutes } from './routes/secret-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
@@ -55,7 +57,7 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
   readonly chat?: ChatOptions;
-  /** The server secret (`SECRET_KEY`): signs approval links; without it there are no link routes. */
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and signs approval links. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
 }
 
@@ -66,7 +68,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -80,7 +82,8 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     },
   });
   registerRequestLogging(app);
-  registerMetrics(app);
+  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  registerMetrics(app, { automation: { gauges: () => readAutomationGauges(product), ended: (window) => readEndedWork(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');
@@ -91,7 +94,6 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
   );
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets, jobEngine);
-  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {
@@ -99,6 +101,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
+    registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);

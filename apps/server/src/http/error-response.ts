@@ -129,6 +129,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'step.unsafe_retry': 409,
   'step.unsupported': 400,
   'webhook_gate.timed_out': 409,
+  'secret.not_found': 404,
+  'secret.unreadable': 409,
   'approval.not_found': 404,
   'approval.already_resolved': 409,
   // Past its expiry the action is rejected by the sweep; a decision can no longer be taken.

@@ -27,5 +27,6 @@ export const productTables = {
     'dm_remote_identities',
     'dm_job_effects',
     'dm_pending_actions',
+    'dm_agent_secrets',
   ],
 } as const;
