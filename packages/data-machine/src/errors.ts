@@ -84,6 +84,12 @@ export const dataMachineErrorCodes = [
   // handler secrets
   'secret.not_found',
   'secret.unreadable',
+  // human approval of held tool calls
+  'approval.not_found',
+  'approval.already_resolved',
+  'approval.expired',
+  'approval.link_invalid',
+  'approval.link_expired',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -228,3 +228,23 @@ export { createJobEffectsRecorder } from './engine/job-effects';
 // the database
 export type { AgentOrigin, DataMachineDatabase } from './database/data-machine-database';
 export { dataMachineMigrations, migrateDataMachine } from './database/data-machine-migrations';
+
+// human approval of agent actions (issue 13): tool modes, pending actions, signed links, the expiry sweep
+export { agentToolModesSchema, resolveToolMode, toolModeSchema, toolModes } from './approvals/tool-mode';
+export type { AgentToolModes, RunMode, ToolMode, ToolModeDecision, ToolModeRules, ToolModeSource, ToolModeSubject } from './approvals/tool-mode';
+export {
+  approvalDecisionSchema,
+  approvalDecisions,
+  approvalResolutionSchema,
+  approvalSignal,
+  pendingActionListOptionsSchema,
+  pendingActionStatusSchema,
+  pendingActionStatuses,
+} from './approvals/pending-action';
+export type { ApprovalDecisionKind, ApprovalResolution, DecidedVia, PendingAction, PendingActionListOptions, PendingActionStatus } from './approvals/pending-action';
+export { getPendingAction, listPendingActions } from './approvals/pending-action-repository';
+export { expiredReason, expirePendingActions, issueApprovalLinks, previewApprovalLink, resolveByApprovalLink, resolvePendingAction } from './approvals/approval-resolution';
+export type { ApprovalExpiryReport, ApprovalLinkPreview, ApprovalLinks, ApprovalReleasePayload, ReleaseJob } from './approvals/approval-resolution';
+export { signApprovalLink, verifyApprovalLink } from './approvals/approval-links';
+export type { ApprovalLinkClaims } from './approvals/approval-links';
+export { createApprovalExpiryTask } from './approvals/approval-expiry-task';

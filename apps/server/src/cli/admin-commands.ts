@@ -26,6 +26,7 @@ import {
 } from 'data-machine';
 import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
+import { approvalCommands } from './approval-commands';
 import { automationCommands } from './automation-commands';
 import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
@@ -201,7 +202,7 @@ const identityCommands: readonly AdminCommand[] = [
 ];
 
 /** Every administration command: identity, then automation (pipelines, flows, queues, jobs). */
-export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands];
+export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...approvalCommands];
 
 /** The administration command `argv` names, if any (its words come first). */
 export function findAdminCommand(argv: readonly string[]): AdminCommand | undefined {

@@ -24,7 +24,7 @@ import {
 import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandInput, type CommandResult, type Values } from './command';
 
 /** `--limit` and `--cursor`, as the product's page options. */
-function page(values: Values): { limit?: number; cursor?: string } {
+export function page(values: Values): { limit?: number; cursor?: string } {
   const limit = optional(values, 'limit');
   const cursor = optional(values, 'cursor');
   if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError('--limit must be a whole number');
@@ -40,7 +40,7 @@ function instantOption(values: Values, name: string): Date | undefined {
   return date;
 }
 
-const nextPage = (cursor: string | null): string | undefined => (cursor === null ? undefined : `more: --cursor ${cursor}`);
+export const nextPage = (cursor: string | null): string | undefined => (cursor === null ? undefined : `more: --cursor ${cursor}`);
 
 function flowRow(flow: Flow): Record<string, unknown> {
   return { slug: flow.slug, name: flow.name, paused: flow.paused, schedule: flow.schedule.kind === 'interval' ? flow.schedule.every : flow.schedule.kind, id: flow.id };

@@ -18,6 +18,7 @@ import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
+import { registerApprovalRoutes } from './routes/approval-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
@@ -58,7 +59,7 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
-  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets. Default: a random key for this app alone (tests). */
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and signs approval links. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
   /** The web console: cookie sign-in and, with `assetsDir`, its built files at `/`; without it, neither. */
   readonly console?: ConsoleOptions;
@@ -121,6 +122,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
+    registerApprovalRoutes(api, product, { engine: jobEngine?.engine, secretKey });
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
     const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });

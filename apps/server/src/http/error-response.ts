@@ -142,6 +142,13 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'webhook_gate.timed_out': 409,
   'secret.not_found': 404,
   'secret.unreadable': 409,
+  'approval.not_found': 404,
+  'approval.already_resolved': 409,
+  // Past its expiry the action is rejected by the sweep; a decision can no longer be taken.
+  'approval.expired': 410,
+  // A link that is not ours, was altered, or is for another action or decision: refused without saying which.
+  'approval.link_invalid': 403,
+  'approval.link_expired': 410,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

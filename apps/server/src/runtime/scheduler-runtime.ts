@@ -1,5 +1,5 @@
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
-import { createRetentionTask, createScheduler, startFlowRun, type DataMachineContext, type FlowRunStarter, type JobEngine, type Scheduler, type SchedulerOptions } from 'data-machine';
+import { createApprovalExpiryTask, createRetentionTask, createScheduler, signalJob, startFlowRun, type DataMachineContext, type FlowRunStarter, type JobEngine, type Scheduler, type SchedulerOptions } from 'data-machine';
 import type { ServerDatabase } from '../database/database';
 
 /** What {@link createSchedulerRuntime} builds on. */
@@ -25,7 +25,13 @@ export function createSchedulerRuntime(options: SchedulerRuntimeOptions): Schedu
     context,
     starter: flowRunStarter(context, engine),
     logger: options.logger,
-    systemTasks: [createRetentionTask({ transcripts: createPostgresTranscriptStore({ db: options.database.db }) })],
+    systemTasks: [
+      createRetentionTask({ transcripts: createPostgresTranscriptStore({ db: options.database.db }) }),
+      // Expired approvals are rejected and their jobs released, as a decision through the API would.
+      createApprovalExpiryTask(async (trx, { jobId, signal, payload }) => {
+        await signalJob(context, engine, trx, { jobId, signal, payload });
+      }),
+    ],
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
   });
 }

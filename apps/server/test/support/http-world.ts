@@ -20,6 +20,9 @@ import { buildApp, type AppDependencies } from '../../src/http/app';
 const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 
 /** The app on the suite's (migrated) database, with the context it runs on and that context's clock (real time until set). */
+/** The server secret test apps sign approval links with. */
+export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
+
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
   options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console'> = {},
@@ -37,6 +40,7 @@ export async function startApp(
     ...(options.chat ? { chat: options.chat } : {}),
     ...(options.console ? { console: options.console } : {}),
     jobEngine: { engine, workersRunning: () => null },
+    secretKey: testSecretKey,
   });
   app.addHook('onClose', () => engine.stop());
   await engine.start();

@@ -1,5 +1,6 @@
 import { toolPolicySchema } from '@data-machine/agents-api';
 import { z } from 'zod';
+import { agentToolModesSchema } from '../approvals/tool-mode';
 
 /**
  * An agent's configuration, stored as JSON on its row and validated on every
@@ -11,6 +12,8 @@ export const agentConfigSchema = z
     instructions: z.string().max(100_000).optional(),
     model: z.string().min(1).max(200).optional(),
     toolPolicy: toolPolicySchema.optional(),
+    /** Per tool and per category: `direct`, `preview` (a human approves each call) or `forbidden`. See `resolveToolMode`. */
+    toolModes: agentToolModesSchema.optional(),
     /** Text the agent's SOUL.md is scaffolded from. */
     soulSeed: z.string().max(20_000).optional(),
     /** Initial memory files by name (`MEMORY.md`, …). */

@@ -280,6 +280,35 @@ export interface JobEffectTable {
   created_at: Timestamp;
 }
 
+/** Where a pending action stands; see migration 0012. */
+export type PendingActionStatus = 'pending' | 'applying' | 'accepted' | 'rejected' | 'failed';
+
+/** A tool call held for a human's decision (migration 0012). */
+export interface PendingActionTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  job_id: string;
+  step_key: string;
+  tool_call_id: string;
+  kind: string;
+  summary: string;
+  preview: Json<unknown>;
+  tool_name: string;
+  input: Json<unknown>;
+  triggered_by: string | null;
+  status: PendingActionStatus;
+  expires_at: Timestamp;
+  decided_by: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_via: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_nonce: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  reason: ColumnType<string | null, string | null | undefined, string | null>;
+  result: ColumnType<unknown, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -371,4 +400,5 @@ export interface DataMachineDatabase {
   dm_handler_state: HandlerStateTable;
   dm_remote_identities: RemoteIdentityTable;
   dm_job_effects: JobEffectTable;
+  dm_pending_actions: PendingActionTable;
 }

@@ -3,7 +3,7 @@ import type { Handler, HandlerContext, PublishResult } from '../handlers/handler
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
-import { publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
+import { declinedEffectKind, publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
 import type { Step, StepContext } from '../steps/step';
 
 /** Options of {@link createHandlerSteps}. */
@@ -46,6 +46,8 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
       if (handler.kind !== 'publish') throw wrongKind(context);
       const key = publishEffectKey(context.jobId, context.step.key);
       const recorded = await context.effects.find(key);
+      // A human rejected the publish the ai step held for approval: nothing is sent.
+      if (recorded?.kind === declinedEffectKind) return { kind: 'output', output: { declined: true, reason: recorded.detail.reason ?? null } };
       if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
       const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
       const result = await handler.publish(

@@ -25,6 +25,12 @@ const permanentCodes: ReadonlySet<DataMachineErrorCode> = new Set<DataMachineErr
   'step.not_registered',
   'step.unsafe_retry',
   'step.unsupported',
+  // The ai step's permanent failures (see retryableAiStepCodes for the two a retry may pass).
+  'ai.invalid_input',
+  'ai.tool_denied',
+  'ai.missing_tool_call',
+  'ai.run_failed',
+  'ai.run_incomplete',
 ]);
 
 /** Whether `error` is one retrying cannot fix (bad configuration, forbidden): a `DataMachineError` of such a code, or one marked `details.permanent`. */

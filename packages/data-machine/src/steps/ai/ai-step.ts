@@ -7,6 +7,7 @@ import {
   type ConversationLimits,
   type MemoryStore,
   type ModelProvider,
+  type ApprovalDecision,
   type ResumeSessionRequest,
   type RunBegin,
   type SessionRunResult,
@@ -21,7 +22,8 @@ import type { Step, StepContext, StepInput, StepResult } from '../step';
 import { aiError, isContinuable, thrownRunError, unfinishedRunError } from './ai-step-failure';
 import { composeUserMessage, parseAiStepConfig } from './ai-step-input';
 import { loadAiStepWorld, type AiStepWorld } from './ai-step-world';
-import { missingCalls, preparePublishTools, requirePublishCalls, type PublishTool } from './publish-tools';
+import { createApprovalGate, type ApprovalGate } from './approval-gate';
+import { declinedEffectKind, missingCalls, preparePublishTools, publishEffectKey, requirePublishCalls, type PublishTool } from './publish-tools';
 
 /** What {@link createAiStep} is made of. */
 export interface AiStepOptions {
@@ -45,12 +47,16 @@ export interface AiStepOptions {
   readonly http?: HandlerHttpClient;
   /** Further bounds on each run; the step's `maxTurns` wins over `limits.maxTurns`. */
   readonly limits?: ConversationLimits;
+  /** How long a call held for approval (a `preview` tool) waits for a person before it is rejected; default one day. */
+  readonly approvalTtlMs?: number;
 }
 
 /** What an `ai` step outputs: the agent's final text and what its publish tools published, by step key. */
 export interface AiStepOutput {
   readonly text: string | null;
   readonly published: Readonly<Record<string, PublishResult>>;
+  /** Publish steps whose call a person rejected, with the reason: nothing was published for them. */
+  readonly declined: Readonly<Record<string, string>>;
   readonly sessionId: string;
   readonly runId: string;
 }
@@ -95,6 +101,7 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
   const content = composeUserMessage(input, config, step.engineData);
   const published = new Map<string, PublishResult>();
   const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published, ...(options.http === undefined ? {} : { http: options.http }) });
+  const gate = await createApprovalGate({ context: options.context, step, world, tools, ...(options.approvalTtlMs === undefined ? {} : { approvalTtlMs: options.approvalTtlMs }) });
   const run = {
     principal: world.principal,
     granted: world.granted,
@@ -104,17 +111,30 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
     limits: { ...options.limits, maxTurns: config.maxTurns },
     metadata: { jobId: step.jobId, stepKey: step.step.key },
   };
-  const outcome = await runDurably(options, { step, world, fields: run, content, completionPolicy: requirePublishCalls(tools, published) });
-  const { result } = outcome;
-  const place = { sessionId: outcome.session.id, runId: outcome.runId };
+  const ran = await runDurably(options, { step, world, fields: run, content, completionPolicy: requirePublishCalls(tools, published, gate.declined), gate });
+  if (ran.kind === 'wait') {
+    step.logger.info({ signal: ran.signal, until: ran.until.toISOString() }, 'ai step waits for a person to decide on a held call');
+    return ran;
+  }
+  const { result } = ran.outcome;
+  const place = { sessionId: ran.outcome.session.id, runId: ran.outcome.runId };
   if (result.status !== 'completed') throw unfinishedRunError(result, place);
-  const missing = missingCalls(tools, published);
+  const missing = missingCalls(tools, published, gate.declined);
   if (missing.length > 0) {
     throw aiError('ai.missing_tool_call', `The agent finished without calling ${missing.join(', ')}, even when reminded.`, { ...place, missing });
   }
-  const output: AiStepOutput = { text: result.finalContent, published: Object.fromEntries(published), ...place };
-  step.logger.info({ ...place, turns: result.turns, published: [...published.keys()] }, 'ai step completed');
+  await recordDeclined(step, gate, published);
+  const output: AiStepOutput = { text: result.finalContent, published: Object.fromEntries(published), declined: Object.fromEntries(gate.declined), ...place };
+  step.logger.info({ ...place, turns: result.turns, published: [...published.keys()], declined: [...gate.declined.keys()] }, 'ai step completed');
   return { kind: 'output', output };
+}
+
+/** Marks each rejected, unpublished publish step so the publish step itself skips rather than publishing this step's output. */
+async function recordDeclined(step: StepContext, gate: ApprovalGate, published: ReadonlyMap<string, PublishResult>): Promise<void> {
+  for (const [stepKey, reason] of gate.declined) {
+    if (published.has(stepKey)) continue;
+    await step.effects.record({ key: publishEffectKey(step.jobId, stepKey), kind: declinedEffectKind, detail: { step: stepKey, reason } });
+  }
 }
 
 /** What one execution runs: the step, who acts, the run's fields (all but where and under which key), the user message, the completion policy. */
@@ -124,7 +144,11 @@ interface StepRun {
   readonly fields: Omit<ResumeSessionRequest, 'owner' | 'sessionId' | 'input' | 'approvals' | 'idempotencyKey'>;
   readonly content: string;
   readonly completionPolicy: CompletionPolicy;
+  readonly gate: ApprovalGate;
 }
+
+/** How {@link runDurably} ended: a run that ended, or a wait for a person's decision. */
+type DurableOutcome = { readonly kind: 'ran'; readonly outcome: SessionRunResult } | { readonly kind: 'wait'; readonly signal: string; readonly until: Date };
 
 /**
  * Runs the step's session under the key `job:<job>:step:<step>`. The first
@@ -132,24 +156,27 @@ interface StepRun {
  * gets the run back. A run that a retry finds ended retryably (the model was
  * unavailable) or cancelled is gone on from, on the same session, by a run
  * keyed after it: the chain of keys is the same on every retry, so each
- * finished run is returned, never run again.
+ * finished run is returned, never run again. A run that ended
+ * `approval_required` is gone on from the same way once every held call is
+ * decided (the decisions are its `approvals`); until then the step waits.
  */
-async function runDurably(options: AiStepOptions, { step, world, fields, content, completionPolicy }: StepRun): Promise<SessionRunResult> {
+async function runDurably(options: AiStepOptions, { step, world, fields, content, completionPolicy, gate }: StepRun): Promise<DurableOutcome> {
   const sessionId = stepSessionId(step.jobId, step.step.key);
   const baseKey = `job:${step.jobId}:step:${step.step.key}`;
   const owner = { tenantId: step.tenantId, userId: world.principal.userId };
   const runOptions = { signal: step.signal };
   let key = baseKey;
   let continuing = false;
+  let approvals: readonly ApprovalDecision[] | undefined;
   for (;;) {
     let begin: RunBegin | undefined;
     const sessions = createSessionRunner({
       store: observingRunBegins(options.transcripts, (observed) => (begin ??= observed)),
-      createRunner: (persister) => createToolLoopRunner({ provider: options.provider, persister, completionPolicy }),
+      createRunner: (persister) => createToolLoopRunner({ provider: options.provider, persister, completionPolicy, ...(gate.mediator === undefined ? {} : { mediator: gate.mediator }) }),
       ...(options.lockTtlMs === undefined ? {} : { lockTtlMs: options.lockTtlMs }),
     });
     const outcome = await (continuing
-      ? sessions.resume({ ...fields, owner, sessionId, idempotencyKey: key }, runOptions)
+      ? sessions.resume({ ...fields, owner, sessionId, idempotencyKey: key, ...(approvals === undefined ? {} : { approvals }) }, runOptions)
       : sessions.start(
           {
             ...fields,
@@ -163,8 +190,18 @@ async function runDurably(options: AiStepOptions, { step, world, fields, content
     ).catch((error: unknown) => {
       throw thrownRunError(error);
     });
+    if (approvals !== undefined) await gate.settle(approvals, outcome.result);
+    approvals = undefined;
+    if (outcome.result.status === 'approval_required') {
+      const decided = await gate.decide(outcome.result.pending);
+      if (decided.kind === 'wait') return decided;
+      approvals = decided.approvals;
+      key = `${baseKey}:after:${outcome.runId}`;
+      continuing = true;
+      continue;
+    }
     const replayed = begin !== undefined && !begin.created && begin.run.status !== 'running';
-    if (!replayed || !isContinuable(outcome.result)) return outcome;
+    if (!replayed || !isContinuable(outcome.result)) return { kind: 'ran', outcome };
     key = `${baseKey}:after:${outcome.runId}`;
     continuing = true;
   }

@@ -26,6 +26,13 @@ export function publishEffectKey(jobId: string, stepKey: string): string {
   return `publish:${jobId}:${stepKey}`;
 }
 
+/**
+ * The effect kind an `ai` step records under a publish step's key when a
+ * human rejected its publish: the publish step then skips instead of
+ * publishing the `ai` step's output itself.
+ */
+export const declinedEffectKind = 'publish_declined';
+
 /** The tool name of a publish step: `publish_<key>` (a step key has no `_`, so names never clash). */
 export function publishToolName(stepKey: string): string {
   return `publish_${stepKey}`;
@@ -70,7 +77,8 @@ export async function preparePublishTools(options: PublishToolsOptions): Promise
   }
   for (const entry of tools) {
     const recorded = await step.effects.find(publishEffectKey(step.jobId, entry.stepKey));
-    if (recorded) options.published.set(entry.stepKey, recordedPublishResult(recorded.detail));
+    // A publish a human declined is recorded as such: it is not a publish result.
+    if (recorded && recorded.kind !== declinedEffectKind) options.published.set(entry.stepKey, recordedPublishResult(recorded.detail));
   }
   return tools;
 }
@@ -95,7 +103,8 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
     // The handler's idempotency key makes a second run of the call find the first's publish.
     retrySafe: true,
     execute: async (body: Readonly<Record<string, unknown>>, call: ToolExecutionContext) => {
-      const recorded = await step.effects.find(key);
+      const found = await step.effects.find(key);
+      const recorded = found?.kind === declinedEffectKind ? undefined : found;
       // A second call (or a retried one) gets the first publish back; the handler is not asked again.
       const result = recorded ? { ...recordedPublishResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal, options.http));
       published.set(publishStep.key, result);
@@ -131,19 +140,19 @@ export function recordedPublishResult(detail: unknown): PublishResult {
  * run (the step then fails `ai.missing_tool_call`). Reminders are stored in
  * the transcript, so a resumed run never reminds twice.
  */
-export function requirePublishCalls(tools: readonly PublishTool[], published: ReadonlyMap<string, PublishResult>): CompletionPolicy {
+export function requirePublishCalls(tools: readonly PublishTool[], published: ReadonlyMap<string, PublishResult>, declined: ReadonlyMap<string, string> = new Map()): CompletionPolicy {
   return {
     check(state: RunState) {
-      const missing = missingCalls(tools, published);
+      const missing = missingCalls(tools, published, declined);
       if (missing.length === 0 || remindersIn(state) >= 1) return { complete: true };
       return { complete: false, nudge: `You have not called ${missing.join(', ')} yet. This step is not done until each of them has been called once; call them now.` };
     },
   };
 }
 
-/** The tool names of the publish steps not published yet. */
-export function missingCalls(tools: readonly PublishTool[], published: ReadonlyMap<string, PublishResult>): string[] {
-  return tools.filter((entry) => !published.has(entry.stepKey)).map((entry) => entry.toolName);
+/** The tool names of the publish steps not published yet, leaving out those a human rejected. */
+export function missingCalls(tools: readonly PublishTool[], published: ReadonlyMap<string, PublishResult>, declined: ReadonlyMap<string, string> = new Map()): string[] {
+  return tools.filter((entry) => !published.has(entry.stepKey) && !declined.has(entry.stepKey)).map((entry) => entry.toolName);
 }
 
 function remindersIn(state: RunState): number {
