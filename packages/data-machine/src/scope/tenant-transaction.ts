@@ -34,9 +34,10 @@ export function inTenant<T>(context: DataMachineContext, tenantId: string, userI
 }
 
 async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, keys: TransactionKeys): Promise<void> {
-  // One round trip: the role switch and the settings together (set_config's
-  // third argument makes each local to the transaction).
-  const settings = sql`select set_config('dm.tenant_id', ${keys.tenantId ?? ''}, true), set_config('dm.user_id', ${keys.userId ?? ''}, true), set_config('dm.token_hash', ${keys.tokenHash ?? ''}, true)`;
-  if (role !== null) await sql`set local role ${sql.id(role)}`.execute(trx);
-  await settings.execute(trx);
+  // One round trip for the role switch and the settings: set_config('role', r, true)
+  // is SET LOCAL ROLE r (the same membership check), and set_config's third
+  // argument makes each setting local to the transaction. Evaluated left to
+  // right, before any statement that row-level security applies to.
+  const switchRole = role === null ? sql`` : sql`set_config('role', ${role}, true), `;
+  await sql`select ${switchRole}set_config('dm.tenant_id', ${keys.tenantId ?? ''}, true), set_config('dm.user_id', ${keys.userId ?? ''}, true), set_config('dm.token_hash', ${keys.tokenHash ?? ''}, true)`.execute(trx);
 }
