@@ -129,7 +129,8 @@ function mayStart(current: { readonly status: string; readonly status_reason: st
 
 async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
   let data: EngineData = engineDataSchema.parse(plan.job.engineData);
-  // The previous step's progress, when it rides on this step's preparation instead of a transaction of its own.
+  // The previous step's progress, when it rides on this step's preparation instead of a
+  // transaction of its own (docs/decisions/2026-12-01-engine-speed.md, "progress").
   let carried: JobProgress | undefined;
   for (let index = firstPendingStep(plan.steps, data); index < plan.steps.length; index += 1) {
     const step = plan.steps[index] as PipelineStep;
@@ -350,7 +351,8 @@ function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedL
  * items done; failure gives both back. The move itself is the ownership
  * fence (engine job and attempt, under the row lock the UPDATE takes), and
  * writes the last progress; it reports whether the job holds leases or
- * claims, so a job that holds none settles nothing.
+ * claims, so a job that holds none settles nothing
+ * (docs/decisions/2026-12-01-engine-speed.md).
  */
 async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
   const moved = await transitionJob(options.context, trx, owner.jobId, change, { ...fenceOf(owner), ...(progress === undefined ? {} : { progress }), holdings: true });
@@ -445,7 +447,7 @@ function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): Bu
     warn: (context, message) => log('warn', context, message),
     error: (context, message) => log('error', context, message),
     async flush(trx) {
-      // One multi-row INSERT per flush, whatever the number of lines.
+      // One multi-row INSERT per flush, whatever the number of lines (docs/decisions/2026-12-01-engine-speed.md).
       await writeJobLogs(options.context, trx, owner.jobId, pending.splice(0));
     },
   };

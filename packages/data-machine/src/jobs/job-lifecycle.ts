@@ -185,7 +185,8 @@ export async function transitionJob(
     const row = await query.returningAll().executeTakeFirst();
     return row ? moved(context, trx, row, change, null) : null;
   }
-  // Evaluated in the same statement: no round trip to learn there is nothing to settle.
+  // Evaluated in the same statement: no round trip to learn there is nothing to settle
+  // (docs/decisions/2026-12-01-engine-speed.md).
   const row = await query
     .returningAll()
     .returning((eb) => [

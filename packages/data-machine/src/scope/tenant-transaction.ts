@@ -37,7 +37,8 @@ async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, ke
   // One round trip for the role switch and the settings: set_config('role', r, true)
   // is SET LOCAL ROLE r (the same membership check), and set_config's third
   // argument makes each setting local to the transaction. Evaluated left to
-  // right, before any statement that row-level security applies to.
+  // right, before any statement that row-level security applies to
+  // (docs/decisions/2026-12-01-engine-speed.md).
   const switchRole = role === null ? sql`` : sql`set_config('role', ${role}, true), `;
   await sql`select ${switchRole}set_config('dm.tenant_id', ${keys.tenantId ?? ''}, true), set_config('dm.user_id', ${keys.userId ?? ''}, true), set_config('dm.token_hash', ${keys.tokenHash ?? ''}, true)`.execute(trx);
 }
