@@ -324,7 +324,7 @@ async function benchList(backend: DatabaseBackend, database: TestDatabase, conte
  * no worker idles out pg-boss's polling interval and the time is the
  * workers' throughput, not the poll delay.
  */
-const workerLoops = Number(process.env.BENCH_WORKER_LOOPS ?? 2);
+const workerLoops = Number(process.env.BENCH_WORKER_LOOPS ?? 1);
 const workerBatchSize = Number(process.env.BENCH_WORKER_BATCH_SIZE ?? 2);
 async function processGroup(size: number) {
   const { database, context } = await migrated('postgres');
