@@ -1,11 +1,15 @@
 // pnpm bench: the job engine against raw pg-boss, on PGlite and Postgres, in
 // the testkit's compareToBaseline line format. Ratios, never assertions.
+// BENCH_ONLY=statements,job,fanout,list,workers runs only those sections
+// (default: all), BENCH_BACKENDS=pglite,postgres only those backends;
+// BENCH_VERBOSE=1 prints each statement a job runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrateAgentsApi } from '@data-machine/agents-api/postgres';
+import { PgliteDialect, type PgliteClient, type PgliteTransaction } from '@data-machine/pglite-dialect';
 import { availableBackends, compareToBaseline, createTestDatabase, type DatabaseBackend, type TestDatabase } from '@data-machine/testkit';
-import { sql, type Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { createDataMachineContext, type DataMachineContext } from '../src/context';
 import type { DataMachineDatabase } from '../src/database/data-machine-database';
 import { migrateDataMachine } from '../src/database/data-machine-migrations';
@@ -21,6 +25,7 @@ import { createPipeline } from '../src/pipelines/pipeline-repository';
 import type { PipelineStepInput, Step } from '../src/steps/step';
 import { flowWorld, type FlowWorld } from '../test/support/pipeline-fixture';
 
+const sections = new Set((process.env.BENCH_ONLY ?? 'statements,job,fanout,list,workers').split(',').map((name) => name.trim()));
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const noop: Step = { type: 'upsert', retrySafe: true, execute: async (input) => ({ kind: 'output', output: input.value }) };
 const noopSteps: readonly PipelineStepInput[] = [{ key: 'noop', type: 'upsert', handler: 'records', config: { collection: 'bench' } }];
@@ -65,6 +70,117 @@ async function world(context: DataMachineContext, slug: string, steps: readonly 
   return { ...flowWorldValue, flowId: flow.id };
 }
 
+/** Statement text, one line, for the verbose listing. */
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim().slice(0, 150);
+
+/**
+ * A PGlite that notes every statement it runs while recording: through
+ * kysely (the product, and pg-boss inside product transactions; a
+ * transaction adds its BEGIN and COMMIT) or through pg-boss's own adapter.
+ */
+function countingPglite(pglite: NonNullable<TestDatabase['pglite']>) {
+  let recorded: { via: 'product' | 'pg-boss'; text: string }[] | null = null;
+  const note = (via: 'product' | 'pg-boss', text: string): void => void recorded?.push({ via, text: oneLine(text) });
+  const queryVia =
+    (via: 'product' | 'pg-boss', target: Pick<PgliteClient, 'query'>): PgliteClient['query'] =>
+    (text, params, options) => {
+      note(via, text);
+      return target.query(text, params, options);
+    };
+  const product: PgliteClient = {
+    query: queryVia('product', pglite as unknown as PgliteClient),
+    transaction: (callback) =>
+      pglite.transaction(async (transaction) => {
+        note('product', 'begin');
+        const wrapped: PgliteTransaction = { query: queryVia('product', transaction as unknown as PgliteTransaction), rollback: () => transaction.rollback() };
+        const result = await callback(wrapped);
+        note('product', 'commit');
+        return result;
+      }),
+    close: () => pglite.close(),
+  };
+  const boss = {
+    query: queryVia('pg-boss', pglite as unknown as PgliteClient) as PgliteExecutorQuery,
+    exec: (text: string) => {
+      note('pg-boss', text);
+      return pglite.exec(text);
+    },
+  };
+  return {
+    product,
+    boss,
+    record(): void {
+      recorded = [];
+    },
+    take(): { via: 'product' | 'pg-boss'; text: string }[] {
+      const taken = recorded ?? [];
+      recorded = null;
+      return taken;
+    },
+  };
+}
+type PgliteExecutorQuery = <Row>(text: string, params?: unknown[]) => Promise<{ rows: Row[] }>;
+
+/**
+ * Counts the statements of one one-step no-op job, end to end (start,
+ * execution, pg-boss's fetch and completion), against raw pg-boss's send
+ * and work. Same code on both backends, so PGlite alone is counted.
+ */
+async function countStatements(): Promise<void> {
+  const { database } = await migrated('pglite');
+  const counter = countingPglite(database.pglite as NonNullable<TestDatabase['pglite']>);
+  const context = createDataMachineContext({ db: new Kysely<DataMachineDatabase>({ dialect: new PgliteDialect({ pglite: counter.product }) }) });
+  const engine = createJobEngine({ database: { pglite: counter.boss }, pollingIntervalSeconds: 0.5, supervise: false });
+  const target = await world(context, 'count', noopSteps);
+  const ended = completions();
+  const worker = createJobWorker({
+    context,
+    engine,
+    handlers: target.handlers,
+    steps: { ...createHandlerSteps(target.handlers), upsert: noop },
+    onExecuted: (message) => ended.finish(message.jobId),
+  });
+  await engine.start();
+  await engine.boss.createQueue('bench_raw');
+  const raw = completions();
+  const rawWorker = await engine.boss.work<object>('bench_raw', { pollingIntervalSeconds: 0.5 }, async (jobs) => {
+    for (const job of jobs) raw.finish(job.id);
+  });
+  await worker.start();
+  // pg-boss completes a job after its handler resolved, without waiting: give it that moment.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  const oneJob = async () => {
+    const { job } = await startFlowRun(context, engine, { tenantId: target.tenant.id, flowId: target.flowId, source: 'api' });
+    worker.notify();
+    await ended.wait(job.id);
+    await settle();
+  };
+  for (let warm = 0; warm < 3; warm += 1) await oneJob();
+  counter.record();
+  await oneJob();
+  const ours = counter.take();
+  const rawJob = async () => {
+    const id = (await engine.boss.send('bench_raw', {})) as string;
+    engine.boss.notifyWorker(rawWorker);
+    await raw.wait(id);
+    await settle();
+  };
+  await rawJob();
+  counter.record();
+  await rawJob();
+  const theirs = counter.take();
+  const product = ours.filter((statement) => statement.via === 'product');
+  const transactions = product.filter((statement) => statement.text === 'begin').length;
+  process.stdout.write(
+    `[statements] one-step no-op job: ${product.length} product statements in ${transactions} transactions + ${ours.length - product.length} pg-boss worker statements; raw pg-boss send+work: ${theirs.length}\n`,
+  );
+  if (process.env.BENCH_VERBOSE === '1') for (const statement of ours) process.stdout.write(`  ${statement.via.padEnd(7)} ${statement.text}\n`);
+  await worker.stop();
+  await engine.boss.offWork({ id: rawWorker });
+  await engine.stop();
+  await database.destroy();
+}
+
 async function benchBackend(backend: DatabaseBackend): Promise<void> {
   process.stdout.write(`\n# job engine on ${backend}\n`);
   const { database, context } = await migrated(backend);
@@ -94,7 +210,7 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
   await worker.start();
   const noopWorld = await world(context, `${backend}-flow`, noopSteps);
 
-  await compareToBaseline({
+  if (sections.has('job')) await compareToBaseline({
     name: `[${backend}] one job end to end (time per job)`,
     baseline: {
       label: 'raw pg-boss send+work',
@@ -120,6 +236,24 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
 
   // Fan-out of 1,000 items: a flow per run (items are de-duplicated per flow), made before timing.
   // PGlite runs one statement at a time: one measured round there (a run takes a minute or more).
+  if (sections.has('fanout')) await benchFanOut(backend, database, context, engine, worker, rawWorker, raw);
+  if (sections.has('list')) await benchList(backend, database, context);
+
+  const trace = (what: string) => process.env.BENCH_TRACE === '1' && process.stdout.write(`  [${backend}] ${what}\n`);
+  trace('stopping worker');
+  await worker.stop();
+  trace('stopping raw worker');
+  await engine.boss.offWork({ id: rawWorker });
+  trace('stopping engine');
+  await engine.stop();
+  trace('destroying database');
+  // PGlite's close has been seen to never resolve here after pg-boss used it (the
+  // next backend then never ran); the bench moves on, and the process exits at the end.
+  await Promise.race([database.destroy(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  trace('done');
+}
+
+async function benchFanOut(backend: DatabaseBackend, database: TestDatabase, context: DataMachineContext, engine: JobEngine, worker: JobWorker, rawWorker: string, raw: ReturnType<typeof completions>): Promise<void> {
   const fanOutRounds = backend === 'pglite' ? 1 : 3;
   const fanOutRuns = fanOutRounds + 1;
   const fanOutWorlds: (FlowWorld & { flowId: string })[] = [];
@@ -157,7 +291,10 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
     perRound: 1,
   });
 
-  // Newest 50 jobs of an agent with 10 thousand job rows against one with many more, in one table.
+}
+
+/** Newest 50 jobs of an agent with 10 thousand job rows against one with many more, in one table. */
+async function benchList(backend: DatabaseBackend, database: TestDatabase, context: DataMachineContext): Promise<void> {
   const big = backend === 'postgres' ? 1_000_000 : 100_000;
   const small = await world(context, `${backend}-small`, noopSteps);
   const large = await world(context, `${backend}-large`, noopSteps);
@@ -177,39 +314,51 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
     warmup: 20,
     rounds: 100,
   });
-
-  await worker.stop();
-  await engine.boss.offWork({ id: rawWorker });
-  await engine.stop();
-  await database.destroy();
 }
 
-/** Worker processes (the test's worker script, `count` mode) on their own database, and a way to run N jobs through them. */
+/**
+ * Worker processes (the test's worker script, `bench` mode: `workerLoops`
+ * polling loops of `workerBatchSize` jobs each) on their own database, and a
+ * way to run N jobs through them. After enqueueing, the bench kicks each
+ * worker (a line on its stdin: what `worker.notify()` does in-process), so
+ * no worker idles out pg-boss's polling interval and the time is the
+ * workers' throughput, not the poll delay.
+ */
+const workerLoops = Number(process.env.BENCH_WORKER_LOOPS ?? 1);
+const workerBatchSize = Number(process.env.BENCH_WORKER_BATCH_SIZE ?? 2);
 async function processGroup(size: number) {
   const { database, context } = await migrated('postgres');
   const engine = engineFor(database);
   await engine.start();
   const target = await world(context, `group-${size}`, noopSteps);
   const children: ChildProcess[] = [];
+  // The workers report each job they ended (ENDED <job>): no polling of the database that would load it.
+  const ended = completions();
   await Promise.all(
     Array.from({ length: size }, async () => {
       const child = spawn(process.execPath, [path.join(packageRoot, 'test/support/engine-worker-process.mjs')], {
-        env: { ...process.env, DATABASE_URL: database.url, WORKER_MODE: 'bench' },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, DATABASE_URL: database.url, WORKER_MODE: 'bench', WORKER_LOOPS: String(workerLoops), WORKER_BATCH_SIZE: String(workerBatchSize) },
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
       children.push(child);
-      await new Promise<void>((resolve) => child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('READY') && resolve()));
+      await new Promise<void>((resolve) => {
+        let buffered = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          const lines = (buffered + chunk.toString()).split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) {
+            if (line === 'READY') resolve();
+            if (line.startsWith('ENDED ')) ended.finish(line.slice('ENDED '.length));
+          }
+        });
+      });
     }),
   );
   return {
     async run(jobs: number) {
       const started = await Promise.all(Array.from({ length: jobs }, () => startFlowRun(context, engine, { tenantId: target.tenant.id, flowId: target.flowId, source: 'api' })));
-      const ids = started.map((run) => run.job.id);
-      for (;;) {
-        const open = await database.db.selectFrom('dm_jobs').select((eb) => eb.fn.countAll<string>().as('n')).where('id', 'in', ids).where('status', 'in', ['pending', 'processing']).executeTakeFirstOrThrow();
-        if (Number(open.n) === 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      for (const child of children) child.stdin?.write('KICK\n');
+      await Promise.all(started.map((run) => ended.wait(run.job.id)));
     },
     async close() {
       for (const child of children) child.kill('SIGKILL');
@@ -219,16 +368,20 @@ async function processGroup(size: number) {
   };
 }
 
-const backends = await availableBackends();
-for (const backend of backends) await benchBackend(backend);
-if (backends.includes('postgres')) {
-  process.stdout.write('\n# worker processes on postgres (each step waits 20 ms, as a step calling a model or an API does)\n');
+const backends = (await availableBackends()).filter((backend) => (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',').includes(backend));
+if (sections.has('statements')) await countStatements();
+if (['job', 'fanout', 'list'].some((section) => sections.has(section))) for (const backend of backends) await benchBackend(backend);
+if (backends.includes('postgres') && sections.has('workers')) {
+  const jobs = 80;
+  process.stdout.write(
+    `\n# worker processes on postgres (each step waits 20 ms, as a step calling a model or an API does; each process runs ${workerLoops} loops of ${workerBatchSize} jobs)\n`,
+  );
   const one = await processGroup(1);
   const two = await processGroup(2);
   await compareToBaseline({
-    name: '[postgres] 40 jobs through worker processes (time per batch)',
-    baseline: { label: 'one worker', run: () => one.run(40) },
-    subject: { label: 'two workers', run: () => two.run(40) },
+    name: `[postgres] ${jobs} jobs through worker processes (time per batch)`,
+    baseline: { label: 'one worker', run: () => one.run(jobs) },
+    subject: { label: 'two workers', run: () => two.run(jobs) },
     target: 0.67,
     warmup: 1,
     rounds: 8,

@@ -153,7 +153,7 @@ export type { SchedulerLogger, SystemTask } from './schedules/system-task';
 export { endedJobStatuses, isEndedJobStatus, jobStatuses, liveJobStatuses } from './jobs/job';
 export type { EndedJobStatus, Job, JobError, JobSource, JobStatus } from './jobs/job';
 export { createChildJobs, createJob, jobTransitions, recordJobProgress, transitionJob } from './jobs/job-lifecycle';
-export type { ChildItem, ChildJobOptions, CreatedJob, JobChange, JobTransition, NewJob, TransitionOptions } from './jobs/job-lifecycle';
+export type { ChildItem, ChildJobOptions, CreatedJob, JobChange, JobHoldings, JobProgress, JobTransition, NewJob, TransitionJobOptions, TransitionOptions } from './jobs/job-lifecycle';
 export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobChildren, listJobs } from './jobs/job-repository';
 export type { JobListOptions } from './jobs/job-repository';
 export { pageOptionsSchema } from './jobs/page-cursor';
@@ -166,8 +166,8 @@ export { settleQueueLease, takeFromQueue } from './queues/queue-lease';
 export type { LeaseOutcome, QueueTake, SettledLeases } from './queues/queue-lease';
 export { claimItems, markItemsDone, releaseItems } from './items/processed-items';
 export type { ItemClaim, ItemSelection } from './items/processed-items';
-export { listAgentLogs, listJobLogs, logLevels, writeJobLog } from './logs/job-log';
-export type { AgentLogListOptions, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';
+export { listAgentLogs, listJobLogs, logLevels, writeJobLog, writeJobLogs } from './logs/job-log';
+export type { AgentLogListOptions, JobLogEntry, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';
 export {
   defaultRetention,
   effectiveRetention,

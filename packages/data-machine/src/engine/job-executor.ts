@@ -5,8 +5,8 @@ import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
 import type { Job, JobError } from '../jobs/job';
-import { createChildJobs, recordJobProgress, transitionJob } from '../jobs/job-lifecycle';
-import { writeJobLog, type LogLevel } from '../logs/job-log';
+import { createChildJobs, recordJobProgress, transitionJob, type JobProgress } from '../jobs/job-lifecycle';
+import { writeJobLogs, type JobLogEntry, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
@@ -92,19 +92,24 @@ export async function executeJob(options: JobExecutorOptions, message: EngineMes
   }
 }
 
+/** Starts the job: one read of the job with its flow and pipeline (see docs/decisions/2026-12-01-engine-speed.md), then the move to `processing`. */
 async function startJob(context: DataMachineContext, trx: TenantTransaction, message: EngineMessage, engineJobId: string): Promise<Plan | null> {
   const { jobId } = message;
-  const current = await trx.selectFrom('dm_jobs').select(['status', 'status_reason', 'engine_data']).where('id', '=', jobId).executeTakeFirst();
+  const current = await trx
+    .selectFrom('dm_jobs as job')
+    .innerJoin('dm_flows as flow', 'flow.id', 'job.flow_id')
+    .innerJoin('dm_pipelines as pipeline', 'pipeline.id', 'job.pipeline_id')
+    .select(['job.status', 'job.status_reason', 'job.engine_data', 'flow.step_config', 'flow.max_items', 'pipeline.steps'])
+    .where('job.id', '=', jobId)
+    .executeTakeFirst();
   if (current === undefined || !mayStart(current, message)) return null;
   const moved = await transitionJob(context, trx, jobId, { to: 'processing', engineJobId });
   if (moved === null) return null;
-  const pipeline = await trx.selectFrom('dm_pipelines').select('steps').where('id', '=', moved.job.pipelineId).executeTakeFirstOrThrow();
-  const flow = await trx.selectFrom('dm_flows').select(['step_config', 'max_items']).where('id', '=', moved.job.flowId).executeTakeFirstOrThrow();
   return {
     job: moved.job,
-    steps: pipelineStepsSchema.parse(pipeline.steps),
-    stepConfig: flow.step_config as Record<string, FlowStepConfig>,
-    maxItems: flow.max_items,
+    steps: pipelineStepsSchema.parse(current.steps),
+    stepConfig: current.step_config as Record<string, FlowStepConfig>,
+    maxItems: current.max_items,
   };
 }
 
@@ -124,6 +129,9 @@ function mayStart(current: { readonly status: string; readonly status_reason: st
 
 async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
   let data: EngineData = engineDataSchema.parse(plan.job.engineData);
+  // The previous step's progress, when it rides on this step's preparation instead of a
+  // transaction of its own (docs/decisions/2026-12-01-engine-speed.md, "progress").
+  let carried: JobProgress | undefined;
   for (let index = firstPendingStep(plan.steps, data); index < plan.steps.length; index += 1) {
     const step = plan.steps[index] as PipelineStep;
     const implementation = options.steps[step.type];
@@ -132,8 +140,10 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
       if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
       // A step without a queue that is retry-safe needs no transaction before it runs.
       const prepared: Prepared = needsPreparation(step, implementation)
-        ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation))
+        ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation), carried)
         : handlerConfigOf(options, plan, step, {});
+      // Committed with the preparation.
+      carried = undefined;
       if (prepared === 'no_items') return endJob(options, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' });
       const input = index === 0 ? null : (data.outputs[(plan.steps[index - 1] as PipelineStep).key] ?? data.item?.data ?? null);
       logger.log('info', { step: step.key, type: step.type }, 'step started');
@@ -156,12 +166,13 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
       );
     } catch (error) {
       if (error instanceof LostOwnership) throw error;
-      return failStep(options, owner, logger, step, error);
+      // A preparation that failed rolled back the progress it carried: the failure records it.
+      return failStep(options, owner, logger, step, error, carried);
     }
     if (result.kind === 'items') {
       const outcome = await takeItems(options, owner, plan, logger, step, result.items);
-      if (outcome !== 'continue') return outcome;
-      data = engineDataSchema.parse((await currentJobData(options, owner)) ?? {});
+      if (typeof outcome === 'string') return outcome;
+      data = outcome.engineData;
       continue;
     }
     if (result.kind === 'wait') return result.signal === undefined ? waitJob(options, owner, logger, step, data, result.until) : waitForSignal(options, owner, logger, step, data, result);
@@ -170,8 +181,12 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     const progress = data;
     logger.log('info', { step: step.key }, 'step completed');
     // The last step's output is recorded by the transaction that ends the job.
-    if (index + 1 === plan.steps.length) return endJob(options, owner, logger, { to: 'completed' }, progress);
-    await owned(options, owner, logger, (trx) => recordJobProgress(trx, owner.jobId, { currentStep: next, engineData: progress }, { engineJobId: owner.engineJobId }));
+    if (index + 1 === plan.steps.length) return endJob(options, owner, logger, { to: 'completed' }, { engineData: progress });
+    // A next step that opens a transaction before it runs records this progress there; otherwise record it now.
+    const nextStep = plan.steps[index + 1] as PipelineStep;
+    const nextImplementation = options.steps[nextStep.type];
+    if (nextImplementation !== undefined && needsPreparation(nextStep, nextImplementation)) carried = { currentStep: next, engineData: progress };
+    else await recordProgress(options, owner, logger, { currentStep: next, engineData: progress });
   }
   return endJob(options, owner, logger, { to: 'completed' });
 }
@@ -226,10 +241,10 @@ function handlerConfigOf(options: JobExecutorOptions, plan: Plan, step: Pipeline
  * in this job; several make it a parent, each item a child job, inserted
  * and enqueued in batches in the transaction that moves the parent to `waiting`.
  */
-async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, step: PipelineStep, items: readonly FetchedItem[]): Promise<ExecutionOutcome | 'continue'> {
+async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, step: PipelineStep, items: readonly FetchedItem[]): Promise<ExecutionOutcome | { readonly engineData: EngineData }> {
   const { context } = options;
   const byKey = new Map(items.map((item) => [item.sourceKey, item]));
-  return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome | 'continue'> => {
+  return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome | { readonly engineData: EngineData }> => {
     const claimed = await claimItems(context, trx, { flowId: plan.job.flowId, stepKey: step.key, jobId: owner.jobId, sourceKeys: items.map((item) => item.sourceKey), max: plan.maxItems });
     logger.log('info', { step: step.key, fetched: items.length, claimed: claimed.length }, 'items fetched');
     if (claimed.length === 0) return endIn(options, trx, owner, logger, { to: 'completed_no_items', reason: 'no_new_items' });
@@ -238,7 +253,7 @@ async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Pl
       const engineData: EngineData = { item: { sourceKey: item.sourceKey, data: item.data }, outputs: { [step.key]: item.data ?? null } };
       const next = plan.steps[plan.steps.indexOf(step) + 1]?.key ?? step.key;
       await recordJobProgress(trx, owner.jobId, { currentStep: next, engineData }, { engineJobId: owner.engineJobId });
-      return 'continue';
+      return { engineData };
     }
     const children = await createChildJobs(
       context,
@@ -306,7 +321,7 @@ function withoutSignalState(data: EngineData): EngineData {
 }
 
 /** A step failed: retried later with the step type's backoff, or (permanent, or out of attempts) the job fails and gives back its leases and items. */
-async function failStep(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown): Promise<ExecutionOutcome> {
+async function failStep(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown, progress?: JobProgress): Promise<ExecutionOutcome> {
   const jobError = toJobError(error);
   const permanent = isPermanentError(error);
   const policy: RetryPolicy = options.retry?.[step.type] ?? defaultRetryPolicy;
@@ -319,28 +334,35 @@ async function failStep(options: JobExecutorOptions, owner: Ownership, logger: B
       if (moved === null) throw new LostOwnership();
       await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { delayMs: policy.backoffMs(owner.attempt) });
       return 'retrying';
-    });
+    }, progress);
   }
-  return endJob(options, owner, logger, { to: 'failed', reason: permanent ? 'permanent_error' : 'retries_exhausted', error: jobError });
+  return endJob(options, owner, logger, { to: 'failed', reason: permanent ? 'permanent_error' : 'retries_exhausted', error: jobError }, progress);
 }
 
 type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly reason?: string } | { readonly to: 'failed'; readonly reason: string; readonly error: JobError };
 
-function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, engineData?: EngineData): Promise<ExecutionOutcome> {
-  return owned(options, owner, logger, async (trx) => {
-    if (engineData !== undefined) await recordJobProgress(trx, owner.jobId, { engineData }, { engineJobId: owner.engineJobId });
-    return endIn(options, trx, owner, logger, change);
-  });
+/** Ends the job in a transaction of its own, whose first statement is the fenced move (no lock read before it). */
+function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
+  return inTenant(options.context, owner.tenantId, null, (trx) => endIn(options, trx, owner, logger, change, progress));
 }
 
-/** Ends the job in `trx`: success consumes its queue leases and marks its items done; failure gives both back. */
-async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange): Promise<ExecutionOutcome> {
-  const moved = await transitionJob(options.context, trx, owner.jobId, change, { engineJobId: owner.engineJobId });
+/**
+ * Ends the job in `trx`: success consumes its queue leases and marks its
+ * items done; failure gives both back. The move itself is the ownership
+ * fence (engine job and attempt, under the row lock the UPDATE takes), and
+ * writes the last progress; it reports whether the job holds leases or
+ * claims, so a job that holds none settles nothing
+ * (docs/decisions/2026-12-01-engine-speed.md).
+ */
+async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
+  const moved = await transitionJob(options.context, trx, owner.jobId, change, { ...fenceOf(owner), ...(progress === undefined ? {} : { progress }), holdings: true });
   if (moved === null) throw new LostOwnership();
   const success = change.to !== 'failed';
-  await settleQueueLease(trx, owner.jobId, success ? 'success' : 'failure');
-  if (success) await markItemsDone(options.context, trx, { jobId: owner.jobId });
-  else await releaseItems(trx, { jobId: owner.jobId });
+  if (moved.holdings?.queueLeases !== false) await settleQueueLease(trx, owner.jobId, success ? 'success' : 'failure');
+  if (moved.holdings?.claimedItems !== false) {
+    if (success) await markItemsDone(options.context, trx, { jobId: owner.jobId });
+    else await releaseItems(trx, { jobId: owner.jobId });
+  }
   logger.log(success ? 'info' : 'error', { status: change.to, reason: change.reason ?? null }, `job ${change.to}`);
   await logger.flush(trx);
   options.processLogger?.info({ job: owner.jobId, status: change.to, reason: change.reason ?? null }, 'job ended');
@@ -370,18 +392,36 @@ async function settleLost(options: JobExecutorOptions, owner: Ownership): Promis
  * an expired job under the same id, so the attempt is the fence that tells
  * the old delivery from the new.
  */
-function owned<T>(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+function owned<T>(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, work: (trx: TenantTransaction) => Promise<T>, progress?: JobProgress): Promise<T> {
   return inTenant(options.context, owner.tenantId, null, async (trx) => {
-    const row = await trx.selectFrom('dm_jobs').select(['status', 'engine_job_id', 'attempts']).where('id', '=', owner.jobId).forNoKeyUpdate().executeTakeFirst();
-    if (!row || row.status !== 'processing' || row.engine_job_id !== owner.engineJobId || row.attempts !== owner.attempt) throw new LostOwnership();
+    // With progress to record, its fenced UPDATE is the check (it takes the same row lock); otherwise a locking read.
+    const owns =
+      progress !== undefined
+        ? await recordJobProgress(trx, owner.jobId, progress, fenceOf(owner))
+        : await trx
+            .selectFrom('dm_jobs')
+            .select('id')
+            .where('id', '=', owner.jobId)
+            .where('status', '=', 'processing')
+            .where('engine_job_id', '=', owner.engineJobId)
+            .where('attempts', '=', owner.attempt)
+            .forNoKeyUpdate()
+            .executeTakeFirst()
+            .then((row) => row !== undefined);
+    if (!owns) throw new LostOwnership();
     await logger.flush(trx);
     return work(trx);
   });
 }
 
-async function currentJobData(options: JobExecutorOptions, owner: Ownership): Promise<Record<string, unknown> | undefined> {
-  const row = await inTenant(options.context, owner.tenantId, null, (trx) => trx.selectFrom('dm_jobs').select('engine_data').where('id', '=', owner.jobId).executeTakeFirst());
-  return row?.engine_data;
+/** Records a step's progress in a transaction of its own: one fenced UPDATE, and the buffered log lines. */
+function recordProgress(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, progress: JobProgress): Promise<void> {
+  return owned(options, owner, logger, async () => undefined, progress);
+}
+
+/** The fence of this execution for the lifecycle's writes. */
+function fenceOf(owner: Ownership): { readonly engineJobId: string; readonly attempt: number } {
+  return { engineJobId: owner.engineJobId, attempt: owner.attempt };
 }
 
 function toJobError(error: unknown): JobError {
@@ -396,9 +436,9 @@ interface BufferedLogger extends StepLogger {
 }
 
 function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): BufferedLogger {
-  const pending: { level: LogLevel; context: Readonly<Record<string, unknown>>; message: string }[] = [];
+  const pending: JobLogEntry[] = [];
   const log = (level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): void => {
-    pending.push({ level, context, message });
+    pending.push({ level, message, context: { ...context, attempt: owner.attempt }, at: options.context.now() });
   };
   return {
     log,
@@ -407,8 +447,8 @@ function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): Bu
     warn: (context, message) => log('warn', context, message),
     error: (context, message) => log('error', context, message),
     async flush(trx) {
-      const lines = pending.splice(0);
-      for (const line of lines) await writeJobLog(options.context, trx, { jobId: owner.jobId, level: line.level, message: line.message, context: { ...line.context, attempt: owner.attempt } });
+      // One multi-row INSERT per flush, whatever the number of lines (docs/decisions/2026-12-01-engine-speed.md).
+      await writeJobLogs(options.context, trx, owner.jobId, pending.splice(0));
     },
   };
 }

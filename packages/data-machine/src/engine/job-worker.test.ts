@@ -31,11 +31,15 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
     },
   };
 
-  // An ai step's stand-in: outputs the prompt it was handed as its input.
+  // An ai step's stand-in: outputs the prompt it was handed as its input, and counts its runs per flow.
+  const aiRuns = new Map<string, number>();
   const promptEcho: Step = {
     type: 'ai',
     retrySafe: true,
-    execute: async (input) => ({ kind: 'output', output: { prompt: input.prompt ?? null } }),
+    execute: async (input, stepContext) => {
+      aiRuns.set(stepContext.flowId, (aiRuns.get(stepContext.flowId) ?? 0) + 1);
+      return { kind: 'output', output: { prompt: input.prompt ?? null } };
+    },
   };
 
   beforeAll(async () => {
@@ -124,17 +128,32 @@ await describeEachDatabase<DataMachineDatabase>('job worker', (database) => {
   });
 
   describe('failures and retries', () => {
-    it('retries a failing step with its backoff and completes on a later attempt', async () => {
-      const world = await runWorld(context, 'worker-retry', scriptedSteps, { stepConfig: itemsConfig(['a']) });
+    /** The scripted step times out on its first call and pushes on the next; resolves how many calls it had. */
+    const failOnceThenPush = (world: RunWorld): (() => number) => {
       let calls = 0;
       scripts.set(world.flowId, async () => {
         calls += 1;
         if (calls === 1) throw new Error('the target timed out');
         return { pushed: true };
       });
+      return () => calls;
+    };
+
+    it('retries a failing step with its backoff and completes on a later attempt', async () => {
+      const world = await runWorld(context, 'worker-retry', scriptedSteps, { stepConfig: itemsConfig(['a']) });
+      const calls = failOnceThenPush(world);
       const job = await jobReaches(context, world.tenantId, await run(world), endStatuses);
-      expect({ status: job.status, attempts: job.attempts, calls, error: job.error_code }).toEqual({ status: 'completed', attempts: 2, calls: 2, error: 'step.failed' });
+      expect({ status: job.status, attempts: job.attempts, calls: calls(), error: job.error_code }).toEqual({ status: 'completed', attempts: 2, calls: 2, error: 'step.failed' });
       expect(await items(world)).toEqual([{ source_key: 'a', status: 'done' }]);
+    });
+
+    it("resumes a retried job at the failed step: the step before it, whose output rode on the failed step's preparation, does not run again", async () => {
+      const steps: readonly PipelineStepInput[] = [scriptedSteps[0] as PipelineStepInput, { key: 'think', type: 'ai' }, scriptedSteps[1] as PipelineStepInput];
+      const world = await runWorld(context, 'worker-resume', steps, { stepConfig: itemsConfig(['a']) });
+      const calls = failOnceThenPush(world);
+      const job = await jobReaches(context, world.tenantId, await run(world), endStatuses);
+      expect({ status: job.status, attempts: job.attempts, pushCalls: calls(), thinkRuns: aiRuns.get(world.flowId) }).toEqual({ status: 'completed', attempts: 2, pushCalls: 2, thinkRuns: 1 });
+      expect((job.engine_data as { outputs: Record<string, unknown> }).outputs).toMatchObject({ think: { prompt: null }, push: { pushed: true } });
     });
 
     it('does not retry a permanent error (forbidden): failed at once, the item released', async () => {

@@ -94,16 +94,48 @@ export const jobTransitions: Readonly<Record<JobStatus, readonly JobStatus[]>> =
   skipped: ['pending'],
 };
 
-/** Options of {@link transitionJob}. */
+/** Options of {@link recordJobProgress} and {@link transitionJob}. */
 export interface TransitionOptions {
   /** Apply only while this pg-boss job owns the job (a fence against a worker that lost it). */
   readonly engineJobId?: string;
+  /**
+   * Apply only while the job is `processing` in this attempt. With
+   * `engineJobId`, the full fence of one execution: pg-boss re-delivers an
+   * expired job under the same id, so the attempt tells the two apart.
+   */
+  readonly attempt?: number;
+}
+
+/** What a running job recorded: its current step and engine data. */
+export interface JobProgress {
+  readonly currentStep?: string | null;
+  readonly engineData?: Readonly<Record<string, unknown>>;
+}
+
+/** Options of {@link transitionJob}. */
+export interface TransitionJobOptions extends TransitionOptions {
+  /** Progress written by the same UPDATE as the move (one statement instead of two). */
+  readonly progress?: JobProgress;
+  /** Also report, in the same statement, whether the job holds queue leases or item claims (see {@link JobHoldings}). */
+  readonly holdings?: boolean;
+}
+
+/**
+ * What a job holds when it moves: queue entries leased to it and items it
+ * has claimed (not done). A job's end settles them; knowing there are none
+ * spares the settling statements.
+ */
+export interface JobHoldings {
+  readonly queueLeases: boolean;
+  readonly claimedItems: boolean;
 }
 
 /** A move that applied: the job after it, and its fan-out parent when this move ended the parent too. */
 export interface JobTransition {
   readonly job: Job;
   readonly endedParent: Job | null;
+  /** Present when asked for with {@link TransitionJobOptions.holdings}. */
+  readonly holdings?: JobHoldings;
 }
 
 /**
@@ -118,7 +150,7 @@ export async function transitionJob(
   trx: TenantTransaction,
   jobId: string,
   change: JobChange,
-  options: TransitionOptions = {},
+  options: TransitionJobOptions = {},
 ): Promise<JobTransition | null> {
   const now = context.now();
   const ended = isEndedJobStatus(change.to);
@@ -139,6 +171,7 @@ export async function transitionJob(
         : {}),
       ...(error === null ? {} : { error_code: error.code, error_message: error.message }),
       ...(ended ? { finished_at: now } : {}),
+      ...progressColumns(options.progress ?? {}),
     }))
     .where('id', '=', jobId);
   if (change.to === 'processing') {
@@ -147,34 +180,59 @@ export async function transitionJob(
   } else {
     query = query.where('status', 'in', [...jobTransitions[change.to]]);
   }
-  if (options.engineJobId !== undefined) query = query.where('engine_job_id', '=', options.engineJobId);
-  const row = await query.returningAll().executeTakeFirst();
+  query = fenced(query, options);
+  if (options.holdings !== true) {
+    const row = await query.returningAll().executeTakeFirst();
+    return row ? moved(context, trx, row, change, null) : null;
+  }
+  // Evaluated in the same statement: no round trip to learn there is nothing to settle
+  // (docs/decisions/2026-12-01-engine-speed.md).
+  const row = await query
+    .returningAll()
+    .returning((eb) => [
+      eb.exists(eb.selectFrom('dm_queue_entries').select('id').where('leased_by_job_id', '=', jobId)).as('holds_queue_leases'),
+      eb.exists(eb.selectFrom('dm_processed_items').select('job_id').where('job_id', '=', jobId).where('status', '=', 'claimed')).as('holds_claimed_items'),
+    ])
+    .executeTakeFirst();
   if (!row) return null;
-  const endedParent = ended && row.parent_job_id !== null ? await countEndedChild(context, trx, row.parent_job_id, change.to === 'failed') : null;
-  return { job: toJob(row), endedParent };
+  const { holds_queue_leases: queueLeases, holds_claimed_items: claimedItems, ...jobRow } = row;
+  return moved(context, trx, jobRow, change, { queueLeases: Boolean(queueLeases), claimedItems: Boolean(claimedItems) });
+}
+
+async function moved(context: DataMachineContext, trx: TenantTransaction, row: JobRow, change: JobChange, holdings: JobHoldings | null): Promise<JobTransition> {
+  const endedParent = isEndedJobStatus(change.to) && row.parent_job_id !== null ? await countEndedChild(context, trx, row.parent_job_id, change.to === 'failed') : null;
+  return { job: toJob(row), endedParent, ...(holdings === null ? {} : { holdings }) };
+}
+
+interface Fenceable {
+  where(column: 'engine_job_id', operator: '=', value: string): this;
+  where(column: 'attempts', operator: '=', value: number): this;
+  where(column: 'status', operator: '=', value: 'processing'): this;
+}
+
+/** Narrows an UPDATE of a job to the execution that owns it (see {@link TransitionOptions}). */
+function fenced<Query extends Fenceable>(query: Query, options: TransitionOptions): Query {
+  let narrowed = query;
+  if (options.engineJobId !== undefined) narrowed = narrowed.where('engine_job_id', '=', options.engineJobId);
+  if (options.attempt !== undefined) narrowed = narrowed.where('status', '=', 'processing').where('attempts', '=', options.attempt);
+  return narrowed;
+}
+
+function progressColumns(progress: JobProgress): { current_step?: string | null; engine_data?: string } {
+  return {
+    ...(progress.currentStep === undefined ? {} : { current_step: progress.currentStep }),
+    ...(progress.engineData === undefined ? {} : { engine_data: JSON.stringify(progress.engineData) }),
+  };
 }
 
 /**
  * Records the engine's progress on a `processing` job: its current step and
  * engine data. Resolves false when the job is no longer processing (under
- * `engineJobId`, when given). Engine only.
+ * `engineJobId` and in `attempt`, when given). Engine only.
  */
-export async function recordJobProgress(
-  trx: TenantTransaction,
-  jobId: string,
-  progress: { readonly currentStep?: string | null; readonly engineData?: Readonly<Record<string, unknown>> },
-  options: TransitionOptions = {},
-): Promise<boolean> {
-  let query = trx
-    .updateTable('dm_jobs')
-    .set({
-      ...(progress.currentStep === undefined ? {} : { current_step: progress.currentStep }),
-      ...(progress.engineData === undefined ? {} : { engine_data: JSON.stringify(progress.engineData) }),
-    })
-    .where('id', '=', jobId)
-    .where('status', '=', 'processing');
-  if (options.engineJobId !== undefined) query = query.where('engine_job_id', '=', options.engineJobId);
-  const result = await query.executeTakeFirst();
+export async function recordJobProgress(trx: TenantTransaction, jobId: string, progress: JobProgress, options: TransitionOptions = {}): Promise<boolean> {
+  const query = trx.updateTable('dm_jobs').set(progressColumns(progress)).where('id', '=', jobId).where('status', '=', 'processing');
+  const result = await fenced(query, options).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

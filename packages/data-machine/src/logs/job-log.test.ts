@@ -4,7 +4,7 @@ import type { DataMachineDatabase } from '../database/data-machine-database';
 import { createJob } from '../jobs/job-lifecycle';
 import { codeOf, migratedContext, scopeOf, type TestContext } from '../../test/support/identity-fixture';
 import { agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
-import { listAgentLogs, listJobLogs, writeJobLog, type NewJobLogLine } from './job-log';
+import { listAgentLogs, listJobLogs, writeJobLog, writeJobLogs, type NewJobLogLine } from './job-log';
 
 await describeEachDatabase<DataMachineDatabase>('job logs', (database) => {
   let context: TestContext;
@@ -59,6 +59,36 @@ await describeEachDatabase<DataMachineDatabase>('job logs', (database) => {
     const elsewhere = await agentWithFlow(context, 'logs-missing-other');
     expect(await codeOf(write(world, { jobId: await newJob(elsewhere), level: 'info', message: 'x' }))).toBe('job.not_found');
     expect(await codeOf(write(world, { agentId: elsewhere.agentId, level: 'info', message: 'x' }))).toBe('agent.not_found');
+  });
+
+  it("writes a batch of a job's lines in the order given, each at the time it was logged", async () => {
+    const world = await agentWithFlow(context, 'logs-batch');
+    const scope = await scopeOf(context, world.owner.id, world.tenant.id);
+    const job = await newJob(world);
+    const at = (seconds: number) => new Date(Date.UTC(2026, 11, 1, 8, 0, seconds));
+    await asEngine(context, world.tenant.id, (trx) =>
+      writeJobLogs(context, trx, job, [
+        { level: 'info', message: 'step started', context: { step: 'a' }, at: at(2) },
+        { level: 'error', message: 'x'.repeat(5_000), at: at(1) },
+        { level: 'debug', message: 'no time given' },
+      ]),
+    );
+    const page = await listJobLogs(context, scope, world.agentId, job);
+    expect(page.items.map((line) => [line.level, line.message.length, line.context])).toEqual([
+      ['info', 12, { step: 'a' }],
+      ['error', 4_000, {}],
+      ['debug', 13, {}],
+    ]);
+    expect(page.items.map((line) => line.createdAt)).toEqual([at(2), at(1), context.now()]);
+  });
+
+  it("refuses a batch about another tenant's job and writes none of it", async () => {
+    const world = await agentWithFlow(context, 'logs-batch-missing');
+    const elsewhere = await agentWithFlow(context, 'logs-batch-missing-other');
+    const job = await newJob(elsewhere);
+    expect(await codeOf(asEngine(context, world.tenant.id, (trx) => writeJobLogs(context, trx, job, [{ level: 'info', message: 'x' }])))).toBe('job.not_found');
+    const rows = await database.db.selectFrom('dm_job_logs').select('id').where('job_id', '=', job).execute();
+    expect(rows).toEqual([]);
   });
 
   it('keeps a long message to its cap', async () => {

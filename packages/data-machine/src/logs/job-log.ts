@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { DataMachineContext } from '../context';
 import type { JobLogTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
@@ -68,6 +68,33 @@ export async function writeJobLog(context: DataMachineContext, trx: TenantTransa
     )
     .executeTakeFirst();
   if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw agentNotFound(line.agentId);
+}
+
+/** A line of {@link writeJobLogs}: `at` is when it was logged (default: when written). */
+export interface JobLogEntry {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly at?: Date;
+}
+
+/**
+ * Writes a job's lines in the caller's tenant transaction with one
+ * multi-row INSERT, in order (their ids follow it). Engine only, like
+ * {@link writeJobLog}; a job the tenant does not have is `job.not_found`.
+ */
+export async function writeJobLogs(context: DataMachineContext, trx: TenantTransaction, jobId: string, lines: readonly JobLogEntry[]): Promise<void> {
+  if (lines.length === 0) return;
+  const now = context.now();
+  const rows = lines.map((line) => ({ level: line.level, message: line.message.slice(0, maxMessageLength), context: line.context ?? {}, at: (line.at ?? now).toISOString() }));
+  // One JSON parameter, whatever the number of lines: the same statement on both drivers.
+  const written = await sql`
+    insert into dm_job_logs (tenant_id, agent_id, job_id, level, message, context, created_at)
+    select job.tenant_id, job.agent_id, job.id, line.value->>'level', line.value->>'message', line.value->'context', (line.value->>'at')::timestamptz
+    from dm_jobs job, jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as line(value, position)
+    where job.id = ${jobId}
+    order by line.position`.execute(trx);
+  if (Number(written.numAffectedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${jobId}".`, { details: { job: jobId } });
 }
 
 /** What {@link listAgentLogs} takes: a page, and optionally the least level. */

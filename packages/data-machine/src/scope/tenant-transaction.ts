@@ -36,7 +36,8 @@ export function inTenant<T>(context: DataMachineContext, tenantId: string, userI
 async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, keys: TransactionKeys): Promise<void> {
   // One round trip: the role switch and the settings together (set_config's third argument makes
   // each local to the transaction; `role` is the setting SET LOCAL ROLE changes). See
-  // docs/decisions/2026-12-01-request-path-speed.md.
+  // docs/decisions/2026-12-01-request-path-speed.md
+  // and 2026-12-01-engine-speed.md (the same trick, found twice).
   await sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}`.execute(trx);
 }
 

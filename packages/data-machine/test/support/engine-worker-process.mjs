@@ -2,8 +2,12 @@
 // run two (exactly once). Plain JavaScript on the built packages (`pnpm -r
 // run build` first), so it starts in a fraction of a second instead of
 // transforming the sources. Configured by environment: DATABASE_URL,
-// WORKER_MODE (`hang_after_effect` | `count` | `bench`). Prints READY once it takes
-// work, EFFECT <job> after each side effect.
+// WORKER_MODE (`hang_after_effect` | `count` | `bench`), and for the bench
+// WORKER_LOOPS and WORKER_BATCH_SIZE (default 1 and 2). Prints READY once it
+// takes work, EFFECT <job> after each side effect. In `bench` mode it prints
+// ENDED <job> when a job ended, and a line KICK on stdin wakes its polling
+// loops now (the parent enqueued work), as `worker.notify()` does for work
+// enqueued in the worker's own process.
 import { randomUUID } from 'node:crypto';
 import { connect } from '@data-machine/testkit';
 import { createDataMachineContext, createHandlerRegistry, createHandlerSteps, createJobEngine, createJobWorker, createRecordsHandler, jsonItemsHandler } from 'data-machine';
@@ -31,9 +35,19 @@ const sideEffect = {
   },
 };
 
-const worker = createJobWorker({ context, engine, handlers, steps: { ...createHandlerSteps(handlers), upsert: sideEffect }, batchSize: 2 });
+const worker = createJobWorker({
+  context,
+  engine,
+  handlers,
+  steps: { ...createHandlerSteps(handlers), upsert: sideEffect },
+  batchSize: Number(process.env.WORKER_BATCH_SIZE ?? 2),
+  loops: Number(process.env.WORKER_LOOPS ?? 1),
+  // The bench waits for these instead of polling the database.
+  ...(mode === 'bench' ? { onExecuted: (message, outcome) => outcome !== 'retrying' && outcome !== 'stale' && process.stdout.write(`ENDED ${message.jobId}\n`) } : {}),
+});
 await engine.start();
 await worker.start();
+if (mode === 'bench') process.stdin.on('data', (chunk) => chunk.toString().includes('KICK') && worker.notify());
 process.stdout.write('READY\n');
 
 process.on('SIGTERM', () => {
