@@ -1,5 +1,6 @@
 import { DataMachineError } from '../errors';
-import type { HandlerContext, PublishResult } from '../handlers/handler';
+import type { Handler, HandlerContext, PublishResult } from '../handlers/handler';
+import { handlerEffectsFor } from '../handlers/handler-effect';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
 import { publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
@@ -14,6 +15,25 @@ export interface HandlerStepsOptions {
    * local services (tests, an intranet).
    */
   readonly http?: HandlerHttpClient;
+  /**
+   * Resolves the secret of a handler that names one (`secretName`) for a
+   * flow step, as `HandlerContext.secret`. Absent: no secret is handed over
+   * (a handler that needs one fails `handler.secret_missing`).
+   */
+  readonly secrets?: HandlerSecretResolver;
+}
+
+/** Where a handler's secret comes from: the host's store of flow credentials. */
+export type HandlerSecretResolver = (request: HandlerSecretRequest) => Promise<string | undefined>;
+
+/** Which secret {@link HandlerSecretResolver} is asked for. */
+export interface HandlerSecretRequest {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly flowId: string;
+  readonly stepKey: string;
+  readonly handler: string;
+  readonly secretName: string;
 }
 
 /**
@@ -32,7 +52,7 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
     async execute(_input, context) {
       const handler = handlers.get(handlerSlug(context));
       if (handler.kind !== 'fetch') throw wrongKind(context);
-      return { kind: 'items', items: await handler.fetch(context.handlerConfig, handlerContext(context, http)) };
+      return { kind: 'items', items: await handler.fetch(context.handlerConfig, await handlerContext(context, http, handler, options.secrets)) };
     },
   };
   const publishStep = (type: 'publish' | 'upsert'): Step => ({
@@ -45,7 +65,8 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
       const recorded = await context.effects.find(key);
       if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
       const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
-      const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, handlerContext(context, http));
+      const call = { ...(await handlerContext(context, http, handler, options.secrets)), effects: handlerEffectsFor(context.effects, context.step.key, handler.slug) };
+      const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, call);
       return { kind: 'output', output: result };
     },
   });
@@ -61,6 +82,9 @@ function wrongKind(context: StepContext): DataMachineError {
   return new DataMachineError('pipeline.invalid_steps', `Step "${context.step.key}" names no handler of the kind a ${context.step.type} step calls.`, { details: { step: context.step.key } });
 }
 
-function handlerContext(context: StepContext, http: HandlerHttpClient): HandlerContext {
-  return { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, jobId: context.jobId, stepKey: context.step.key, logger: context.logger, signal: context.signal, http };
+async function handlerContext(context: StepContext, http: HandlerHttpClient, handler: Handler, secrets: HandlerSecretResolver | undefined): Promise<HandlerContext> {
+  const base = { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, jobId: context.jobId, stepKey: context.step.key, logger: context.logger, signal: context.signal, http };
+  if (handler.secretName === undefined || secrets === undefined) return base;
+  const secret = await secrets({ tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, stepKey: context.step.key, handler: handler.slug, secretName: handler.secretName });
+  return secret === undefined ? base : { ...base, secret };
 }
