@@ -85,6 +85,9 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'job.not_found': 404,
   'job.ended': 409,
   'job.not_retryable': 409,
+  'undo.not_found': 404,
+  'undo.in_progress': 409,
+  'undo.job_live': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers
