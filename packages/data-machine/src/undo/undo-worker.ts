@@ -42,7 +42,8 @@ export function createUndoWorker(options: UndoWorkerOptions): UndoWorker {
 
   const runOne = async (job: PgBoss.JobWithMetadata<UndoMessage>): Promise<void> => {
     try {
-      options.onUndone?.(await runUndo(options, job.data, shutdown.signal));
+      const ran = await runUndo(options, job.data, shutdown.signal);
+      options.onUndone?.(ran);
     } catch (error) {
       // Retries left, or a shutdown: pg-boss delivers it again and it goes on from its report.
       if (job.retryCount < job.retryLimit || shutdown.signal.aborted) throw error;

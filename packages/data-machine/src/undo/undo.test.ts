@@ -1,0 +1,202 @@
+import { describeEachDatabase, startWordPressServer, type WordPressServer } from '@data-machine/testkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { localHttp } from '../../test/support/handler-fixture';
+import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
+import { engineOn, eventually, jobReaches, runningWorker } from '../../test/support/job-engine-fixture';
+import { flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
+import type { DataMachineDatabase } from '../database/data-machine-database';
+import { startFlowRun } from '../engine/flow-run';
+import { createHandlerSteps } from '../engine/handler-steps';
+import type { JobEngine } from '../engine/job-engine';
+import { createFlow } from '../flows/flow-repository';
+import { createJob } from '../jobs/job-lifecycle';
+import { createHandlerRegistry, type HandlerRegistry } from '../handlers/handler-registry';
+import type { HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { jsonItemsHandler } from '../handlers/json-items-handler';
+import { createWordPressHandler } from '../handlers/wordpress/wordpress-handler';
+import { createPipeline } from '../pipelines/pipeline-repository';
+import { inTenant } from '../scope/tenant-transaction';
+import type { Scope } from '../scope/scope';
+import type { Undo } from './undo';
+import { getUndoReport, listUndos, requestUndo } from './undo-repository';
+import { createUndoWorker, type UndoWorker } from './undo-worker';
+
+const password = 'abcd efgh ijkl mnop qrst uvwx';
+
+await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
+  let context: TestContext;
+  let engine: JobEngine;
+  let wordpress: WordPressServer;
+  let http: HandlerHttpClient;
+  let handlers: HandlerRegistry;
+  let undos: UndoWorker;
+  let stop: () => Promise<void>;
+
+  beforeAll(async () => {
+    context = await migratedContext(database.db);
+    wordpress = await startWordPressServer();
+    http = localHttp();
+    handlers = createHandlerRegistry([jsonItemsHandler, createWordPressHandler(context)]);
+    const secrets = async () => password;
+    engine = engineOn(database);
+    ({ stop } = await runningWorker(context, engine, handlers, createHandlerSteps(handlers, { http, secrets }), { batchSize: 8 }));
+    undos = createUndoWorker({ context, engine, handlers, http, secrets });
+    await undos.start();
+  });
+  afterAll(async () => {
+    await undos.stop();
+    await stop();
+    await http.close();
+    await wordpress.close();
+  });
+
+  /** A flow of agent `bot` in a new tenant: fetch `items` -> publish each to the WordPress fixture, filed under `categories`. */
+  async function publishingFlow(slug: string, items: readonly { id: string; title: string }[], categories: readonly string[] = []): Promise<FlowWorld & { flowId: string }> {
+    const world = await flowWorld(context, slug);
+    await createPipeline(context, world.owner, handlers, 'bot', {
+      slug: 'main',
+      name: 'Main',
+      steps: [
+        { key: 'fetch', type: 'fetch', handler: 'json_items', config: { keyField: 'id' } },
+        { key: 'post', type: 'upsert', handler: 'wordpress', config: {} },
+      ],
+    });
+    const flow = await createFlow(context, world.owner, handlers, 'bot', {
+      pipeline: 'main',
+      slug: 'main',
+      name: 'Main',
+      maxItems: 10,
+      stepConfig: {
+        fetch: { handlerConfig: { items: items.map((item) => ({ ...item, content: `<p>${item.title}</p>` })) } },
+        post: { handlerConfig: { siteUrl: wordpress.url, username: 'editor', status: 'publish', categories } },
+      },
+    });
+    return { ...world, flowId: flow.id };
+  }
+
+  const runToEnd = async (world: FlowWorld & { flowId: string }) => {
+    const { job } = await startFlowRun(context, engine, { tenantId: world.tenant.id, flowId: world.flowId, source: 'manual' });
+    const ended = await jobReaches(context, world.tenant.id, job.id, ['completed', 'failed']);
+    expect(ended.status).toBe('completed');
+    return job.id;
+  };
+
+  const undoToEnd = async (world: FlowWorld, scope: Scope, jobId: string): Promise<Undo> => {
+    const requested = await requestUndo(context, engine, scope, 'bot', jobId);
+    undos.notify();
+    let undo: Undo | undefined;
+    await eventually(
+      async () => {
+        undo = (await getUndoReport(context, world.owner, 'bot', jobId, requested.id)).undo;
+        return undo.status === 'completed' || undo.status === 'failed';
+      },
+      () => `undo ${requested.id} is ${undo?.status ?? 'unread'}`,
+
+    );
+    return undo as Undo;
+  };
+
+  const report = async (world: FlowWorld, jobId: string, undoId: string) =>
+    (await getUndoReport(context, world.owner, 'bot', jobId, undoId)).effects.map((effect) => ({ kind: effect.kind, outcome: effect.outcome, reason: effect.reason }));
+  const postTitled = (title: string) => wordpress.posts.find((post) => post.title === title);
+
+  it('deletes the post a job published and the category it created, newest effect first', async () => {
+    const world = await publishingFlow('undo-one', [{ id: 'a', title: 'Undo one' }], ['Undo One Category']);
+    const jobId = await runToEnd(world);
+    expect(postTitled('Undo one')).toBeDefined();
+    const undo = await undoToEnd(world, world.operator, jobId);
+    expect({ status: undo.status, counts: undo.counts }).toEqual({ status: 'completed', counts: { reverted: 2, skipped: 0, failed: 0 } });
+    expect(await report(world, jobId, undo.id)).toEqual([
+      { kind: 'wordpress_post_created', outcome: 'reverted', reason: null },
+      { kind: 'wordpress_term_created', outcome: 'reverted', reason: null },
+    ]);
+    expect(postTitled('Undo one')).toBeUndefined();
+    expect(wordpress.terms.some((term) => term.name === 'Undo One Category')).toBe(false);
+    expect(wordpress.requests.some((request) => request.method === 'DELETE' && request.query.get('force') === 'true' && request.path.includes('/posts/'))).toBe(true);
+  });
+
+  it("covers a fan-out parent's children, and goes on past an effect whose remote fails", async () => {
+    const world = await publishingFlow('undo-fan', [
+      { id: 'a', title: 'Fan a' },
+      { id: 'b', title: 'Fan b' },
+      { id: 'c', title: 'Fan c' },
+    ]);
+    const parentId = await runToEnd(world);
+    const children = await database.db.selectFrom('dm_jobs').select('id').where('parent_job_id', '=', parentId).execute();
+    expect(children).toHaveLength(3);
+    const failing = postTitled('Fan b');
+    wordpress.failNext('DELETE', `/posts/${failing?.id}`);
+    const undo = await undoToEnd(world, world.operator, parentId);
+    expect({ status: undo.status, reason: undo.statusReason, counts: undo.counts }).toEqual({ status: 'failed', reason: 'effects_failed:1', counts: { reverted: 2, skipped: 0, failed: 1 } });
+    expect(['Fan a', 'Fan b', 'Fan c'].map((title) => postTitled(title) !== undefined)).toEqual([false, true, false]);
+    const lines = (await getUndoReport(context, world.owner, 'bot', parentId, undo.id)).effects;
+    expect(lines.find((line) => line.outcome === 'failed')?.error?.code).toBe('handler.remote_failed');
+    expect(new Set(lines.map((line) => line.jobId))).toEqual(new Set(children.map((child) => child.id)));
+
+    // Undoing again (a minute later) tries only what failed; what was reverted is reported, not reverted twice.
+    context.setNow(new Date(context.now().getTime() + 60_000));
+    const again = await undoToEnd(world, world.operator, parentId);
+    expect({ status: again.status, counts: again.counts }).toEqual({ status: 'completed', counts: { reverted: 1, skipped: 2, failed: 0 } });
+    expect((await report(world, parentId, again.id)).filter((line) => line.outcome === 'skipped').map((line) => line.reason)).toEqual(['already_reverted', 'already_reverted']);
+    expect(postTitled('Fan b')).toBeUndefined();
+    expect((await listUndos(context, world.operator, 'bot', parentId)).map((entry) => entry.id)).toEqual([again.id, undo.id]);
+  });
+
+  it('skips a post edited on the site after it was published', async () => {
+    const world = await publishingFlow('undo-edited', [{ id: 'a', title: 'Edited later' }]);
+    const jobId = await runToEnd(world);
+    const post = postTitled('Edited later');
+    const edit = await fetch(`${wordpress.url}/wp-json/wp/v2/posts/${post?.id}`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`editor:${password}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: '<p>An editor rewrote this.</p>' }),
+    });
+    expect(edit.status).toBe(200);
+    const undo = await undoToEnd(world, world.operator, jobId);
+    expect({ status: undo.status, counts: undo.counts }).toEqual({ status: 'completed', counts: { reverted: 0, skipped: 1, failed: 0 } });
+    expect(await report(world, jobId, undo.id)).toEqual([{ kind: 'wordpress_post_created', outcome: 'skipped', reason: 'changed_remotely' }]);
+    expect(postTitled('Edited later')?.content).toBe('<p>An editor rewrote this.</p>');
+  });
+
+  it('restores the previous fields of a post a later job updated', async () => {
+    const first = await publishingFlow('undo-update-a', [{ id: 'shared', title: 'Original title' }]);
+    await runToEnd(first);
+    // A second flow of the same agent publishes the same item key to the same site: it updates the post.
+    await createFlow(context, first.owner, handlers, 'bot', {
+      pipeline: 'main',
+      slug: 'second',
+      name: 'Second',
+      stepConfig: {
+        fetch: { handlerConfig: { items: [{ id: 'shared', title: 'Rewritten title', content: '<p>new</p>' }] } },
+        post: { handlerConfig: { siteUrl: wordpress.url, username: 'editor', status: 'publish' } },
+      },
+    });
+    const second = await inTenant(context, first.tenant.id, null, (trx) => trx.selectFrom('dm_flows').select('id').where('slug', '=', 'second').executeTakeFirstOrThrow());
+    const updateJob = await runToEnd({ ...first, flowId: second.id });
+    expect(postTitled('Rewritten title')).toBeDefined();
+    const undo = await undoToEnd(first, first.operator, updateJob);
+    expect(await report(first, updateJob, undo.id)).toEqual([{ kind: 'wordpress_post_updated', outcome: 'reverted', reason: null }]);
+    expect(postTitled('Original title')).toMatchObject({ content: '<p>Original title</p>', status: 'publish' });
+  });
+
+  it('refuses a viewer with the typed denial, a live job and a second undo while one is pending', async () => {
+    const world = await publishingFlow('undo-refused', [{ id: 'a', title: 'Refused' }]);
+    const jobId = await runToEnd(world);
+    expect(await codeOf(requestUndo(context, engine, world.viewer, 'bot', jobId))).toBe('access.denied');
+    expect(await codeOf(requestUndo(context, engine, world.member, 'bot', jobId))).toBe('agent.not_found');
+    expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', 'job_missing'))).toBe('job.not_found');
+    await undos.stop();
+    try {
+      const pending = await requestUndo(context, engine, world.operator, 'bot', jobId);
+      expect(pending.status).toBe('pending');
+      expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', jobId))).toBe('undo.in_progress');
+      expect(await codeOf(getUndoReport(context, world.operator, 'bot', jobId, 'undo_missing'))).toBe('undo.not_found');
+    } finally {
+      undos = createUndoWorker({ context, engine, handlers, http, secrets: async () => password });
+      await undos.start();
+    }
+    // A job nobody has run yet (created without its pg-boss job): not ended, so not undoable.
+    const { job: live } = await inTenant(context, world.tenant.id, null, (trx) => createJob(context, trx, { flowId: world.flowId, source: 'manual' }));
+    expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', live.id))).toBe('undo.job_live');
+  });
+});
