@@ -31,6 +31,8 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
   let handlers: HandlerRegistry;
   let undos: UndoWorker;
   let stop: () => Promise<void>;
+  // One agent `bot` with a pipeline fetch -> upsert to WordPress; each test runs flows of its own on it.
+  let world: FlowWorld;
 
   beforeAll(async () => {
     context = await migratedContext(database.db);
@@ -42,17 +44,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     ({ stop } = await runningWorker(context, engine, handlers, createHandlerSteps(handlers, { http, secrets }), { batchSize: 8 }));
     undos = createUndoWorker({ context, engine, handlers, http, secrets });
     await undos.start();
-  });
-  afterAll(async () => {
-    await undos.stop();
-    await stop();
-    await http.close();
-    await wordpress.close();
-  });
-
-  /** A flow of agent `bot` in a new tenant: fetch `items` -> publish each to the WordPress fixture, filed under `categories`. */
-  async function publishingFlow(slug: string, items: readonly { id: string; title: string }[], categories: readonly string[] = []): Promise<FlowWorld & { flowId: string }> {
-    const world = await flowWorld(context, slug);
+    world = await flowWorld(context, 'undo');
     await createPipeline(context, world.owner, handlers, 'bot', {
       slug: 'main',
       name: 'Main',
@@ -61,27 +53,37 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
         { key: 'post', type: 'upsert', handler: 'wordpress', config: {} },
       ],
     });
+  });
+  afterAll(async () => {
+    await undos.stop();
+    await stop();
+    await http.close();
+    await wordpress.close();
+  });
+
+  /** A flow `slug` of agent `bot`: fetch `items` -> publish each to the WordPress fixture (the item id is its key), filed under `categories`. */
+  async function publishingFlow(slug: string, items: readonly { id: string; title: string }[], categories: readonly string[] = []): Promise<string> {
     const flow = await createFlow(context, world.owner, handlers, 'bot', {
       pipeline: 'main',
-      slug: 'main',
-      name: 'Main',
+      slug,
+      name: slug,
       maxItems: 10,
       stepConfig: {
         fetch: { handlerConfig: { items: items.map((item) => ({ ...item, content: `<p>${item.title}</p>` })) } },
         post: { handlerConfig: { siteUrl: wordpress.url, username: 'editor', status: 'publish', categories } },
       },
     });
-    return { ...world, flowId: flow.id };
+    return flow.id;
   }
 
-  const runToEnd = async (world: FlowWorld & { flowId: string }) => {
-    const { job } = await startFlowRun(context, engine, { tenantId: world.tenant.id, flowId: world.flowId, source: 'manual' });
+  const runToEnd = async (flowId: string) => {
+    const { job } = await startFlowRun(context, engine, { tenantId: world.tenant.id, flowId, source: 'manual' });
     const ended = await jobReaches(context, world.tenant.id, job.id, ['completed', 'failed']);
     expect(ended.status).toBe('completed');
     return job.id;
   };
 
-  const undoToEnd = async (world: FlowWorld, scope: Scope, jobId: string): Promise<Undo> => {
+  const undoToEnd = async (scope: Scope, jobId: string): Promise<Undo> => {
     const requested = await requestUndo(context, engine, scope, 'bot', jobId);
     undos.notify();
     let undo: Undo | undefined;
@@ -96,17 +98,16 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     return undo as Undo;
   };
 
-  const report = async (world: FlowWorld, jobId: string, undoId: string) =>
+  const report = async (jobId: string, undoId: string) =>
     (await getUndoReport(context, world.owner, 'bot', jobId, undoId)).effects.map((effect) => ({ kind: effect.kind, outcome: effect.outcome, reason: effect.reason }));
   const postTitled = (title: string) => wordpress.posts.find((post) => post.title === title);
 
   it('deletes the post a job published and the category it created, newest effect first', async () => {
-    const world = await publishingFlow('undo-one', [{ id: 'a', title: 'Undo one' }], ['Undo One Category']);
-    const jobId = await runToEnd(world);
+    const jobId = await runToEnd(await publishingFlow('one', [{ id: 'one', title: 'Undo one' }], ['Undo One Category']));
     expect(postTitled('Undo one')).toBeDefined();
-    const undo = await undoToEnd(world, world.operator, jobId);
+    const undo = await undoToEnd(world.operator, jobId);
     expect({ status: undo.status, counts: undo.counts }).toEqual({ status: 'completed', counts: { reverted: 2, skipped: 0, failed: 0 } });
-    expect(await report(world, jobId, undo.id)).toEqual([
+    expect(await report(jobId, undo.id)).toEqual([
       { kind: 'wordpress_post_created', outcome: 'reverted', reason: null },
       { kind: 'wordpress_term_created', outcome: 'reverted', reason: null },
     ]);
@@ -116,17 +117,17 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
   });
 
   it("covers a fan-out parent's children, and goes on past an effect whose remote fails", async () => {
-    const world = await publishingFlow('undo-fan', [
-      { id: 'a', title: 'Fan a' },
-      { id: 'b', title: 'Fan b' },
-      { id: 'c', title: 'Fan c' },
+    const flowId = await publishingFlow('fan', [
+      { id: 'fan-a', title: 'Fan a' },
+      { id: 'fan-b', title: 'Fan b' },
+      { id: 'fan-c', title: 'Fan c' },
     ]);
-    const parentId = await runToEnd(world);
+    const parentId = await runToEnd(flowId);
     const children = await database.db.selectFrom('dm_jobs').select('id').where('parent_job_id', '=', parentId).execute();
     expect(children).toHaveLength(3);
     const failing = postTitled('Fan b');
     wordpress.failNext('DELETE', `/posts/${failing?.id}`);
-    const undo = await undoToEnd(world, world.operator, parentId);
+    const undo = await undoToEnd(world.operator, parentId);
     expect({ status: undo.status, reason: undo.statusReason, counts: undo.counts }).toEqual({ status: 'failed', reason: 'effects_failed:1', counts: { reverted: 2, skipped: 0, failed: 1 } });
     expect(['Fan a', 'Fan b', 'Fan c'].map((title) => postTitled(title) !== undefined)).toEqual([false, true, false]);
     const lines = (await getUndoReport(context, world.owner, 'bot', parentId, undo.id)).effects;
@@ -135,16 +136,15 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
 
     // Undoing again (a minute later) tries only what failed; what was reverted is reported, not reverted twice.
     context.setNow(new Date(context.now().getTime() + 60_000));
-    const again = await undoToEnd(world, world.operator, parentId);
+    const again = await undoToEnd(world.operator, parentId);
     expect({ status: again.status, counts: again.counts }).toEqual({ status: 'completed', counts: { reverted: 1, skipped: 2, failed: 0 } });
-    expect((await report(world, parentId, again.id)).filter((line) => line.outcome === 'skipped').map((line) => line.reason)).toEqual(['already_reverted', 'already_reverted']);
+    expect((await report(parentId, again.id)).filter((line) => line.outcome === 'skipped').map((line) => line.reason)).toEqual(['already_reverted', 'already_reverted']);
     expect(postTitled('Fan b')).toBeUndefined();
     expect((await listUndos(context, world.operator, 'bot', parentId)).map((entry) => entry.id)).toEqual([again.id, undo.id]);
   });
 
   it('skips a post edited on the site after it was published', async () => {
-    const world = await publishingFlow('undo-edited', [{ id: 'a', title: 'Edited later' }]);
-    const jobId = await runToEnd(world);
+    const jobId = await runToEnd(await publishingFlow('edited', [{ id: 'edited', title: 'Edited later' }]));
     const post = postTitled('Edited later');
     const edit = await fetch(`${wordpress.url}/wp-json/wp/v2/posts/${post?.id}`, {
       method: 'POST',
@@ -152,36 +152,26 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
       body: JSON.stringify({ content: '<p>An editor rewrote this.</p>' }),
     });
     expect(edit.status).toBe(200);
-    const undo = await undoToEnd(world, world.operator, jobId);
+    const undo = await undoToEnd(world.operator, jobId);
     expect({ status: undo.status, counts: undo.counts }).toEqual({ status: 'completed', counts: { reverted: 0, skipped: 1, failed: 0 } });
-    expect(await report(world, jobId, undo.id)).toEqual([{ kind: 'wordpress_post_created', outcome: 'skipped', reason: 'changed_remotely' }]);
+    expect(await report(jobId, undo.id)).toEqual([{ kind: 'wordpress_post_created', outcome: 'skipped', reason: 'changed_remotely' }]);
     expect(postTitled('Edited later')?.content).toBe('<p>An editor rewrote this.</p>');
   });
 
   it('restores the previous fields of a post a later job updated', async () => {
-    const first = await publishingFlow('undo-update-a', [{ id: 'shared', title: 'Original title' }]);
-    await runToEnd(first);
-    // A second flow of the same agent publishes the same item key to the same site: it updates the post.
-    await createFlow(context, first.owner, handlers, 'bot', {
-      pipeline: 'main',
-      slug: 'second',
-      name: 'Second',
-      stepConfig: {
-        fetch: { handlerConfig: { items: [{ id: 'shared', title: 'Rewritten title', content: '<p>new</p>' }] } },
-        post: { handlerConfig: { siteUrl: wordpress.url, username: 'editor', status: 'publish' } },
-      },
-    });
-    const second = await inTenant(context, first.tenant.id, null, (trx) => trx.selectFrom('dm_flows').select('id').where('slug', '=', 'second').executeTakeFirstOrThrow());
-    const updateJob = await runToEnd({ ...first, flowId: second.id });
+    await runToEnd(await publishingFlow('update-first', [{ id: 'shared', title: 'Original title' }]));
+    // A second flow of the agent publishes the same item key to the same site: it updates that post.
+    const updateJob = await runToEnd(await publishingFlow('update-second', [{ id: 'shared', title: 'Rewritten title' }]));
     expect(postTitled('Rewritten title')).toBeDefined();
-    const undo = await undoToEnd(first, first.operator, updateJob);
-    expect(await report(first, updateJob, undo.id)).toEqual([{ kind: 'wordpress_post_updated', outcome: 'reverted', reason: null }]);
+    const undo = await undoToEnd(world.operator, updateJob);
+    expect(await report(updateJob, undo.id)).toEqual([{ kind: 'wordpress_post_updated', outcome: 'reverted', reason: null }]);
     expect(postTitled('Original title')).toMatchObject({ content: '<p>Original title</p>', status: 'publish' });
+    expect(postTitled('Rewritten title')).toBeUndefined();
   });
 
   it('refuses a viewer with the typed denial, a live job and a second undo while one is pending', async () => {
-    const world = await publishingFlow('undo-refused', [{ id: 'a', title: 'Refused' }]);
-    const jobId = await runToEnd(world);
+    const flowId = await publishingFlow('refused', [{ id: 'refused', title: 'Refused' }]);
+    const jobId = await runToEnd(flowId);
     expect(await codeOf(requestUndo(context, engine, world.viewer, 'bot', jobId))).toBe('access.denied');
     expect(await codeOf(requestUndo(context, engine, world.member, 'bot', jobId))).toBe('agent.not_found');
     expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', 'job_missing'))).toBe('job.not_found');
@@ -196,7 +186,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
       await undos.start();
     }
     // A job nobody has run yet (created without its pg-boss job): not ended, so not undoable.
-    const { job: live } = await inTenant(context, world.tenant.id, null, (trx) => createJob(context, trx, { flowId: world.flowId, source: 'manual' }));
+    const { job: live } = await inTenant(context, world.tenant.id, null, (trx) => createJob(context, trx, { flowId, source: 'manual' }));
     expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', live.id))).toBe('undo.job_live');
   });
 });
