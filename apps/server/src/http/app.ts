@@ -16,6 +16,7 @@ import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
+import { registerUndoRoutes } from './routes/undo-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
@@ -101,6 +102,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
+    registerUndoRoutes(api, product, jobEngine?.engine);
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
       const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
