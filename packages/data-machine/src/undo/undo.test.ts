@@ -7,6 +7,8 @@ import { flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { startFlowRun } from '../engine/flow-run';
 import { createHandlerSteps } from '../engine/handler-steps';
+import { createJobEffectsRecorder } from '../engine/job-effects';
+import { handlerEffectsFor } from '../handlers/handler-effect';
 import type { JobEngine } from '../engine/job-engine';
 import { createFlow } from '../flows/flow-repository';
 import { createJob } from '../jobs/job-lifecycle';
@@ -188,5 +190,18 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     // A job nobody has run yet (created without its pg-boss job): not ended, so not undoable.
     const { job: live } = await inTenant(context, world.tenant.id, null, (trx) => createJob(context, trx, { flowId, source: 'manual' }));
     expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', live.id))).toBe('undo.job_live');
+  });
+
+  it('reports a delivered webhook skipped (not_reversible) and reverts the rest of the job', async () => {
+    const jobId = await runToEnd(await publishingFlow('webhook', [{ id: 'webhook', title: 'Beside a webhook' }]));
+    // A webhook the same job delivered before it published (its effect as the webhook handler records it).
+    const recorder = createJobEffectsRecorder(context, world.tenant.id, jobId);
+    await handlerEffectsFor(recorder, 'notify', 'webhook').record({ kind: 'webhook_delivered', ref: 'delivery:x', reversible: false, undo: { url: 'https://hooks.example/x', status: 200 } });
+    const undo = await undoToEnd(world.operator, jobId);
+    expect(await report(jobId, undo.id)).toEqual([
+      { kind: 'webhook_delivered', outcome: 'skipped', reason: 'not_reversible' },
+      { kind: 'wordpress_post_created', outcome: 'reverted', reason: null },
+    ]);
+    expect(undo.status).toBe('completed');
   });
 });
