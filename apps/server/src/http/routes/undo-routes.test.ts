@@ -3,7 +3,7 @@ import { runUndo, type DataMachineContext, type DataMachineDatabase } from 'data
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultHandlers } from '../../handlers/default-handlers';
-import { as, digestPipeline, grant, startApp, tenantWorld } from '../../../test/support/http-world';
+import { as, startApp, tenantWithFlow, tenantWorld } from '../../../test/support/http-world';
 
 await describeEachDatabase<DataMachineDatabase>('undo routes', (database) => {
   let app: FastifyInstance;
@@ -24,18 +24,10 @@ await describeEachDatabase<DataMachineDatabase>('undo routes', (database) => {
 
   /** A tenant whose default agent has a flow `daily` and one ended (cancelled) job; its editor is the agent's viewer, its author an operator. */
   async function withEndedJob(slug: string) {
-    const world = await tenantWorld(context, slug, ['editor', 'author']);
-    const agent = world.defaultAgent.slug;
-    expect((await app.inject({ method: 'POST', url: `/agents/${agent}/pipelines`, headers: as(world.owner.token), payload: digestPipeline })).statusCode).toBe(201);
-    expect((await app.inject({ method: 'POST', url: `/agents/${agent}/flows`, headers: as(world.owner.token), payload: { pipeline: 'digest', slug: 'daily', name: 'Daily' } })).statusCode).toBe(201);
-    const viewer = world.members.editor!;
-    const operator = world.members.author!;
-    await grant(context, world, agent, viewer.id, 'viewer');
-    await grant(context, world, agent, operator.id, 'operator');
-    const jobs = `/agents/${agent}/jobs`;
-    const job = (await call('POST', `/agents/${agent}/flows/daily/run`, operator.token)).body.id as string;
+    const { world, viewer, operator, jobs, run } = await tenantWithFlow(app, context, slug);
+    const job = (await call('POST', run, operator.token)).body.id as string;
     expect((await call('POST', `${jobs}/${job}/cancel`, operator.token)).status).toBe(200);
-    return { world, viewer, operator, jobs, job, run: `/agents/${agent}/flows/daily/run` };
+    return { world, viewer, operator, jobs, job, run };
   }
 
   describe('POST /agents/{agent}/jobs/{job}/undo', () => {
