@@ -1,4 +1,4 @@
-import { describeEachDatabase, startWordPressServer, type WordPressServer } from '@data-machine/testkit';
+import { describeEachDatabase, startHttpFixture, startWordPressServer, type HttpFixture, type WordPressServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localHttp } from '../../test/support/handler-fixture';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
@@ -29,6 +29,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
   let context: TestContext;
   let engine: JobEngine;
   let wordpress: WordPressServer;
+  let images: HttpFixture;
   let http: HandlerHttpClient;
   let handlers: HandlerRegistry;
   let undos: UndoWorker;
@@ -39,6 +40,8 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
   beforeAll(async () => {
     context = await migratedContext(database.db);
     wordpress = await startWordPressServer();
+    images = await startHttpFixture();
+    images.route('GET', '/sunset.png', () => ({ headers: { 'content-type': 'image/png' }, body: Buffer.from('89504e470d0a1a0a', 'hex') }));
     http = localHttp();
     handlers = createHandlerRegistry([jsonItemsHandler, createWordPressHandler(context)]);
     const secrets = async () => password;
@@ -60,11 +63,12 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     await undos.stop();
     await stop();
     await http.close();
+    await images.close();
     await wordpress.close();
   });
 
   /** A flow `slug` of agent `bot`: fetch `items` -> publish each to the WordPress fixture (the item id is its key), filed under `categories`. */
-  async function publishingFlow(slug: string, items: readonly { id: string; title: string }[], categories: readonly string[] = []): Promise<string> {
+  async function publishingFlow(slug: string, items: readonly { id: string; title: string; featuredImageUrl?: string }[], categories: readonly string[] = []): Promise<string> {
     const flow = await createFlow(context, world.owner, handlers, 'bot', {
       pipeline: 'main',
       slug,
@@ -203,5 +207,18 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
       { kind: 'wordpress_post_created', outcome: 'reverted', reason: null },
     ]);
     expect(undo.status).toBe('completed');
+  });
+
+  it('deletes the featured image a job uploaded, after the post that used it; an existing category stays', async () => {
+    wordpress.addTerm('category', 'Kept Category');
+    const jobId = await runToEnd(await publishingFlow('image', [{ id: 'image', title: 'With image', featuredImageUrl: `${images.url}/sunset.png` }], ['Kept Category']));
+    const media = wordpress.media.at(-1);
+    expect(postTitled('With image')?.featured_media).toBe(media?.id);
+    const undo = await undoToEnd(world.operator, jobId);
+    expect(await report(jobId, undo.id)).toEqual([
+      { kind: 'wordpress_post_created', outcome: 'reverted', reason: null },
+      { kind: 'wordpress_media_uploaded', outcome: 'reverted', reason: null },
+    ]);
+    expect([wordpress.media.some((item) => item.id === media?.id), wordpress.terms.some((term) => term.name === 'Kept Category')]).toEqual([false, true]);
   });
 });
