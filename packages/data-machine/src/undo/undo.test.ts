@@ -21,6 +21,7 @@ import { inTenant } from '../scope/tenant-transaction';
 import type { Scope } from '../scope/scope';
 import type { Undo } from './undo';
 import { getUndoReport, listUndos, requestUndo } from './undo-repository';
+import { runUndo } from './undo-runner';
 import { createUndoWorker, type UndoWorker } from './undo-worker';
 
 const password = 'abcd efgh ijkl mnop qrst uvwx';
@@ -120,6 +121,10 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     expect(postTitled('Undo one')).toBeUndefined();
     expect(wordpress.terms.some((term) => term.name === 'Undo One Category')).toBe(false);
     expect(wordpress.requests.some((request) => request.method === 'DELETE' && request.query.get('force') === 'true' && request.path.includes('/posts/'))).toBe(true);
+    // Delivered again (pg-boss re-delivers after a lost worker): an ended undo is left as it is, nothing is sent.
+    const sent = wordpress.requests.length;
+    const again = await runUndo({ context, handlers, http }, { tenantId: world.tenant.id, undoId: undo.id });
+    expect([again?.status, again?.counts, wordpress.requests.length]).toEqual(['completed', undo.counts, sent]);
   });
 
   it("covers a fan-out parent's children, and goes on past an effect whose remote fails", async () => {
