@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, DataMachineError, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createJobEngine, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -75,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   // Resolved before anything else, so a bad key stops the start before the database is touched.
-  await resolveSecretKey(config.secretKey);
+  const secretKey = await resolveSecretKey(config.secretKey);
   const database = await openDatabase(config.database);
   if (!(await database.ping())) {
     await database.close();
@@ -112,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const registry = createAgentRegistry();
   await registry.init();
   await reconcileAtBoot(context, { homeTenant: config.homeTenant, registry });
-  await runMode(isMode(command) ? command : 'start', config, database);
+  await runMode(isMode(command) ? command : 'start', config, database, secretKey);
   return 0;
 }
 
@@ -122,24 +122,32 @@ async function main(argv: readonly string[]): Promise<number> {
  * scheduler stops ticking, the workers finish or release their jobs, and
  * the database closes.
  */
-async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabase): Promise<void> {
+async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabase, secretKey: string): Promise<void> {
   const parts = modes[mode];
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const logger = pino({ level: config.logLevel, redact: { paths: redactedPaths, censor: '[redacted]' } });
-  const context = createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => logger.warn(entry, message) } });
+  // An outbox event (a new agent's memory scaffold) asks for its dispatch in the transaction that records it.
+  const outbox: { kick?: (trx: TenantTransaction) => Promise<void> } = {};
+  const context = createDataMachineContext({
+    db: database.db,
+    logger: { warn: (entry, message) => logger.warn(entry, message) },
+    onEventRecorded: async (trx) => outbox.kick?.(trx),
+  });
   const handlers = createDefaultHandlers(context);
   const runtime = createEngineRuntime({
     database,
     context,
     handlers,
     model: config.model,
+    secretKey,
     logger,
     // pg-boss maintenance (expiry, archiving) runs where the workers do.
     engine: { supervise: parts.workers },
   });
+  outbox.kick = outboxKick(runtime.engine);
   await runtime.start();
   if (parts.workers) await runtime.startWorkers();
   const scheduler = parts.scheduler ? createSchedulerRuntime({ database, context, engine: runtime.engine, logger }) : undefined;
@@ -152,6 +160,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         handlers,
         logLevel: config.logLevel,
         rateLimit: config.rateLimit,
+        secretKey,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),
       })

@@ -31,6 +31,7 @@ export const dataMachineErrorCodes = [
   'job.not_found',
   'job.ended',
   'job.not_retryable',
+  'job.not_waiting',
   'queue.unknown_step',
   'queue.entry_not_found',
   // pipelines, flows and handlers
@@ -76,6 +77,10 @@ export const dataMachineErrorCodes = [
   'step.failed',
   'step.unsafe_retry',
   'step.unsupported',
+  'webhook_gate.timed_out',
+  // handler secrets
+  'secret.not_found',
+  'secret.unreadable',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -5,6 +5,7 @@ export { DataMachineError, dataMachineErrorCodes } from './errors';
 export type { DataMachineErrorCode, DataMachineErrorOptions } from './errors';
 export { createDataMachineContext, randomId } from './context';
 export type { DataMachineContext, DataMachineContextOptions, DenyLogger } from './context';
+export type { TenantTransaction } from './scope/tenant-transaction';
 
 // identity and access
 export { agentRoles, agentRoleSchema, roleCapabilities, tenantCapabilities, tenantCapabilitySchema, tenantRoles, tenantRoleSchema } from './access/roles';
@@ -17,8 +18,10 @@ export { decide, denyReasons } from './access/authorize';
 export type { AccessTarget, Decision, DenyReason } from './access/authorize';
 export { authorize, check, resolveScope } from './scope/scope';
 export type { Scope } from './scope/scope';
-export { agentActions, principalFor, resolveAgentPrincipal, toolUseCapability } from './scope/agent-principal';
-export type { PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
+export { resolveBearerAccess } from './scope/request-access';
+export type { AccessOutcome, BearerAccess, BearerAccessRequest, BearerTenantCandidates, TenantMembershipRef } from './scope/request-access';
+export { agentActions, principalFor, resolveAgentPrincipal, resolveAgentRun, toolUseCapability } from './scope/agent-principal';
+export type { AgentRun, PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
 
 // tenants, users, agents, grants, tokens
 export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
@@ -57,7 +60,7 @@ export { createAgentMemoryProvisioner, soulFile } from './outbox/provision-agent
 export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-memory';
 
 // pipelines, flows, steps and handlers (the engine's definitions)
-export { engineDataSchema, isHandlerStepType, jsonObjectSchema, maxPipelineSteps, pipelineStepSchema, pipelineStepsSchema, stepHandlerKinds, stepTypes } from './steps/step';
+export { engineDataSchema, isHandlerStepType, releasedSignalSchema, signalWaitSchema, jsonObjectSchema, maxPipelineSteps, pipelineStepSchema, pipelineStepsSchema, stepHandlerKinds, stepTypes } from './steps/step';
 export type {
   EffectsRecorder,
   EngineData,
@@ -65,6 +68,8 @@ export type {
   HandlerStepType,
   JsonObject,
   PipelineStep,
+  ReleasedSignal,
+  SignalWait,
   PipelineStepInput,
   RecordedEffect,
   Step,
@@ -81,6 +86,8 @@ export { aiStepConfigSchema } from './steps/ai/ai-step-input';
 export type { AiStepConfig } from './steps/ai/ai-step-input';
 export { isRetryableAiStepError, retryableAiStepCodes } from './steps/ai/ai-step-failure';
 export { publishEffectKey, publishToolName } from './steps/ai/publish-tools';
+export { createWebhookGateStep, maxWebhookGateTimeoutSeconds, webhookGateConfigSchema, webhookGateSignal } from './steps/webhook-gate/webhook-gate-step';
+export type { WebhookGateConfig } from './steps/webhook-gate/webhook-gate-step';
 export { handlerKinds, handlerSlugSchema } from './handlers/handler';
 export type { ConnectionTest, FetchHandler, Handler, HandlerBase, HandlerContext, HandlerKind, PublishHandler, PublishRequest, PublishResult } from './handlers/handler';
 export { createHandlerRegistry } from './handlers/handler-registry';
@@ -188,12 +195,23 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
-export type { HandlerSecretRequest, HandlerSecretResolver, HandlerStepsOptions } from './engine/handler-steps';
+export { createSecretBox, minimumSecretKeyLength } from './secrets/secret-box';
+export type { SecretBox } from './secrets/secret-box';
+export { deleteAgentSecret, listAgentSecrets, readAgentSecret, secretValueSchema, setAgentSecret } from './secrets/agent-secrets';
+export type { AgentSecretSummary } from './secrets/agent-secrets';
+export { secretNameSchema } from './secrets/secret-name';
+export { createHandlerSecrets, handlerSecretsPurpose } from './secrets/handler-secrets';
+export type { HandlerSecrets } from './secrets/handler-secrets';
+export { maxEndedJobsPerWindow, readAutomationGauges, readEndedWork } from './metrics/automation-metrics';
+export type { AutomationGauges, EndedWork, MetricsWindow } from './metrics/automation-metrics';
+export { releasedReason, signalJob, signalWaitReason } from './engine/job-signals';
+export type { JobSignal } from './engine/job-signals';
+export type { HandlerStepsOptions } from './engine/handler-steps';
 export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
 export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';
 export { lostWorkerReason, reconcileJobs } from './engine/job-reconciler';
 export type { ReconcileOptions, ReconcileReport } from './engine/job-reconciler';
-export { createOutboxWorker } from './engine/outbox-worker';
+export { createOutboxWorker, outboxKick } from './engine/outbox-worker';
 export type { OutboxWorker, OutboxWorkerOptions } from './engine/outbox-worker';
 export { createJobEffectsRecorder } from './engine/job-effects';
 export { undoOutcomes, undoStatuses } from './undo/undo';

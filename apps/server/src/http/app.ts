@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -5,13 +6,14 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createSecretBox, handlerSecretsPurpose, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
 import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
+import { registerSecretRoutes } from './routes/secret-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
@@ -25,7 +27,7 @@ import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
-import { registerOpenAIRoutes } from './routes/openai-routes';
+import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
 export type AppDatabase = Omit<ServerDatabase, 'engine'>;
@@ -53,8 +55,10 @@ export interface AppDependencies {
   readonly handlers?: HandlerRegistry;
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
-  /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
+  /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets. Default: a random key for this app alone (tests). */
+  readonly secretKey?: string;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -64,7 +68,7 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
+export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -72,13 +76,14 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
     routerOptions: { maxParamLength: 256 },
     // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply: FastifyReply) => {
       const response = toErrorResponse(error);
-      void reply.code(response.status).send(response.body);
+      void reply.code(response.status).send(isOpenAIPath(request.url) ? toOpenAIError(response) : response.body);
     },
   });
   registerRequestLogging(app);
-  registerMetrics(app);
+  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  registerMetrics(app, { automation: { gauges: () => readAutomationGauges(product), ended: (window) => readEndedWork(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');
@@ -89,7 +94,6 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
   );
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets, jobEngine);
-  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {
@@ -97,18 +101,18 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
+    registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
     registerUndoRoutes(api, product, jobEngine?.engine);
-    if (chat) {
-      const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
-      registerChatRoutes(api, product, { service, store });
-      await registerOpenAIRoutes(api, product, service);
-    }
+    // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
+    const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+    const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });
+    registerChatRoutes(api, product, { service, store });
+    await registerOpenAIRoutes(api, product, service);
   });
   return app;
 }

@@ -20,6 +20,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'route.not_found': 404,
   'auth.required': 401,
   'tenant.required': 400,
+  // Chat and /v1 without OPENAI_BASE_URL or OPENAI_API_KEY: the server, not the caller, lacks it.
+  'model.not_configured': 503,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
@@ -88,6 +90,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'undo.not_found': 404,
   'undo.in_progress': 409,
   'undo.job_live': 409,
+  'job.not_waiting': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers
@@ -130,6 +133,9 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'step.failed': 502,
   'step.unsafe_retry': 409,
   'step.unsupported': 400,
+  'webhook_gate.timed_out': 409,
+  'secret.not_found': 404,
+  'secret.unreadable': 409,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

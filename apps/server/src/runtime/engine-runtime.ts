@@ -3,7 +3,11 @@ import {
   createAgentMemoryProvisioner,
   createAiStep,
   createHandlerHttpClient,
+  createHandlerSecrets,
   createHandlerSteps,
+  createSecretBox,
+  handlerSecretsPurpose,
+  createWebhookGateStep,
   createJobEngine,
   createJobWorker,
   createOutboxWorker,
@@ -28,6 +32,8 @@ export interface EngineRuntimeOptions {
   /** The model endpoint of the `ai` step; without a key nor a base URL the step is not registered (its jobs fail `step.not_registered`). */
   readonly model: ServerConfig['model'];
   readonly logger: ProcessLogger;
+  /** The server's secret key: opens the agents' handler secrets handed to handlers. */
+  readonly secretKey: string;
   /** Whether handlers may reach private addresses (local services); default false. */
   readonly allowPrivateAddresses?: boolean;
   /** pg-boss settings (polling, expiry); the engine's defaults otherwise. */
@@ -66,7 +72,8 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   const { database, context, handlers } = options;
   const engine = createJobEngine({ ...options.engine, database: database.engine });
   const http = createHandlerHttpClient({ allowPrivateAddresses: options.allowPrivateAddresses === true });
-  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http }), ...aiStep(options, engine, http) };
+  const secrets = createHandlerSecrets(context, createSecretBox(options.secretKey, handlerSecretsPurpose));
+  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http, secrets }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http) };
   const worker = createJobWorker({
     context,
     engine,
@@ -77,7 +84,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
   });
   // Undos run on their own queue, reverting through the same handlers and guarded client publishes used.
-  const undos = createUndoWorker({ context, engine, handlers, http, ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }) });
+  const undos = createUndoWorker({ context, engine, handlers, http, secrets, ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }) });
   const outbox = createOutboxWorker({ context, engine, handlers: [createAgentMemoryProvisioner({ memory: createPostgresMemoryStore({ db: database.db }) })] });
   let started = false;
   let workersRunning = false;

@@ -10,6 +10,8 @@ import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
 import { undo } from './migrations/0013-undo';
+import { metricsRead } from './migrations/0015-metrics-read';
+import { agentSecrets } from './migrations/0016-agent-secrets';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -25,6 +27,8 @@ export const dataMachineMigrations: MigrationSet = {
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
     '0013_undo': undo,
+    '0015_metrics_read': metricsRead,
+    '0016_agent_secrets': agentSecrets,
   },
 };
 

@@ -28,5 +28,6 @@ export const productTables = {
     'dm_job_effects',
     'dm_undos',
     'dm_undo_results',
+    'dm_agent_secrets',
   ],
 } as const;

@@ -1,6 +1,7 @@
 import { DataMachineError } from '../errors';
 import type { Handler, HandlerContext, PublishResult } from '../handlers/handler';
 import { handlerEffectsFor } from '../handlers/handler-effect';
+import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
 import { publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
@@ -15,25 +16,8 @@ export interface HandlerStepsOptions {
    * local services (tests, an intranet).
    */
   readonly http?: HandlerHttpClient;
-  /**
-   * Resolves the secret of a handler that names one (`secretName`) for a
-   * flow step, as `HandlerContext.secret`. Absent: no secret is handed over
-   * (a handler that needs one fails `handler.secret_missing`).
-   */
-  readonly secrets?: HandlerSecretResolver;
-}
-
-/** Where a handler's secret comes from: the host's store of flow credentials. */
-export type HandlerSecretResolver = (request: HandlerSecretRequest) => Promise<string | undefined>;
-
-/** Which secret {@link HandlerSecretResolver} is asked for. */
-export interface HandlerSecretRequest {
-  readonly tenantId: string;
-  readonly agentId: string;
-  readonly flowId: string;
-  readonly stepKey: string;
-  readonly handler: string;
-  readonly secretName: string;
+  /** Where a handler's credential comes from (`HandlerContext.secret`); without it handlers get none. */
+  readonly secrets?: HandlerSecrets;
 }
 
 /**
@@ -82,9 +66,8 @@ function wrongKind(context: StepContext): DataMachineError {
   return new DataMachineError('pipeline.invalid_steps', `Step "${context.step.key}" names no handler of the kind a ${context.step.type} step calls.`, { details: { step: context.step.key } });
 }
 
-async function handlerContext(context: StepContext, http: HandlerHttpClient, handler: Handler, secrets: HandlerSecretResolver | undefined): Promise<HandlerContext> {
-  const base = { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, jobId: context.jobId, stepKey: context.step.key, logger: context.logger, signal: context.signal, http };
-  if (handler.secretName === undefined || secrets === undefined) return base;
-  const secret = await secrets({ tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, stepKey: context.step.key, handler: handler.slug, secretName: handler.secretName });
-  return secret === undefined ? base : { ...base, secret };
+async function handlerContext(context: StepContext, http: HandlerHttpClient, handler: Handler, secrets: HandlerSecrets | undefined): Promise<HandlerContext> {
+  const target = { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, stepKey: context.step.key };
+  const secret = await secrets?.forStep({ ...target, handler });
+  return { ...target, jobId: context.jobId, logger: context.logger, signal: context.signal, http, ...(secret === undefined ? {} : { secret }) };
 }

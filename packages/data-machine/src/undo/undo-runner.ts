@@ -1,14 +1,14 @@
 import type { Selectable } from 'kysely';
 import type { DataMachineContext } from '../context';
 import type { JobEffectTable, UndoOutcome } from '../database/data-machine-database';
-import type { HandlerSecretResolver } from '../engine/handler-steps';
 import { DataMachineError } from '../errors';
 import { effectiveHandlerConfig, flowStepConfigsSchema } from '../flows/flow-step-config';
-import type { HandlerContext } from '../handlers/handler';
+import type { Handler, HandlerContext } from '../handlers/handler';
 import { handlerEffectDetailSchema, handlerEffectPrefix, type RecordedHandlerEffect, type RevertOutcome } from '../handlers/handler-effect';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import type { HandlerHttpClient } from '../handlers/http/handler-http-client';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
+import type { HandlerSecrets } from '../secrets/handler-secrets';
 import { pipelineStepsSchema, type StepLogger } from '../steps/step';
 import type { Undo } from './undo';
 import { toUndo } from './undo';
@@ -20,8 +20,8 @@ export interface UndoRunnerOptions {
   readonly handlers: HandlerRegistry;
   /** The HTTP client handed to handlers' `revert` (the same guarded client publishes used). */
   readonly http?: HandlerHttpClient;
-  /** Where a handler's secret comes from, as for publishing. */
-  readonly secrets?: HandlerSecretResolver;
+  /** Where a handler's secret comes from, as for publishing (`createHandlerSecrets`). */
+  readonly secrets?: HandlerSecrets;
   readonly logger?: StepLogger;
 }
 
@@ -99,7 +99,7 @@ async function revertEffect(options: UndoRunnerOptions, undo: Undo, effect: Effe
   try {
     const handler = options.handlers.get(detail.handler);
     if (handler.kind !== 'publish' || handler.revert === undefined) return { status: 'skipped', reason: 'not_reversible', message: `The ${detail.handler} handler cannot reverse effects.` };
-    const call = await revertContext(options, undo, effect.job_id, detail.step, handler.slug, handler.secretName, signal);
+    const call = await revertContext(options, undo, effect.job_id, detail.step, handler, signal);
     const recorded: RecordedHandlerEffect = { kind: effect.kind, ref: detail.ref, reversible: true, undo: detail.undo, ...(detail.after === undefined ? {} : { after: detail.after }), jobId: effect.job_id, stepKey: detail.step, handler: detail.handler };
     return await handler.revert(recorded, call.config, call.context);
   } catch (error) {
@@ -115,8 +115,7 @@ async function revertContext(
   undo: Undo,
   jobId: string,
   stepKey: string,
-  handler: string,
-  secretName: string | undefined,
+  handler: Handler,
   signal: AbortSignal,
 ): Promise<{ readonly config: unknown; readonly context: HandlerContext }> {
   const { context, handlers } = options;
@@ -128,15 +127,14 @@ async function revertContext(
   });
   const steps = pipelineStepsSchema.safeParse(rows.pipeline?.steps);
   const step = steps.success ? steps.data.find((candidate) => candidate.key === stepKey) : undefined;
-  if (rows.flow === undefined || step === undefined || !('handler' in step) || step.handler !== handler) {
-    throw new DataMachineError('flow.invalid_config', `Step "${stepKey}" no longer publishes through ${handler}; its configuration is gone.`, { details: { step: stepKey, handler } });
+  if (rows.flow === undefined || step === undefined || !('handler' in step) || step.handler !== handler.slug) {
+    throw new DataMachineError('flow.invalid_config', `Step "${stepKey}" no longer publishes through ${handler.slug}; its configuration is gone.`, { details: { step: stepKey, handler: handler.slug } });
   }
   const stepConfigs = flowStepConfigsSchema.safeParse(rows.flow.step_config);
   const config = effectiveHandlerConfig(step, stepConfigs.success ? stepConfigs.data[stepKey] : undefined, handlers);
   const logger = options.logger ?? silentLogger;
   const base: HandlerContext = { tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, jobId, stepKey, logger, signal, ...(options.http === undefined ? {} : { http: options.http }) };
-  if (secretName === undefined || options.secrets === undefined) return { config, context: base };
-  const secret = await options.secrets({ tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, stepKey, handler, secretName });
+  const secret = await options.secrets?.forStep({ tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, stepKey, handler });
   return { config, context: secret === undefined ? base : { ...base, secret } };
 }
 

@@ -45,7 +45,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     images.route('GET', '/sunset.png', () => ({ headers: { 'content-type': 'image/png' }, body: Buffer.from('89504e470d0a1a0a', 'hex') }));
     http = localHttp();
     handlers = createHandlerRegistry([jsonItemsHandler, createWordPressHandler(context)]);
-    const secrets = async () => password;
+    const secrets = { forStep: async () => password };
     engine = engineOn(database);
     ({ stop } = await runningWorker(context, engine, handlers, createHandlerSteps(handlers, { http, secrets }), { batchSize: 8 }));
     undos = createUndoWorker({ context, engine, handlers, http, secrets });
@@ -193,7 +193,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
       expect(await codeOf(requestUndo(context, engine, world.operator, 'bot', jobId))).toBe('undo.in_progress');
       expect(await codeOf(getUndoReport(context, world.operator, 'bot', jobId, 'undo_missing'))).toBe('undo.not_found');
     } finally {
-      undos = createUndoWorker({ context, engine, handlers, http, secrets: async () => password });
+      undos = createUndoWorker({ context, engine, handlers, http, secrets: { forStep: async () => password } });
       await undos.start();
     }
     // A job nobody has run yet (created without its pg-boss job): not ended, so not undoable.
