@@ -74,6 +74,10 @@ export const dataMachineErrorCodes = [
   'handler.secret_missing',
   'handler.feed_invalid',
   'handler.identity_busy',
+  // undo of a job's effects
+  'undo.not_found',
+  'undo.in_progress',
+  'undo.job_live',
   // the job engine
   'engine.unavailable',
   'step.not_registered',

@@ -110,6 +110,8 @@ export { createRecordsHandler, recordsConfigSchema } from './handlers/records-ha
 export type { RecordsConfig } from './handlers/records-handler';
 // real handlers (issue 13): the guarded HTTP client, feeds, JSON APIs, webhooks, WordPress
 export { HandlerError } from './handlers/handler-error';
+export { handlerEffectDetailSchema, handlerEffectKey, handlerEffectsFor, revertSkipReasons } from './handlers/handler-effect';
+export type { HandlerEffect, HandlerEffectDetail, HandlerEffectsRecorder, RecordedHandlerEffect, RevertOutcome, RevertSkipReason } from './handlers/handler-effect';
 export { createBuiltInHandlers, createDefaultHandlerRegistry } from './handlers/built-in-handlers';
 export { createHandlerHttpClient } from './handlers/http/handler-http-client';
 export type { HandlerHttpClient, HandlerHttpMethod, HandlerHttpOptions, HandlerHttpRequest, HandlerHttpResponse } from './handlers/http/handler-http-client';
@@ -224,6 +226,14 @@ export type { ReconcileOptions, ReconcileReport } from './engine/job-reconciler'
 export { createOutboxWorker, outboxKick } from './engine/outbox-worker';
 export type { OutboxWorker, OutboxWorkerOptions } from './engine/outbox-worker';
 export { createJobEffectsRecorder } from './engine/job-effects';
+export { undoOutcomes, undoStatuses } from './undo/undo';
+export type { Undo, UndoEffectResult, UndoOutcome, UndoReport, UndoStatus } from './undo/undo';
+export { getUndoReport, listUndos, requestUndo } from './undo/undo-repository';
+export type { UndoMessage } from './undo/undo-repository';
+export { runUndo } from './undo/undo-runner';
+export type { UndoRunnerOptions } from './undo/undo-runner';
+export { createUndoWorker } from './undo/undo-worker';
+export type { UndoWorker, UndoWorkerOptions } from './undo/undo-worker';
 
 // the database
 export type { AgentOrigin, DataMachineDatabase } from './database/data-machine-database';

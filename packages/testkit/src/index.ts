@@ -24,4 +24,4 @@ export type { FixtureHandler, FixtureRequest, FixtureResponse, HttpFixture, Http
 export { feedFixtures } from './feeds/feed-fixtures';
 export type { FeedFixtureName } from './feeds/feed-fixtures';
 export { startWordPressServer } from './wordpress/wordpress-server';
-export type { WordPressMedia, WordPressPost, WordPressServer, WordPressServerOptions, WordPressTerm } from './wordpress/wordpress-server';
+export type { WordPressFailure, WordPressMedia, WordPressPost, WordPressServer, WordPressServerOptions, WordPressTerm } from './wordpress/wordpress-server';

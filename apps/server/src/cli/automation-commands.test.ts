@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, createJob, createJobEngine, writeJobLog, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createJob, createJobEngine, runUndo, writeJobLog, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createDefaultHandlers } from '../handlers/default-handlers';
 import { cliRunner } from '../../test/support/cli-runner';
 import { asEngine, digestPipeline } from '../../test/support/http-world';
 
@@ -124,5 +125,20 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
     const retried = JSON.parse(await cli('jobs', 'retry', 'default', started.id, ...owner, '--json')) as { id: string; source: string };
     expect(retried.source).toBe('retry');
     expect(await cli('jobs', 'retry', 'default', started.id, ...owner)).toMatch(new RegExp(`^already retried as ${retried.id}: pending`));
+  });
+
+  it('undoes an ended job (--json gives the pending undo), refuses a second while it is pending and a viewer, and reads the report', async () => {
+    const started = JSON.parse(await cli('flows', 'run', 'default', 'daily', ...owner, '--json')) as { id: string };
+    expect(await failure('jobs', 'undo', 'default', started.id, ...owner)).toBe('undo.job_live');
+    await cli('jobs', 'cancel', 'default', started.id, ...owner);
+    expect(await failure('jobs', 'undo', 'default', started.id, '--as', 'viewer@auto.test')).toBe('access.denied');
+    const undo = JSON.parse(await cli('jobs', 'undo', 'default', started.id, ...owner, '--json')) as { id: string; status: string; jobId: string };
+    expect([undo.status, undo.jobId]).toEqual(['pending', started.id]);
+    expect(await failure('jobs', 'undo', 'default', started.id, ...owner)).toBe('undo.in_progress');
+    await runUndo({ context, handlers: createDefaultHandlers(context) }, { tenantId, undoId: undo.id });
+    const report = JSON.parse(await cli('jobs', 'undo-report', 'default', started.id, undo.id, ...owner, '--json')) as { undo: { status: string }; effects: unknown[] };
+    expect([report.undo.status, report.effects]).toEqual(['completed', []]);
+    expect(await cli('jobs', 'undo-report', 'default', started.id, undo.id, ...owner)).toContain(`undo ${undo.id} of ${started.id}: completed, 0 reverted, 0 skipped, 0 failed`);
+    expect(await failure('jobs', 'undo-report', 'default', started.id, 'undo_missing', ...owner)).toBe('undo.not_found');
   });
 });

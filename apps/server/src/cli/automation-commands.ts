@@ -12,14 +12,17 @@ import {
   listJobLogs,
   listJobs,
   listQueue,
+  getUndoReport,
   pauseFlow,
   queueNameSchema,
   resumeFlow,
+  requestUndo,
   retryJob,
   runFlowNow,
   type Flow,
   type Job,
   type QueueAddress,
+  type Undo,
 } from 'data-machine';
 import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandInput, type CommandResult, type Values } from './command';
 
@@ -220,7 +223,33 @@ export const automationCommands: readonly AdminCommand[] = [
       return showJob(await cancelJob(context, await scope(), positionals[0] ?? '', positionals[1] ?? ''));
     },
   },
+  {
+    words: ['jobs', 'undo'],
+    usage: 'jobs undo <agent> <job> [--tenant <slug>] --as <email>   (a worker reverses its effects; read them with jobs undo-report)',
+    options: {},
+    positionals: 2,
+    async run({ context, scope, positionals, engine }) {
+      const undo = await requestUndo(context, await engine(), await scope(), positionals[0] ?? '', positionals[1] ?? '');
+      return done(`${undoLine(undo)}; read it with: jobs undo-report ${positionals[0] ?? ''} ${undo.jobId} ${undo.id}`, undo);
+    },
+  },
+  {
+    words: ['jobs', 'undo-report'],
+    usage: 'jobs undo-report <agent> <job> <undo> [--tenant <slug>] --as <email>',
+    options: {},
+    positionals: 3,
+    async run({ context, scope, positionals }) {
+      const report = await getUndoReport(context, await scope(), positionals[0] ?? '', positionals[1] ?? '', positionals[2] ?? '');
+      const rows = report.effects.map((effect) => ({ '#': effect.position, outcome: effect.outcome, kind: effect.kind, why: effect.reason ?? effect.error?.code ?? '', job: effect.jobId }));
+      return { kind: 'rows', columns: ['#', 'outcome', 'kind', 'why', 'job'], rows, footer: undoLine(report.undo), value: report };
+    },
+  },
 ];
+
+function undoLine(undo: Undo): string {
+  const { reverted, skipped, failed } = undo.counts;
+  return `undo ${undo.id} of ${undo.jobId}: ${undo.status}${undo.statusReason === null ? '' : ` (${undo.statusReason})`}, ${reverted} reverted, ${skipped} skipped, ${failed} failed`;
+}
 
 function showJob(job: Job): CommandResult {
   return done(jobLine(job), job);

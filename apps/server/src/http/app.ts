@@ -19,6 +19,7 @@ import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
 import { registerApprovalRoutes } from './routes/approval-routes';
+import { registerUndoRoutes } from './routes/undo-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
@@ -123,6 +124,7 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
     registerApprovalRoutes(api, product, { engine: jobEngine?.engine, secretKey });
+    registerUndoRoutes(api, product, jobEngine?.engine);
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
     const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });

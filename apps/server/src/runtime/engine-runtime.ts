@@ -11,6 +11,7 @@ import {
   createJobEngine,
   createJobWorker,
   createOutboxWorker,
+  createUndoWorker,
   type DataMachineContext,
   type HandlerHttpClient,
   type HandlerRegistry,
@@ -82,6 +83,8 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
     reconcileEveryMs: options.reconcileEveryMs ?? 60_000,
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
   });
+  // Undos run on their own queue, reverting through the same handlers and guarded client publishes used.
+  const undos = createUndoWorker({ context, engine, handlers, http, secrets, ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }) });
   const outbox = createOutboxWorker({ context, engine, handlers: [createAgentMemoryProvisioner({ memory: createPostgresMemoryStore({ db: database.db }) })] });
   let started = false;
   let workersRunning = false;
@@ -96,6 +99,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
     },
     async startWorkers() {
       await worker.start();
+      await undos.start();
       await outbox.start();
       workersRunning = true;
     },
@@ -103,6 +107,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
       if (workersRunning) {
         workersRunning = false;
         await outbox.stop();
+        await undos.stop();
         await worker.stop();
       }
       if (started) {

@@ -98,3 +98,24 @@ export const digestPipeline = {
     { key: 'store', type: 'publish', handler: 'records', config: { collection: 'notes' } },
   ],
 } as const;
+
+/**
+ * A tenant whose default agent has the pipeline `digest` and the flow `daily`, made through the API;
+ * its editor is the agent's viewer, its author an operator.
+ */
+export async function tenantWithFlow(app: FastifyInstance, context: DataMachineContext, slug: string) {
+  const world = await tenantWorld(context, slug, ['editor', 'author']);
+  const agent = world.defaultAgent.slug;
+  for (const [url, payload] of [
+    [`/agents/${agent}/pipelines`, digestPipeline],
+    [`/agents/${agent}/flows`, { pipeline: 'digest', slug: 'daily', name: 'Daily' }],
+  ] as const) {
+    const response = await app.inject({ method: 'POST', url, headers: as(world.owner.token), payload });
+    if (response.statusCode !== 201) throw new Error(`setting up ${slug}: ${url} answered ${response.statusCode}`);
+  }
+  const viewer = world.members.editor!;
+  const operator = world.members.author!;
+  await grant(context, world, agent, viewer.id, 'viewer');
+  await grant(context, world, agent, operator.id, 'operator');
+  return { world, agent, viewer, operator, run: `/agents/${agent}/flows/daily/run`, jobs: `/agents/${agent}/jobs` };
+}

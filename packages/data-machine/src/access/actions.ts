@@ -31,6 +31,7 @@ export const actionRules = {
   'flow.run': { description: 'run a flow now, pause or resume it', agentRole: 'operator', tokenCapability: 'manage_flows' },
   'queue.add': { description: "add to, reorder or clear a flow's queues", agentRole: 'operator', tokenCapability: 'manage_flows' },
   'approval.read': { description: 'list and read pending actions', agentRole: 'viewer', tokenCapability: 'view_logs' },
+  'job.undo': { description: "undo a job's published effects", agentRole: 'operator', tokenCapability: 'manage_flows' },
   'approval.resolve': { description: 'accept or reject a pending action', agentRole: 'operator', tokenCapability: 'manage_flows' },
   'logs.read': { description: 'read jobs and logs', agentRole: 'operator', capability: 'view_logs', tokenCapability: 'view_logs' },
   'chat': { description: 'chat with an agent', agentRole: 'viewer', capability: 'chat', tokenCapability: 'chat' },

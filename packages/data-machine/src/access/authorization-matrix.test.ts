@@ -81,6 +81,7 @@ const expected: Readonly<Record<Action, readonly Outcome[]>> = {
   'flow.run':          [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'queue.add':         [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'approval.read':     [A,   A,   A,    A,   A,   A,   N,  N,    N,   A,   ceil, A,   exp, rev, N,   A,   N,   A,   A],
+  'job.undo':          [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'approval.resolve':  [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'logs.read':         [A,   A,   A,    A,   low, low, N,  N,    N,   A,   ceil, low, exp, rev, N,   A,   N,   A,   A],
   'chat':              [A,   A,   A,    A,   A,   A,   N,  N,    N,   A,   A,   A,   exp, rev, N,   A,   N,   A,   A],

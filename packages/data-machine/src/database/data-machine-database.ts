@@ -278,6 +278,53 @@ export interface JobEffectTable {
   kind: string;
   detail: Json<Record<string, unknown>>;
   created_at: Timestamp;
+  /** Insertion order, across jobs: an undo reverses effects by it, newest first. */
+  seq: ColumnType<string, never, never>;
+  /** The undo that reverted the effect, if one did (an effect is reverted at most once). */
+  reverted_by: ColumnType<string | null, string | null | undefined, string | null>;
+  reverted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** What an undo is doing: waiting for a worker, running, or ended. */
+export type UndoStatus = 'pending' | 'processing' | 'completed' | 'failed';
+/** What became of one effect in an undo. */
+export type UndoOutcome = 'reverted' | 'skipped' | 'failed';
+
+/** An undo of a job's effects (with its fan-out children's), run as a pg-boss job. */
+export interface UndoTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  job_id: string;
+  status: UndoStatus;
+  status_reason: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  reverted: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  error_code: string | null;
+  error_message: string | null;
+  requested_by: string | null;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/** One line of an undo's report: what became of one effect. */
+export interface UndoResultTable {
+  tenant_id: string;
+  agent_id: string;
+  undo_id: string;
+  job_id: string;
+  effect_key: string;
+  position: number;
+  handler: string | null;
+  kind: string;
+  outcome: UndoOutcome;
+  reason: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Timestamp;
 }
 
 /** Where a pending action stands; see migration 0012. */
@@ -401,4 +448,6 @@ export interface DataMachineDatabase {
   dm_remote_identities: RemoteIdentityTable;
   dm_job_effects: JobEffectTable;
   dm_pending_actions: PendingActionTable;
+  dm_undos: UndoTable;
+  dm_undo_results: UndoResultTable;
 }

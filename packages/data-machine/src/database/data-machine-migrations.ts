@@ -10,6 +10,7 @@ import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
 import { pendingActions } from './migrations/0012-pending-actions';
+import { undo } from './migrations/0013-undo';
 import { consoleSessions } from './migrations/0014-console-sessions';
 import { metricsRead } from './migrations/0015-metrics-read';
 import { agentSecrets } from './migrations/0016-agent-secrets';
@@ -28,6 +29,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
     '0012_pending_actions': pendingActions,
+    '0013_undo': undo,
     '0014_console_sessions': consoleSessions,
     '0015_metrics_read': metricsRead,
     '0016_agent_secrets': agentSecrets,

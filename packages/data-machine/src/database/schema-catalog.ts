@@ -27,6 +27,8 @@ export const productTables = {
     'dm_remote_identities',
     'dm_job_effects',
     'dm_pending_actions',
+    'dm_undos',
+    'dm_undo_results',
     'dm_agent_secrets',
   ],
 } as const;

@@ -74,7 +74,7 @@ await describeEachDatabase<DataMachineDatabase>('starting a flow run', (database
   it('installs idempotently: a second install changes nothing', async () => {
     await installJobEngine(database.db);
     const queues = await sql<{ name: string }>`select name from pgboss.queue order by name`.execute(database.db);
-    expect(queues.rows.map((row) => row.name)).toEqual([engineQueues.job, engineQueues.outbox].sort());
+    expect(queues.rows.map((row) => row.name)).toEqual(Object.values(engineQueues).sort());
   });
   it('runs a flow now for an operator, as that user; the same idempotency key returns the same job', async () => {
     const world = await runWorld(context, 'run-now', undefined, { stepConfig: itemsConfig(['a']) });

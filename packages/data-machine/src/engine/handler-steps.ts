@@ -1,5 +1,6 @@
 import { DataMachineError } from '../errors';
 import type { Handler, HandlerContext, PublishResult } from '../handlers/handler';
+import { handlerEffectsFor } from '../handlers/handler-effect';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
@@ -50,11 +51,8 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
       if (recorded?.kind === declinedEffectKind) return { kind: 'output', output: { declined: true, reason: recorded.detail.reason ?? null } };
       if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
       const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
-      const result = await handler.publish(
-        { body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) },
-        context.handlerConfig,
-        await handlerContext(context, http, handler, options.secrets),
-      );
+      const call = { ...(await handlerContext(context, http, handler, options.secrets)), effects: handlerEffectsFor(context.effects, context.step.key, handler.slug) };
+      const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, call);
       return { kind: 'output', output: result };
     },
   });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DataMachineContext } from '../context';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import type { EffectsRecorder, RecordedEffect } from '../steps/step';
@@ -11,6 +12,7 @@ export function createJobEffectsRecorder(context: DataMachineContext, tenantId: 
   return {
     find: (key) => inTenant(context, tenantId, null, (trx) => findEffect(trx, jobId, key)),
     record: (effect) => inTenant(context, tenantId, null, (trx) => recordEffect(context, trx, jobId, effect)),
+    merge: (key, detail) => inTenant(context, tenantId, null, (trx) => mergeEffect(trx, jobId, key, detail)),
   };
 }
 
@@ -40,6 +42,16 @@ export async function recordEffect(context: DataMachineContext, trx: TenantTrans
         .where('id', '=', jobId),
     )
     .onConflict((conflict) => conflict.columns(['job_id', 'key']).doNothing())
+    .execute();
+}
+
+/** Replaces top-level fields of the detail of the effect of `jobId` recorded under `key`. */
+export async function mergeEffect(trx: TenantTransaction, jobId: string, key: string, detail: Readonly<Record<string, unknown>>): Promise<void> {
+  await trx
+    .updateTable('dm_job_effects')
+    .set({ detail: sql<string>`detail || ${JSON.stringify(detail)}::jsonb` })
+    .where('job_id', '=', jobId)
+    .where('key', '=', key)
     .execute();
 }
 

@@ -5,8 +5,8 @@ import { appRole } from '../database/migrations/0001-identity';
 import type { TenantTransaction } from '../scope/tenant-transaction';
 import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, type PgliteExecutor, type PoolExecutor } from './boss-database';
 
-/** The pg-boss queues of the engine: product jobs, and outbox dispatch. */
-export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox' } as const;
+/** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
+export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
 
 /** What a pg-boss job of {@link engineQueues.job} carries: the product job it executes. */
 export interface EngineMessage {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FetchedItem, StepLogger } from '../steps/step';
+import type { HandlerEffectsRecorder, RecordedHandlerEffect, RevertOutcome } from './handler-effect';
 import type { HandlerHttpClient } from './http/handler-http-client';
 
 /** A handler's slug: 1 to 64 lowercase letters, digits and inner `_` or `-` (`json_items`). */
@@ -29,6 +30,8 @@ export interface HandlerContext {
    * a handler uses a client with the defaults: private addresses refused.
    */
   readonly http?: HandlerHttpClient;
+  /** Where a publish handler reports each remote effect as it makes it, so the job can be undone; absent: not recorded. */
+  readonly effects?: HandlerEffectsRecorder;
 }
 
 /** The outcome of {@link HandlerBase.testConnection}: an expected failure is a result, not an exception. */
@@ -82,6 +85,14 @@ export interface PublishHandler<Config = unknown> extends HandlerBase<Config> {
    */
   readonly bodySchema?: z.ZodType<Readonly<Record<string, unknown>>>;
   publish(request: PublishRequest, config: Config, context: HandlerContext): Promise<PublishResult>;
+  /**
+   * Reverses one effect this handler recorded (an undo calls it newest
+   * first), with the step's current configuration and secret. It compares the
+   * remote state with the effect's `after` and answers `skipped` when someone
+   * changed it since; remote failures are `failed`, not exceptions. Absent:
+   * the handler's effects are reported `skipped` / `not_reversible`.
+   */
+  revert?(effect: RecordedHandlerEffect, config: Config, context: HandlerContext): Promise<RevertOutcome>;
 }
 
 /** Any handler. */

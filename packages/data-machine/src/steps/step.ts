@@ -111,6 +111,8 @@ export interface EffectsRecorder {
   find(key: string): Promise<RecordedEffect | undefined>;
   /** Records an effect; recording the same key twice keeps the first. */
   record(effect: RecordedEffect): Promise<void>;
+  /** Replaces top-level fields of a recorded effect's detail (a handler effect's state after a later write). */
+  merge?(key: string, detail: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 /** Where a step logs; lines go to the job's log and the process log. pino's `(object, message)` order. */

@@ -49,4 +49,32 @@ describe('WordPress fixture server', () => {
     const uploaded = await fetch(api('/media'), { method: 'POST', headers: { authorization: auth.authorization, 'content-type': 'image/png', 'content-disposition': 'attachment; filename="a.png"' }, body: 'bytes' });
     expect([uploaded.status, ((await uploaded.json()) as { media_type: string }).media_type]).toEqual([201, 'image']);
   });
+
+  it('shows raw fields only in the edit context, which needs a signed-in user', async () => {
+    const created = (await (await fetch(api('/posts'), { method: 'POST', headers: auth, body: JSON.stringify({ title: 'Raw', content: 'C', status: 'publish' }) })).json()) as { id: number };
+    const view = (await (await fetch(api(`/posts/${created.id}`))).json()) as { title: { raw?: string } };
+    const edit = (await (await fetch(api(`/posts/${created.id}?context=edit`), { headers: auth })).json()) as { title: { raw?: string } };
+    const anonymous = await fetch(api(`/posts/${created.id}?context=edit`));
+    expect([view.title.raw, edit.title.raw, anonymous.status, ((await anonymous.json()) as { code: string }).code]).toEqual([undefined, 'Raw', 401, 'rest_forbidden_context']);
+  });
+
+  it('deletes a term only with force=true, and takes it off its posts; counts published posts', async () => {
+    const term = wordpress.addTerm('category', 'Doomed');
+    const post = (await (await fetch(api('/posts'), { method: 'POST', headers: auth, body: JSON.stringify({ title: 'P', status: 'publish', categories: [term.id] }) })).json()) as { id: number };
+    expect(((await (await fetch(api(`/categories/${term.id}`))).json()) as { count: number }).count).toBe(1);
+    const trash = await fetch(api(`/categories/${term.id}`), { method: 'DELETE', headers: auth });
+    expect([trash.status, ((await trash.json()) as { code: string }).code]).toEqual([501, 'rest_trash_not_supported']);
+    const deleted = await fetch(api(`/categories/${term.id}?force=true`), { method: 'DELETE', headers: auth });
+    expect([deleted.status, ((await deleted.json()) as { deleted: boolean }).deleted]).toEqual([200, true]);
+    expect(wordpress.posts.find((candidate) => candidate.id === post.id)?.categories).toEqual([]);
+    const again = await fetch(api(`/categories/${term.id}?force=true`), { method: 'DELETE', headers: auth });
+    expect([again.status, ((await again.json()) as { code: string }).code]).toEqual([404, 'rest_term_invalid']);
+  });
+
+  it('fails the next matching request on demand, then answers normally', async () => {
+    wordpress.failNext('GET', '/tags');
+    const failed = await fetch(api('/tags'));
+    expect([failed.status, ((await failed.json()) as { code: string }).code]).toEqual([500, 'internal_server_error']);
+    expect((await fetch(api('/tags'))).status).toBe(200);
+  });
 });

@@ -47,8 +47,23 @@ export interface WordPressServer {
   readonly requests: readonly FixtureRequest[];
   /** Adds a term directly, as if created in the admin. */
   addTerm(taxonomy: 'category' | 'post_tag', name: string): WordPressTerm;
+  /**
+   * Makes the next `method` request to `path` (under `/wp-json/wp/v2`, no
+   * query: `/posts/12`) fail with a WordPress error, as a site whose plugin
+   * or database fails would. Default: 500 `internal_server_error`.
+   */
+  failNext(method: string, path: string, failure?: WordPressFailure): void;
   close(): Promise<void>;
 }
+
+/** An error the fixture answers instead of a request's result (see {@link WordPressServer.failNext}). */
+export interface WordPressFailure {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+const criticalError: WordPressFailure = { status: 500, code: 'internal_server_error', message: '<p>There has been a critical error on this website.</p>' };
 
 const prefix = '/wp-json/wp/v2';
 const statuses = ['publish', 'future', 'draft', 'pending', 'private'];
@@ -57,9 +72,12 @@ const statuses = ['publish', 'future', 'draft', 'pending', 'private'];
  * Starts a local HTTP server implementing the part of the WordPress REST API
  * handlers use, with WordPress's status codes and error bodies
  * (`{ code, message, data: { status } }`): posts (list with `X-WP-Total` /
- * `X-WP-TotalPages`, get, create, update, trash or force-delete), categories
- * and tags (search, paged, create, `term_exists` on a duplicate name), media
- * upload from a raw body with `Content-Disposition`, and application-password
+ * `X-WP-TotalPages`, get, create, update, trash or force-delete; raw fields
+ * in the `edit` context and in answers to writes), categories and tags
+ * (search, paged, create, `term_exists` on a duplicate name, force-delete,
+ * `count` of published posts), media upload from a raw body with
+ * `Content-Disposition` and force-delete, failures on demand
+ * (`failNext`), and application-password
  * basic auth (writes need it; a wrong password is `incorrect_password`).
  * Term names come back HTML-escaped, as WordPress sends them.
  *
@@ -81,8 +99,15 @@ export async function startWordPressServer(options: WordPressServerOptions = {})
     return term;
   };
 
+  const failures: { method: string; path: string; failure: WordPressFailure }[] = [];
+
   function route(request: FixtureRequest): FixtureResponse {
     if (!request.path.startsWith(`${prefix}/`)) return wpError(404, 'rest_no_route', 'No route was found matching the URL and request method.');
+    const failing = failures.findIndex((entry) => entry.method === request.method && `${prefix}${entry.path}` === request.path);
+    if (failing >= 0) {
+      const { failure } = failures.splice(failing, 1)[0] ?? { failure: criticalError };
+      return wpError(failure.status, failure.code, failure.message);
+    }
     const auth = authenticate(request, users);
     if (auth === 'invalid_username') return wpError(401, 'invalid_username', 'Unknown username. Check again or try your email address.');
     if (auth === 'incorrect_password') return wpError(401, 'incorrect_password', 'The provided password is an invalid application password.');
@@ -108,7 +133,10 @@ export async function startWordPressServer(options: WordPressServerOptions = {})
 
   const fixture: HttpFixture = await startHttpFixture({ fallback: route });
   site = fixture.url;
-  return { url: fixture.url, posts, terms, media, requests: fixture.requests, addTerm, close: () => fixture.close() };
+  const failNext = (method: string, path: string, failure: WordPressFailure = criticalError): void => {
+    failures.push({ method: method.toUpperCase(), path, failure });
+  };
+  return { url: fixture.url, posts, terms, media, requests: fixture.requests, addTerm, failNext, close: () => fixture.close() };
 }
 
 interface Context {
@@ -133,7 +161,8 @@ function postsRoute(context: Context): FixtureResponse {
   if (request.method === 'GET') {
     if (!post) return wpError(404, 'rest_post_invalid_id', 'Invalid post ID.');
     if (post.status !== 'publish' && !context.signedIn) return wpError(401, 'rest_forbidden', 'Sorry, you are not allowed to do that.');
-    return { body: renderPost(post, context.site) };
+    if (editContext(request) && !context.signedIn) return wpError(401, 'rest_forbidden_context', 'Sorry, you are not allowed to edit this post.');
+    return { body: renderPost(post, context.site, editContext(request)) };
   }
   if (request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH') {
     if (!context.signedIn) return wpError(401, 'rest_cannot_edit', 'Sorry, you are not allowed to edit this post.');
@@ -141,19 +170,19 @@ function postsRoute(context: Context): FixtureResponse {
     const fields = postFields(context);
     if ('error' in fields) return fields.error;
     Object.assign(post, fields.values, { modified: new Date().toISOString() });
-    return { body: renderPost(post, context.site) };
+    return { body: renderPost(post, context.site, true) };
   }
   if (request.method === 'DELETE') {
     if (!context.signedIn) return wpError(401, 'rest_cannot_delete', 'Sorry, you are not allowed to delete this post.');
     if (!post) return wpError(404, 'rest_post_invalid_id', 'Invalid post ID.');
     if (request.query.get('force') === 'true') {
-      const previous = renderPost(post, context.site);
+      const previous = renderPost(post, context.site, true);
       context.posts.splice(context.posts.indexOf(post), 1);
       return { body: { deleted: true, previous } };
     }
     if (post.status === 'trash') return wpError(410, 'rest_already_trashed', 'The post has already been deleted.');
     post.status = 'trash';
-    return { body: renderPost(post, context.site) };
+    return { body: renderPost(post, context.site, true) };
   }
   return noRoute();
 }
@@ -166,7 +195,8 @@ function listPosts(context: Context): FixtureResponse {
     .filter((post) => (wanted === 'any' ? post.status !== 'trash' : post.status === wanted))
     .filter((post) => search === undefined || post.title.toLowerCase().includes(search) || post.content.toLowerCase().includes(search))
     .sort((a, b) => b.date.localeCompare(a.date) || b.id - a.id);
-  return paged(context.request, visible, (post) => renderPost(post, context.site), 'rest_post_invalid_page_number');
+  if (editContext(context.request) && !context.signedIn) return wpError(401, 'rest_forbidden_context', 'Sorry, you are not allowed to edit posts in this post type.');
+  return paged(context.request, visible, (post) => renderPost(post, context.site, editContext(context.request)), 'rest_post_invalid_page_number');
 }
 
 function createPost(context: Context): FixtureResponse {
@@ -176,7 +206,7 @@ function createPost(context: Context): FixtureResponse {
   const now = new Date().toISOString();
   const post: WordPressPost = { id: context.nextId(), status: 'draft', title: '', content: '', excerpt: '', categories: [], tags: [], featured_media: 0, date: now, modified: now, ...fields.values };
   context.posts.push(post);
-  return { status: 201, headers: { location: `${context.site}${prefix}/posts/${post.id}` }, body: renderPost(post, context.site) };
+  return { status: 201, headers: { location: `${context.site}${prefix}/posts/${post.id}` }, body: renderPost(post, context.site, true) };
 }
 
 type PostFields = Partial<Pick<WordPressPost, 'status' | 'title' | 'content' | 'excerpt' | 'categories' | 'tags' | 'featured_media'>>;
@@ -216,15 +246,28 @@ function postFields(context: Context): { values: PostFields } | { error: Fixture
 function termsRoute(context: Context, taxonomy: 'category' | 'post_tag'): FixtureResponse {
   const { request } = context;
   const ofTaxonomy = context.terms.filter((term) => term.taxonomy === taxonomy);
+  const render = (term: WordPressTerm) => renderTerm(term, context.posts);
   if (context.id !== undefined) {
     const term = ofTaxonomy.find((candidate) => candidate.id === context.id);
-    if (request.method !== 'GET') return noRoute();
-    return term ? { body: renderTerm(term) } : wpError(404, 'rest_term_invalid', 'Term does not exist.');
+    if (request.method === 'GET') {
+      if (editContext(request) && !context.signedIn) return wpError(401, 'rest_forbidden_context', 'Sorry, you are not allowed to edit terms in this taxonomy.');
+      return term ? { body: render(term) } : wpError(404, 'rest_term_invalid', 'Term does not exist.');
+    }
+    if (request.method !== 'DELETE') return noRoute();
+    if (!context.signedIn) return wpError(401, 'rest_cannot_delete', 'Sorry, you are not allowed to delete this term.');
+    if (!term) return wpError(404, 'rest_term_invalid', 'Term does not exist.');
+    if (request.query.get('force') !== 'true') return wpError(501, 'rest_trash_not_supported', "Terms do not support trashing. Set 'force=true' to delete.");
+    const previous = render(term);
+    context.terms.splice(context.terms.indexOf(term), 1);
+    // Deleting a term removes it from every post, as wp_delete_term does.
+    const field = taxonomy === 'category' ? 'categories' : 'tags';
+    for (const post of context.posts) post[field] = post[field].filter((id) => id !== term.id);
+    return { body: { deleted: true, previous } };
   }
   if (request.method === 'GET') {
     const search = request.query.get('search')?.toLowerCase();
     const found = ofTaxonomy.filter((term) => search === undefined || term.name.toLowerCase().includes(search) || term.slug.includes(search)).sort((a, b) => a.name.localeCompare(b.name));
-    return paged(request, found, renderTerm, 'rest_term_invalid_page_number');
+    return paged(request, found, render, 'rest_term_invalid_page_number');
   }
   if (request.method !== 'POST') return noRoute();
   if (!context.signedIn) return wpError(401, 'rest_cannot_create', 'Sorry, you are not allowed to create terms in this taxonomy.');
@@ -236,7 +279,7 @@ function termsRoute(context: Context, taxonomy: 'category' | 'post_tag'): Fixtur
   if (existing) return { status: 400, body: { code: 'term_exists', message: 'A term with the name provided already exists with this parent.', data: { status: 400, term_id: existing.id } } };
   const term: WordPressTerm = { id: context.nextId(), name, slug: slugify(name), taxonomy };
   context.terms.push(term);
-  return { status: 201, body: renderTerm(term) };
+  return { status: 201, body: render(term) };
 }
 
 function mediaRoute(context: Context): FixtureResponse {
@@ -277,7 +320,9 @@ function paged<T>(request: FixtureRequest, items: readonly T[], render: (item: T
   };
 }
 
-function renderPost(post: WordPressPost, site: string): Record<string, unknown> {
+/** A post as the REST API shows it; raw fields only in the `edit` context, which writes answer in (as WordPress does). */
+function renderPost(post: WordPressPost, site: string, edit = false): Record<string, unknown> {
+  const raw = (value: string) => (edit ? { raw: value } : {});
   return {
     id: post.id,
     date: post.date,
@@ -286,17 +331,24 @@ function renderPost(post: WordPressPost, site: string): Record<string, unknown> 
     status: post.status,
     type: 'post',
     link: `${site}/?p=${post.id}`,
-    title: { raw: post.title, rendered: escapeHtml(post.title) },
-    content: { raw: post.content, rendered: post.content, protected: false },
-    excerpt: { raw: post.excerpt, rendered: post.excerpt === '' ? '' : `<p>${post.excerpt}</p>\n`, protected: false },
+    title: { ...raw(post.title), rendered: escapeHtml(post.title) },
+    content: { ...raw(post.content), rendered: post.content, protected: false },
+    excerpt: { ...raw(post.excerpt), rendered: post.excerpt === '' ? '' : `<p>${post.excerpt}</p>\n`, protected: false },
     featured_media: post.featured_media,
     categories: post.categories,
     tags: post.tags,
   };
 }
 
-function renderTerm(term: WordPressTerm): Record<string, unknown> {
-  return { id: term.id, name: escapeHtml(term.name), slug: term.slug, taxonomy: term.taxonomy, count: 0 };
+/** A term as the REST API shows it; `count` is its published posts, as WordPress counts them. */
+function renderTerm(term: WordPressTerm, posts: readonly WordPressPost[]): Record<string, unknown> {
+  const field = term.taxonomy === 'category' ? 'categories' : 'tags';
+  const count = posts.filter((post) => post.status === 'publish' && post[field].includes(term.id)).length;
+  return { id: term.id, name: escapeHtml(term.name), slug: term.slug, taxonomy: term.taxonomy, count };
+}
+
+function editContext(request: FixtureRequest): boolean {
+  return request.query.get('context') === 'edit';
 }
 
 function renderMedia(item: WordPressMedia, site: string): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import type { DataMachineContext, DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { as, digestPipeline, grant, startApp, tenantWorld } from '../../../test/support/http-world';
+import { as, startApp, tenantWithFlow, tenantWorld } from '../../../test/support/http-world';
 
 await describeEachDatabase<DataMachineDatabase>('run-now and retry routes', (database) => {
   let app: FastifyInstance;
@@ -21,18 +21,7 @@ await describeEachDatabase<DataMachineDatabase>('run-now and retry routes', (dat
     return { status: response.statusCode, code: body.error?.code ?? null, body };
   }
 
-  /** A tenant whose default agent has a flow `daily`; its editor is the agent's viewer, its author an operator. */
-  async function withFlow(slug: string) {
-    const world = await tenantWorld(context, slug, ['editor', 'author']);
-    const agent = world.defaultAgent.slug;
-    expect((await app.inject({ method: 'POST', url: `/agents/${agent}/pipelines`, headers: as(world.owner.token), payload: digestPipeline })).statusCode).toBe(201);
-    expect((await app.inject({ method: 'POST', url: `/agents/${agent}/flows`, headers: as(world.owner.token), payload: { pipeline: 'digest', slug: 'daily', name: 'Daily' } })).statusCode).toBe(201);
-    const viewer = world.members.editor!;
-    const operator = world.members.author!;
-    await grant(context, world, agent, viewer.id, 'viewer');
-    await grant(context, world, agent, operator.id, 'operator');
-    return { world, agent, viewer, operator, run: `/agents/${agent}/flows/daily/run`, jobs: `/agents/${agent}/jobs` };
-  }
+  const withFlow = (slug: string) => tenantWithFlow(app, context, slug);
 
   const jobCount = async (tenantId: string) => (await database.db.selectFrom('dm_jobs').select('id').where('tenant_id', '=', tenantId).execute()).length;
 

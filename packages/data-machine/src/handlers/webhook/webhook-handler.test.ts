@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handlerCall, handlerFailureOf, useLocalServer } from '../../../test/support/handler-fixture';
+import type { HandlerEffect } from '../handler-effect';
 import { createWebhookHandler, webhookConfigSchema } from './webhook-handler';
 
 describe('webhook publish handler', () => {
@@ -28,6 +29,13 @@ describe('webhook publish handler', () => {
       'x-api-version': '2',
     });
     expect(received?.json()).toEqual({ title: 'Hello' });
+  });
+
+  it('records the delivery as a webhook_delivered effect an undo cannot reverse', async () => {
+    local.fixture.route('POST', '/hook', () => ({ status: 201, body: { id: 'evt_10' } }));
+    const effects: HandlerEffect[] = [];
+    await handler.publish({ body: { title: 'Hello' }, idempotencyKey: 'job_2:send' }, config(), { ...call(), effects: { record: async (effect) => void effects.push(effect) } });
+    expect(effects).toEqual([{ kind: 'webhook_delivered', ref: 'delivery:job_2:send', reversible: false, undo: { url: `${local.fixture.url}/hook`, status: 201, remoteId: 'evt_10' } }]);
   });
 
   it('retries a 5xx with exponential backoff, keeping the idempotency key', async () => {

@@ -67,7 +67,10 @@ export function createWebhookHandler(options: WebhookHandlerOptions = {}): Publi
         for (let attempt = 1; ; attempt += 1) {
           try {
             const response = await deliver(http, { config, call, secret, body, idempotencyKey: request.idempotencyKey, timestamp: Math.floor(now().getTime() / 1000) });
-            return { id: remoteId(response) ?? request.idempotencyKey, created: true };
+            const id = remoteId(response) ?? request.idempotencyKey;
+            // A delivery cannot be called back: recorded so an undo reports it, not reverses it.
+            await call.effects?.record({ kind: 'webhook_delivered', ref: `delivery:${request.idempotencyKey}`, reversible: false, undo: { url: config.url, status: response.status, remoteId: id } });
+            return { id, created: true };
           } catch (error) {
             if (!HandlerError.isInstance(error) || !error.retryable || attempt >= config.maxAttempts || call.signal.aborted) throw error;
             const delay = config.backoffMs * 2 ** (attempt - 1);

@@ -23,12 +23,56 @@ export interface WordPressPostRef {
   readonly link: string;
 }
 
+/** A post as read in the `edit` context: its raw writable fields and when it last changed. */
+export interface WordPressPostState extends WordPressPostRef {
+  readonly modified: string;
+  readonly fields: WordPressPostFields;
+}
+
+/** A term as read back. */
+export interface WordPressTermState {
+  readonly id: number;
+  readonly name: string;
+  readonly count: number;
+}
+
 /** The most pages of term search results read before creating the term. */
 const maxTermPages = 10;
 
 const errorBodySchema = z.object({ code: z.string(), message: z.string(), data: z.object({ term_id: z.number().optional() }).loose().optional() });
-const postSchema = z.object({ id: z.number(), link: z.string() });
+const renderedSchema = z.object({ raw: z.string().optional(), rendered: z.string() });
+const postSchema = z
+  .object({
+    id: z.number(),
+    link: z.string(),
+    modified: z.string(),
+    status: z.string(),
+    title: renderedSchema,
+    content: renderedSchema,
+    excerpt: renderedSchema,
+    categories: z.array(z.number()).default([]),
+    tags: z.array(z.number()).default([]),
+    featured_media: z.number().default(0),
+  })
+  .transform(
+    (post): WordPressPostState => ({
+      id: post.id,
+      link: post.link,
+      modified: post.modified,
+      // The edit context sends raw fields; the rendered ones are a fallback for a site that leaves them out.
+      fields: {
+        title: post.title.raw ?? post.title.rendered,
+        content: post.content.raw ?? post.content.rendered,
+        excerpt: post.excerpt.raw ?? post.excerpt.rendered,
+        status: post.status,
+        categories: post.categories,
+        tags: post.tags,
+        featured_media: post.featured_media,
+      },
+    }),
+  );
 const termSchema = z.object({ id: z.number(), name: z.string() });
+const termStateSchema = z.object({ id: z.number(), name: z.string(), count: z.number().default(0) });
 const mediaSchema = z.object({ id: z.number() });
 
 /** Talks to one site's `/wp-json/wp/v2` as one user; every failure is a HandlerError carrying WordPress's error code. */
@@ -47,17 +91,47 @@ export class WordPressClient {
     this.#timeoutMs = options.timeoutMs;
   }
 
-  /** Creates a post. */
-  async createPost(fields: WordPressPostFields): Promise<WordPressPostRef> {
+  /** Creates a post; WordPress answers a write in the edit context, so the state comes back with it. */
+  async createPost(fields: WordPressPostFields): Promise<WordPressPostState> {
     return postSchema.parse((await this.#call('POST', '/posts', fields)).json());
   }
 
   /** Updates post `id`; undefined when WordPress no longer has it (deleted since). */
-  async updatePost(id: string, fields: WordPressPostFields): Promise<WordPressPostRef | undefined> {
+  async updatePost(id: string, fields: WordPressPostFields): Promise<WordPressPostState | undefined> {
+    return this.#unlessGone(async () => postSchema.parse((await this.#call('POST', `/posts/${encodeURIComponent(id)}`, fields)).json()), 'rest_post_invalid_id');
+  }
+
+  /** Post `id` in the edit context (raw fields); undefined when WordPress no longer has it. */
+  async getPost(id: string): Promise<WordPressPostState | undefined> {
+    return this.#unlessGone(async () => postSchema.parse((await this.#call('GET', `/posts/${encodeURIComponent(id)}?context=edit`)).json()), 'rest_post_invalid_id');
+  }
+
+  /** Deletes post `id` for good (not to the trash); false when it was gone already. */
+  async deletePost(id: string): Promise<boolean> {
+    return (await this.#unlessGone(async () => (await this.#call('DELETE', `/posts/${encodeURIComponent(id)}?force=true`), true), 'rest_post_invalid_id')) ?? false;
+  }
+
+  /** Term `id` of `taxonomy`; undefined when it is gone. */
+  async getTerm(taxonomy: WordPressTaxonomy, id: number): Promise<WordPressTermState | undefined> {
+    const term = await this.#unlessGone(async () => termStateSchema.parse((await this.#call('GET', `/${taxonomy}/${id}?context=edit`)).json()), 'rest_term_invalid');
+    return term === undefined ? undefined : { ...term, name: unescapeHtml(term.name) };
+  }
+
+  /** Deletes term `id` (terms have no trash); false when it was gone already. */
+  async deleteTerm(taxonomy: WordPressTaxonomy, id: number): Promise<boolean> {
+    return (await this.#unlessGone(async () => (await this.#call('DELETE', `/${taxonomy}/${id}?force=true`), true), 'rest_term_invalid')) ?? false;
+  }
+
+  /** Deletes media item `id` (media has no trash); false when it was gone already. */
+  async deleteMedia(id: number): Promise<boolean> {
+    return (await this.#unlessGone(async () => (await this.#call('DELETE', `/media/${id}?force=true`), true), 'rest_post_invalid_id')) ?? false;
+  }
+
+  async #unlessGone<T>(work: () => Promise<T>, goneCode: string): Promise<T | undefined> {
     try {
-      return postSchema.parse((await this.#call('POST', `/posts/${encodeURIComponent(id)}`, fields)).json());
+      return await work();
     } catch (error) {
-      if (HandlerError.isInstance(error) && error.details?.wordpressCode === 'rest_post_invalid_id') return undefined;
+      if (HandlerError.isInstance(error) && error.details?.wordpressCode === goneCode) return undefined;
       throw error;
     }
   }
@@ -71,20 +145,21 @@ export class WordPressClient {
    * The id of the term named `name` (compared case-insensitively, after
    * undoing WordPress's HTML escaping of names), created when missing. A
    * creation that loses a race gets `term_exists` with the winner's id.
+   * `created` tells whether this call made it.
    */
-  async termId(taxonomy: WordPressTaxonomy, name: string): Promise<number> {
+  async termId(taxonomy: WordPressTaxonomy, name: string): Promise<{ readonly id: number; readonly created: boolean }> {
     const wanted = name.trim().toLowerCase();
     for (let page = 1; page <= maxTermPages; page += 1) {
       const response = await this.#call('GET', `/${taxonomy}?search=${encodeURIComponent(name.trim())}&per_page=100&page=${page}`);
       const found = z.array(termSchema).parse(response.json()).find((term) => unescapeHtml(term.name).toLowerCase() === wanted);
-      if (found) return found.id;
+      if (found) return { id: found.id, created: false };
       if (page >= Number(response.headers['x-wp-totalpages'] ?? '1')) break;
     }
     try {
-      return termSchema.parse((await this.#call('POST', `/${taxonomy}`, { name: name.trim() })).json()).id;
+      return { id: termSchema.parse((await this.#call('POST', `/${taxonomy}`, { name: name.trim() })).json()).id, created: true };
     } catch (error) {
       const existing = HandlerError.isInstance(error) && error.details?.wordpressCode === 'term_exists' ? error.details.termId : undefined;
-      if (typeof existing === 'number') return existing;
+      if (typeof existing === 'number') return { id: existing, created: false };
       throw error;
     }
   }

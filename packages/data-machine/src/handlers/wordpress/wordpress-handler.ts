@@ -7,7 +7,8 @@ import type { HandlerHttpClient } from '../http/handler-http-client';
 import { throwForStatus } from '../http/throw-for-status';
 import { bindRemoteIdentity, releaseRemoteIdentity, reserveRemoteIdentity, type RemoteIdentityKey } from '../identities/remote-identities';
 import { requireSecret } from '../internal/require-secret';
-import { WordPressClient, type WordPressPostFields } from './wordpress-client';
+import { WordPressClient, type WordPressPostFields, type WordPressPostState } from './wordpress-client';
+import { effectSiteUrl, recordMediaUploaded, recordPostCreated, recordPostUpdated, recordTermCreated, revertWordPressEffect } from './wordpress-effects';
 
 const postStatuses = ['publish', 'draft', 'pending', 'private'] as const;
 const termName = z.string().trim().min(1).max(200);
@@ -65,7 +66,7 @@ export function createWordPressHandler(context: DataMachineContext): PublishHand
     async publish(request, config, call) {
       const input = parsePostInput(request.body);
       const password = requireSecret(call, slug);
-      const identity: RemoteIdentityKey = { handler: slug, target: config.siteUrl.replace(/\/+$/, ''), key: request.itemKey ?? request.idempotencyKey };
+      const identity: RemoteIdentityKey = { handler: slug, target: siteOf(config), key: request.itemKey ?? request.idempotencyKey };
       const reservation = await reserveRemoteIdentity(context, call, identity, request.idempotencyKey);
       if (reservation.status === 'busy') {
         throw new HandlerError('handler.identity_busy', `Another publish of "${identity.key}" to ${identity.target} is in progress; retry once it has finished.`, true, {
@@ -76,14 +77,28 @@ export function createWordPressHandler(context: DataMachineContext): PublishHand
         const wordpress = new WordPressClient({ http, siteUrl: config.siteUrl, username: config.username, password, signal: call.signal, timeoutMs: config.timeoutMs });
         if (reservation.status === 'bound') {
           const fields = await postFields(wordpress, http, config, input, call);
-          const updated = await wordpress.updatePost(reservation.remoteId, fields);
-          if (updated) return { id: String(updated.id), created: false, url: updated.link };
+          const before = await wordpress.getPost(reservation.remoteId);
+          if (before !== undefined) {
+            // The previous values are recorded before the write, so a crash after it still leaves them to restore.
+            await recordPostUpdated(call, identity.target, before);
+            const updated = await wordpress.updatePost(reservation.remoteId, fields);
+            if (updated) {
+              await recordPostUpdated(call, identity.target, before, updated);
+              return { id: String(updated.id), created: false, url: updated.link };
+            }
+          }
           // The post was deleted on the site since: publish it again and remember the new one.
           call.logger.warn({ key: identity.key, postId: reservation.remoteId }, 'the stored WordPress post is gone; creating it again');
           return create(context, call, identity, request, () => wordpress.createPost(fields), true);
         }
         return create(context, call, identity, request, async () => wordpress.createPost(await postFields(wordpress, http, config, input, call)), false);
       });
+    },
+    async revert(effect, config, call) {
+      const password = requireSecret(call, slug);
+      return withCallHttp(call, (http) =>
+        revertWordPressEffect(new WordPressClient({ http, siteUrl: effectSiteUrl(effect, siteOf(config)), username: config.username, password, signal: call.signal, timeoutMs: config.timeoutMs }), effect),
+      );
     },
     async testConnection(config, call) {
       try {
@@ -103,10 +118,10 @@ async function create(
   call: HandlerContext,
   identity: RemoteIdentityKey,
   request: PublishRequest,
-  createPost: () => Promise<{ id: number; link: string }>,
+  createPost: () => Promise<WordPressPostState>,
   rebinding: boolean,
 ): Promise<PublishResult> {
-  let post: { id: number; link: string };
+  let post: WordPressPostState;
   try {
     post = await createPost();
   } catch (error) {
@@ -114,18 +129,20 @@ async function create(
     if (!rebinding && HandlerError.isInstance(error) && !error.retryable) await releaseRemoteIdentity(context, call, identity, request.idempotencyKey);
     throw error;
   }
+  await recordPostCreated(call, identity.target, post);
   await bindRemoteIdentity(context, call, identity, String(post.id));
   return { id: String(post.id), created: true, url: post.link };
 }
 
 async function postFields(wordpress: WordPressClient, http: HandlerHttpClient, config: WordPressConfig, input: WordPressPostInput, call: HandlerContext): Promise<WordPressPostFields> {
-  const categories = await termIds(wordpress, 'categories', [...config.categories, ...(input.categories ?? [])]);
-  const tags = await termIds(wordpress, 'tags', [...config.tags, ...(input.tags ?? [])]);
+  const categories = await termIds(wordpress, call, siteOf(config), 'categories', [...config.categories, ...(input.categories ?? [])]);
+  const tags = await termIds(wordpress, call, siteOf(config), 'tags', [...config.tags, ...(input.tags ?? [])]);
   let featuredMedia: number | undefined;
   if (input.featuredImageUrl !== undefined) {
     const image = await http.request({ url: input.featuredImageUrl, signal: call.signal, timeoutMs: config.timeoutMs });
     throwForStatus(image, 'The featured image server');
     featuredMedia = await wordpress.uploadMedia(image);
+    await recordMediaUploaded(call, siteOf(config), featuredMedia);
   }
   return {
     title: input.title,
@@ -139,13 +156,22 @@ async function postFields(wordpress: WordPressClient, http: HandlerHttpClient, c
 }
 
 /** Term ids for `names`, once per name (case-insensitive, first spelling wins), in order. */
-async function termIds(wordpress: WordPressClient, taxonomy: 'categories' | 'tags', names: readonly string[]): Promise<number[]> {
+async function termIds(wordpress: WordPressClient, call: HandlerContext, siteUrl: string, taxonomy: 'categories' | 'tags', names: readonly string[]): Promise<number[]> {
   const unique = new Map<string, string>();
   for (const name of names) if (!unique.has(name.trim().toLowerCase())) unique.set(name.trim().toLowerCase(), name.trim());
   const ids: number[] = [];
   // One at a time: creating terms in parallel would race each other on the site.
-  for (const name of unique.values()) ids.push(await wordpress.termId(taxonomy, name));
+  for (const name of unique.values()) {
+    const term = await wordpress.termId(taxonomy, name);
+    if (term.created) await recordTermCreated(call, siteUrl, taxonomy, term.id, name);
+    ids.push(term.id);
+  }
   return ids;
+}
+
+/** The site URL without trailing slashes: how effects and identities name the site. */
+function siteOf(config: WordPressConfig): string {
+  return config.siteUrl.replace(/\/+$/, '');
 }
 
 function parsePostInput(body: unknown): WordPressPostInput {

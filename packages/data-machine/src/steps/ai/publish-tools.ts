@@ -4,6 +4,7 @@ import type { DataMachineContext } from '../../context';
 import { DataMachineError } from '../../errors';
 import { effectiveHandlerConfig } from '../../flows/flow-step-config';
 import type { HandlerContext, PublishHandler, PublishResult } from '../../handlers/handler';
+import { handlerEffectsFor } from '../../handlers/handler-effect';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
 import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
 import type { PipelineStep, StepContext } from '../step';
@@ -106,7 +107,7 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
       const found = await step.effects.find(key);
       const recorded = found?.kind === declinedEffectKind ? undefined : found;
       // A second call (or a retried one) gets the first publish back; the handler is not asked again.
-      const result = recorded ? { ...recordedPublishResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal, options.http));
+      const result = recorded ? { ...recordedPublishResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal, options.http, handler.slug));
       published.set(publishStep.key, result);
       return result;
     },
@@ -121,8 +122,8 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
   }
 }
 
-function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, http: HandlerHttpClient | undefined): HandlerContext {
-  return { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey, logger: step.logger, signal, ...(http === undefined ? {} : { http }) };
+function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, http: HandlerHttpClient | undefined, handler: string): HandlerContext {
+  return { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey, logger: step.logger, signal, ...(http === undefined ? {} : { http }), effects: handlerEffectsFor(step.effects, stepKey, handler) };
 }
 
 const recordedResultSchema = z.object({ id: z.string(), created: z.boolean(), url: z.string().optional() });
