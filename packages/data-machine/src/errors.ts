@@ -66,6 +66,17 @@ export const dataMachineErrorCodes = [
   'handler.secret_missing',
   'handler.feed_invalid',
   'handler.identity_busy',
+  // inbound webhooks, uploaded files and sealed secrets
+  'secret.unreadable',
+  'webhook.unauthorized',
+  'webhook.stale_timestamp',
+  'webhook.payload_too_large',
+  'webhook.invalid_payload',
+  'webhook.not_found',
+  'webhook.no_entry_step',
+  'webhook.replayed',
+  'file.not_found',
+  'file.too_large',
   // the job engine
   'engine.unavailable',
   'step.not_registered',

@@ -105,6 +105,20 @@ export type { FeedConfig, FeedHandlerOptions, FeedItemData } from './handlers/fe
 export { httpJsonConfigSchema, httpJsonHandler } from './handlers/http-json/http-json-handler';
 export type { HttpJsonConfig } from './handlers/http-json/http-json-handler';
 export { jsonPointerSchema, resolveJsonPointer } from './handlers/internal/json-pointer';
+export { inboundWebhookConfigSchema, inboundWebhookHandler, inboundWebhookHandlerSlug } from './handlers/inbound-webhook-handler';
+export type { InboundWebhookConfig } from './handlers/inbound-webhook-handler';
+export { createFilesHandler, filesConfigSchema } from './handlers/files/files-handler';
+export type { FileItemData, FilesConfig } from './handlers/files/files-handler';
+// files uploaded to flows
+export { defaultFileMaxBytes, deleteFlowFile, fileUploadSchema, listFlowFiles, uploadFlowFile } from './files/flow-file-repository';
+export type { FileUpload, FileUploadOptions, FlowFile } from './files/flow-file-repository';
+// inbound webhooks and sealed secrets
+export { createSecretBox } from './secrets/secret-box';
+export type { SecretBox } from './secrets/secret-box';
+export { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix } from './webhooks/flow-webhook-repository';
+export type { FlowWebhook } from './webhooks/flow-webhook-repository';
+export { defaultWebhookMaxBytes, receiveInboundWebhook, verifyInboundWebhook, webhookToleranceSeconds } from './webhooks/inbound-webhook';
+export type { InboundWebhookDelivery, InboundWebhookOptions, InboundWebhookOutcome, VerifiedDelivery } from './webhooks/inbound-webhook';
 export { createWebhookHandler, signWebhookBody, webhookConfigSchema, webhookSignatureHeader, webhookTimestampHeader } from './handlers/webhook/webhook-handler';
 export type { WebhookConfig, WebhookHandlerOptions } from './handlers/webhook/webhook-handler';
 export { createWordPressHandler, wordpressConfigSchema, wordpressPostInputSchema } from './handlers/wordpress/wordpress-handler';

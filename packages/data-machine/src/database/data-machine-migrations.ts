@@ -9,6 +9,7 @@ import { agentOrigin } from './migrations/0007-agent-origin';
 import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
+import { inbound } from './migrations/0011-inbound';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -23,6 +24,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0008_job_effects': jobEffects,
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
+    '0011_inbound': inbound,
   },
 };
 
