@@ -98,6 +98,8 @@ export { isPublicAddress } from './handlers/http/address-guard';
 export type { AddressPolicy } from './handlers/http/address-guard';
 export { createHandlerStateStore } from './handlers/state/handler-state-store';
 export type { HandlerStateStore } from './handlers/state/handler-state-store';
+export { createItemProgress } from './handlers/state/item-progress';
+export type { ItemProgress } from './handlers/state/item-progress';
 export { bindRemoteIdentity, releaseRemoteIdentity, remoteIdentityLeaseMs, reserveRemoteIdentity } from './handlers/identities/remote-identities';
 export type { RemoteIdentityKey, RemoteIdentityReservation } from './handlers/identities/remote-identities';
 export { createFeedHandler, feedConfigSchema } from './handlers/feed/feed-handler';
@@ -159,7 +161,7 @@ export { addToQueue, clearQueue, listQueue, moveQueueEntry, queueAddressSchema, 
 export type { QueueAddress } from './queues/queue-repository';
 export { settleQueueLease, takeFromQueue } from './queues/queue-lease';
 export type { LeaseOutcome, QueueTake, SettledLeases } from './queues/queue-lease';
-export { claimItems, markItemsDone, releaseItems } from './items/processed-items';
+export { claimItems, doneItemKeys, markItemsDone, releaseItems } from './items/processed-items';
 export type { ItemClaim, ItemSelection } from './items/processed-items';
 export { listAgentLogs, listJobLogs, logLevels, writeJobLog } from './logs/job-log';
 export type { AgentLogListOptions, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';

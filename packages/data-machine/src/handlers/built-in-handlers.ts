@@ -8,6 +8,7 @@ import { inboundWebhookHandler } from './inbound-webhook-handler';
 import { jsonItemsHandler } from './json-items-handler';
 import { createRecordsHandler } from './records-handler';
 import { createHandlerStateStore } from './state/handler-state-store';
+import { createItemProgress } from './state/item-progress';
 import { createWebhookHandler } from './webhook/webhook-handler';
 import { createWordPressHandler } from './wordpress/wordpress-handler';
 
@@ -18,7 +19,7 @@ import { createWordPressHandler } from './wordpress/wordpress-handler';
 export function createBuiltInHandlers(context: DataMachineContext): Handler[] {
   return [
     jsonItemsHandler,
-    createFeedHandler({ state: createHandlerStateStore(context) }),
+    createFeedHandler({ state: createHandlerStateStore(context), items: createItemProgress(context) }),
     httpJsonHandler,
     inboundWebhookHandler,
     createFilesHandler(context),
