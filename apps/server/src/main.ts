@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, DataMachineError, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, type JobEngine } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -75,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   // Resolved before anything else, so a bad key stops the start before the database is touched.
-  await resolveSecretKey(config.secretKey);
+  const secretKey = await resolveSecretKey(config.secretKey);
   const database = await openDatabase(config.database);
   if (!(await database.ping())) {
     await database.close();
@@ -112,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const registry = createAgentRegistry();
   await registry.init();
   await reconcileAtBoot(context, { homeTenant: config.homeTenant, registry });
-  await runMode(isMode(command) ? command : 'start', config, database);
+  await runMode(isMode(command) ? command : 'start', config, database, secretKey);
   return 0;
 }
 
@@ -122,7 +122,7 @@ async function main(argv: readonly string[]): Promise<number> {
  * scheduler stops ticking, the workers finish or release their jobs, and
  * the database closes.
  */
-async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabase): Promise<void> {
+async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabase, secretKey: string): Promise<void> {
   const parts = modes[mode];
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -152,6 +152,8 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         handlers,
         logLevel: config.logLevel,
         rateLimit: config.rateLimit,
+        secrets: createSecretBox(secretKey),
+        inbound: config.inbound,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),
       })

@@ -28,7 +28,13 @@ describe('server configuration', () => {
       secretKey: { kind: 'file', path: path.join(cwd, '.data', 'secret-key') },
       homeTenant: 'default',
       rateLimit: { max: 600, windowMs: 60_000 },
+      inbound: { webhookMaxBytes: 262_144, fileMaxBytes: 10_485_760 },
     });
+  });
+
+  it('reads the inbound webhook and file caps, and refuses a webhook cap above the 1 MiB body limit', () => {
+    expect(loadConfig({ DM_WEBHOOK_MAX_BYTES: '1024', DM_FILE_MAX_BYTES: '2048' }, cwd).inbound).toEqual({ webhookMaxBytes: 1024, fileMaxBytes: 2048 });
+    expect(problemsOf({ DM_WEBHOOK_MAX_BYTES: '2000000' })).toEqual(['DM_WEBHOOK_MAX_BYTES must be a whole number from 1 to 1048576 (got "2000000")']);
   });
 
   it('reads the home tenant of registered agents', () => {

@@ -53,6 +53,20 @@ export const serverEnvironmentSchema = z.object({
     .describe(
       'Encrypts handler credentials and signs links and webhooks. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
     ),
+  DM_WEBHOOK_MAX_BYTES: z.coerce
+    .number({ error: 'must be a whole number from 1 to 1048576' })
+    .int('must be a whole number from 1 to 1048576')
+    .min(1, 'must be a whole number from 1 to 1048576')
+    .max(1_048_576, 'must be a whole number from 1 to 1048576')
+    .default(262_144)
+    .describe('The largest body a flow\'s inbound webhook accepts, in bytes; a larger one is answered 413 and nothing is stored.'),
+  DM_FILE_MAX_BYTES: z.coerce
+    .number({ error: 'must be a whole number from 1 to 104857600' })
+    .int('must be a whole number from 1 to 104857600')
+    .min(1, 'must be a whole number from 1 to 104857600')
+    .max(104_857_600, 'must be a whole number from 1 to 104857600')
+    .default(10_485_760)
+    .describe('The largest file that may be uploaded to a flow, in bytes (files are stored in the database); a larger one is answered 413.'),
   RATE_LIMIT_MAX: z.coerce
     .number({ error: 'must be a whole number from 1' })
     .int('must be a whole number from 1')
@@ -91,6 +105,14 @@ export interface ServerConfig {
   readonly homeTenant: string;
   /** Requests per window and token (or client address). */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** Body caps of what reaches flows from outside: inbound webhook deliveries and uploaded files. */
+  readonly inbound: InboundLimits;
+}
+
+/** Body caps of inbound webhook deliveries and uploaded files, in bytes. */
+export interface InboundLimits {
+  readonly webhookMaxBytes: number;
+  readonly fileMaxBytes: number;
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -143,6 +165,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
     homeTenant: env.DM_HOME_TENANT,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    inbound: { webhookMaxBytes: env.DM_WEBHOOK_MAX_BYTES, fileMaxBytes: env.DM_FILE_MAX_BYTES },
   };
 }
 

@@ -5,7 +5,8 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, defaultFileMaxBytes, defaultWebhookMaxBytes, type DataMachineContext, type HandlerRegistry, type JobEngine, type SecretBox } from 'data-machine';
+import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
@@ -17,6 +18,8 @@ import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
+import { registerFileRoutes } from './routes/file-routes';
+import { registerWebhookRoutes } from './routes/webhook-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
@@ -54,6 +57,10 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
   readonly chat?: ChatOptions;
+  /** Seals flows' webhook secrets (`createSecretBox(SECRET_KEY)`); without it there are no webhook routes. */
+  readonly secrets?: SecretBox;
+  /** Body caps of webhook deliveries and uploaded files; the product's defaults otherwise. */
+  readonly inbound?: InboundLimits;
 }
 
 /** The largest request body accepted (1 MiB); a larger one is 413 `request.too_large`. */
@@ -63,7 +70,19 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat }: AppDependencies): FastifyInstance {
+export function buildApp({
+  database,
+  jobEngine,
+  logLevel = 'silent',
+  migrationSets = allMigrationSets,
+  logStream,
+  context,
+  handlers,
+  rateLimit = defaultRateLimit,
+  chat,
+  secrets,
+  inbound = { webhookMaxBytes: defaultWebhookMaxBytes, fileMaxBytes: defaultFileMaxBytes },
+}: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -101,6 +120,8 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
+    await registerFileRoutes(api, product, inbound.fileMaxBytes);
+    if (secrets) await registerWebhookRoutes(api, { context: product, secrets, engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
     if (chat) {
       const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
       const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });

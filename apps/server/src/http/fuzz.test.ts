@@ -1,5 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createJob, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createJob, createSecretBox, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
@@ -73,11 +73,12 @@ async function readDocument(): Promise<OpenApiDocument> {
   const db = new Kysely<DataMachineDatabase>({
     dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (kysely) => new PostgresIntrospector(kysely), createQueryCompiler: () => new PostgresQueryCompiler() },
   });
-  const app = buildApp({ database: { backend: 'pglite', db, ping: async () => false, close: async () => undefined } });
+  const app = buildApp({ database: { backend: 'pglite', db, ping: async () => false, close: async () => undefined }, secrets });
   const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument;
   await app.close();
   return document;
 }
+const secrets = createSecretBox('f'.repeat(40));
 const document = await readDocument();
 const routes = Object.entries(document.paths).flatMap(([path, operations]) => methods.flatMap((method) => (operations[method] ? [{ path, method, operation: operations[method] }] : [])));
 
@@ -90,7 +91,7 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
   let strangerToken: string;
 
   beforeAll(async () => {
-    ({ app, context } = await startApp(database));
+    ({ app, context } = await startApp(database, { secrets }));
     const world = await tenantWorld(context, 'fuzz-home');
     token = world.owner.token;
     strangerToken = (await tenantWorld(context, 'fuzz-stranger')).owner.token;

@@ -52,7 +52,8 @@ export interface FileUploadOptions {
 /**
  * Stores a file in the flow (`queue.add`), in the database: the flow's
  * `files` fetch yields it once. A name or media type that does not parse is
- * `input.invalid`, a file over the cap `file.too_large`; either writes nothing.
+ * `input.invalid`, as is an empty file; a file over the cap `file.too_large`;
+ * none writes anything.
  *
  * @example
  * await uploadFlowFile(context, scope, 'bot', 'inbox', { name: 'notes.txt', contentType: 'text/plain' }, Buffer.from('hello'));
@@ -60,6 +61,8 @@ export interface FileUploadOptions {
 export async function uploadFlowFile(context: DataMachineContext, scope: Scope, agentRef: string, flowRef: string, upload: FileUpload, content: Uint8Array, options: FileUploadOptions = {}): Promise<FlowFile> {
   const file = parseInput(fileUploadSchema, upload, 'file');
   const maxBytes = options.maxBytes ?? defaultFileMaxBytes;
+  // An empty upload is almost always a client that forgot the body; it would yield an item with nothing in it.
+  if (content.byteLength === 0) throw new DataMachineError('input.invalid', 'A file must not be empty.', { details: { issues: [{ path: 'body', message: 'a file must not be empty' }] } });
   if (content.byteLength > maxBytes) throw new DataMachineError('file.too_large', `A file may be at most ${maxBytes} bytes.`, { details: { maxBytes, size: content.byteLength } });
   return agentOperation(context, scope, 'queue.add', agentRef, async (trx, agent) => {
     const flow = await findAgentFlow(trx, agent.id, flowRef);

@@ -60,12 +60,13 @@ await describeEachDatabase<DataMachineDatabase>('files uploaded to a flow', (dat
     expect(await listFlowFiles(context, world.viewer, 'bot', 'docs')).toEqual([notes]);
   });
 
-  it('refuses a viewer upload (access.denied), a file over the cap (file.too_large) and a name with a path (input.invalid), storing nothing', async () => {
+  it('refuses a viewer upload (access.denied), a file over the cap (file.too_large), a name with a path and an empty file (input.invalid), storing nothing', async () => {
     const { world, flowId } = await filesFlow('files-refused');
     expect(await codeOf(uploadFlowFile(context, world.viewer, 'bot', 'docs', { name: 'a.txt', contentType: 'text/plain' }, Buffer.from('a')))).toBe('access.denied');
     expect(await codeOf(uploadFlowFile(context, world.operator, 'bot', 'docs', { name: 'a.txt', contentType: 'text/plain' }, Buffer.alloc(11), { maxBytes: 10 }))).toBe('file.too_large');
     expect(await codeOf(uploadFlowFile(context, world.operator, 'bot', 'docs', { name: '../etc/passwd', contentType: 'text/plain' }, Buffer.from('a')))).toBe('input.invalid');
     expect(await codeOf(uploadFlowFile(context, world.operator, 'bot', 'docs', { name: 'a.txt', contentType: 'not a type' }, Buffer.from('a')))).toBe('input.invalid');
+    expect(await codeOf(uploadFlowFile(context, world.operator, 'bot', 'docs', { name: 'empty.txt', contentType: 'text/plain' }, Buffer.alloc(0)))).toBe('input.invalid');
     expect(await filesRows(flowId)).toEqual([]);
   });
 
