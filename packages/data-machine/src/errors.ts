@@ -31,6 +31,7 @@ export const dataMachineErrorCodes = [
   'job.not_found',
   'job.ended',
   'job.not_retryable',
+  'job.not_waiting',
   'queue.unknown_step',
   'queue.entry_not_found',
   // pipelines, flows and handlers
@@ -83,6 +84,7 @@ export const dataMachineErrorCodes = [
   'step.failed',
   'step.unsafe_retry',
   'step.unsupported',
+  'webhook_gate.timed_out',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

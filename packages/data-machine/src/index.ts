@@ -57,7 +57,7 @@ export { createAgentMemoryProvisioner, soulFile } from './outbox/provision-agent
 export type { AgentMemoryProvisionerOptions } from './outbox/provision-agent-memory';
 
 // pipelines, flows, steps and handlers (the engine's definitions)
-export { engineDataSchema, isHandlerStepType, jsonObjectSchema, maxPipelineSteps, pipelineStepSchema, pipelineStepsSchema, stepHandlerKinds, stepTypes } from './steps/step';
+export { engineDataSchema, isHandlerStepType, releasedSignalSchema, signalWaitSchema, jsonObjectSchema, maxPipelineSteps, pipelineStepSchema, pipelineStepsSchema, stepHandlerKinds, stepTypes } from './steps/step';
 export type {
   EffectsRecorder,
   EngineData,
@@ -65,6 +65,8 @@ export type {
   HandlerStepType,
   JsonObject,
   PipelineStep,
+  ReleasedSignal,
+  SignalWait,
   PipelineStepInput,
   RecordedEffect,
   Step,
@@ -81,6 +83,8 @@ export { aiStepConfigSchema } from './steps/ai/ai-step-input';
 export type { AiStepConfig } from './steps/ai/ai-step-input';
 export { isRetryableAiStepError, retryableAiStepCodes } from './steps/ai/ai-step-failure';
 export { publishEffectKey, publishToolName } from './steps/ai/publish-tools';
+export { createWebhookGateStep, maxWebhookGateTimeoutSeconds, webhookGateConfigSchema, webhookGateSignal } from './steps/webhook-gate/webhook-gate-step';
+export type { WebhookGateConfig } from './steps/webhook-gate/webhook-gate-step';
 export { handlerKinds, handlerSlugSchema } from './handlers/handler';
 export type { ConnectionTest, FetchHandler, Handler, HandlerBase, HandlerContext, HandlerKind, PublishHandler, PublishRequest, PublishResult } from './handlers/handler';
 export { createHandlerRegistry } from './handlers/handler-registry';
@@ -202,6 +206,8 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export { releasedReason, signalJob, signalWaitReason } from './engine/job-signals';
+export type { JobSignal } from './engine/job-signals';
 export type { HandlerStepsOptions } from './engine/handler-steps';
 export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
 export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';

@@ -85,6 +85,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'job.not_found': 404,
   'job.ended': 409,
   'job.not_retryable': 409,
+  'job.not_waiting': 409,
   'queue.unknown_step': 404,
   'queue.entry_not_found': 404,
   // data-machine: pipelines, flows and handlers
@@ -140,6 +141,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'step.failed': 502,
   'step.unsafe_retry': 409,
   'step.unsupported': 400,
+  'webhook_gate.timed_out': 409,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

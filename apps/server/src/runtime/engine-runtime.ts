@@ -4,6 +4,7 @@ import {
   createAiStep,
   createHandlerHttpClient,
   createHandlerSteps,
+  createWebhookGateStep,
   createJobEngine,
   createJobWorker,
   createOutboxWorker,
@@ -65,7 +66,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   const { database, context, handlers } = options;
   const engine = createJobEngine({ ...options.engine, database: database.engine });
   const http = createHandlerHttpClient({ allowPrivateAddresses: options.allowPrivateAddresses === true });
-  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http }), ...aiStep(options, engine, http) };
+  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http) };
   const worker = createJobWorker({
     context,
     engine,

@@ -12,6 +12,8 @@ export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox' } as const;
 export interface EngineMessage {
   readonly tenantId: string;
   readonly jobId: string;
+  /** Set on a signal wait's deadline: the wait it wakes. Such a delivery runs the job only while it is still in that wait. */
+  readonly wake?: string;
 }
 
 /** Where pg-boss keeps its tables: a `pg` Pool or connection string (Postgres), or an embedded PGlite. */
@@ -115,7 +117,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
         messages.map((message, index) => ({
           id: ids[index],
           name: engineQueues.job,
-          data: { tenantId: message.tenantId, jobId: message.jobId },
+          data: { tenantId: message.tenantId, jobId: message.jobId, ...(message.wake === undefined ? {} : { wake: message.wake }) },
           ...sendOptions,
           ...(startAfter === undefined ? {} : { startAfter }),
         })),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
 import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-config';
@@ -9,10 +10,11 @@ import { writeJobLog, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
-import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepLogger, type StepResult, type StepType } from '../steps/step';
+import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepContext, type StepLogger, type StepResult, type StepType } from '../steps/step';
 import { createJobEffectsRecorder, findEffect, forgetEffect, recordEffect } from './job-effects';
 import type { EngineMessage, JobEngine } from './job-engine';
 import { enqueueOrThrow } from './flow-run';
+import { signalWaitReason } from './job-signals';
 import { defaultRetryPolicy, isPermanentError, type RetryPolicies, type RetryPolicy } from './retry-policy';
 
 /** The step implementations the executor runs, by type; a type without one fails its jobs with `step.not_registered`. */
@@ -78,7 +80,7 @@ const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
  */
 export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal): Promise<ExecutionOutcome> {
   const { context } = options;
-  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(context, trx, message.jobId, engineJobId));
+  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(context, trx, message, engineJobId));
   if (started === null) return 'stale';
   const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: started.job.attempts };
   const logger = createBufferedLogger(options, owner);
@@ -90,11 +92,10 @@ export async function executeJob(options: JobExecutorOptions, message: EngineMes
   }
 }
 
-async function startJob(context: DataMachineContext, trx: TenantTransaction, jobId: string, engineJobId: string): Promise<Plan | null> {
-  // A fan-out parent waits for its children, not for a delivery: a late
-  // re-delivery of its own engine job must not resume (and re-fetch) it.
-  const current = await trx.selectFrom('dm_jobs').select(['status', 'status_reason']).where('id', '=', jobId).executeTakeFirst();
-  if (current?.status === 'waiting' && current.status_reason === fanOutReason) return null;
+async function startJob(context: DataMachineContext, trx: TenantTransaction, message: EngineMessage, engineJobId: string): Promise<Plan | null> {
+  const { jobId } = message;
+  const current = await trx.selectFrom('dm_jobs').select(['status', 'status_reason', 'engine_data']).where('id', '=', jobId).executeTakeFirst();
+  if (current === undefined || !mayStart(current, message)) return null;
   const moved = await transitionJob(context, trx, jobId, { to: 'processing', engineJobId });
   if (moved === null) return null;
   const pipeline = await trx.selectFrom('dm_pipelines').select('steps').where('id', '=', moved.job.pipelineId).executeTakeFirstOrThrow();
@@ -105,6 +106,20 @@ async function startJob(context: DataMachineContext, trx: TenantTransaction, job
     stepConfig: flow.step_config as Record<string, FlowStepConfig>,
     maxItems: flow.max_items,
   };
+}
+
+/**
+ * Whether a delivery may start the job. A fan-out parent waits for its
+ * children, not for a delivery: a late re-delivery of its own engine job
+ * must not resume (and re-fetch) it. A signal wait is left only by its
+ * release (which makes the job `pending`) or by its own deadline's wake-up;
+ * a deadline's wake-up of a wait already left does nothing.
+ */
+function mayStart(current: { readonly status: string; readonly status_reason: string | null; readonly engine_data: unknown }, message: EngineMessage): boolean {
+  const waiting = current.status === 'waiting' && current.status_reason === signalWaitReason ? engineDataSchema.parse(current.engine_data ?? {}).waiting : undefined;
+  if (message.wake !== undefined) return waiting?.id === message.wake;
+  if (current.status === 'waiting') return current.status_reason !== fanOutReason && current.status_reason !== signalWaitReason;
+  return true;
 }
 
 async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
@@ -135,6 +150,7 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
           engineData: data,
           effects: createJobEffectsRecorder(options.context, owner.tenantId, owner.jobId),
           signal,
+          ...signalState(data, step),
           ...prepared,
         },
       );
@@ -148,8 +164,8 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
       data = engineDataSchema.parse((await currentJobData(options, owner)) ?? {});
       continue;
     }
-    if (result.kind === 'wait') return waitJob(options, owner, logger, step, data, result.until);
-    data = { ...data, outputs: { ...data.outputs, [step.key]: result.output ?? null } };
+    if (result.kind === 'wait') return result.signal === undefined ? waitJob(options, owner, logger, step, data, result.until) : waitForSignal(options, owner, logger, step, data, result);
+    data = { ...withoutSignalState(data), outputs: { ...data.outputs, [step.key]: result.output ?? null } };
     const next = plan.steps[index + 1]?.key ?? step.key;
     const progress = data;
     logger.log('info', { step: step.key }, 'step completed');
@@ -245,11 +261,8 @@ async function takeItems(options: JobExecutorOptions, owner: Ownership, plan: Pl
   });
 }
 
-async function waitJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, data: EngineData, until: Date | undefined): Promise<ExecutionOutcome> {
-  if (until === undefined) {
-    // Waiting for a signal needs the webhook gate's resume path, which is not built yet.
-    return failStep(options, owner, logger, step, new DataMachineError('step.unsupported', `Step "${step.key}" waits for a signal; this engine resumes only timed waits.`, { details: { step: step.key } }));
-  }
+/** A timed wait: the job waits until `until`, then goes on after the step (whose output is null). */
+async function waitJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, data: EngineData, until: Date): Promise<ExecutionOutcome> {
   return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome> => {
     await recordJobProgress(trx, owner.jobId, { engineData: { ...data, outputs: { ...data.outputs, [step.key]: null } } }, { engineJobId: owner.engineJobId });
     const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'waiting', reason: 'timer' }, { engineJobId: owner.engineJobId });
@@ -257,6 +270,39 @@ async function waitJob(options: JobExecutorOptions, owner: Ownership, logger: Bu
     await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { startAfter: until });
     return 'waiting';
   });
+}
+
+/**
+ * A signal wait: the job waits (reason `signal`) for `signalJob` or the
+ * deadline, whichever comes first; either runs the same step again. The
+ * step's start mark is dropped, since running it again is the plan, and
+ * its queue leases and items stay with the job.
+ */
+async function waitForSignal(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, data: EngineData, wait: { readonly signal: string; readonly until?: Date }): Promise<ExecutionOutcome> {
+  const id = randomUUID();
+  const waiting = { step: step.key, signal: wait.signal, id, ...(wait.until === undefined ? {} : { until: wait.until.toISOString() }) };
+  return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome> => {
+    await recordJobProgress(trx, owner.jobId, { currentStep: step.key, engineData: { ...withoutSignalState(data), waiting } }, { engineJobId: owner.engineJobId });
+    await forgetEffect(trx, owner.jobId, startMarker(step.key));
+    const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'waiting', reason: signalWaitReason }, { engineJobId: owner.engineJobId });
+    if (moved === null) throw new LostOwnership();
+    if (wait.until !== undefined) await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId, wake: id }], { startAfter: wait.until });
+    logger.log('info', { step: step.key, signal: wait.signal, until: waiting.until ?? null }, 'waiting for a signal');
+    await logger.flush(trx);
+    return 'waiting';
+  });
+}
+
+/** What a step that waited for a signal learns when it runs again: its release, or (woken by the deadline) the wait it was in. */
+function signalState(data: EngineData, step: PipelineStep): Pick<StepContext, 'released' | 'wait'> {
+  if (data.released?.step === step.key) return { released: { signal: data.released.signal, payload: data.released.payload } };
+  if (data.waiting?.step === step.key) return { wait: { signal: data.waiting.signal, ...(data.waiting.until === undefined ? {} : { until: new Date(data.waiting.until) }) } };
+  return {};
+}
+
+function withoutSignalState(data: EngineData): EngineData {
+  const { waiting: _waiting, released: _released, ...rest } = data;
+  return rest;
 }
 
 /** A step failed: retried later with the step type's backoff, or (permanent, or out of attempts) the job fails and gives back its leases and items. */

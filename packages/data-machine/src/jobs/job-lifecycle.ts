@@ -84,7 +84,7 @@ export type JobChange =
 
 /** The statuses each move starts from; any other is stale. */
 export const jobTransitions: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  pending: ['processing'],
+  pending: ['processing', 'waiting'],
   processing: ['pending', 'waiting'],
   waiting: ['processing'],
   completed: ['processing', 'waiting'],
@@ -131,8 +131,8 @@ export async function transitionJob(
       ...(change.to === 'processing'
         ? {
             engine_job_id: change.engineJobId,
-            // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting is the same attempt.
-            attempts: sql<number>`case when ${eb.ref('status')} = 'waiting' then ${eb.ref('attempts')} else ${eb.ref('attempts')} + 1 end`,
+            // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting, or from a released signal wait, is the same attempt.
+            attempts: sql<number>`case when ${eb.ref('status')} = 'waiting' or (${eb.ref('status')} = 'pending' and ${eb.ref('status_reason')} = 'released') then ${eb.ref('attempts')} else ${eb.ref('attempts')} + 1 end`,
             started_at: sql<Date>`coalesce(${eb.ref('started_at')}, ${now})`,
             ...(change.currentStep === undefined ? {} : { current_step: change.currentStep }),
           }

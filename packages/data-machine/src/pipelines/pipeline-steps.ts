@@ -1,5 +1,6 @@
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { isHandlerStepType, pipelineStepSchema, stepHandlerKinds, maxPipelineSteps, type PipelineStep } from '../steps/step';
+import { webhookGateConfigSchema } from '../steps/webhook-gate/webhook-gate-step';
 import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validation-issues';
 
 /**
@@ -10,7 +11,8 @@ import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validatio
  * - keys unique in the pipeline;
  * - a handler step names a registered handler of the kind its type needs;
  * - at most one `fetch`, and it is the first step (a fetch fans out into the rest);
- * - at most one `webhook_gate` in a row: two in a row wait for nothing more.
+ * - at most one `webhook_gate` in a row: two in a row wait for nothing more;
+ * - a `webhook_gate`'s config is `{ timeoutSeconds? }` (1 s to 30 days).
  */
 export function checkPipelineSteps(input: unknown, handlers: HandlerRegistry): PipelineStep[] {
   if (!Array.isArray(input)) return fail([{ path: 'steps', message: 'steps are an array' }]);
@@ -32,6 +34,10 @@ export function checkPipelineSteps(input: unknown, handlers: HandlerRegistry): P
 }
 
 function stepIssues(step: PipelineStep, index: number, handlers: HandlerRegistry): ValidationIssue[] {
+  if (step.type === 'webhook_gate') {
+    const parsed = webhookGateConfigSchema.safeParse(step.config);
+    return parsed.success ? [] : zodIssues(parsed.error, ['steps', index, 'config']);
+  }
   if (!isHandlerStepType(step.type) || !('handler' in step)) return [];
   const handler = handlers.find(step.handler);
   const path = `steps.${index}.handler`;

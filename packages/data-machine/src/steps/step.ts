@@ -59,21 +59,41 @@ export interface FetchedItem {
   readonly data: unknown;
 }
 
-/** A job's engine data: the item it runs on (a child of a fan-out) and each completed step's output, by step key. */
+/** The signal wait a job is in (or, on the run a timeout wakes, was in): its step, signal, wake-up id and deadline. */
+export const signalWaitSchema = z.object({ step: z.string(), signal: z.string(), id: z.string(), until: z.iso.datetime().optional() });
+export type SignalWait = z.infer<typeof signalWaitSchema>;
+
+/** A released signal wait: the step runs again with this payload. */
+export const releasedSignalSchema = z.object({ step: z.string(), signal: z.string(), payload: z.unknown() });
+export type ReleasedSignal = z.infer<typeof releasedSignalSchema>;
+
+/**
+ * A job's engine data: the item it runs on (a child of a fan-out), each
+ * completed step's output by step key, and the signal wait it is in or was
+ * released from.
+ */
 export const engineDataSchema = z.object({
   item: z.object({ sourceKey: z.string(), data: z.unknown() }).optional(),
   outputs: z.record(z.string(), z.unknown()).default({}),
+  waiting: signalWaitSchema.optional(),
+  released: releasedSignalSchema.optional(),
 });
 export type EngineData = z.infer<typeof engineDataSchema>;
 
 /**
  * What a step returns: an output the next step reads, items to fan out
- * (a fetch), or a wait (the job pauses in `waiting` until a signal or `until`).
+ * (a fetch), or a wait. A timed wait (`until` alone) pauses the job in
+ * `waiting` and then goes on to the next step with a null output. A signal
+ * wait (`signal`, optionally `until` as a deadline) pauses it until
+ * `signalJob` releases it or the deadline passes; either way the same step
+ * runs again, with {@link StepContext.released} or
+ * {@link StepContext.wait} telling it which.
  */
 export type StepResult =
   | { readonly kind: 'output'; readonly output: unknown }
   | { readonly kind: 'items'; readonly items: readonly FetchedItem[] }
-  | { readonly kind: 'wait'; readonly until?: Date };
+  | { readonly kind: 'wait'; readonly until: Date; readonly signal?: undefined }
+  | { readonly kind: 'wait'; readonly signal: string; readonly until?: Date };
 
 /** A side effect a step performed, recorded under a key stable across retries of the same job and step. */
 export interface RecordedEffect {
@@ -120,6 +140,10 @@ export interface StepContext {
   readonly prompt?: string;
   /** Aborted when the job is cancelled or the worker shuts down: hand it to every long await. */
   readonly signal: AbortSignal;
+  /** Set when this step waited for a signal and was released: the signal and its payload. */
+  readonly released?: { readonly signal: string; readonly payload: unknown };
+  /** Set when this step waited for a signal and its deadline woke it instead (no release came). */
+  readonly wait?: { readonly signal: string; readonly until?: Date };
 }
 
 /** What a step reads: the previous step's output, or the job's item for the first step after a fetch. */
