@@ -123,7 +123,7 @@ export { createSecretBox } from './secrets/secret-box';
 export type { SecretBox } from './secrets/secret-box';
 export { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix } from './webhooks/flow-webhook-repository';
 export type { FlowWebhook } from './webhooks/flow-webhook-repository';
-export { defaultWebhookMaxBytes, receiveInboundWebhook, verifyInboundWebhook, webhookToleranceSeconds } from './webhooks/inbound-webhook';
+export { defaultWebhookMaxBytes, receiveInboundWebhook, releaseWebhookGate, verifyInboundWebhook, webhookToleranceSeconds } from './webhooks/inbound-webhook';
 export type { InboundWebhookDelivery, InboundWebhookOptions, InboundWebhookOutcome, VerifiedDelivery } from './webhooks/inbound-webhook';
 export { createWebhookHandler, signWebhookBody, webhookConfigSchema, webhookSignatureHeader, webhookTimestampHeader } from './handlers/webhook/webhook-handler';
 export type { WebhookConfig, WebhookHandlerOptions } from './handlers/webhook/webhook-handler';

@@ -93,6 +93,12 @@ export async function doneItemKeys(trx: TenantTransaction, flowId: string, stepK
   return done;
 }
 
+/** Whether any step of the flow has claimed or done `sourceKey` (an inbound delivery is used once across the flow). Engine only. */
+export async function isItemKeyKnown(trx: TenantTransaction, flowId: string, sourceKey: string): Promise<boolean> {
+  const row = await trx.selectFrom('dm_processed_items').select('source_key').where('flow_id', '=', flowId).where('source_key', '=', sourceKey).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Which claims a call means: every claim of a job, or named keys of a flow step (a fan-out child's item). */
 export type ItemSelection =
   | { readonly jobId: string }

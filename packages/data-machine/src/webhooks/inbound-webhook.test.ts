@@ -29,14 +29,15 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook', (database) =>
   let context: TestContext;
   let engine: JobEngine;
   let handlers: HandlerRegistry;
+  let stop: () => Promise<void>;
   beforeAll(async () => {
     context = await migratedContext(database.db);
     handlers = createHandlerRegistry([inboundWebhookHandler, jsonItemsHandler, createRecordsHandler(context)]);
     engine = engineOn(database);
-    await engine.start();
+    ({ stop } = await runningWorker(context, engine, handlers));
   });
   afterAll(async () => {
-    await engine.stop();
+    await stop();
   });
 
   async function hookedFlow(slug: string, steps: readonly PipelineStepInput[] = inboundSteps): Promise<{ world: FlowWorld; flowId: string; secret: string }> {
@@ -74,17 +75,12 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook', (database) =>
 
   it('starts a job from a signed delivery, with the payload as its item, and runs it to completion', async () => {
     const { flowId, secret, world } = await hookedFlow('wh-start');
-    const worker = await runningWorker(context, engine, handlers);
-    try {
-      const { job, created } = await receiveInboundWebhook(context, { engine, secrets }, signed(flowId, secret, { order: 42, note: 'café' }));
-      expect({ created, source: job.source }).toEqual({ created: true, source: 'webhook' });
-      const ended = await jobReaches(context, world.tenant.id, job.id, ['completed', 'failed']);
-      expect(ended.status).toBe('completed');
-      const records = await database.db.selectFrom('dm_records').select('body').where('flow_id', '=', flowId).execute();
-      expect(records.map((record) => record.body)).toEqual([{ order: 42, note: 'café' }]);
-    } finally {
-      await worker.stop();
-    }
+    const { job, created } = await receiveInboundWebhook(context, { engine, secrets }, signed(flowId, secret, { order: 42, note: 'café' }));
+    expect({ created, source: job.source }).toEqual({ created: true, source: 'webhook' });
+    const ended = await jobReaches(context, world.tenant.id, job.id, ['completed', 'failed']);
+    expect(ended.status).toBe('completed');
+    const records = await database.db.selectFrom('dm_records').select('body').where('flow_id', '=', flowId).execute();
+    expect(records.map((record) => record.body)).toEqual([{ order: 42, note: 'café' }]);
   });
 
   it('does not start a second job for a replay of the same signed request', async () => {

@@ -6,12 +6,14 @@ import { enqueueOrThrow } from '../engine/flow-run';
 import type { JobEngine } from '../engine/job-engine';
 import { inboundWebhookHandlerSlug } from '../handlers/inbound-webhook-handler';
 import { signWebhookBody } from '../handlers/webhook/webhook-handler';
-import { claimItems } from '../items/processed-items';
+import { signalJob } from '../engine/job-signals';
+import { claimItems, isItemKeyKnown, markItemsDone } from '../items/processed-items';
 import { createJob } from '../jobs/job-lifecycle';
 import type { Job } from '../jobs/job';
 import { inTenant, inTransaction, type TenantTransaction } from '../scope/tenant-transaction';
 import type { SecretBox } from '../secrets/secret-box';
-import { pipelineStepsSchema } from '../steps/step';
+import { engineDataSchema, pipelineStepsSchema } from '../steps/step';
+import { webhookGateSignal } from '../steps/webhook-gate/webhook-gate-step';
 
 /** How far a delivery's timestamp may be from now, either way: 5 minutes. */
 export const webhookToleranceSeconds = 300;
@@ -75,6 +77,31 @@ export async function receiveInboundWebhook(context: DataMachineContext, options
 }
 
 /**
+ * Releases the flow's job `jobId` waiting in a `webhook_gate` step: the
+ * delivery is verified exactly as {@link receiveInboundWebhook} verifies it,
+ * then, in one tenant transaction, the delivery is recorded as used and the
+ * job signalled (`webhook`), so the gate's output is the payload. A job of
+ * another flow, or none, is `job.not_found`; a job not waiting for a webhook
+ * (already released, or never gated) is `job.not_waiting`; the same signed
+ * request again, to this job or another of the flow, is `webhook.replayed`.
+ */
+export async function releaseWebhookGate(context: DataMachineContext, options: InboundWebhookOptions, delivery: InboundWebhookDelivery & { readonly jobId: string }): Promise<{ readonly jobId: string }> {
+  const verified = await verifyInboundWebhook(context, options, delivery);
+  return inTenant(context, verified.tenantId, null, async (trx) => {
+    const job = await trx.selectFrom('dm_jobs').select(['id', 'flow_id', 'engine_data']).where('id', '=', delivery.jobId).where('flow_id', '=', verified.flowId).executeTakeFirst();
+    if (!job) throw new DataMachineError('job.not_found', `The flow has no job "${delivery.jobId}".`, { details: { job: delivery.jobId } });
+    // A delivery releases one wait once: recorded as a done item of the gate's step, so a replay to any job of the flow finds it.
+    // The signature does not cover the URL: a delivery that started a job must not release one either.
+    if (await isItemKeyKnown(trx, verified.flowId, verified.deliveryKey)) throw replayed();
+    const gate = engineDataSchema.parse(job.engine_data ?? {}).waiting?.step ?? 'webhook_gate';
+    const claimed = await claimItems(context, trx, { flowId: verified.flowId, stepKey: gate, jobId: job.id, sourceKeys: [verified.deliveryKey], max: 1 });
+    if (claimed.length === 0) throw replayed();
+    await markItemsDone(context, trx, { flowId: verified.flowId, stepKey: gate, sourceKeys: claimed });
+    return signalJob(context, options.engine, trx, { jobId: job.id, signal: webhookGateSignal, payload: verified.payload });
+  });
+}
+
+/**
  * The checks of {@link receiveInboundWebhook} without the run: size, then
  * timestamp and signature shape (no database read), then the flow's secret
  * and the signature, then the payload. Exported for the release of a
@@ -110,6 +137,8 @@ async function startDeliveryRun(context: DataMachineContext, engine: JobEngine, 
   // The fetch step is skipped: a job that holds an item starts after it, as a fan-out child does.
   const created = await createJob(context, trx, { flowId: delivery.flowId, source: 'webhook', idempotencyKey: delivery.deliveryKey, engineData: { item, outputs: {} } });
   if (!created.created) return created;
+  // The signature does not cover the URL: a delivery that released a gate must not start a run too.
+  if (await isItemKeyKnown(trx, delivery.flowId, delivery.deliveryKey)) throw replayed();
   const claimed = await claimItems(context, trx, { flowId: delivery.flowId, stepKey: first.key, jobId: created.job.id, sourceKeys: [delivery.deliveryKey], max: 1 });
   if (claimed.length === 0) throw replayed();
   await enqueueOrThrow(engine, trx, [{ tenantId: delivery.tenantId, jobId: created.job.id }]);
