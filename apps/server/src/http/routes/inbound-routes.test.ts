@@ -1,14 +1,15 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createSecretBox, signWebhookBody, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createJob, createSecretBox, signWebhookBody, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { as, grant, startApp, tenantWorld } from '../../../test/support/http-world';
+import { as, asEngine, grant, startApp, tenantWorld } from '../../../test/support/http-world';
 
 const inboundPipeline = {
   slug: 'inbox',
   name: 'Inbox',
   steps: [
     { key: 'inbox', type: 'fetch', handler: 'inbound_webhook' },
+    { key: 'gate', type: 'webhook_gate', config: { timeoutSeconds: 600 } },
     { key: 'store', type: 'publish', handler: 'records', config: { collection: 'inbox' } },
   ],
 };
@@ -43,11 +44,11 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook and file routes
     return (response.json() as { secret: string }).secret;
   }
 
-  function deliver(flowId: string, secret: string, payload: string, at: Date = new Date()) {
+  function deliver(flowId: string, secret: string, payload: string, at: Date = new Date(), path = '') {
     const timestamp = Math.floor(at.getTime() / 1000);
     return app.inject({
       method: 'POST',
-      url: `/hooks/flows/${flowId}`,
+      url: `/hooks/flows/${flowId}${path}`,
       headers: { 'content-type': 'application/json', 'x-dm-timestamp': String(timestamp), 'x-dm-signature': signWebhookBody(secret, timestamp, payload) },
       payload,
     });
@@ -130,6 +131,37 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook and file routes
       expect((await send('{"ok":true}')).statusCode).toBe(202);
       expect((await send('not json')).json()).toMatchObject({ error: { code: 'webhook.invalid_payload' } });
       expect(await jobsOf(flowId)).toHaveLength(1);
+    });
+  });
+
+  describe('POST /hooks/flows/{flow}/jobs/{job}', () => {
+    /** A job of the flow waiting at its gate, as the engine leaves it (no worker runs in these suites). */
+    async function waitingAtGate(tenantId: string, flowId: string): Promise<string> {
+      return asEngine(database, tenantId, async (trx) => {
+        const { job } = await createJob(context, trx, { flowId, source: 'manual' });
+        const engineData = { item: { sourceKey: 'a', data: {} }, outputs: { inbox: {} }, waiting: { step: 'gate', signal: 'webhook', id: 'wait_1' } };
+        await trx.updateTable('dm_jobs').set({ status: 'waiting', status_reason: 'signal', engine_data: JSON.stringify(engineData) }).where('id', '=', job.id).execute();
+        return job.id;
+      });
+    }
+
+    it('releases a job waiting at its gate (202) with the payload; again it is 409', async () => {
+      const { world, base, operator, flowId } = await withInbox('hook-release');
+      const secret = await rotate(base, operator.token);
+      const jobId = await waitingAtGate(world.tenant.id, flowId);
+      const released = await deliver(flowId, secret, '{"approved":true}', new Date(), `/jobs/${jobId}`);
+      expect([released.statusCode, released.json()]).toEqual([202, { jobId }]);
+      const row = await database.db.selectFrom('dm_jobs').select(['status', 'engine_data']).where('id', '=', jobId).executeTakeFirstOrThrow();
+      expect([row.status, row.engine_data]).toEqual(['pending', expect.objectContaining({ released: { step: 'gate', signal: 'webhook', payload: { approved: true } } })]);
+      const again = await deliver(flowId, secret, '{"approved":"twice"}', new Date(), `/jobs/${jobId}`);
+      expect([again.statusCode, again.json()]).toEqual([409, expect.objectContaining({ error: expect.objectContaining({ code: 'job.not_waiting' }) })]);
+    });
+
+    it('answers an unknown flow 401 as a bad signature, and a job the flow does not have 404 once signed', async () => {
+      const { base, operator, flowId } = await withInbox('hook-release-bad');
+      const secret = await rotate(base, operator.token);
+      expect((await deliver('flw_nope', secret, '{}', new Date(), '/jobs/job_nope')).statusCode).toBe(401);
+      expect((await deliver(flowId, secret, '{}', new Date(), '/jobs/job_nope')).json()).toMatchObject({ error: { code: 'job.not_found' } });
     });
   });
 

@@ -5,6 +5,7 @@ import {
   deleteFlowWebhook,
   getFlowWebhook,
   receiveInboundWebhook,
+  releaseWebhookGate,
   rotateFlowWebhookSecret,
   webhookSignatureHeader,
   webhookTimestampHeader,
@@ -57,7 +58,8 @@ const deliveryHeaders = z.object({
 /**
  * A flow's inbound webhook: an operator rotates its secret (shown once),
  * reads where to POST, or removes it; and the unauthenticated delivery
- * route, where the signature is the authentication. The delivery route
+ * routes (start a run; release a job waiting in a `webhook_gate`), where
+ * the signature is the authentication. The delivery route
  * reads its body raw (the HMAC is over the exact bytes), in a scope of its
  * own so no other route loses its JSON parser.
  */
@@ -120,6 +122,29 @@ export async function registerWebhookRoutes(app: FastifyInstance, options: Webho
           { flowId: request.params.flow, timestamp: request.headers[webhookTimestampHeader], signature: request.headers[webhookSignatureHeader], body: rawBody(request) },
         );
         return reply.code(created ? 202 : 200).send(jobBody(job));
+      },
+    );
+    scope.withTypeProvider<ZodTypeProvider>().post(
+      '/hooks/flows/:flow/jobs/:job',
+      {
+        bodyLimit: options.maxBytes,
+        schema: {
+          tags: ['webhooks'],
+          summary:
+            "Deliver a signed JSON payload to a job of the flow waiting in a `webhook_gate`: the job goes on with the payload as the gate's output (202). 409 `job.not_waiting` when it is not waiting, `webhook.replayed` for a delivery already used.",
+          params: z.object({ flow: z.string().min(1).max(200), job: z.string().min(1).max(200) }),
+          headers: deliveryHeaders,
+          response: { 202: z.object({ jobId: z.string() }), 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema, 413: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+        },
+      },
+      async (request, reply) => {
+        if (options.engine === undefined) throw new DataMachineError('engine.unavailable', 'This server runs no job engine; nothing was released.');
+        const released = await releaseWebhookGate(
+          context,
+          { engine: options.engine, secrets, maxBytes: options.maxBytes },
+          { flowId: request.params.flow, jobId: request.params.job, timestamp: request.headers[webhookTimestampHeader], signature: request.headers[webhookSignatureHeader], body: rawBody(request) },
+        );
+        return reply.code(202).send(released);
       },
     );
   });
