@@ -190,7 +190,9 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
         await created.start();
         return created;
       })());
-    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine));
+    // Only `flows webhook rotate` needs the server key: resolved (on the embedded database, generated) on first use.
+    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey));
+    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
     return 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
