@@ -43,7 +43,7 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook', (database) =>
   async function hookedFlow(slug: string, steps: readonly PipelineStepInput[] = inboundSteps): Promise<{ world: FlowWorld; flowId: string; secret: string }> {
     const world = await flowWorld(context, slug);
     await createPipeline(context, world.owner, handlers, 'bot', { slug: 'inbox', name: 'Inbox', steps });
-    const flow = await createFlow(context, world.owner, handlers, 'bot', { pipeline: 'inbox', slug: 'inbox', name: 'Inbox', stepConfig: steps[0]?.handler === 'json_items' ? { fetch: { handlerConfig: { items: [] } } } : {} });
+    const flow = await createFlow(context, world.owner, handlers, 'bot', { pipeline: 'inbox', slug: 'inbox', name: 'Inbox', stepConfig: steps[0]?.key === 'fetch' ? { fetch: { handlerConfig: { items: [] } } } : {} });
     const { secret } = await rotateFlowWebhookSecret(context, secrets, world.operator, 'bot', 'inbox');
     return { world, flowId: flow.id, secret };
   }
