@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -129,7 +129,13 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const logger = pino({ level: config.logLevel, redact: { paths: redactedPaths, censor: '[redacted]' } });
-  const context = createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => logger.warn(entry, message) } });
+  // An outbox event (a new agent's memory scaffold) asks for its dispatch in the transaction that records it.
+  const outbox: { kick?: (trx: TenantTransaction) => Promise<void> } = {};
+  const context = createDataMachineContext({
+    db: database.db,
+    logger: { warn: (entry, message) => logger.warn(entry, message) },
+    onEventRecorded: async (trx) => outbox.kick?.(trx),
+  });
   const handlers = createDefaultHandlers(context);
   const runtime = createEngineRuntime({
     database,
@@ -140,6 +146,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
     // pg-boss maintenance (expiry, archiving) runs where the workers do.
     engine: { supervise: parts.workers },
   });
+  outbox.kick = outboxKick(runtime.engine);
   await runtime.start();
   if (parts.workers) await runtime.startWorkers();
   const scheduler = parts.scheduler ? createSchedulerRuntime({ database, context, engine: runtime.engine, logger }) : undefined;

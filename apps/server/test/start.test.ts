@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { availableBackends, createTestDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, runCli, startServer, stop, type ServerProcess } from './support/server-process';
+import { exited, migratedDataDir, removeMigratedTemplate, runCli, startServer, stop, type ServerProcess } from './support/server-process';
 
 const deadline = 90_000;
 
@@ -70,10 +68,11 @@ describe('data-machine start (API, workers and scheduler in one process, on PGli
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
+    await removeMigratedTemplate();
   });
 
   async function started(environment: Record<string, string> = {}, mode = 'start'): Promise<ServerProcess> {
-    const dataDir = environment.DM_DATA_DIR ?? (await mkdtemp(path.join(tmpdir(), 'dm-start-')));
+    const dataDir = environment.DM_DATA_DIR ?? (await migratedDataDir());
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const server = await startServer({ DM_DATA_DIR: dataDir, ...environment }, mode);
     cleanups.push(() => exited(server.child, 'SIGKILL'));
@@ -111,7 +110,7 @@ describe('data-machine start (API, workers and scheduler in one process, on PGli
       }
       return textReply('Copied.');
     });
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-start-'));
+    const dataDir = await migratedDataDir();
     const server = await started({ DM_DATA_DIR: dataDir, OPENAI_BASE_URL: model.baseURL, OPENAI_API_KEY: 'test-key', DEFAULT_MODEL: 'test-model' });
     const call = clientOf(server);
     await automation(call, 'writer', [fetchStep, { key: 'copy', type: 'ai' }, storeStep]);

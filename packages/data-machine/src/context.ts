@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DataMachineDatabase } from './database/data-machine-database';
 import { appRole } from './database/migrations/0001-identity';
+import type { TenantTransaction } from './scope/tenant-transaction';
 
 /** Where the product reports what it refused; pino's `warn(object, message)` fits. */
 export interface DenyLogger {
@@ -23,6 +24,13 @@ export interface DataMachineContext {
    * the connecting user (then it must not be a superuser nor exempt from RLS).
    */
   readonly appRole: string | null;
+  /**
+   * Called in the transaction that records an outbox event, so a host can
+   * ask for a dispatch that becomes visible when (and only if) the event
+   * commits: `outboxKick(engine)`. Without it, events wait for the outbox
+   * worker's next tick.
+   */
+  readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
 }
 
 /** Options of {@link createDataMachineContext}; only `db` is required. */
@@ -32,6 +40,7 @@ export interface DataMachineContextOptions {
   readonly newId?: (prefix: string) => string;
   readonly logger?: DenyLogger;
   readonly appRole?: string | null;
+  readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
 }
 
 /** A context with defaults: the system clock, random ids, denials to `console.warn`, the `dm_app` role. */
@@ -42,6 +51,7 @@ export function createDataMachineContext(options: DataMachineContextOptions): Da
     newId: options.newId ?? randomId,
     logger: options.logger ?? { warn: (entry, message) => console.warn(message, entry) },
     appRole: options.appRole === undefined ? appRole : options.appRole,
+    ...(options.onEventRecorded === undefined ? {} : { onEventRecorded: options.onEventRecorded }),
   };
 }
 

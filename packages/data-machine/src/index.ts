@@ -5,6 +5,7 @@ export { DataMachineError, dataMachineErrorCodes } from './errors';
 export type { DataMachineErrorCode, DataMachineErrorOptions } from './errors';
 export { createDataMachineContext, randomId } from './context';
 export type { DataMachineContext, DataMachineContextOptions, DenyLogger } from './context';
+export type { TenantTransaction } from './scope/tenant-transaction';
 
 // identity and access
 export { agentRoles, agentRoleSchema, roleCapabilities, tenantCapabilities, tenantCapabilitySchema, tenantRoles, tenantRoleSchema } from './access/roles';
@@ -206,6 +207,8 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export { maxEndedJobsPerWindow, readAutomationGauges, readEndedWork } from './metrics/automation-metrics';
+export type { AutomationGauges, EndedWork, MetricsWindow } from './metrics/automation-metrics';
 export { releasedReason, signalJob, signalWaitReason } from './engine/job-signals';
 export type { JobSignal } from './engine/job-signals';
 export type { HandlerStepsOptions } from './engine/handler-steps';
@@ -213,7 +216,7 @@ export { defaultRetryPolicy, isPermanentError } from './engine/retry-policy';
 export type { RetryPolicies, RetryPolicy } from './engine/retry-policy';
 export { lostWorkerReason, reconcileJobs } from './engine/job-reconciler';
 export type { ReconcileOptions, ReconcileReport } from './engine/job-reconciler';
-export { createOutboxWorker } from './engine/outbox-worker';
+export { createOutboxWorker, outboxKick } from './engine/outbox-worker';
 export type { OutboxWorker, OutboxWorkerOptions } from './engine/outbox-worker';
 export { createJobEffectsRecorder } from './engine/job-effects';
 

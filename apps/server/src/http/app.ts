@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, defaultFileMaxBytes, defaultWebhookMaxBytes, type DataMachineContext, type HandlerRegistry, type JobEngine, type SecretBox } from 'data-machine';
+import { createDataMachineContext, defaultFileMaxBytes, defaultWebhookMaxBytes, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine, type SecretBox } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -96,7 +96,8 @@ export function buildApp({
     },
   });
   registerRequestLogging(app);
-  registerMetrics(app);
+  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  registerMetrics(app, { automation: { gauges: () => readAutomationGauges(product), ended: (window) => readEndedWork(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');
@@ -107,7 +108,6 @@ export function buildApp({
   );
   registerOpenApi(app);
   registerHealthRoutes(app, database, migrationSets, jobEngine);
-  const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   const handlerRegistry = handlers ?? createDefaultHandlers(product);
   // Registered as a plugin so the OpenAPI document and the rate limit, loaded first, see every route.
   void app.register(async (api) => {

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** The built CLI: these tests exercise what `pnpm start` runs. */
@@ -78,4 +80,34 @@ export function exited(child: ChildProcessWithoutNullStreams, signal?: NodeJS.Si
 /** Sends SIGTERM and resolves with the exit code. */
 export function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   return exited(child, 'SIGTERM');
+}
+
+let migratedTemplate: Promise<string> | undefined;
+
+/**
+ * A fresh `DM_DATA_DIR` holding an embedded database that is already
+ * migrated (and empty: no tenant yet), copied from a template this test file
+ * makes once with the built CLI's `migrate`. Starting the binary on a copy
+ * skips PGlite's initdb and the migrations, most of a first start's time on
+ * a busy machine; the first-start behaviour (owner, token) is unchanged. The
+ * copy and, at exit, the template are removed by the caller's cleanup and
+ * {@link removeMigratedTemplate}.
+ */
+export async function migratedDataDir(): Promise<string> {
+  migratedTemplate ??= (async () => {
+    const template = await mkdtemp(path.join(tmpdir(), 'dm-template-'));
+    const migrated = await runCli(['migrate'], { DM_DATA_DIR: template });
+    if (migrated.code !== 0) throw new Error(`could not migrate the template data directory: ${migrated.stderr}`);
+    return template;
+  })();
+  const copy = await mkdtemp(path.join(tmpdir(), 'dm-copy-'));
+  await cp(await migratedTemplate, copy, { recursive: true });
+  return copy;
+}
+
+/** Removes the template {@link migratedDataDir} made, if any (call once, after the file's tests). */
+export async function removeMigratedTemplate(): Promise<void> {
+  if (migratedTemplate === undefined) return;
+  await rm(await migratedTemplate, { recursive: true, force: true });
+  migratedTemplate = undefined;
 }

@@ -10,6 +10,7 @@ import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
 import { inbound } from './migrations/0011-inbound';
+import { metricsRead } from './migrations/0015-metrics-read';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -25,6 +26,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
     '0011_inbound': inbound,
+    '0015_metrics_read': metricsRead,
   },
 };
 

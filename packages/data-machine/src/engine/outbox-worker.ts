@@ -1,5 +1,8 @@
 import type { DataMachineContext } from '../context';
 import { dispatchOutbox, type DispatchOptions, type DispatchReport, type OutboxHandler } from '../outbox/outbox-dispatcher';
+import type PgBoss from 'pg-boss';
+import type { TenantTransaction } from '../scope/tenant-transaction';
+import { kyselyBossDatabase } from './boss-database';
 import { engineQueues, type JobEngine } from './job-engine';
 
 /** Options of {@link createOutboxWorker}. */
@@ -38,14 +41,21 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const intervalSeconds = options.intervalSeconds ?? 5;
   let timer: NodeJS.Timeout | undefined;
   let workerId: string | undefined;
+  // pg-boss's offWork does not wait for a running handler: stop waits for the dispatches itself.
+  const running = new Set<Promise<unknown>>();
   const offer = async (): Promise<void> => {
     await boss.send(engineQueues.outbox, {}, { singletonKey: 'dispatch', singletonSeconds: intervalSeconds, retryLimit: 0 });
   };
   return {
     async start() {
       workerId = await boss.work(engineQueues.outbox, { pollingIntervalSeconds: Math.max(options.engine.options.pollingIntervalSeconds, 0.5) }, async () => {
-        const report = await dispatchOutbox(options.context, options.handlers, options.dispatch);
-        options.onDispatched?.(report);
+        const dispatch = dispatchOutbox(options.context, options.handlers, options.dispatch);
+        running.add(dispatch);
+        try {
+          options.onDispatched?.(await dispatch);
+        } finally {
+          running.delete(dispatch);
+        }
       });
       await offer();
       timer = setInterval(() => void offer().catch(() => undefined), intervalSeconds * 1000).unref();
@@ -58,6 +68,23 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     async stop() {
       clearInterval(timer);
       if (workerId !== undefined) await boss.offWork({ id: workerId });
+      workerId = undefined;
+      await Promise.allSettled([...running]);
     },
+  };
+}
+
+/**
+ * A dispatch request made in the transaction that records an outbox event
+ * (`DataMachineContext.onEventRecorded`): the pg-boss job commits with the
+ * event, so whichever outbox worker polls next dispatches it, without
+ * waiting for the periodic offer, and a rolled-back event leaves no request.
+ *
+ * @example
+ * const context = createDataMachineContext({ db, onEventRecorded: outboxKick(engine) });
+ */
+export function outboxKick(engine: JobEngine): (trx: TenantTransaction) => Promise<void> {
+  return async (trx) => {
+    await engine.boss.insert([{ name: engineQueues.outbox, data: {}, retryLimit: 0 }], { db: kyselyBossDatabase(trx) as PgBoss.Db });
   };
 }

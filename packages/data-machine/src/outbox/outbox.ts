@@ -22,7 +22,8 @@ export interface OutboxEvent<Type extends OutboxEventType = OutboxEventType> {
 
 /**
  * Records `type` in the caller's transaction: the event exists exactly when
- * what caused it was committed.
+ * what caused it was committed. The context's `onEventRecorded` runs in the
+ * same transaction (a dispatch kick that commits with the event).
  */
 export async function recordEvent<Type extends OutboxEventType>(
   context: DataMachineContext,
@@ -34,5 +35,6 @@ export async function recordEvent<Type extends OutboxEventType>(
     .insertInto('dm_outbox_events')
     .values({ id, tenant_id: event.tenantId, agent_id: event.agentId, type: event.type, payload: JSON.stringify(event.payload), created_at: context.now() })
     .execute();
+  await context.onEventRecorded?.(trx);
   return id;
 }

@@ -36,6 +36,16 @@ await describeEachDatabase<DataMachineDatabase>('run-now and retry routes', (dat
 
   const jobCount = async (tenantId: string) => (await database.db.selectFrom('dm_jobs').select('id').where('tenant_id', '=', tenantId).execute()).length;
 
+  describe('GET /metrics after a run', () => {
+    it('counts the new pending job under its tenant (the automation series read the database)', async () => {
+      const { world, operator, run } = await withFlow('run-now-metrics');
+      expect((await post(run, operator.token)).status).toBe(202);
+      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toContain(`dm_jobs{tenant="${world.tenant.slug}",status="pending"} 1`);
+      expect(metrics.body).not.toContain('dm_metrics_read_failures_total 1');
+    });
+  });
+
   describe('POST /agents/{agent}/flows/{flow}/run', () => {
     it('answers 202 with a pending api job; the same Idempotency-Key gives the same job, another key another', async () => {
       const { operator, run } = await withFlow('run-now');
