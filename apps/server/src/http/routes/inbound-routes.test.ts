@@ -82,9 +82,11 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook and file routes
       const { base, operator, flowId } = await withInbox('hook-start');
       const secret = await rotate(base, operator.token);
       const payload = '{ "order": 7,  "note": "spaces are signed too" }';
-      const first = await deliver(flowId, secret, payload);
+      // One signing instant: a replay is the same request, timestamp included.
+      const at = new Date();
+      const first = await deliver(flowId, secret, payload, at);
       expect([first.statusCode, first.json()]).toEqual([202, expect.objectContaining({ source: 'webhook', status: 'pending' })]);
-      const again = await deliver(flowId, secret, payload);
+      const again = await deliver(flowId, secret, payload, at);
       expect([again.statusCode, (again.json() as { id: string }).id]).toEqual([200, (first.json() as { id: string }).id]);
       const jobs = await jobsOf(flowId);
       expect(jobs).toHaveLength(1);
