@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, webhookSecretsPurpose, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -142,6 +142,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
     context,
     handlers,
     model: config.model,
+    secretKey,
     logger,
     // pg-boss maintenance (expiry, archiving) runs where the workers do.
     engine: { supervise: parts.workers },
@@ -159,7 +160,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         handlers,
         logLevel: config.logLevel,
         rateLimit: config.rateLimit,
-        secrets: createSecretBox(secretKey),
+        secretKey,
         inbound: config.inbound,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),
@@ -198,7 +199,7 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
         return created;
       })());
     // Only `flows webhook rotate` needs the server key: resolved (on the embedded database, generated) on first use.
-    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey));
+    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey), webhookSecretsPurpose);
     process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
     return 0;
   } catch (error) {

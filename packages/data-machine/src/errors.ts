@@ -67,8 +67,7 @@ export const dataMachineErrorCodes = [
   'handler.secret_missing',
   'handler.feed_invalid',
   'handler.identity_busy',
-  // inbound webhooks, uploaded files and sealed secrets
-  'secret.unreadable',
+  // inbound webhooks and uploaded files
   'webhook.unauthorized',
   'webhook.stale_timestamp',
   'webhook.payload_too_large',
@@ -85,6 +84,9 @@ export const dataMachineErrorCodes = [
   'step.unsafe_retry',
   'step.unsupported',
   'webhook_gate.timed_out',
+  // handler secrets
+  'secret.not_found',
+  'secret.unreadable',
 ] as const;
 
 /** A stable, dotted error code: `area.problem`. */

@@ -18,8 +18,10 @@ export { decide, denyReasons } from './access/authorize';
 export type { AccessTarget, Decision, DenyReason } from './access/authorize';
 export { authorize, check, resolveScope } from './scope/scope';
 export type { Scope } from './scope/scope';
-export { agentActions, principalFor, resolveAgentPrincipal, toolUseCapability } from './scope/agent-principal';
-export type { PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
+export { resolveBearerAccess } from './scope/request-access';
+export type { AccessOutcome, BearerAccess, BearerAccessRequest, BearerTenantCandidates, TenantMembershipRef } from './scope/request-access';
+export { agentActions, principalFor, resolveAgentPrincipal, resolveAgentRun, toolUseCapability } from './scope/agent-principal';
+export type { AgentRun, PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
 
 // tenants, users, agents, grants, tokens
 export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
@@ -119,10 +121,8 @@ export type { FileItemData, FilesConfig } from './handlers/files/files-handler';
 // files uploaded to flows
 export { defaultFileMaxBytes, deleteFlowFile, fileUploadSchema, listFlowFiles, uploadFlowFile } from './files/flow-file-repository';
 export type { FileUpload, FileUploadOptions, FlowFile } from './files/flow-file-repository';
-// inbound webhooks and sealed secrets
-export { createSecretBox } from './secrets/secret-box';
-export type { SecretBox } from './secrets/secret-box';
-export { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix } from './webhooks/flow-webhook-repository';
+// inbound webhooks
+export { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix, webhookSecretsPurpose } from './webhooks/flow-webhook-repository';
 export type { FlowWebhook } from './webhooks/flow-webhook-repository';
 export { defaultWebhookMaxBytes, receiveInboundWebhook, releaseWebhookGate, verifyInboundWebhook, webhookToleranceSeconds } from './webhooks/inbound-webhook';
 export type { InboundWebhookDelivery, InboundWebhookOptions, InboundWebhookOutcome, VerifiedDelivery } from './webhooks/inbound-webhook';
@@ -207,6 +207,13 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export { createSecretBox, minimumSecretKeyLength } from './secrets/secret-box';
+export type { SecretBox } from './secrets/secret-box';
+export { deleteAgentSecret, listAgentSecrets, readAgentSecret, secretValueSchema, setAgentSecret } from './secrets/agent-secrets';
+export type { AgentSecretSummary } from './secrets/agent-secrets';
+export { secretNameSchema } from './secrets/secret-name';
+export { createHandlerSecrets, handlerSecretsPurpose } from './secrets/handler-secrets';
+export type { HandlerSecrets } from './secrets/handler-secrets';
 export { maxEndedJobsPerWindow, readAutomationGauges, readEndedWork } from './metrics/automation-metrics';
 export type { AutomationGauges, EndedWork, MetricsWindow } from './metrics/automation-metrics';
 export { releasedReason, signalJob, signalWaitReason } from './engine/job-signals';

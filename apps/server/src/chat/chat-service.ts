@@ -14,8 +14,9 @@ import {
   type SessionStreamEvent,
   type TranscriptStore,
 } from '@data-machine/agents-api';
-import { actingUserId, composeAgentInstructions, DataMachineError, getAgent, getChatSession, resolveAgentPrincipal, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import { actingUserId, composeAgentInstructions, DataMachineError, getChatSession, principalFor, resolveAgentRun, type Agent, type DataMachineContext, type Scope } from 'data-machine';
 import { z } from 'zod';
+import { HttpError } from '../http/http-error';
 import type { ChatModel } from './chat-model-provider';
 
 /** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
@@ -52,6 +53,13 @@ export interface ChatTurn {
   readonly settled: Promise<SessionRunResult>;
 }
 
+/**
+ * The agent of a turn: its id or slug, for the service to authorize `chat`
+ * on; or the agent the request's own authentication already authorized
+ * `chat` on, with the same scope (the chat route's `config.agentAccess`).
+ */
+export type ChatAgent = string | { readonly authorized: Agent };
+
 /** Chat turns of the product's agents, over the substrate's durable session runner. */
 export interface ChatService {
   /**
@@ -60,7 +68,7 @@ export interface ChatService {
    * agent's runtime principal for the caller. Refusals (a bad tool, a session
    * that is not the caller's, a session being run) reject before any event.
    */
-  openTurn(scope: Scope, agentRef: string, request: ChatTurnRequest): Promise<ChatTurn>;
+  openTurn(scope: Scope, agent: ChatAgent, request: ChatTurnRequest): Promise<ChatTurn>;
   /** The stored messages of the caller's session after `lastEventId` (an SSE id a turn sent). */
   replay(scope: Scope, agentRef: string, sessionId: string, lastEventId: string): Promise<readonly SessionStreamEvent[]>;
 }
@@ -70,7 +78,8 @@ export interface ChatServiceOptions {
   readonly context: DataMachineContext;
   /** A durable transcript store (the Postgres one). */
   readonly store: TranscriptStore;
-  readonly model: ChatModel;
+  /** The model turns run on; without one, a turn is refused with 503 `model.not_configured` (after the caller's `chat` is decided). */
+  readonly model: ChatModel | undefined;
   /** The agents' memory files, composed into the system prompt after the agent's instructions (as the ai step does); none without. */
   readonly memory?: MemoryStore | undefined;
   /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
@@ -79,16 +88,25 @@ export interface ChatServiceOptions {
 
 /** Creates the {@link ChatService}: one session runner for every turn. */
 export function createChatService({ context, store, model, memory, onTurnEnd }: ChatServiceOptions): ChatService {
-  const runner: SessionRunner = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: model.provider, persister }) });
+  const runner: SessionRunner = createSessionRunner({
+    store,
+    createRunner: (persister) => {
+      if (model === undefined) throw modelNotConfigured();
+      return createToolLoopRunner({ provider: model.provider, persister });
+    },
+  });
 
   return {
-    async openTurn(scope, agentRef, request) {
+    async openTurn(scope, target, request) {
       const tools = (request.clientTools ?? []).map(toClientToolDefinition);
-      // Side by side: the principal decides `chat` (its refusal is the one reported), the agent's row gives its configuration.
-      const [principal, { agent, instructions }] = await settleBoth(
-        resolveAgentPrincipal(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: agentRef, action: 'chat' }),
-        getAgent(context, scope, agentRef).then(async (found) => ({ agent: found, instructions: await composeAgentInstructions(found, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) }) })),
-      );
+      // One transaction decides `chat` and reads the agent: the request's own, or this one.
+      const { agent, principal } =
+        typeof target === 'string'
+          ? await resolveAgentRun(context, { actor: scope.actor, tenantId: scope.tenantId, agentId: target, action: 'chat' })
+          : { agent: target.authorized, principal: principalFor(scope, target.authorized, context.now()) };
+      // Refused only once the caller may chat: who may not learns nothing of the server's configuration.
+      if (model === undefined) throw modelNotConfigured();
+      const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
@@ -132,14 +150,6 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
 }
 
 
-/** Both results; when either fails, the first one's failure (so the authorization decides what the caller hears). */
-async function settleBoth<First, Second>(first: Promise<First>, second: Promise<Second>): Promise<[First, Second]> {
-  const [one, two] = await Promise.allSettled([first, second]);
-  if (one.status === 'rejected') throw one.reason;
-  if (two.status === 'rejected') throw two.reason;
-  return [one.value, two.value];
-}
-
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 
 /** A client tool as a substrate tool: `clientSide`, so a call of it ends the run for the client to answer. */
@@ -161,6 +171,10 @@ function toClientToolDefinition(tool: ClientTool, index: number): AnyToolDefinit
       throw new DataMachineError('input.invalid', `Tool "${tool.name}" runs on the client.`);
     },
   };
+}
+
+function modelNotConfigured(): HttpError {
+  return new HttpError('model.not_configured', 'This server has no model to chat with: set OPENAI_BASE_URL or OPENAI_API_KEY.');
 }
 
 function invalidTool(path: string, message: string): DataMachineError {

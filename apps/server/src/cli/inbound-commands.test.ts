@@ -2,14 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, createSecretBox, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createDataMachineContext, createSecretBox, webhookSecretsPurpose, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliRunner } from '../../test/support/cli-runner';
 
 await describeEachDatabase<DataMachineDatabase>('inbound commands', (database) => {
   let context: DataMachineContext;
   let directory: string;
-  const secrets = createSecretBox('c'.repeat(40));
+  const secrets = createSecretBox('c'.repeat(40), webhookSecretsPurpose);
   const { cli, failure } = cliRunner(
     () => context,
     undefined,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -5,7 +6,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, defaultFileMaxBytes, defaultWebhookMaxBytes, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine, type SecretBox } from 'data-machine';
+import { createDataMachineContext, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationGauges, readEndedWork, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -13,6 +14,7 @@ import { registerOpenApi } from './openapi';
 import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
+import { registerSecretRoutes } from './routes/secret-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerJobRoutes } from './routes/job-routes';
@@ -27,7 +29,7 @@ import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
-import { registerOpenAIRoutes } from './routes/openai-routes';
+import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
 export type AppDatabase = Omit<ServerDatabase, 'engine'>;
@@ -55,10 +57,10 @@ export interface AppDependencies {
   readonly handlers?: HandlerRegistry;
   /** Requests per window and token (or client address); {@link defaultRateLimit} by default. */
   readonly rateLimit?: RateLimitOptions;
-  /** The model chat turns run on (see `createChatModelProvider`); without it there are no chat or `/v1` routes. */
+  /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
-  /** Seals flows' webhook secrets (`createSecretBox(SECRET_KEY)`); without it there are no webhook routes. */
-  readonly secrets?: SecretBox;
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and flows' webhook secrets. Default: a random key for this app alone (tests). */
+  readonly secretKey?: string;
   /** Body caps of webhook deliveries and uploaded files; the product's defaults otherwise. */
   readonly inbound?: InboundLimits;
 }
@@ -80,7 +82,7 @@ export function buildApp({
   handlers,
   rateLimit = defaultRateLimit,
   chat,
-  secrets,
+  secretKey = randomBytes(32).toString('base64url'),
   inbound = { webhookMaxBytes: defaultWebhookMaxBytes, fileMaxBytes: defaultFileMaxBytes },
 }: AppDependencies): FastifyInstance {
   const app = Fastify({
@@ -90,9 +92,9 @@ export function buildApp({
     // Longer than any reference a route accepts (200), so a long one is a 400 naming the field; beyond, 414.
     routerOptions: { maxParamLength: 256 },
     // A URL the router cannot read (bad percent-encoding, an over-long segment) answers in the one error shape too.
-    frameworkErrors: (error, _request, reply: FastifyReply) => {
+    frameworkErrors: (error, request, reply: FastifyReply) => {
       const response = toErrorResponse(error);
-      void reply.code(response.status).send(response.body);
+      void reply.code(response.status).send(isOpenAIPath(request.url) ? toOpenAIError(response) : response.body);
     },
   });
   registerRequestLogging(app);
@@ -115,19 +117,19 @@ export function buildApp({
     registerTenantRoutes(api, product);
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
+    registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
     await registerFileRoutes(api, product, inbound.fileMaxBytes);
-    if (secrets) await registerWebhookRoutes(api, { context: product, secrets, engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
-    if (chat) {
-      const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-      const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat.onTurnEnd });
-      registerChatRoutes(api, product, { service, store });
-      await registerOpenAIRoutes(api, product, service);
-    }
+    await registerWebhookRoutes(api, { context: product, secrets: createSecretBox(secretKey, webhookSecretsPurpose), engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
+    // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
+    const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+    const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });
+    registerChatRoutes(api, product, { service, store });
+    await registerOpenAIRoutes(api, product, service);
   });
   return app;
 }

@@ -1,16 +1,23 @@
 import type { FastifyRequest } from 'fastify';
 import {
   DataMachineError,
-  authenticateBearer,
   findTenant,
   listMyTenants,
+  resolveBearerAccess,
   resolveScope,
+  type AccessOutcome,
+  type Action,
   type Actor,
+  type Agent,
+  type BearerAccess,
   type BearerAuthentication,
+  type BearerTenantCandidates,
   type DataMachineContext,
   type Scope,
+  type TenantMembershipRef,
 } from 'data-machine';
 import { HttpError } from './http-error';
+import { pathReferenceSchema } from './routes/schemas';
 
 /** The header a user names the tenant of a request with (its id or slug). */
 export const tenantHeader = 'x-tenant';
@@ -18,22 +25,70 @@ export const tenantHeader = 'x-tenant';
 const bearerPattern = /^Bearer ([^\s]+)$/i;
 
 /**
+ * An agent a route acts on, named by one of its path parameters: set as the
+ * route's `config.agentAccess`, it is decided and read with the request's
+ * authentication (see {@link requestAgent}).
+ */
+export interface AgentAccessConfig {
+  /** The path parameter naming the agent (its id or slug). */
+  readonly param: string;
+  readonly action: Action;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** See {@link AgentAccessConfig}. */
+    agentAccess?: AgentAccessConfig;
+  }
+}
+
+/**
+ * Everything the request's bearer token gives, resolved once per request in
+ * one transaction (`resolveBearerAccess`, see
+ * docs/decisions/2026-12-01-request-path-speed.md): who it is, the scope of
+ * its tenant (`x-tenant`, the user's only tenant, or an agent token's own)
+ * and, for a route with `config.agentAccess`, the agent it acts on. The first
+ * caller (the rate limit's `onRequest`) starts it; every later one shares it.
+ */
+function requestAccess(context: DataMachineContext, request: FastifyRequest): Promise<BearerAccess> {
+  let access = accesses.get(request);
+  if (access === undefined) {
+    access = resolveRequestAccess(context, request);
+    // Shared by every caller of this request; one that never awaits it must not leave it unhandled.
+    access.catch(() => undefined);
+    accesses.set(request, access);
+  }
+  return access;
+}
+
+const accesses = new WeakMap<FastifyRequest, Promise<BearerAccess>>();
+
+async function resolveRequestAccess(context: DataMachineContext, request: FastifyRequest): Promise<BearerAccess> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
+  if (!match?.[1]) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
+  const named = request.headers[tenantHeader];
+  const tenantRef = typeof named === 'string' && named !== '' ? named : undefined;
+  const agent = routeAgent(request);
+  return resolveBearerAccess(context, { secret: match[1], channel: 'http', tenantRef, chooseTenant: (candidates) => chooseTenant(candidates, tenantRef), agent });
+}
+
+/** The agent named by the route's `config.agentAccess` parameter, when it is a reference a route accepts (its own validation refuses the rest). */
+function routeAgent(request: FastifyRequest): { ref: string; action: Action } | undefined {
+  const config = request.routeOptions.config.agentAccess;
+  if (config === undefined) return undefined;
+  const ref = (request.params as Record<string, unknown> | undefined)?.[config.param];
+  return typeof ref === 'string' && pathReferenceSchema.safeParse(ref).success ? { ref, action: config.action } : undefined;
+}
+
+/**
  * Who sent the request: the bearer token in `Authorization`, authenticated
  * (`auth.required` when absent or malformed; `token.invalid`, `token.expired`,
  * `token.revoked` otherwise). Authenticated once per request and kept on it.
  */
 export async function requestIdentity(context: DataMachineContext, request: FastifyRequest): Promise<BearerAuthentication> {
-  const cached = identities.get(request);
-  if (cached) return cached;
-  const header = request.headers.authorization;
-  const match = typeof header === 'string' ? bearerPattern.exec(header) : null;
-  if (!match?.[1]) throw new HttpError('auth.required', 'Send a personal access token or an agent token as "Authorization: Bearer <token>".');
-  const identity = await authenticateBearer(context, match[1], 'http');
-  identities.set(request, identity);
-  return identity;
+  return (await requestAccess(context, request)).identity;
 }
-
-const identities = new WeakMap<FastifyRequest, BearerAuthentication>();
 
 /** The acting principal of the request. */
 export async function requestActor(context: DataMachineContext, request: FastifyRequest): Promise<Actor> {
@@ -45,8 +100,25 @@ export async function requestActor(context: DataMachineContext, request: Fastify
  * (see {@link scopeInTenant}); the tenant is named by the `x-tenant` header.
  */
 export async function requestScope(context: DataMachineContext, request: FastifyRequest): Promise<Scope> {
-  const named = request.headers[tenantHeader];
-  return scopeInTenant(context, await requestIdentity(context, request), typeof named === 'string' && named !== '' ? named : undefined);
+  return settled((await requestAccess(context, request)).scope);
+}
+
+/**
+ * The agent of a route with `config.agentAccess`, with the scope: the route's
+ * action on it decided on the rights read with the authentication. Refused
+ * as the product refuses (`agent.not_found` for a missing or invisible one,
+ * `access.denied`). Undefined when the route names no agent it can look up
+ * (then the route decides through the product's own functions).
+ */
+export async function requestAgent(context: DataMachineContext, request: FastifyRequest): Promise<{ readonly scope: Scope; readonly agent: Agent } | undefined> {
+  const access = await requestAccess(context, request);
+  const scope = settled(access.scope);
+  return access.agent === undefined ? undefined : { scope, agent: settled(access.agent) };
+}
+
+function settled<T>(outcome: AccessOutcome<T>): T {
+  if (!outcome.ok) throw outcome.error;
+  return outcome.value;
 }
 
 /** Who acts, as the HTTP API (a bearer token) and the CLI (also `--as <email>` or `--as system`) establish it. */
@@ -76,19 +148,37 @@ export async function scopeInTenant(context: DataMachineContext, acting: Acting,
     }
     return resolveScope(context, acting.actor, acting.tenantId);
   }
-  const memberships = await listMyTenants(context, acting.actor);
+  const memberships = (await listMyTenants(context, acting.actor)).map(({ tenant, role }) => ({ tenantId: tenant.id, slug: tenant.slug, role }));
+  return resolveScope(context, acting.actor, userTenant(memberships, ref));
+}
+
+/**
+ * The tenant of a request with a bearer token, by the rules of
+ * {@link scopeInTenant}: an agent token's own (a named other one is
+ * `tenant.not_found`); a user's named one, or their only one.
+ */
+export function chooseTenant({ identity, memberships, named }: BearerTenantCandidates, ref: string | undefined): string {
+  if (identity.kind === 'agent_token') {
+    if (ref !== undefined && named?.tenantId !== identity.tenantId) throw tenantNotFound(ref);
+    return identity.tenantId;
+  }
+  return userTenant(memberships, ref);
+}
+
+/** A user's tenant: the one named (by id or slug) among theirs, or their only one; `tenant.required` when they have several or none. */
+function userTenant(memberships: readonly TenantMembershipRef[], ref: string | undefined): string {
   if (ref === undefined) {
     const [only, ...others] = memberships;
     if (!only || others.length > 0) {
       throw new HttpError('tenant.required', `Name the tenant: you belong to ${memberships.length === 0 ? 'none' : memberships.length}.`, {
-        tenants: memberships.map((membership) => membership.tenant.slug),
+        tenants: memberships.map((membership) => membership.slug),
       });
     }
-    return resolveScope(context, acting.actor, only.tenant.id);
+    return only.tenantId;
   }
-  const membership = memberships.find((candidate) => candidate.tenant.id === ref || candidate.tenant.slug === ref);
+  const membership = memberships.find((candidate) => candidate.tenantId === ref || candidate.slug === ref);
   if (!membership) throw tenantNotFound(ref);
-  return resolveScope(context, acting.actor, membership.tenant.id);
+  return membership.tenantId;
 }
 
 function tenantNotFound(ref: string): DataMachineError {

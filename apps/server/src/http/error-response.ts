@@ -20,6 +20,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'route.not_found': 404,
   'auth.required': 401,
   'tenant.required': 400,
+  // Chat and /v1 without OPENAI_BASE_URL or OPENAI_API_KEY: the server, not the caller, lacks it.
+  'model.not_configured': 503,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
@@ -122,9 +124,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'handler.remote_failed': 502,
   'handler.invalid_response': 502,
   'handler.feed_invalid': 502,
-  // data-machine: inbound webhooks, uploaded files, sealed secrets
-  // A stored secret the server key cannot open is the server's fault (SECRET_KEY changed), not the caller's.
-  'secret.unreadable': 500,
+  // data-machine: inbound webhooks and uploaded files
   // The signature is the authentication: every way of not having it is one 401, an unknown flow included.
   'webhook.unauthorized': 401,
   'webhook.stale_timestamp': 401,
@@ -142,6 +142,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'step.unsafe_retry': 409,
   'step.unsupported': 400,
   'webhook_gate.timed_out': 409,
+  'secret.not_found': 404,
+  'secret.unreadable': 409,
 };
 
 /** An error as the client sees it: a status and a body without stack or internals. */

@@ -1,16 +1,19 @@
-import { describeEachDatabase } from '@data-machine/testkit';
-import { createJob, createSecretBox, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { describeEachDatabase, startModelServer, textReply, type ModelServer } from '@data-machine/testkit';
+import { createJob, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { as, asEngine, digestPipeline, startApp, tenantWorld } from '../../test/support/http-world';
+import { createChatModelProvider } from '../chat/chat-model-provider';
 import { buildApp } from './app';
 
 // Every route of the OpenAPI document gets generated bad input: a path that
 // names nothing, a query or body of the wrong shape, bad JSON, a foreign
 // tenant, a bad token. The server must answer each with a 4xx in the one
-// error shape (never a 5xx), and write no row.
+// error shape (OpenAI's under /v1; never a 5xx), and write no row, the
+// substrate's sessions and messages included. Chat runs on the local model
+// server, so a request that slipped through would run a turn and be seen.
 
 type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; required?: string[]; enum?: unknown[]; anyOf?: JsonSchema[]; oneOf?: JsonSchema[] };
 interface Parameter {
@@ -73,12 +76,11 @@ async function readDocument(): Promise<OpenApiDocument> {
   const db = new Kysely<DataMachineDatabase>({
     dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (kysely) => new PostgresIntrospector(kysely), createQueryCompiler: () => new PostgresQueryCompiler() },
   });
-  const app = buildApp({ database: { backend: 'pglite', db, ping: async () => false, close: async () => undefined }, secrets });
+  const app = buildApp({ database: { backend: 'pglite', db, ping: async () => false, close: async () => undefined } });
   const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument;
   await app.close();
   return document;
 }
-const secrets = createSecretBox('f'.repeat(40));
 const document = await readDocument();
 const routes = Object.entries(document.paths).flatMap(([path, operations]) => methods.flatMap((method) => (operations[method] ? [{ path, method, operation: operations[method] }] : [])));
 
@@ -90,8 +92,11 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
   let token: string;
   let strangerToken: string;
 
+  let model: ModelServer;
+
   beforeAll(async () => {
-    ({ app, context } = await startApp(database, { secrets }));
+    model = await startModelServer({ handler: () => textReply('A turn that should not have run.') });
+    ({ app, context } = await startApp(database, { chat: createChatModelProvider({ baseUrl: model.baseURL, apiKey: 'fuzz', defaultModel: 'test-model', maxRetries: 0 }) }));
     const world = await tenantWorld(context, 'fuzz-home');
     token = world.owner.token;
     strangerToken = (await tenantWorld(context, 'fuzz-stranger')).owner.token;
@@ -105,10 +110,11 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
   });
   afterAll(async () => {
     await app.close();
+    await model.close();
   });
 
   async function rowCounts(): Promise<Record<string, number>> {
-    const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_name like 'dm\\_%' order by 1`.execute(database.db);
+    const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and (table_name like 'dm\\_%' or table_name like 'agents\\_%') order by 1`.execute(database.db);
     const counts: Record<string, number> = {};
     for (const { name } of tables.rows) counts[name] = Number((await sql<{ count: string }>`select count(*) as count from ${sql.table(name)}`.execute(database.db)).rows[0]?.count);
     return counts;
@@ -155,7 +161,8 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
   it('covers the automation and identity routes, and counts the rows of every product table', async () => {
     expect(routes.length).toBeGreaterThan(35);
     const counts = await rowCounts();
-    expect(Object.keys(counts)).toEqual(expect.arrayContaining(['dm_agents', 'dm_pipelines', 'dm_flows', 'dm_jobs', 'dm_queue_entries', 'dm_user_tokens']));
+    expect(Object.keys(counts)).toEqual(expect.arrayContaining(['dm_agents', 'dm_pipelines', 'dm_flows', 'dm_jobs', 'dm_queue_entries', 'dm_user_tokens', 'agents_sessions', 'agents_session_messages']));
+    expect(routes.map(({ method, path }) => `${method} ${path}`)).toEqual(expect.arrayContaining(['post /agents/{agent}/chat', 'get /agents/{agent}/chat/sessions', 'post /v1/chat/completions', 'get /v1/models']));
     expect(counts.dm_flows).toBe(1);
   });
 
@@ -166,11 +173,17 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
         fc.asyncProperty(badRequests(path, operation), async (request) => {
           const response = await app.inject({ method: method.toUpperCase() as Uppercase<Method>, url: request.url, headers: request.headers, ...(request.payload === undefined ? {} : { payload: request.payload }) });
           expect(response.statusCode, `${method.toUpperCase()} ${request.url} ${request.payload ?? ''} -> ${response.body}`).toBeLessThan(500);
-          if (response.statusCode >= 400) expect(response.json()).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
+          if (response.statusCode >= 400) {
+            const shape = path.startsWith('/v1/')
+              ? { code: expect.any(String), message: expect.any(String), type: expect.any(String), param: expect.toBeOneOf([null, expect.any(String)]) }
+              : { code: expect.any(String), message: expect.any(String) };
+            expect(response.json()).toEqual({ error: expect.objectContaining(shape) });
+          }
         }),
         { numRuns: 12 },
       );
       expect(await rowCounts()).toEqual(before);
+      expect(model.requests).toEqual([]);
     });
   });
 });

@@ -45,6 +45,14 @@ await describeEachDatabase<DataMachineDatabase>('rate limits', (database) => {
     expect(await statuses(1, {}, '203.0.113.8')).toEqual([401]);
   });
 
+  it("answers over the limit on /v1 in OpenAI's error shape", async () => {
+    const caller = await person(context, 'limited-v1');
+    for (let index = 0; index < max; index += 1) await app.inject({ method: 'GET', url: '/v1/models', headers: as(caller.token) });
+    const refused = await app.inject({ method: 'GET', url: '/v1/models', headers: as(caller.token) });
+    expect([refused.statusCode, refused.json()]).toEqual([429, { error: { message: expect.stringMatching(/^Too many requests/), type: 'rate_limit_error', code: 'request.rate_limited', param: null } }]);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
   it('never limits liveness and readiness', async () => {
     const address = '203.0.113.9';
     for (let index = 0; index < max + 2; index += 1) {

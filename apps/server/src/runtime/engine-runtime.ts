@@ -3,7 +3,10 @@ import {
   createAgentMemoryProvisioner,
   createAiStep,
   createHandlerHttpClient,
+  createHandlerSecrets,
   createHandlerSteps,
+  createSecretBox,
+  handlerSecretsPurpose,
   createWebhookGateStep,
   createJobEngine,
   createJobWorker,
@@ -28,6 +31,8 @@ export interface EngineRuntimeOptions {
   /** The model endpoint of the `ai` step; without a key nor a base URL the step is not registered (its jobs fail `step.not_registered`). */
   readonly model: ServerConfig['model'];
   readonly logger: ProcessLogger;
+  /** The server's secret key: opens the agents' handler secrets handed to handlers. */
+  readonly secretKey: string;
   /** Whether handlers may reach private addresses (local services); default false. */
   readonly allowPrivateAddresses?: boolean;
   /** pg-boss settings (polling, expiry); the engine's defaults otherwise. */
@@ -66,7 +71,8 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   const { database, context, handlers } = options;
   const engine = createJobEngine({ ...options.engine, database: database.engine });
   const http = createHandlerHttpClient({ allowPrivateAddresses: options.allowPrivateAddresses === true });
-  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http) };
+  const secrets = createHandlerSecrets(context, createSecretBox(options.secretKey, handlerSecretsPurpose));
+  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http, secrets }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http) };
   const worker = createJobWorker({
     context,
     engine,

@@ -22,7 +22,7 @@ const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 /** The app on the suite's (migrated) database, with the context it runs on and that context's clock (real time until set). */
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'secrets' | 'inbound'> = {},
+  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'secretKey' | 'inbound'> = {},
 ): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
   let fixed: Date | undefined;
   // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
@@ -35,7 +35,7 @@ export async function startApp(
     // Suites send hundreds of requests with one token; the limit itself has its own suite.
     rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
     ...(options.chat ? { chat: options.chat } : {}),
-    ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.secretKey ? { secretKey: options.secretKey } : {}),
     ...(options.inbound ? { inbound: options.inbound } : {}),
     jobEngine: { engine, workersRunning: () => null },
   });

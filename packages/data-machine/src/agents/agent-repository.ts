@@ -286,7 +286,8 @@ export function createDefaultAgentRow(context: DataMachineContext, tenant: Pick<
 }
 
 /** The configuration of the template an install references (one hop), readable through the catalog policy. */
-async function templateConfig(trx: TenantTransaction, agent: Pick<AgentRow, 'template_agent_id'>): Promise<AgentConfig | null> {
+/** The configuration of the template `agent` is an install of, or null. */
+export async function templateConfig(trx: TenantTransaction, agent: Pick<AgentRow, 'template_agent_id'>): Promise<AgentConfig | null> {
   if (agent.template_agent_id === null) return null;
   return (await templateConfigs(trx, [agent])).get(agent.template_agent_id) ?? null;
 }

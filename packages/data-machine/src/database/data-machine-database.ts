@@ -325,6 +325,18 @@ export type AgentOrigin = 'product' | 'registry';
 
 /** The product's tables, for kysely. */
 /** The lease that lets one scheduler run at a time (global: no tenant). */
+/** A credential an agent's handlers use, sealed with the server's secret key. */
+export interface AgentSecretTable {
+  tenant_id: string;
+  agent_id: string;
+  name: string;
+  /** `v1.<iv>.<tag>.<ciphertext>` (see `createSecretBox`); never the plaintext. */
+  sealed: string;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface SchedulerLeaseTable {
   name: string;
   holder: string;
@@ -353,6 +365,7 @@ export interface DataMachineDatabase {
   dm_flows: FlowTable;
   dm_queue_entries: QueueEntryTable;
   dm_jobs: JobTable;
+  dm_agent_secrets: AgentSecretTable;
   dm_processed_items: ProcessedItemTable;
   dm_job_logs: JobLogTable;
   dm_records: RecordTable;

@@ -11,6 +11,7 @@ import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
 import { inbound } from './migrations/0011-inbound';
 import { metricsRead } from './migrations/0015-metrics-read';
+import { agentSecrets } from './migrations/0016-agent-secrets';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -27,6 +28,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0010_handler_state': handlerState,
     '0011_inbound': inbound,
     '0015_metrics_read': metricsRead,
+    '0016_agent_secrets': agentSecrets,
   },
 };
 

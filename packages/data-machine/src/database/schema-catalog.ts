@@ -26,6 +26,7 @@ export const productTables = {
     'dm_handler_state',
     'dm_remote_identities',
     'dm_job_effects',
+    'dm_agent_secrets',
     'dm_flow_webhooks',
     'dm_flow_files',
   ],

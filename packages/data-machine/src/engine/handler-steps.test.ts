@@ -57,6 +57,20 @@ describe('handler steps', () => {
   const publishStep: PipelineStep = { key: 'push', type: 'publish', handler: 'capture', config: {} };
   const itemData: EngineData = { item: { sourceKey: 'post-7', data: { title: 'seven' } }, outputs: {} };
 
+  it('hands a handler that names a secret the one the host resolves for its step, and one that names none nothing', async () => {
+    const seen: (string | undefined)[] = [];
+    const keyed: PublishHandler<Record<string, never>> = { ...capturingPublisher(), slug: 'keyed', secretName: 'api_token', publish: async (_request, _config, call) => (seen.push(call.secret), { id: 'r', created: true }) };
+    const plain: PublishHandler<Record<string, never>> = { ...capturingPublisher(), slug: 'plain', publish: async (_request, _config, call) => (seen.push(call.secret), { id: 'r', created: true }) };
+    const asked: string[] = [];
+    const steps = createHandlerSteps(createHandlerRegistry([keyed, plain]), {
+      secrets: { forStep: async ({ flowId, stepKey, handler }) => (asked.push(`${flowId}/${stepKey}/${handler.slug}`), handler.secretName === undefined ? undefined : 'the token') },
+    });
+    await steps.publish.execute({ value: {} }, stepContext({ key: 'push', type: 'publish', handler: 'keyed', config: {} }, { outputs: {} }, effectsIn(new Map())));
+    await steps.publish.execute({ value: {} }, stepContext({ key: 'push', type: 'publish', handler: 'plain', config: {} }, { outputs: {} }, effectsIn(new Map())));
+    expect(seen).toEqual(['the token', undefined]);
+    expect(asked).toEqual(['f/push/keyed', 'f/push/plain']);
+  });
+
   it('passes an upsert the job item source key as itemKey, under the publish effect key', async () => {
     const publisher = capturingPublisher();
     const steps = createHandlerSteps(createHandlerRegistry([publisher]));

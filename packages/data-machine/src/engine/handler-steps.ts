@@ -1,5 +1,6 @@
 import { DataMachineError } from '../errors';
-import type { HandlerContext, PublishResult } from '../handlers/handler';
+import type { Handler, HandlerContext, PublishResult } from '../handlers/handler';
+import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
 import { publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
@@ -14,6 +15,8 @@ export interface HandlerStepsOptions {
    * local services (tests, an intranet).
    */
   readonly http?: HandlerHttpClient;
+  /** Where a handler's credential comes from (`HandlerContext.secret`); without it handlers get none. */
+  readonly secrets?: HandlerSecrets;
 }
 
 /**
@@ -32,7 +35,7 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
     async execute(_input, context) {
       const handler = handlers.get(handlerSlug(context));
       if (handler.kind !== 'fetch') throw wrongKind(context);
-      return { kind: 'items', items: await handler.fetch(context.handlerConfig, handlerContext(context, http)) };
+      return { kind: 'items', items: await handler.fetch(context.handlerConfig, await handlerContext(context, http, handler, options.secrets)) };
     },
   };
   const publishStep = (type: 'publish' | 'upsert'): Step => ({
@@ -45,7 +48,11 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
       const recorded = await context.effects.find(key);
       if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
       const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
-      const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, handlerContext(context, http));
+      const result = await handler.publish(
+        { body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) },
+        context.handlerConfig,
+        await handlerContext(context, http, handler, options.secrets),
+      );
       return { kind: 'output', output: result };
     },
   });
@@ -61,6 +68,8 @@ function wrongKind(context: StepContext): DataMachineError {
   return new DataMachineError('pipeline.invalid_steps', `Step "${context.step.key}" names no handler of the kind a ${context.step.type} step calls.`, { details: { step: context.step.key } });
 }
 
-function handlerContext(context: StepContext, http: HandlerHttpClient): HandlerContext {
-  return { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, jobId: context.jobId, stepKey: context.step.key, logger: context.logger, signal: context.signal, http };
+async function handlerContext(context: StepContext, http: HandlerHttpClient, handler: Handler, secrets: HandlerSecrets | undefined): Promise<HandlerContext> {
+  const target = { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, stepKey: context.step.key };
+  const secret = await secrets?.forStep({ ...target, handler });
+  return { ...target, jobId: context.jobId, logger: context.logger, signal: context.signal, http, ...(secret === undefined ? {} : { secret }) };
 }

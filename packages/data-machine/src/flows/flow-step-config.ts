@@ -2,12 +2,19 @@ import { z } from 'zod';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { slugSchema } from '../input';
 import { queueModeSchema } from '../queues/queue';
+import { secretNameSchema } from '../secrets/secret-name';
 import { isHandlerStepType, jsonObjectSchema, type JsonObject, type PipelineStep } from '../steps/step';
 import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validation-issues';
 
-/** A flow's configuration of one step: the handler configuration (over the pipeline step's default) and its queues' modes. */
+/**
+ * A flow's configuration of one step: the handler configuration (over the
+ * pipeline step's default), its queues' modes, and which of the agent's
+ * secrets the handler gets (default: the one named like the handler's
+ * `secretName`). A flow names a secret; it never holds one.
+ */
 export const flowStepConfigSchema = z.strictObject({
   handlerConfig: jsonObjectSchema.optional(),
+  secret: secretNameSchema.optional(),
   queues: z.strictObject({ prompt: queueModeSchema.optional(), config_patch: queueModeSchema.optional() }).optional(),
 });
 export type FlowStepConfig = z.infer<typeof flowStepConfigSchema>;
@@ -46,6 +53,7 @@ function placementIssues(step: PipelineStep, config: FlowStepConfig): Validation
   const issues: ValidationIssue[] = [];
   const path = `steps.${step.key}`;
   if (config.handlerConfig !== undefined && !isHandlerStepType(step.type)) issues.push({ path: `${path}.handlerConfig`, message: `a ${step.type} step has no handler to configure` });
+  if (config.secret !== undefined && !isHandlerStepType(step.type)) issues.push({ path: `${path}.secret`, message: `a ${step.type} step has no handler to hand a secret to` });
   if (config.queues?.prompt !== undefined && step.type !== 'ai') issues.push({ path: `${path}.queues.prompt`, message: 'only an ai step has a prompt queue' });
   if (config.queues?.config_patch !== undefined && step.type !== 'fetch') issues.push({ path: `${path}.queues.config_patch`, message: 'only a fetch step has a config-patch queue' });
   return issues;

@@ -5,6 +5,7 @@ import { decide } from '../access/authorize';
 import type { DataMachineContext } from '../context';
 import { agentNotFound, enforce, loadAccess, type Scope } from './scope';
 import { findAgent } from './scoped-operation';
+import { templateConfig, toAgent, type Agent } from '../agents/agent-repository';
 import { inTenant } from './tenant-transaction';
 
 /** The capability a tool declares (`capability` on a tool definition) to run only for principals allowed `tools.use`. */
@@ -64,6 +65,21 @@ export interface ResolveAgentPrincipalOptions {
  * `access.denied` when their role no longer suffices), never a run.
  */
 export async function resolveAgentPrincipal(context: DataMachineContext, options: ResolveAgentPrincipalOptions): Promise<Principal> {
+  return (await resolveAgentRun(context, options)).principal;
+}
+
+/** An agent a run was authorized on: the agent as the product shows it, and its runtime principal. */
+export interface AgentRun {
+  readonly agent: Agent;
+  readonly principal: Principal;
+}
+
+/**
+ * {@link resolveAgentPrincipal}, with the agent itself (its effective
+ * configuration included), from the same transaction: what a chat turn
+ * needs before its model call.
+ */
+export async function resolveAgentRun(context: DataMachineContext, options: ResolveAgentPrincipalOptions): Promise<AgentRun> {
   const action = options.action ?? (options.actor.kind === 'schedule' ? 'flow.run' : 'chat');
   const { tenantId, actor } = options;
   return inTenant(context, tenantId, actingUserId(actor), async (trx) => {
@@ -72,6 +88,6 @@ export async function resolveAgentPrincipal(context: DataMachineContext, options
     const scope: Scope = { tenantId, actor: access.actor, facts: access.facts };
     enforce(context, scope, access, action, agent ? { agentId: agent.id, namedAs: options.agentId } : { missingAgentRef: options.agentId });
     if (!agent) throw agentNotFound(options.agentId);
-    return principalFor(scope, agent, context.now());
+    return { agent: toAgent(agent, await templateConfig(trx, agent)), principal: principalFor(scope, agent, context.now()) };
   });
 }

@@ -4,6 +4,7 @@ import { decide, type Decision } from '../access/authorize';
 import { agentRoleAtLeast, tenantAdminRoles, type AgentRole, type TenantRole } from '../access/roles';
 import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
+import { sql, type RawBuilder } from 'kysely';
 import { inTenant, type TenantTransaction } from './tenant-transaction';
 
 
@@ -21,11 +22,12 @@ export interface Scope {
 /**
  * Loads the acting user's membership and agent roles in `tenantId` and
  * returns the scope. A token or scheduled work is held to its one agent
- * later, by {@link authorize}. Fresh per request: rights revoked a moment ago are gone.
+ * later, by {@link authorize}. Fresh per request: rights revoked a moment ago are gone. Its transaction writes nothing, so it takes no
+ * row locks (see {@link factsRows}).
  */
 export async function resolveScope(context: DataMachineContext, actor: Actor, tenantId: string): Promise<Scope> {
   const userId = actingUserId(actor);
-  const facts = await inTenant(context, tenantId, userId, (trx) => loadFacts(trx, tenantId, userId));
+  const facts = await inTenant(context, tenantId, userId, (trx) => loadFacts(trx, tenantId, userId, { lock: false }));
   return Object.freeze({ tenantId, actor, facts });
 }
 
@@ -60,22 +62,50 @@ export async function loadAccess(trx: TenantTransaction, scope: Scope): Promise<
  * membership and grant rows are read `for share`: a grant being revoked or
  * changed by a transaction not yet committed is waited for, then read as it
  * ends, so a request never writes on a right revoked while it ran; and a
- * revocation waits for the requests that already decided on the grant.
+ * revocation waits for the requests that already decided on the grant. One
+ * statement ({@link factsRows}).
  */
-export async function loadFacts(trx: TenantTransaction, tenantId: string, userId: string | null): Promise<AccessFacts> {
-  if (userId === null) return { tenantId, membership: null, agentRoles: new Map(), tenantWideRole: null };
-  const membership = await trx.selectFrom('dm_memberships').select('role').where('tenant_id', '=', tenantId).where('user_id', '=', userId).forShare().executeTakeFirst();
-  const role = (membership?.role ?? null) as TenantRole | null;
+export async function loadFacts(trx: TenantTransaction, tenantId: string, userId: string | null, { lock = true }: { readonly lock?: boolean } = {}): Promise<AccessFacts> {
+  if (userId === null) return noFacts(tenantId);
+  const { rows } = await sql<FactsRow>`${factsRows(tenantId, userId, { lock })}`.execute(trx);
+  return factsFrom(tenantId, rows);
+}
+
+/** One row of {@link factsRows}: the membership's role, a grant, or an agent the user owns. */
+export interface FactsRow {
+  readonly kind: 'membership' | 'grant' | 'owned';
+  readonly agent_id: string | null;
+  readonly role: string | null;
+}
+
+/**
+ * The query of a user's facts in a tenant as one statement of rows
+ * ({@link FactsRow}), so a caller can add to it; `lock` reads the membership
+ * and grants `for share` (see {@link loadFacts}). A transaction that writes
+ * nothing needs no lock: it decides and ends.
+ */
+export function factsRows(tenantId: string, userId: string, { lock }: { readonly lock: boolean }): RawBuilder<FactsRow> {
+  const share = lock ? sql` for share` : sql``;
+  return sql<FactsRow>`with membership as (select role from dm_memberships where tenant_id = ${tenantId} and user_id = ${userId}${share}),
+    grants as (select agent_id, role from dm_agent_grants where tenant_id = ${tenantId} and user_id = ${userId}${share})
+    select 'membership' as kind, null::text as agent_id, role from membership
+    union all select 'grant', agent_id, role from grants
+    union all select 'owned', id, null from dm_agents where tenant_id = ${tenantId} and owner_user_id = ${userId}`;
+}
+
+/** The facts the rows of {@link factsRows} (or none, for a non-member) say; rows of other kinds are ignored. */
+export function factsFrom(tenantId: string, rows: readonly (Omit<FactsRow, 'kind'> & { readonly kind: string })[]): AccessFacts {
+  const role = (rows.find((row) => row.kind === 'membership')?.role ?? null) as TenantRole | null;
+  if (role === null) return noFacts(tenantId);
   const agentRoles = new Map<string, AgentRole>();
-  if (role === null) return { tenantId, membership: null, agentRoles, tenantWideRole: null };
-  const [grants, owned] = await Promise.all([
-    trx.selectFrom('dm_agent_grants').select(['agent_id', 'role']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).forShare().execute(),
-    trx.selectFrom('dm_agents').select('id').where('tenant_id', '=', tenantId).where('owner_user_id', '=', userId).execute(),
-  ]);
-  for (const grant of grants) agentRoles.set(grant.agent_id, grant.role as AgentRole);
+  for (const row of rows) if (row.kind === 'grant' && row.agent_id !== null) agentRoles.set(row.agent_id, row.role as AgentRole);
   // The owner always holds admin, whatever a grant row says.
-  for (const agent of owned) agentRoles.set(agent.id, 'admin');
+  for (const row of rows) if (row.kind === 'owned' && row.agent_id !== null) agentRoles.set(row.agent_id, 'admin');
   return { tenantId, membership: role, agentRoles, tenantWideRole: tenantAdminRoles.includes(role) ? 'admin' : null };
+}
+
+function noFacts(tenantId: string): AccessFacts {
+  return { tenantId, membership: null, agentRoles: new Map(), tenantWideRole: null };
 }
 
 /** Decides without throwing; see {@link decide}. */

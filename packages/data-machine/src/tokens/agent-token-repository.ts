@@ -9,7 +9,7 @@ import { nameSchema, parseInput } from '../input';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import { inTenant, inTransaction } from '../scope/tenant-transaction';
-import { assertUsableToken, hashTokenSecret, newTokenSecret, visiblePrefix } from './token-secret';
+import { assertUsableToken, hashTokenSecret, lastUseIsStale, newTokenSecret, visiblePrefix } from './token-secret';
 
 /** An agent token as lists show it: never its secret. */
 export interface AgentToken {
@@ -114,7 +114,7 @@ export interface TokenAuthentication {
 /**
  * Authenticates a presented secret: finds the token by its hash (compared
  * again in constant time), refuses a revoked (`token.revoked`) or expired
- * (`token.expired`) one, and records its use. An unknown secret, or one whose
+ * (`token.expired`) one, and records its use (at most once a minute). An unknown secret, or one whose
  * agent was deleted, is `token.invalid`. The rights are decided later, on
  * every check, against the owner's current rights.
  */
@@ -123,7 +123,14 @@ export async function authenticateAgentToken(context: DataMachineContext, secret
   const row = await inTransaction(context, { tokenHash }, (trx) => trx.selectFrom('dm_agent_tokens').selectAll().where('secret_hash', '=', tokenHash).executeTakeFirst());
   const now = context.now();
   assertUsableToken(row, tokenHash, now);
-  await inTenant(context, row.tenant_id, row.user_id, (trx) => trx.updateTable('dm_agent_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute());
+  if (lastUseIsStale(row.last_used_at, now)) {
+    await inTenant(context, row.tenant_id, row.user_id, (trx) => trx.updateTable('dm_agent_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute());
+  }
+  return agentTokenAuthentication(row, channel);
+}
+
+/** Who an agent token row (found by its hash and usable) is: its tenant and its actor. */
+export function agentTokenAuthentication(row: Selectable<AgentTokenTable>, channel: ActorChannel): TokenAuthentication {
   const token = toToken(row);
   return {
     tenantId: token.tenantId,

@@ -46,3 +46,15 @@ export function assertUsableToken<T extends StoredToken>(row: T | undefined, pre
   if (row.revoked_at !== null && row.revoked_at.getTime() <= now.getTime()) throw new DataMachineError('token.revoked', 'The token was revoked.', { details: { tokenId: row.id } });
   if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) throw new DataMachineError('token.expired', 'The token has expired.', { details: { tokenId: row.id } });
 }
+
+/**
+ * How stale a token's `last_used_at` may be before a use records it again: a
+ * use within a minute of the recorded one writes nothing, so an authenticated
+ * read stays a read-only transaction. See docs/decisions/2026-12-01-request-path-speed.md.
+ */
+export const lastUsedResolutionMs = 60_000;
+
+/** Whether a use at `now` should record itself over `lastUsedAt` (see {@link lastUsedResolutionMs}). */
+export function lastUseIsStale(lastUsedAt: Date | null, now: Date): boolean {
+  return lastUsedAt === null || now.getTime() - lastUsedAt.getTime() >= lastUsedResolutionMs || lastUsedAt.getTime() > now.getTime();
+}

@@ -7,7 +7,7 @@ import type { UserTokenTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { nameSchema, parseInput } from '../input';
 import { inTransaction } from '../scope/tenant-transaction';
-import { assertUsableToken, hashTokenSecret, newTokenSecret, userTokenPrefix, visiblePrefix } from './token-secret';
+import { assertUsableToken, hashTokenSecret, lastUseIsStale, newTokenSecret, userTokenPrefix, visiblePrefix } from './token-secret';
 
 /** A personal access token as lists show it: never its secret. */
 export interface UserToken {
@@ -103,7 +103,8 @@ export async function revokeUserToken(context: DataMachineContext, actor: Actor,
 /**
  * Authenticates a presented personal access token: found by its hash
  * (compared again in constant time); revoked is `token.revoked`, expired
- * `token.expired`, unknown `token.invalid`. Records its use. The actor is the
+ * `token.expired`, unknown `token.invalid`. Records its use (at most once a
+ * minute: {@link lastUseIsStale}). The actor is the
  * user: rights are decided on every check from the user's memberships and grants.
  */
 export async function authenticateUserToken(
@@ -115,7 +116,7 @@ export async function authenticateUserToken(
   const now = context.now();
   const row = await inTransaction(context, {}, async (trx) => {
     const found = await trx.selectFrom('dm_user_tokens').selectAll().where('secret_hash', '=', tokenHash).executeTakeFirst();
-    if (found && found.revoked_at === null && (found.expires_at === null || found.expires_at.getTime() > now.getTime())) {
+    if (found && found.revoked_at === null && (found.expires_at === null || found.expires_at.getTime() > now.getTime()) && lastUseIsStale(found.last_used_at, now)) {
       await trx.updateTable('dm_user_tokens').set({ last_used_at: now }).where('id', '=', found.id).execute();
     }
     return found;

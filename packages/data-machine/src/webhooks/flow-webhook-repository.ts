@@ -21,6 +21,9 @@ export interface FlowWebhook {
   readonly rotatedAt: Date;
 }
 
+/** The purpose webhook secrets are sealed for (`createSecretBox(key, webhookSecretsPurpose)`): not the handler secrets' key. */
+export const webhookSecretsPurpose = 'webhook-secrets';
+
 /** The prefix of every webhook signing secret, so a leaked one is recognisable. */
 export const webhookSecretPrefix = 'whsec_';
 
@@ -30,7 +33,7 @@ export const webhookSecretPrefix = 'whsec_';
  * sealed by `secrets` for this flow, never in the clear.
  *
  * @example
- * const { secret } = await rotateFlowWebhookSecret(context, createSecretBox(key), scope, 'bot', 'inbox');
+ * const { secret } = await rotateFlowWebhookSecret(context, createSecretBox(key, webhookSecretsPurpose), scope, 'bot', 'inbox');
  */
 export function rotateFlowWebhookSecret(
   context: DataMachineContext,

@@ -14,10 +14,10 @@ import type { PipelineStepInput } from '../steps/step';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { engineOn, jobReaches, runningWorker } from '../../test/support/job-engine-fixture';
 import { flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
-import { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix } from './flow-webhook-repository';
+import { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix, webhookSecretsPurpose } from './flow-webhook-repository';
 import { receiveInboundWebhook, type InboundWebhookDelivery } from './inbound-webhook';
 
-const secrets = createSecretBox('s'.repeat(40));
+const secrets = createSecretBox('s'.repeat(40), webhookSecretsPurpose);
 
 /** inbound_webhook -> publish (records): each delivery's payload becomes a record. */
 const inboundSteps: readonly PipelineStepInput[] = [

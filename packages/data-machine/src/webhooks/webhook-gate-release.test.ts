@@ -16,10 +16,10 @@ import { createWebhookGateStep } from '../steps/webhook-gate/webhook-gate-step';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { engineOn, jobReaches, runningWorker } from '../../test/support/job-engine-fixture';
 import { flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
-import { rotateFlowWebhookSecret } from './flow-webhook-repository';
+import { rotateFlowWebhookSecret, webhookSecretsPurpose } from './flow-webhook-repository';
 import { receiveInboundWebhook, releaseWebhookGate, type InboundWebhookDelivery } from './inbound-webhook';
 
-const secrets = createSecretBox('g'.repeat(40));
+const secrets = createSecretBox('g'.repeat(40), webhookSecretsPurpose);
 
 /** fetch one item -> wait for the flow's webhook -> store what it carried. */
 const gatedSteps: readonly PipelineStepInput[] = [

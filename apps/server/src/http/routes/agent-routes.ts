@@ -19,8 +19,8 @@ import {
   type VisibleAgent,
 } from 'data-machine';
 import { z } from 'zod';
-import { requestScope } from '../authentication';
-import { bearer, instant, instantSchema, scopedErrors } from './schemas';
+import { requestAgent, requestScope } from '../authentication';
+import { bearer, instant, instantSchema, pathReferenceSchema, scopedErrors } from './schemas';
 
 /** An agent as the API shows it. */
 export const agentSchema = z.object({
@@ -42,7 +42,7 @@ const visibleAgentSchema = agentSchema.extend({ role: agentRoleSchema });
 const grantSchema = z.object({ agentId: z.string(), userId: z.string(), role: agentRoleSchema, createdBy: z.string().nullable(), createdAt: instantSchema });
 
 /** Names an agent by id or slug. */
-export const agentParams = z.object({ agent: z.string().min(1).max(200) });
+export const agentParams = z.object({ agent: pathReferenceSchema });
 
 function agentBody(agent: Agent): z.output<typeof agentSchema> {
   return { ...agent, createdAt: instant(agent.createdAt), updatedAt: instant(agent.updatedAt) };
@@ -69,8 +69,14 @@ export function registerAgentRoutes(app: FastifyInstance, context: DataMachineCo
     return reply.code(201).send(agentBody(agent));
   });
 
-  routes.get('/agents/:agent', { schema: { tags, security: bearer, summary: 'One agent', params: agentParams, response: { 200: agentSchema, ...scopedErrors } } }, async (request) =>
-    agentBody(await getAgent(context, await requestScope(context, request), request.params.agent)),
+  routes.get(
+    '/agents/:agent',
+    // Read with the request's authentication, in its one transaction (the product's `getAgent` otherwise).
+    { config: { agentAccess: { param: 'agent', action: 'agent.read' } }, schema: { tags, security: bearer, summary: 'One agent', params: agentParams, response: { 200: agentSchema, ...scopedErrors } } },
+    async (request) => {
+      const authorized = await requestAgent(context, request);
+      return agentBody(authorized?.agent ?? (await getAgent(context, await requestScope(context, request), request.params.agent)));
+    },
   );
 
   routes.patch(

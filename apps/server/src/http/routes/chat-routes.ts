@@ -6,10 +6,10 @@ import { deleteChatSession, getChatSession, listChatSessions, renameChatSession,
 import { z } from 'zod';
 import type { ChatService, ChatTurn } from '../../chat/chat-service';
 import { openEventStream, watchDisconnect, type EventStreamWriter } from '../../chat/server-sent-events';
-import { requestScope } from '../authentication';
+import { requestAgent, requestScope } from '../authentication';
 import { toErrorResponse } from '../error-response';
 import { agentParams } from './agent-routes';
-import { bearer, bodyErrors, instant, instantSchema, scopedErrors } from './schemas';
+import { bearer, bodyErrors, instant, instantSchema, pathReferenceSchema, scopedErrors } from './schemas';
 
 /** What the chat routes run on. */
 export interface ChatRouteDependencies {
@@ -55,7 +55,7 @@ const turnResultSchema = z.object({
   result: z.record(z.string(), z.unknown()),
 });
 
-const sessionParams = agentParams.extend({ session: z.string().min(1).max(200) });
+const sessionParams = agentParams.extend({ session: pathReferenceSchema });
 
 function sessionBody(session: ChatSession): z.output<typeof chatSessionSchema> {
   return { ...session, createdAt: instant(session.createdAt), updatedAt: instant(session.updatedAt) };
@@ -74,6 +74,8 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
   routes.post(
     '/agents/:agent/chat',
     {
+      // Authorized with the request's authentication, in its one transaction.
+      config: { agentAccess: { param: 'agent', action: 'chat' } },
       schema: {
         tags,
         security: bearer,
@@ -84,10 +86,11 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
       },
     },
     async (request, reply) => {
-      const scope = await requestScope(context, request);
+      const authorized = await requestAgent(context, request);
+      const scope = authorized?.scope ?? (await requestScope(context, request));
       const { body } = request;
       const signal = watchDisconnect(reply);
-      const turn = await service.openTurn(scope, request.params.agent, {
+      const turn = await service.openTurn(scope, authorized ? { authorized: authorized.agent } : request.params.agent, {
         sessionId: body.sessionId,
         title: body.title,
         input: body.message === undefined ? [] : [createMessage({ type: 'text', role: 'user', content: body.message, payload: {} })],

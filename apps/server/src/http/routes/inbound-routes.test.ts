@@ -1,5 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createJob, createSecretBox, signWebhookBody, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createJob, signWebhookBody, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { as, asEngine, grant, startApp, tenantWorld } from '../../../test/support/http-world';
@@ -19,7 +19,7 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook and file routes
   let context: DataMachineContext;
 
   beforeAll(async () => {
-    ({ app, context } = await startApp(database, { secrets: createSecretBox('s'.repeat(40)), inbound: { webhookMaxBytes: 1024, fileMaxBytes: 64 } }));
+    ({ app, context } = await startApp(database, { secretKey: 's'.repeat(40), inbound: { webhookMaxBytes: 1024, fileMaxBytes: 64 } }));
   });
   afterAll(async () => {
     await app.close();

@@ -189,6 +189,26 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
       expect(calls).toEqual([{ id: 'call_t', name: 'get_weather', arguments: '{"city":"Turin"}' }]);
     });
 
+    it("raises the SDK's typed errors for every refusal, an unknown /v1 path included", async () => {
+      const { baseURL } = client;
+      const anonymous = new OpenAI({ baseURL, apiKey: 'dmpt_not-a-token', maxRetries: 0 });
+      const unauthenticated = await anonymous.models.list().catch((error: unknown) => error);
+      expect(unauthenticated).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect(unauthenticated).toMatchObject({ status: 401, code: 'token.invalid', type: 'authentication_error' });
+      const unknownPath = await client.get('/embeddings').catch((error: unknown) => error);
+      expect(unknownPath).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(unknownPath).toMatchObject({ status: 404, code: 'route.not_found', type: 'not_found_error', param: null });
+      const unknownMethod = await client.post('/models').catch((error: unknown) => error);
+      expect(unknownMethod).toBeInstanceOf(OpenAI.NotFoundError);
+      const invalid = await client.chat.completions.create({ model: 'default', messages: [] }).catch((error: unknown) => error);
+      expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(invalid).toMatchObject({ status: 400, code: 'input.invalid', param: 'body.messages', type: 'invalid_request_error' });
+      const badUrl = await fetch(`${baseURL}/models/%zz`, { headers: as(tenant.owner.token) });
+      expect([badUrl.status, ((await badUrl.json()) as { error: unknown }).error]).toEqual([400, expect.objectContaining({ type: 'invalid_request_error', param: null })]);
+      const badJson = await fetch(`${baseURL}/chat/completions`, { method: 'POST', headers: { ...as(tenant.owner.token), 'content-type': 'application/json' }, body: '{"model":' });
+      expect([badJson.status, await badJson.json()]).toEqual([400, { error: { message: expect.any(String), type: 'invalid_request_error', code: 'request.invalid', param: null } }]);
+    });
+
     it('raises the SDK\'s typed error for an agent the caller cannot chat with', async () => {
       const failure = await client.chat.completions.create({ model: 'nowhere', messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(OpenAI.NotFoundError);

@@ -21,6 +21,11 @@ type OpenAIErrorBody = z.output<typeof openAIErrorBodySchema>;
 
 const openAIErrors = { 400: openAIErrorBodySchema, 401: openAIErrorBodySchema, 403: openAIErrorBodySchema, 404: openAIErrorBodySchema, 409: openAIErrorBodySchema, 413: openAIErrorBodySchema, 429: openAIErrorBodySchema };
 
+/** Whether a request URL is under `/v1`, where every error is in OpenAI's shape. */
+export function isOpenAIPath(url: string): boolean {
+  return url === '/v1' || url.startsWith('/v1/') || url.startsWith('/v1?');
+}
+
 /** OpenAI's name for each kind of failure, by status. */
 function openAIErrorType(status: number): string {
   if (status === 401) return 'authentication_error';
@@ -81,8 +86,9 @@ const modelListSchema = z.object({ object: z.literal('list'), data: z.array(z.ob
 /**
  * The OpenAI-compatible API: `POST /v1/chat/completions`, where `model` is an
  * agent's slug, and `GET /v1/models`, the agents the caller may chat with.
- * Registered as a plugin of its own, so its errors use OpenAI's shape (same
- * statuses and codes as the rest of the API).
+ * Registered as a plugin of its own under `/v1`, so its errors, and any
+ * other path under `/v1`, use OpenAI's shape (same statuses and codes as the
+ * rest of the API).
  */
 export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMachineContext, service: ChatService): Promise<void> {
   await app.register(async (v1) => {
@@ -91,10 +97,14 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
       if (response.unexpected) request.log.error({ err: error }, 'request failed');
       return reply.code(response.status).send(toOpenAIError(response));
     });
+    // Any other path under /v1 is OpenAI's 404, so a client raises its typed NotFoundError.
+    v1.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(toOpenAIError({ status: 404, body: { error: { code: 'route.not_found', message: `No route for ${request.method} ${request.url}` } }, unexpected: false })),
+    );
     const routes = v1.withTypeProvider<ZodTypeProvider>();
     const tags = ['openai'];
 
-    routes.get('/v1/models', { schema: { tags, security: bearer, summary: 'The agents you may chat with, as OpenAI models', response: { 200: modelListSchema, ...openAIErrors } } }, async (request) => {
+    routes.get('/models', { schema: { tags, security: bearer, summary: 'The agents you may chat with, as OpenAI models', response: { 200: modelListSchema, ...openAIErrors } } }, async (request) => {
       const scope = await requestScope(context, request);
       const agents = await listAgents(context, scope);
       const chattable = agents.filter((agent) => check(context, scope, 'chat', agent.id).allowed);
@@ -102,7 +112,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
     });
 
     routes.post(
-      '/v1/chat/completions',
+      '/chat/completions',
       {
         schema: {
           tags,
@@ -176,7 +186,7 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
         return reply;
       },
     );
-  });
+  }, { prefix: '/v1' });
 }
 
 /**

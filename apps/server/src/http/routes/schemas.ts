@@ -35,5 +35,16 @@ export const pageQuery = z.strictObject({
 });
 
 
+/**
+ * A reference in a path (an id or slug): 1 to 200 characters, none of them a
+ * control character (a database cannot compare text with U+0000), so a bad
+ * one is a 400 naming the parameter, never a failed query.
+ */
+export const pathReferenceSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f]*$/, 'no control characters');
+
 /** Security requirement of every authenticated route. */
 export const bearer = [{ bearer: [] }];

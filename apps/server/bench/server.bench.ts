@@ -1,0 +1,142 @@
+/**
+ * `pnpm bench` in the server: two comparisons per database (PGlite always,
+ * Postgres when it answers), each one line in `compareToBaseline`'s format.
+ *
+ * 1. Requests per second of an authenticated `GET /agents/{agent}` (bearer
+ *    token, tenant scope, the agent's read permission and row) against a bare
+ *    Fastify route in the same process, both over a socket with the same
+ *    client and concurrency. `compareToBaseline` compares times, so the line's
+ *    ratio is time per batch, the inverse of the requests-per-second ratio:
+ *    its target 2 is a requests-per-second ratio of at least 0.5.
+ * 2. Time to the first streamed text delta of a chat turn (`POST
+ *    /agents/{agent}/chat`: authentication, the chat authorization, the
+ *    agent's configuration, the durable session's set-up and the model call)
+ *    against a bare streaming call to the same local model server with the
+ *    openai client (target < 1.2). Both sides read their stream to the end;
+ *    only the time to the first delta is counted (`MeasuredRun`).
+ *
+ * The model server runs in a child process, so it does not share the measured event loop.
+ */
+import { fork } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { compareToBaseline, createTestDatabase, probePostgres, type DatabaseBackend, type MeasuredRun } from '@data-machine/testkit';
+import { createDataMachineContext, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
+import Fastify from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import OpenAI from 'openai';
+import { createChatModelProvider } from '../src/chat/chat-model-provider';
+import { migrateAll } from '../src/database/migrate';
+import { buildApp } from '../src/http/app';
+
+/** Requests in flight at once in a batch of the requests-per-second comparison. */
+const concurrency = 8;
+/** Requests per batch (one timed run) of the requests-per-second comparison. */
+const batchSize = 64;
+
+const child = fork(fileURLToPath(new URL('./model-server-process.ts', import.meta.url)), { execArgv: process.execArgv });
+const model = await new Promise<{ baseURL: string }>((resolve, reject) => {
+  child.once('message', (message) => resolve(message as { baseURL: string }));
+  child.once('error', reject);
+});
+const client = new OpenAI({ apiKey: 'bench', baseURL: model.baseURL, maxRetries: 0 });
+
+const bare = Fastify();
+bare.get('/bare', async () => ({ ok: true }));
+await bare.listen({ port: 0, host: '127.0.0.1' });
+const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/bare`;
+
+/** Sends `batchSize` GETs to `url`, `concurrency` at a time, reading each body. */
+async function batch(url: string, headers: Record<string, string>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < batchSize) {
+      next += 1;
+      const response = await fetch(url, { headers });
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** The baseline of the chat comparison: one streaming call to the model server, to its first text delta. */
+async function bareFirstDelta(): Promise<MeasuredRun> {
+  const started = performance.now();
+  let measuredMs = Number.NaN;
+  const stream = await client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'Say hello.' }], stream: true, stream_options: { include_usage: true } });
+  for await (const chunk of stream) {
+    if (Number.isNaN(measuredMs) && chunk.choices[0]?.delta.content) measuredMs = performance.now() - started;
+  }
+  if (Number.isNaN(measuredMs)) throw new Error('the bare stream ended without a text delta');
+  return { measuredMs };
+}
+
+async function benchOn(backend: DatabaseBackend): Promise<void> {
+  const database = await createTestDatabase(backend);
+  const db = database.db as Kysely<DataMachineDatabase>;
+  await migrateAll(db);
+  const context = createDataMachineContext({ db, logger: { warn: () => undefined } });
+  const system = { kind: 'system', channel: 'cli', reason: 'bench' } as const;
+  const owner = await createUser(context, system, { email: 'bench@example.test', displayName: 'Bench' });
+  await createTenant(context, system, { slug: 'bench', name: 'Bench', ownerUserId: owner.id });
+  const { secret } = await createUserToken(context, system, { label: 'bench', forUserId: owner.id });
+  const app = buildApp({
+    database: { backend, db, ping: async () => (await sql`select 1`.execute(db)).rows.length === 1, close: async () => undefined },
+    context,
+    rateLimit: { max: 1_000_000_000, windowMs: 60_000 },
+    chat: createChatModelProvider({ baseUrl: model.baseURL, apiKey: 'bench', defaultModel: 'test-model', maxRetries: 0 }),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const authorization = { authorization: `Bearer ${secret}` };
+
+  /** The subject of the chat comparison: one chat turn in a new session over HTTP, to its first `text_delta` event. */
+  async function chatFirstDelta(): Promise<MeasuredRun> {
+    const started = performance.now();
+    let measuredMs = Number.NaN;
+    const response = await fetch(`${base}/agents/default/chat`, { method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Say hello.' }) });
+    if (!response.ok || !response.body) throw new Error(`chat answered ${response.status}`);
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of response.body) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      if (Number.isNaN(measuredMs) && text.includes('event: text_delta')) measuredMs = performance.now() - started;
+    }
+    if (Number.isNaN(measuredMs)) throw new Error('the chat stream ended without a text delta');
+    return { measuredMs };
+  }
+
+  try {
+    await compareToBaseline({
+      name: `server GET /agents/{agent}, time per ${batchSize} requests ${concurrency} at a time (requests-per-second ratio = 1 / ratio; target ratio < 2 is >= 0.5) [${backend}]`,
+      baseline: { label: 'bare Fastify route', run: () => batch(bareUrl, {}) },
+      subject: { label: 'authenticated GET /agents/default', run: () => batch(`${base}/agents/default`, authorization) },
+      target: 2,
+      warmup: 5,
+      rounds: 40,
+      perRound: 1,
+    });
+    await compareToBaseline({
+      name: `server chat turn, time to first text delta [${backend}]`,
+      baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
+      subject: { label: 'POST /agents/{agent}/chat', run: chatFirstDelta },
+      target: 1.2,
+      warmup: 20,
+      rounds: 60,
+    });
+  } finally {
+    await app.close();
+    await database.destroy();
+  }
+}
+
+try {
+  await benchOn('pglite');
+  if (await probePostgres()) await benchOn('postgres');
+  else process.stdout.write('server bench: Postgres does not answer; its lines are skipped.\n');
+} finally {
+  await bare.close();
+  child.disconnect();
+}

@@ -1,0 +1,35 @@
+import type { DataMachineContext } from '../context';
+import type { Handler } from '../handlers/handler';
+import { inTenant } from '../scope/tenant-transaction';
+import { readAgentSecret } from './agent-secrets';
+import type { SecretBox } from './secret-box';
+
+/** The purpose handler secrets are sealed for (`createSecretBox(key, handlerSecretsPurpose)`): one key, one use. */
+export const handlerSecretsPurpose = 'handler-secrets';
+
+/** Where a handler step finds the credential its handler needs. */
+export interface HandlerSecrets {
+  /**
+   * The secret handed to `handler` in the step `stepKey` of `flowId`: the
+   * agent's secret the flow step names (`secret`), else the one named like
+   * the handler's `secretName`; undefined when the handler needs none or the
+   * agent has none by that name.
+   */
+  forStep(target: { readonly tenantId: string; readonly agentId: string; readonly flowId: string; readonly stepKey: string; readonly handler: Handler }): Promise<string | undefined>;
+}
+
+/**
+ * Handler secrets from the agent's stored secrets (`dm_agent_secrets`),
+ * opened with `box`. See docs/decisions/2026-12-01-handler-secrets.md.
+ */
+export function createHandlerSecrets(context: DataMachineContext, box: SecretBox): HandlerSecrets {
+  return {
+    async forStep({ tenantId, agentId, flowId, stepKey, handler }) {
+      if (handler.secretName === undefined) return undefined;
+      const flow = await inTenant(context, tenantId, null, (trx) => trx.selectFrom('dm_flows').select('step_config').where('id', '=', flowId).executeTakeFirst());
+      const named = (flow?.step_config as Record<string, { secret?: unknown }> | undefined)?.[stepKey]?.secret;
+      const name = typeof named === 'string' ? named : handler.secretName;
+      return readAgentSecret(context, box, { tenantId, agentId, name });
+    },
+  };
+}
