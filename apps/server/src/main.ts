@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, webhookSecretsPurpose, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -184,6 +184,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         logLevel: config.logLevel,
         rateLimit: config.rateLimit,
         secretKey,
+        inbound: config.inbound,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),
         console: {
@@ -226,7 +227,9 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
         await created.start();
         return created;
       })());
-    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine));
+    // Only `flows webhook rotate` needs the server key: resolved (on the embedded database, generated) on first use.
+    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey), webhookSecretsPurpose);
+    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
     return 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

@@ -78,6 +78,16 @@ export const dataMachineErrorCodes = [
   'undo.not_found',
   'undo.in_progress',
   'undo.job_live',
+  // inbound webhooks and uploaded files
+  'webhook.unauthorized',
+  'webhook.stale_timestamp',
+  'webhook.payload_too_large',
+  'webhook.invalid_payload',
+  'webhook.not_found',
+  'webhook.no_entry_step',
+  'webhook.replayed',
+  'file.not_found',
+  'file.too_large',
   // the job engine
   'engine.unavailable',
   'step.not_registered',

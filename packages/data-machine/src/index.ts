@@ -119,6 +119,8 @@ export { isPublicAddress } from './handlers/http/address-guard';
 export type { AddressPolicy } from './handlers/http/address-guard';
 export { createHandlerStateStore } from './handlers/state/handler-state-store';
 export type { HandlerStateStore } from './handlers/state/handler-state-store';
+export { createItemProgress } from './handlers/state/item-progress';
+export type { ItemProgress } from './handlers/state/item-progress';
 export { bindRemoteIdentity, releaseRemoteIdentity, remoteIdentityLeaseMs, reserveRemoteIdentity } from './handlers/identities/remote-identities';
 export type { RemoteIdentityKey, RemoteIdentityReservation } from './handlers/identities/remote-identities';
 export { createFeedHandler, feedConfigSchema } from './handlers/feed/feed-handler';
@@ -126,6 +128,18 @@ export type { FeedConfig, FeedHandlerOptions, FeedItemData } from './handlers/fe
 export { httpJsonConfigSchema, httpJsonHandler } from './handlers/http-json/http-json-handler';
 export type { HttpJsonConfig } from './handlers/http-json/http-json-handler';
 export { jsonPointerSchema, resolveJsonPointer } from './handlers/internal/json-pointer';
+export { inboundWebhookConfigSchema, inboundWebhookHandler, inboundWebhookHandlerSlug } from './handlers/inbound-webhook-handler';
+export type { InboundWebhookConfig } from './handlers/inbound-webhook-handler';
+export { createFilesHandler, filesConfigSchema } from './handlers/files/files-handler';
+export type { FileItemData, FilesConfig } from './handlers/files/files-handler';
+// files uploaded to flows
+export { defaultFileMaxBytes, deleteFlowFile, fileUploadSchema, listFlowFiles, uploadFlowFile } from './files/flow-file-repository';
+export type { FileUpload, FileUploadOptions, FlowFile } from './files/flow-file-repository';
+// inbound webhooks
+export { deleteFlowWebhook, getFlowWebhook, rotateFlowWebhookSecret, webhookSecretPrefix, webhookSecretsPurpose } from './webhooks/flow-webhook-repository';
+export type { FlowWebhook } from './webhooks/flow-webhook-repository';
+export { defaultWebhookMaxBytes, receiveInboundWebhook, releaseWebhookGate, verifyInboundWebhook, webhookToleranceSeconds } from './webhooks/inbound-webhook';
+export type { InboundWebhookDelivery, InboundWebhookOptions, InboundWebhookOutcome, VerifiedDelivery } from './webhooks/inbound-webhook';
 export { createWebhookHandler, signWebhookBody, webhookConfigSchema, webhookSignatureHeader, webhookTimestampHeader } from './handlers/webhook/webhook-handler';
 export type { WebhookConfig, WebhookHandlerOptions } from './handlers/webhook/webhook-handler';
 export { createWordPressHandler, wordpressConfigSchema, wordpressPostInputSchema } from './handlers/wordpress/wordpress-handler';
@@ -166,7 +180,7 @@ export { addToQueue, clearQueue, listQueue, moveQueueEntry, queueAddressSchema, 
 export type { QueueAddress } from './queues/queue-repository';
 export { settleQueueLease, takeFromQueue } from './queues/queue-lease';
 export type { LeaseOutcome, QueueTake, SettledLeases } from './queues/queue-lease';
-export { claimItems, markItemsDone, releaseItems } from './items/processed-items';
+export { claimItems, doneItemKeys, markItemsDone, releaseItems } from './items/processed-items';
 export type { ItemClaim, ItemSelection } from './items/processed-items';
 export { listAgentLogs, listJobLogs, logLevels, writeJobLog, writeJobLogs } from './logs/job-log';
 export type { AgentLogListOptions, JobLogEntry, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';

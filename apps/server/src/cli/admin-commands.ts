@@ -23,11 +23,12 @@ import {
   type DataMachineContext,
   type HandlerRegistry,
   type JobEngine,
+  type SecretBox,
 } from 'data-machine';
 import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { approvalCommands } from './approval-commands';
-import { automationCommands } from './automation-commands';
+import { automationCommands, inboundCommands } from './automation-commands';
 import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
 export { UsageError, type CommandResult } from './command';
@@ -202,7 +203,7 @@ const identityCommands: readonly AdminCommand[] = [
 ];
 
 /** Every administration command: identity, then automation (pipelines, flows, queues, jobs). */
-export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...approvalCommands];
+export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...inboundCommands, ...approvalCommands];
 
 /** The administration command `argv` names, if any (its words come first). */
 export function findAdminCommand(argv: readonly string[]): AdminCommand | undefined {
@@ -220,6 +221,7 @@ export async function runAdminCommand(
   argv: readonly string[],
   handlers: HandlerRegistry = createDefaultHandlers(context),
   engine: () => Promise<JobEngine> = noEngine,
+  secrets: () => Promise<SecretBox> = noSecrets,
 ): Promise<string> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -236,10 +238,14 @@ export async function runAdminCommand(
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
   const acting = await actingAs(context, values);
   const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine });
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets });
   if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
   if (result.kind === 'done') return `${result.line}\n`;
   return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
+}
+
+function noSecrets(): Promise<SecretBox> {
+  return Promise.reject(new Error('This command runs without the server key; it cannot seal secrets.'));
 }
 
 function noEngine(): Promise<JobEngine> {

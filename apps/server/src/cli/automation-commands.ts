@@ -8,6 +8,7 @@ import {
   importConflictSchema,
   importPipeline,
   jobStatuses,
+  listFlowFiles,
   listFlows,
   listJobLogs,
   listJobs,
@@ -18,8 +19,11 @@ import {
   resumeFlow,
   requestUndo,
   retryJob,
+  rotateFlowWebhookSecret,
   runFlowNow,
+  uploadFlowFile,
   type Flow,
+  type FlowFile,
   type Job,
   type QueueAddress,
   type Undo,
@@ -250,6 +254,61 @@ function undoLine(undo: Undo): string {
   const { reverted, skipped, failed } = undo.counts;
   return `undo ${undo.id} of ${undo.jobId}: ${undo.status}${undo.statusReason === null ? '' : ` (${undo.statusReason})`}, ${reverted} reverted, ${skipped} skipped, ${failed} failed`;
 }
+
+/** A file's media type by its extension, for uploads without `--type`. */
+const mediaTypes: Readonly<Record<string, string>> = {
+  txt: 'text/plain',
+  md: 'text/markdown',
+  csv: 'text/csv',
+  html: 'text/html',
+  json: 'application/json',
+  xml: 'application/xml',
+  pdf: 'application/pdf',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+};
+
+function fileRow(file: FlowFile): Record<string, unknown> {
+  return { id: file.id, name: file.name, type: file.contentType, size: file.size, uploaded: iso(file.createdAt) };
+}
+
+/** Inbound: a flow's webhook secret and its uploaded files. */
+export const inboundCommands: readonly AdminCommand[] = [
+  {
+    words: ['flows', 'webhook', 'rotate'],
+    usage: 'flows webhook rotate <agent> <flow> [--tenant <slug>] --as <email>',
+    options: {},
+    positionals: 2,
+    async run({ context, scope, positionals, secrets }) {
+      const { webhook, secret } = await rotateFlowWebhookSecret(context, await secrets(), await scope(), positionals[0] ?? '', positionals[1] ?? '');
+      return done(`webhook secret (shown once): ${secret}\nPOST signed deliveries to /hooks/flows/${webhook.flowId}`, { ...webhook, secret });
+    },
+  },
+  {
+    words: ['flows', 'files', 'upload'],
+    usage: 'flows files upload <agent> <flow> <path> [--name <file name>] [--type <media type>] [--tenant <slug>] --as <email>',
+    options: { name: text, type: text },
+    positionals: 3,
+    async run({ context, scope, positionals, values }) {
+      const path = positionals[2] ?? '';
+      const name = optional(values, 'name') ?? path.split(/[\\/]/).pop() ?? path;
+      const type = optional(values, 'type') ?? mediaTypes[name.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
+      const file = await uploadFlowFile(context, await scope(), positionals[0] ?? '', positionals[1] ?? '', { name, contentType: type }, await readFile(path));
+      return done(`uploaded ${file.name} (${file.size} bytes) as ${file.id}`, file);
+    },
+  },
+  {
+    words: ['flows', 'files', 'list'],
+    usage: 'flows files list <agent> <flow> [--tenant <slug>] --as <email>',
+    options: {},
+    positionals: 2,
+    async run({ context, scope, positionals }) {
+      const files = await listFlowFiles(context, await scope(), positionals[0] ?? '', positionals[1] ?? '');
+      return { kind: 'rows', columns: ['id', 'name', 'type', 'size', 'uploaded'], rows: files.map(fileRow), value: files };
+    },
+  },
+];
 
 function showJob(job: Job): CommandResult {
   return done(jobLine(job), job);

@@ -1,4 +1,4 @@
-import type { DataMachineContext, HandlerRegistry, JobEngine, Scope } from 'data-machine';
+import type { DataMachineContext, HandlerRegistry, JobEngine, Scope, SecretBox } from 'data-machine';
 import type { Acting } from '../http/authentication';
 
 /**
@@ -34,6 +34,8 @@ export interface CommandInput {
   scope(): Promise<Scope>;
   /** The job engine runs are enqueued on, started on first use; `engine.unavailable` where the CLI has none. */
   engine(): Promise<JobEngine>;
+  /** Seals webhook secrets with the server's `SECRET_KEY`, resolved on first use. */
+  secrets(): Promise<SecretBox>;
 }
 
 /** One CLI command: the words that name it, its options and how many positionals it takes. */

@@ -30,6 +30,7 @@ describe('server configuration', () => {
       rateLimit: { max: 600, windowMs: 60_000 },
       publicUrl: 'http://127.0.0.1:3000',
       consoleSession: { idleMs: 720 * 60_000, absoluteMs: 168 * 3_600_000 },
+      inbound: { webhookMaxBytes: 262_144, fileMaxBytes: 10_485_760 },
     });
   });
 
@@ -41,6 +42,11 @@ describe('server configuration', () => {
     expect(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }, cwd).publicUrl).toBe('http://localhost:8080');
     expect(problemsOf({ PUBLIC_URL: 'ftp://x' })).toEqual(['PUBLIC_URL must be an http:// or https:// URL (got "ftp://x")']);
     expect(problemsOf({ CONSOLE_SESSION_IDLE_MINUTES: '0' })).toEqual(['CONSOLE_SESSION_IDLE_MINUTES must be a whole number from 1 to 10080 (got "0")']);
+  });
+
+  it('reads the inbound webhook and file caps, and refuses a webhook cap above the 1 MiB body limit', () => {
+    expect(loadConfig({ DM_WEBHOOK_MAX_BYTES: '1024', DM_FILE_MAX_BYTES: '2048' }, cwd).inbound).toEqual({ webhookMaxBytes: 1024, fileMaxBytes: 2048 });
+    expect(problemsOf({ DM_WEBHOOK_MAX_BYTES: '2000000' })).toEqual(['DM_WEBHOOK_MAX_BYTES must be a whole number from 1 to 1048576 (got "2000000")']);
   });
 
   it('reads the home tenant of registered agents', () => {

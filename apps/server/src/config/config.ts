@@ -73,6 +73,20 @@ export const serverEnvironmentSchema = z.object({
     .max(2160, 'must be a whole number from 1 to 2160')
     .default(168)
     .describe('A console session signs out this many hours after sign-in, however busy.'),
+  DM_WEBHOOK_MAX_BYTES: z.coerce
+    .number({ error: 'must be a whole number from 1 to 1048576' })
+    .int('must be a whole number from 1 to 1048576')
+    .min(1, 'must be a whole number from 1 to 1048576')
+    .max(1_048_576, 'must be a whole number from 1 to 1048576')
+    .default(262_144)
+    .describe('The largest body a flow\'s inbound webhook accepts, in bytes; a larger one is answered 413 and nothing is stored.'),
+  DM_FILE_MAX_BYTES: z.coerce
+    .number({ error: 'must be a whole number from 1 to 104857600' })
+    .int('must be a whole number from 1 to 104857600')
+    .min(1, 'must be a whole number from 1 to 104857600')
+    .max(104_857_600, 'must be a whole number from 1 to 104857600')
+    .default(10_485_760)
+    .describe('The largest file that may be uploaded to a flow, in bytes (files are stored in the database); a larger one is answered 413.'),
   RATE_LIMIT_MAX: z.coerce
     .number({ error: 'must be a whole number from 1' })
     .int('must be a whole number from 1')
@@ -115,6 +129,14 @@ export interface ServerConfig {
   readonly publicUrl: string;
   /** Console sessions: idle and absolute lifetimes. */
   readonly consoleSession: { readonly idleMs: number; readonly absoluteMs: number };
+  /** Body caps of what reaches flows from outside: inbound webhook deliveries and uploaded files. */
+  readonly inbound: InboundLimits;
+}
+
+/** Body caps of inbound webhook deliveries and uploaded files, in bytes. */
+export interface InboundLimits {
+  readonly webhookMaxBytes: number;
+  readonly fileMaxBytes: number;
 }
 
 /** A configuration value the server cannot start with; `message` names each bad variable. */
@@ -169,6 +191,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
     publicUrl: (env.PUBLIC_URL ?? defaultPublicUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
     consoleSession: { idleMs: env.CONSOLE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: env.CONSOLE_SESSION_MAX_HOURS * 3_600_000 },
+    inbound: { webhookMaxBytes: env.DM_WEBHOOK_MAX_BYTES, fileMaxBytes: env.DM_FILE_MAX_BYTES },
   };
 }
 

@@ -2,8 +2,8 @@ import { createDefaultHandlerRegistry, type DataMachineContext, type HandlerRegi
 
 /**
  * The handlers this server offers pipelines: every handler the product
- * ships (fetch `json_items`, `rss`, `http_json`; publish `records`,
- * `webhook`, `wordpress`). One registry per process, shared by the HTTP
+ * ships (fetch `json_items`, `rss`, `http_json`, `inbound_webhook`, `files`;
+ * publish `records`, `webhook`, `wordpress`). One registry per process, shared by the HTTP
  * API, the CLI and the job worker.
  */
 export function createDefaultHandlers(context: DataMachineContext): HandlerRegistry {

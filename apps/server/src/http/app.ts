@@ -6,7 +6,8 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, createSecretBox, handlerSecretsPurpose, readAutomationGauges, readEndedWork, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationGauges, readEndedWork, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
 import { registerOpenApi } from './openapi';
@@ -21,6 +22,8 @@ import { registerRunRoutes } from './routes/run-routes';
 import { registerApprovalRoutes } from './routes/approval-routes';
 import { registerUndoRoutes } from './routes/undo-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
+import { registerFileRoutes } from './routes/file-routes';
+import { registerWebhookRoutes } from './routes/webhook-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
@@ -60,8 +63,10 @@ export interface AppDependencies {
   readonly rateLimit?: RateLimitOptions;
   /** The model chat turns run on (see `createChatModelProvider`); without it chat turns and `/v1/chat/completions` answer 503 `model.not_configured`. */
   readonly chat?: ChatOptions;
-  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and signs approval links. Default: a random key for this app alone (tests). */
+  /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and flows' webhook secrets, and signs approval links. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
+  /** Body caps of webhook deliveries and uploaded files; the product's defaults otherwise. */
+  readonly inbound?: InboundLimits;
   /** The web console: cookie sign-in and, with `assetsDir`, its built files at `/`; without it, neither. */
   readonly console?: ConsoleOptions;
 }
@@ -79,7 +84,20 @@ export const bodyLimit = 1_048_576;
  * Builds the HTTP app with every route and the single error handler. Does
  * not listen: tests call `inject`, `main` calls `listen`.
  */
-export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSets = allMigrationSets, logStream, context, handlers, rateLimit = defaultRateLimit, chat, console: consoleOptions, secretKey = randomBytes(32).toString('base64url') }: AppDependencies): FastifyInstance {
+export function buildApp({
+  database,
+  jobEngine,
+  logLevel = 'silent',
+  migrationSets = allMigrationSets,
+  logStream,
+  context,
+  handlers,
+  rateLimit = defaultRateLimit,
+  chat,
+  console: consoleOptions,
+  secretKey = randomBytes(32).toString('base64url'),
+  inbound = { webhookMaxBytes: defaultWebhookMaxBytes, fileMaxBytes: defaultFileMaxBytes },
+}: AppDependencies): FastifyInstance {
   const app = Fastify({
     logger: { level: logLevel, redact: { paths: redactedPaths, censor: '[redacted]' }, ...(logStream ? { stream: logStream } : {}) },
     ...requestLoggingOptions(),
@@ -125,6 +143,8 @@ export function buildApp({ database, jobEngine, logLevel = 'silent', migrationSe
     registerRunRoutes(api, product, jobEngine?.engine);
     registerApprovalRoutes(api, product, { engine: jobEngine?.engine, secretKey });
     registerUndoRoutes(api, product, jobEngine?.engine);
+    await registerFileRoutes(api, product, inbound.fileMaxBytes);
+    await registerWebhookRoutes(api, { context: product, secrets: createSecretBox(secretKey, webhookSecretsPurpose), engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
     const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });

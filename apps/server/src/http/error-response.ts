@@ -136,6 +136,17 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'handler.remote_failed': 502,
   'handler.invalid_response': 502,
   'handler.feed_invalid': 502,
+  // data-machine: inbound webhooks and uploaded files
+  // The signature is the authentication: every way of not having it is one 401, an unknown flow included.
+  'webhook.unauthorized': 401,
+  'webhook.stale_timestamp': 401,
+  'webhook.payload_too_large': 413,
+  'webhook.invalid_payload': 400,
+  'webhook.not_found': 404,
+  'webhook.no_entry_step': 409,
+  'webhook.replayed': 409,
+  'file.not_found': 404,
+  'file.too_large': 413,
   // data-machine: the job engine (these end jobs; a request meets only engine.unavailable)
   'engine.unavailable': 503,
   'step.not_registered': 500,

@@ -1,4 +1,4 @@
-import { DataMachineError, type DataMachineContext, type JobEngine } from 'data-machine';
+import { DataMachineError, type DataMachineContext, type JobEngine, type SecretBox } from 'data-machine';
 import { findAdminCommand, runAdminCommand, UsageError } from '../../src/cli/admin-commands';
 import { HttpError } from '../../src/http/http-error';
 
@@ -6,13 +6,14 @@ import { HttpError } from '../../src/http/http-error';
  * Runs administration commands in process on the context `context()` gives
  * (read at each call, so a suite may set it in `beforeAll`): `cli` resolves
  * to the output, `failure` to `usage: <message>` or the refusal's code.
- * `engine`, when given, is the job engine `flows run` and `jobs retry` use.
+ * `engine`, when given, is the job engine `flows run` and `jobs retry` use;
+ * `secrets`, the box `flows webhook rotate` seals with.
  */
-export function cliRunner(context: () => DataMachineContext, engine?: () => JobEngine) {
+export function cliRunner(context: () => DataMachineContext, engine?: () => JobEngine, secrets?: () => SecretBox) {
   async function cli(...argv: string[]): Promise<string> {
     const command = findAdminCommand(argv);
     if (!command) throw new Error(`no command for ${argv.join(' ')}`);
-    return runAdminCommand(context(), command, argv, undefined, engine === undefined ? undefined : async () => engine());
+    return runAdminCommand(context(), command, argv, undefined, engine === undefined ? undefined : async () => engine(), secrets === undefined ? undefined : async () => secrets());
   }
   async function failure(...argv: string[]): Promise<string> {
     try {

@@ -25,7 +25,7 @@ export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
 
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console'> = {},
+  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound'> = {},
 ): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
   let fixed: Date | undefined;
   // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
@@ -39,6 +39,8 @@ export async function startApp(
     rateLimit: options.rateLimit ?? { max: 1_000_000, windowMs: 60_000 },
     ...(options.chat ? { chat: options.chat } : {}),
     ...(options.console ? { console: options.console } : {}),
+    ...(options.secretKey ? { secretKey: options.secretKey } : {}),
+    ...(options.inbound ? { inbound: options.inbound } : {}),
     jobEngine: { engine, workersRunning: () => null },
     secretKey: testSecretKey,
   });

@@ -170,7 +170,7 @@ export interface QueueEntryTable {
 }
 
 /** Where a job came from. */
-export type JobSource = 'schedule' | 'manual' | 'api' | 'retry' | 'system';
+export type JobSource = 'schedule' | 'manual' | 'api' | 'retry' | 'system' | 'webhook';
 /** Where a job is; why it is there is the separate `status_reason`. */
 export type JobStatus = 'pending' | 'processing' | 'waiting' | 'completed' | 'completed_no_items' | 'failed' | 'cancelled' | 'skipped';
 
@@ -356,6 +356,32 @@ export interface PendingActionTable {
   updated_at: Timestamp;
 }
 
+/** A flow's inbound webhook: its secret sealed with the server's key (migration 0011). */
+export interface FlowWebhookTable {
+  flow_id: string;
+  tenant_id: string;
+  agent_id: string;
+  sealed_secret: string;
+  created_by: string | null;
+  created_at: Timestamp;
+  rotated_at: Timestamp;
+}
+
+/** A file uploaded to a flow, for its `files` fetch (migration 0011). */
+export interface FlowFileTable {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  flow_id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  content: Uint8Array;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
 /** A user's personal access token. Global: it acts as its user wherever the user belongs. */
 export interface UserTokenTable {
   id: string;
@@ -450,4 +476,6 @@ export interface DataMachineDatabase {
   dm_pending_actions: PendingActionTable;
   dm_undos: UndoTable;
   dm_undo_results: UndoResultTable;
+  dm_flow_webhooks: FlowWebhookTable;
+  dm_flow_files: FlowFileTable;
 }

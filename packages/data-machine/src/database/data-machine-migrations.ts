@@ -9,6 +9,7 @@ import { agentOrigin } from './migrations/0007-agent-origin';
 import { jobEffects } from './migrations/0008-job-effects';
 import { scheduler } from './migrations/0009-scheduler';
 import { handlerState } from './migrations/0010-handler-state';
+import { inbound } from './migrations/0011-inbound';
 import { pendingActions } from './migrations/0012-pending-actions';
 import { undo } from './migrations/0013-undo';
 import { consoleSessions } from './migrations/0014-console-sessions';
@@ -28,6 +29,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0008_job_effects': jobEffects,
     '0009_scheduler': scheduler,
     '0010_handler_state': handlerState,
+    '0011_inbound': inbound,
     '0012_pending_actions': pendingActions,
     '0013_undo': undo,
     '0014_console_sessions': consoleSessions,

@@ -30,5 +30,7 @@ export const productTables = {
     'dm_undos',
     'dm_undo_results',
     'dm_agent_secrets',
+    'dm_flow_webhooks',
+    'dm_flow_files',
   ],
 } as const;

@@ -1,4 +1,5 @@
 import { DataMachineError, type DataMachineErrorCode } from '../errors';
+import { HandlerError } from '../handlers/handler-error';
 import type { StepType } from '../steps/step';
 
 /** How a step type's failures are retried: at most `maxAttempts` starts of the job, waiting `backoffMs(attempt)` after each failed one. */
@@ -33,7 +34,12 @@ const permanentCodes: ReadonlySet<DataMachineErrorCode> = new Set<DataMachineErr
   'ai.run_incomplete',
 ]);
 
-/** Whether `error` is one retrying cannot fix (bad configuration, forbidden): a `DataMachineError` of such a code, or one marked `details.permanent`. */
+/**
+ * Whether `error` is one retrying cannot fix (bad configuration, forbidden):
+ * a `DataMachineError` of such a code, one marked `details.permanent`, or a
+ * `HandlerError` that says it is not retryable (a 4xx, a malformed feed).
+ */
 export function isPermanentError(error: unknown): boolean {
+  if (HandlerError.isInstance(error) && !error.retryable) return true;
   return DataMachineError.isInstance(error) && (permanentCodes.has(error.code) || error.details?.permanent === true);
 }

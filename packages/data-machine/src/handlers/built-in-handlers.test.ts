@@ -20,7 +20,9 @@ describe('default handler registry', () => {
   it('holds every built-in handler by slug and kind, with the secret each needs', () => {
     const registry = createDefaultHandlerRegistry(context);
     expect(registry.list().map((handler) => [handler.slug, handler.kind, handler.secretName ?? null])).toEqual([
+      ['files', 'fetch', null],
       ['http_json', 'fetch', 'api_token'],
+      ['inbound_webhook', 'fetch', null],
       ['json_items', 'fetch', null],
       ['records', 'publish', null],
       ['rss', 'fetch', null],
@@ -32,6 +34,6 @@ describe('default handler registry', () => {
   it('stays open for a host handler', () => {
     const registry = createDefaultHandlerRegistry(context);
     registry.register({ kind: 'fetch', slug: 'host_items', description: 'A host handler.', configSchema: z.strictObject({}), fetch: async () => [] });
-    expect(registry.list('fetch').map((handler) => handler.slug)).toEqual(['host_items', 'http_json', 'json_items', 'rss']);
+    expect(registry.list('fetch').map((handler) => handler.slug)).toEqual(['files', 'host_items', 'http_json', 'inbound_webhook', 'json_items', 'rss']);
   });
 });

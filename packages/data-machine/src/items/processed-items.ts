@@ -75,6 +75,30 @@ export async function claimItems(context: DataMachineContext, trx: TenantTransac
   return candidates.filter((key) => claimed.has(key));
 }
 
+/** Of `sourceKeys`, those whose items a job of the flow step completed. Engine only (handlers read it through `ItemProgress`). */
+export async function doneItemKeys(trx: TenantTransaction, flowId: string, stepKey: string, sourceKeys: readonly string[]): Promise<ReadonlySet<string>> {
+  const done = new Set<string>();
+  const candidates = [...new Set(sourceKeys)];
+  for (let start = 0; start < candidates.length; start += keysPerStatement) {
+    const rows = await trx
+      .selectFrom('dm_processed_items')
+      .select('source_key')
+      .where('flow_id', '=', flowId)
+      .where('step_key', '=', stepKey)
+      .where('status', '=', 'done')
+      .where('source_key', 'in', candidates.slice(start, start + keysPerStatement))
+      .execute();
+    for (const row of rows) done.add(row.source_key);
+  }
+  return done;
+}
+
+/** Whether any step of the flow has claimed or done `sourceKey` (an inbound delivery is used once across the flow). Engine only. */
+export async function isItemKeyKnown(trx: TenantTransaction, flowId: string, sourceKey: string): Promise<boolean> {
+  const row = await trx.selectFrom('dm_processed_items').select('source_key').where('flow_id', '=', flowId).where('source_key', '=', sourceKey).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Which claims a call means: every claim of a job, or named keys of a flow step (a fan-out child's item). */
 export type ItemSelection =
   | { readonly jobId: string }

@@ -3,7 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../../database/data-machine-database';
 import { flowHandlerCall, handlerCall, handlerFailureOf, useLocalServer } from '../../../test/support/handler-fixture';
 import { migratedContext, type TestContext } from '../../../test/support/identity-fixture';
+import { claimItems, markItemsDone, releaseItems } from '../../items/processed-items';
+import { inTenant } from '../../scope/tenant-transaction';
+import type { HandlerContext } from '../handler';
 import { createHandlerStateStore } from '../state/handler-state-store';
+import { createItemProgress } from '../state/item-progress';
 import { createFeedHandler, feedConfigSchema, type FeedItemData } from './feed-handler';
 
 const local = useLocalServer();
@@ -148,5 +152,57 @@ await describeEachDatabase<DataMachineDatabase>('rss fetch handler: state betwee
     await handler.fetch(config(url), first);
     expect(await handler.fetch(config(url), first)).toEqual([]);
     expect(await handler.fetch(config(url), second)).toHaveLength(2);
+  });
+});
+
+await describeEachDatabase<DataMachineDatabase>('rss fetch handler: items whose jobs failed', (database) => {
+  let context: TestContext;
+  beforeAll(async () => {
+    context = await migratedContext(database.db);
+  });
+
+  const newer = 'https://news.example/story/26/11/30/1';
+  const older = 'https://news.example/story/26/11/29/2';
+
+  /** What the engine does with a fetch's items: claims them for a job, then marks them done (completed) or releases them (failed). */
+  async function settle(call: HandlerContext, outcome: { done?: readonly string[]; failed?: readonly string[] }): Promise<void> {
+    await inTenant(context, call.tenantId, null, async (trx) => {
+      const keys = [...(outcome.done ?? []), ...(outcome.failed ?? [])];
+      await claimItems(context, trx, { flowId: call.flowId, stepKey: call.stepKey, jobId: 'job_settle', sourceKeys: keys, max: keys.length });
+      await markItemsDone(context, trx, { flowId: call.flowId, stepKey: call.stepKey, sourceKeys: outcome.done ?? [] });
+      await releaseItems(trx, { flowId: call.flowId, stepKey: call.stepKey, sourceKeys: outcome.failed ?? [] });
+    });
+  }
+
+  function conditionalFeed(path: string): string {
+    local.fixture.route('GET', path, (request) => (request.headers['if-none-match'] === '"v1"' ? { status: 304 } : { headers: { etag: '"v1"' }, body: feedFixtures.rdf }));
+    return `${local.fixture.url}${path}`;
+  }
+
+  it('offers an item whose job failed again on the next run, and uses the validators only once every item is done', async () => {
+    const handler = createFeedHandler({ state: createHandlerStateStore(context), items: createItemProgress(context) });
+    const call = await flowHandlerCall(context, 'feed-failed', { http: local.http, stepKey: 'fetch' });
+    const url = conditionalFeed('/failed.xml');
+    const keys = async () => (await handler.fetch(config(url), call)).map((item) => item.sourceKey);
+    expect(await keys()).toEqual([newer, older]);
+    await settle(call, { done: [newer], failed: [older] });
+    // The failed item is offered again (a full read: no validator was kept while it was undone).
+    expect(await keys()).toEqual([older]);
+    expect(local.fixture.requests[1]?.headers['if-none-match']).toBeUndefined();
+    await settle(call, { done: [older] });
+    expect(await keys()).toEqual([]);
+    expect(local.fixture.requests[2]?.headers['if-none-match']).toBeUndefined();
+    expect(await keys()).toEqual([]);
+    expect(local.fixture.requests[3]?.headers['if-none-match']).toBe('"v1"');
+  });
+
+  it('moves the watermark past done items only: an older done item is not offered again, a newer failed one is', async () => {
+    const handler = createFeedHandler({ state: createHandlerStateStore(context), items: createItemProgress(context) });
+    const call = await flowHandlerCall(context, 'feed-partial', { http: local.http, stepKey: 'fetch' });
+    const url = serve('rdf');
+    await handler.fetch(config(url), call);
+    await settle(call, { done: [older], failed: [newer] });
+    await handler.fetch(config(url), call);
+    expect((await handler.fetch(config(url), call)).map((item) => item.sourceKey)).toEqual([newer]);
   });
 });

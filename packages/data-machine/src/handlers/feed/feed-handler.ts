@@ -7,6 +7,7 @@ import { withCallHttp } from '../http/call-http';
 import type { HandlerHttpResponse } from '../http/handler-http-client';
 import { throwForStatus } from '../http/throw-for-status';
 import type { HandlerStateStore } from '../state/handler-state-store';
+import type { ItemProgress } from '../state/item-progress';
 
 /** The configuration of `rss`: the feed, how many of its items to read, and an optional fixed watermark. */
 export const feedConfigSchema = z.strictObject({
@@ -33,7 +34,7 @@ export interface FeedItemData {
   readonly feed: { readonly title: string | null; readonly url: string | null };
 }
 
-/** What the feed handler remembers per flow step: the conditional GET validators and the newest item date yielded. */
+/** What the feed handler remembers per flow step: the conditional GET validators and the date up to which every item is done. */
 const feedStateSchema = z.object({
   etag: z.string().optional(),
   lastModified: z.string().optional(),
@@ -45,6 +46,14 @@ type FeedState = z.infer<typeof feedStateSchema>;
 export interface FeedHandlerOptions {
   /** Where validators and the watermark are kept between runs; without one every run is a full, unfiltered read. */
   readonly state?: HandlerStateStore;
+  /**
+   * Which yielded items a job has completed. With it, the watermark moves
+   * only past completed items and the validators are kept only when every
+   * item the feed offered is done, so an item whose job failed comes back on
+   * the next run. Without it the state moves as soon as the fetch returns
+   * (an item whose job fails is not offered again).
+   */
+  readonly items?: ItemProgress;
 }
 
 const slug = 'rss';
@@ -54,13 +63,15 @@ const slug = 'rss';
  * `@rowanmanning/feed-parser`. Each entry's key is its guid (Atom `id`),
  * else its link; an entry with neither is skipped. With a state store it
  * sends `If-None-Match` / `If-Modified-Since` (a 304 yields nothing) and
- * yields only entries dated after the newest one an earlier run yielded;
- * an undated entry (or one with a bad date) is always yielded and left to
- * the processed-items de-duplication. A document that is not a feed is
+ * yields only entries dated after its watermark; an undated entry (or one
+ * with a bad date) is always yielded and left to the processed-items
+ * de-duplication. With `items`, the watermark is the newest date up to
+ * which every entry is done, and the validators are kept only once nothing
+ * the feed offers is left undone: an entry whose job failed is offered again. A document that is not a feed is
  * `handler.feed_invalid` with the parser's reason.
  *
  * @example
- * const rss = createFeedHandler({ state: createHandlerStateStore(context) });
+ * const rss = createFeedHandler({ state: createHandlerStateStore(context), items: createItemProgress(context) });
  */
 export function createFeedHandler(options: FeedHandlerOptions = {}): FetchHandler<FeedConfig> {
   return {
@@ -91,8 +102,10 @@ export function createFeedHandler(options: FeedHandlerOptions = {}): FetchHandle
       const items = entries.filter((entry) => entry.date === undefined || watermark === undefined || entry.date > watermark);
       const skipped = entries.filter((entry) => entry.key === undefined).length;
       if (skipped > 0) call.logger.warn({ url: config.url, skipped }, 'feed entries without guid or link were skipped');
-      await options.state?.write(call, slug, nextState(state, response, items));
-      return items.flatMap((entry): FetchedItem[] => (entry.key === undefined ? [] : [{ sourceKey: entry.key, data: entry.data }]));
+      const done = options.state && options.items ? await options.items.done(call, keysOf(items)) : undefined;
+      await options.state?.write(call, slug, nextState(state, response, items, done));
+      // Items a job completed are left out here rather than by the claim: the fetch yields only what is left to do.
+      return items.flatMap((entry): FetchedItem[] => (entry.key === undefined || done?.has(entry.key) ? [] : [{ sourceKey: entry.key, data: entry.data }]));
     },
     async testConnection(config, call) {
       try {
@@ -154,15 +167,30 @@ async function readState(store: HandlerStateStore | undefined, call: HandlerCont
   return parsed.success ? parsed.data : {};
 }
 
-function nextState(previous: FeedState, response: HandlerHttpResponse, yielded: readonly Entry[]): FeedState {
-  const etag = response.headers.etag;
-  const lastModified = response.headers['last-modified'];
-  const watermark = latest([previous.watermark, ...yielded.map((entry) => entry.date)]);
+/**
+ * The state after a read that offered `offered`. Without `done` (no item
+ * progress), everything offered counts as done. With it: the watermark
+ * moves to the newest date strictly before the oldest undone dated entry,
+ * and the validators are kept only when no keyed entry is undone (a 304
+ * would otherwise hide an entry whose job failed).
+ */
+function nextState(previous: FeedState, response: HandlerHttpResponse, offered: readonly Entry[], done: ReadonlySet<string> | undefined): FeedState {
+  const keyed = offered.filter((entry) => entry.key !== undefined);
+  const undone = done === undefined ? [] : keyed.filter((entry) => !done.has(entry.key as string));
+  const oldestUndone = undone.reduce<number | undefined>((oldest, entry) => (entry.date === undefined ? oldest : Math.min(oldest ?? Infinity, Date.parse(entry.date))), undefined);
+  const passed = keyed.filter((entry) => entry.date !== undefined && (oldestUndone === undefined || Date.parse(entry.date) < oldestUndone));
+  const watermark = latest([previous.watermark, ...passed.map((entry) => entry.date)]);
+  const etag = undone.length === 0 ? response.headers.etag : undefined;
+  const lastModified = undone.length === 0 ? response.headers['last-modified'] : undefined;
   return {
     ...(etag === undefined ? {} : { etag }),
     ...(lastModified === undefined ? {} : { lastModified }),
     ...(watermark === undefined ? {} : { watermark }),
   };
+}
+
+function keysOf(entries: readonly Entry[]): string[] {
+  return entries.flatMap((entry) => (entry.key === undefined ? [] : [entry.key]));
 }
 
 /** The latest of ISO 8601 instants, compared as instants (offsets differ between feeds). */

@@ -30,8 +30,8 @@ export const webhookTimestampHeader = 'x-dm-timestamp';
  * by the secret, of `<timestamp>.<body>`. Binding the timestamp into the MAC
  * lets a receiver refuse replays of an old delivery.
  */
-export function signWebhookBody(secret: string, timestamp: number, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+export function signWebhookBody(secret: string, timestamp: number, body: string | Uint8Array): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
 /** Options of {@link createWebhookHandler}: time comes in so tests control it. */
