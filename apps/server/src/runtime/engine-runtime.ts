@@ -14,6 +14,7 @@ import {
   createUndoWorker,
   type DataMachineContext,
   type HandlerHttpClient,
+  type HandlerSecrets,
   type HandlerRegistry,
   type JobEngine,
   type JobEngineOptions,
@@ -73,7 +74,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   const engine = createJobEngine({ ...options.engine, database: database.engine });
   const http = createHandlerHttpClient({ allowPrivateAddresses: options.allowPrivateAddresses === true });
   const secrets = createHandlerSecrets(context, createSecretBox(options.secretKey, handlerSecretsPurpose));
-  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http, secrets }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http) };
+  const steps: StepRegistry = { ...createHandlerSteps(handlers, { http, secrets }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http, secrets) };
   const worker = createJobWorker({
     context,
     engine,
@@ -119,7 +120,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   };
 }
 
-function aiStep(options: EngineRuntimeOptions, engine: JobEngine, http: HandlerHttpClient): StepRegistry {
+function aiStep(options: EngineRuntimeOptions, engine: JobEngine, http: HandlerHttpClient, secrets: HandlerSecrets): StepRegistry {
   const provider = configuredChatModel(options.model)?.provider;
   if (provider === undefined) return {};
   return {
@@ -130,6 +131,7 @@ function aiStep(options: EngineRuntimeOptions, engine: JobEngine, http: HandlerH
       provider,
       handlers: options.handlers,
       http,
+      secrets,
       jobExpiryMs: engine.options.expireInSeconds * 1000,
     }),
   };

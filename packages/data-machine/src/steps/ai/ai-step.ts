@@ -18,6 +18,7 @@ import type { DataMachineContext } from '../../context';
 import type { PublishResult } from '../../handlers/handler';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
 import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
+import type { HandlerSecrets } from '../../secrets/handler-secrets';
 import type { Step, StepContext, StepInput, StepResult } from '../step';
 import { aiError, isContinuable, thrownRunError, unfinishedRunError } from './ai-step-failure';
 import { composeUserMessage, parseAiStepConfig } from './ai-step-input';
@@ -45,6 +46,8 @@ export interface AiStepOptions {
   readonly jobExpiryMs?: number;
   /** The HTTP client handed to the publish handlers the model calls (`HandlerContext.http`). */
   readonly http?: HandlerHttpClient;
+  /** Where those handlers' credentials come from (`HandlerContext.secret`); without it they get none. */
+  readonly secrets?: HandlerSecrets;
   /** Further bounds on each run; the step's `maxTurns` wins over `limits.maxTurns`. */
   readonly limits?: ConversationLimits;
   /** How long a call held for approval (a `preview` tool) waits for a person before it is rejected; default one day. */
@@ -100,7 +103,7 @@ async function executeAiStep(options: AiStepOptions, input: StepInput, step: Ste
   const world = await loadAiStepWorld(options.context, step);
   const content = composeUserMessage(input, config, step.engineData);
   const published = new Map<string, PublishResult>();
-  const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published, ...(options.http === undefined ? {} : { http: options.http }) });
+  const tools = await preparePublishTools({ context: options.context, handlers: options.handlers, world, step, published, ...(options.http === undefined ? {} : { http: options.http }), ...(options.secrets === undefined ? {} : { secrets: options.secrets }) });
   const gate = await createApprovalGate({ context: options.context, step, world, tools, ...(options.approvalTtlMs === undefined ? {} : { approvalTtlMs: options.approvalTtlMs }) });
   const run = {
     principal: world.principal,

@@ -7,6 +7,7 @@ import type { HandlerContext, PublishHandler, PublishResult } from '../../handle
 import { handlerEffectsFor } from '../../handlers/handler-effect';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
 import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
+import type { HandlerSecrets } from '../../secrets/handler-secrets';
 import type { PipelineStep, StepContext } from '../step';
 import type { AiStepWorld } from './ai-step-world';
 
@@ -49,6 +50,8 @@ export interface PublishToolsOptions {
   readonly published: Map<string, PublishResult>;
   /** The HTTP client handed to handlers (`HandlerContext.http`); without one a handler uses the default guarded client. */
   readonly http?: HandlerHttpClient;
+  /** Where a publish handler's credential comes from (`HandlerContext.secret`), as for the publish steps. */
+  readonly secrets?: HandlerSecrets;
 }
 
 /**
@@ -107,7 +110,9 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
       const found = await step.effects.find(key);
       const recorded = found?.kind === declinedEffectKind ? undefined : found;
       // A second call (or a retried one) gets the first publish back; the handler is not asked again.
-      const result = recorded ? { ...recordedPublishResult(recorded.detail), created: false } : await publishOnce(handler, body, config, key, handlerContext(step, publishStep.key, call.signal, options.http, handler.slug));
+      const result = recorded
+        ? { ...recordedPublishResult(recorded.detail), created: false }
+        : await publishOnce(handler, body, config, key, await handlerContext(step, publishStep.key, call.signal, options, handler));
       published.set(publishStep.key, result);
       return result;
     },
@@ -122,8 +127,21 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
   }
 }
 
-function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, http: HandlerHttpClient | undefined, handler: string): HandlerContext {
-  return { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, jobId: step.jobId, stepKey, logger: step.logger, signal, ...(http === undefined ? {} : { http }), effects: handlerEffectsFor(step.effects, stepKey, handler) };
+async function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, options: PublishToolsOptions, handler: PublishHandler): Promise<HandlerContext> {
+  const { http, secrets } = options;
+  const secret = await secrets?.forStep({ tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, stepKey, handler });
+  return {
+    tenantId: step.tenantId,
+    agentId: step.agentId,
+    flowId: step.flowId,
+    jobId: step.jobId,
+    stepKey,
+    logger: step.logger,
+    signal,
+    ...(http === undefined ? {} : { http }),
+    ...(secret === undefined ? {} : { secret }),
+    effects: handlerEffectsFor(step.effects, stepKey, handler.slug),
+  };
 }
 
 const recordedResultSchema = z.object({ id: z.string(), created: z.boolean(), url: z.string().optional() });
