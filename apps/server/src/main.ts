@@ -166,6 +166,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
     handlers,
     model: config.model,
     secretKey,
+    allowPrivateAddresses: config.handlersAllowPrivateAddresses,
     logger,
     // pg-boss maintenance (expiry, archiving) runs where the workers do.
     engine: { supervise: parts.workers },
@@ -184,6 +185,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
         logLevel: config.logLevel,
         rateLimit: config.rateLimit,
         secretKey,
+        handlersAllowPrivateAddresses: config.handlersAllowPrivateAddresses,
         inbound: config.inbound,
         jobEngine: { engine: runtime.engine, workersRunning: () => (parts.workers ? runtime.workersRunning : null) },
         ...(chatModel === undefined ? {} : { chat: chatModel }),

@@ -51,6 +51,7 @@ export const dataMachineErrorCodes = [
   'pipeline.in_use',
   'flow.slug_taken',
   'flow.invalid_config',
+  'flow.unknown_step',
   // the ai step (retryable ones: see retryableAiStepCodes)
   'ai.invalid_input',
   'ai.tool_denied',

@@ -221,6 +221,8 @@ export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
 export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
+export { testFlowStep } from './flows/flow-step-test';
+export type { FlowStepTestOptions, FlowStepTestResult } from './flows/flow-step-test';
 export { createSecretBox, minimumSecretKeyLength } from './secrets/secret-box';
 export type { SecretBox } from './secrets/secret-box';
 export { deleteAgentSecret, listAgentSecrets, readAgentSecret, secretValueSchema, setAgentSecret } from './secrets/agent-secrets';

@@ -31,6 +31,7 @@ describe('server configuration', () => {
       publicUrl: 'http://127.0.0.1:3000',
       consoleSession: { idleMs: 720 * 60_000, absoluteMs: 168 * 3_600_000 },
       inbound: { webhookMaxBytes: 262_144, fileMaxBytes: 10_485_760 },
+      handlersAllowPrivateAddresses: false,
     });
   });
 
@@ -47,6 +48,12 @@ describe('server configuration', () => {
   it('reads the inbound webhook and file caps, and refuses a webhook cap above the 1 MiB body limit', () => {
     expect(loadConfig({ DM_WEBHOOK_MAX_BYTES: '1024', DM_FILE_MAX_BYTES: '2048' }, cwd).inbound).toEqual({ webhookMaxBytes: 1024, fileMaxBytes: 2048 });
     expect(problemsOf({ DM_WEBHOOK_MAX_BYTES: '2000000' })).toEqual(['DM_WEBHOOK_MAX_BYTES must be a whole number from 1 to 1048576 (got "2000000")']);
+  });
+
+  it('lets handlers reach private addresses only when HANDLERS_ALLOW_PRIVATE_ADDRESSES is true', () => {
+    expect(loadConfig({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'true' }, cwd).handlersAllowPrivateAddresses).toBe(true);
+    expect(loadConfig({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'false' }, cwd).handlersAllowPrivateAddresses).toBe(false);
+    expect(problemsOf({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'yes' })).toEqual(['HANDLERS_ALLOW_PRIVATE_ADDRESSES must be true or false (got "yes")']);
   });
 
   it('reads the home tenant of registered agents', () => {

@@ -51,7 +51,7 @@ export const serverEnvironmentSchema = z.object({
     .min(32, 'must be at least 32 characters')
     .optional()
     .describe(
-      'Encrypts handler credentials and signs links and webhooks. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
+      'Seals handler credentials (the agents\' secrets: changing the key makes stored ones unreadable, `secret.unreadable`; set them again) and flows\' webhook secrets, and signs approval and login links. Required with DATABASE_URL (every process must share it); on the embedded database it is generated on first start and kept in DM_DATA_DIR.',
     ),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
@@ -59,6 +59,10 @@ export const serverEnvironmentSchema = z.object({
     .describe(
       'The address people reach the server at: login links are printed with it, and console cookies are `Secure` when it is https. Unset: `http://<HOST>:<PORT>` (`localhost` for an unspecified HOST).',
     ),
+  HANDLERS_ALLOW_PRIVATE_ADDRESSES: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .describe('Whether handlers (feeds, webhooks, WordPress, HTTP JSON) may reach private, loopback and link-local addresses, such as services on an intranet. Default false: such addresses are refused (SSRF protection).'),
   CONSOLE_SESSION_IDLE_MINUTES: z.coerce
     .number({ error: 'must be a whole number from 1 to 10080' })
     .int('must be a whole number from 1 to 10080')
@@ -127,6 +131,8 @@ export interface ServerConfig {
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   /** The address people reach the server at, without a trailing slash. */
   readonly publicUrl: string;
+  /** Whether handlers may reach private, loopback and link-local addresses. */
+  readonly handlersAllowPrivateAddresses: boolean;
   /** Console sessions: idle and absolute lifetimes. */
   readonly consoleSession: { readonly idleMs: number; readonly absoluteMs: number };
   /** Body caps of what reaches flows from outside: inbound webhook deliveries and uploaded files. */
@@ -189,6 +195,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     secretKey: env.SECRET_KEY === undefined ? { kind: 'file', path: path.join(dataDir, secretKeyFileName) } : { kind: 'given', key: env.SECRET_KEY },
     homeTenant: env.DM_HOME_TENANT,
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000 },
+    handlersAllowPrivateAddresses: env.HANDLERS_ALLOW_PRIVATE_ADDRESSES === 'true',
     publicUrl: (env.PUBLIC_URL ?? defaultPublicUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
     consoleSession: { idleMs: env.CONSOLE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: env.CONSOLE_SESSION_MAX_HOURS * 3_600_000 },
     inbound: { webhookMaxBytes: env.DM_WEBHOOK_MAX_BYTES, fileMaxBytes: env.DM_FILE_MAX_BYTES },

@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationGauges, readEndedWork, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createHandlerHttpClient, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationGauges, readEndedWork, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -17,6 +17,7 @@ import { registerTokenRoutes } from './routes/token-routes';
 import { registerSecretRoutes } from './routes/secret-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
+import { registerStepTestRoutes } from './routes/step-test-routes';
 import { registerJobRoutes } from './routes/job-routes';
 import { registerRunRoutes } from './routes/run-routes';
 import { registerApprovalRoutes } from './routes/approval-routes';
@@ -65,6 +66,8 @@ export interface AppDependencies {
   readonly chat?: ChatOptions;
   /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and flows' webhook secrets, and signs approval links. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
+  /** Whether handlers (a step's connection test) may reach private addresses; default false. */
+  readonly handlersAllowPrivateAddresses?: boolean;
   /** Body caps of webhook deliveries and uploaded files; the product's defaults otherwise. */
   readonly inbound?: InboundLimits;
   /** The web console: cookie sign-in and, with `assetsDir`, its built files at `/`; without it, neither. */
@@ -95,6 +98,7 @@ export function buildApp({
   rateLimit = defaultRateLimit,
   chat,
   console: consoleOptions,
+  handlersAllowPrivateAddresses = false,
   secretKey = randomBytes(32).toString('base64url'),
   inbound = { webhookMaxBytes: defaultWebhookMaxBytes, fileMaxBytes: defaultFileMaxBytes },
 }: AppDependencies): FastifyInstance {
@@ -139,6 +143,13 @@ export function buildApp({
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
+    const handlerHttp = createHandlerHttpClient({ allowPrivateAddresses: handlersAllowPrivateAddresses });
+    api.addHook('onClose', () => handlerHttp.close());
+    registerStepTestRoutes(api, product, {
+      handlers: handlerRegistry,
+      http: handlerHttp,
+      secrets: createHandlerSecrets(product, createSecretBox(secretKey, handlerSecretsPurpose)),
+    });
     registerJobRoutes(api, product);
     registerRunRoutes(api, product, jobEngine?.engine);
     registerApprovalRoutes(api, product, { engine: jobEngine?.engine, secretKey });

@@ -113,6 +113,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'pipeline.in_use': 409,
   'flow.slug_taken': 409,
   'flow.invalid_config': 400,
+  'flow.unknown_step': 404,
   // data-machine: the ai step (reach HTTP only through a job's error)
   'ai.invalid_input': 400,
   'ai.tool_denied': 403,

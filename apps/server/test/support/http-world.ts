@@ -25,7 +25,7 @@ export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
 
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound'> = {},
+  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound' | 'handlersAllowPrivateAddresses'> = {},
 ): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
   let fixed: Date | undefined;
   // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
@@ -41,6 +41,7 @@ export async function startApp(
     ...(options.console ? { console: options.console } : {}),
     ...(options.secretKey ? { secretKey: options.secretKey } : {}),
     ...(options.inbound ? { inbound: options.inbound } : {}),
+    ...(options.handlersAllowPrivateAddresses ? { handlersAllowPrivateAddresses: true } : {}),
     jobEngine: { engine, workersRunning: () => null },
     secretKey: testSecretKey,
   });
