@@ -68,7 +68,7 @@ describe('data-machine CLI', () => {
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const first = await runCli(['init', '--email', 'Ada@Example.test', '--tenant', 'acme'], { DM_DATA_DIR: dataDir });
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^data-machine: created tenant "acme" owned by ada@example.test\ndata-machine: owner token \(shown once, keep it\): dmpt_[A-Za-z0-9_-]{43}\n$/);
+    expect(first.stdout).toMatch(/^data-machine: created tenant "acme" owned by ada@example.test\ndata-machine: owner token \(shown once, keep it\): dmpt_[A-Za-z0-9_-]{43}\ndata-machine: console login link \(one use, 15 minutes\): http:\/\/127\.0\.0\.1:3000\/#\/login\/dmll_[\w.-]+\n$/);
     const second = await runCli(['init', '--email', 'someone@example.test'], { DM_DATA_DIR: dataDir });
     expect(second).toMatchObject({ code: 1, stderr: 'data-machine: already initialised (the database has a tenant)\n' });
     // Administration commands act as a named user, with exit codes 0, 1 (refused) and 2 (usage).

@@ -244,7 +244,9 @@ await describeEachDatabase<DataMachineDatabase>('automation routes', (database) 
       const handlers = listed.json().handlers as { slug: string; kind: string; configSchema: unknown }[];
       // Every handler the product ships (the server offers the default registry).
       expect(handlers.map((handler) => [handler.slug, handler.kind]).sort()).toEqual([
+        ['files', 'fetch'],
         ['http_json', 'fetch'],
+        ['inbound_webhook', 'fetch'],
         ['json_items', 'fetch'],
         ['records', 'publish'],
         ['rss', 'fetch'],
