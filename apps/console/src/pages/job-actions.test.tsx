@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
 import { json, serve, type SeenRequest } from '../test-support/serve';
-import { cancelRule, retryRule, undoRule } from './job-actions';
+import { cancelRule, retryRule, undoRule, type Undo } from './job-actions';
 import { JobPage } from './jobs-pages';
 
 const agents = (role: string) => json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role }] });
@@ -32,7 +32,7 @@ const job = (status: string, id = 'j1') => ({
   startedAt: null,
   finishedAt: null,
 });
-const undo = (status: string, counts = { reverted: 0, skipped: 0, failed: 0 }) => ({
+const undo = (status: Undo['status'], counts = { reverted: 0, skipped: 0, failed: 0 }) => ({
   id: 'u1',
   tenantId: 't1',
   agentId: 'a1',
@@ -46,7 +46,7 @@ const undo = (status: string, counts = { reverted: 0, skipped: 0, failed: 0 }) =
   createdAt: '2026-12-01T01:00:00.000Z',
   startedAt: null,
   finishedAt: null,
-});
+}) satisfies Undo;
 
 /** The job page of `writer`/`j1` in `status`, for a caller with `role`, plus any extra routes. */
 function showJob(status: string, role: string, extra: Record<string, (request: SeenRequest) => Response> = {}) {

@@ -6,7 +6,8 @@ import { href } from '../router';
 import { roleRefusal, useAgentRoles } from './agent-role';
 import { endedStatuses, pollMs } from './job-status';
 
-type Undo = paths['/agents/{agent}/jobs/{job}/undos']['get']['responses'][200]['content']['application/json']['undos'][number];
+/** An undo of a job, with its report. */
+export type Undo = paths['/agents/{agent}/jobs/{job}/undos']['get']['responses'][200]['content']['application/json']['undos'][number];
 
 const retryableStatuses = new Set(['failed', 'cancelled']);
 
