@@ -69,6 +69,22 @@ describe('approvals inbox', () => {
     expect(seen.some((request) => request.route === 'GET /approvals' && request.query.get('status') === 'rejected')).toBe(true);
   });
 
+  it('shows more pages by their cursor', async () => {
+    const seen = serve({
+      'GET /agents': json(agent('operator')),
+      'GET /approvals': (request) =>
+        request.query.get('cursor') === 'next'
+          ? json({ approvals: [approval({ id: 'ap2', summary: 'Publish "Second"' })], nextCursor: null })()
+          : json({ approvals: request.query.get('status') === 'pending' ? [approval()] : [], nextCursor: request.query.get('status') === 'pending' ? 'next' : null })(),
+    });
+    show();
+    await screen.findByRole('article', { name: 'Publish "Hello" to WordPress' });
+    fireEvent.click(screen.getByRole('button', { name: 'Show more' }));
+    await screen.findByRole('article', { name: 'Publish "Second"' });
+    expect(seen.find((request) => request.query.get('cursor') === 'next')?.query.get('status')).toBe('pending');
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Show more' })).toBeNull());
+  });
+
   it('accepts with the reason given, and rejects without one', async () => {
     const seen = serve({
       'GET /agents': json(agent('operator')),

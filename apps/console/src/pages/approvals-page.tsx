@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { unwrap, type ApiClient } from '../api/client';
 import type { paths } from '../api/schema';
@@ -25,10 +25,13 @@ function Json({ value }: { readonly value: unknown }) {
 export function ApprovalsPage({ client }: { readonly client: ApiClient }) {
   const [status, setStatus] = useState<ApprovalStatus>('pending');
   const roles = useAgentRoles(client);
-  const listed = useQuery({
+  const listed = useInfiniteQuery({
     queryKey: ['approvals', status],
-    queryFn: () => unwrap(client.GET('/approvals', { params: { query: { status } } })),
+    queryFn: ({ pageParam }) => unwrap(client.GET('/approvals', { params: { query: pageParam === undefined ? { status } : { status, cursor: pageParam } } })),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextCursor ?? undefined,
   });
+  const shown = listed.data?.pages.flatMap((page) => page.approvals);
   // History: every decided action, newest first, whatever the filter shows.
   const history = useQuery({
     queryKey: ['approvals', 'all'],
@@ -54,11 +57,16 @@ export function ApprovalsPage({ client }: { readonly client: ApiClient }) {
       >
         <ErrorNotice error={listed.error} />
         {listed.isPending && <p>Loading…</p>}
-        {listed.data && listed.data.approvals.length === 0 && <p>{status === 'pending' ? 'Nothing is waiting for a decision.' : `No ${status} actions.`}</p>}
-        {listed.data?.approvals.map((approval) => {
+        {shown && shown.length === 0 && <p>{status === 'pending' ? 'Nothing is waiting for a decision.' : `No ${status} actions.`}</p>}
+        {shown?.map((approval) => {
           const agent = roles.byId.get(approval.agentId);
           return <ApprovalCard key={approval.id} client={client} approval={approval} agentSlug={agent?.slug} role={agent?.role} />;
         })}
+        {listed.hasNextPage && (
+          <Button disabled={listed.isFetchingNextPage} onClick={() => void listed.fetchNextPage()}>
+            Show more
+          </Button>
+        )}
       </Section>
       <Section title="History">
         <ErrorNotice error={history.error} />
