@@ -6,6 +6,7 @@ import { Chat } from './chat/chat-view';
 import { Button, ErrorNotice, Section } from './components/ui';
 import { AgentPage } from './pages/agent-page';
 import { AgentsPage } from './pages/agents-page';
+import { ApprovalsPage } from './pages/approvals-page';
 import { FlowsPage } from './pages/flows-page';
 import { JobPage, JobsPage } from './pages/jobs-pages';
 import { href, navigate, useRoute, type Route } from './router';
@@ -87,6 +88,7 @@ function Console() {
         <a className="brand" href={href({ page: 'agents' })}>
           Data Machine
         </a>
+        <a href={href({ page: 'approvals' })}>Approvals</a>
         {tenants.length > 1 && (
           <label>
             Tenant{' '}
@@ -114,6 +116,8 @@ function Page({ client, route, tenant }: { readonly client: ApiClient; readonly 
     case 'login':
     case 'agents':
       return <AgentsPage client={client} />;
+    case 'approvals':
+      return <ApprovalsPage client={client} />;
     case 'agent':
       return <AgentPage client={client} agent={route.agent} />;
     case 'chat':

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 export type Route =
   | { readonly page: 'login'; readonly token: string | undefined }
   | { readonly page: 'agents' }
+  | { readonly page: 'approvals' }
   | { readonly page: 'agent'; readonly agent: string }
   | { readonly page: 'chat'; readonly agent: string }
   | { readonly page: 'jobs'; readonly agent: string }
@@ -21,6 +22,7 @@ export function parseRoute(hash: string): Route {
   const [first, agent, section, id, ...rest] = parts;
   if (first === undefined) return { page: 'agents' };
   if (first === 'login' && parts.length <= 2) return { page: 'login', token: agent };
+  if (first === 'approvals' && parts.length === 1) return { page: 'approvals' };
   if (first === 'agents' && rest.length === 0) {
     if (agent === undefined) return { page: 'agents' };
     if (section === undefined) return { page: 'agent', agent };
@@ -39,6 +41,8 @@ export function href(route: Exclude<Route, { page: 'not_found' }>): string {
       return route.token === undefined ? '#/login' : `#/login/${part(route.token)}`;
     case 'agents':
       return '#/agents';
+    case 'approvals':
+      return '#/approvals';
     case 'agent':
       return `#/agents/${part(route.agent)}`;
     case 'chat':

@@ -2,10 +2,9 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { unwrap, type ApiClient } from '../api/client';
 import { ErrorNotice, Section, StatusBadge } from '../components/ui';
 import { href } from '../router';
+import { JobActions } from './job-actions';
+import { endedStatuses, pollMs } from './job-status';
 
-const endedStatuses = new Set(['completed', 'completed_no_items', 'failed', 'cancelled', 'skipped']);
-// Live status by polling: cheap for a page of jobs, and it survives proxies that buffer event streams.
-const pollMs = 2000;
 
 /** A job is live until it ends: keep polling while any shown job is. */
 function pollWhileLive(jobs: readonly { status: string }[] | undefined): number | false {
@@ -106,6 +105,7 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
             )}
           </dl>
         )}
+        {found.data && <JobActions client={client} agent={agent} job={job} status={found.data.status} />}
       </Section>
       <Section title="Logs">
         <ErrorNotice error={logs.error} />
