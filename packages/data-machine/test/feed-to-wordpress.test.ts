@@ -21,6 +21,7 @@ import type { DataMachineDatabase } from '../src/database/data-machine-database'
 import { startFlowRun } from '../src/engine/flow-run';
 import { createHandlerSteps } from '../src/engine/handler-steps';
 import type { JobEngine } from '../src/engine/job-engine';
+import type { JobWorker } from '../src/engine/job-worker';
 import { signalJob } from '../src/engine/job-signals';
 import { createFlow } from '../src/flows/flow-repository';
 import { createDefaultHandlerRegistry } from '../src/handlers/built-in-handlers';
@@ -33,14 +34,14 @@ import { createHandlerSecrets, handlerSecretsPurpose } from '../src/secrets/hand
 import { createSecretBox } from '../src/secrets/secret-box';
 import { createAiStep } from '../src/steps/ai/ai-step';
 import type { PipelineStepInput } from '../src/steps/step';
-import { getUndoReport, requestUndo } from '../src/undo/undo-repository';
-import type { Undo } from '../src/undo/undo';
+import { getUndoReport } from '../src/undo/undo-repository';
 import { createUndoWorker, type UndoWorker } from '../src/undo/undo-worker';
 import { localHttp } from './support/handler-fixture';
 import { migratedContext, type TestContext } from './support/identity-fixture';
 import { engineOn, eventually, jobReaches, runningWorker } from './support/job-engine-fixture';
 import { flowWorld, type FlowWorld } from './support/pipeline-fixture';
 import { recordingLogger } from './support/scheduler-fixture';
+import { undoToEnd } from './support/undo-fixture';
 
 const password = 'abcd efgh ijkl mnop qrst uvwx';
 const hour = 60 * 60_000;
@@ -86,11 +87,14 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
   let handlers: HandlerRegistry;
   let undos: UndoWorker;
   let scheduler: Scheduler;
+  let worker: JobWorker;
   let stop: () => Promise<void>;
   let release: ReleaseJob;
   const box = createSecretBox('an end-to-end test key of at least 32 characters', handlerSecretsPurpose);
   /** The feed each path serves; a test changes it between runs. */
   const served = new Map<string, string>();
+  let scheduledAgent: { world: FlowWorld; flowId: string };
+  let approvalAgent: { world: FlowWorld; flowId: string };
   /** Jobs the scheduler started, in order. */
   const scheduled: string[] = [];
 
@@ -110,7 +114,7 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     const secrets = createHandlerSecrets(context, box);
     engine = engineOn(database);
     const ai = createAiStep({ context, transcripts: createPostgresTranscriptStore({ db: database.database.db }), provider: createOpenAIProvider({ apiKey: 'test-key', baseURL: model.baseURL, model: 'test-model', maxRetries: 0 }), handlers, http, secrets });
-    ({ stop } = await runningWorker(context, engine, handlers, { ...createHandlerSteps(handlers, { http, secrets }), ai }, { batchSize: 4 }));
+    ({ worker, stop } = await runningWorker(context, engine, handlers, { ...createHandlerSteps(handlers, { http, secrets }), ai }, { batchSize: 4 }));
     undos = createUndoWorker({ context, engine, handlers, http, secrets });
     await undos.start();
     scheduler = createScheduler({
@@ -123,6 +127,10 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
       },
     });
     release = (trx, { jobId, signal, payload }) => signalJob(context, engine, trx, { jobId, signal, payload }).then(() => undefined);
+    // Both agents are made once, before the scenarios: a scenario is its runs, not its setup.
+    scheduledAgent = await publishingAgent('e2e-sched', '/scheduled.xml', 'hourly');
+    approvalAgent = await publishingAgent('e2e-appr', '/approval.xml', 'manual');
+    await updateAgent(context, approvalAgent.world.owner, 'bot', { config: { toolPolicy: { allowAutonomousWrites: true }, toolModes: { tools: { publish_publish: 'preview' } } } });
   });
   afterAll(async () => {
     await scheduler.stop();
@@ -159,13 +167,18 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
   const postCreations = () => wordpress.requests.filter((request) => request.method === 'POST' && request.path === '/wp-json/wp/v2/posts').length;
   const childrenOf = (parentId: string) => database.db.selectFrom('dm_jobs').select(['id', 'status']).where('parent_job_id', '=', parentId).execute();
 
+  /** One scheduler pass at `now`, and the worker woken for what it started (rather than left to its next poll). */
+  const tick = async (now: Date) => {
+    const report = await scheduler.tick(now);
+    worker.notify();
+    return report;
+  };
+
   // Scenarios 1 and 2 share the scheduled flow: the undo reverses what its first run published.
-  let scheduledWorld: FlowWorld;
   let firstRun: string;
 
   it('publishes each new feed item exactly once across scheduled runs', async () => {
-    const { world, flowId } = await publishingAgent('e2e-sched', '/scheduled.xml', 'hourly');
-    scheduledWorld = world;
+    const { world, flowId } = scheduledAgent;
     served.set('/scheduled.xml', rss([
       { guid: 'story-2', title: 'Second story', body: 'Two happened.', date: ago(2 * hour) },
       { guid: 'story-1', title: 'First story', body: 'One happened.', date: ago(3 * hour) },
@@ -174,7 +187,7 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     const firstTick = new Date((flow.next_run_at as Date).getTime() + 1_000);
 
     // First tick: the run fans out to one child per item; each child's model call publishes its item.
-    expect(await scheduler.tick(firstTick)).toMatchObject({ leader: true, started: 1 });
+    expect(await tick(firstTick)).toMatchObject({ leader: true, started: 1 });
     firstRun = scheduled.at(-1) as string;
     expect((await jobReaches(context, world.tenant.id, firstRun, ['completed', 'completed_no_items', 'failed'])).status).toBe('completed');
     const children = await childrenOf(firstRun);
@@ -183,7 +196,7 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     expect(wordpress.posts.find((post) => post.title === 'Rewritten: First story')?.content).toBe('<p>One happened.</p>');
 
     // An hour later the feed is unchanged: nothing new.
-    expect(await scheduler.tick(new Date(firstTick.getTime() + hour))).toMatchObject({ started: 1 });
+    expect(await tick(new Date(firstTick.getTime() + hour))).toMatchObject({ started: 1 });
     const secondRun = scheduled.at(-1) as string;
     expect(secondRun).not.toBe(firstRun);
     expect((await jobReaches(context, world.tenant.id, secondRun, ['completed', 'completed_no_items', 'failed'])).status).toBe('completed_no_items');
@@ -195,27 +208,20 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
       { guid: 'story-2', title: 'Second story', body: 'Two happened.', date: ago(2 * hour) },
       { guid: 'story-1', title: 'First story', body: 'One happened.', date: ago(3 * hour) },
     ]));
-    expect(await scheduler.tick(new Date(firstTick.getTime() + 2 * hour))).toMatchObject({ started: 1 });
+    expect(await tick(new Date(firstTick.getTime() + 2 * hour))).toMatchObject({ started: 1 });
     const thirdRun = scheduled.at(-1) as string;
     const third = await jobReaches(context, world.tenant.id, thirdRun, ['completed', 'completed_no_items', 'failed']);
     expect(third.status).toBe('completed');
+    // One new item: the run handles it itself, without children.
+    expect(await childrenOf(thirdRun)).toEqual([]);
     expect(titles()).toEqual(['Rewritten: First story', 'Rewritten: Second story', 'Rewritten: Third story']);
     expect(postCreations()).toBe(3);
   });
 
   it("undoes the first run (a fan-out parent): its posts leave the site, each effect reported reverted", async () => {
-    const requested = await requestUndo(context, engine, scheduledWorld.operator, 'bot', firstRun);
-    undos.notify();
-    let undo: Undo | undefined;
-    await eventually(
-      async () => {
-        undo = (await getUndoReport(context, scheduledWorld.operator, 'bot', firstRun, requested.id)).undo;
-        return undo.status === 'completed' || undo.status === 'failed';
-      },
-      () => `undo ${requested.id} is ${undo?.status ?? 'unread'}`,
-    );
-    expect({ status: undo?.status, counts: undo?.counts }).toEqual({ status: 'completed', counts: { reverted: 2, skipped: 0, failed: 0 } });
-    const report = await getUndoReport(context, scheduledWorld.operator, 'bot', firstRun, requested.id);
+    const undo = await undoToEnd(context, engine, undos, scheduledAgent.world.operator, firstRun);
+    expect({ status: undo.status, counts: undo.counts }).toEqual({ status: 'completed', counts: { reverted: 2, skipped: 0, failed: 0 } });
+    const report = await getUndoReport(context, scheduledAgent.world.operator, 'bot', firstRun, undo.id);
     expect(report.effects.map((effect) => [effect.kind, effect.outcome])).toEqual([
       ['wordpress_post_created', 'reverted'],
       ['wordpress_post_created', 'reverted'],
@@ -225,13 +231,13 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
 
   it('waits for a person when the publish tool is on preview, publishes once on acceptance and nothing on rejection', async () => {
     const before = postCreations();
-    const { world, flowId } = await publishingAgent('e2e-appr', '/approval.xml', 'manual');
-    await updateAgent(context, world.owner, 'bot', { config: { toolPolicy: { allowAutonomousWrites: true }, toolModes: { tools: { publish_publish: 'preview' } } } });
+    const { world, flowId } = approvalAgent;
     served.set('/approval.xml', rss([
       { guid: 'held-b', title: 'Rejected story', body: 'Not for us.', date: ago(2 * hour) },
       { guid: 'held-a', title: 'Approved story', body: 'Worth it.', date: ago(3 * hour) },
     ]));
     const { job } = await startFlowRun(context, engine, { tenantId: world.tenant.id, flowId, source: 'manual' });
+    worker.notify();
     let pending: Awaited<ReturnType<typeof listPendingActions>>['items'] = [];
     await eventually(
       async () => {
@@ -251,11 +257,13 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     expect(approved).toMatchObject({ toolName: 'publish_publish', kind: 'publish', stepKey: 'rewrite' });
 
     await resolvePendingAction(context, release, world.operator, approved.id, 'accept');
+    worker.notify();
     expect((await jobReaches(context, world.tenant.id, approved.jobId as string, ['completed', 'failed'])).status).toBe('completed');
     expect(postCreations()).toBe(before + 1);
     expect(wordpress.posts.filter((post) => post.title === 'Rewritten: Approved story')).toHaveLength(1);
 
     await resolvePendingAction(context, release, world.operator, rejected.id, 'reject', { reason: 'Not our topic.' });
+    worker.notify();
     expect((await jobReaches(context, world.tenant.id, rejected.jobId as string, ['completed', 'failed'])).status).toBe('completed');
     expect((await jobReaches(context, world.tenant.id, job.id, ['completed', 'failed'])).status).toBe('completed');
     expect(postCreations()).toBe(before + 1);
