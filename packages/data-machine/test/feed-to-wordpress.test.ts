@@ -17,6 +17,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { updateAgent } from '../src/agents/agent-repository';
 import { resolvePendingAction, type ReleaseJob } from '../src/approvals/approval-resolution';
 import { listPendingActions } from '../src/approvals/pending-action-repository';
+import type { AgentToolModes } from '../src/approvals/tool-mode';
 import type { DataMachineDatabase } from '../src/database/data-machine-database';
 import { startFlowRun } from '../src/engine/flow-run';
 import { createHandlerSteps } from '../src/engine/handler-steps';
@@ -129,8 +130,8 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     release = (trx, { jobId, signal, payload }) => signalJob(context, engine, trx, { jobId, signal, payload }).then(() => undefined);
     // Both agents are made once, before the scenarios: a scenario is its runs, not its setup.
     scheduledAgent = await publishingAgent('e2e-sched', '/scheduled.xml', 'hourly');
-    approvalAgent = await publishingAgent('e2e-appr', '/approval.xml', 'manual');
-    await updateAgent(context, approvalAgent.world.owner, 'bot', { config: { toolPolicy: { allowAutonomousWrites: true }, toolModes: { tools: { publish_publish: 'preview' } } } });
+    // The same flow, started by hand, whose agent must ask a person before its publish tool runs.
+    approvalAgent = await publishingAgent('e2e-appr', '/approval.xml', 'manual', { tools: { publish_publish: 'preview' } });
   });
   afterAll(async () => {
     await scheduler.stop();
@@ -142,11 +143,14 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     await model.close();
   });
 
-  /** An agent `bot` in a new tenant with its WordPress application password stored, and the pipeline and a flow reading `feedPath`. */
-  async function publishingAgent(slug: string, feedPath: string, schedule: 'hourly' | 'manual'): Promise<{ world: FlowWorld; flowId: string }> {
+  /**
+   * An agent `bot` in a new tenant with its WordPress application password stored and `toolModes`,
+   * the pipeline, and a flow reading `feedPath` on `schedule`.
+   */
+  async function publishingAgent(slug: string, feedPath: string, schedule: 'hourly' | 'manual', toolModes: AgentToolModes = {}): Promise<{ world: FlowWorld; flowId: string }> {
     const world = await flowWorld(context, slug);
     await setAgentSecret(context, box, world.owner, 'bot', 'wordpress_application_password', password);
-    await updateAgent(context, world.owner, 'bot', { config: { toolPolicy: { allowAutonomousWrites: true } } });
+    await updateAgent(context, world.owner, 'bot', { config: { toolPolicy: { allowAutonomousWrites: true }, toolModes } });
     await createPipeline(context, world.owner, handlers, 'bot', { slug: 'news', name: 'News', steps: feedToWordPress });
     const flow = await createFlow(context, world.owner, handlers, 'bot', {
       pipeline: 'news',
