@@ -252,6 +252,7 @@ await describeEachDatabase<DataMachineDatabase>('feed -> ai rewrite -> WordPress
     );
     const children = await childrenOf(job.id);
     expect(children).toHaveLength(2);
+    expect((await jobReaches(context, world.tenant.id, job.id, ['waiting'])).status).toBe('waiting');
     for (const child of children) expect((await jobReaches(context, world.tenant.id, child.id, ['waiting'])).status).toBe('waiting');
     expect(postCreations()).toBe(before);
 
