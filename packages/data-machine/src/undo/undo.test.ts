@@ -2,7 +2,8 @@ import { describeEachDatabase, startHttpFixture, startWordPressServer, type Http
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { localHttp } from '../../test/support/handler-fixture';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
-import { engineOn, eventually, jobReaches, runningWorker } from '../../test/support/job-engine-fixture';
+import { engineOn, jobReaches, runningWorker } from '../../test/support/job-engine-fixture';
+import { undoToEnd as undoToEndOf } from '../../test/support/undo-fixture';
 import { flowWorld, type FlowWorld } from '../../test/support/pipeline-fixture';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { startFlowRun } from '../engine/flow-run';
@@ -90,20 +91,7 @@ await describeEachDatabase<DataMachineDatabase>('undo of a job', (database) => {
     return job.id;
   };
 
-  const undoToEnd = async (scope: Scope, jobId: string): Promise<Undo> => {
-    const requested = await requestUndo(context, engine, scope, 'bot', jobId);
-    undos.notify();
-    let undo: Undo | undefined;
-    await eventually(
-      async () => {
-        undo = (await getUndoReport(context, world.owner, 'bot', jobId, requested.id)).undo;
-        return undo.status === 'completed' || undo.status === 'failed';
-      },
-      () => `undo ${requested.id} is ${undo?.status ?? 'unread'}`,
-
-    );
-    return undo as Undo;
-  };
+  const undoToEnd = (scope: Scope, jobId: string): Promise<Undo> => undoToEndOf(context, engine, undos, scope, jobId);
 
   const report = async (jobId: string, undoId: string) =>
     (await getUndoReport(context, world.owner, 'bot', jobId, undoId)).effects.map((effect) => ({ kind: effect.kind, outcome: effect.outcome, reason: effect.reason }));
