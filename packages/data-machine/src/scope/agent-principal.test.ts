@@ -32,7 +32,7 @@ await describeEachDatabase<DataMachineDatabase>('agent runtime principal', (data
       const { tenant, agent, editor } = await agentWith('pr-user', 'operator');
       const principal = await resolveAgentPrincipal(context, { actor: { kind: 'user', userId: editor.id, channel: 'chat' }, tenantId: tenant.id, agentId: 'bot' });
       expect(principal).toMatchObject({ userId: editor.id, tenantId: tenant.id, agentSlug: agent.slug, authSource: 'user', requestContext: 'chat', tokenId: null, callerChain: [] });
-      expect(principal.ceiling).toEqual({ allowed: ['agent.read', 'flow.run', 'queue.add', 'approval.resolve', 'logs.read', 'chat', 'tools.use'], denied: [] });
+      expect(principal.ceiling).toEqual({ allowed: ['agent.read', 'flow.run', 'queue.add', 'approval.read', 'job.undo', 'approval.resolve', 'logs.read', 'chat', 'tools.use'], denied: [] });
       expect(can(principal, toolUseCapability, principal.ceiling.allowed === 'unrestricted' ? [] : principal.ceiling.allowed)).toBe(true);
       expect(ceilingAllows(principal.ceiling, 'agent.edit')).toBe(false);
     });
@@ -40,7 +40,7 @@ await describeEachDatabase<DataMachineDatabase>('agent runtime principal', (data
     it('leaves tool use out for a member whose tenant role lacks use_tools', async () => {
       const { tenant, subscriber } = await agentWith('pr-subscriber', 'viewer');
       const principal = await resolveAgentPrincipal(context, { actor: { kind: 'user', userId: subscriber.id, channel: 'http' }, tenantId: tenant.id, agentId: 'bot' });
-      expect(principal.ceiling.allowed).toEqual(['agent.read', 'chat']);
+      expect(principal.ceiling.allowed).toEqual(['agent.read', 'approval.read', 'chat']);
       expect(ceilingAllows(principal.ceiling, toolUseCapability)).toBe(false);
     });
 
@@ -149,7 +149,7 @@ await describeEachDatabase<DataMachineDatabase>('agent runtime principal', (data
       const { tenant, agent, editor } = await agentWith('pr-pure', 'viewer');
       const scope = await resolveScope(context, { kind: 'user', userId: editor.id, channel: 'cli' }, tenant.id);
       const principal = principalFor(scope, agent, context.now());
-      expect(principal).toMatchObject({ requestContext: 'cli', ceiling: { allowed: ['agent.read', 'chat', 'tools.use'] } });
+      expect(principal).toMatchObject({ requestContext: 'cli', ceiling: { allowed: ['agent.read', 'approval.read', 'chat', 'tools.use'] } });
     });
   });
 });
