@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, webhookSecretsPurpose, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -227,8 +227,8 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
         await created.start();
         return created;
       })());
-    // Only `flows webhook rotate` needs the server key: resolved (on the embedded database, generated) on first use.
-    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey), webhookSecretsPurpose);
+    // Only `flows webhook rotate` and `secrets set` need the server key: resolved (on the embedded database, generated) on first use.
+    const secrets = async (purpose: string) => createSecretBox(await resolveSecretKey(config.secretKey), purpose);
     process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
     return 0;
   } catch (error) {
