@@ -29,6 +29,7 @@ import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { approvalCommands } from './approval-commands';
 import { secretCommands } from './secret-commands';
+import { templateCommands } from './template-commands';
 import { automationCommands, inboundCommands } from './automation-commands';
 import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
@@ -204,7 +205,7 @@ const identityCommands: readonly AdminCommand[] = [
 ];
 
 /** Every administration command: identity, then automation (pipelines, flows, queues, jobs). */
-export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...inboundCommands, ...approvalCommands, ...secretCommands];
+export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...inboundCommands, ...approvalCommands, ...secretCommands, ...templateCommands];
 
 /** The administration command `argv` names, if any (its words come first). */
 export function findAdminCommand(argv: readonly string[]): AdminCommand | undefined {
