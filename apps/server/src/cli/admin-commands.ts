@@ -261,8 +261,8 @@ function noEngine(): Promise<JobEngine> {
   return Promise.reject(new DataMachineError('engine.unavailable', 'This command runs without a job engine; nothing was started.'));
 }
 
-/** `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */
-async function actingAs(context: DataMachineContext, values: Values): Promise<Acting> {
+/** The acting principal of `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */
+export async function actingAs(context: DataMachineContext, values: Values): Promise<Acting> {
   const as = typeof values.as === 'string' ? values.as : undefined;
   const token = typeof values.token === 'string' ? values.token : undefined;
   if ((as === undefined) === (token === undefined)) throw new UsageError('act as someone: --as <email>, --as system, or --token <token>');
