@@ -4,6 +4,8 @@ import { describeEachDatabase, startModelServer, textReply, type ModelServer } f
 import { createDataMachineContext, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { cliRunner } from '../../test/support/cli-runner';
+
+type TranscriptDatabase = Parameters<typeof createPostgresTranscriptStore>[0]['db'];
 import { createChatModelProvider, type ChatModel } from '../chat/chat-model-provider';
 import { noModelLine, runChatCommand } from './chat-command';
 
@@ -21,7 +23,8 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
     const code = await runChatCommand({
       context,
       model: configured ? model : undefined,
-      store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
+      // The server's database holds both packages' tables; the test suite types it as the product's.
+      store: createPostgresTranscriptStore({ db: database.db as unknown as TranscriptDatabase, now: () => context.now() }),
       argv,
       stdin: Readable.from([input]),
       stdout: { write: (text: string) => writes.push(text) },

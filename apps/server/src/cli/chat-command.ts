@@ -52,6 +52,9 @@ export async function runChatCommand(options: ChatCommandOptions): Promise<numbe
   const service = createChatService({ context: options.context, store: options.store, model: options.model, memory: options.memory });
   let sessionId = typeof values.session === 'string' ? values.session : undefined;
   const lines = createInterface({ input: options.stdin, crlfDelay: Infinity, terminal: false });
+  // Ctrl-C while waiting for a line ends the conversation too, not only a turn in progress.
+  const endInput = () => lines.close();
+  options.signal?.addEventListener('abort', endInput, { once: true });
   try {
     for await (const line of lines) {
       if (options.signal?.aborted) break;
@@ -72,6 +75,7 @@ export async function runChatCommand(options: ChatCommandOptions): Promise<numbe
       if (note !== undefined) options.stderr.write(`${note}\n`);
     }
   } finally {
+    options.signal?.removeEventListener('abort', endInput);
     lines.close();
   }
   return 0;
