@@ -248,6 +248,8 @@ export async function runAdminCommand(
 }
 
 async function readStandardInput(): Promise<string> {
+  // At a terminal, say what is awaited: the value is typed, not passed, and ends with Ctrl-D.
+  if (process.stdin.isTTY) process.stderr.write('data-machine: reading the value from stdin; end it with Ctrl-D\n');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks).toString('utf8');
