@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
-import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, webhookSecretsPurpose, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
+import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
 import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
@@ -19,6 +19,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { issueLoginLink } from 'data-machine';
 import { loginLinkUrl, loginLinkUsage, runLoginLinkCommand } from './cli/login-link';
+import { chatUsage, noModelLine, runChatCommand } from './cli/chat-command';
+import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import { renderOpenApiDocument } from './http/openapi-document';
 import { createSchedulerRuntime } from './runtime/scheduler-runtime';
 
@@ -61,6 +63,8 @@ const usage = `Usage: data-machine [start | serve | worker | scheduler | migrate
   ones finish (or their jobs are released), then the database is closed.
 Administration (act as --as <email>, --as system or --token <token>; --json on every command):
 ${adminCommands.map((command) => `  ${command.usage}`).join('\n')}
+Chat (streams to stdout; no --json):
+  ${chatUsage}
 Configuration: environment variables, listed in docs/operations.md.`;
 
 /** Runs the CLI; resolves to the process exit code. */
@@ -85,6 +89,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
   }
+  if (command === 'chat') return runChat(argv.slice(1));
   const admin = findAdminCommand(argv);
   if (admin) return runAdmin(admin, argv);
   if (!isMode(command) && command !== 'migrate' && command !== 'init') {
@@ -212,15 +217,57 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
   logger.info({ mode }, 'data machine stopped');
 }
 
+/** Refuses a database the CLI cannot reach or that is not migrated. */
+async function ensureMigrated(config: ServerConfig, database: ServerDatabase): Promise<void> {
+  if (!(await database.ping())) throw new StartupError(`cannot reach the database (${describeDatabase(config)})`);
+  const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
+  if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
+}
+
+/** Runs `chat <agent>` on the configured database and model: stdin to the agent, its text to stdout. */
+async function runChat(args: readonly string[]): Promise<number> {
+  const config = loadConfig(process.env);
+  const model = configuredChatModel(config.model);
+  if (model === undefined) {
+    // Before the database is opened: nothing to do without a model.
+    process.stderr.write(noModelLine);
+    return 1;
+  }
+  const database = await openDatabase(config.database);
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.once('SIGINT', interrupt);
+  try {
+    await ensureMigrated(config, database);
+    const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
+    return await runChatCommand({
+      context,
+      model,
+      store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
+      memory: createPostgresMemoryStore({ db: database.db }),
+      argv: args,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: stop.signal,
+    });
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`data-machine: ${error.message}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', interrupt);
+    await database.close();
+  }
+}
+
 /** Runs an administration command on the configured database, which must be migrated. */
 async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>>, argv: readonly string[]): Promise<number> {
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database);
   let started: Promise<JobEngine> | undefined;
   try {
-    if (!(await database.ping())) throw new StartupError(`cannot reach the database (${describeDatabase(config)})`);
-    const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
-    if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
+    await ensureMigrated(config, database);
     const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
     // Only `flows run` and `jobs retry` need the engine: it starts on first use, runs no maintenance, and stops with the command.
     const engine = (): Promise<JobEngine> =>
@@ -229,8 +276,8 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
         await created.start();
         return created;
       })());
-    // Only `flows webhook rotate` needs the server key: resolved (on the embedded database, generated) on first use.
-    const secrets = async () => createSecretBox(await resolveSecretKey(config.secretKey), webhookSecretsPurpose);
+    // Only `flows webhook rotate` and `secrets set` need the server key: resolved (on the embedded database, generated) on first use.
+    const secrets = async (purpose: string) => createSecretBox(await resolveSecretKey(config.secretKey), purpose);
     process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
     return 0;
   } catch (error) {

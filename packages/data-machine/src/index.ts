@@ -62,6 +62,8 @@ export type { ChatSession, ChatSessionPage, ChatSessionStore, ChatTranscript } f
 
 // templates by reference
 export { installTemplate, templateInstallSchema } from './templates/template-install';
+export { listTemplates } from './templates/template-catalog';
+export type { TemplateSummary } from './templates/template-catalog';
 
 // the outbox and provisioning
 export { outboxEventSchemas, recordEvent } from './outbox/outbox';

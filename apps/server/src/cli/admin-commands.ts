@@ -28,6 +28,8 @@ import {
 import { scopeInTenant, type Acting } from '../http/authentication';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { approvalCommands } from './approval-commands';
+import { secretCommands } from './secret-commands';
+import { templateCommands } from './template-commands';
 import { automationCommands, inboundCommands } from './automation-commands';
 import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
 
@@ -203,7 +205,7 @@ const identityCommands: readonly AdminCommand[] = [
 ];
 
 /** Every administration command: identity, then automation (pipelines, flows, queues, jobs). */
-export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...inboundCommands, ...approvalCommands];
+export const adminCommands: readonly AdminCommand[] = [...identityCommands, ...automationCommands, ...inboundCommands, ...approvalCommands, ...secretCommands, ...templateCommands];
 
 /** The administration command `argv` names, if any (its words come first). */
 export function findAdminCommand(argv: readonly string[]): AdminCommand | undefined {
@@ -221,7 +223,8 @@ export async function runAdminCommand(
   argv: readonly string[],
   handlers: HandlerRegistry = createDefaultHandlers(context),
   engine: () => Promise<JobEngine> = noEngine,
-  secrets: () => Promise<SecretBox> = noSecrets,
+  secrets: (purpose: string) => Promise<SecretBox> = noSecrets,
+  stdin: () => Promise<string> = readStandardInput,
 ): Promise<string> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -238,10 +241,18 @@ export async function runAdminCommand(
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
   const acting = await actingAs(context, values);
   const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets });
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets, stdin });
   if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
   if (result.kind === 'done') return `${result.line}\n`;
   return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
+}
+
+async function readStandardInput(): Promise<string> {
+  // At a terminal, say what is awaited: the value is typed, not passed, and ends with Ctrl-D.
+  if (process.stdin.isTTY) process.stderr.write('data-machine: reading the value from stdin; end it with Ctrl-D\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function noSecrets(): Promise<SecretBox> {
@@ -252,8 +263,8 @@ function noEngine(): Promise<JobEngine> {
   return Promise.reject(new DataMachineError('engine.unavailable', 'This command runs without a job engine; nothing was started.'));
 }
 
-/** `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */
-async function actingAs(context: DataMachineContext, values: Values): Promise<Acting> {
+/** The acting principal of `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */
+export async function actingAs(context: DataMachineContext, values: Values): Promise<Acting> {
   const as = typeof values.as === 'string' ? values.as : undefined;
   const token = typeof values.token === 'string' ? values.token : undefined;
   if ((as === undefined) === (token === undefined)) throw new UsageError('act as someone: --as <email>, --as system, or --token <token>');

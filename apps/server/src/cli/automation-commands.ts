@@ -27,6 +27,7 @@ import {
   type Job,
   type QueueAddress,
   type Undo,
+  webhookSecretsPurpose,
 } from 'data-machine';
 import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandInput, type CommandResult, type Values } from './command';
 
@@ -281,7 +282,7 @@ export const inboundCommands: readonly AdminCommand[] = [
     options: {},
     positionals: 2,
     async run({ context, scope, positionals, secrets }) {
-      const { webhook, secret } = await rotateFlowWebhookSecret(context, await secrets(), await scope(), positionals[0] ?? '', positionals[1] ?? '');
+      const { webhook, secret } = await rotateFlowWebhookSecret(context, await secrets(webhookSecretsPurpose), await scope(), positionals[0] ?? '', positionals[1] ?? '');
       return done(`webhook secret (shown once): ${secret}\nPOST signed deliveries to /hooks/flows/${webhook.flowId}`, { ...webhook, secret });
     },
   },

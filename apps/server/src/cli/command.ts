@@ -34,8 +34,10 @@ export interface CommandInput {
   scope(): Promise<Scope>;
   /** The job engine runs are enqueued on, started on first use; `engine.unavailable` where the CLI has none. */
   engine(): Promise<JobEngine>;
-  /** Seals webhook secrets with the server's `SECRET_KEY`, resolved on first use. */
-  secrets(): Promise<SecretBox>;
+  /** A box sealing with the server's `SECRET_KEY` (resolved on first use) for `purpose`. */
+  secrets(purpose: string): Promise<SecretBox>;
+  /** All of standard input as text (what `secrets set` stores when no file is named). */
+  stdin(): Promise<string>;
 }
 
 /** One CLI command: the words that name it, its options and how many positionals it takes. */

@@ -7,13 +7,18 @@ import { HttpError } from '../../src/http/http-error';
  * (read at each call, so a suite may set it in `beforeAll`): `cli` resolves
  * to the output, `failure` to `usage: <message>` or the refusal's code.
  * `engine`, when given, is the job engine `flows run` and `jobs retry` use;
- * `secrets`, the box `flows webhook rotate` seals with.
+ * `secrets`, the box for a purpose that `flows webhook rotate` and `secrets set` seal with.
+ * Standard input is empty unless given to `cliWithInput`.
  */
-export function cliRunner(context: () => DataMachineContext, engine?: () => JobEngine, secrets?: () => SecretBox) {
-  async function cli(...argv: string[]): Promise<string> {
+export function cliRunner(context: () => DataMachineContext, engine?: () => JobEngine, secrets?: (purpose: string) => SecretBox) {
+  /** Runs a command whose standard input is `stdin`. */
+  async function cliWithInput(stdin: string, ...argv: string[]): Promise<string> {
     const command = findAdminCommand(argv);
     if (!command) throw new Error(`no command for ${argv.join(' ')}`);
-    return runAdminCommand(context(), command, argv, undefined, engine === undefined ? undefined : async () => engine(), secrets === undefined ? undefined : async () => secrets());
+    return runAdminCommand(context(), command, argv, undefined, engine === undefined ? undefined : async () => engine(), secrets === undefined ? undefined : async (purpose) => secrets(purpose), async () => stdin);
+  }
+  async function cli(...argv: string[]): Promise<string> {
+    return cliWithInput('', ...argv);
   }
   async function failure(...argv: string[]): Promise<string> {
     try {
@@ -25,5 +30,5 @@ export function cliRunner(context: () => DataMachineContext, engine?: () => JobE
     }
     throw new Error('expected the command to fail');
   }
-  return { cli, failure };
+  return { cli, cliWithInput, failure };
 }

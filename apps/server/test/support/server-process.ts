@@ -14,9 +14,10 @@ export interface Exited {
 }
 
 /** Runs the built CLI to its end with only `environment` (and PATH). */
-export function runCli(args: readonly string[], environment: Record<string, string>): Promise<Exited> {
+export function runCli(args: readonly string[], environment: Record<string, string>, stdin = ''): Promise<Exited> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [mainScript, ...args], { env: { PATH: process.env.PATH ?? '', ...environment } });
+    child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
