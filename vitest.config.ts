@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 /** One run over every workspace package, so the closing summary counts every test. */
 export default defineConfig({
   test: {
+    // Two test files at a time. Vitest's default on a 2-core machine is one (cores - 1), and most
+    // files wait on databases, child processes and sockets rather than compute: one at a time took
+    // 16 minutes of a CI run, two take about 6 (docs/decisions/2026-11-30-fast-test-databases.md).
+    maxWorkers: 2,
     // Makes the prepared PGlite data directory once per run, before any worker
     // starts: every PGlite test database loads it instead of running initdb.
     globalSetup: ['packages/testkit/src/database/global-setup.ts'],
