@@ -1,11 +1,12 @@
 import { DataMachineError } from '../errors';
-import type { Handler, HandlerContext, PublishResult } from '../handlers/handler';
+import type { PublishResult } from '../handlers/handler';
 import { handlerEffectsFor } from '../handlers/handler-effect';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
 import { declinedEffectKind, publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
 import type { Step, StepContext } from '../steps/step';
+import { stepHandlerContext } from '../steps/step-handler-context';
 
 /** Options of {@link createHandlerSteps}. */
 export interface HandlerStepsOptions {
@@ -36,7 +37,7 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
     async execute(_input, context) {
       const handler = handlers.get(handlerSlug(context));
       if (handler.kind !== 'fetch') throw wrongKind(context);
-      return { kind: 'items', items: await handler.fetch(context.handlerConfig, await handlerContext(context, http, handler, options.secrets)) };
+      return { kind: 'items', items: await handler.fetch(context.handlerConfig, await stepHandlerContext(context, { stepKey: context.step.key, handler, signal: context.signal, http, secrets: options.secrets })) };
     },
   };
   const publishStep = (type: 'publish' | 'upsert'): Step => ({
@@ -51,7 +52,7 @@ export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerSt
       if (recorded?.kind === declinedEffectKind) return { kind: 'output', output: { declined: true, reason: recorded.detail.reason ?? null } };
       if (recorded) return { kind: 'output', output: { ...recordedPublishResult(recorded.detail), created: false } satisfies PublishResult };
       const itemKey = type === 'upsert' ? context.engineData.item?.sourceKey : undefined;
-      const call = { ...(await handlerContext(context, http, handler, options.secrets)), effects: handlerEffectsFor(context.effects, context.step.key, handler.slug) };
+      const call = { ...(await stepHandlerContext(context, { stepKey: context.step.key, handler, signal: context.signal, http, secrets: options.secrets })), effects: handlerEffectsFor(context.effects, context.step.key, handler.slug) };
       const result = await handler.publish({ body: input.value, idempotencyKey: key, ...(itemKey === undefined ? {} : { itemKey }) }, context.handlerConfig, call);
       return { kind: 'output', output: result };
     },
@@ -66,10 +67,4 @@ function handlerSlug(context: StepContext): string {
 
 function wrongKind(context: StepContext): DataMachineError {
   return new DataMachineError('pipeline.invalid_steps', `Step "${context.step.key}" names no handler of the kind a ${context.step.type} step calls.`, { details: { step: context.step.key } });
-}
-
-async function handlerContext(context: StepContext, http: HandlerHttpClient, handler: Handler, secrets: HandlerSecrets | undefined): Promise<HandlerContext> {
-  const target = { tenantId: context.tenantId, agentId: context.agentId, flowId: context.flowId, stepKey: context.step.key };
-  const secret = await secrets?.forStep({ ...target, handler });
-  return { ...target, jobId: context.jobId, logger: context.logger, signal: context.signal, http, ...(secret === undefined ? {} : { secret }) };
 }

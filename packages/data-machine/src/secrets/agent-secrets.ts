@@ -5,7 +5,7 @@ import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
-import { inTenant } from '../scope/tenant-transaction';
+import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import type { SecretBox } from './secret-box';
 import { secretNameSchema } from './secret-name';
 
@@ -68,10 +68,20 @@ export async function deleteAgentSecret(context: DataMachineContext, scope: Scop
  * the engine handing a handler its credential: authorizes nothing, the job's
  * run was authorized.
  */
-export async function readAgentSecret(context: DataMachineContext, box: SecretBox, target: { readonly tenantId: string; readonly agentId: string; readonly name: string }): Promise<string | undefined> {
-  const row = await inTenant(context, target.tenantId, null, (trx) =>
-    trx.selectFrom('dm_agent_secrets').select('sealed').where('agent_id', '=', target.agentId).where('name', '=', target.name).executeTakeFirst(),
-  );
+export function readAgentSecret(context: DataMachineContext, box: SecretBox, target: AgentSecretTarget): Promise<string | undefined> {
+  return inTenant(context, target.tenantId, null, (trx) => openAgentSecret(trx, box, target));
+}
+
+/** Which secret of which agent: its tenant, agent and name. */
+export interface AgentSecretTarget {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly name: string;
+}
+
+/** {@link readAgentSecret} in the caller's tenant transaction (the engine reads the flow's choice of secret in the same one). */
+export async function openAgentSecret(trx: TenantTransaction, box: SecretBox, target: AgentSecretTarget): Promise<string | undefined> {
+  const row = await trx.selectFrom('dm_agent_secrets').select('sealed').where('agent_id', '=', target.agentId).where('name', '=', target.name).executeTakeFirst();
   return row === undefined ? undefined : box.open(row.sealed, bindingOf(target.tenantId, target.agentId, target.name));
 }
 

@@ -1,7 +1,7 @@
 import type { DataMachineContext } from '../context';
 import type { Handler } from '../handlers/handler';
 import { inTenant } from '../scope/tenant-transaction';
-import { readAgentSecret } from './agent-secrets';
+import { openAgentSecret } from './agent-secrets';
 import type { SecretBox } from './secret-box';
 
 /** The purpose handler secrets are sealed for (`createSecretBox(key, handlerSecretsPurpose)`): one key, one use. */
@@ -26,10 +26,13 @@ export function createHandlerSecrets(context: DataMachineContext, box: SecretBox
   return {
     async forStep({ tenantId, agentId, flowId, stepKey, handler }) {
       if (handler.secretName === undefined) return undefined;
-      const flow = await inTenant(context, tenantId, null, (trx) => trx.selectFrom('dm_flows').select('step_config').where('id', '=', flowId).executeTakeFirst());
-      const named = (flow?.step_config as Record<string, { secret?: unknown }> | undefined)?.[stepKey]?.secret;
-      const name = typeof named === 'string' ? named : handler.secretName;
-      return readAgentSecret(context, box, { tenantId, agentId, name });
+      const secretName = handler.secretName;
+      // One transaction: the flow step's choice of secret, then the secret.
+      return inTenant(context, tenantId, null, async (trx) => {
+        const flow = await trx.selectFrom('dm_flows').select('step_config').where('id', '=', flowId).executeTakeFirst();
+        const named = (flow?.step_config as Record<string, { secret?: unknown }> | undefined)?.[stepKey]?.secret;
+        return openAgentSecret(trx, box, { tenantId, agentId, name: typeof named === 'string' ? named : secretName });
+      });
     },
   };
 }

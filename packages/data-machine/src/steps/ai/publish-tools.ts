@@ -8,6 +8,7 @@ import { handlerEffectsFor } from '../../handlers/handler-effect';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
 import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
 import type { HandlerSecrets } from '../../secrets/handler-secrets';
+import { stepHandlerContext } from '../step-handler-context';
 import type { PipelineStep, StepContext } from '../step';
 import type { AiStepWorld } from './ai-step-world';
 
@@ -112,7 +113,10 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
       // A second call (or a retried one) gets the first publish back; the handler is not asked again.
       const result = recorded
         ? { ...recordedPublishResult(recorded.detail), created: false }
-        : await publishOnce(handler, body, config, key, await handlerContext(step, publishStep.key, call.signal, options, handler));
+        : await publishOnce(handler, body, config, key, {
+            ...(await stepHandlerContext(step, { stepKey: publishStep.key, handler, signal: call.signal, http: options.http, secrets: options.secrets })),
+            effects: handlerEffectsFor(step.effects, publishStep.key, handler.slug),
+          });
       published.set(publishStep.key, result);
       return result;
     },
@@ -125,23 +129,6 @@ function publishTool(options: PublishToolsOptions, publishStep: PipelineStep & {
     await step.effects.record({ key: idempotencyKey, kind: 'publish', detail: { step: publishStep.key, handler: target.slug, ...result } });
     return result;
   }
-}
-
-async function handlerContext(step: StepContext, stepKey: string, signal: AbortSignal, options: PublishToolsOptions, handler: PublishHandler): Promise<HandlerContext> {
-  const { http, secrets } = options;
-  const secret = await secrets?.forStep({ tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, stepKey, handler });
-  return {
-    tenantId: step.tenantId,
-    agentId: step.agentId,
-    flowId: step.flowId,
-    jobId: step.jobId,
-    stepKey,
-    logger: step.logger,
-    signal,
-    ...(http === undefined ? {} : { http }),
-    ...(secret === undefined ? {} : { secret }),
-    effects: handlerEffectsFor(step.effects, stepKey, handler.slug),
-  };
 }
 
 const recordedResultSchema = z.object({ id: z.string(), created: z.boolean(), url: z.string().optional() });
