@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // One browser session against one built server (`start` on a temporary PGlite), as README command 1 runs it.
 // Starting Chromium and the server takes seconds: the process tests of apps/server allow the same.
 const deadline = 90_000;
+// Three starts of the embedded database (migrate, the viewer's creation, the server): on a machine shared by busy builds, over a minute.
+const setupDeadline = 240_000;
 const chromiumPath = process.env.DM_CHROMIUM ?? '/usr/bin/chromium';
 const serverMain = path.resolve(import.meta.dirname, '../../server/dist/main.js');
 const consoleIndex = path.resolve(import.meta.dirname, '../dist/index.html');
@@ -91,6 +93,8 @@ describe('the web console in a browser', () => {
   let profileDir: string;
   let environment: Record<string, string>;
   let viewerId: string;
+  /** Chromium starts while the database is prepared. */
+  let launching: Promise<BrowserContext> | undefined;
 
   beforeAll(async () => {
     if (!existsSync(serverMain) || !existsSync(consoleIndex)) throw new Error('build the server and the console first (pnpm -r run build)');
@@ -101,16 +105,17 @@ describe('the web console in a browser', () => {
     model = await startModelServer({ handler: scriptedModel });
     const port = await freePort();
     environment = { DM_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', OPENAI_BASE_URL: model.baseURL, OPENAI_API_KEY: 'test-key' };
+    launching = chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, headless: true, args: chromiumFlags, viewport: { width: 1280, height: 800 } });
     // The viewer exists before the first start (the embedded database has one process at a time); the owner lets them in later, over the API.
     await cli(environment, 'migrate');
     viewerId = (JSON.parse(await cli(environment, 'users', 'create', '--email', 'viewer@e2e.test', '--name', 'Vera Viewer', '--as', 'system', '--json')) as { id: string }).id;
     server = await startServer(environment);
-    browser = await chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, headless: true, args: chromiumFlags, viewport: { width: 1280, height: 800 } });
+    browser = await launching;
     page = browser.pages()[0] ?? (await browser.newPage());
-  }, deadline);
+  }, setupDeadline);
 
   afterAll(async () => {
-    await browser?.close();
+    await (await launching?.catch(() => undefined))?.close();
     if (server && server.child.exitCode === null) {
       const closed = new Promise((resolve) => server?.child.once('close', resolve));
       server.child.kill('SIGTERM');
@@ -136,16 +141,20 @@ describe('the web console in a browser', () => {
     return text === '' ? undefined : (JSON.parse(text) as unknown);
   }
 
-  /** Runs a flow of the publisher and resolves once its publish call waits for a decision. */
+  /** Runs a flow of the publisher and resolves once its publish call waits for a decision (or fails with what the job did instead). */
   async function runAndAwaitApproval(flow: string): Promise<{ id: string; jobId: string }> {
     const before = new Set(((await owner('GET', '/approvals?status=pending')) as { approvals: { id: string }[] }).approvals.map((approval) => approval.id));
-    await owner('POST', `/agents/publisher/flows/${flow}/run`, {});
-    for (;;) {
+    const job = (await owner('POST', `/agents/publisher/flows/${flow}/run`, {})) as { id: string };
+    for (let poll = 0; poll < 150; poll += 1) {
       const { approvals } = (await owner('GET', '/approvals?status=pending')) as { approvals: { id: string; jobId: string }[] };
       const created = approvals.find((approval) => !before.has(approval.id));
       if (created) return created;
+      const { status } = (await owner('GET', `/agents/publisher/jobs/${job.id}`)) as { status: string };
+      if (['completed', 'completed_no_items', 'failed', 'cancelled', 'skipped'].includes(status)) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    const seen = { job: await owner('GET', `/agents/publisher/jobs/${job.id}`), children: await owner('GET', `/agents/publisher/jobs/${job.id}/children`), logs: await owner('GET', `/agents/publisher/jobs/${job.id}/logs`) };
+    throw new Error(`the run of ${flow} asked for no approval:\n${JSON.stringify(seen, null, 2)}`);
   }
 
   /**
@@ -257,21 +266,30 @@ describe('the web console in a browser', () => {
         { key: 'store', type: 'publish', handler: 'records', config: { collection: 'notes' } },
       ],
     });
-    await owner('POST', '/agents/publisher/flows', { pipeline: 'announce', slug: 'launch', name: 'Launch', stepConfig: { fetch: { handlerConfig: { items: [{ id: 'launch', title: 'Launch' }] } } } });
-
-    // Two runs: the owner approves the first here; the second stays pending for the viewer's visit.
+    // Two flows (an item is published once per flow): the owner approves the first's action here; the second's stays pending for the viewer's visit.
+    for (const slug of ['launch', 'recap']) {
+      await owner('POST', '/agents/publisher/flows', { pipeline: 'announce', slug, name: slug, stepConfig: { fetch: { handlerConfig: { items: [{ id: slug, title: `The ${slug}` }] } } } });
+    }
     const first = await runAndAwaitApproval('launch');
-    await runAndAwaitApproval('launch');
+    await runAndAwaitApproval('recap');
 
     // The job's page, watched for layout shifts while its status goes live from waiting to completed.
     await page.goto(`${origin()}/#/agents/publisher/jobs/${first.jobId}`);
     await page.locator('.facts .badge-waiting').waitFor();
+    await page.getByText('No children.').waitFor();
+    await page.getByText('waiting for a signal').waitFor();
     await page.evaluate(() => {
       const shifts: { value: number; sources: string[] }[] = [];
       (window as unknown as { layoutShifts: typeof shifts }).layoutShifts = shifts;
       new PerformanceObserver((list) => {
-        for (const entry of list.getEntries() as unknown as { value: number; hadRecentInput: boolean; sources?: { node?: Node | null }[] }[]) {
-          if (!entry.hadRecentInput) shifts.push({ value: entry.value, sources: (entry.sources ?? []).map((source) => (source.node instanceof Element ? source.node.outerHTML.slice(0, 120) : String(source.node?.nodeName))) });
+        type Source = { node?: Node | null; previousRect: DOMRectReadOnly; currentRect: DOMRectReadOnly };
+        const describe = ({ node, previousRect, currentRect }: Source) => {
+          const element = node instanceof Element ? node : node?.parentElement;
+          const where = `${JSON.stringify([previousRect.x, previousRect.y, previousRect.width, previousRect.height])} -> ${JSON.stringify([currentRect.x, currentRect.y, currentRect.width, currentRect.height])}`;
+          return `${node instanceof Element ? '' : `text "${node?.textContent ?? ''}" in `}${element?.outerHTML.slice(0, 120) ?? '?'} ${where}`;
+        };
+        for (const entry of list.getEntries() as unknown as { value: number; hadRecentInput: boolean; sources?: Source[] }[]) {
+          if (!entry.hadRecentInput) shifts.push({ value: entry.value, sources: (entry.sources ?? []).map(describe) });
         }
       }).observe({ type: 'layout-shift' });
     });
@@ -285,7 +303,8 @@ describe('the web console in a browser', () => {
       await card.getByText('publish_store').waitFor();
       await inbox.screenshot({ path: path.join(outputDir, '12-approvals.png'), fullPage: true });
       await card.getByRole('button', { name: 'Accept' }).click();
-      await inbox.getByRole('row').filter({ hasText: 'accepted' }).first().waitFor();
+      // Decided, it leaves the pending list.
+      await card.waitFor({ state: 'detached' });
     } finally {
       await inbox.close();
     }
@@ -326,6 +345,8 @@ describe('the web console in a browser', () => {
 
     // The first Tab offers the skip link; following it puts the keyboard in the page's content.
     await page.goto(`${origin()}/#/agents`);
+    // A fresh load, so the keyboard starts from the top of the page.
+    await page.reload();
     await page.getByRole('heading', { name: 'Agents' }).waitFor();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
@@ -360,20 +381,23 @@ describe('the web console in a browser', () => {
     const action = pending.approvals[0] as { id: string; jobId: string };
     const refusal = 'Your role on this agent is viewer; only an operator or above may do this.';
 
+    // A viewer may not read jobs: the job's page says so with the code, and offers nothing to do.
     await page.goto(`${origin()}/#/agents/publisher/jobs/${action.jobId}`);
-    await page.locator('.facts .badge-waiting').waitFor();
-    await page.getByText(refusal).waitFor();
-    for (const name of ['Retry', 'Cancel', 'Undo']) {
-      const button = page.getByRole('button', { name });
-      expect(await button.isDisabled(), `${name} is disabled`).toBe(true);
-      expect(await button.getAttribute('title')).toBe(refusal);
-    }
+    const notPermitted = page.getByRole('alert').filter({ hasText: 'Not permitted' }).first();
+    await notPermitted.waitFor();
+    expect(await notPermitted.textContent()).toContain('access.denied');
+    for (const name of ['Retry', 'Cancel', 'Undo']) expect(await page.getByRole('button', { name }).count(), `${name} is offered`).toBe(0);
     await shot('14-viewer-job');
 
+    // The approvals inbox shows the pending action, its decisions disabled with the reason.
     await page.goto(`${origin()}/#/approvals`);
     const card = page.getByRole('article').filter({ has: page.getByRole('link', { name: action.jobId }) });
     await card.getByText(refusal).waitFor();
-    for (const name of ['Accept', 'Reject']) expect(await card.getByRole('button', { name }).isDisabled(), `${name} is disabled`).toBe(true);
+    for (const name of ['Accept', 'Reject']) {
+      const button = card.getByRole('button', { name });
+      expect(await button.isDisabled(), `${name} is disabled`).toBe(true);
+      expect(await button.getAttribute('title')).toBe(refusal);
+    }
     await shot('15-viewer-approvals');
 
     // The buttons only follow the server: a request sent anyway, with the session's cookie and CSRF token, is refused.

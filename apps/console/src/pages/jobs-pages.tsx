@@ -109,11 +109,13 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
       </Section>
       <Section title="Children">
         <ErrorNotice error={children.error} />
+        {children.isPending && <p>Loading…</p>}
         {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
         {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
       </Section>
       <Section title="Logs">
         <ErrorNotice error={logs.error} />
+        {logs.isPending && <p>Loading…</p>}
         {logs.data && logs.data.lines.length === 0 && <p>No log lines.</p>}
         {logs.data && logs.data.lines.length > 0 && (
           <ol className="logs">
