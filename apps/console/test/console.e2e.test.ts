@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startModelServer, textReply, toolCallReply, type ChatCompletionRequest, type ModelReply, type ModelServer } from '@data-machine/testkit';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // One browser session against one built server (`start` on a temporary PGlite), as README command 1 runs it.
@@ -353,6 +353,23 @@ describe('the web console in a browser', () => {
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main-content');
     expect(page.url()).toContain('#/agents');
+
+  });
+
+  it('says the connection is lost while the server cannot be reached, and recovers by itself when it can', { timeout: deadline }, async () => {
+    await page.goto(`${origin()}/#/agents`);
+    await page.getByRole('cell', { name: 'helper', exact: true }).waitFor();
+    // Every request to the server fails as a dropped connection would; the page already loaded stays.
+    const api = (url: URL) => url.pathname.startsWith('/agents');
+    const refuse = (route: Route) => route.abort('connectionrefused');
+    await page.route(api, refuse);
+    await page.goto(`${origin()}/#/agents/helper/flows`);
+    const banner = page.getByRole('status').filter({ hasText: 'Connection lost, retrying' });
+    await banner.waitFor();
+    await shot('16-connection-lost');
+    await page.unroute(api, refuse);
+    await banner.waitFor({ state: 'detached' });
+    await page.getByRole('row').filter({ hasText: 'main' }).waitFor();
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Data Machine' }).waitFor();
