@@ -1,4 +1,5 @@
 /** @vitest-environment jsdom */
+import { QueryClient } from '@tanstack/react-query';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api/api-error';
@@ -28,10 +29,12 @@ function flakyServer() {
 }
 
 const banner = () => screen.getByRole('status');
+/** Waits for an assertion with room for a busy machine (the default second is short for several refetches). */
+const eventually = (assertion: () => void) => waitFor(assertion, { timeout: 10_000 });
 /** The agents page has shown the agent (the first render of a test file is slow on a busy machine). */
 const agentShown = () => screen.findByRole('link', { name: 'Writer' }, { timeout: 10_000 });
 
-describe('the connection banner', () => {
+describe('the connection banner', { timeout: 30_000 }, () => {
   beforeEach(() => {
     window.location.hash = '#/agents';
   });
@@ -42,21 +45,22 @@ describe('the connection banner', () => {
 
   it('says the connection is lost while the server cannot be reached, keeps the page, and clears once it answers again', async () => {
     const server = flakyServer();
-    const queryClient = createQueryClient();
+    // No retries of its own: only the banner's can bring the page back.
+    const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });
     render(<App queryClient={queryClient} reconnectEveryMs={20} />);
     await agentShown();
     expect(banner().textContent).toBe('');
 
     server.down = 'refused';
     void queryClient.refetchQueries({ type: 'active' });
-    await waitFor(() => expect(banner().textContent).toContain('Connection lost, retrying'));
+    await eventually(() => expect(banner().textContent).toContain('Connection lost, retrying'));
     // The page already shown stays: a failed refetch does not blank it.
     expect(screen.getByRole('link', { name: 'Writer' })).toBeTruthy();
 
     const before = server.requests;
     server.down = 'no';
     // Recovered by the banner's own retries, without anyone acting.
-    await waitFor(() => expect(banner().textContent).toBe(''));
+    await eventually(() => expect(banner().textContent).toBe(''));
     expect(server.requests).toBeGreaterThan(before);
   });
 
@@ -67,17 +71,17 @@ describe('the connection banner', () => {
     await agentShown();
     server.down = 'bad-gateway';
     void queryClient.refetchQueries({ type: 'active' });
-    await waitFor(() => expect(banner().textContent).toContain('Connection lost, retrying'));
+    await eventually(() => expect(banner().textContent).toContain('Connection lost, retrying'));
     server.down = 'no';
     fireEvent.click(screen.getByRole('button', { name: 'Retry now' }));
-    await waitFor(() => expect(banner().textContent).toBe(''));
+    await eventually(() => expect(banner().textContent).toBe(''));
   });
 
   it('shows a first failure in plain words with its code, never a blank page, and recovers from it', async () => {
     const server = flakyServer();
     server.down = 'refused';
     render(<App queryClient={createQueryClient()} reconnectEveryMs={20} />);
-    const alert = await screen.findByRole('alert');
+    const alert = await screen.findByRole('alert', {}, { timeout: 10_000 });
     expect(alert.textContent).toContain('Connection lost');
     expect(alert.textContent).toContain('network.unreachable');
     server.down = 'no';
