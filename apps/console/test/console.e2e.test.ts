@@ -382,6 +382,14 @@ describe('the web console in a browser', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toContain('login_link.used');
     await shot('7-link-used');
+
+    // The sign-in page too: labelled, reachable by Tab, and fits a phone.
+    expect(await page.evaluate(unnamedControls)).toEqual([]);
+    expect(await tabThrough()).toEqual({ missed: [], withoutFocusStyle: [] });
+    await page.setViewportSize({ width: 375, height: 800 });
+    expect(await page.evaluate(() => document.scrollingElement?.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: path.join(outputDir, 'page-sign-in-375.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   it('signs a viewer in, who is offered no action on a job or an approval, and whose forced requests are refused with a code', { timeout: deadline }, async () => {
