@@ -49,7 +49,10 @@ export interface AppProps {
 export function App({ queryClient = createQueryClient(), reconnectEveryMs }: AppProps) {
   return (
     <QueryClientProvider client={queryClient}>
-      <Console />
+      {/* The pages have their own boundary (cleared by a change of route); this one catches the shell and the sign-in page. */}
+      <PageErrorBoundary resetKey="console">
+        <Console />
+      </PageErrorBoundary>
       <ConnectionBanner {...(reconnectEveryMs === undefined ? {} : { retryEveryMs: reconnectEveryMs })} />
     </QueryClientProvider>
   );
