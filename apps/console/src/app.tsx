@@ -3,6 +3,8 @@ import { useMemo, useRef, useState } from 'react';
 import { ApiError } from './api/api-error';
 import { createApiClient, unwrap, type ApiClient } from './api/client';
 import { Chat } from './chat/chat-view';
+import { ConnectionBanner } from './components/connection-banner';
+import { PageErrorBoundary } from './components/error-boundary';
 import { Button, ErrorNotice, Section } from './components/ui';
 import { AgentPage } from './pages/agent-page';
 import { AgentsPage } from './pages/agents-page';
@@ -34,12 +36,43 @@ export function createQueryClient(): QueryClient {
   return client;
 }
 
-/** The console: the sign-in page until a session exists, then the pages. */
-export function App({ queryClient = createQueryClient() }: { readonly queryClient?: QueryClient }) {
+/** What the console can be given: its query client, and how often a lost connection is retried (tests shorten it). */
+export interface AppProps {
+  readonly queryClient?: QueryClient;
+  readonly reconnectEveryMs?: number;
+}
+
+/**
+ * The console: the sign-in page until a session exists, then the pages; a
+ * banner says when the server cannot be reached, and recovers with it.
+ */
+export function App({ queryClient = createQueryClient(), reconnectEveryMs }: AppProps) {
   return (
     <QueryClientProvider client={queryClient}>
-      <Console />
+      {/* The pages have their own boundary (cleared by a change of route); this one catches the shell and the sign-in page. */}
+      <PageErrorBoundary resetKey="console">
+        <Console />
+      </PageErrorBoundary>
+      <ConnectionBanner {...(reconnectEveryMs === undefined ? {} : { retryEveryMs: reconnectEveryMs })} />
     </QueryClientProvider>
+  );
+}
+
+const mainId = 'main-content';
+
+/** Moves the keyboard focus to the page's content, past the navigation (the address stays: it holds the route). */
+function SkipLink() {
+  return (
+    <a
+      className="skip-link"
+      href={`#${mainId}`}
+      onClick={(event) => {
+        event.preventDefault();
+        document.getElementById(mainId)?.focus();
+      }}
+    >
+      Skip to content
+    </a>
   );
 }
 
@@ -69,7 +102,14 @@ function Console() {
     );
   }
   if (me.isPending) return <p className="loading">Loading…</p>;
-  if (me.error) return <ErrorNotice error={me.error} />;
+  // A failed refetch keeps the pages (the banner tells of a lost connection); only a first failure replaces them.
+  if (me.data === undefined) {
+    return (
+      <main className="content">
+        <ErrorNotice error={me.error} />
+      </main>
+    );
+  }
 
   const tenants = me.data.tenants;
   const chooseTenant = async (slug: string) => {
@@ -84,11 +124,19 @@ function Console() {
   chosen.current = current;
   return (
     <div className="layout">
+      <SkipLink />
       <header className="top">
         <a className="brand" href={href({ page: 'agents' })}>
           Data Machine
         </a>
-        <a href={href({ page: 'approvals' })}>Approvals</a>
+        <nav aria-label="Main" className="top-nav">
+          <a href={href({ page: 'agents' })} aria-current={route.page === 'agents' ? 'page' : undefined}>
+            Agents
+          </a>
+          <a href={href({ page: 'approvals' })} aria-current={route.page === 'approvals' ? 'page' : undefined}>
+            Approvals
+          </a>
+        </nav>
         {tenants.length > 1 && (
           <label>
             Tenant{' '}
@@ -104,8 +152,10 @@ function Console() {
         <span className="who">{me.data.user.displayName}</span>
         <Button onClick={() => signOut.mutate()}>Sign out</Button>
       </header>
-      <main className="content">
-        <Page client={client} route={route} tenant={current} />
+      <main className="content" id={mainId} tabIndex={-1}>
+        <PageErrorBoundary resetKey={JSON.stringify(route)}>
+          <Page client={client} route={route} tenant={current} />
+        </PageErrorBoundary>
       </main>
     </div>
   );

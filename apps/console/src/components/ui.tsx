@@ -60,7 +60,15 @@ export function Section({ title, actions, children }: { readonly title: string; 
   );
 }
 
-/** A status as a small coloured label. */
+/**
+ * A status as a small coloured label. Every badge is as wide as the longest
+ * status (styles.css), and a new status is a new label rather than the old one
+ * rewritten, so a live change moves nothing on the page, not even its own text.
+ */
 export function StatusBadge({ status }: { readonly status: string }) {
-  return <span className={`badge badge-${status}`}>{status.replace(/_/g, ' ')}</span>;
+  return (
+    <span key={status} className={`badge badge-${status}`}>
+      {status.replace(/_/g, ' ')}
+    </span>
+  );
 }

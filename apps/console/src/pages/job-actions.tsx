@@ -76,19 +76,22 @@ export function JobActions({ client, agent, job, status }: { readonly client: Ap
           );
         })}
       </div>
-      {refusal !== undefined ? (
-        <p id="job-action-role" className="hint">
-          {refusal}
-        </p>
-      ) : (
-        actions
-          .filter(({ rule }) => rule.reason !== undefined)
-          .map(({ name, rule }) => (
-            <p key={name} id={`job-action-${name}`} className="hint">
-              {name}: {rule.reason}
-            </p>
-          ))
-      )}
+      {/* Room for two reasons, the most a live job shows, so a change of status moves nothing below. */}
+      <div className="job-action-hints">
+        {refusal !== undefined ? (
+          <p id="job-action-role" className="hint">
+            {refusal}
+          </p>
+        ) : (
+          actions
+            .filter(({ rule }) => rule.reason !== undefined)
+            .map(({ name, rule }) => (
+              <p key={name} id={`job-action-${name}`} className="hint">
+                {name}: {rule.reason}
+              </p>
+            ))
+        )}
+      </div>
       {actions.map(({ name, mutation }) => (
         <ErrorNotice key={name} error={mutation.error} />
       ))}

@@ -68,7 +68,7 @@ function JobTable({ agent, jobs }: { readonly agent: string; readonly jobs: read
   );
 }
 
-/** One job: its status and error, its log lines and its children (a fan-out's items). */
+/** One job: its status and error, its children (a fan-out's items) and its log lines, last: they grow while the job runs, and nothing below them moves. */
 export function JobPage({ client, agent, job }: { readonly client: ApiClient; readonly agent: string; readonly job: string }) {
   const path = { agent, job };
   const found = useQuery({
@@ -107,8 +107,15 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         )}
         {found.data && <JobActions client={client} agent={agent} job={job} status={found.data.status} />}
       </Section>
+      <Section title="Children">
+        <ErrorNotice error={children.error} />
+        {children.isPending && <p>Loading…</p>}
+        {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
+        {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
+      </Section>
       <Section title="Logs">
         <ErrorNotice error={logs.error} />
+        {logs.isPending && <p>Loading…</p>}
         {logs.data && logs.data.lines.length === 0 && <p>No log lines.</p>}
         {logs.data && logs.data.lines.length > 0 && (
           <ol className="logs">
@@ -119,11 +126,6 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
             ))}
           </ol>
         )}
-      </Section>
-      <Section title="Children">
-        <ErrorNotice error={children.error} />
-        {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
-        {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
       </Section>
     </>
   );

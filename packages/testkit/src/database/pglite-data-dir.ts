@@ -84,7 +84,7 @@ export async function preparedPgliteDataDir(): Promise<Blob> {
   return loadDataDir(await preparePgliteDataDir());
 }
 
-const loaded = new Map<string, Promise<Uint8Array>>();
+const loaded = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
 
 /** A dumped data directory's bytes, read once per process per file, for `PGlite.create({ loadDataDir })`. */
 export function loadDataDir(file: string): Promise<Blob> {
