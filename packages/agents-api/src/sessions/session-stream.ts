@@ -65,6 +65,13 @@ export interface SessionStreams {
    * before any event, so a server can still answer with an error status.
    * Without an idempotency key the first model call starts at once, beside
    * the store's one-statement set-up (nothing is written unless it succeeds).
+   * Without a key and without `session.id`, the runner draws the id and
+   * `start` resolves without waiting for the set-up: the first events may come
+   * before the store has answered, and a set-up the store then fails (a fresh
+   * id can only fail with the store) ends the stream with the store's error,
+   * nothing stored and no tool run; `session` is the requested session until
+   * the store's answer replaces it. What the store would refuse of the request
+   * itself still rejects `start`.
    * With one (`session.id` required), a retry of a start whose run ended
    * streams that run's messages and result again: no model call, nothing stored.
    */
