@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { testPrincipal } from '../../test/support/principals';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import type { ConversationEvent } from '../runner/conversation-runner';
@@ -192,6 +193,8 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     await stream.cancel();
     expect((await stream.result).result).toMatchObject({ status: 'cancelled', messages: [] });
     expect(await types(who, stream.session.id)).toEqual(['user:text']);
+    // A start without a session id resolves at once, so the cancel may come before the call was sent: its reply may still be queued.
+    server.reset();
     server.enqueue(textReply('Hello.'));
     const resumed = await sessions.stream.resume({ owner: who, sessionId: stream.session.id, principal, instructions });
     await consume(resumed);
@@ -242,6 +245,69 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(lookups).toBe(0);
     expect(await store.loadMessages(stranger, sessionId)).toEqual([]);
     expect(await store.acquireLock(stranger, sessionId, 1000)).toMatchObject({ acquired: true });
+  });
+
+  it('sends the first deltas of a start without a session id before the store has set the session up, then stores the run as usual', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello there.'));
+    let openNow!: () => void;
+    const held = new Promise<void>((resolve) => (openNow = resolve));
+    const slowToOpen: TranscriptStore = {
+      ...store,
+      openSession: async (as, request) => {
+        await held;
+        return store.openSession(as, request);
+      },
+    };
+    const early = createSessionRunner({ store: slowToOpen, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const stream = await early.stream.start({ owner: who, session: { agentSlug: 'weather', title: 'Early' }, input: [userSays('Hi')], principal, instructions });
+    expect(stream.session).toMatchObject({ agentSlug: 'weather', title: 'Early', userId: who.userId, tenantId: who.tenantId, lastSeq: 1 });
+    const seen: SessionStreamEvent[] = [];
+    for await (const entry of stream) {
+      seen.push(entry);
+      // The open is still held here: the delta came before it.
+      if (entry.event.type === 'text_delta') openNow();
+    }
+    expect(seen.map(({ event }) => event.type)).toContain('text_delta');
+    expect(seen.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'completed' } });
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:text']);
+    expect((await stream.result).session).toMatchObject({ id: stream.session.id, lastSeq: 2 });
+  });
+
+  it('ends the stream of a start without a session id with the store\'s error when its set-up fails after the first deltas: nothing stored, no tool run', async () => {
+    const who = owner();
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }));
+    let failNow!: () => void;
+    const held = new Promise<void>((resolve) => (failNow = resolve));
+    const failing: TranscriptStore = {
+      ...store,
+      openSession: async () => {
+        await held;
+        throw new AgentsApiError('transcript.store_failed', 'The database went away.');
+      },
+    };
+    const early = createSessionRunner({ store: failing, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const stream = await early.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    const seen: ConversationEvent['type'][] = [];
+    const reading = (async () => {
+      for await (const { event } of stream) {
+        seen.push(event.type);
+        if (event.type === 'tool_call_delta') failNow();
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ code: 'transcript.store_failed' });
+    await expect(stream.result).rejects.toMatchObject({ code: 'transcript.store_failed' });
+    expect(seen).toContain('tool_call_delta');
+    expect(seen).not.toContain('tool_result');
+    expect(lookups).toBe(0);
+    expect(await store.getSession(who, stream.session.id)).toBeUndefined();
+  });
+
+  it('refuses, before any event, a start without a session id whose request the store would refuse', async () => {
+    const who = owner();
+    const starting = sessions.stream.start({ owner: who, session: { agentSlug: 'weather', title: 'x'.repeat(501) }, input: [userSays('Hi')], principal, instructions });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect(server.completionRequests()).toEqual([]);
   });
 
   it("replays a keyed start's ended run to its retry: the same messages and result, no model call, nothing stored twice", async () => {

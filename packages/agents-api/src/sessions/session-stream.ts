@@ -4,6 +4,8 @@ import type { ConversationEvent, ConversationRequest, ConversationResult, Conver
 import { EventChannel } from '../runner/event-channel';
 import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
+import { checkStorable } from '../transcripts/internal/storable-input';
+import { defaultSessionId, parseOpenedSession } from '../transcripts/internal/transcript-store-rules';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
 import { endRunWithAnswer, holdingLastAnswer, type LastWrite } from './session-last-write';
 import { exhaustedResult } from './session-run-record';
@@ -63,6 +65,13 @@ export interface SessionStreams {
    * before any event, so a server can still answer with an error status.
    * Without an idempotency key the first model call starts at once, beside
    * the store's one-statement set-up (nothing is written unless it succeeds).
+   * Without a key and without `session.id`, the runner draws the id and
+   * `start` resolves without waiting for the set-up: the first events may come
+   * before the store has answered, and a set-up the store then fails (a fresh
+   * id can only fail with the store) ends the stream with the store's error,
+   * nothing stored and no tool run; `session` is the requested session until
+   * the store's answer replaces it. What the store would refuse of the request
+   * itself still rejects `start`.
    * With one (`session.id` required), a retry of a start whose run ended
    * streams that run's messages and result again: no model call, nothing stored.
    */
@@ -97,6 +106,14 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
    * docs/decisions/2026-11-30-durable-streaming.md, "Cost".
    */
   async function startEarly(owner: SessionOwner, newSession: NewSession, input: readonly AgentMessage[], fields: RunFields, runOptions: RunOptions): Promise<SessionStream> {
+    // A fresh id cannot be taken, so only a store failure can refuse the open: the stream
+    // need not wait for it (see "Events before the open" in the decision note).
+    const early = newSession.id === undefined;
+    const requested: NewSession = early ? { ...newSession, id: defaultSessionId() } : newSession;
+    const openRequest = { session: requested, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' } as const;
+    // What the store would refuse of the request is refused here, before any event (the
+    // input's schema was checked by \`start\`; what a store can keep is checked here).
+    if (early) parseOpenedSession(requested, checkStorable(input, 'messages'));
     let grant!: (lease: SessionLease) => void;
     let refuse!: (error: unknown) => void;
     const fenced = new Promise<TranscriptPersister>((resolve, reject) => {
@@ -106,22 +123,34 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // Only a run that got as far as a write waits on it; an unread refusal must not go unhandled.
     fenced.catch(() => undefined);
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
-    // The statement goes out first: the model request's set-up is CPU work it need not wait behind.
-    const opened = storeCall(() => store.openSession(owner, { session: newSession, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' }));
-    opened.catch(() => undefined);
+    // What waits goes first: the model call when events need not wait for the open (then only
+    // the run's first write waits for it), else the open, whose round trip `start` waits on.
+    let opened!: Promise<SessionOpening>;
+    const open = () => {
+      opened = storeCall(() => store.openSession(owner, openRequest));
+      opened.catch(() => undefined);
+    };
+    if (!early) open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
-    let opening: SessionOpening;
-    try {
-      opening = await opened;
-      if (!opening.opened) throw sessionLocked(newSession.id ?? '(new)', opening.expiresAt);
-    } catch (error) {
+    if (early) open();
+    const setUp = opened.then(
+      (opening): RunSetUp => {
+        if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
+        const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
+        grant(held.lease);
+        return { session: opening.session, run: opening.run.run, held };
+      },
+      (error: unknown) => {
+        throw error;
+      },
+    );
+    setUp.catch((error: unknown) => {
       refuse(error);
-      launched.abandon();
-      throw error;
-    }
-    const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
-    grant(held.lease);
-    return openStream(owner, opening.session, opening.run.run, launched, held);
+      if (!early) launched.abandon();
+    });
+    if (early) return openStream(owner, plannedSession(owner, requested, input.length, now()), setUp, launched);
+    const ready = await setUp;
+    return openStream(owner, ready.session, Promise.resolve(ready), launched);
   }
 
   /** A run of a stored session (or a keyed start): under a taken lease, prepared as `run()` prepares it. */
@@ -136,7 +165,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       const { exhausted } = prepared;
       const makeRunner = exhausted === undefined ? options.createRunner : () => resultOnly(exhaustedResult(exhausted));
       const launched = launch(makeRunner, prepared.persister, prepared.request, prepared.runOptions, prepared.request.messages.at(-1)?.id ?? '');
-      return openStream(owner, prepared.session, prepared.run, launched, held);
+      return openStream(owner, prepared.session, Promise.resolve({ session: prepared.session, run: prepared.run, held }), launched);
     } catch (error) {
       await giveBack(owner, held);
       throw error;
@@ -235,15 +264,30 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     return outcome;
   }
 
-  /** The stream of a launched run under a held lease: it ends the run's record and releases the lease in one step when the run ends. */
-  function openStream(owner: SessionOwner, session: TranscriptSession, run: RunRecord, launched: Launched, held: HeldLease): SessionStream {
-    const { lease } = held;
-    if (lease.signal.aborted) launched.stop();
-    else lease.signal.addEventListener('abort', () => launched.stop(), { once: true });
-    const finished = launched.ended.then(
-      (tail) => endRun(owner, run, launched, held, tail),
-      async (error: unknown) => {
-        await giveBack(owner, held);
+  /**
+   * The stream of a launched run under a lease held (or, for an early start,
+   * about to be): it ends the run's record and releases the lease in one step
+   * when the run ends. A set-up that fails ends the stream with its error.
+   */
+  function openStream(owner: SessionOwner, session: TranscriptSession, setUp: Promise<RunSetUp>, launched: Launched): SessionStream {
+    let current = session;
+    const finished = setUp.then(
+      (ready) => {
+        current = ready.session;
+        const { lease } = ready.held;
+        if (lease.signal.aborted) launched.stop();
+        else lease.signal.addEventListener('abort', () => launched.stop(), { once: true });
+        return launched.ended.then(
+          (tail) => endRun(owner, ready.run, launched, ready.held, tail),
+          async (error: unknown) => {
+            await giveBack(owner, ready.held);
+            throw error;
+          },
+        );
+      },
+      (error: unknown) => {
+        // Nothing was stored and no tool ran (a tool runs only after its call is stored).
+        launched.stop();
         throw error;
       },
     );
@@ -252,7 +296,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       (error: unknown) => launched.channel.close({ error }),
     );
     // Read for `result` only: the consumer's loop does not wait for it.
-    const result = finished.then(async (outcome) => ({ session: await storeCall(() => currentSession(store, owner, session.id)), result: outcome, runId: run.id }));
+    const result = finished.then(async (outcome) => ({ session: await storeCall(() => currentSession(store, owner, session.id)), result: outcome, runId: (await setUp).run.id }));
     // Nobody has to wait for the result; a failure also reaches the consumer's loop.
     result.catch(() => undefined);
     let state: 'ready' | 'running' | 'done' = 'ready';
@@ -272,7 +316,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     }
 
     return {
-      session,
+      get session() {
+        return current;
+      },
       result,
       [Symbol.asyncIterator]: () => events(),
       async cancel() {
@@ -345,6 +391,32 @@ interface Launched {
   stop(): void;
   /** Aborts the run for a consumer that will never come: its events are dropped. */
   abandon(): void;
+}
+
+/** What a stream's run holds once the store has set it up: the session as stored, the run's record and the lease. */
+interface RunSetUp {
+  readonly session: TranscriptSession;
+  readonly run: RunRecord;
+  readonly held: HeldLease;
+}
+
+/**
+ * The session an early start asked for, as the stream shows it until the
+ * store's open answers (then the stored one): the times are the runner's clock.
+ */
+function plannedSession(owner: SessionOwner, session: NewSession, lastSeq: number, at: number): TranscriptSession {
+  const time = new Date(at);
+  return {
+    id: session.id ?? '',
+    agentSlug: session.agentSlug,
+    userId: owner.userId,
+    tenantId: owner.tenantId,
+    title: session.title ?? null,
+    metadata: session.metadata ?? {},
+    lastSeq,
+    createdAt: time,
+    updatedAt: time,
+  };
 }
 
 /** How a launched run's loop ended: its `run_end` (not yet sent) and the answer event it holds back, if any. */

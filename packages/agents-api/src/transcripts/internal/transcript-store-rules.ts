@@ -221,11 +221,17 @@ export interface ParsedOpenSession {
 /** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
 export function parseOpenSession(request: unknown): ParsedOpenSession {
   const envelope = parseTranscriptInput(openSessionEnvelopeSchema, request, 'open session request');
-  const session = parseNewSession(envelope.session);
   const messages = parseMessagesToAppend(envelope.messages ?? []);
-  const repeated = repeatedMessageId(messages);
-  if (repeated !== undefined) throw duplicateMessage(session.id ?? '(new)', repeated);
+  const session = parseOpenedSession(envelope.session, messages);
   return { session, messages, ttlMs: parseTtl(envelope.ttlMs), run: parseTranscriptInput(openedRunSchema, envelope.run, 'run'), durability: envelope.durability };
+}
+
+/** The session of an open, with its messages (checked already as messages are): no message id twice. */
+export function parseOpenedSession(session: unknown, messages: readonly AgentMessage[]): ParsedNewSession {
+  const parsed = parseNewSession(session);
+  const repeated = repeatedMessageId(messages);
+  if (repeated !== undefined) throw duplicateMessage(parsed.id ?? '(new)', repeated);
+  return parsed;
 }
 
 /** The lock token `updateRun` is to release, if any; checked like any token. */
