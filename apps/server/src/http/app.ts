@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, createHandlerHttpClient, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationGauges, readEndedWork, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createHandlerHttpClient, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationMetrics, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -116,7 +116,7 @@ export function buildApp({
   });
   registerRequestLogging(app);
   const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
-  registerMetrics(app, { automation: { gauges: () => readAutomationGauges(product), ended: (window) => readEndedWork(product, window) } });
+  registerMetrics(app, { automation: { read: (window) => readAutomationMetrics(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);
     if (response.unexpected) request.log.error({ err: error }, 'request failed');

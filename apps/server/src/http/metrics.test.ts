@@ -49,15 +49,11 @@ describe('GET /metrics', () => {
         windows,
         state,
         source: {
-          gauges: async () => {
+          read: async (window: MetricsWindow | undefined) => {
             state.reads += 1;
+            if (window !== undefined) windows.push(window);
             if (state.fail) throw new Error('database down');
-            return state.gauges;
-          },
-          ended: async (window: MetricsWindow) => {
-            windows.push(window);
-            if (state.fail) throw new Error('database down');
-            return state.ended;
+            return { gauges: state.gauges, ended: window === undefined ? { jobs: [], runs: [] } : state.ended };
           },
         },
       };

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AutomationGauges, EndedWork, MetricsWindow } from 'data-machine';
+import type { AutomationMetrics, MetricsWindow } from 'data-machine';
 
-/** Where `/metrics` reads the automation's state from (the product's `readAutomationGauges` and `readEndedWork`). */
+/** Where `/metrics` reads the automation's state from (the product's `readAutomationMetrics`): the gauges, and what ended in `window` (none without one). */
 export interface AutomationMetricsSource {
-  gauges(): Promise<AutomationGauges>;
-  ended(window: MetricsWindow): Promise<EndedWork>;
+  read(window: MetricsWindow | undefined): Promise<AutomationMetrics>;
 }
 
 /** Options of {@link registerMetrics}. */
@@ -87,7 +86,7 @@ export function registerAutomationMetrics(registry: Registry, source: Automation
   async function read(): Promise<void> {
     const until = new Date(now().getTime() - endedWorkLagMs);
     try {
-      const [gauges, ended] = await Promise.all([source.gauges(), until > windowStart ? source.ended({ after: windowStart, until }) : Promise.resolve({ jobs: [], runs: [] })]);
+      const { gauges, ended } = await source.read(until > windowStart ? { after: windowStart, until } : undefined);
       liveJobs.reset();
       for (const row of gauges.liveJobs) liveJobs.set({ tenant: row.tenant, status: row.status }, row.count);
       queueEntries.reset();

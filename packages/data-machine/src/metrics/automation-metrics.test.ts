@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DataMachineDatabase, JobStatus } from '../database/data-machine-database';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
-import { readAutomationGauges, readEndedWork } from './automation-metrics';
+import { readAutomationMetrics } from './automation-metrics';
 
 await describeEachDatabase<DataMachineDatabase>('automation metrics', (database) => {
   let context: TestContext;
@@ -59,7 +59,7 @@ await describeEachDatabase<DataMachineDatabase>('automation metrics', (database)
       await addQueueEntry(world, 'prompt', 1);
       await addQueueEntry(world, 'prompt', 2);
       await addQueueEntry(world, 'config_patch', 1);
-      const gauges = await readAutomationGauges(context);
+      const { gauges } = await readAutomationMetrics(context, undefined);
       const mine = <T extends { tenant: string }>(rows: readonly T[]) => rows.filter((row) => row.tenant === world.tenant.slug);
       expect(mine(gauges.liveJobs).sort((a, b) => a.status.localeCompare(b.status))).toEqual([
         { tenant: world.tenant.slug, status: 'pending', count: 2 },
@@ -85,7 +85,7 @@ await describeEachDatabase<DataMachineDatabase>('automation metrics', (database)
       await addRun(world, 'helper', {}, '2026-12-01T11:32:00Z');
       await addRun(world, 'writer', { inputTokens: 1000, outputTokens: 1000 }, null);
       await addRun(world, 'writer', { inputTokens: 1000, outputTokens: 1000 }, '2026-12-01T12:30:00Z');
-      const ended = await readEndedWork(context, { after: at('2026-12-01T11:00:00Z'), until: at('2026-12-01T12:00:00Z') });
+      const { ended } = await readAutomationMetrics(context, { after: at('2026-12-01T11:00:00Z'), until: at('2026-12-01T12:00:00Z') });
       const mine = <T extends { tenant: string }>(rows: readonly T[]) => rows.filter((row) => row.tenant === world.tenant.slug);
       expect(mine(ended.jobs).sort((a, b) => a.status.localeCompare(b.status))).toEqual([
         { tenant: world.tenant.slug, status: 'completed', durationSeconds: 3.5 },
@@ -102,7 +102,7 @@ await describeEachDatabase<DataMachineDatabase>('automation metrics', (database)
       const first = await agentWithFlow(context, 'metrics-first');
       const second = await agentWithFlow(context, 'metrics-second');
       await addRun(first, 'writer', { inputTokens: 7, outputTokens: 0 }, '2026-12-01T15:00:00Z');
-      const ended = await readEndedWork(context, { after: at('2026-12-01T14:59:00Z'), until: at('2026-12-01T15:01:00Z') });
+      const { ended } = await readAutomationMetrics(context, { after: at('2026-12-01T14:59:00Z'), until: at('2026-12-01T15:01:00Z') });
       expect(ended.runs.filter((row) => row.tenant === first.tenant.slug)).toEqual([{ tenant: first.tenant.slug, agent: 'writer', inputTokens: 7, outputTokens: 0 }]);
       expect(ended.runs.filter((row) => row.tenant === second.tenant.slug)).toEqual([]);
     });

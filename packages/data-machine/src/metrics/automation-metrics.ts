@@ -26,45 +26,40 @@ export interface EndedWork {
 /** The most ended jobs one window reads: a scrape after a long silence reads the newest part of it. */
 export const maxEndedJobsPerWindow = 10_000;
 
+/** What one `/metrics` scrape reads: the gauges, and what ended in its window. */
+export interface AutomationMetrics {
+  readonly gauges: AutomationGauges;
+  readonly ended: EndedWork;
+}
+
 /**
- * Counts live jobs by status and queue entries by queue, per tenant (one
- * tenant transaction each: row-level security holds). Reads the partial
- * index of live jobs, never the job history. For `/metrics`.
+ * Everything `/metrics` reads, in one walk over the tenants (one tenant
+ * transaction each: row-level security holds): live jobs by status and queue
+ * entries by queue (the partial index of live jobs, never the job history),
+ * and, when `window` is given, what ended in it: each job that finished in it
+ * (status, and seconds from start to finish; null for one that never
+ * started), at most {@link maxEndedJobsPerWindow} per tenant; and, per tenant
+ * and agent, the tokens of the agent runs that ended in it (the substrate's
+ * run records: `ai` steps and chat turns alike).
  */
-export async function readAutomationGauges(context: DataMachineContext): Promise<AutomationGauges> {
+export async function readAutomationMetrics(context: DataMachineContext, window: MetricsWindow | undefined): Promise<AutomationMetrics> {
   const tenants = await listTenants(context);
   const liveJobs: { tenant: string; status: JobStatus; count: number }[] = [];
   const queueEntries: { tenant: string; queue: QueueName; count: number }[] = [];
+  const jobs: { tenant: string; status: JobStatus; durationSeconds: number | null }[] = [];
+  const runs: { tenant: string; agent: string; inputTokens: number; outputTokens: number }[] = [];
   for (const tenant of tenants) {
     await inTenant(context, tenant.id, null, async (trx) => {
-      const jobs = await trx
+      const live = await trx
         .selectFrom('dm_jobs')
         .select(['status', sql<number>`count(*)::int`.as('count')])
         .where('status', 'in', [...liveJobStatuses])
         .groupBy('status')
         .execute();
-      for (const row of jobs) liveJobs.push({ tenant: tenant.slug, status: row.status, count: row.count });
+      for (const row of live) liveJobs.push({ tenant: tenant.slug, status: row.status, count: row.count });
       const queues = await trx.selectFrom('dm_queue_entries').select(['queue', sql<number>`count(*)::int`.as('count')]).groupBy('queue').execute();
       for (const row of queues) queueEntries.push({ tenant: tenant.slug, queue: row.queue, count: row.count });
-    });
-  }
-  return { liveJobs, queueEntries };
-}
-
-/**
- * What ended in `window`: each job that finished in it (status, and seconds
- * from start to finish; null for one that never started), at most
- * {@link maxEndedJobsPerWindow} per tenant; and, per tenant and agent, the
- * tokens of the agent runs that ended in it (the substrate's run records:
- * `ai` steps and chat turns alike). For `/metrics`, which asks for the
- * window since its last scrape.
- */
-export async function readEndedWork(context: DataMachineContext, window: MetricsWindow): Promise<EndedWork> {
-  const tenants = await listTenants(context);
-  const jobs: { tenant: string; status: JobStatus; durationSeconds: number | null }[] = [];
-  const runs: { tenant: string; agent: string; inputTokens: number; outputTokens: number }[] = [];
-  for (const tenant of tenants) {
-    await inTenant(context, tenant.id, null, async (trx) => {
+      if (window === undefined) return;
       const ended = await trx
         .selectFrom('dm_jobs')
         .select(['status', sql<number | null>`extract(epoch from finished_at - started_at)::float8`.as('seconds')])
@@ -86,7 +81,7 @@ export async function readEndedWork(context: DataMachineContext, window: Metrics
       for (const row of used.rows) runs.push({ tenant: tenant.slug, agent: row.agent, inputTokens: Number(row.input), outputTokens: Number(row.output) });
     });
   }
-  return { jobs, runs };
+  return { gauges: { liveJobs, queueEntries }, ended: { jobs, runs } };
 }
 
 function listTenants(context: DataMachineContext): Promise<{ id: string; slug: string }[]> {

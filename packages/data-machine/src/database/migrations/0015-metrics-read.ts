@@ -3,7 +3,7 @@ import { appRole } from './0001-identity';
 
 /**
  * What `/metrics` reads of the substrate: token usage of agent runs by
- * tenant and agent (`readEndedWork`). The plain role gets `select` on
+ * tenant and agent (`readAutomationMetrics`). The plain role gets `select` on
  * `agents_runs` (nothing more), and runs that ended are indexed by tenant
  * key and end time so a scrape reads its window, not the table. The index
  * is the product's: it is the product that asks this question of the
