@@ -85,13 +85,14 @@ await describeEachDatabase<DataMachineDatabase>("handler calls under their tenan
     await undos.start();
   });
   afterAll(async () => {
-    await undos.stop();
-    await stop();
-    await network.close();
-    await wordpress.close();
-    await api.close();
+    await undos?.stop();
+    await stop?.();
+    await network?.close();
+    await wordpress?.close();
+    await api?.close();
   });
   beforeEach(() => api.reset());
+  // Each test makes tenants and runs jobs through the worker: seconds on a busy machine, not the default 5.
 
   const allow = async (world: FlowWorld, allowPrivateAddresses: boolean) =>
     updateTenantSettings(context, await resolveScope(context, system, world.tenant.id), { allowPrivateAddresses });
@@ -109,7 +110,7 @@ await describeEachDatabase<DataMachineDatabase>("handler calls under their tenan
     return jobReaches(context, world.tenant.id, job.id, ['completed', 'completed_no_items', 'failed']);
   };
 
-  it('fails the fetch of a tenant without the allowance with handler.address_refused; nothing reaches the local server', async () => {
+  it('fails the fetch of a tenant without the allowance with handler.address_refused; nothing reaches the local server', { timeout: 30_000 }, async () => {
     api.route('GET', '/items', () => ({ body: [{ id: 1 }] }));
     const { world, flowId } = await fetchingTenant('net-refused');
     const job = await runToEnd(world, flowId);
@@ -117,7 +118,7 @@ await describeEachDatabase<DataMachineDatabase>("handler calls under their tenan
     expect(api.requests).toHaveLength(0);
   });
 
-  it('lets the fetch through once the operator allows the tenant, while another tenant on the same server stays refused', async () => {
+  it('lets the fetch through once the operator allows the tenant, while another tenant on the same server stays refused', { timeout: 30_000 }, async () => {
     api.route('GET', '/items', () => ({ body: [{ id: 1 }] }));
     const allowed = await fetchingTenant('net-allowed');
     const other = await fetchingTenant('net-other');
@@ -128,7 +129,7 @@ await describeEachDatabase<DataMachineDatabase>("handler calls under their tenan
     expect(api.requests).toHaveLength(1);
   });
 
-  it("reverts through the tenant's client: once the operator withdraws the allowance, an undo of what it published is refused", async () => {
+  it("reverts through the tenant's client: once the operator withdraws the allowance, an undo of what it published is refused", { timeout: 30_000 }, async () => {
     const world = await flowWorld(context, 'net-undo');
     await allow(world, true);
     await createPipeline(context, world.owner, handlers, 'bot', {
