@@ -16,8 +16,8 @@ await describeEachDatabase<DataMachineDatabase>("a tenant's allowance for privat
     ({ app, context } = await startApp(database));
   });
   afterAll(async () => {
-    await app.close();
-    await feeds.close();
+    await app?.close();
+    await feeds?.close();
   });
 
   const { cli, failure } = cliRunner(() => context);
