@@ -37,14 +37,14 @@ await describeEachDatabase<DataMachineDatabase>("a tenant's allowance for privat
     return { world, test: () => call('POST', `/agents/${agent}/flows/news/steps/feed/test`, world.owner.token) };
   }
 
-  it('refuses the step test of a tenant without the allowance: the loopback feed is not reached', async () => {
+  it('refuses the step test of a tenant without the allowance: the loopback feed is not reached', { timeout: 30_000 }, async () => {
     const { test } = await feedTenant('net-step-refused');
     const refused = await test();
     expect(refused).toMatchObject({ status: 200, json: { handler: 'rss', supported: true, ok: false } });
     expect(String(refused.json.message)).toContain('which this tenant does not allow');
   });
 
-  it('reaches the feed once the operator allows the tenant with the CLI; another tenant on the same server stays refused', async () => {
+  it('reaches the feed once the operator allows the tenant with the CLI; another tenant on the same server stays refused', { timeout: 30_000 }, async () => {
     const allowed = await feedTenant('net-step-allowed');
     const other = await feedTenant('net-step-other');
     expect(await cli('tenants', 'set', 'net-step-allowed', '--allow-private-addresses=true', '--as', 'system')).toBe(
