@@ -18,9 +18,9 @@ export interface StepHandlerCall {
  * The context a step hands a handler: the job's ids, the step's logger, the
  * call's signal and HTTP client, and the secret the step's configuration
  * names for the handler (resolved now, never stored). The HTTP client is the
- * one the tenant's allowance picks, read with the job, so choosing it costs no
- * query. The one place the
- * publish and fetch steps and the `ai` step's publish tools build it.
+ * one the tenant's allowance picks, read with the job, so choosing it costs
+ * no query. The one place the publish and fetch steps and the `ai` step's
+ * publish tools build it.
  */
 export async function stepHandlerContext(step: StepContext, call: StepHandlerCall): Promise<HandlerContext> {
   const target = { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, stepKey: call.stepKey };
