@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/re
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App, createQueryClient } from './app';
 
-const tenant = (slug: string, role: string) => ({ tenant: { id: `t-${slug}`, slug, name: slug.toUpperCase(), isCatalog: false, agentLimitPerUser: 3, createdAt: '2026-12-01T00:00:00.000Z' }, role });
+const tenant = (slug: string, role: string) => ({ tenant: { id: `t-${slug}`, slug, name: slug.toUpperCase(), isCatalog: false, agentLimitPerUser: 3, allowPrivateAddresses: false, createdAt: '2026-12-01T00:00:00.000Z' }, role });
 const me = { user: { id: 'u1', email: 'ada@example.test', displayName: 'Ada' }, via: 'user', tenants: [tenant('acme', 'owner'), tenant('globex', 'member')] };
 
 /** Answers the console's requests from `routes` (by method and path), recording the tenant each named. */

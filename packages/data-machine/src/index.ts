@@ -117,6 +117,8 @@ export type { HandlerEffect, HandlerEffectDetail, HandlerEffectsRecorder, Record
 export { createBuiltInHandlers, createDefaultHandlerRegistry } from './handlers/built-in-handlers';
 export { createHandlerHttpClient } from './handlers/http/handler-http-client';
 export type { HandlerHttpClient, HandlerHttpMethod, HandlerHttpOptions, HandlerHttpRequest, HandlerHttpResponse } from './handlers/http/handler-http-client';
+export { createHandlerNetwork, httpForTenant } from './handlers/http/handler-network';
+export type { HandlerHttp, HandlerNetwork, HandlerNetworkOptions } from './handlers/http/handler-network';
 export { isPublicAddress } from './handlers/http/address-guard';
 export type { AddressPolicy } from './handlers/http/address-guard';
 export { createHandlerStateStore } from './handlers/state/handler-state-store';

@@ -350,6 +350,8 @@ export interface paths {
                                     name: string;
                                     isCatalog: boolean;
                                     agentLimitPerUser: number;
+                                    /** @description Whether the tenant's handlers may reach private, loopback and link-local addresses. The server operator's setting: read-only over HTTP. */
+                                    allowPrivateAddresses: boolean;
                                     /** Format: date-time */
                                     createdAt: string;
                                 };
@@ -510,6 +512,8 @@ export interface paths {
                                 name: string;
                                 isCatalog: boolean;
                                 agentLimitPerUser: number;
+                                /** @description Whether the tenant's handlers may reach private, loopback and link-local addresses. The server operator's setting: read-only over HTTP. */
+                                allowPrivateAddresses: boolean;
                                 /** Format: date-time */
                                 createdAt: string;
                             };
@@ -713,6 +717,8 @@ export interface paths {
                     "application/json": {
                         name?: string;
                         agentLimitPerUser?: number;
+                        /** @description Operator only: whether the tenant's handlers may reach private, loopback and link-local addresses. Only the system principal may set it; anyone else is refused with access.denied. */
+                        allowPrivateAddresses?: boolean;
                     };
                 };
             };
@@ -729,6 +735,8 @@ export interface paths {
                             name: string;
                             isCatalog: boolean;
                             agentLimitPerUser: number;
+                            /** @description Whether the tenant's handlers may reach private, loopback and link-local addresses. The server operator's setting: read-only over HTTP. */
+                            allowPrivateAddresses: boolean;
                             /** Format: date-time */
                             createdAt: string;
                         };

@@ -20,6 +20,7 @@ import {
   agentRoleSchema,
   tenantCapabilitySchema,
   tenantRoleSchema,
+  updateTenantSettings,
   type DataMachineContext,
   type HandlerRegistry,
   type JobEngine,
@@ -76,6 +77,18 @@ const identityCommands: readonly AdminCommand[] = [
       const owner = typeof values.owner === 'string' ? await userIdByEmail(context, values.owner) : null;
       const { tenant } = await createTenant(context, acting.actor, { slug: required(values, 'slug'), name: required(values, 'name'), ownerUserId: owner });
       return done(`created tenant ${tenant.slug} (${tenant.id})`, tenant);
+    },
+  },
+  {
+    words: ['tenants', 'set'],
+    usage: 'tenants set <tenant> --allow-private-addresses <true|false> --as system',
+    options: { 'allow-private-addresses': text },
+    positionals: 1,
+    async run({ context, acting, values, positionals }) {
+      // The operator's switch: the product refuses anyone but the system principal (access.denied).
+      const allowPrivateAddresses = oneOf(values, 'allow-private-addresses', { options: ['true', 'false'] as const }) === 'true';
+      const tenant = await updateTenantSettings(context, await scopeInTenant(context, acting, positionals[0]), { allowPrivateAddresses });
+      return done(`${tenant.slug}: handlers ${tenant.allowPrivateAddresses ? 'may' : 'may not'} reach private, loopback and link-local addresses`, tenant);
     },
   },
   {

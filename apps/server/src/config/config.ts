@@ -62,7 +62,7 @@ export const serverEnvironmentSchema = z.object({
   HANDLERS_ALLOW_PRIVATE_ADDRESSES: z
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default('false')
-    .describe('Whether handlers (feeds, webhooks, WordPress, HTTP JSON) may reach private, loopback and link-local addresses, such as services on an intranet. Default false: such addresses are refused (SSRF protection).'),
+    .describe("The server-wide override for development and tests: true lets every tenant's handlers (feeds, webhooks, WordPress, HTTP JSON) reach private, loopback and link-local addresses, whatever the tenant's own setting. Default false: such addresses are refused (SSRF protection) except to the tenants the operator allows (`data-machine tenants set <tenant> --allow-private-addresses true --as system`)."),
   CONSOLE_SESSION_IDLE_MINUTES: z.coerce
     .number({ error: 'must be a whole number from 1 to 10080' })
     .int('must be a whole number from 1 to 10080')

@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config/config';
 import type { ServerDatabase } from '../database/database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, createHandlerHttpClient, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationMetrics, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createHandlerNetwork, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationMetrics, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -66,7 +66,7 @@ export interface AppDependencies {
   readonly chat?: ChatOptions;
   /** The server's secret key (`SECRET_KEY`, or the data directory's): seals handler secrets and flows' webhook secrets, and signs approval links. Default: a random key for this app alone (tests). */
   readonly secretKey?: string;
-  /** Whether handlers (a step's connection test) may reach private addresses; default false. */
+  /** Whether every tenant's handlers (a step's connection test) may reach private addresses, whatever the tenant's own setting; default false. */
   readonly handlersAllowPrivateAddresses?: boolean;
   /** Body caps of webhook deliveries and uploaded files; the product's defaults otherwise. */
   readonly inbound?: InboundLimits;
@@ -143,7 +143,7 @@ export function buildApp({
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
-    const handlerHttp = createHandlerHttpClient({ allowPrivateAddresses: handlersAllowPrivateAddresses });
+    const handlerHttp = createHandlerNetwork({ allowPrivateAddressesForEveryTenant: handlersAllowPrivateAddresses });
     api.addHook('onClose', () => handlerHttp.close());
     registerStepTestRoutes(api, product, {
       handlers: handlerRegistry,

@@ -2,7 +2,7 @@ import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-
 import {
   createAgentMemoryProvisioner,
   createAiStep,
-  createHandlerHttpClient,
+  createHandlerNetwork,
   createHandlerSecrets,
   createHandlerSteps,
   createSecretBox,
@@ -13,7 +13,7 @@ import {
   createOutboxWorker,
   createUndoWorker,
   type DataMachineContext,
-  type HandlerHttpClient,
+  type HandlerNetwork,
   type HandlerSecrets,
   type HandlerRegistry,
   type JobEngine,
@@ -35,7 +35,11 @@ export interface EngineRuntimeOptions {
   readonly logger: ProcessLogger;
   /** The server's secret key: opens the agents' handler secrets handed to handlers. */
   readonly secretKey: string;
-  /** Whether handlers may reach private addresses (local services); default false. */
+  /**
+   * Whether every tenant's handlers may reach private addresses (local
+   * services), whatever the tenant's own setting; default false: only the
+   * tenants the operator allows (`Tenant.allowPrivateAddresses`) may.
+   */
   readonly allowPrivateAddresses?: boolean;
   /** pg-boss settings (polling, expiry); the engine's defaults otherwise. */
   readonly engine?: Omit<JobEngineOptions, 'database'>;
@@ -72,7 +76,7 @@ export interface EngineRuntime {
 export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntime {
   const { database, context, handlers } = options;
   const engine = createJobEngine({ ...options.engine, database: database.engine });
-  const http = createHandlerHttpClient({ allowPrivateAddresses: options.allowPrivateAddresses === true });
+  const http = createHandlerNetwork({ allowPrivateAddressesForEveryTenant: options.allowPrivateAddresses === true });
   const secrets = createHandlerSecrets(context, createSecretBox(options.secretKey, handlerSecretsPurpose));
   const steps: StepRegistry = { ...createHandlerSteps(handlers, { http, secrets }), webhook_gate: createWebhookGateStep(), ...aiStep(options, engine, http, secrets) };
   const worker = createJobWorker({
@@ -84,7 +88,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
     reconcileEveryMs: options.reconcileEveryMs ?? 60_000,
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
   });
-  // Undos run on their own queue, reverting through the same handlers and guarded client publishes used.
+  // Undos run on their own queue, reverting through the same handlers and tenant's client publishes used.
   const undos = createUndoWorker({ context, engine, handlers, http, secrets, ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }) });
   const outbox = createOutboxWorker({ context, engine, handlers: [createAgentMemoryProvisioner({ memory: createPostgresMemoryStore({ db: database.db }) })] });
   let started = false;
@@ -120,7 +124,7 @@ export function createEngineRuntime(options: EngineRuntimeOptions): EngineRuntim
   };
 }
 
-function aiStep(options: EngineRuntimeOptions, engine: JobEngine, http: HandlerHttpClient, secrets: HandlerSecrets): StepRegistry {
+function aiStep(options: EngineRuntimeOptions, engine: JobEngine, http: HandlerNetwork, secrets: HandlerSecrets): StepRegistry {
   const provider = configuredChatModel(options.model)?.provider;
   if (provider === undefined) return {};
   return {

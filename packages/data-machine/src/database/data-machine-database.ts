@@ -15,6 +15,8 @@ export interface TenantTable {
   agent_limit_per_user: ColumnType<number, number | undefined, number>;
   /** Overrides of the retention windows, in days, by kind; absent keys keep the defaults. */
   retention: ColumnType<Record<string, number>, string | undefined, string>;
+  /** Whether the tenant's handlers may reach private, loopback and link-local addresses; only the system principal sets it. */
+  allow_private_addresses: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

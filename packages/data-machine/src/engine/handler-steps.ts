@@ -3,7 +3,7 @@ import type { PublishResult } from '../handlers/handler';
 import { handlerEffectsFor } from '../handlers/handler-effect';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { HandlerRegistry } from '../handlers/handler-registry';
-import { createHandlerHttpClient, type HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { createHandlerNetwork, type HandlerHttp } from '../handlers/http/handler-network';
 import { declinedEffectKind, publishEffectKey, recordedPublishResult } from '../steps/ai/publish-tools';
 import type { Step, StepContext } from '../steps/step';
 import { stepHandlerContext } from '../steps/step-handler-context';
@@ -11,12 +11,13 @@ import { stepHandlerContext } from '../steps/step-handler-context';
 /** Options of {@link createHandlerSteps}. */
 export interface HandlerStepsOptions {
   /**
-   * The HTTP client handlers reach the network through (`HandlerContext.http`).
-   * Default: `createHandlerHttpClient()`, which refuses private, loopback and
-   * link-local addresses; pass one built with `allowPrivateAddresses` to reach
-   * local services (tests, an intranet).
+   * What handlers reach the network through (`HandlerContext.http`).
+   * Default: `createHandlerNetwork()`, which refuses private, loopback and
+   * link-local addresses except to tenants the operator allows them; one
+   * client built with `allowPrivateAddresses` serves every tenant (tests
+   * against local services).
    */
-  readonly http?: HandlerHttpClient;
+  readonly http?: HandlerHttp;
   /** Where a handler's credential comes from (`HandlerContext.secret`); without it handlers get none. */
   readonly secrets?: HandlerSecrets;
 }
@@ -30,7 +31,7 @@ export interface HandlerStepsOptions {
  * `upsert` passes the job's item source key as `itemKey`.
  */
 export function createHandlerSteps(handlers: HandlerRegistry, options: HandlerStepsOptions = {}): { readonly fetch: Step; readonly publish: Step; readonly upsert: Step } {
-  const http = options.http ?? createHandlerHttpClient();
+  const http = options.http ?? createHandlerNetwork();
   const fetch: Step = {
     type: 'fetch',
     retrySafe: true,

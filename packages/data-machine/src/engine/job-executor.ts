@@ -62,6 +62,8 @@ interface Plan {
   readonly steps: readonly PipelineStep[];
   readonly stepConfig: Readonly<Record<string, FlowStepConfig>>;
   readonly maxItems: number;
+  /** The tenant's allowance for its handlers to reach private addresses. */
+  readonly allowPrivateAddresses: boolean;
 }
 
 /** Why a fan-out parent waits. */
@@ -99,7 +101,8 @@ async function startJob(context: DataMachineContext, trx: TenantTransaction, mes
     .selectFrom('dm_jobs as job')
     .innerJoin('dm_flows as flow', 'flow.id', 'job.flow_id')
     .innerJoin('dm_pipelines as pipeline', 'pipeline.id', 'job.pipeline_id')
-    .select(['job.status', 'job.status_reason', 'job.engine_data', 'flow.step_config', 'flow.max_items', 'pipeline.steps'])
+    .innerJoin('dm_tenants as tenant', 'tenant.id', 'job.tenant_id')
+    .select(['job.status', 'job.status_reason', 'job.engine_data', 'flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses'])
     .where('job.id', '=', jobId)
     .executeTakeFirst();
   if (current === undefined || !mayStart(current, message)) return null;
@@ -110,6 +113,7 @@ async function startJob(context: DataMachineContext, trx: TenantTransaction, mes
     steps: pipelineStepsSchema.parse(current.steps),
     stepConfig: current.step_config as Record<string, FlowStepConfig>,
     maxItems: current.max_items,
+    allowPrivateAddresses: current.allow_private_addresses,
   };
 }
 
@@ -159,6 +163,7 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
           logger,
           engineData: data,
           effects: createJobEffectsRecorder(options.context, owner.tenantId, owner.jobId),
+          allowPrivateAddresses: plan.allowPrivateAddresses,
           signal,
           ...signalState(data, step),
           ...prepared,

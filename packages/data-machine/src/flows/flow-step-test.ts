@@ -2,7 +2,7 @@ import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
 import type { ConnectionTest } from '../handlers/handler';
 import type { HandlerRegistry } from '../handlers/handler-registry';
-import type { HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { httpForTenant, type HandlerHttp } from '../handlers/http/handler-network';
 import { findAgentFlow } from '../jobs/agent-flow';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
@@ -10,10 +10,10 @@ import type { HandlerSecrets } from '../secrets/handler-secrets';
 import { pipelineStepsSchema } from '../steps/step';
 import { effectiveHandlerConfig, flowStepConfigsSchema } from './flow-step-config';
 
-/** What {@link testFlowStep} runs with: the host's handlers, the HTTP client they reach the network through, and their secrets. */
+/** What {@link testFlowStep} runs with: the host's handlers, the network they reach out through (the tenant's client), and their secrets. */
 export interface FlowStepTestOptions {
   readonly handlers: HandlerRegistry;
-  readonly http?: HandlerHttpClient;
+  readonly http?: HandlerHttp;
   readonly secrets?: HandlerSecrets;
   readonly signal?: AbortSignal;
 }
@@ -38,7 +38,9 @@ export async function testFlowStep(context: DataMachineContext, scope: Scope, ag
     if (step === undefined || !('handler' in step)) {
       throw new DataMachineError('flow.unknown_step', `The flow has no handler step "${stepKey}".`, { details: { flow: flow.slug, step: stepKey } });
     }
-    return { agentId: agent.id, flowId: flow.id, step, stepConfig: flowStepConfigsSchema.parse(flow.step_config ?? {})[stepKey] };
+    // The tenant's allowance, read here so the test reaches exactly what a run of the flow would.
+    const tenant = await trx.selectFrom('dm_tenants').select('allow_private_addresses').where('id', '=', scope.tenantId).executeTakeFirstOrThrow();
+    return { agentId: agent.id, flowId: flow.id, step, stepConfig: flowStepConfigsSchema.parse(flow.step_config ?? {})[stepKey], allowPrivateAddresses: tenant.allow_private_addresses };
   });
   const handler = options.handlers.get(target.step.handler);
   if (handler.testConnection === undefined) return { handler: handler.slug, supported: false };
@@ -51,7 +53,7 @@ export async function testFlowStep(context: DataMachineContext, scope: Scope, ag
     jobId: 'connection-test',
     logger: quiet,
     signal: options.signal ?? new AbortController().signal,
-    ...(options.http === undefined ? {} : { http: options.http }),
+    ...(options.http === undefined ? {} : { http: httpForTenant(options.http, target.allowPrivateAddresses) }),
     ...(secret === undefined ? {} : { secret }),
   });
   return { handler: handler.slug, supported: true, ...outcome };

@@ -25,8 +25,8 @@ export interface HandlerContext {
   /** Aborted when the job is cancelled or the worker shuts down. */
   readonly signal: AbortSignal;
   /**
-   * The HTTP client handlers reach the network through, built by the host
-   * with the tenant's allowances (see `createHandlerHttpClient`). Without one,
+   * The HTTP client handlers reach the network through: the one of the
+   * call's tenant (see `createHandlerNetwork`). Without one,
    * a handler uses a client with the defaults: private addresses refused.
    */
   readonly http?: HandlerHttpClient;

@@ -1,5 +1,5 @@
 import type { Handler, HandlerContext } from '../handlers/handler';
-import type { HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { httpForTenant, type HandlerHttp } from '../handlers/http/handler-network';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import type { StepContext } from './step';
 
@@ -9,15 +9,18 @@ export interface StepHandlerCall {
   readonly stepKey: string;
   readonly handler: Handler;
   readonly signal: AbortSignal;
-  readonly http?: HandlerHttpClient | undefined;
+  /** The host's network; the handler gets the client of the job's tenant (see {@link StepContext.allowPrivateAddresses}). */
+  readonly http?: HandlerHttp | undefined;
   readonly secrets?: HandlerSecrets | undefined;
 }
 
 /**
  * The context a step hands a handler: the job's ids, the step's logger, the
  * call's signal and HTTP client, and the secret the step's configuration
- * names for the handler (resolved now, never stored). The one place the
- * publish and fetch steps and the `ai` step's publish tools build it.
+ * names for the handler (resolved now, never stored). The HTTP client is the
+ * one the tenant's allowance picks, read with the job, so choosing it costs
+ * no query. The one place the publish and fetch steps and the `ai` step's
+ * publish tools build it.
  */
 export async function stepHandlerContext(step: StepContext, call: StepHandlerCall): Promise<HandlerContext> {
   const target = { tenantId: step.tenantId, agentId: step.agentId, flowId: step.flowId, stepKey: call.stepKey };
@@ -27,7 +30,7 @@ export async function stepHandlerContext(step: StepContext, call: StepHandlerCal
     jobId: step.jobId,
     logger: step.logger,
     signal: call.signal,
-    ...(call.http === undefined ? {} : { http: call.http }),
+    ...(call.http === undefined ? {} : { http: httpForTenant(call.http, step.allowPrivateAddresses === true) }),
     ...(secret === undefined ? {} : { secret }),
   };
 }

@@ -136,6 +136,12 @@ export interface StepContext {
   /** The job's engine data as it was when the step started. */
   readonly engineData: Readonly<EngineData>;
   readonly effects: EffectsRecorder;
+  /**
+   * Whether the job's tenant lets its handlers reach private, loopback and
+   * link-local addresses (`Tenant.allowPrivateAddresses`), read with the job
+   * when this delivery started. Absent means no.
+   */
+  readonly allowPrivateAddresses?: boolean;
   /** A handler step's configuration for this run: the pipeline default, the flow's override and any config patch, parsed by the handler's schema. */
   readonly handlerConfig?: unknown;
   /** The prompt queue entry this run took (an `ai` step), or undefined. */

@@ -3,8 +3,8 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { createUser } from '../users/user-repository';
 import { codeOf, migratedContext, newUser, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
-import { addMember, createTenant, listMyTenants } from './tenant-repository';
-
+import { resolveScope } from '../scope/scope';
+import { addMember, createTenant, findTenant, listMyTenants, updateTenantSettings } from './tenant-repository';
 
 await describeEachDatabase<DataMachineDatabase>('tenants and members', (database) => {
   let context: TestContext;
@@ -63,5 +63,23 @@ await describeEachDatabase<DataMachineDatabase>('tenants and members', (database
     const stranger = await newUser(context, 'stranger');
     const firstOwnerInSecond = await scopeOf(context, first.owner.id, second.tenant.id);
     expect(await codeOf(addMember(context, firstOwnerInSecond, { userId: stranger.id, role: 'admin' }))).toBe('tenant.not_found');
+  });
+
+  it('starts a tenant without the allowance to reach private addresses', async () => {
+    const { tenant } = await tenantWithMembers(context, 'net-default');
+    expect(tenant.allowPrivateAddresses).toBe(false);
+    expect((await findTenant(context, tenant.id))?.allowPrivateAddresses).toBe(false);
+  });
+
+  it("lets only the system principal change whether a tenant's handlers reach private addresses; an owner is refused and nothing changes", async () => {
+    const { tenant, owner } = await tenantWithMembers(context, 'net-operator');
+    const ownerScope = await scopeOf(context, owner.id, tenant.id);
+    expect(await codeOf(updateTenantSettings(context, ownerScope, { name: 'Renamed', allowPrivateAddresses: true }))).toBe('access.denied');
+    expect(context.denials.some((denial) => denial.entry.reason === 'system_only' && denial.entry.actorKind === 'user')).toBe(true);
+    expect(await findTenant(context, tenant.id)).toMatchObject({ name: 'net-operator', allowPrivateAddresses: false });
+    const changed = await updateTenantSettings(context, await resolveScope(context, system, tenant.id), { allowPrivateAddresses: true });
+    expect(changed).toMatchObject({ id: tenant.id, allowPrivateAddresses: true });
+    // The owner still manages the rest of the settings, and doing so leaves the operator's choice alone.
+    expect(await updateTenantSettings(context, ownerScope, { name: 'Renamed' })).toMatchObject({ name: 'Renamed', allowPrivateAddresses: true });
   });
 });

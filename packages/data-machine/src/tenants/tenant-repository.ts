@@ -11,6 +11,7 @@ import { nameSchema, parseInput, slugSchema } from '../input';
 import type { Scope } from '../scope/scope';
 import { tenantOperation } from '../scope/scoped-operation';
 import { inTransaction } from '../scope/tenant-transaction';
+import { requireSystem } from '../users/user-repository';
 
 /** A tenant: an organisation or site; every product row carries its id. */
 export interface Tenant {
@@ -21,6 +22,11 @@ export interface Tenant {
   readonly isCatalog: boolean;
   /** How many agents a member without `manage_agents` may own. */
   readonly agentLimitPerUser: number;
+  /**
+   * Whether the tenant's handlers may reach private, loopback and link-local
+   * addresses. The operator's decision: only the system principal changes it.
+   */
+  readonly allowPrivateAddresses: boolean;
   readonly createdAt: Date;
 }
 
@@ -50,6 +56,7 @@ export async function createTenant(context: DataMachineContext, actor: Actor, in
     name: fields.name,
     is_catalog: fields.isCatalog,
     agent_limit_per_user: fields.agentLimitPerUser,
+    allow_private_addresses: false,
     created_at: now,
     updated_at: now,
   };
@@ -114,17 +121,31 @@ export async function listMyTenants(context: DataMachineContext, actor: Actor): 
 }
 
 /** What {@link updateTenantSettings} takes. */
-export const tenantSettingsSchema = z.object({ name: nameSchema.optional(), agentLimitPerUser: z.number().int().min(0).max(10_000).optional() }).strict();
+export const tenantSettingsSchema = z
+  .object({
+    name: nameSchema.optional(),
+    agentLimitPerUser: z.number().int().min(0).max(10_000).optional(),
+    allowPrivateAddresses: z.boolean().optional().describe("Operator only: whether the tenant's handlers may reach private, loopback and link-local addresses. Only the system principal may set it; anyone else is refused with access.denied."),
+  })
+  .strict();
 
-/** Changes the tenant's name or self-service agent limit (`tenant.manage`). */
+/**
+ * Changes the tenant's name or self-service agent limit (`tenant.manage`),
+ * and, for the system principal only, whether its handlers may reach private
+ * addresses: on a shared server that opens the server's own network to the
+ * tenant's flows (SSRF), so it is the operator's decision, and anyone else
+ * setting it is `access.denied` (reason `system_only`) with nothing changed.
+ */
 export async function updateTenantSettings(context: DataMachineContext, scope: Scope, input: z.input<typeof tenantSettingsSchema>): Promise<Tenant> {
   const fields = parseInput(tenantSettingsSchema, input, 'tenant settings');
+  if (fields.allowPrivateAddresses !== undefined) requireSystem(context, scope.actor, "change whether a tenant's handlers may reach private addresses");
   return tenantOperation(context, scope, 'tenant.manage', async (trx) => {
     const row = await trx
       .updateTable('dm_tenants')
       .set({
         ...(fields.name === undefined ? {} : { name: fields.name }),
         ...(fields.agentLimitPerUser === undefined ? {} : { agent_limit_per_user: fields.agentLimitPerUser }),
+        ...(fields.allowPrivateAddresses === undefined ? {} : { allow_private_addresses: fields.allowPrivateAddresses }),
         updated_at: context.now(),
       })
       .where('id', '=', scope.tenantId)
@@ -169,6 +190,7 @@ export function toTenant(row: Omit<Selectable<TenantTable>, 'retention'>): Tenan
     name: row.name,
     isCatalog: row.is_catalog,
     agentLimitPerUser: row.agent_limit_per_user,
+    allowPrivateAddresses: row.allow_private_addresses,
     createdAt: row.created_at,
   };
 }

@@ -6,7 +6,7 @@ import { effectiveHandlerConfig, flowStepConfigsSchema } from '../flows/flow-ste
 import type { Handler, HandlerContext } from '../handlers/handler';
 import { handlerEffectDetailSchema, handlerEffectPrefix, type RecordedHandlerEffect, type RevertOutcome } from '../handlers/handler-effect';
 import type { HandlerRegistry } from '../handlers/handler-registry';
-import type { HandlerHttpClient } from '../handlers/http/handler-http-client';
+import { httpForTenant, type HandlerHttp } from '../handlers/http/handler-network';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import { pipelineStepsSchema, type StepLogger } from '../steps/step';
@@ -18,8 +18,8 @@ import type { UndoMessage } from './undo-repository';
 export interface UndoRunnerOptions {
   readonly context: DataMachineContext;
   readonly handlers: HandlerRegistry;
-  /** The HTTP client handed to handlers' `revert` (the same guarded client publishes used). */
-  readonly http?: HandlerHttpClient;
+  /** The network handlers' `revert` reaches out through: the undo's tenant's client, as its publishes had. */
+  readonly http?: HandlerHttp;
   /** Where a handler's secret comes from, as for publishing (`createHandlerSecrets`). */
   readonly secrets?: HandlerSecrets;
   readonly logger?: StepLogger;
@@ -120,10 +120,15 @@ async function revertContext(
 ): Promise<{ readonly config: unknown; readonly context: HandlerContext }> {
   const { context, handlers } = options;
   const rows = await inTenant(context, undo.tenantId, null, async (trx) => {
-    const job = await trx.selectFrom('dm_jobs').select(['flow_id', 'pipeline_id']).where('id', '=', jobId).executeTakeFirstOrThrow();
+    const job = await trx
+      .selectFrom('dm_jobs as job')
+      .innerJoin('dm_tenants as tenant', 'tenant.id', 'job.tenant_id')
+      .select(['job.flow_id', 'job.pipeline_id', 'tenant.allow_private_addresses'])
+      .where('job.id', '=', jobId)
+      .executeTakeFirstOrThrow();
     const flow = await trx.selectFrom('dm_flows').select('step_config').where('id', '=', job.flow_id).executeTakeFirst();
     const pipeline = await trx.selectFrom('dm_pipelines').select('steps').where('id', '=', job.pipeline_id).executeTakeFirst();
-    return { flowId: job.flow_id, flow, pipeline };
+    return { flowId: job.flow_id, allowPrivateAddresses: job.allow_private_addresses, flow, pipeline };
   });
   const steps = pipelineStepsSchema.safeParse(rows.pipeline?.steps);
   const step = steps.success ? steps.data.find((candidate) => candidate.key === stepKey) : undefined;
@@ -133,7 +138,7 @@ async function revertContext(
   const stepConfigs = flowStepConfigsSchema.safeParse(rows.flow.step_config);
   const config = effectiveHandlerConfig(step, stepConfigs.success ? stepConfigs.data[stepKey] : undefined, handlers);
   const logger = options.logger ?? silentLogger;
-  const base: HandlerContext = { tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, jobId, stepKey, logger, signal, ...(options.http === undefined ? {} : { http: options.http }) };
+  const base: HandlerContext = { tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, jobId, stepKey, logger, signal, ...(options.http === undefined ? {} : { http: httpForTenant(options.http, rows.allowPrivateAddresses) }) };
   const secret = await options.secrets?.forStep({ tenantId: undo.tenantId, agentId: undo.agentId, flowId: rows.flowId, stepKey, handler });
   return { config, context: secret === undefined ? base : { ...base, secret } };
 }

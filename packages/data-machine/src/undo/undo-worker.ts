@@ -31,7 +31,7 @@ export interface UndoWorker {
  * report; once out of deliveries the undo ends `failed` / `undo_failed`.
  *
  * @example
- * const undos = createUndoWorker({ context, engine, handlers, http });
+ * const undos = createUndoWorker({ context, engine, handlers, http: createHandlerNetwork() });
  * await undos.start();
  */
 export function createUndoWorker(options: UndoWorkerOptions): UndoWorker {

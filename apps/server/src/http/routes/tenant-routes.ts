@@ -18,7 +18,15 @@ import { requestActor, requestIdentity, requestScope } from '../authentication';
 import { agentSchema } from './agent-routes';
 import { bearer, instant, instantSchema, scopedErrors } from './schemas';
 
-const tenantSchema = z.object({ id: z.string(), slug: z.string(), name: z.string(), isCatalog: z.boolean(), agentLimitPerUser: z.number().int(), createdAt: instantSchema });
+const tenantSchema = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  isCatalog: z.boolean(),
+  agentLimitPerUser: z.number().int(),
+  allowPrivateAddresses: z.boolean().describe("Whether the tenant's handlers may reach private, loopback and link-local addresses. The server operator's setting: read-only over HTTP."),
+  createdAt: instantSchema,
+});
 const tenantBody = (tenant: Tenant): z.output<typeof tenantSchema> => ({ ...tenant, createdAt: instant(tenant.createdAt) });
 const membershipSchema = z.object({ tenant: tenantSchema, role: tenantRoleSchema });
 

@@ -65,7 +65,7 @@ const originBoundHeaders = ['authorization', 'cookie', 'proxy-authorization'];
  * Only http and https URLs are accepted.
  *
  * @example
- * const http = createHandlerHttpClient({ allowPrivateAddresses: tenant.allowsPrivateAddresses });
+ * const http = createHandlerHttpClient({ allowPrivateAddresses: tenant.allowPrivateAddresses });
  * const response = await http.request({ url: 'https://example.com/feed.xml', signal });
  */
 export function createHandlerHttpClient(options: HandlerHttpOptions = {}): HandlerHttpClient {

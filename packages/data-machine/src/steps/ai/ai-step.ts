@@ -17,7 +17,7 @@ import { composeAgentInstructions } from '../../agents/agent-instructions';
 import type { DataMachineContext } from '../../context';
 import type { PublishResult } from '../../handlers/handler';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
-import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
+import type { HandlerHttp } from '../../handlers/http/handler-network';
 import type { HandlerSecrets } from '../../secrets/handler-secrets';
 import type { Step, StepContext, StepInput, StepResult } from '../step';
 import { aiError, isContinuable, thrownRunError, unfinishedRunError } from './ai-step-failure';
@@ -44,8 +44,8 @@ export interface AiStepOptions {
   readonly lockTtlMs?: number;
   /** pg-boss's job expiry (`JobEngine.options.expireInSeconds` x 1000): the session lease stays well under it. */
   readonly jobExpiryMs?: number;
-  /** The HTTP client handed to the publish handlers the model calls (`HandlerContext.http`). */
-  readonly http?: HandlerHttpClient;
+  /** The network the publish handlers the model calls reach out through (`HandlerContext.http`): each call gets its job's tenant's client. */
+  readonly http?: HandlerHttp;
   /** Where those handlers' credentials come from (`HandlerContext.secret`); without it they get none. */
   readonly secrets?: HandlerSecrets;
   /** Further bounds on each run; the step's `maxTurns` wins over `limits.maxTurns`. */

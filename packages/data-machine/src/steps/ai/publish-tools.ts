@@ -6,7 +6,7 @@ import { effectiveHandlerConfig } from '../../flows/flow-step-config';
 import type { HandlerContext, PublishHandler, PublishResult } from '../../handlers/handler';
 import { handlerEffectsFor } from '../../handlers/handler-effect';
 import type { HandlerRegistry } from '../../handlers/handler-registry';
-import type { HandlerHttpClient } from '../../handlers/http/handler-http-client';
+import type { HandlerHttp } from '../../handlers/http/handler-network';
 import type { HandlerSecrets } from '../../secrets/handler-secrets';
 import { stepHandlerContext } from '../step-handler-context';
 import type { PipelineStep, StepContext } from '../step';
@@ -49,8 +49,8 @@ export interface PublishToolsOptions {
   readonly step: StepContext;
   /** Filled as publishes happen (or are found recorded), by publish step key. */
   readonly published: Map<string, PublishResult>;
-  /** The HTTP client handed to handlers (`HandlerContext.http`); without one a handler uses the default guarded client. */
-  readonly http?: HandlerHttpClient;
+  /** The network handlers reach out through (`HandlerContext.http`, the tenant's client); without one a handler uses the default guarded client. */
+  readonly http?: HandlerHttp;
   /** Where a publish handler's credential comes from (`HandlerContext.secret`), as for the publish steps. */
   readonly secrets?: HandlerSecrets;
 }
