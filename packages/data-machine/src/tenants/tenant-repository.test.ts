@@ -3,7 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { createUser } from '../users/user-repository';
 import { codeOf, migratedContext, newUser, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
-import { addMember, createTenant, listMyTenants } from './tenant-repository';
+import { addMember, createTenant, listMembers, listMyTenants } from './tenant-repository';
 
 
 await describeEachDatabase<DataMachineDatabase>('tenants and members', (database) => {
@@ -63,5 +63,21 @@ await describeEachDatabase<DataMachineDatabase>('tenants and members', (database
     const stranger = await newUser(context, 'stranger');
     const firstOwnerInSecond = await scopeOf(context, first.owner.id, second.tenant.id);
     expect(await codeOf(addMember(context, firstOwnerInSecond, { userId: stranger.id, role: 'admin' }))).toBe('tenant.not_found');
+  });
+
+  it('lists the members with their roles a page at a time, oldest first, to those who manage the tenant', async () => {
+    const { tenant, owner, members } = await tenantWithMembers(context, 'roster', ['admin', 'editor', 'subscriber']);
+    const admin = await scopeOf(context, members.admin!.id, tenant.id);
+    const first = await listMembers(context, admin, { limit: 3 });
+    const second = await listMembers(context, admin, { limit: 3, cursor: first.nextCursor ?? 'none' });
+    expect([...first.items, ...second.items].map((member) => [member.email, member.role])).toEqual([
+      [owner.email, 'owner'],
+      [members.admin!.email, 'admin'],
+      [members.editor!.email, 'editor'],
+      [members.subscriber!.email, 'subscriber'],
+    ]);
+    expect(second.nextCursor).toBeNull();
+    expect(await codeOf(listMembers(context, await scopeOf(context, members.editor!.id, tenant.id)))).toBe('access.denied');
+    expect(await codeOf(listMembers(context, admin, { cursor: 'not-a-cursor' }))).toBe('input.invalid');
   });
 });
