@@ -46,8 +46,8 @@ interface CaseInput {
   readonly n: number;
   readonly context: DataMachineContext;
   readonly database: Parameters<typeof endedJob>[1];
-  /** A portable pipeline document on disk, for `pipelines import`. */
-  readonly pipelineFile: string;
+  /** A directory for files the case's command reads. */
+  readonly directory: string;
 }
 
 /** One representative command of an action; `system` when the system principal, though allowed, gets another answer. */
@@ -69,7 +69,16 @@ const cliCommands: Readonly<Partial<Record<Action, readonly CliCommand[]>>> = {
       system: { exitCode: 1, errorCode: 'input.invalid', why: 'a token acts as a user: the system principal cannot own one' },
     },
   ],
-  'flow.create': [{ label: 'pipelines import', argv: ({ world, pipelineFile }) => ['pipelines', 'import', world.agent, '--file', pipelineFile, '--on-conflict', 'rename'] }],
+  'flow.create': [
+    {
+      label: 'pipelines import (a document of its own)',
+      async argv({ world, n, directory }) {
+        const file = path.join(directory, `pipeline-${n}.json`);
+        await writeFile(file, JSON.stringify({ format: 'data-machine.pipeline', version: 1, pipeline: { ...digestPipeline, slug: `made-${n}` }, flows: [] }));
+        return ['pipelines', 'import', world.agent, '--file', file];
+      },
+    },
+  ],
   'flow.run': [{ label: 'flows run', argv: ({ world }) => ['flows', 'run', world.agent, world.flow] }],
   'queue.add': [{ label: 'flows queue add', argv: ({ world }) => ['flows', 'queue', 'add', world.agent, world.flow, 'think', '--prompt', 'Write.'] }],
   'approval.read': [{ label: 'approvals list --agent', argv: ({ world }) => ['approvals', 'list', '--agent', world.agent] }],
@@ -115,7 +124,6 @@ await describeEachDatabase<DataMachineDatabase>('authorization over the CLI', (d
   let engine: JobEngine;
   let world: ReplayWorld;
   let directory: string;
-  let pipelineFile: string;
   const tokens = new Map<string, string>();
   let n = 0;
 
@@ -130,8 +138,6 @@ await describeEachDatabase<DataMachineDatabase>('authorization over the CLI', (d
     const catalog = await createTenant(context, system, { slug: 'authz-cli-catalog', name: 'Catalog', isCatalog: true });
     await createAgent(context, await resolveScope(context, system, catalog.tenant.id), { slug: 'writer', name: 'Writer', ownerUserId: null });
     directory = await mkdtemp(path.join(tmpdir(), 'dm-authz-cli-'));
-    pipelineFile = path.join(directory, 'pipeline.json');
-    await writeFile(pipelineFile, JSON.stringify({ format: 'data-machine.pipeline', version: 1, pipeline: digestPipeline, flows: [] }));
     // Issued before the cases run side by side: issuing the viewer's token raises the viewer for a moment.
     for (const principal of replayPrincipals) await actingOptions(principal);
   }, 120_000);
@@ -167,7 +173,7 @@ await describeEachDatabase<DataMachineDatabase>('authorization over the CLI', (d
           const outcome = outcomeOf(decisionFor(principal, action, new Date()));
           it(`${principal.name}: ${describeOutcome(principal, outcome, command)}`, async ({ expect }) => {
             n += 1;
-            const argv = [...(await command.argv({ world, n, context, database, pipelineFile })), '--tenant', world.tenant.slug, ...(await actingOptions(principal))];
+            const argv = [...(await command.argv({ world, n, context, database, directory })), '--tenant', world.tenant.slug, ...(await actingOptions(principal))];
             const { outcome: ended, stderr } = await run(argv);
             if (principal.kind === 'system' && command.system) {
               expect(ended).toEqual({ exitCode: command.system.exitCode, errorCode: command.system.errorCode });
