@@ -66,7 +66,15 @@ await describeEachDatabase<DataMachineDatabase>('tenants and members', (database
   });
 
   it('lists the members with their roles a page at a time, oldest first, to those who manage the tenant', async () => {
-    const { tenant, owner, members } = await tenantWithMembers(context, 'roster', ['admin', 'editor', 'subscriber']);
+    const { tenant, owner } = await tenantWithMembers(context, 'roster');
+    const ownerScope = await scopeOf(context, owner.id, tenant.id);
+    const members: Record<string, { id: string; email: string }> = {};
+    // Joined a minute apart, in this order.
+    for (const role of ['admin', 'editor', 'subscriber'] as const) {
+      context.setNow(new Date(context.now().getTime() + 60_000));
+      members[role] = await newUser(context, `roster-${role}`);
+      await addMember(context, ownerScope, { userId: members[role].id, role });
+    }
     const admin = await scopeOf(context, members.admin!.id, tenant.id);
     const first = await listMembers(context, admin, { limit: 3 });
     const second = await listMembers(context, admin, { limit: 3, cursor: first.nextCursor ?? 'none' });
