@@ -1,6 +1,7 @@
 import type { DatabaseSuiteContext } from '@data-machine/testkit';
 import {
   actionRules,
+  actions,
   addMember,
   cancelJob,
   createAgent,
@@ -149,6 +150,11 @@ export function outcomeOf(decision: Decision): ReplayOutcome {
   if (decision.reason === 'token_expired') return { kind: 'unauthenticated', code: 'token.expired' };
   if (decision.reason === 'token_revoked') return { kind: 'unauthenticated', code: 'token.revoked' };
   return decision.visible ? { kind: 'denied' } : { kind: 'hidden' };
+}
+
+/** The actions none of `mappings` (route or command tables, lists of actions without one) names: a replay must have none. */
+export function unaccountedActions(...mappings: readonly Readonly<Partial<Record<Action, unknown>>>[]): Action[] {
+  return actions.filter((action) => !mappings.some((mapping) => action in mapping));
 }
 
 /** A user of the replay world. */
