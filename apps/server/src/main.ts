@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AgentsApiError, createAgentRegistry } from '@data-machine/agents-api';
 import { createDataMachineContext, createJobEngine, createSecretBox, DataMachineError, outboxKick, type JobEngine, type TenantTransaction } from 'data-machine';
-import { adminCommands, findAdminCommand, runAdminCommand, UsageError } from './cli/admin-commands';
+import { adminCommands, findAdminCommand, UsageError } from './cli/admin-commands';
+import { runCommandLine } from './cli/command-line';
 import { initialiseIfEmpty, type FirstOwner, type Initialised } from './cli/first-start';
 import { HttpError } from './http/http-error';
 import { ConfigError, loadConfig, type ServerConfig } from './config/config';
@@ -278,12 +279,8 @@ async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>
       })());
     // Only `flows webhook rotate` and `secrets set` need the server key: resolved (on the embedded database, generated) on first use.
     const secrets = async (purpose: string) => createSecretBox(await resolveSecretKey(config.secretKey), purpose);
-    process.stdout.write(await runAdminCommand(context, command, argv, createDefaultHandlers(context), engine, secrets));
-    return 0;
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`data-machine: ${error.message}\n`);
-    return 2;
+    // Refusals are one line on stderr and exit code 1, usage errors exit code 2; progress shows only at a terminal.
+    return (await runCommandLine(context, command, argv, process, { handlers: createDefaultHandlers(context), engine, secrets })).exitCode;
   } finally {
     await started?.then((engine) => engine.stop()).catch(() => undefined);
     await database.close();

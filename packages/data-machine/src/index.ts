@@ -24,8 +24,8 @@ export { agentActions, principalFor, resolveAgentPrincipal, resolveAgentRun, too
 export type { AgentRun, PrincipalAgent, ResolveAgentPrincipalOptions } from './scope/agent-principal';
 
 // tenants, users, agents, grants, tokens
-export { addMember, createTenant, findTenant, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
-export type { NewTenant, Tenant } from './tenants/tenant-repository';
+export { addMember, createTenant, findTenant, listMembers, listMyTenants, newMemberSchema, newTenantSchema, tenantSettingsSchema, updateTenantSettings } from './tenants/tenant-repository';
+export type { NewTenant, Tenant, TenantMember } from './tenants/tenant-repository';
 export { createUser, emailSchema, findUser, findUserByEmail } from './users/user-repository';
 export type { NewUser, User } from './users/user-repository';
 export { agentConfigSchema, effectiveConfig } from './agents/agent-config';

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
   DataMachineError,
@@ -13,6 +14,7 @@ import {
   grantAgentRole,
   listAgentTokens,
   listAgents,
+  listMembers,
   listMyTenants,
   listUserTokens,
   revokeAgentToken,
@@ -31,10 +33,10 @@ import { createDefaultHandlers } from '../handlers/default-handlers';
 import { approvalCommands } from './approval-commands';
 import { secretCommands } from './secret-commands';
 import { templateCommands } from './template-commands';
-import { automationCommands, inboundCommands } from './automation-commands';
-import { done, iso, oneOf, required, text, UsageError, type AdminCommand, type Values } from './command';
+import { automationCommands, inboundCommands, nextPage, page } from './automation-commands';
+import { done, iso, noProgress, oneOf, required, text, UsageError, type AdminCommand, type ProgressDisplay, type Values } from './command';
 
-export { UsageError, type CommandResult } from './command';
+export { UsageError, type CommandResult, type ProgressDisplay } from './command';
 
 async function userIdByEmail(context: DataMachineContext, email: string): Promise<string> {
   const user = await findUserByEmail(context, email);
@@ -89,6 +91,18 @@ const identityCommands: readonly AdminCommand[] = [
       const allowPrivateAddresses = oneOf(values, 'allow-private-addresses', { options: ['true', 'false'] as const }) === 'true';
       const tenant = await updateTenantSettings(context, await scopeInTenant(context, acting, positionals[0]), { allowPrivateAddresses });
       return done(`${tenant.slug}: handlers ${tenant.allowPrivateAddresses ? 'may' : 'may not'} reach private, loopback and link-local addresses`, tenant);
+    },
+  },
+  {
+    words: ['tenants', 'members'],
+    usage: 'tenants members [--limit <n>] [--cursor <cursor>] [--tenant <slug>] --as <email>',
+    options: { limit: text, cursor: text },
+    positionals: 0,
+    async run({ context, values, scope }) {
+      const members = await listMembers(context, await scope(), page(values));
+      const footer = nextPage(members.nextCursor);
+      const rows = members.items.map((member) => ({ email: member.email, name: member.displayName, role: member.role, joined: iso(member.createdAt), id: member.userId }));
+      return { kind: 'rows', columns: ['email', 'name', 'role', 'joined', 'id'], rows, ...(footer === undefined ? {} : { footer }), value: members };
     },
   },
   {
@@ -238,6 +252,7 @@ export async function runAdminCommand(
   engine: () => Promise<JobEngine> = noEngine,
   secrets: (purpose: string) => Promise<SecretBox> = noSecrets,
   stdin: () => Promise<string> = readStandardInput,
+  extras: { readonly progress?: ProgressDisplay; readonly pause?: (ms: number) => Promise<void> } = {},
 ): Promise<string> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -254,7 +269,9 @@ export async function runAdminCommand(
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
   const acting = await actingAs(context, values);
   const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets, stdin });
+  const progress = values.json === true ? noProgress : (extras.progress ?? noProgress);
+  const pause = extras.pause ?? ((ms: number) => delay(ms));
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets, stdin, progress, pause });
   if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
   if (result.kind === 'done') return `${result.line}\n`;
   return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;

@@ -27,6 +27,7 @@ import {
   type Job,
   type QueueAddress,
   type Undo,
+  type UndoReport,
   webhookSecretsPurpose,
 } from 'data-machine';
 import { done, iso, oneOf, optional, required, text, UsageError, type AdminCommand, type CommandInput, type CommandResult, type Values } from './command';
@@ -90,7 +91,7 @@ export const automationCommands: readonly AdminCommand[] = [
     usage: 'pipelines import <agent> --file <document.json> [--on-conflict fail|rename] [--tenant <slug>] --as <email>',
     options: { file: text, 'on-conflict': text },
     positionals: 1,
-    async run({ context, handlers, scope, positionals, values }) {
+    async run({ context, handlers, scope, positionals, values, progress }) {
       const file = required(values, 'file');
       const onConflict = optional(values, 'on-conflict') === undefined ? 'fail' : oneOf(values, 'on-conflict', importConflictSchema);
       let document: unknown;
@@ -99,7 +100,7 @@ export const automationCommands: readonly AdminCommand[] = [
       } catch (error) {
         throw new UsageError(`--file must name a readable JSON document (${error instanceof SyntaxError ? 'not JSON' : ((error as NodeJS.ErrnoException).code ?? 'unreadable')}: ${file})`);
       }
-      const imported = await importPipeline(context, await scope(), handlers, positionals[0] ?? '', document, { onConflict });
+      const imported = await importPipeline(context, await scope(), handlers, positionals[0] ?? '', document, { onConflict, onProgress: progress('import', 'flows') });
       const flows = imported.flows.map((flow) => flow.slug);
       return done(`imported pipeline ${imported.pipeline.slug} with ${flows.length} flow(s)${flows.length === 0 ? '' : `: ${flows.join(', ')}`}`, imported);
     },
@@ -230,12 +231,20 @@ export const automationCommands: readonly AdminCommand[] = [
   },
   {
     words: ['jobs', 'undo'],
-    usage: 'jobs undo <agent> <job> [--tenant <slug>] --as <email>   (a worker reverses its effects; read them with jobs undo-report)',
-    options: {},
+    usage: 'jobs undo <agent> <job> [--wait] [--tenant <slug>] --as <email>   (a worker reverses its effects; --wait shows its progress and report, else read them with jobs undo-report)',
+    options: { wait: { type: 'boolean' } },
     positionals: 2,
-    async run({ context, scope, positionals, engine }) {
-      const undo = await requestUndo(context, await engine(), await scope(), positionals[0] ?? '', positionals[1] ?? '');
-      return done(`${undoLine(undo)}; read it with: jobs undo-report ${positionals[0] ?? ''} ${undo.jobId} ${undo.id}`, undo);
+    async run({ context, scope, positionals, engine, values, progress, pause }) {
+      const agent = positionals[0] ?? '';
+      const undo = await requestUndo(context, await engine(), await scope(), agent, positionals[1] ?? '');
+      if (values.wait !== true) return done(`${undoLine(undo)}; read it with: jobs undo-report ${agent} ${undo.jobId} ${undo.id}`, undo);
+      const report = progress('undo', 'effects');
+      for (;;) {
+        const current = await getUndoReport(context, await scope(), agent, undo.jobId, undo.id);
+        report(current.effects.length, current.effectCount);
+        if (current.undo.status === 'completed' || current.undo.status === 'failed') return undoReportResult(current);
+        await pause(undoPollMs);
+      }
     },
   },
   {
@@ -244,12 +253,18 @@ export const automationCommands: readonly AdminCommand[] = [
     options: {},
     positionals: 3,
     async run({ context, scope, positionals }) {
-      const report = await getUndoReport(context, await scope(), positionals[0] ?? '', positionals[1] ?? '', positionals[2] ?? '');
-      const rows = report.effects.map((effect) => ({ '#': effect.position, outcome: effect.outcome, kind: effect.kind, why: effect.reason ?? effect.error?.code ?? '', job: effect.jobId }));
-      return { kind: 'rows', columns: ['#', 'outcome', 'kind', 'why', 'job'], rows, footer: undoLine(report.undo), value: report };
+      return undoReportResult(await getUndoReport(context, await scope(), positionals[0] ?? '', positionals[1] ?? '', positionals[2] ?? ''));
     },
   },
 ];
+
+/** How often `jobs undo --wait` looks at the undo a worker is running. */
+const undoPollMs = 500;
+
+function undoReportResult(report: UndoReport): CommandResult {
+  const rows = report.effects.map((effect) => ({ '#': effect.position, outcome: effect.outcome, kind: effect.kind, why: effect.reason ?? effect.error?.code ?? '', job: effect.jobId }));
+  return { kind: 'rows', columns: ['#', 'outcome', 'kind', 'why', 'job'], rows, footer: undoLine(report.undo), value: report };
+}
 
 function undoLine(undo: Undo): string {
   const { reverted, skipped, failed } = undo.counts;

@@ -38,13 +38,38 @@ export interface CommandInput {
   secrets(purpose: string): Promise<SecretBox>;
   /** All of standard input as text (what `secrets set` stores when no file is named). */
   stdin(): Promise<string>;
+  /** A reporter of how far a long command has got (`label: done/total unit`); silent unless standard error is a terminal, and with `--json`. */
+  progress(label: string, unit: string): ProgressReporter;
+  /** Waits `ms` between two looks at work done elsewhere (a worker's undo). */
+  pause(ms: number): Promise<void>;
+}
+
+/** Reports that `done` of `total` are done. */
+export type ProgressReporter = (done: number, total: number) => void;
+
+/** Where progress is shown: a reporter per long operation. */
+export type ProgressDisplay = (label: string, unit: string) => ProgressReporter;
+
+/** Shows no progress: output that is not a terminal, and `--json`. */
+export const noProgress: ProgressDisplay = () => () => undefined;
+
+/**
+ * Progress on `stream` when it is a terminal: one line redrawn in place
+ * (`undo: 40/120 effects`), ended once all are done; nothing otherwise, so
+ * piped and logged output stays what the command prints.
+ */
+export function terminalProgress(stream: { write(text: string): unknown; readonly isTTY?: boolean }): ProgressDisplay {
+  if (stream.isTTY !== true) return noProgress;
+  return (label, unit) => (done, total) => {
+    stream.write(`\r\u001b[K${label}: ${done}/${total} ${unit}${done >= total ? '\n' : ''}`);
+  };
 }
 
 /** One CLI command: the words that name it, its options and how many positionals it takes. */
 export interface AdminCommand {
   readonly words: readonly string[];
   readonly usage: string;
-  readonly options: Readonly<Record<string, { readonly type: 'string' }>>;
+  readonly options: Readonly<Record<string, { readonly type: 'string' | 'boolean' }>>;
   readonly positionals: number;
   run(input: CommandInput): Promise<CommandResult>;
 }

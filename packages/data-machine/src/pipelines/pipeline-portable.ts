@@ -97,7 +97,11 @@ export async function importPipeline(
   handlers: HandlerRegistry,
   agentRef: string,
   document: unknown,
-  options: { readonly onConflict?: ImportConflict } = {},
+  options: {
+    readonly onConflict?: ImportConflict;
+    /** Told after each flow is written (in the import's transaction, committed at its end): how many of how many. */
+    readonly onProgress?: (written: number, total: number) => void;
+  } = {},
 ): Promise<ImportedPipeline> {
   const parsed = parseInput(portablePipelineSchema, document, 'pipeline document');
   const onConflict = parseInput(importConflictSchema.default('fail'), options.onConflict, 'conflict option');
@@ -115,6 +119,7 @@ export async function importPipeline(
         const flowSlug = chooseSlug(flow.slug, taken.flows, onConflict, 'flow');
         taken.flows.add(flowSlug);
         created.push(await insertFlow(context, trx, { ...base, ...flow, slug: flowSlug, pipelineId: pipeline.id }));
+        options.onProgress?.(created.length, flows.length);
       }
       return { pipeline, flows: created };
     });

@@ -4,7 +4,7 @@ import type { DataMachineDatabase } from '../database/data-machine-database';
 import { createUser } from '../users/user-repository';
 import { codeOf, migratedContext, newUser, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { resolveScope } from '../scope/scope';
-import { addMember, createTenant, findTenant, listMyTenants, updateTenantSettings } from './tenant-repository';
+import { addMember, createTenant, findTenant, listMembers, listMyTenants, updateTenantSettings } from './tenant-repository';
 
 await describeEachDatabase<DataMachineDatabase>('tenants and members', (database) => {
   let context: TestContext;
@@ -81,5 +81,29 @@ await describeEachDatabase<DataMachineDatabase>('tenants and members', (database
     expect(changed).toMatchObject({ id: tenant.id, allowPrivateAddresses: true });
     // The owner still manages the rest of the settings, and doing so leaves the operator's choice alone.
     expect(await updateTenantSettings(context, ownerScope, { name: 'Renamed' })).toMatchObject({ name: 'Renamed', allowPrivateAddresses: true });
+  });
+
+  it('lists the members with their roles a page at a time, oldest first, to those who manage the tenant', async () => {
+    const { tenant, owner } = await tenantWithMembers(context, 'roster');
+    const ownerScope = await scopeOf(context, owner.id, tenant.id);
+    const members: Record<string, { id: string; email: string }> = {};
+    // Joined a minute apart, in this order.
+    for (const role of ['admin', 'editor', 'subscriber'] as const) {
+      context.setNow(new Date(context.now().getTime() + 60_000));
+      members[role] = await newUser(context, `roster-${role}`);
+      await addMember(context, ownerScope, { userId: members[role].id, role });
+    }
+    const admin = await scopeOf(context, members.admin!.id, tenant.id);
+    const first = await listMembers(context, admin, { limit: 3 });
+    const second = await listMembers(context, admin, { limit: 3, cursor: first.nextCursor ?? 'none' });
+    expect([...first.items, ...second.items].map((member) => [member.email, member.role])).toEqual([
+      [owner.email, 'owner'],
+      [members.admin!.email, 'admin'],
+      [members.editor!.email, 'editor'],
+      [members.subscriber!.email, 'subscriber'],
+    ]);
+    expect(second.nextCursor).toBeNull();
+    expect(await codeOf(listMembers(context, await scopeOf(context, members.editor!.id, tenant.id)))).toBe('access.denied');
+    expect(await codeOf(listMembers(context, admin, { cursor: 'not-a-cursor' }))).toBe('input.invalid');
   });
 });

@@ -8,6 +8,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../database/database-e
 import type { TenantTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { nameSchema, parseInput, slugSchema } from '../input';
+import { decodeCursor, pageOf, pageOptionsSchema, type Page, type PageOptions } from '../jobs/page-cursor';
 import type { Scope } from '../scope/scope';
 import { tenantOperation } from '../scope/scoped-operation';
 import { inTransaction } from '../scope/tenant-transaction';
@@ -180,6 +181,45 @@ export async function addMember(context: DataMachineContext, scope: Scope, input
       .onConflict((conflict) => conflict.columns(['tenant_id', 'user_id']).doUpdateSet({ role: fields.role }))
       .execute();
     return { userId: fields.userId, role: fields.role };
+  });
+}
+
+/** A member of a tenant, as {@link listMembers} shows them. */
+export interface TenantMember {
+  readonly userId: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly role: TenantRole;
+  /** When they joined (or were added). */
+  readonly createdAt: Date;
+}
+
+/**
+ * The members of the scope's tenant with their tenant role, oldest first,
+ * a page at a time. Reading who belongs to a tenant, with their emails, is
+ * part of managing its members: `tenant.manage`, like changing them.
+ */
+export async function listMembers(context: DataMachineContext, scope: Scope, options: PageOptions = {}): Promise<Page<TenantMember>> {
+  const { limit, cursor } = parseInput(pageOptionsSchema, options, 'member list options');
+  const after = cursor === undefined ? undefined : decodeCursor(cursor);
+  return tenantOperation(context, scope, 'tenant.manage', async (trx) => {
+    let query = trx
+      .selectFrom('dm_memberships')
+      .innerJoin('dm_users', 'dm_users.id', 'dm_memberships.user_id')
+      .select(['dm_memberships.user_id', 'dm_memberships.role', 'dm_memberships.created_at', 'dm_users.email', 'dm_users.display_name'])
+      .where('dm_memberships.tenant_id', '=', scope.tenantId);
+    if (after !== undefined) {
+      query = query.where((eb) =>
+        eb.or([eb('dm_memberships.created_at', '>', after.at), eb.and([eb('dm_memberships.created_at', '=', after.at), eb('dm_memberships.user_id', '>', after.id)])]),
+      );
+    }
+    const rows = await query.orderBy('dm_memberships.created_at').orderBy('dm_memberships.user_id').limit(limit + 1).execute();
+    return pageOf(
+      rows,
+      limit,
+      (row) => ({ at: row.created_at, id: row.user_id }),
+      (row): TenantMember => ({ userId: row.user_id, email: row.email, displayName: row.display_name, role: row.role as TenantRole, createdAt: row.created_at }),
+    );
   });
 }
 

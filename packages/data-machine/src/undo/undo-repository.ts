@@ -10,6 +10,7 @@ import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
 import { toUndo, toUndoEffectResult, type Undo, type UndoReport } from './undo';
+import { countEffectsToUndo } from './undo-runner';
 
 // Operator-facing: requesting an undo needs `job.undo` (operators and above of
 // the agent), reading one `logs.read`. A job or undo of another agent is
@@ -68,7 +69,7 @@ export function getUndoReport(context: DataMachineContext, scope: Scope, agentRe
     const row = await trx.selectFrom('dm_undos').selectAll().where('id', '=', undoId).where('job_id', '=', job.id).executeTakeFirst();
     if (!row) throw new DataMachineError('undo.not_found', `There is no undo "${undoId}" of the job "${jobId}".`, { details: { job: jobId, undo: undoId } });
     const results = await trx.selectFrom('dm_undo_results').selectAll().where('undo_id', '=', row.id).orderBy('position').execute();
-    return { undo: toUndo(row), effects: results.map(toUndoEffectResult) };
+    return { undo: toUndo(row), effects: results.map(toUndoEffectResult), effectCount: await countEffectsToUndo(trx, job.id) };
   });
 }
 

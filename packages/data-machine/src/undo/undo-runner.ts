@@ -67,17 +67,33 @@ async function startUndo(context: DataMachineContext, trx: TenantTransaction, un
   return toUndo(moved);
 }
 
-/** The handler effects of `jobId` and of every job under it (fan-out children, theirs), newest first. */
-async function effectsToUndo(trx: TenantTransaction, jobId: string): Promise<EffectRow[]> {
+/** `jobId` and every job under it (fan-out children, theirs). */
+async function jobTree(trx: TenantTransaction, jobId: string): Promise<string[]> {
   const jobIds = [jobId];
   for (let level = [jobId]; level.length > 0; ) {
     level = (await trx.selectFrom('dm_jobs').select('id').where('parent_job_id', 'in', level).execute()).map((row) => row.id);
     jobIds.push(...level);
   }
+  return jobIds;
+}
+
+/** How many handler effects an undo of `jobId` goes through: its own and its fan-out children's. */
+export async function countEffectsToUndo(trx: TenantTransaction, jobId: string): Promise<number> {
+  const row = await trx
+    .selectFrom('dm_job_effects')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('job_id', 'in', await jobTree(trx, jobId))
+    .where('key', 'like', `${handlerEffectPrefix}%`)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** The handler effects of `jobId` and of every job under it (fan-out children, theirs), newest first. */
+async function effectsToUndo(trx: TenantTransaction, jobId: string): Promise<EffectRow[]> {
   return trx
     .selectFrom('dm_job_effects')
     .select(['job_id', 'key', 'kind', 'detail', 'seq', 'reverted_by'])
-    .where('job_id', 'in', jobIds)
+    .where('job_id', 'in', await jobTree(trx, jobId))
     .where('key', 'like', `${handlerEffectPrefix}%`)
     // seq is a bigint (read as text): compare as numbers in the database, not as strings here.
     .orderBy('seq', 'desc')

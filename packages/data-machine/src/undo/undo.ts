@@ -50,6 +50,8 @@ export interface UndoEffectResult {
 export interface UndoReport {
   readonly undo: Undo;
   readonly effects: readonly UndoEffectResult[];
+  /** How many effects the undo goes through in all: `effects` lists that many once it has ended (its progress meanwhile). */
+  readonly effectCount: number;
 }
 
 /** An undo row as the API shows it. */

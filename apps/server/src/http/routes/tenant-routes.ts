@@ -5,6 +5,7 @@ import {
   addMember,
   createTenant,
   findUser,
+  listMembers,
   listMyTenants,
   newMemberSchema,
   tenantRoleSchema,
@@ -16,7 +17,7 @@ import {
 import { z } from 'zod';
 import { requestActor, requestIdentity, requestScope } from '../authentication';
 import { agentSchema } from './agent-routes';
-import { bearer, instant, instantSchema, scopedErrors } from './schemas';
+import { bearer, instant, instantSchema, pageQuery, scopedErrors } from './schemas';
 
 const tenantSchema = z.object({
   id: z.string(),
@@ -29,6 +30,7 @@ const tenantSchema = z.object({
 });
 const tenantBody = (tenant: Tenant): z.output<typeof tenantSchema> => ({ ...tenant, createdAt: instant(tenant.createdAt) });
 const membershipSchema = z.object({ tenant: tenantSchema, role: tenantRoleSchema });
+const memberSchema = z.object({ userId: z.string(), email: z.string(), displayName: z.string(), role: tenantRoleSchema, createdAt: instantSchema });
 
 /** Who you are, your tenants, and the settings and members of the request's tenant. */
 export function registerTenantRoutes(app: FastifyInstance, context: DataMachineContext): void {
@@ -89,6 +91,23 @@ export function registerTenantRoutes(app: FastifyInstance, context: DataMachineC
     '/tenant',
     { schema: { tags, security: bearer, summary: "Change the request's tenant's name or self-service agent limit", body: tenantSettingsSchema, response: { 200: tenantSchema, ...scopedErrors } } },
     async (request) => tenantBody(await updateTenantSettings(context, await requestScope(context, request), request.body)),
+  );
+
+  routes.get(
+    '/tenant/members',
+    {
+      schema: {
+        tags,
+        security: bearer,
+        summary: "The request's tenant's members with their roles, oldest first, a page at a time (tenant.manage)",
+        querystring: pageQuery,
+        response: { 200: z.object({ members: z.array(memberSchema), nextCursor: z.string().nullable() }), ...scopedErrors },
+      },
+    },
+    async (request) => {
+      const page = await listMembers(context, await requestScope(context, request), request.query);
+      return { members: page.items.map((member) => ({ ...member, createdAt: instant(member.createdAt) })), nextCursor: page.nextCursor };
+    },
   );
 
   routes.put(
