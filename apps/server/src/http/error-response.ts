@@ -75,6 +75,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'agent.protected': 409,
   'agent.registry_conflict': 409,
   'agent.busy': 409,
+  'memory.not_found': 404,
   'session.not_found': 404,
   'session.busy': 409,
   'grant.not_found': 404,
