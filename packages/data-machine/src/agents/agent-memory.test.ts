@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AgentsApiError, type MemoryStore } from '@data-machine/agents-api';
 import { createPostgresMemoryStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
