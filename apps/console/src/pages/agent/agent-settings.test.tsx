@@ -11,7 +11,8 @@ const save = async () => {
   fireEvent.click(button);
 };
 
-describe('agent settings', () => {
+// A whole page renders in each test; its first render, under a full suite on two cores, can pass the 5 s default.
+describe('agent settings', { timeout: 20_000 }, () => {
   afterEach(() => {
     cleanup();
     vi.unstubAllGlobals();

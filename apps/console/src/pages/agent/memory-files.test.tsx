@@ -46,7 +46,8 @@ async function openSoul() {
 }
 const saves = (seen: readonly SeenRequest[]) => seen.filter((request) => request.route === 'PUT /agents/writer/memory/SOUL.md');
 
-describe('memory files', () => {
+// A whole page renders in each test; its first render, under a full suite on two cores, can pass the 5 s default.
+describe('memory files', { timeout: 20_000 }, () => {
   afterEach(() => {
     cleanup();
     vi.unstubAllGlobals();
