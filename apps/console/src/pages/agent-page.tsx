@@ -72,8 +72,9 @@ export function AgentPage({ client, agent }: { readonly client: ApiClient; reado
           <div role="tabpanel" id={`agent-panel-${tab}`} aria-labelledby={`agent-tab-${tab}`} className="tab-panel">
             {tab === 'settings' && <AgentSettings client={client} agent={found.data} refusal={refusal} />}
             {tab === 'memory' && <MemoryFiles client={client} agent={found.data.slug} refusal={refusal} />}
-            {tab === 'grants' && <AgentGrants client={client} agent={found.data.slug} refusal={refusal} />}
-            {tab === 'tokens' && <AgentTokens client={client} agent={found.data.slug} refusal={refusal} />}
+            {/* Only admins may even list grants and tokens: anyone else gets the reason and no request. */}
+            {tab === 'grants' && (refusal === undefined ? <AgentGrants client={client} agent={found.data.slug} /> : <p className="hint">{refusal}</p>)}
+            {tab === 'tokens' && (refusal === undefined ? <AgentTokens client={client} agent={found.data.slug} /> : <p className="hint">{refusal}</p>)}
           </div>
         </>
       )}

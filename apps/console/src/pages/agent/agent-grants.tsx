@@ -10,15 +10,9 @@ const roles: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 /**
  * Who has which role on the agent: grant a member a role, change it, revoke
- * it. Only the agent's admins manage grants (and only they may list them), so
- * anyone else sees the reason instead.
+ * it. Only for the agent's admins (only they may even list grants).
  */
-export function AgentGrants({ client, agent, refusal }: { readonly client: ApiClient; readonly agent: string; readonly refusal: string | undefined }) {
-  if (refusal !== undefined) return <p className="hint">{refusal}</p>;
-  return <GrantList client={client} agent={agent} />;
-}
-
-function GrantList({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
+export function AgentGrants({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
   const queries = useQueryClient();
   const grants = useQuery({ queryKey: ['agent-grants', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/grants', { params: { path: { agent } } })) });
   const refresh = () => queries.invalidateQueries({ queryKey: ['agent-grants', agent] });

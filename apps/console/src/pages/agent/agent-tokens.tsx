@@ -30,14 +30,9 @@ export function expiryOf(now: Date, days: number | null): string | null {
 /**
  * The agent's tokens: create one narrowed to some capabilities, with an
  * expiry; its secret is shown once, right after creation, with a copy button,
- * and never again. List and revoke. Only the agent's admins manage tokens.
+ * and never again. List and revoke. Only for the agent's admins.
  */
-export function AgentTokens({ client, agent, refusal }: { readonly client: ApiClient; readonly agent: string; readonly refusal: string | undefined }) {
-  if (refusal !== undefined) return <p className="hint">{refusal}</p>;
-  return <TokenList client={client} agent={agent} />;
-}
-
-function TokenList({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
+export function AgentTokens({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
   const queries = useQueryClient();
   const tokens = useQuery({ queryKey: ['agent-tokens', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/tokens', { params: { path: { agent } } })) });
   const revoke = useMutation({

@@ -44,6 +44,14 @@ async function openSoul() {
   const content = await within(editor).findByLabelText<HTMLTextAreaElement>('Content');
   return { editor, content };
 }
+/** Opens SOUL.md, types "mine", lets someone else save "theirs", and saves: the conflict. */
+async function conflictingSave(server: ReturnType<typeof memoryServer>) {
+  const opened = await openSoul();
+  fireEvent.change(opened.content, { target: { value: 'mine' } });
+  server.saveElsewhere('theirs');
+  fireEvent.click(within(opened.editor).getByRole('button', { name: 'Save' }));
+  return opened;
+}
 const saves = (seen: readonly SeenRequest[]) => seen.filter((request) => request.route === 'PUT /agents/writer/memory/SOUL.md');
 
 // A whole page renders in each test; its first render, under a full suite on two cores, can pass the 5 s default.
@@ -68,10 +76,7 @@ describe('memory files', { timeout: 20_000 }, () => {
   it('says plainly when someone else saved first, keeps the text, and overwrites only when asked', async () => {
     const server = memoryServer('# Writer');
     const seen = showAgent('admin', server.routes);
-    const { editor, content } = await openSoul();
-    fireEvent.change(content, { target: { value: 'mine' } });
-    server.saveElsewhere('theirs');
-    fireEvent.click(within(editor).getByRole('button', { name: 'Save' }));
+    const { editor, content } = await conflictingSave(server);
     const alert = await within(editor).findByRole('alert');
     expect(alert.textContent).toContain('Someone else saved this file after you opened it.');
     expect(content.value).toBe('mine');
@@ -87,10 +92,7 @@ describe('memory files', { timeout: 20_000 }, () => {
   it("reloads the other person's version on request, discarding the edit, and saves from it", async () => {
     const server = memoryServer('# Writer');
     const seen = showAgent('admin', server.routes);
-    const { editor, content } = await openSoul();
-    fireEvent.change(content, { target: { value: 'mine' } });
-    server.saveElsewhere('theirs');
-    fireEvent.click(within(editor).getByRole('button', { name: 'Save' }));
+    const { editor, content } = await conflictingSave(server);
     fireEvent.click(await within(editor).findByRole('button', { name: 'Reload their version' }));
     await waitFor(() => expect(content.value).toBe('theirs'));
     expect(server.current().content).toBe('theirs');
