@@ -114,7 +114,7 @@ function NewToken({ client, agent }: { readonly client: ApiClient; readonly agen
         <fieldset className="field" aria-invalid={fields.has('ceiling')}>
           <legend>Capabilities</legend>
           {tokenCapabilities.map(({ capability, meaning }) => (
-            <label key={capability}>
+            <label key={capability} className="choice">
               <input type="checkbox" checked={ceiling.includes(capability)} onChange={(event) => toggle(capability, event.target.checked)} /> <code>{capability}</code>: {meaning}
             </label>
           ))}

@@ -117,7 +117,7 @@ export function MemoryEditor({
     save.reset();
     remove.reset();
     setEdit(undefined);
-    await loaded.refetch();
+    await Promise.all([loaded.refetch(), queries.invalidateQueries({ queryKey: ['agent-memory', agent] })]);
   };
   const submit = (event: FormEvent) => {
     event.preventDefault();
