@@ -2103,7 +2103,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Give a member a role on the agent, or change it */
+        /** Give a member (named by user id or email) a role on the agent, or change it */
         put: {
             parameters: {
                 query?: never;

@@ -20,6 +20,7 @@ function grantServer() {
       'GET /agents/writer/grants': () => json({ grants: [...grants].map(([userId, role]) => grant(userId, role)) })(),
       'PUT /agents/writer/grants/u2': put('u2'),
       'PUT /agents/writer/grants/u3': put('u3'),
+      'PUT /agents/writer/grants/ada%40example.test': put('u4'),
       'PUT /agents/writer/grants/stranger': put('stranger'),
       'DELETE /agents/writer/grants/u2': () => {
         grants.delete('u2');
@@ -45,7 +46,7 @@ describe('agent grants', { timeout: 20_000 }, () => {
     const server = grantServer();
     const seen = showAgent('admin', server.routes);
     const form = await openAccess();
-    fireEvent.change(within(form).getByLabelText("Member's user id", { exact: false }), { target: { value: 'u3' } });
+    fireEvent.change(within(form).getByLabelText("Member's email or user id", { exact: false }), { target: { value: 'u3' } });
     fireEvent.change(within(form).getByLabelText('Role'), { target: { value: 'operator' } });
     fireEvent.click(within(form).getByRole('button', { name: 'Grant' }));
     await screen.findByRole('combobox', { name: 'Role of u3' });
@@ -60,10 +61,19 @@ describe('agent grants', { timeout: 20_000 }, () => {
     ]);
   });
 
+  it('grants by email, listing the member under their user id as the server answers', async () => {
+    const seen = showAgent('admin', grantServer().routes);
+    const form = await openAccess();
+    fireEvent.change(within(form).getByLabelText("Member's email or user id", { exact: false }), { target: { value: ' ada@example.test ' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Grant' }));
+    await screen.findByRole('combobox', { name: 'Role of u4' });
+    expect(changes(seen).map((request) => request.route)).toEqual(['PUT /agents/writer/grants/ada%40example.test']);
+  });
+
   it('says plainly when the user is not a member', async () => {
     showAgent('admin', grantServer().routes);
     const form = await openAccess();
-    fireEvent.change(within(form).getByLabelText("Member's user id", { exact: false }), { target: { value: 'stranger' } });
+    fireEvent.change(within(form).getByLabelText("Member's email or user id", { exact: false }), { target: { value: 'stranger' } });
     fireEvent.click(within(form).getByRole('button', { name: 'Grant' }));
     expect((await within(form).findByRole('alert')).textContent).toContain('User "stranger" is not a member of this tenant.');
   });

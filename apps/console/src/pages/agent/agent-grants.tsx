@@ -82,7 +82,7 @@ function NewGrant({ busy, error, onGrant }: { readonly busy: boolean; readonly e
   return (
     <form onSubmit={submit} aria-label="Grant a role">
       <ErrorNotice error={error} />
-      <TextField label="Member's user id" name="userId" value={userId} onChange={(event) => setUserId(event.target.value)} error={fields.get('params.userId')} hint="A member of this tenant (usr_…)" required />
+      <TextField label="Member's email or user id" name="userId" value={userId} onChange={(event) => setUserId(event.target.value)} error={fields.get('params.userId')} hint="A member of this tenant" required />
       <div className="field">
         <label htmlFor="grant-role">Role</label>
         <select id="grant-role" value={role} onChange={(event) => setRole(event.target.value as Role)}>
