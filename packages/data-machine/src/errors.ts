@@ -16,6 +16,8 @@ export const dataMachineErrorCodes = [
   'agent.protected',
   'agent.registry_conflict',
   'agent.busy',
+  // an agent's memory files (the store's own codes, memory.conflict among them, are the substrate's)
+  'memory.not_found',
   'grant.not_found',
   'template.is_install',
   'template.not_catalog',

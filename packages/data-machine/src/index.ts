@@ -33,6 +33,19 @@ export type { AgentConfig } from './agents/agent-config';
 export { agentPatchSchema, chooseAgent, createAgent, deleteAgent, getAgent, listAgents, newAgentSchema, updateAgent } from './agents/agent-repository';
 export type { Agent, AgentPatch, NewAgent, VisibleAgent } from './agents/agent-repository';
 export { composeAgentInstructions } from './agents/agent-instructions';
+export {
+  agentMemoryDeleteSchema,
+  agentMemoryFileRefSchema,
+  agentMemoryLayerSchema,
+  agentMemoryLayers,
+  agentMemoryWriteSchema,
+  deleteAgentMemoryFile,
+  listAgentMemoryFiles,
+  memoryContentHashSchema,
+  readAgentMemoryFile,
+  writeAgentMemoryFile,
+} from './agents/agent-memory';
+export type { AgentMemoryDelete, AgentMemoryFile, AgentMemoryFileRef, AgentMemoryFileSummary, AgentMemoryLayer, AgentMemoryWrite, AgentMemoryWriteResult } from './agents/agent-memory';
 export { reconcileRegisteredAgents, registeredAgentConfig } from './agents/registered-agents';
 export type { ReconcileRegisteredAgentsOptions, RegisteredAgentsReport } from './agents/registered-agents';
 export { grantAgentRole, listAgentGrants, newGrantSchema, revokeAgentRole } from './grants/grant-repository';

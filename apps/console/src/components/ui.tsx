@@ -30,8 +30,12 @@ export function TextArea({ label, error, ...props }: TextareaHTMLAttributes<HTML
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      <textarea id={id} aria-invalid={error !== undefined} {...props} />
-      {error !== undefined && <small className="field-error">{error}</small>}
+      <textarea id={id} aria-invalid={error !== undefined} aria-describedby={error !== undefined ? `${id}-error` : undefined} {...props} />
+      {error !== undefined && (
+        <small id={`${id}-error`} className="field-error">
+          {error}
+        </small>
+      )}
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { invalidFields } from '../api/api-error';
+import { ApiError, invalidFields } from '../api/api-error';
 import { unwrap, type ApiClient } from '../api/client';
 import { Button, ErrorNotice, Section, TextArea, TextField } from '../components/ui';
 import { href } from '../router';
@@ -66,6 +66,9 @@ function CreateAgentForm({ client }: { readonly client: ApiClient }) {
     <Section title="Create an agent">
       <form onSubmit={submit} aria-label="Create an agent">
         <ErrorNotice error={create.error} />
+        {create.error instanceof ApiError && create.error.code === 'agent.limit_reached' && (
+          <p className="field-error">You have reached the number of agents this tenant lets each member create. Ask a tenant owner or admin to raise the limit, or to create the agent for you.</p>
+        )}
         <TextField label="Slug" name="slug" value={slug} onChange={(event) => setSlug(event.target.value)} error={fields.get('slug')} hint="Lower-case letters, digits and dashes" required />
         <TextField label="Name" name="name" value={name} onChange={(event) => setName(event.target.value)} error={fields.get('name')} required />
         <TextArea label="Instructions" name="instructions" rows={3} value={instructions} onChange={(event) => setInstructions(event.target.value)} error={fields.get('config.instructions')} />

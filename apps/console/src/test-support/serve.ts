@@ -1,9 +1,10 @@
 import { vi } from 'vitest';
 
-/** A request the stubbed server saw: method and path, query and JSON body. */
+/** A request the stubbed server saw: method and path, query, headers and JSON body. */
 export interface SeenRequest {
   readonly route: string;
   readonly query: URLSearchParams;
+  readonly headers: Headers;
   readonly body: unknown;
 }
 
@@ -18,7 +19,7 @@ export function serve(routes: Record<string, (request: SeenRequest) => Response>
     vi.fn(async (request: Request) => {
       const url = new URL(request.url);
       const text = request.method === 'GET' ? '' : await request.text();
-      const entry = { route: `${request.method} ${url.pathname}`, query: url.searchParams, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+      const entry = { route: `${request.method} ${url.pathname}`, query: url.searchParams, headers: request.headers, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
       seen.push(entry);
       return routes[entry.route]?.(entry) ?? new Response(JSON.stringify({ error: { code: 'route.not_found', message: 'No route' } }), { status: 404 });
     }),

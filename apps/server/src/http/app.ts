@@ -15,6 +15,7 @@ import { registerAgentRoutes } from './routes/agent-routes';
 import { registerTenantRoutes } from './routes/tenant-routes';
 import { registerTokenRoutes } from './routes/token-routes';
 import { registerSecretRoutes } from './routes/secret-routes';
+import { registerMemoryRoutes } from './routes/memory-routes';
 import { registerPipelineRoutes } from './routes/pipeline-routes';
 import { registerFlowRoutes } from './routes/flow-routes';
 import { registerStepTestRoutes } from './routes/step-test-routes';
@@ -140,6 +141,9 @@ export function buildApp({
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
     registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
+    // The store chat turns and the ai step read, so what the console saves is what the agent reads next.
+    const memory = createPostgresMemoryStore({ db: database.db, now: () => product.now() });
+    registerMemoryRoutes(api, product, memory);
     registerHandlerRoutes(api, product, handlerRegistry);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
@@ -158,7 +162,7 @@ export function buildApp({
     await registerWebhookRoutes(api, { context: product, secrets: createSecretBox(secretKey, webhookSecretsPurpose), engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-    const service = createChatService({ context: product, store, model: chat, memory: createPostgresMemoryStore({ db: database.db }), onTurnEnd: chat?.onTurnEnd });
+    const service = createChatService({ context: product, store, model: chat, memory, onTurnEnd: chat?.onTurnEnd });
     registerChatRoutes(api, product, { service, store });
     await registerOpenAIRoutes(api, product, service);
   });

@@ -24,6 +24,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'model.not_configured': 503,
   // A cookie-authenticated change without the session's CSRF token: the caller is known, the request refused.
   'csrf.invalid': 403,
+  // A memory save that names no version to replace: lost updates are refused by construction.
+  'memory.precondition_required': 428,
   internal: 500,
   'agent.invalid_definition': 400,
   'agent.not_found': 404,
@@ -75,6 +77,7 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'agent.protected': 409,
   'agent.registry_conflict': 409,
   'agent.busy': 409,
+  'memory.not_found': 404,
   'session.not_found': 404,
   'session.busy': 409,
   'grant.not_found': 404,

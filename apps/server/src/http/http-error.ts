@@ -1,5 +1,5 @@
 /** Codes the HTTP layer itself produces (the packages' codes are theirs). */
-export const httpErrorCodes = ['request.invalid', 'request.too_large', 'request.uri_too_long', 'request.rate_limited', 'route.not_found', 'auth.required', 'tenant.required', 'model.not_configured', 'csrf.invalid', 'internal'] as const;
+export const httpErrorCodes = ['request.invalid', 'request.too_large', 'request.uri_too_long', 'request.rate_limited', 'route.not_found', 'auth.required', 'tenant.required', 'model.not_configured', 'csrf.invalid', 'memory.precondition_required', 'internal'] as const;
 export type HttpErrorCode = (typeof httpErrorCodes)[number];
 
 /** A refusal made by the HTTP layer (no credentials, no tenant named, no CSRF token with a cookie); mapped by the one status table. */

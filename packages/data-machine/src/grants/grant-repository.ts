@@ -4,6 +4,7 @@ import { agentRoleSchema, type AgentRole } from '../access/roles';
 import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
+import { emailSchema } from '../users/user-repository';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 
@@ -16,24 +17,34 @@ export interface AgentGrant {
   readonly createdAt: Date;
 }
 
-/** What {@link grantAgentRole} takes. */
+/** What {@link grantAgentRole} takes: the member by user id or by email (anything with an "@"). */
 export const newGrantSchema = z.object({ userId: z.string().min(1), role: agentRoleSchema }).strict();
 
 /**
  * Gives a member of the tenant a role on the agent, or changes it
- * (`agent.grant`). The user must be a member (`membership.not_found`); the
- * agent's owner stays `admin` whatever a grant says.
+ * (`agent.grant`). `userId` may be the member's email instead of their id.
+ * The user must be a member (`membership.not_found`, also for an email no
+ * user has, so the answer does not tell who has an account); the agent's
+ * owner stays `admin` whatever a grant says.
  */
 export async function grantAgentRole(context: DataMachineContext, scope: Scope, agentRef: string, input: z.input<typeof newGrantSchema>): Promise<AgentGrant> {
   const fields = parseInput(newGrantSchema, input, 'grant');
+  const email = fields.userId.includes('@') ? parseInput(emailSchema, fields.userId, 'email') : undefined;
   return agentOperation(context, scope, 'agent.grant', agentRef, async (trx, agent) => {
-    const member = await trx.selectFrom('dm_memberships').select('user_id').where('tenant_id', '=', scope.tenantId).where('user_id', '=', fields.userId).executeTakeFirst();
+    let members = trx.selectFrom('dm_memberships').select('dm_memberships.user_id').where('dm_memberships.tenant_id', '=', scope.tenantId);
+    members =
+      email === undefined
+        ? members.where('dm_memberships.user_id', '=', fields.userId)
+        : members.innerJoin('dm_users', 'dm_users.id', 'dm_memberships.user_id').where('dm_users.email', '=', email);
+    const member = await members.executeTakeFirst();
     if (!member) {
-      throw new DataMachineError('membership.not_found', `User "${fields.userId}" is not a member of this tenant.`, { details: { userId: fields.userId } });
+      throw new DataMachineError('membership.not_found', `${email === undefined ? `User "${fields.userId}"` : `Nobody with the email "${email}"`} is not a member of this tenant.`, {
+        details: { userId: fields.userId },
+      });
     }
     const row = await trx
       .insertInto('dm_agent_grants')
-      .values({ tenant_id: scope.tenantId, agent_id: agent.id, user_id: fields.userId, role: fields.role, created_by: actingUserId(scope.actor), created_at: context.now() })
+      .values({ tenant_id: scope.tenantId, agent_id: agent.id, user_id: member.user_id, role: fields.role, created_by: actingUserId(scope.actor), created_at: context.now() })
       .onConflict((conflict) => conflict.columns(['agent_id', 'user_id']).doUpdateSet({ role: fields.role }))
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -98,7 +98,7 @@ export function registerAgentRoutes(app: FastifyInstance, context: DataMachineCo
   const grantParams = agentParams.extend({ userId: z.string().min(1).max(200) });
   routes.put(
     '/agents/:agent/grants/:userId',
-    { schema: { tags, security: bearer, summary: 'Give a member a role on the agent, or change it', params: grantParams, body: z.object({ role: agentRoleSchema }).strict(), response: { 200: grantSchema, ...scopedErrors } } },
+    { schema: { tags, security: bearer, summary: 'Give a member (named by user id or email) a role on the agent, or change it', params: grantParams, body: z.object({ role: agentRoleSchema }).strict(), response: { 200: grantSchema, ...scopedErrors } } },
     async (request) => grantBody(await grantAgentRole(context, await requestScope(context, request), request.params.agent, { userId: request.params.userId, role: request.body.role })),
   );
 

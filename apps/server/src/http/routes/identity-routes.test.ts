@@ -97,6 +97,16 @@ await describeEachDatabase('identity routes', (database) => {
     expect((await app.inject({ method: 'PATCH', url: '/agents/secret-bot', headers: as(member.token), payload: { name: 'Mine' } })).statusCode).toBe(403);
   });
 
+  it("grants a member named by email in the path, answering the member's user id", async () => {
+    const { owner, member } = await tenant('agents-grant-email');
+    await app.inject({ method: 'POST', url: '/agents', headers: as(owner.token), payload: { slug: 'mailed-bot', name: 'Mailed' } });
+    const email = ((await app.inject({ method: 'GET', url: '/me', headers: as(member.token) })).json() as { user: { email: string } }).user.email;
+    const granted = await app.inject({ method: 'PUT', url: `/agents/mailed-bot/grants/${encodeURIComponent(email)}`, headers: as(owner.token), payload: { role: 'operator' } });
+    expect(granted.json()).toMatchObject({ userId: member.id, role: 'operator' });
+    const stranger = await app.inject({ method: 'PUT', url: '/agents/mailed-bot/grants/nobody%40example.test', headers: as(owner.token), payload: { role: 'operator' } });
+    expect([stranger.statusCode, stranger.json().error.code]).toEqual([404, 'membership.not_found']);
+  });
+
   it('makes a user of several tenants name one, and hides tenants they do not belong to', async () => {
     const first = await tenant('tenant-choice-a');
     const second = await tenant('tenant-choice-b');
