@@ -23,6 +23,8 @@ import { registerRunRoutes } from './routes/run-routes';
 import { registerApprovalRoutes } from './routes/approval-routes';
 import { registerUndoRoutes } from './routes/undo-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
+import { registerScheduleRoutes } from './routes/schedule-routes';
+import { registerTemplateRoutes } from './routes/template-routes';
 import { registerFileRoutes } from './routes/file-routes';
 import { registerWebhookRoutes } from './routes/webhook-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
@@ -141,6 +143,8 @@ export function buildApp({
     registerTokenRoutes(api, product);
     registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
     registerHandlerRoutes(api, product, handlerRegistry);
+    registerTemplateRoutes(api, product);
+    registerScheduleRoutes(api, product);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     const handlerHttp = createHandlerHttpClient({ allowPrivateAddresses: handlersAllowPrivateAddresses });
