@@ -73,7 +73,7 @@ function Field({ name, schema, required, value, path, root, onChange, errors }: 
     case 'enum':
       return <EnumField {...common} options={(schema.enum ?? []) as string[]} value={typeof value === 'string' ? value : ''} required={required} onChange={(next) => set(next === '' ? undefined : next)} />;
     case 'string':
-      return <TextField {...common} type={schema.format === 'uri' ? 'url' : 'text'} aria-required={required} value={typeof value === 'string' ? value : ''} onChange={(event) => set(event.target.value === '' ? undefined : event.target.value)} />;
+      return <TextField {...common} type={schema.format === 'uri' ? 'url' : 'text'} {...(schema.maxLength === undefined ? {} : { maxLength: schema.maxLength })} aria-required={required} value={typeof value === 'string' ? value : ''} onChange={(event) => set(event.target.value === '' ? undefined : event.target.value)} />;
     case 'number':
     case 'integer':
       return (
