@@ -18,6 +18,16 @@ function download(fileName: string, document: unknown): void {
   URL.revokeObjectURL(url);
 }
 
+/** The text of a chosen file (FileReader: every browser, and jsdom, has it). */
+export function readText(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error('the file cannot be read'));
+    reader.readAsText(file);
+  });
+}
+
 /** An agent's pipelines and their flows: run now, pause and resume, export and import, and the way to the builder and the flow editor. */
 export function FlowsPage({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
   const queries = useQueryClient();
@@ -160,9 +170,10 @@ function ImportPipeline({ client, agent }: { readonly client: ApiClient; readonl
   const [rename, setRename] = useState(false);
   const imported = useMutation({
     mutationFn: async (file: File) => {
+      const text = await readText(file);
       let document: PortablePipeline;
       try {
-        document = JSON.parse(await file.text()) as PortablePipeline;
+        document = JSON.parse(text) as PortablePipeline;
       } catch {
         // Refused before any request, in the same shape as the server's refusals.
         throw new ApiError(400, 'import.unreadable', `${file.name} is not a JSON document.`);
