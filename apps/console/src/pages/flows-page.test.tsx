@@ -50,7 +50,7 @@ describe('flows page', () => {
       'POST /agents/writer/pipelines/import': json({ error: { code: 'pipeline.slug_taken', message: 'A pipeline "digest" exists.' } }, 409),
     });
     show();
-    await screen.findByText('No pipelines yet: build one, or import one.');
+    await screen.findByText('No flows yet.');
     upload('{ not json');
     expect((await screen.findByRole('alert')).textContent).toContain('import.unreadable');
     expect(seen.some((request) => request.route.startsWith('POST'))).toBe(false);

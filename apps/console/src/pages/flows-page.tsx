@@ -60,7 +60,8 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
         }
       >
         <ErrorNotice error={flows.error ?? pipelines.error ?? run.error ?? pause.error ?? resume.error ?? exported.error} />
-        {pipelines.data && pipelines.data.pipelines.length === 0 && <p>No pipelines yet: build one, or import one.</p>}
+        {flows.data && flows.data.flows.length === 0 && <p>No flows yet.</p>}
+        {pipelines.data && pipelines.data.pipelines.length === 0 && <p className="hint">A flow runs a pipeline: build one (New pipeline), or import one below.</p>}
         {pipelines.data?.pipelines.map((pipeline) => {
           const own = flows.data?.flows.filter((flow) => flow.pipelineId === pipeline.id) ?? [];
           return (
