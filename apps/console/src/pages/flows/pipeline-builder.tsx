@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import type { paths } from '../../api/client';
 import { Button, TextField } from '../../components/ui';
 import { defaultValue, errorsUnder, type JsonObject, type JsonSchema } from './json-schema';
@@ -31,11 +31,11 @@ interface DraftStep {
 }
 
 /** A new step of `type`: the first handler of its kind, with that handler's default configuration. */
-export function newStep(type: StepType, handlers: readonly HandlerInfo[], taken: readonly string[]): DraftStep {
+export function newStep(type: StepType, handlers: readonly HandlerInfo[], taken: readonly string[], uid = ''): DraftStep {
   const handler = handlers.find((candidate) => candidate.kind === handlerKindOf(type));
   let key: string = type.replace('_', '-');
   for (let suffix = 2; taken.includes(key); suffix += 1) key = `${type.replace('_', '-')}-${suffix}`;
-  return { uid: crypto.randomUUID(), key, type, handler: handler?.slug ?? '', config: handler ? defaultValue(handler.configSchema as JsonSchema) : {} };
+  return { uid, key, type, handler: handler?.slug ?? '', config: handler ? defaultValue(handler.configSchema as JsonSchema) : {} };
 }
 
 /** The draft steps as the API takes them: a handler only on the types that call one. */
@@ -66,7 +66,9 @@ export interface PipelineBuilderProps {
 export function PipelineBuilder({ handlers, initialSteps = [], isNew, initialName = '', errors = new Map(), saving = false, onSave }: PipelineBuilderProps) {
   const [slug, setSlug] = useState('');
   const [name, setName] = useState(initialName);
-  const [steps, setSteps] = useState<DraftStep[]>(() => initialSteps.map((step) => ({ uid: crypto.randomUUID(), key: step.key, type: step.type, handler: 'handler' in step ? step.handler : '', config: (step.config ?? {}) as JsonObject })));
+  // Step identities for React only (crypto.randomUUID needs a secure context; a plain http console has none).
+  const uids = useRef(initialSteps.length);
+  const [steps, setSteps] = useState<DraftStep[]>(() => initialSteps.map((step, index) => ({ uid: String(index), key: step.key, type: step.type, handler: 'handler' in step ? step.handler : '', config: (step.config ?? {}) as JsonObject })));
   const [addType, setAddType] = useState<StepType>(initialSteps.length === 0 ? 'fetch' : 'ai');
   const addId = useId();
   const change = (index: number, next: DraftStep) => setSteps((current) => current.map((step, at) => (at === index ? next : step)));
@@ -118,7 +120,14 @@ export function PipelineBuilder({ handlers, initialSteps = [], isNew, initialNam
             </option>
           ))}
         </select>
-        <Button onClick={() => setSteps((current) => [...current, newStep(addType, handlers, current.map((step) => step.key))])}>Add step</Button>
+        <Button
+          onClick={() => {
+            const uid = String(uids.current++);
+            setSteps((current) => [...current, newStep(addType, handlers, current.map((step) => step.key), uid)]);
+          }}
+        >
+          Add step
+        </Button>
       </div>
       <div className="actions">
         <button type="submit" className="button button-primary" disabled={saving}>
