@@ -59,13 +59,16 @@ function show(routes: Record<string, (request: SeenRequest) => Response>) {
   return seen;
 }
 
+// Dozens of renders in jsdom: seconds on a loaded machine, past vitest's 5 s default. Not a timing assertion.
+const slowRender = 30_000;
+
 describe('flow editor', () => {
   afterEach(() => {
     cleanup();
     vi.unstubAllGlobals();
   });
 
-  it("saves each handler step's configuration from its form, the schedule, and keeps the step's other settings", async () => {
+  it("saves each handler step's configuration from its form, the schedule, and keeps the step's other settings", { timeout: slowRender }, async () => {
     const seen = show({ 'PATCH /agents/writer/flows/daily': json(flow) });
     const step = await screen.findByRole('region', { name: 'Step store' });
     // The form starts from the pipeline step's default, merged with the flow's own.

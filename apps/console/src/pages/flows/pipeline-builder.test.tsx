@@ -20,10 +20,13 @@ const addStep = (type: string) => {
 };
 const stepKeys = () => within(screen.getByRole('list', { name: 'Steps' })).getAllByLabelText('Step key').map((input) => (input as HTMLInputElement).value);
 
+// Dozens of renders in jsdom: seconds on a loaded machine, past vitest's 5 s default. Not a timing assertion.
+const slowRender = 30_000;
+
 describe('pipeline builder', () => {
   afterEach(cleanup);
 
-  it("builds a pipeline from steps: each handler step starts with its kind's first handler and that handler's default configuration", () => {
+  it("builds a pipeline from steps: each handler step starts with its kind's first handler and that handler's default configuration", { timeout: slowRender }, () => {
     const onSave = build();
     fireEvent.change(screen.getByLabelText('Pipeline slug'), { target: { value: 'digest' } });
     fireEvent.change(screen.getByLabelText('Pipeline name'), { target: { value: 'Digest' } });
