@@ -6,7 +6,7 @@ import { defineConfig, type Plugin } from 'vite';
 const apiTarget = process.env.DM_CONSOLE_API ?? 'http://127.0.0.1:3000';
 
 // Every path the server answers that is not the console's own files.
-const apiPaths = ['/agents', '/me', '/tenant', '/tenants', '/console/session', '/handlers', '/v1', '/openapi.json', '/health', '/ready'];
+const apiPaths = ['/agents', '/me', '/tenant', '/tenants', '/console/session', '/handlers', '/templates', '/schedules', '/v1', '/openapi.json', '/health', '/ready'];
 
 /** The first page's budget: JavaScript loaded before anything renders, gzipped. */
 const firstPageBudgetBytes = 250 * 1024;

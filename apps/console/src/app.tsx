@@ -10,6 +10,9 @@ import { AgentPage } from './pages/agent-page';
 import { AgentsPage } from './pages/agents-page';
 import { ApprovalsPage } from './pages/approvals-page';
 import { FlowsPage } from './pages/flows-page';
+import { FlowEditorPage } from './pages/flows/flow-editor';
+import { PipelinePage } from './pages/flows/pipeline-page';
+import { TemplatesPage } from './pages/templates-page';
 import { JobPage, JobsPage } from './pages/jobs-pages';
 import { href, navigate, useRoute, type Route } from './router';
 import { SignIn } from './session/sign-in';
@@ -136,6 +139,9 @@ function Console() {
           <a href={href({ page: 'approvals' })} aria-current={route.page === 'approvals' ? 'page' : undefined}>
             Approvals
           </a>
+          <a href={href({ page: 'templates' })} aria-current={route.page === 'templates' ? 'page' : undefined}>
+            Templates
+          </a>
         </nav>
         {tenants.length > 1 && (
           <label>
@@ -182,6 +188,12 @@ function Page({ client, route, tenant }: { readonly client: ApiClient; readonly 
       return <JobPage client={client} agent={route.agent} job={route.job} />;
     case 'flows':
       return <FlowsPage client={client} agent={route.agent} />;
+    case 'flow':
+      return <FlowEditorPage client={client} agent={route.agent} flow={route.flow} />;
+    case 'pipeline':
+      return <PipelinePage client={client} agent={route.agent} pipeline={route.pipeline} />;
+    case 'templates':
+      return <TemplatesPage client={client} />;
     case 'not_found':
       return (
         <Section title="Not found">

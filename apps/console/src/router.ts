@@ -10,6 +10,10 @@ export type Route =
   | { readonly page: 'jobs'; readonly agent: string }
   | { readonly page: 'job'; readonly agent: string; readonly job: string }
   | { readonly page: 'flows'; readonly agent: string }
+  | { readonly page: 'flow'; readonly agent: string; readonly flow: string }
+  /** The pipeline builder: an existing pipeline by slug, or a new one (`pipeline` undefined). */
+  | { readonly page: 'pipeline'; readonly agent: string; readonly pipeline: string | undefined }
+  | { readonly page: 'templates' }
   | { readonly page: 'not_found'; readonly path: string };
 
 /**
@@ -23,11 +27,13 @@ export function parseRoute(hash: string): Route {
   if (first === undefined) return { page: 'agents' };
   if (first === 'login' && parts.length <= 2) return { page: 'login', token: agent };
   if (first === 'approvals' && parts.length === 1) return { page: 'approvals' };
+  if (first === 'templates' && parts.length === 1) return { page: 'templates' };
   if (first === 'agents' && rest.length === 0) {
     if (agent === undefined) return { page: 'agents' };
     if (section === undefined) return { page: 'agent', agent };
     if (section === 'chat' && id === undefined) return { page: 'chat', agent };
-    if (section === 'flows' && id === undefined) return { page: 'flows', agent };
+    if (section === 'flows') return id === undefined ? { page: 'flows', agent } : { page: 'flow', agent, flow: id };
+    if (section === 'pipelines' && id !== undefined) return { page: 'pipeline', agent, pipeline: id === 'new' ? undefined : id };
     if (section === 'jobs') return id === undefined ? { page: 'jobs', agent } : { page: 'job', agent, job: id };
   }
   return { page: 'not_found', path };
@@ -43,6 +49,8 @@ export function href(route: Exclude<Route, { page: 'not_found' }>): string {
       return '#/agents';
     case 'approvals':
       return '#/approvals';
+    case 'templates':
+      return '#/templates';
     case 'agent':
       return `#/agents/${part(route.agent)}`;
     case 'chat':
@@ -51,6 +59,10 @@ export function href(route: Exclude<Route, { page: 'not_found' }>): string {
       return `#/agents/${part(route.agent)}/${route.page}`;
     case 'job':
       return `#/agents/${part(route.agent)}/jobs/${part(route.job)}`;
+    case 'flow':
+      return `#/agents/${part(route.agent)}/flows/${part(route.flow)}`;
+    case 'pipeline':
+      return `#/agents/${part(route.agent)}/pipelines/${route.pipeline === undefined ? 'new' : part(route.pipeline)}`;
   }
 }
 

@@ -174,7 +174,7 @@ export type { Flow, FlowPatch, NewFlow } from './flows/flow-repository';
 // schedules
 export { catchUpSchema, intervalPresets, manualSchedule, scheduleSchema } from './schedules/schedule';
 export type { IntervalPreset, Schedule } from './schedules/schedule';
-export { checkSchedule, firstRunAt, staggerFraction, staggerOffset, tickAfter } from './schedules/next-run';
+export { checkSchedule, firstRunAt, maxUpcomingRuns, staggerFraction, staggerOffset, tickAfter, upcomingRuns } from './schedules/next-run';
 export { scheduleIdempotencyKey } from './schedules/due-flows';
 export { createScheduler, planTick, schedulerLeaseName } from './schedules/scheduler';
 export type { FlowRunRequest, FlowRunStarter, Scheduler, SchedulerOptions, TickPlan, TickReport } from './schedules/scheduler';

@@ -4586,6 +4586,612 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The catalogs' templates, by catalog and slug, each with its install in your tenant */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            templates: {
+                                /** @description the template agent: what `POST /templates/{template}/install` names */
+                                id: string;
+                                slug: string;
+                                name: string;
+                                description: string;
+                                /** @description the slug of the catalog tenant that holds it */
+                                catalog: string;
+                                /** @description the slug of its install in the request's tenant, or null */
+                                installedAs: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/{template}/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install a template into your tenant: an agent that references it (201), or the existing install (200)
+         * @description An unknown template is 404 `agent.not_found`; an install of an install, a template outside a catalog or an install into a catalog is 409 (`template.*`); a taken slug is 409 `agent.slug_taken`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description the template's id */
+                    template: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        slug?: string;
+                        name?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description false when the tenant already had it: the existing install is answered */
+                            created: boolean;
+                            agent: {
+                                id: string;
+                                tenantId: string;
+                                slug: string;
+                                name: string;
+                                description: string;
+                                ownerUserId: string | null;
+                                templateAgentId: string | null;
+                                isDefault: boolean;
+                                config: {
+                                    instructions?: string;
+                                    model?: string;
+                                    toolPolicy?: {
+                                        readonly categories?: string[];
+                                        readonly allow?: string[];
+                                        readonly allowOnly?: string[];
+                                        readonly deny?: string[];
+                                        allowAutonomousWrites?: boolean;
+                                    };
+                                    toolModes?: {
+                                        tools?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                        categories?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                    };
+                                    soulSeed?: string;
+                                    memorySeeds?: {
+                                        [key: string]: string;
+                                    };
+                                };
+                                effectiveConfig: {
+                                    instructions?: string;
+                                    model?: string;
+                                    toolPolicy?: {
+                                        readonly categories?: string[];
+                                        readonly allow?: string[];
+                                        readonly allowOnly?: string[];
+                                        readonly deny?: string[];
+                                        allowAutonomousWrites?: boolean;
+                                    };
+                                    toolModes?: {
+                                        tools?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                        categories?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                    };
+                                    soulSeed?: string;
+                                    memorySeeds?: {
+                                        [key: string]: string;
+                                    };
+                                };
+                                createdBy: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description false when the tenant already had it: the existing install is answered */
+                            created: boolean;
+                            agent: {
+                                id: string;
+                                tenantId: string;
+                                slug: string;
+                                name: string;
+                                description: string;
+                                ownerUserId: string | null;
+                                templateAgentId: string | null;
+                                isDefault: boolean;
+                                config: {
+                                    instructions?: string;
+                                    model?: string;
+                                    toolPolicy?: {
+                                        readonly categories?: string[];
+                                        readonly allow?: string[];
+                                        readonly allowOnly?: string[];
+                                        readonly deny?: string[];
+                                        allowAutonomousWrites?: boolean;
+                                    };
+                                    toolModes?: {
+                                        tools?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                        categories?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                    };
+                                    soulSeed?: string;
+                                    memorySeeds?: {
+                                        [key: string]: string;
+                                    };
+                                };
+                                effectiveConfig: {
+                                    instructions?: string;
+                                    model?: string;
+                                    toolPolicy?: {
+                                        readonly categories?: string[];
+                                        readonly allow?: string[];
+                                        readonly allowOnly?: string[];
+                                        readonly deny?: string[];
+                                        allowAutonomousWrites?: boolean;
+                                    };
+                                    toolModes?: {
+                                        tools?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                        categories?: {
+                                            [key: string]: "direct" | "preview" | "forbidden";
+                                        };
+                                    };
+                                    soulSeed?: string;
+                                    memorySeeds?: {
+                                        [key: string]: string;
+                                    };
+                                };
+                                createdBy: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A schedule's next run times, as the scheduler would start them
+         * @description An expression or time zone that cannot be read is 400 `flow.invalid_config` naming `schedule.expression` or `schedule.timeZone`, as when a flow is saved with it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        schedule: {
+                            /** @enum {string} */
+                            kind: "manual";
+                        } | {
+                            /** @enum {string} */
+                            kind: "interval";
+                            /** @enum {string} */
+                            every: "every_5_minutes" | "hourly" | "every_2_hours" | "every_4_hours" | "every_6_hours" | "every_12_hours" | "daily" | "weekly";
+                            /**
+                             * @default once
+                             * @enum {string}
+                             */
+                            catchUp?: "none" | "once";
+                        } | {
+                            /** @enum {string} */
+                            kind: "cron";
+                            expression: string;
+                            /** @default UTC */
+                            timeZone?: string;
+                            /**
+                             * @default once
+                             * @enum {string}
+                             */
+                            catchUp?: "none" | "once";
+                        } | {
+                            /** @enum {string} */
+                            kind: "one_time";
+                            /** Format: date-time */
+                            at: string;
+                        };
+                        /** @default 5 */
+                        count?: number;
+                        /** @description the flow's id, when it exists: interval runs are staggered by it */
+                        flowId?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description at most `count`, soonest first; empty for a manual schedule */
+                            runs: string[];
+                            /** @description the zone cron fields are read in (UTC otherwise) */
+                            timeZone: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent}/pipelines": {
         parameters: {
             query?: never;

@@ -24,6 +24,8 @@ import { registerRunRoutes } from './routes/run-routes';
 import { registerApprovalRoutes } from './routes/approval-routes';
 import { registerUndoRoutes } from './routes/undo-routes';
 import { registerHandlerRoutes } from './routes/handler-routes';
+import { registerScheduleRoutes } from './routes/schedule-routes';
+import { registerTemplateRoutes } from './routes/template-routes';
 import { registerFileRoutes } from './routes/file-routes';
 import { registerWebhookRoutes } from './routes/webhook-routes';
 import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './rate-limit';
@@ -145,6 +147,8 @@ export function buildApp({
     const memory = createPostgresMemoryStore({ db: database.db, now: () => product.now() });
     registerMemoryRoutes(api, product, memory);
     registerHandlerRoutes(api, product, handlerRegistry);
+    registerTemplateRoutes(api, product);
+    registerScheduleRoutes(api, product);
     registerPipelineRoutes(api, product, handlerRegistry);
     registerFlowRoutes(api, product, handlerRegistry);
     const handlerHttp = createHandlerNetwork({ allowPrivateAddressesForEveryTenant: handlersAllowPrivateAddresses });

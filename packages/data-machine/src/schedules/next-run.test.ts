@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { issuesThrown } from '../../test/support/pipeline-fixture';
-import { checkSchedule, firstRunAt, staggerOffset, tickAfter } from './next-run';
+import { checkSchedule, firstRunAt, maxUpcomingRuns, staggerOffset, tickAfter, upcomingRuns } from './next-run';
 import { intervalPresets, scheduleSchema, type Schedule } from './schedule';
 import { planTick } from './scheduler';
 
@@ -59,6 +59,32 @@ describe('one-time and manual schedules', () => {
   it('first run at the instant even when it has passed; a manual flow never', () => {
     expect(firstRunAt(once, 'f', at('2026-12-02T00:00:00Z'))).toEqual(at('2026-12-01T12:00:00Z'));
     expect(firstRunAt(schedule({ kind: 'manual' }), 'f', at('2026-12-02T00:00:00Z'))).toBeNull();
+  });
+});
+
+describe('upcoming runs (the preview of a schedule)', () => {
+  it('lists cron ticks in the time zone, the first after now, each after the last', () => {
+    const weekdays = schedule({ kind: 'cron', expression: '30 8 * * 1-5', timeZone: 'America/New_York' });
+    // Friday 4 December 2026, then Monday 7 and Tuesday 8: no weekend run.
+    expect(upcomingRuns(weekdays, 'f', at('2026-12-04T12:00:00Z'), 3)).toEqual([at('2026-12-04T13:30:00Z'), at('2026-12-07T13:30:00Z'), at('2026-12-08T13:30:00Z')]);
+  });
+
+  it('lists interval ticks a period apart with the flow stagger, and at most the cap', () => {
+    const runs = upcomingRuns(hourly, 'flow_a', at('2026-12-01T10:20:00Z'), 1000);
+    expect(runs).toHaveLength(maxUpcomingRuns);
+    expect(runs[0]).toEqual(tickAfter(hourly, 'flow_a', at('2026-12-01T10:20:00Z')));
+    expect(runs[1]!.getTime() - runs[0]!.getTime()).toBe(hour);
+  });
+
+  it('lists a one-time instant once, even when passed, and nothing for a manual flow', () => {
+    const once = schedule({ kind: 'one_time', at: '2026-12-01T12:00:00Z' });
+    expect(upcomingRuns(once, 'f', at('2026-12-02T00:00:00Z'), 5)).toEqual([at('2026-12-01T12:00:00Z')]);
+    expect(upcomingRuns(schedule({ kind: 'manual' }), 'f', at('2026-12-02T00:00:00Z'), 5)).toEqual([]);
+  });
+
+  it('refuses an unreadable expression as when it is saved, naming the field', () => {
+    const issues = issuesThrown('flow.invalid_config', () => upcomingRuns(schedule({ kind: 'cron', expression: '61 * * * *' }), 'f', at('2026-12-01T00:00:00Z'), 3));
+    expect(issues).toEqual([expect.objectContaining({ path: 'schedule.expression' })]);
   });
 });
 

@@ -85,3 +85,26 @@ function invalidSchedule(field: 'expression' | 'timeZone', message: string): nev
   // The shape of every other flow.invalid_config: the issues by field path.
   throw new DataMachineError('flow.invalid_config', `Invalid schedule: ${path}: ${message}`, { details: { issues: [{ path, message }] } });
 }
+
+/** The most run times {@link upcomingRuns} lists. */
+export const maxUpcomingRuns = 20;
+
+/**
+ * The next `count` (1 to {@link maxUpcomingRuns}) run times of `schedule`
+ * for a flow whose schedule is set at `now`: the first as {@link firstRunAt}
+ * gives it, each next one the tick after the last. Empty for `manual`; one
+ * instant for `one_time`. `flowId` only moves interval ticks (their stagger);
+ * a flow not yet created previews with any stable id. A cron expression or
+ * time zone that cannot be read is `flow.invalid_config`, as when it is saved.
+ */
+export function upcomingRuns(schedule: Schedule, flowId: string, now: Date, count: number): Date[] {
+  checkSchedule(schedule);
+  const limit = Math.min(Math.max(Math.floor(count), 0), maxUpcomingRuns);
+  const runs: Date[] = [];
+  let next = firstRunAt(schedule, flowId, now);
+  while (next !== null && runs.length < limit) {
+    runs.push(next);
+    next = tickAfter(schedule, flowId, next);
+  }
+  return runs;
+}

@@ -44,7 +44,8 @@ const grantSchema = z.object({ agentId: z.string(), userId: z.string(), role: ag
 /** Names an agent by id or slug. */
 export const agentParams = z.object({ agent: pathReferenceSchema });
 
-function agentBody(agent: Agent): z.output<typeof agentSchema> {
+/** An agent as the API shows it. */
+export function agentBody(agent: Agent): z.output<typeof agentSchema> {
   return { ...agent, createdAt: instant(agent.createdAt), updatedAt: instant(agent.updatedAt) };
 }
 function visibleAgentBody(agent: VisibleAgent): z.output<typeof visibleAgentSchema> {
