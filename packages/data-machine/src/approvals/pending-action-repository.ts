@@ -14,7 +14,10 @@ import { parseInput } from '../input';
 type PendingActionRow = Selectable<PendingActionTable>;
 
 /** A call to hold: what {@link holdPendingAction} stores. */
-export type NewPendingAction = Pick<PendingAction, 'agentId' | 'jobId' | 'stepKey' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'>;
+export type NewPendingAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'> & {
+  readonly jobId: string;
+  readonly stepKey: string;
+};
 
 /**
  * Stores a held call as a `pending` action, or returns the one already stored
@@ -206,6 +209,7 @@ export function toPendingAction(row: PendingActionRow): PendingAction {
     agentId: row.agent_id,
     jobId: row.job_id,
     stepKey: row.step_key,
+    sessionId: row.session_id,
     toolCallId: row.tool_call_id,
     kind: row.kind,
     summary: row.summary,
@@ -222,4 +226,77 @@ export function toPendingAction(row: PendingActionRow): PendingAction {
     result: row.result ?? null,
     createdAt: row.created_at,
   };
+}
+
+/** A call a chat turn held: what {@link holdSessionAction} stores. */
+export type NewSessionAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'> & {
+  readonly sessionId: string;
+};
+
+/**
+ * Stores a call a chat turn held as a `pending` action of its session, or
+ * returns the one already stored for the same session and tool call.
+ */
+export async function holdSessionAction(context: DataMachineContext, trx: TenantTransaction, tenantId: string, action: NewSessionAction): Promise<PendingAction> {
+  const now = context.now();
+  await trx
+    .insertInto('dm_pending_actions')
+    .values({
+      id: context.newId('act'),
+      tenant_id: tenantId,
+      agent_id: action.agentId,
+      job_id: null,
+      step_key: null,
+      session_id: action.sessionId,
+      tool_call_id: action.toolCallId,
+      kind: action.kind,
+      summary: action.summary,
+      preview: JSON.stringify(action.preview ?? null),
+      tool_name: action.toolName,
+      input: JSON.stringify(action.input ?? null),
+      triggered_by: action.triggeredBy,
+      status: 'pending',
+      expires_at: action.expiresAt,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((conflict) => conflict.columns(['session_id', 'tool_call_id']).doNothing())
+    .execute();
+  const row = await trx.selectFrom('dm_pending_actions').selectAll().where('session_id', '=', action.sessionId).where('tool_call_id', '=', action.toolCallId).executeTakeFirstOrThrow();
+  return toPendingAction(row);
+}
+
+/**
+ * The actions of a chat session whose decision its transcript has not had
+ * yet: still `pending`, accepted and not yet run (`applying`), or rejected
+ * and not yet told to the model (no `result`).
+ */
+export async function undeliveredSessionActions(trx: TenantTransaction, sessionId: string): Promise<PendingAction[]> {
+  const rows = await trx
+    .selectFrom('dm_pending_actions')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .where((eb) => eb.or([eb('status', 'in', ['pending', 'applying']), eb.and([eb('status', '=', 'rejected'), eb('result', 'is', null)])]))
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toPendingAction);
+}
+
+/** The action a chat session holds for one tool call. */
+export async function findSessionAction(trx: TenantTransaction, sessionId: string, toolCallId: string): Promise<PendingAction | undefined> {
+  const row = await trx.selectFrom('dm_pending_actions').selectAll().where('session_id', '=', sessionId).where('tool_call_id', '=', toolCallId).executeTakeFirst();
+  return row ? toPendingAction(row) : undefined;
+}
+
+/** Marks rejections as told to the model: their tool result is the rejection. */
+export async function markRejectionsDelivered(context: DataMachineContext, trx: TenantTransaction, actionIds: readonly string[]): Promise<void> {
+  if (actionIds.length === 0) return;
+  await trx
+    .updateTable('dm_pending_actions')
+    .set({ result: JSON.stringify({ outcome: 'rejected' }), updated_at: context.now() })
+    .where('id', 'in', actionIds)
+    .where('status', '=', 'rejected')
+    .where('result', 'is', null)
+    .execute();
 }

@@ -19,12 +19,16 @@ export type DecidedVia = 'api' | 'link' | 'expiry';
 /**
  * A tool call an agent's run held for a human. `toolName` and `input` are the
  * exact call that accepting applies; nothing changes them after the preview.
+ * A job's `ai` step holds it (`jobId` and `stepKey` set, `sessionId` null) or
+ * a chat turn does (`sessionId` set, the other two null).
  */
 export interface PendingAction {
   readonly id: string;
   readonly agentId: string;
-  readonly jobId: string;
-  readonly stepKey: string;
+  readonly jobId: string | null;
+  readonly stepKey: string | null;
+  /** The chat session whose turn held it; its owner's next turn applies the decision. */
+  readonly sessionId: string | null;
   readonly toolCallId: string;
   /** What kind of action it is (the tool's category, e.g. `publish`). */
   readonly kind: string;

@@ -24,8 +24,11 @@ import { bearer, bodyErrors, errorBodySchema, instant, instantSchema, pageQuery,
 export const approvalSchema = z.object({
   id: z.string(),
   agentId: z.string(),
-  jobId: z.string(),
-  stepKey: z.string(),
+  /** The job whose `ai` step held it; null for a chat turn's. */
+  jobId: z.string().nullable(),
+  stepKey: z.string().nullable(),
+  /** The chat session whose turn held it; null for a job's. */
+  sessionId: z.string().nullable(),
   toolCallId: z.string(),
   kind: z.string(),
   summary: z.string(),

@@ -2,7 +2,7 @@ import type { SessionStreamEvent } from '@data-machine/agents-api';
 import { createMessage } from '@data-machine/agents-api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { deleteChatSession, getChatSession, listChatSessions, renameChatSession, type ChatSession, type ChatSessionStore, type DataMachineContext } from 'data-machine';
+import { deleteChatSession, getChatSession, listChatSessions, renameChatSession, type ChatSession, type ChatSessionStore, type DataMachineContext, type PendingAction } from 'data-machine';
 import { z } from 'zod';
 import type { ChatService, ChatTurn } from '../../chat/chat-service';
 import { openEventStream, watchDisconnect, type EventStreamWriter } from '../../chat/server-sent-events';
@@ -237,7 +237,7 @@ async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: Abo
   try {
     for await (const entry of turn.stream) {
       if (signal.aborted) break;
-      const event = toServerSentEvent(entry);
+      const event = toServerSentEvent(entry, turn.held);
       if (event !== undefined) events.send(event);
     }
   } catch (error) {
@@ -246,14 +246,24 @@ async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: Abo
   events.end();
 }
 
-/** The events a chat client is sent; a turn's start and a tool call's argument pieces are not. */
-function toServerSentEvent({ id, event }: SessionStreamEvent): { id: string; event: string; data: unknown } | undefined {
+/**
+ * The events a chat client is sent; a turn's start and a tool call's argument
+ * pieces are not. An approval request carries the pending action the turn
+ * stored for the call (`action`: its id, summary and exact preview), which
+ * `POST /approvals/{id}/accept|reject` decides.
+ */
+function toServerSentEvent({ id, event }: SessionStreamEvent, held: ReadonlyMap<string, PendingAction> = new Map()): { id: string; event: string; data: unknown } | undefined {
   switch (event.type) {
     case 'turn_start':
     case 'tool_call_delta':
       return undefined;
     case 'text_delta':
       return { id, event: 'text_delta', data: { text: event.text, messageId: event.messageId } };
+    case 'approval_required': {
+      const action = held.get(event.pending.toolCall.id);
+      const summary = action === undefined ? null : { id: action.id, kind: action.kind, summary: action.summary, preview: action.preview, toolName: action.toolName, input: action.input, expiresAt: action.expiresAt.toISOString() };
+      return { id, event: 'approval_required', data: { ...event, action: summary } };
+    }
     default:
       return { id, event: event.type, data: event };
   }
