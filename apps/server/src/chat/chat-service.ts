@@ -161,6 +161,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
           stream = await runner.stream.start({ ...fields, owner, session: { agentSlug: agent.slug, title: request.title ?? null }, input: request.input }, runOptions);
         } else {
           const approvals = mergeApprovals(turnTools.approvals, request.approvals ?? []);
+          if (request.input.length === 0 && approvals.length === 0) throw nothingToContinue(request.sessionId);
           stream = await runner.stream
             .resume({ ...fields, owner, sessionId: request.sessionId, input: request.input, ...(approvals.length === 0 ? {} : { approvals }) }, runOptions)
             .catch((error: unknown) => {
@@ -250,6 +251,11 @@ function modelNotConfigured(): HttpError {
 
 function invalidTool(path: string, message: string): DataMachineError {
   return new DataMachineError('input.invalid', message, { details: { issues: [{ path: `body.${path}`, message }] } });
+}
+
+function nothingToContinue(sessionId: string): DataMachineError {
+  const message = `Session "${sessionId}" has no decided call to continue with: send a message.`;
+  return new DataMachineError('input.invalid', message, { details: { issues: [{ path: 'body.message', message }] } });
 }
 
 function sessionNotFound(sessionId: string): DataMachineError {

@@ -30,20 +30,25 @@ const chatSessionSchema = z.object({
 });
 const storedMessageSchema = z.object({ seq: z.number().int(), message: z.record(z.string(), z.unknown()) });
 
-/** One chat turn: a message (or decisions on held calls), in a new session or in `sessionId`. */
+/**
+ * One chat turn: a message in a new session or in `sessionId`, or (no
+ * message) a continuation of `sessionId` that applies the decisions taken on
+ * its held calls (the pending actions its last turn stored, decided through
+ * `POST /approvals/{id}/accept|reject`, or `approvals` for calls no action holds).
+ */
 export const chatTurnBodySchema = z
   .strictObject({
     message: z.string().min(1).max(100_000).optional(),
     sessionId: z.string().min(1).max(200).optional(),
     /** The new session's title. */
     title: z.string().trim().max(500).optional(),
-    /** Decisions on the calls the session's last run held for approval. */
+    /** Decisions on the calls the session's last run held for approval that no pending action holds. */
     approvals: z.array(z.strictObject({ toolCallId: z.string().min(1).max(200), approved: z.boolean(), reason: z.string().max(2000).optional() })).max(100).optional(),
     /** `false`: answer with the run's result as JSON instead of streaming. */
     stream: z.boolean().optional(),
   })
-  .refine((body) => body.message !== undefined || (body.approvals !== undefined && body.sessionId !== undefined), {
-    message: 'Send a message, or approvals for a session',
+  .refine((body) => body.message !== undefined || body.sessionId !== undefined, {
+    message: 'Send a message, or continue a session',
     path: ['message'],
   });
 
