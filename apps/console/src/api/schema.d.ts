@@ -9399,8 +9399,9 @@ export interface paths {
                             approvals: {
                                 id: string;
                                 agentId: string;
-                                jobId: string;
-                                stepKey: string;
+                                jobId: string | null;
+                                stepKey: string | null;
+                                sessionId: string | null;
                                 toolCallId: string;
                                 kind: string;
                                 summary: string;
@@ -9564,8 +9565,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -9735,8 +9737,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -9955,8 +9958,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -10314,8 +10318,9 @@ export interface paths {
                             approval: {
                                 id: string;
                                 agentId: string;
-                                jobId: string;
-                                stepKey: string;
+                                jobId: string | null;
+                                stepKey: string | null;
+                                sessionId: string | null;
                                 toolCallId: string;
                                 kind: string;
                                 summary: string;
@@ -10474,8 +10479,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
