@@ -24,27 +24,9 @@ export type NewPendingAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'k
  * for the same job, step and tool call (a re-run of the step finds it).
  */
 export async function holdPendingAction(context: DataMachineContext, trx: TenantTransaction, tenantId: string, action: NewPendingAction): Promise<PendingAction> {
-  const now = context.now();
   await trx
     .insertInto('dm_pending_actions')
-    .values({
-      id: context.newId('act'),
-      tenant_id: tenantId,
-      agent_id: action.agentId,
-      job_id: action.jobId,
-      step_key: action.stepKey,
-      tool_call_id: action.toolCallId,
-      kind: action.kind,
-      summary: action.summary,
-      preview: JSON.stringify(action.preview ?? null),
-      tool_name: action.toolName,
-      input: JSON.stringify(action.input ?? null),
-      triggered_by: action.triggeredBy,
-      status: 'pending',
-      expires_at: action.expiresAt,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(newActionRow(context, tenantId, action, { job_id: action.jobId, step_key: action.stepKey, session_id: null }))
     .onConflict((conflict) => conflict.columns(['job_id', 'step_key', 'tool_call_id']).doNothing())
     .execute();
   const row = await trx
@@ -55,6 +37,31 @@ export async function holdPendingAction(context: DataMachineContext, trx: Tenant
     .where('tool_call_id', '=', action.toolCallId)
     .executeTakeFirstOrThrow();
   return toPendingAction(row);
+}
+
+/** What holds an action: a job's step, or a chat session. */
+type ActionHolder = { readonly job_id: string; readonly step_key: string; readonly session_id: null } | { readonly job_id: null; readonly step_key: null; readonly session_id: string };
+
+/** The new `pending` row of a held call. */
+function newActionRow(context: DataMachineContext, tenantId: string, action: Omit<NewPendingAction, 'jobId' | 'stepKey'>, holder: ActionHolder) {
+  const now = context.now();
+  return {
+    id: context.newId('act'),
+    tenant_id: tenantId,
+    agent_id: action.agentId,
+    ...holder,
+    tool_call_id: action.toolCallId,
+    kind: action.kind,
+    summary: action.summary,
+    preview: JSON.stringify(action.preview ?? null),
+    tool_name: action.toolName,
+    input: JSON.stringify(action.input ?? null),
+    triggered_by: action.triggeredBy,
+    status: 'pending' as const,
+    expires_at: action.expiresAt,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 /** The actions of one job step, by tool call id (the engine reads them, as no user). */
@@ -238,28 +245,9 @@ export type NewSessionAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'k
  * returns the one already stored for the same session and tool call.
  */
 export async function holdSessionAction(context: DataMachineContext, trx: TenantTransaction, tenantId: string, action: NewSessionAction): Promise<PendingAction> {
-  const now = context.now();
   await trx
     .insertInto('dm_pending_actions')
-    .values({
-      id: context.newId('act'),
-      tenant_id: tenantId,
-      agent_id: action.agentId,
-      job_id: null,
-      step_key: null,
-      session_id: action.sessionId,
-      tool_call_id: action.toolCallId,
-      kind: action.kind,
-      summary: action.summary,
-      preview: JSON.stringify(action.preview ?? null),
-      tool_name: action.toolName,
-      input: JSON.stringify(action.input ?? null),
-      triggered_by: action.triggeredBy,
-      status: 'pending',
-      expires_at: action.expiresAt,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(newActionRow(context, tenantId, action, { job_id: null, step_key: null, session_id: action.sessionId }))
     .onConflict((conflict) => conflict.columns(['session_id', 'tool_call_id']).doNothing())
     .execute();
   const row = await trx.selectFrom('dm_pending_actions').selectAll().where('session_id', '=', action.sessionId).where('tool_call_id', '=', action.toolCallId).executeTakeFirstOrThrow();
