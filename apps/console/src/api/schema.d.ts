@@ -9374,7 +9374,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pending actions of the agents the caller may read, newest first, by agent and status */
+        /** Pending actions of the agents the caller may read, newest first, by agent, status and chat session */
         get: {
             parameters: {
                 query?: {
@@ -9382,6 +9382,8 @@ export interface paths {
                     cursor?: string;
                     agent?: string;
                     status?: "pending" | "applying" | "accepted" | "rejected" | "failed";
+                    /** @description only the actions a chat session held */
+                    session?: string;
                 };
                 header?: never;
                 path?: never;

@@ -160,6 +160,6 @@ describe('chat stream rendering', () => {
     expect(screen.getByText('list_flows').closest('details')?.textContent).toContain('"slug":"daily"');
     const card = await screen.findByRole('article', { name: 'Approval: Run flow daily.' });
     expect(within(card).getByRole('button', { name: 'Accept' })).toBeTruthy();
-    expect((fetch as unknown as ReturnType<typeof vi.fn>).mock.calls.map(([url]) => url)).toEqual(['http://console.test/agents/writer/chat/sessions/s1', 'http://console.test/approvals?agent=writer']);
+    expect((fetch as unknown as ReturnType<typeof vi.fn>).mock.calls.map(([url]) => url)).toEqual(['http://console.test/agents/writer/chat/sessions/s1', 'http://console.test/approvals?agent=writer&session=s1&limit=200']);
   });
 });

@@ -135,11 +135,11 @@ export function Chat({ agent, tenant, sessionId, onSession, baseUrl = window.loc
       try {
         const [session, approvals] = await Promise.all([
           readJson<StoredSession>(await fetch(`${agentPath}/chat/sessions/${encodeURIComponent(sessionId)}`, { credentials: 'same-origin', headers })),
-          readJson<{ readonly approvals: readonly (StoredAction & { readonly sessionId: string | null })[] }>(
-            await fetch(`${baseUrl}/approvals?agent=${encodeURIComponent(agent)}`, { credentials: 'same-origin', headers }),
+          readJson<{ readonly approvals: readonly StoredAction[] }>(
+            await fetch(`${baseUrl}/approvals?agent=${encodeURIComponent(agent)}&session=${encodeURIComponent(sessionId)}&limit=200`, { credentials: 'same-origin', headers }),
           ).catch(() => ({ approvals: [] })),
         ]);
-        const actions = approvals.approvals.filter((action) => action.sessionId === sessionId);
+        const actions = approvals.approvals;
         if (current) dispatch({ type: 'opened', sessionId, items: itemsFromMessages(session.messages.map((stored) => stored.message), actions) });
       } catch (error) {
         const failure = isApiFailure(error) ? error : { code: 'network.unreachable', message: 'The session could not be read.' };

@@ -73,6 +73,11 @@ await describeEachDatabase<DataMachineDatabase>('chat tool modes', (database) =>
       const stored = (await world.app.inject({ method: 'GET', url: `/approvals/${action.id}`, headers: as(tenant.owner.token) })).json();
       expect(stored).toMatchObject({ status: 'pending', sessionId: held.sessionId, jobId: null, stepKey: null, toolCallId: 'call_run', toolName: 'run_flow', input: { flow: 'daily' } });
       expect(await jobsOf(agent, tenant.owner.token)).toEqual([]);
+      // The session's actions, listed by the session (the console reopens its cards from them).
+      const bySession = await world.app.inject({ method: 'GET', url: `/approvals?agent=${agent}&session=${held.sessionId}`, headers: as(tenant.owner.token) });
+      expect(bySession.json().approvals.map((listed: { id: string }) => listed.id)).toEqual([action.id]);
+      const otherSession = await world.app.inject({ method: 'GET', url: `/approvals?agent=${agent}&session=no-such-session`, headers: as(tenant.owner.token) });
+      expect(otherSession.json().approvals).toEqual([]);
     });
 
     it('refuses a next turn while the held call waits for a decision', async () => {

@@ -72,10 +72,11 @@ export async function stepPendingActions(trx: TenantTransaction, jobId: string, 
 
 /**
  * Lists pending actions newest first, of one agent (`agent`: `approval.read`
- * on it) or of every agent the actor may read them on, optionally by status.
+ * on it) or of every agent the actor may read them on, optionally by status
+ * and by the chat session that held them.
  */
 export async function listPendingActions(context: DataMachineContext, scope: Scope, options: PendingActionListOptions = {}): Promise<Page<PendingAction>> {
-  const { limit, cursor, agent, status } = parseInput(pendingActionListOptionsSchema, options, 'approval list options');
+  const { limit, cursor, agent, status, session } = parseInput(pendingActionListOptionsSchema, options, 'approval list options');
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   return inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
     const access = await loadAccess(trx, scope);
@@ -92,6 +93,7 @@ export async function listPendingActions(context: DataMachineContext, scope: Sco
     if (agentIds.length === 0) return { items: [], nextCursor: null };
     let query = trx.selectFrom('dm_pending_actions').selectAll().where('tenant_id', '=', scope.tenantId).where('agent_id', 'in', agentIds);
     if (status !== undefined) query = query.where('status', '=', status);
+    if (session !== undefined) query = query.where('session_id', '=', session);
     if (after !== undefined) {
       query = query.where((eb) => eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]));
     }

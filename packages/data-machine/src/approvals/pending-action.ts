@@ -50,9 +50,9 @@ export interface PendingAction {
   readonly createdAt: Date;
 }
 
-/** The list filters of `GET /approvals`: an agent (id or slug), a status, and a page. */
+/** The list filters of `GET /approvals`: an agent (id or slug), a status, a chat session, and a page. */
 export const pendingActionListOptionsSchema = pageOptionsSchema
-  .extend({ agent: z.string().min(1).max(200).optional(), status: pendingActionStatusSchema.optional() })
+  .extend({ agent: z.string().min(1).max(200).optional(), status: pendingActionStatusSchema.optional(), session: z.string().min(1).max(200).optional() })
   .strict();
 export type PendingActionListOptions = z.input<typeof pendingActionListOptionsSchema>;
 
