@@ -2,7 +2,7 @@ import { QueryCache, QueryClient, QueryClientProvider, useMutation, useQuery, us
 import { useMemo, useRef, useState } from 'react';
 import { ApiError } from './api/api-error';
 import { createApiClient, unwrap, type ApiClient } from './api/client';
-import { Chat } from './chat/chat-view';
+import { ChatPage } from './chat/chat-sessions';
 import { ConnectionBanner } from './components/connection-banner';
 import { PageErrorBoundary } from './components/error-boundary';
 import { Button, ErrorNotice, Section } from './components/ui';
@@ -179,7 +179,7 @@ function Page({ client, route, tenant }: { readonly client: ApiClient; readonly 
     case 'chat':
       return (
         <Section title={`Chat with ${route.agent}`} actions={<a href={href({ page: 'agent', agent: route.agent })}>Agent</a>}>
-          <Chat agent={route.agent} tenant={tenant} />
+          <ChatPage client={client} agent={route.agent} tenant={tenant} />
         </Section>
       );
     case 'jobs':

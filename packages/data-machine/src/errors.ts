@@ -105,6 +105,10 @@ export const dataMachineErrorCodes = [
   'approval.not_found',
   'approval.already_resolved',
   'approval.expired',
+  // a chat session waits for the decision on an action its last turn held
+  'approval.pending',
+  // a held chat call ran without an accepted action for exactly that call
+  'approval.not_accepted',
   'approval.link_invalid',
   'approval.link_expired',
 ] as const;

@@ -291,3 +291,8 @@ export type { ApprovalExpiryReport, ApprovalLinkPreview, ApprovalLinks, Approval
 export { signApprovalLink, verifyApprovalLink } from './approvals/approval-links';
 export type { ApprovalLinkClaims } from './approvals/approval-links';
 export { createApprovalExpiryTask } from './approvals/approval-expiry-task';
+// chat: the product's server-side tools of a chat turn, under the agent's tool modes
+export { chatTools } from './chat/chat-tools';
+export type { ChatTool, ChatToolPreview, ChatToolsWorld } from './chat/chat-tools';
+export { defaultChatApprovalTtlMs, openChatTools } from './chat/chat-turn-tools';
+export type { ChatTurnTools, ChatTurnToolsOptions, OfferedChatTool } from './chat/chat-turn-tools';

@@ -10766,7 +10766,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Pending actions of the agents the caller may read, newest first, by agent and status */
+        /** Pending actions of the agents the caller may read, newest first, by agent, status and chat session */
         get: {
             parameters: {
                 query?: {
@@ -10774,6 +10774,8 @@ export interface paths {
                     cursor?: string;
                     agent?: string;
                     status?: "pending" | "applying" | "accepted" | "rejected" | "failed";
+                    /** @description only the actions a chat session held */
+                    session?: string;
                 };
                 header?: never;
                 path?: never;
@@ -10791,8 +10793,9 @@ export interface paths {
                             approvals: {
                                 id: string;
                                 agentId: string;
-                                jobId: string;
-                                stepKey: string;
+                                jobId: string | null;
+                                stepKey: string | null;
+                                sessionId: string | null;
                                 toolCallId: string;
                                 kind: string;
                                 summary: string;
@@ -10956,8 +10959,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -11127,8 +11131,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -11347,8 +11352,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;
@@ -11706,8 +11712,9 @@ export interface paths {
                             approval: {
                                 id: string;
                                 agentId: string;
-                                jobId: string;
-                                stepKey: string;
+                                jobId: string | null;
+                                stepKey: string | null;
+                                sessionId: string | null;
                                 toolCallId: string;
                                 kind: string;
                                 summary: string;
@@ -11866,8 +11873,9 @@ export interface paths {
                         "application/json": {
                             id: string;
                             agentId: string;
-                            jobId: string;
-                            stepKey: string;
+                            jobId: string | null;
+                            stepKey: string | null;
+                            sessionId: string | null;
                             toolCallId: string;
                             kind: string;
                             summary: string;

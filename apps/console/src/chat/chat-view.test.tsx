@@ -1,5 +1,5 @@
 /** @vitest-environment jsdom */
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Chat } from './chat-view';
 
@@ -80,5 +80,86 @@ describe('chat stream rendering', () => {
     stream.send('error', { error: { code: 'provider.unavailable', message: 'The model is unavailable.' } });
     stream.end();
     expect((await screen.findByRole('alert')).textContent).toContain('provider.unavailable');
+  });
+
+  it('shows a held call as a card with its exact preview; Accept decides it and the conversation goes on with the result', async () => {
+    const first = controlledStream();
+    const second = controlledStream();
+    const seen: { url: string; body: unknown }[] = [];
+    const fetch = vi.fn(async (url: string, init: RequestInit) => {
+      seen.push({ url, body: init.body === undefined ? undefined : JSON.parse(String(init.body)) });
+      if (url.endsWith('/approvals/act_1/accept')) return new Response(JSON.stringify({ id: 'act_1', status: 'applying' }), { status: 200 });
+      return seen.filter((request) => request.url.endsWith('/chat')).length === 1 ? first.response : second.response;
+    }) as unknown as typeof globalThis.fetch;
+    renderChat(fetch);
+    first.send('session', { sessionId: 's1', agent: 'writer' });
+    first.send('tool_call', { type: 'tool_call', toolCall: { id: 'call_run', name: 'run_flow', arguments: '{"flow":"daily"}' } });
+    first.send('approval_required', {
+      type: 'approval_required',
+      pending: { toolCall: { id: 'call_run', name: 'run_flow', arguments: '{"flow":"daily"}' }, reason: '"run_flow" waits for a person to approve it.' },
+      action: { id: 'act_1', summary: 'Run flow "Daily" (daily) of agent "writer" now.', preview: { flow: { slug: 'daily', name: 'Daily' } }, input: { flow: 'daily' } },
+    });
+    first.send('run_end', { type: 'run_end', result: { status: 'approval_required' } });
+    first.end();
+    const card = await screen.findByRole('article', { name: 'Approval: Run flow "Daily" (daily) of agent "writer" now.' });
+    expect(card.textContent).toContain('"slug": "daily"');
+    await waitFor(() => expect(within(card).getByRole('button', { name: 'Accept' }).hasAttribute('disabled')).toBe(false));
+    fireEvent.click(within(card).getByRole('button', { name: 'Accept' }));
+    await within(card).findByText('Accepted.');
+    await waitFor(() => expect(seen.filter((request) => request.url.endsWith('/chat'))).toHaveLength(2));
+    expect(seen[1]).toEqual({ url: 'http://console.test/approvals/act_1/accept', body: {} });
+    expect(seen[2]).toEqual({ url: 'http://console.test/agents/writer/chat', body: { sessionId: 's1' } });
+    second.send('tool_result', { type: 'tool_result', execution: { toolCallId: 'call_run', toolName: 'run_flow', outcome: 'success', content: '{"id":"job_1"}' } });
+    second.send('text_delta', { text: 'The flow is running.', messageId: 'm9' });
+    second.send('run_end', { type: 'run_end', result: { status: 'completed' } });
+    second.end();
+    await waitFor(() => expect(screen.getByTestId('assistant-message').textContent).toBe('The flow is running.'));
+    const step = screen.getByText('run_flow').closest('details');
+    expect(step?.textContent).toContain('(done)');
+    expect(step?.textContent).toContain('job_1');
+    expect(within(card).queryByRole('button', { name: 'Accept' })).toBeNull();
+  });
+
+  it('rejects from the card and keeps the card open with the refusal when the decision is refused', async () => {
+    const stream = controlledStream();
+    const fetch = vi.fn(async (url: string) =>
+      url.endsWith('/reject') ? new Response(JSON.stringify({ error: { code: 'access.denied', message: 'Not permitted: approval.resolve on writer.' } }), { status: 403 }) : stream.response,
+    ) as unknown as typeof globalThis.fetch;
+    renderChat(fetch);
+    stream.send('session', { sessionId: 's1', agent: 'writer' });
+    stream.send('approval_required', { type: 'approval_required', pending: { toolCall: { id: 'call_run', name: 'run_flow' }, reason: '' }, action: { id: 'act_2', summary: 'Run flow daily.', preview: {}, input: {} } });
+    stream.send('run_end', { type: 'run_end', result: { status: 'approval_required' } });
+    stream.end();
+    const card = await screen.findByRole('article', { name: 'Approval: Run flow daily.' });
+    await waitFor(() => expect(within(card).getByRole('button', { name: 'Reject' }).hasAttribute('disabled')).toBe(false));
+    fireEvent.click(within(card).getByRole('button', { name: 'Reject' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('access.denied');
+    expect(within(card).getByRole('button', { name: 'Reject' })).toBeTruthy();
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it('opens a stored session: its messages, tool steps and the card of a call still waiting for a decision', async () => {
+    const fetch = vi.fn(async (url: string) => {
+      if (url.endsWith('/chat/sessions/s1'))
+        return new Response(
+          JSON.stringify({
+            session: { id: 's1' },
+            messages: [
+              { seq: 1, message: { id: 'm1', type: 'text', role: 'user', content: 'Run the daily flow.', payload: {} } },
+              { seq: 2, message: { id: 'm2', type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [{ id: 'call_list', name: 'list_flows', arguments: '{}' }] } } },
+              { seq: 3, message: { id: 'm3', type: 'tool_result', role: 'tool', content: '[{"slug":"daily"}]', payload: { toolCallId: 'call_list', toolName: 'list_flows', isError: false } } },
+              { seq: 4, message: { id: 'm4', type: 'approval_required', role: 'assistant', content: 'waits', payload: { toolCall: { id: 'call_run', name: 'run_flow', arguments: '{}' }, reason: 'waits' } } },
+            ],
+          }),
+          { status: 200 },
+        );
+      return new Response(JSON.stringify({ approvals: [{ id: 'act_1', sessionId: 's1', toolCallId: 'call_run', status: 'pending', summary: 'Run flow daily.', preview: { flow: 'daily' }, input: { flow: 'daily' } }], nextCursor: null }), { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    render(<Chat agent="writer" sessionId="s1" baseUrl="http://console.test" fetch={fetch} />);
+    expect(await screen.findByText('Run the daily flow.')).toBeTruthy();
+    expect(screen.getByText('list_flows').closest('details')?.textContent).toContain('"slug":"daily"');
+    const card = await screen.findByRole('article', { name: 'Approval: Run flow daily.' });
+    expect(within(card).getByRole('button', { name: 'Accept' })).toBeTruthy();
+    expect((fetch as unknown as ReturnType<typeof vi.fn>).mock.calls.map(([url]) => url)).toEqual(['http://console.test/agents/writer/chat/sessions/s1', 'http://console.test/approvals?agent=writer&session=s1&limit=200']);
   });
 });

@@ -13,6 +13,7 @@ const approval = (overrides: Record<string, unknown> = {}) => ({
   agentId: 'a1',
   jobId: 'j1',
   stepKey: 'ai',
+  sessionId: null,
   toolCallId: 'c1',
   kind: 'publish',
   summary: 'Publish "Hello" to WordPress',

@@ -128,8 +128,19 @@ function ApprovalCard({ client, approval, agentSlug, role }: { readonly client: 
         <dd>
           <code>{approval.toolName}</code> ({approval.kind})
         </dd>
-        <dt>Job</dt>
-        <dd>{agentSlug !== undefined ? <a href={href({ page: 'job', agent: agentSlug, job: approval.jobId })}>{approval.jobId}</a> : <code>{approval.jobId}</code>}</dd>
+        {approval.jobId !== null ? (
+          <>
+            <dt>Job</dt>
+            <dd>{agentSlug !== undefined ? <a href={href({ page: 'job', agent: agentSlug, job: approval.jobId })}>{approval.jobId}</a> : <code>{approval.jobId}</code>}</dd>
+          </>
+        ) : (
+          <>
+            <dt>Chat session</dt>
+            <dd>
+              <code>{approval.sessionId}</code>
+            </dd>
+          </>
+        )}
         <dt>{pending ? 'Expires' : 'Decided'}</dt>
         <dd>{new Date(pending ? approval.expiresAt : (approval.decidedAt ?? approval.expiresAt)).toLocaleString()}</dd>
       </dl>

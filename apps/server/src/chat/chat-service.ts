@@ -14,7 +14,21 @@ import {
   type SessionStreamEvent,
   type TranscriptStore,
 } from '@data-machine/agents-api';
-import { actingUserId, composeAgentInstructions, DataMachineError, getChatSession, principalFor, resolveAgentRun, type Agent, type DataMachineContext, type Scope } from 'data-machine';
+import {
+  actingUserId,
+  composeAgentInstructions,
+  DataMachineError,
+  getChatSession,
+  openChatTools,
+  principalFor,
+  resolveAgentRun,
+  type Agent,
+  type ChatTurnTools,
+  type DataMachineContext,
+  type JobEngine,
+  type PendingAction,
+  type Scope,
+} from 'data-machine';
 import { z } from 'zod';
 import { HttpError } from '../http/http-error';
 import type { ChatModel } from './chat-model-provider';
@@ -35,7 +49,11 @@ export interface ChatTurnRequest {
   readonly title?: string | null | undefined;
   /** The turn's input: the user's message, or tool results for calls handed to the client. */
   readonly input: readonly AgentMessage[];
-  /** Decisions on calls an earlier turn held for approval. */
+  /**
+   * Decisions on calls an earlier turn held for approval, for calls no
+   * pending action holds (the product's tools are decided only through their
+   * pending actions, which the turn applies itself).
+   */
   readonly approvals?: readonly ApprovalDecision[] | undefined;
   readonly clientTools?: readonly ClientTool[] | undefined;
   /** Delete the session once the run ends: a turn that keeps no transcript. */
@@ -51,6 +69,8 @@ export interface ChatTurn {
   readonly stream: SessionStream;
   /** Settles when the run has ended; never rejects unhandled. */
   readonly settled: Promise<SessionRunResult>;
+  /** The pending actions the turn held, by tool call id: each is stored before its `approval_required` event. */
+  readonly held: ReadonlyMap<string, PendingAction>;
 }
 
 /**
@@ -82,23 +102,35 @@ export interface ChatServiceOptions {
   readonly model: ChatModel | undefined;
   /** The agents' memory files, composed into the system prompt after the agent's instructions (as the ai step does); none without. */
   readonly memory?: MemoryStore | undefined;
+  /** The job engine `run_flow` starts runs on; without one the tool is not offered. */
+  readonly engine?: JobEngine | undefined;
+  /** How long a held call waits for a decision; default one day. */
+  readonly approvalTtlMs?: number | undefined;
   /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
   readonly onTurnEnd?: ((turn: { readonly agentSlug: string; readonly outcome: SessionRunResult }) => void) | undefined;
 }
 
-/** Creates the {@link ChatService}: one session runner for every turn. */
-export function createChatService({ context, store, model, memory, onTurnEnd }: ChatServiceOptions): ChatService {
-  const runner: SessionRunner = createSessionRunner({
-    store,
-    createRunner: (persister) => {
-      if (model === undefined) throw modelNotConfigured();
-      return createToolLoopRunner({ provider: model.provider, persister });
-    },
-  });
+/**
+ * Creates the {@link ChatService}. Each turn offers the model the product's
+ * chat tools the caller may use under the agent's tool modes (chat mode), then
+ * the client's tools; a `preview` tool's call ends the run `approval_required`
+ * with its pending action stored, and the session's next turn applies the
+ * decision taken on it.
+ */
+export function createChatService({ context, store, model, memory, onTurnEnd, engine, approvalTtlMs }: ChatServiceOptions): ChatService {
+  const sessionRunner = (turnTools?: ChatTurnTools): SessionRunner =>
+    createSessionRunner({
+      store,
+      createRunner: (persister) => {
+        if (model === undefined) throw modelNotConfigured();
+        return createToolLoopRunner({ provider: model.provider, persister, ...(turnTools === undefined ? {} : { mediator: turnTools.mediator }) });
+      },
+    });
+  const replayRunner = sessionRunner();
 
   return {
     async openTurn(scope, target, request) {
-      const tools = (request.clientTools ?? []).map(toClientToolDefinition);
+      const clientTools = (request.clientTools ?? []).map(toClientToolDefinition);
       // One transaction decides `chat` and reads the agent: the request's own, or this one.
       const { agent, principal } =
         typeof target === 'string'
@@ -106,28 +138,50 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
           : { agent: target.authorized, principal: principalFor(scope, target.authorized, context.now()) };
       // Refused only once the caller may chat: who may not learns nothing of the server's configuration.
       if (model === undefined) throw modelNotConfigured();
-      const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
-      const fields = { principal, tools, model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
-      const runOptions = request.signal === undefined ? {} : { signal: request.signal };
-      let stream: SessionStream;
-      if (request.sessionId === undefined) {
-        stream = await runner.stream.start({ ...fields, owner, session: { agentSlug: agent.slug, title: request.title ?? null }, input: request.input }, runOptions);
-      } else {
+      if (request.sessionId !== undefined) {
         const session = await store.getSession(owner, request.sessionId);
         if (session === undefined || session.agentSlug !== agent.slug) throw sessionNotFound(request.sessionId);
-        stream = await runner.stream
-          .resume({ ...fields, owner, sessionId: request.sessionId, input: request.input, ...(request.approvals === undefined ? {} : { approvals: request.approvals }) }, runOptions)
-          .catch((error: unknown) => {
-            throw busyOrThrown(error, request.sessionId ?? '');
-          });
       }
-      const sessionId = stream.session.id;
-      const settled = request.stateless
-        ? stream.result.finally(() => store.deleteSession(owner, sessionId).catch(() => undefined))
-        : stream.result;
+      const sessionId = deferred<string>();
+      const turnTools = await openChatTools(
+        { context, scope, agent, engine, sessionId: () => sessionId.promise },
+        { resumedSessionId: request.sessionId, holdable: request.stateless !== true, approvalTtlMs },
+      );
+      clientTools.forEach((tool, index) => {
+        if (turnTools.tools.some((server) => server.name === tool.name)) throw invalidTool(`tools.${index}.function.name`, `"${tool.name}" is the name of one of the server's tools.`);
+      });
+      const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
+      const fields = { principal, tools: [...turnTools.tools, ...clientTools], model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
+      const runOptions = request.signal === undefined ? {} : { signal: request.signal };
+      const runner = sessionRunner(turnTools);
+      let stream: SessionStream;
+      try {
+        if (request.sessionId === undefined) {
+          stream = await runner.stream.start({ ...fields, owner, session: { agentSlug: agent.slug, title: request.title ?? null }, input: request.input }, runOptions);
+        } else {
+          const approvals = mergeApprovals(turnTools.approvals, request.approvals ?? []);
+          if (request.input.length === 0 && approvals.length === 0) throw nothingToContinue(request.sessionId);
+          stream = await runner.stream
+            .resume({ ...fields, owner, sessionId: request.sessionId, input: request.input, ...(approvals.length === 0 ? {} : { approvals }) }, runOptions)
+            .catch((error: unknown) => {
+              throw busyOrThrown(error, request.sessionId ?? '');
+            });
+        }
+      } catch (error) {
+        sessionId.reject(error);
+        throw error;
+      }
+      sessionId.resolve(stream.session.id);
+      const ended = stream.result.then(
+        async (outcome) => {
+          await turnTools.finish().catch(() => undefined);
+          return outcome;
+        },
+      );
+      const settled = request.stateless ? ended.finally(() => store.deleteSession(owner, stream.session.id).catch(() => undefined)) : ended;
       settled.then((outcome) => onTurnEnd?.({ agentSlug: agent.slug, outcome }), () => undefined);
-      return { agent, owner, stream, settled };
+      return { agent, owner, stream, settled, held: turnTools.held };
     },
 
     async replay(scope, agentRef, sessionId, lastEventId) {
@@ -137,7 +191,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
       // The replay reads lazily; a bad id must be a refusal before anything is sent.
       const events: SessionStreamEvent[] = [];
       try {
-        for await (const event of runner.stream.replay(owner, sessionId, lastEventId)) events.push(event);
+        for await (const event of replayRunner.stream.replay(owner, sessionId, lastEventId)) events.push(event);
       } catch (error) {
         if (AgentsApiError.isInstance(error) && error.code === 'transcript.invalid_request') {
           throw new DataMachineError('input.invalid', error.message, { details: { issues: [{ path: 'headers.last-event-id', message: error.message }] }, cause: error });
@@ -149,6 +203,24 @@ export function createChatService({ context, store, model, memory, onTurnEnd }: 
   };
 }
 
+/** The turn's own decisions (from the pending actions) win over the client's for the same call. */
+function mergeApprovals(fromActions: readonly ApprovalDecision[], fromClient: readonly ApprovalDecision[]): ApprovalDecision[] {
+  const decided = new Set(fromActions.map((decision) => decision.toolCallId));
+  return [...fromActions, ...fromClient.filter((decision) => !decided.has(decision.toolCallId))];
+}
+
+/** A promise settled from outside: the session id a tool needs exists once the run's stream has opened. */
+function deferred<T>(): { readonly promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  // Nothing may wait on it (no tool was called): a rejection is not unhandled.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
 
 const jsonSchemaObject = z.record(z.string(), z.unknown());
 
@@ -179,6 +251,11 @@ function modelNotConfigured(): HttpError {
 
 function invalidTool(path: string, message: string): DataMachineError {
   return new DataMachineError('input.invalid', message, { details: { issues: [{ path: `body.${path}`, message }] } });
+}
+
+function nothingToContinue(sessionId: string): DataMachineError {
+  const message = `Session "${sessionId}" has no decided call to continue with: send a message.`;
+  return new DataMachineError('input.invalid', message, { details: { issues: [{ path: 'body.message', message }] } });
 }
 
 function sessionNotFound(sessionId: string): DataMachineError {

@@ -166,7 +166,7 @@ export function buildApp({
     await registerWebhookRoutes(api, { context: product, secrets: createSecretBox(secretKey, webhookSecretsPurpose), engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
-    const service = createChatService({ context: product, store, model: chat, memory, onTurnEnd: chat?.onTurnEnd });
+    const service = createChatService({ context: product, store, model: chat, memory, onTurnEnd: chat?.onTurnEnd, engine: jobEngine?.engine });
     registerChatRoutes(api, product, { service, store });
     await registerOpenAIRoutes(api, product, service);
   });

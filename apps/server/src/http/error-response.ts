@@ -164,6 +164,8 @@ export const errorStatus: Readonly<Record<AgentsApiErrorCode | DataMachineErrorC
   'approval.already_resolved': 409,
   // Past its expiry the action is rejected by the sweep; a decision can no longer be taken.
   'approval.expired': 410,
+  'approval.pending': 409,
+  'approval.not_accepted': 409,
   // A link that is not ours, was altered, or is for another action or decision: refused without saying which.
   'approval.link_invalid': 403,
   'approval.link_expired': 410,

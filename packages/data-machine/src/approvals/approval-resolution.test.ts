@@ -62,7 +62,7 @@ await describeEachDatabase<DataMachineDatabase>('pending actions', (database) =>
     it('stores a pending action once per job, step and tool call', async () => {
       const first = await heldAction();
       const again = await asEngine(context, world.tenant.id, (trx) =>
-        holdPendingAction(context, trx, world.tenant.id, { ...first, summary: 'another', expiresAt: new Date(0) }),
+        holdPendingAction(context, trx, world.tenant.id, { ...first, jobId: String(first.jobId), stepKey: 'summarize', summary: 'another', expiresAt: new Date(0) }),
       );
       expect(again).toEqual(first);
       expect(first).toMatchObject({ status: 'pending', toolName: 'publish_store', input: { title: 'Hello' }, triggeredBy: world.userIds.operator });
@@ -210,7 +210,7 @@ await describeEachDatabase<DataMachineDatabase>('pending actions', (database) =>
     it('rejects actions past their expiry and releases their jobs; a job no longer waiting keeps the rejection', async () => {
       const waiting = await heldAction();
       const later = await asEngine(context, world.tenant.id, (trx) =>
-        holdPendingAction(context, trx, world.tenant.id, { ...waiting, toolCallId: 'call_later', expiresAt: new Date(waiting.expiresAt.getTime() + 10 * 60 * 60 * 1000) }),
+        holdPendingAction(context, trx, world.tenant.id, { ...waiting, jobId: String(waiting.jobId), stepKey: 'summarize', toolCallId: 'call_later', expiresAt: new Date(waiting.expiresAt.getTime() + 10 * 60 * 60 * 1000) }),
       );
       const release = recordingRelease();
       context.setNow(new Date(waiting.expiresAt.getTime() + 1));

@@ -156,6 +156,8 @@ async function decideAndRelease(
   tenantId: string,
 ): Promise<PendingAction> {
   const decided = await decideAction(context, trx, actionId, { ...how, to: decision === 'accept' ? 'applying' : 'rejected' });
+  // A chat session's action waits for no job: its owner's next turn reads the decision.
+  if (decided.jobId === null) return decided;
   const payload: ApprovalReleasePayload = { actionId, decision, reason: decided.reason };
   try {
     await release(trx, { tenantId, jobId: decided.jobId, signal: approvalSignal(actionId), payload });

@@ -14,34 +14,19 @@ import { parseInput } from '../input';
 type PendingActionRow = Selectable<PendingActionTable>;
 
 /** A call to hold: what {@link holdPendingAction} stores. */
-export type NewPendingAction = Pick<PendingAction, 'agentId' | 'jobId' | 'stepKey' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'>;
+export type NewPendingAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'> & {
+  readonly jobId: string;
+  readonly stepKey: string;
+};
 
 /**
  * Stores a held call as a `pending` action, or returns the one already stored
  * for the same job, step and tool call (a re-run of the step finds it).
  */
 export async function holdPendingAction(context: DataMachineContext, trx: TenantTransaction, tenantId: string, action: NewPendingAction): Promise<PendingAction> {
-  const now = context.now();
   await trx
     .insertInto('dm_pending_actions')
-    .values({
-      id: context.newId('act'),
-      tenant_id: tenantId,
-      agent_id: action.agentId,
-      job_id: action.jobId,
-      step_key: action.stepKey,
-      tool_call_id: action.toolCallId,
-      kind: action.kind,
-      summary: action.summary,
-      preview: JSON.stringify(action.preview ?? null),
-      tool_name: action.toolName,
-      input: JSON.stringify(action.input ?? null),
-      triggered_by: action.triggeredBy,
-      status: 'pending',
-      expires_at: action.expiresAt,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(newActionRow(context, tenantId, action, { job_id: action.jobId, step_key: action.stepKey, session_id: null }))
     .onConflict((conflict) => conflict.columns(['job_id', 'step_key', 'tool_call_id']).doNothing())
     .execute();
   const row = await trx
@@ -54,6 +39,31 @@ export async function holdPendingAction(context: DataMachineContext, trx: Tenant
   return toPendingAction(row);
 }
 
+/** What holds an action: a job's step, or a chat session. */
+type ActionHolder = { readonly job_id: string; readonly step_key: string; readonly session_id: null } | { readonly job_id: null; readonly step_key: null; readonly session_id: string };
+
+/** The new `pending` row of a held call. */
+function newActionRow(context: DataMachineContext, tenantId: string, action: Omit<NewPendingAction, 'jobId' | 'stepKey'>, holder: ActionHolder) {
+  const now = context.now();
+  return {
+    id: context.newId('act'),
+    tenant_id: tenantId,
+    agent_id: action.agentId,
+    ...holder,
+    tool_call_id: action.toolCallId,
+    kind: action.kind,
+    summary: action.summary,
+    preview: JSON.stringify(action.preview ?? null),
+    tool_name: action.toolName,
+    input: JSON.stringify(action.input ?? null),
+    triggered_by: action.triggeredBy,
+    status: 'pending' as const,
+    expires_at: action.expiresAt,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /** The actions of one job step, by tool call id (the engine reads them, as no user). */
 export async function stepPendingActions(trx: TenantTransaction, jobId: string, stepKey: string): Promise<Map<string, PendingAction>> {
   const rows = await trx.selectFrom('dm_pending_actions').selectAll().where('job_id', '=', jobId).where('step_key', '=', stepKey).execute();
@@ -62,10 +72,11 @@ export async function stepPendingActions(trx: TenantTransaction, jobId: string, 
 
 /**
  * Lists pending actions newest first, of one agent (`agent`: `approval.read`
- * on it) or of every agent the actor may read them on, optionally by status.
+ * on it) or of every agent the actor may read them on, optionally by status
+ * and by the chat session that held them.
  */
 export async function listPendingActions(context: DataMachineContext, scope: Scope, options: PendingActionListOptions = {}): Promise<Page<PendingAction>> {
-  const { limit, cursor, agent, status } = parseInput(pendingActionListOptionsSchema, options, 'approval list options');
+  const { limit, cursor, agent, status, session } = parseInput(pendingActionListOptionsSchema, options, 'approval list options');
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   return inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
     const access = await loadAccess(trx, scope);
@@ -82,6 +93,7 @@ export async function listPendingActions(context: DataMachineContext, scope: Sco
     if (agentIds.length === 0) return { items: [], nextCursor: null };
     let query = trx.selectFrom('dm_pending_actions').selectAll().where('tenant_id', '=', scope.tenantId).where('agent_id', 'in', agentIds);
     if (status !== undefined) query = query.where('status', '=', status);
+    if (session !== undefined) query = query.where('session_id', '=', session);
     if (after !== undefined) {
       query = query.where((eb) => eb.or([eb('created_at', '<', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)])]));
     }
@@ -206,6 +218,7 @@ export function toPendingAction(row: PendingActionRow): PendingAction {
     agentId: row.agent_id,
     jobId: row.job_id,
     stepKey: row.step_key,
+    sessionId: row.session_id,
     toolCallId: row.tool_call_id,
     kind: row.kind,
     summary: row.summary,
@@ -222,4 +235,58 @@ export function toPendingAction(row: PendingActionRow): PendingAction {
     result: row.result ?? null,
     createdAt: row.created_at,
   };
+}
+
+/** A call a chat turn held: what {@link holdSessionAction} stores. */
+export type NewSessionAction = Pick<PendingAction, 'agentId' | 'toolCallId' | 'kind' | 'summary' | 'preview' | 'toolName' | 'input' | 'triggeredBy' | 'expiresAt'> & {
+  readonly sessionId: string;
+};
+
+/**
+ * Stores a call a chat turn held as a `pending` action of its session, or
+ * returns the one already stored for the same session and tool call.
+ */
+export async function holdSessionAction(context: DataMachineContext, trx: TenantTransaction, tenantId: string, action: NewSessionAction): Promise<PendingAction> {
+  await trx
+    .insertInto('dm_pending_actions')
+    .values(newActionRow(context, tenantId, action, { job_id: null, step_key: null, session_id: action.sessionId }))
+    .onConflict((conflict) => conflict.columns(['session_id', 'tool_call_id']).doNothing())
+    .execute();
+  const row = await trx.selectFrom('dm_pending_actions').selectAll().where('session_id', '=', action.sessionId).where('tool_call_id', '=', action.toolCallId).executeTakeFirstOrThrow();
+  return toPendingAction(row);
+}
+
+/**
+ * The actions of a chat session whose decision its transcript has not had
+ * yet: still `pending`, accepted and not yet run (`applying`), or rejected
+ * and not yet told to the model (no `result`).
+ */
+export async function undeliveredSessionActions(trx: TenantTransaction, sessionId: string): Promise<PendingAction[]> {
+  const rows = await trx
+    .selectFrom('dm_pending_actions')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .where((eb) => eb.or([eb('status', 'in', ['pending', 'applying']), eb.and([eb('status', '=', 'rejected'), eb('result', 'is', null)])]))
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map(toPendingAction);
+}
+
+/** The action a chat session holds for one tool call. */
+export async function findSessionAction(trx: TenantTransaction, sessionId: string, toolCallId: string): Promise<PendingAction | undefined> {
+  const row = await trx.selectFrom('dm_pending_actions').selectAll().where('session_id', '=', sessionId).where('tool_call_id', '=', toolCallId).executeTakeFirst();
+  return row ? toPendingAction(row) : undefined;
+}
+
+/** Marks rejections as told to the model: their tool result is the rejection. */
+export async function markRejectionsDelivered(context: DataMachineContext, trx: TenantTransaction, actionIds: readonly string[]): Promise<void> {
+  if (actionIds.length === 0) return;
+  await trx
+    .updateTable('dm_pending_actions')
+    .set({ result: JSON.stringify({ outcome: 'rejected' }), updated_at: context.now() })
+    .where('id', 'in', actionIds)
+    .where('status', '=', 'rejected')
+    .where('result', 'is', null)
+    .execute();
 }

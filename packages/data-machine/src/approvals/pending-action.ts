@@ -19,12 +19,16 @@ export type DecidedVia = 'api' | 'link' | 'expiry';
 /**
  * A tool call an agent's run held for a human. `toolName` and `input` are the
  * exact call that accepting applies; nothing changes them after the preview.
+ * A job's `ai` step holds it (`jobId` and `stepKey` set, `sessionId` null) or
+ * a chat turn does (`sessionId` set, the other two null).
  */
 export interface PendingAction {
   readonly id: string;
   readonly agentId: string;
-  readonly jobId: string;
-  readonly stepKey: string;
+  readonly jobId: string | null;
+  readonly stepKey: string | null;
+  /** The chat session whose turn held it; its owner's next turn applies the decision. */
+  readonly sessionId: string | null;
   readonly toolCallId: string;
   /** What kind of action it is (the tool's category, e.g. `publish`). */
   readonly kind: string;
@@ -46,9 +50,9 @@ export interface PendingAction {
   readonly createdAt: Date;
 }
 
-/** The list filters of `GET /approvals`: an agent (id or slug), a status, and a page. */
+/** The list filters of `GET /approvals`: an agent (id or slug), a status, a chat session, and a page. */
 export const pendingActionListOptionsSchema = pageOptionsSchema
-  .extend({ agent: z.string().min(1).max(200).optional(), status: pendingActionStatusSchema.optional() })
+  .extend({ agent: z.string().min(1).max(200).optional(), status: pendingActionStatusSchema.optional(), session: z.string().min(1).max(200).optional() })
   .strict();
 export type PendingActionListOptions = z.input<typeof pendingActionListOptionsSchema>;
 

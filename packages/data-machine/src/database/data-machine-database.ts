@@ -332,13 +332,16 @@ export interface UndoResultTable {
 /** Where a pending action stands; see migration 0012. */
 export type PendingActionStatus = 'pending' | 'applying' | 'accepted' | 'rejected' | 'failed';
 
-/** A tool call held for a human's decision (migration 0012). */
+/** A tool call held for a human's decision (migration 0012), by a job's step or a chat session (migration 0018). */
 export interface PendingActionTable {
   id: string;
   tenant_id: string;
   agent_id: string;
-  job_id: string;
-  step_key: string;
+  /** The job whose step held it; null for a chat session's. */
+  job_id: string | null;
+  step_key: string | null;
+  /** The chat session whose turn held it; null for a job's. */
+  session_id: ColumnType<string | null, string | null | undefined, string | null>;
   tool_call_id: string;
   kind: string;
   summary: string;

@@ -16,6 +16,7 @@ import { consoleSessions } from './migrations/0014-console-sessions';
 import { metricsRead } from './migrations/0015-metrics-read';
 import { agentSecrets } from './migrations/0016-agent-secrets';
 import { tenantNetwork } from './migrations/0017-tenant-network';
+import { chatPendingActions } from './migrations/0018-chat-pending-actions';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -37,6 +38,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0015_metrics_read': metricsRead,
     '0016_agent_secrets': agentSecrets,
     '0017_tenant_network': tenantNetwork,
+    '0018_chat_pending_actions': chatPendingActions,
   },
 };
 

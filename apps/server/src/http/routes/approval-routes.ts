@@ -24,8 +24,11 @@ import { bearer, bodyErrors, errorBodySchema, instant, instantSchema, pageQuery,
 export const approvalSchema = z.object({
   id: z.string(),
   agentId: z.string(),
-  jobId: z.string(),
-  stepKey: z.string(),
+  /** The job whose `ai` step held it; null for a chat turn's. */
+  jobId: z.string().nullable(),
+  stepKey: z.string().nullable(),
+  /** The chat session whose turn held it; null for a job's. */
+  sessionId: z.string().nullable(),
   toolCallId: z.string(),
   kind: z.string(),
   summary: z.string(),
@@ -49,7 +52,11 @@ export function approvalBody(action: PendingAction): z.output<typeof approvalSch
 }
 
 const approvalParams = z.object({ approval: z.string().min(1).max(200) });
-const listQuery = pageQuery.extend({ agent: z.string().min(1).max(200).optional(), status: z.enum(pendingActionStatuses).optional() });
+const listQuery = pageQuery.extend({
+  agent: z.string().min(1).max(200).optional(),
+  status: z.enum(pendingActionStatuses).optional(),
+  session: z.string().min(1).max(200).optional().describe('only the actions a chat session held'),
+});
 const linkToken = z.string().min(1).max(2_000).describe('the signed token of an approval link');
 const linkPreviewSchema = z.object({ approval: approvalSchema, decision: z.enum(['accept', 'reject']), linkExpiresAt: instantSchema });
 const linksSchema = z.object({ accept: z.string(), reject: z.string(), expiresAt: instantSchema });
@@ -79,7 +86,7 @@ export function registerApprovalRoutes(app: FastifyInstance, context: DataMachin
 
   routes.get(
     '/approvals',
-    { schema: { tags, security: bearer, summary: 'Pending actions of the agents the caller may read, newest first, by agent and status', querystring: listQuery, response: { 200: z.object({ approvals: z.array(approvalSchema), nextCursor: z.string().nullable() }), ...scopedErrors } } },
+    { schema: { tags, security: bearer, summary: 'Pending actions of the agents the caller may read, newest first, by agent, status and chat session', querystring: listQuery, response: { 200: z.object({ approvals: z.array(approvalSchema), nextCursor: z.string().nullable() }), ...scopedErrors } } },
     async (request) => {
       const page = await listPendingActions(context, await requestScope(context, request), request.query);
       return { approvals: page.items.map(approvalBody), nextCursor: page.nextCursor };

@@ -2,7 +2,7 @@ import type { SessionStreamEvent } from '@data-machine/agents-api';
 import { createMessage } from '@data-machine/agents-api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { deleteChatSession, getChatSession, listChatSessions, renameChatSession, type ChatSession, type ChatSessionStore, type DataMachineContext } from 'data-machine';
+import { deleteChatSession, getChatSession, listChatSessions, renameChatSession, type ChatSession, type ChatSessionStore, type DataMachineContext, type PendingAction } from 'data-machine';
 import { z } from 'zod';
 import type { ChatService, ChatTurn } from '../../chat/chat-service';
 import { openEventStream, watchDisconnect, type EventStreamWriter } from '../../chat/server-sent-events';
@@ -30,20 +30,25 @@ const chatSessionSchema = z.object({
 });
 const storedMessageSchema = z.object({ seq: z.number().int(), message: z.record(z.string(), z.unknown()) });
 
-/** One chat turn: a message (or decisions on held calls), in a new session or in `sessionId`. */
+/**
+ * One chat turn: a message in a new session or in `sessionId`, or (no
+ * message) a continuation of `sessionId` that applies the decisions taken on
+ * its held calls (the pending actions its last turn stored, decided through
+ * `POST /approvals/{id}/accept|reject`, or `approvals` for calls no action holds).
+ */
 export const chatTurnBodySchema = z
   .strictObject({
     message: z.string().min(1).max(100_000).optional(),
     sessionId: z.string().min(1).max(200).optional(),
     /** The new session's title. */
     title: z.string().trim().max(500).optional(),
-    /** Decisions on the calls the session's last run held for approval. */
+    /** Decisions on the calls the session's last run held for approval that no pending action holds. */
     approvals: z.array(z.strictObject({ toolCallId: z.string().min(1).max(200), approved: z.boolean(), reason: z.string().max(2000).optional() })).max(100).optional(),
     /** `false`: answer with the run's result as JSON instead of streaming. */
     stream: z.boolean().optional(),
   })
-  .refine((body) => body.message !== undefined || (body.approvals !== undefined && body.sessionId !== undefined), {
-    message: 'Send a message, or approvals for a session',
+  .refine((body) => body.message !== undefined || body.sessionId !== undefined, {
+    message: 'Send a message, or continue a session',
     path: ['message'],
   });
 
@@ -237,7 +242,7 @@ async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: Abo
   try {
     for await (const entry of turn.stream) {
       if (signal.aborted) break;
-      const event = toServerSentEvent(entry);
+      const event = toServerSentEvent(entry, turn.held);
       if (event !== undefined) events.send(event);
     }
   } catch (error) {
@@ -246,14 +251,24 @@ async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: Abo
   events.end();
 }
 
-/** The events a chat client is sent; a turn's start and a tool call's argument pieces are not. */
-function toServerSentEvent({ id, event }: SessionStreamEvent): { id: string; event: string; data: unknown } | undefined {
+/**
+ * The events a chat client is sent; a turn's start and a tool call's argument
+ * pieces are not. An approval request carries the pending action the turn
+ * stored for the call (`action`: its id, summary and exact preview), which
+ * `POST /approvals/{id}/accept|reject` decides.
+ */
+function toServerSentEvent({ id, event }: SessionStreamEvent, held: ReadonlyMap<string, PendingAction> = new Map()): { id: string; event: string; data: unknown } | undefined {
   switch (event.type) {
     case 'turn_start':
     case 'tool_call_delta':
       return undefined;
     case 'text_delta':
       return { id, event: 'text_delta', data: { text: event.text, messageId: event.messageId } };
+    case 'approval_required': {
+      const action = held.get(event.pending.toolCall.id);
+      const summary = action === undefined ? null : { id: action.id, kind: action.kind, summary: action.summary, preview: action.preview, toolName: action.toolName, input: action.input, expiresAt: action.expiresAt.toISOString() };
+      return { id, event: 'approval_required', data: { ...event, action: summary } };
+    }
     default:
       return { id, event: event.type, data: event };
   }

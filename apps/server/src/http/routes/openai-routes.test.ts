@@ -64,8 +64,10 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
       expect(called.json()).toMatchObject({
         choices: [{ message: { content: null, tool_calls: [{ id: 'call_w', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] }, finish_reason: 'tool_calls' }],
       });
-      // The model was offered the client's tool with its schema.
-      expect(world.model.completionRequests()[1]?.tools).toEqual([expect.objectContaining({ function: expect.objectContaining({ name: 'get_weather', parameters: expect.objectContaining({ required: ['city'] }) }) })]);
+      // The model was offered the client's tool with its schema, after the product's chat tools.
+      const offered = world.model.completionRequests()[1]?.tools ?? [];
+      expect(offered.at(-1)).toEqual(expect.objectContaining({ function: expect.objectContaining({ name: 'get_weather', parameters: expect.objectContaining({ required: ['city'] }) }) }));
+      expect(offered.map((tool) => (tool as { function: { name: string } }).function.name)).toEqual(['list_flows', 'get_job', 'run_flow', 'get_weather']);
       const answered = await complete(
         tenant.owner.token,
         {
