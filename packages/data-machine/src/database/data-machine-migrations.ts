@@ -15,6 +15,7 @@ import { undo } from './migrations/0013-undo';
 import { consoleSessions } from './migrations/0014-console-sessions';
 import { metricsRead } from './migrations/0015-metrics-read';
 import { agentSecrets } from './migrations/0016-agent-secrets';
+import { bearerAccess } from './migrations/0019-bearer-access';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -35,6 +36,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0014_console_sessions': consoleSessions,
     '0015_metrics_read': metricsRead,
     '0016_agent_secrets': agentSecrets,
+    '0019_bearer_access': bearerAccess,
   },
 };
 
