@@ -11,7 +11,7 @@ import { createTenant } from '../tenants/tenant-repository';
 import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates } from './request-access';
 
-await describeEachDatabase<DataMachineDatabase>('one transaction for a bearer request', (database) => {
+await describeEachDatabase<DataMachineDatabase>('one statement for a bearer request', (database) => {
   let context: TestContext;
   beforeAll(async () => {
     context = await migratedContext(database.db);
