@@ -123,6 +123,36 @@ describe('composeMemoryPrompt', () => {
     expect((error as Error).message).toContain('maxChars');
   });
 
+  it('reads every file in one readMany call when the store has one, and with read for each file when it has not', async () => {
+    await write('agent', 'SOUL.md', 'soul');
+    await write('user', 'USER.md', 'user', 'u1');
+    const calls: string[] = [];
+    const counted: MemoryStore = {
+      ...store,
+      read: (scope) => (calls.push(`read ${scope.path}`), store.read(scope)),
+      readMany: (scopes) => (calls.push(`readMany ${scopes.map((scope) => scope.path).join(',')}`), store.readMany!(scopes)),
+    };
+    const { readMany: _readMany, ...readOnly } = counted;
+    const many = await composeMemoryPrompt(counted, target);
+    expect(calls).toEqual(['readMany SITE.md,RULES.md,SOUL.md,USER.md,MEMORY.md']);
+    calls.length = 0;
+    expect(await composeMemoryPrompt(readOnly, target)).toEqual(many);
+    expect(calls).toEqual(['read SITE.md', 'read RULES.md', 'read SOUL.md', 'read USER.md', 'read MEMORY.md']);
+    expect(many.prompt).toBe('## SOUL.md\n\nsoul\n\n## USER.md\n\nuser');
+  });
+
+  it('reads no user file without a user, in readMany either', async () => {
+    const asked: string[][] = [];
+    const counted: MemoryStore = { ...store, readMany: (scopes) => (asked.push(scopes.map((scope) => scope.path)), store.readMany!(scopes)) };
+    await composeMemoryPrompt(counted, noUser);
+    expect(asked).toEqual([['SITE.md', 'RULES.md', 'SOUL.md', 'MEMORY.md']]);
+  });
+
+  it('fails with memory.store_failed when readMany gives fewer results than files', async () => {
+    const short: MemoryStore = { ...store, readMany: async () => [] };
+    await expect(composeMemoryPrompt(short, target)).rejects.toMatchObject({ code: 'memory.store_failed' });
+  });
+
   it('rejects a file entry with a path that climbs out', async () => {
     const files = [{ layer: 'agent', path: '../secrets.md', priority: 1 }];
     await expect(composeMemoryPrompt(store, target, { files })).rejects.toMatchObject({ code: 'memory.invalid_scope' });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
-import { memoryLayerSchema, memoryPathSchema, type MemoryStore } from './memory-store';
+import { memoryLayerSchema, memoryPathSchema, type MemoryScope, type MemoryStore } from './memory-store';
 
 /** One file a memory prompt may include; a lower `priority` comes first and is kept first. */
 export interface MemoryPromptFile {
@@ -95,7 +95,7 @@ export async function composeMemoryPrompt(
   const { maxChars, files } = parseOptions(options);
   // sort is stable: files of equal priority keep the order they were given in.
   const ordered = [...files].sort((left, right) => left.priority - right.priority);
-  const reads = await Promise.all(ordered.map((file) => readFile(store, target, file)));
+  const reads = await readFiles(store, target, ordered);
 
   const sections: string[] = [];
   const included: IncludedMemoryPromptFile[] = [];
@@ -121,22 +121,29 @@ export async function composeMemoryPrompt(
   return { prompt: sections.join(sectionSeparator), included, dropped, skipped, missing };
 }
 
-async function readFile(store: MemoryStore, target: MemoryPromptTarget, file: MemoryPromptFile): Promise<FileRead> {
+/** Reads the files, in one call of `readMany` when the store has it (one query instead of one a file). */
+async function readFiles(store: MemoryStore, target: MemoryPromptTarget, files: readonly MemoryPromptFile[]): Promise<readonly FileRead[]> {
   // A user file belongs to one user; with no user there is nobody's to read,
   // and reading it with userId null would pick up a file of no user instead.
-  const isUserFile = file.layer === 'user';
-  if (isUserFile && target.userId === null) return { file, status: 'no_user' };
-  const read = await store.read({
+  const wanted = files.filter((file) => file.layer !== 'user' || target.userId !== null);
+  const scopes = wanted.map((file): MemoryScope => ({
     layer: file.layer,
     tenantId: target.tenantId,
     agentSlug: target.agentSlug,
-    userId: isUserFile ? target.userId : null,
+    userId: file.layer === 'user' ? target.userId : null,
     path: file.path,
+  }));
+  const results = store.readMany ? await store.readMany(scopes) : await Promise.all(scopes.map((scope) => store.read(scope)));
+  let next = 0;
+  return files.map((file): FileRead => {
+    if (file.layer === 'user' && target.userId === null) return { file, status: 'no_user' };
+    const read = results[next++];
+    if (read === undefined) throw new AgentsApiError('memory.store_failed', `The memory store's readMany gave ${results.length} results for ${scopes.length} files.`);
+    if (!read.exists) return { file, status: 'missing' };
+    const content = read.content.trim();
+    if (content === '') return { file, status: 'empty' };
+    return { file, status: 'found', section: `## ${file.path}${sectionSeparator}${content}` };
   });
-  if (!read.exists) return { file, status: 'missing' };
-  const content = read.content.trim();
-  if (content === '') return { file, status: 'empty' };
-  return { file, status: 'found', section: `## ${file.path}${sectionSeparator}${content}` };
 }
 
 function parseOptions(options: ComposeMemoryPromptOptions): { maxChars: number; files: readonly MemoryPromptFile[] } {

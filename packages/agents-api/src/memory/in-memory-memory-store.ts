@@ -54,6 +54,13 @@ export function createInMemoryMemoryStore(options: InMemoryMemoryStoreOptions = 
       return stored === undefined ? { exists: false } : toReadResult(stored);
     },
 
+    async readMany(scopes) {
+      return scopes.map(parseMemoryScope).map((parsed) => {
+        const stored = files.get(fileKey(parsed));
+        return stored === undefined ? { exists: false } : toReadResult(stored);
+      });
+    },
+
     async write(scope, content, writeOptions = {}) {
       const parsed = parseMemoryScope(scope);
       const bytes = checkMemoryWrite(content, writeOptions);

@@ -55,6 +55,23 @@ export function describeMemoryStoreContract(name: string, open: (context: Memory
         expect(await store.read(scope())).toEqual({ exists: false });
       });
 
+      it('reads several files at once with readMany, one result per scope in their order, as read gives each', async () => {
+        if (store.readMany === undefined) return;
+        await store.write(scope({ path: 'a.md' }), 'a', { metadata: { n: 1 } });
+        clock.advance(1000);
+        await store.write(scope({ layer: 'user', userId: 'u1', path: 'a.md' }), 'user a');
+        const scopes = [scope({ path: 'missing.md' }), scope({ layer: 'user', userId: 'u1', path: 'a.md' }), scope({ path: 'a.md' }), scope({ path: 'a.md' }), scope({ layer: 'user', userId: 'u2', path: 'a.md' })];
+        const many = await store.readMany(scopes);
+        expect(many).toEqual(await Promise.all(scopes.map((each) => store.read(each))));
+        expect(many.map((read) => (read.exists ? read.content : null))).toEqual([null, 'user a', 'a', 'a', null]);
+        expect(await store.readMany([])).toEqual([]);
+      });
+
+      it('refuses a bad scope in readMany with memory.invalid_scope', async () => {
+        if (store.readMany === undefined) return;
+        await expect(store.readMany([scope(), scope({ path: '../x' })])).rejects.toMatchObject({ code: 'memory.invalid_scope' });
+      });
+
       it('reads back the content, hash, UTF-8 size, clock time and metadata it wrote', async () => {
         const content = 'Grüße, 世界 🌍';
         await store.write(scope(), content, { metadata: { source: 'test', tags: ['a'] } });

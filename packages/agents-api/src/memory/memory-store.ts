@@ -111,6 +111,13 @@ export interface DeletedMemoryUserData {
  */
 export interface MemoryStore {
   read(scope: MemoryScope): Promise<MemoryReadResult>;
+  /**
+   * Reads several files at once: one result per scope, in the scopes' order,
+   * each as {@link MemoryStore.read} gives it. Optional: a store that can
+   * read them in one query offers it (`composeMemoryPrompt` uses it when
+   * present, and `read` for each file otherwise).
+   */
+  readMany?(scopes: readonly MemoryScope[]): Promise<readonly MemoryReadResult[]>;
   /** Creates or replaces a file; `memory.conflict` when `ifMatch` does not hold. */
   write(scope: MemoryScope, content: string, options?: MemoryWriteOptions): Promise<MemoryWriteResult>;
   /** Removes a file; deleting a missing file is not an error. Resolves to whether one was removed. */

@@ -26,6 +26,25 @@ export interface PostgresMemoryStoreOptions<Database extends AgentsApiDatabase> 
 }
 
 const primaryKey = ['tenant_key', 'agent_slug', 'layer', 'user_key', 'path'] as const;
+const readColumns = ['content', 'content_hash', 'bytes', 'updated_at', 'metadata'] as const;
+
+/** The columns a read returns. */
+interface ReadRow {
+  readonly content: string;
+  readonly content_hash: string;
+  readonly bytes: number;
+  readonly updated_at: Date;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+function toReadResult(row: ReadRow): MemoryReadResult {
+  return { exists: true, content: row.content, contentHash: row.content_hash, bytes: row.bytes, updatedAt: row.updated_at, metadata: row.metadata };
+}
+
+/** A primary key as one string: its columns' values joined by a character no key may contain. */
+function keyText(key: Readonly<Record<(typeof primaryKey)[number], string>>): string {
+  return primaryKey.map((column) => key[column]).join('\u0000');
+}
 
 /**
  * A {@link MemoryStore} on the `agents_memory_files` table (Postgres or
@@ -47,20 +66,24 @@ export function createPostgresMemoryStore<Database extends AgentsApiDatabase>(op
   return wrapStoreErrors({
     async read(scope) {
       const parsed = parseMemoryScope(scope);
-      const row = await db
+      const row = await db.selectFrom('agents_memory_files').select(readColumns).where((eb) => eb.and(fileKey(parsed))).executeTakeFirst();
+      return row === undefined ? { exists: false } : toReadResult(row);
+    },
+
+    async readMany(scopes) {
+      const parsed = scopes.map(parseMemoryScope);
+      if (parsed.length === 0) return [];
+      // One query for every file (see docs/decisions/2026-12-01-request-path-speed.md), matched back by primary key.
+      const rows = await db
         .selectFrom('agents_memory_files')
-        .select(['content', 'content_hash', 'bytes', 'updated_at', 'metadata'])
-        .where((eb) => eb.and(fileKey(parsed)))
-        .executeTakeFirst();
-      if (row === undefined) return { exists: false };
-      return {
-        exists: true,
-        content: row.content,
-        contentHash: row.content_hash,
-        bytes: row.bytes,
-        updatedAt: row.updated_at,
-        metadata: row.metadata,
-      } satisfies MemoryReadResult;
+        .select([...primaryKey, ...readColumns])
+        .where((eb) => eb.or(parsed.map((scope) => eb.and(fileKey(scope)))))
+        .execute();
+      const found = new Map(rows.map((row) => [keyText(row), row]));
+      return parsed.map((scope) => {
+        const row = found.get(keyText(fileKey(scope)));
+        return row === undefined ? { exists: false } : toReadResult(row);
+      });
     },
 
     async write(scope, content, writeOptions = {}) {

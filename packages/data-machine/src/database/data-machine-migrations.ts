@@ -17,6 +17,7 @@ import { metricsRead } from './migrations/0015-metrics-read';
 import { agentSecrets } from './migrations/0016-agent-secrets';
 import { tenantNetwork } from './migrations/0017-tenant-network';
 import { chatPendingActions } from './migrations/0018-chat-pending-actions';
+import { bearerAccess } from './migrations/0019-bearer-access';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -39,6 +40,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0016_agent_secrets': agentSecrets,
     '0017_tenant_network': tenantNetwork,
     '0018_chat_pending_actions': chatPendingActions,
+    '0019_bearer_access': bearerAccess,
   },
 };
 

@@ -1,4 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
+import type { KyselyPlugin } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, getAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
@@ -6,10 +7,11 @@ import { DataMachineError } from '../errors';
 import { grantAgentRole, revokeAgentRole } from '../grants/grant-repository';
 import { createAgentToken, revokeAgentToken } from '../tokens/agent-token-repository';
 import { createUserToken, listUserTokens } from '../tokens/user-token-repository';
+import { createTenant } from '../tenants/tenant-repository';
 import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates } from './request-access';
 
-await describeEachDatabase<DataMachineDatabase>('one transaction for a bearer request', (database) => {
+await describeEachDatabase<DataMachineDatabase>('one statement for a bearer request', (database) => {
   let context: TestContext;
   beforeAll(async () => {
     context = await migratedContext(database.db);
@@ -38,6 +40,25 @@ await describeEachDatabase<DataMachineDatabase>('one transaction for a bearer re
   async function refusal(outcome: AccessOutcome<unknown> | undefined): Promise<string> {
     if (outcome === undefined) return 'absent';
     return codeOf(outcome.ok ? Promise.resolve() : Promise.reject(outcome.error));
+  }
+
+  /** The test's context, counting the statements and transactions run through its database. */
+  function countingContext(): { context: TestContext; counts: { statements: number; transactions: number } } {
+    const counts = { statements: 0, transactions: 0 };
+    const plugin: KyselyPlugin = {
+      transformQuery: (args) => {
+        counts.statements += 1;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const db = context.db.withPlugin(plugin);
+    const transaction = db.transaction.bind(db);
+    db.transaction = () => {
+      counts.transactions += 1;
+      return transaction();
+    };
+    return { context: { ...context, db }, counts };
   }
 
   /** A tenant with agent `bot`, an editor who is its viewer, an author with no role on it, and the owner's personal token. */
@@ -79,6 +100,27 @@ await describeEachDatabase<DataMachineDatabase>('one transaction for a bearer re
       } finally {
         context.setNow(new Date('2026-11-30T12:00:00.000Z'));
       }
+    });
+
+    it('reads the scope and the agent in the tenant the host chooses, when it is not the one the statement expected', async () => {
+      const { owner, ownerToken } = await world('ra-chosen-first');
+      const second = await createTenant(context, system, { slug: 'ra-chosen-second', name: 'Second', ownerUserId: owner.id });
+      await createAgent(context, await scopeOf(context, owner.id, second.tenant.id), { slug: 'bot', name: 'Second bot', config: {} });
+      const secondScope = await scopeOf(context, owner.id, second.tenant.id);
+      // Unnamed, the statement expects the first tenant by slug; this host takes the last one.
+      const last = ({ memberships }: BearerTenantCandidates) => memberships.at(-1)!.tenantId;
+      const found = await access(ownerToken, { chooseTenant: last, agent: { ref: 'bot', action: 'chat' } });
+      expect(value(found.scope)).toEqual(secondScope);
+      expect(value(found.agent)).toEqual(await getAgent(context, secondScope, 'bot'));
+    });
+
+    it('authenticates, chooses and reads the agent in one statement and no transaction, once its use is recorded', async () => {
+      const { editorToken } = await world('ra-one-statement');
+      await access(editorToken);
+      const counted = countingContext();
+      const found = await resolveBearerAccess(counted.context, { secret: editorToken, channel: 'http', chooseTenant: chooseTenant(), agent: { ref: 'bot', action: 'chat' } });
+      expect(value(found.agent).slug).toBe('bot');
+      expect(counted.counts).toEqual({ statements: 1, transactions: 0 });
     });
 
     it('records its use, then at most once a minute', async () => {

@@ -1,19 +1,18 @@
-import { sql, type Selectable } from 'kysely';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Action } from '../access/actions';
 import type { ActorChannel } from '../access/actor';
-import type { TenantRole } from '../access/roles';
+import { tenantRoleSchema, type TenantRole } from '../access/roles';
 import { agentConfigSchema } from '../agents/agent-config';
 import { toAgent, type Agent } from '../agents/agent-repository';
 import type { DataMachineContext } from '../context';
-import type { AgentTokenTable, UserTokenTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { agentTokenAuthentication } from '../tokens/agent-token-repository';
 import type { BearerAuthentication } from '../tokens/authenticate-bearer';
 import { agentTokenPrefix, assertUsableToken, hashTokenSecret, lastUseIsStale, userTokenPrefix } from '../tokens/token-secret';
-import { agentNotFound, enforce, factsFrom, factsRows, type FactsRow, type Scope } from './scope';
+import { agentNotFound, enforce, factsFrom, type FactsRow, type Scope } from './scope';
 import type { AgentRow } from './scoped-operation';
-import { inBearerTransaction, narrowToTenant, type TenantTransaction } from './tenant-transaction';
+import { inTransaction } from './tenant-transaction';
 
 /** A tenant a user belongs to, as a request chooses among them. */
 export interface TenantMembershipRef {
@@ -59,16 +58,17 @@ export interface BearerAccess {
 /**
  * Authenticates a bearer secret, chooses the request's tenant, loads the
  * actor's rights there and, when asked, decides `action` on an agent and
- * reads it: all in one transaction of a few statements (the key settings,
- * the token with the user's tenants, the facts with the agent), where the
- * separate steps (`authenticateBearer`, `listMyTenants`, `resolveScope`,
- * `resolveAgentPrincipal`, `getAgent`) take a transaction each. The rules are
- * the same: the token checks of `authenticateBearer` (`token.invalid`,
- * `token.revoked`, `token.expired`, thrown), the host's tenant choice, and
- * {@link enforce} on the facts read in this transaction. The transaction
- * writes nothing but a stale `last_used_at`, so it takes no row locks: a
- * later operation reads its rights again in its own transaction. See
- * docs/decisions/2026-12-01-request-path-speed.md.
+ * reads it: in one statement and no transaction (`dm_bearer_access`,
+ * migration 0019), where the separate steps (`authenticateBearer`,
+ * `listMyTenants`, `resolveScope`, `resolveAgentPrincipal`, `getAgent`) take
+ * a transaction each. The statement reads the rights in the tenant the
+ * request most likely acts in; when the host chooses another, a second one
+ * reads them there. The rules are the same: the token checks of
+ * `authenticateBearer` (`token.invalid`, `token.revoked`, `token.expired`,
+ * thrown), the host's tenant choice, and {@link enforce} on the facts read
+ * afresh for this request. It writes nothing but a stale `last_used_at`, so
+ * it takes no row locks: a later operation reads its rights again in its own
+ * transaction. See docs/decisions/2026-12-01-request-path-speed.md.
  */
 export async function resolveBearerAccess(context: DataMachineContext, request: BearerAccessRequest): Promise<BearerAccess> {
   const { secret } = request;
@@ -76,100 +76,114 @@ export async function resolveBearerAccess(context: DataMachineContext, request: 
   if (!isUserToken && !secret.startsWith(agentTokenPrefix)) throw new DataMachineError('token.invalid', 'The token is not valid.');
   const tokenHash = hashTokenSecret(secret);
   const now = context.now();
-  const tenantRef = request.tenantRef ?? null;
-  return inBearerTransaction(context, tokenHash, async (trx) => {
-    const found = isUserToken ? await findUserToken(trx, tokenHash, tenantRef, request.channel, now) : await findAgentToken(trx, tokenHash, tenantRef, request.channel, now);
-    const { identity } = found.candidates;
-    let tenantId: string;
-    try {
-      tenantId = request.chooseTenant(found.candidates);
-    } catch (error) {
-      await found.touch();
-      const refused = { ok: false, error } as const;
-      return { identity, scope: refused, ...(request.agent === undefined ? {} : { agent: refused }) };
-    }
-    const userId = identity.actor.userId;
-    // The statement that read the token confined the transaction to the tenant it expected; only another choice needs its own.
-    if (tenantId !== found.expectedTenantId) await narrowToTenant(trx, tenantId, userId);
-    const [rows] = await Promise.all([readFacts(trx, tenantId, userId, request.agent?.ref), found.touch()]);
-    const scope: Scope = Object.freeze({ tenantId, actor: identity.actor, facts: factsFrom(tenantId, rows) });
-    if (request.agent === undefined) return { identity, scope: { ok: true, value: scope } };
-    return { identity, scope: { ok: true, value: scope }, agent: decideAgent(context, scope, request.agent, rows) };
-  });
+  const read = (tenantId: string | null) => readBearerAccess(context, { tokenHash, isUserToken, tenantRef: request.tenantRef ?? null, tenantId, agentRef: request.agent?.ref ?? null });
+  const rows = await read(null);
+  const found = isUserToken ? userTokenFound(rows, tokenHash, request.channel, now) : agentTokenFound(rows, tokenHash, request.tenantRef ?? null, request.channel, now);
+  const { identity } = found.candidates;
+  await recordUse(context, found, now);
+  let tenantId: string;
+  try {
+    tenantId = request.chooseTenant(found.candidates);
+  } catch (error) {
+    const refused = { ok: false, error } as const;
+    return { identity, scope: refused, ...(request.agent === undefined ? {} : { agent: refused }) };
+  }
+  // The statement read the rights in the tenant it expected; only another choice needs its own.
+  const accessRows = tenantId === found.expectedTenantId ? rows : await read(tenantId);
+  const scope: Scope = Object.freeze({ tenantId, actor: identity.actor, facts: factsFrom(tenantId, accessRows) });
+  if (request.agent === undefined) return { identity, scope: { ok: true, value: scope } };
+  return { identity, scope: { ok: true, value: scope }, agent: decideAgent(context, scope, request.agent, accessRows) };
 }
 
-/** A token found by its hash: who it is, what the tenant is chosen from, the tenant the statement confined the transaction to, and how to record its use. */
+/** A row of `dm_bearer_access`: the token, the facts' rows (as `factsRows` reads them) and the agent asked for, as JSON with its template's configuration. */
+type AccessRow = FactsRow | DataRow;
+type DataRow = { readonly kind: 'token' | 'agent'; readonly agent_id: string | null; readonly role: null; readonly data: unknown };
+
+/** The JSON of the row of `kind`, if there is one. */
+function dataOf(rows: readonly AccessRow[], kind: DataRow['kind']): unknown {
+  return rows.find((row): row is DataRow => row.kind === kind)?.data;
+}
+
+interface BearerAccessRead {
+  readonly tokenHash: string;
+  readonly isUserToken: boolean;
+  readonly tenantRef: string | null;
+  /** The tenant to read the rights in; null: the one the request most likely acts in (the named or first membership, or the agent token's tenant). */
+  readonly tenantId: string | null;
+  readonly agentRef: string | null;
+}
+
+/** One statement: the token, what the tenant is chosen from, and the rights (and agent) in the tenant. */
+async function readBearerAccess(context: DataMachineContext, read: BearerAccessRead): Promise<readonly AccessRow[]> {
+  const { rows } = await sql<AccessRow>`select kind, agent_id, role, data from dm_bearer_access(${context.appRole}, ${read.tokenHash}, ${read.isUserToken}, ${read.tenantRef}, ${read.tenantId}, ${read.agentRef})`.execute(context.db);
+  return rows;
+}
+
+/** A token found by its hash: who it is, what the tenant is chosen from, the tenant its rights were read in, and its use to record. */
 interface FoundToken {
   readonly candidates: BearerTenantCandidates;
   readonly expectedTenantId: string;
-  /** Records the use when the recorded one is stale; nothing otherwise. */
-  touch(): Promise<void>;
+  /** The token's table and id, when its recorded use is stale. */
+  readonly staleUse: { readonly table: 'dm_user_tokens' | 'dm_agent_tokens'; readonly id: string; readonly tenantId: string | null } | null;
 }
 
-type UserTokenRow = Pick<Selectable<UserTokenTable>, 'id' | 'user_id' | 'secret_hash' | 'revoked_at' | 'expires_at' | 'last_used_at'> & {
-  readonly memberships: readonly TenantMembershipRef[];
-  readonly expected_tenant: string;
+const timestampSchema = z.coerce.date();
+const storedTokenFields = {
+  id: z.string(),
+  user_id: z.string(),
+  secret_hash: z.string(),
+  revoked_at: timestampSchema.nullable(),
+  expires_at: timestampSchema.nullable(),
+  last_used_at: timestampSchema.nullable(),
+  expected_tenant: z.string(),
 };
 
-/**
- * The personal access token with this hash and its user's tenants, in one
- * statement that also confines the transaction to the tenant the request
- * most likely acts in (the named one, or the first), for the next statement.
- */
-async function findUserToken(trx: TenantTransaction, tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date): Promise<FoundToken> {
-  const { rows } = await sql<UserTokenRow>`
-    select t.id, t.user_id, t.secret_hash, t.revoked_at, t.expires_at, t.last_used_at,
-      coalesce((select json_agg(json_build_object('tenantId', tn.id, 'slug', tn.slug, 'role', m.role) order by tn.slug)
-        from dm_memberships m join dm_tenants tn on tn.id = m.tenant_id where m.user_id = t.user_id), '[]'::json) as memberships,
-      set_config('dm.tenant_id', coalesce((select tn.id from dm_memberships m join dm_tenants tn on tn.id = m.tenant_id
-        where m.user_id = t.user_id and (${tenantRef}::text is null or tn.id = ${tenantRef} or tn.slug = ${tenantRef}) order by tn.slug limit 1), ''), true) as expected_tenant
-    from dm_user_tokens t where t.secret_hash = ${tokenHash}`.execute(trx);
-  const row = rows[0];
+const userTokenRowSchema = z.object({
+  ...storedTokenFields,
+  memberships: z.array(z.object({ tenantId: z.string(), slug: z.string(), role: tenantRoleSchema })),
+});
+
+const agentTokenRowSchema = z.object({
+  ...storedTokenFields,
+  tenant_id: z.string(),
+  agent_id: z.string(),
+  prefix: z.string(),
+  label: z.string(),
+  ceiling: z.array(z.string()),
+  created_by: z.string().nullable(),
+  created_at: timestampSchema,
+  named_tenant: z.string().nullable(),
+});
+
+function userTokenFound(rows: readonly AccessRow[], tokenHash: string, channel: ActorChannel, now: Date): FoundToken {
+  const data = dataOf(rows, 'token');
+  const row = data === undefined ? undefined : userTokenRowSchema.parse(data);
   assertUsableToken(row, tokenHash, now);
   return {
     candidates: { identity: { kind: 'user', actor: { kind: 'user', userId: row.user_id, channel }, tokenId: row.id }, memberships: row.memberships, named: null },
     expectedTenantId: row.expected_tenant,
-    touch: async () => {
-      if (lastUseIsStale(row.last_used_at, now)) await trx.updateTable('dm_user_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
-    },
+    staleUse: lastUseIsStale(row.last_used_at, now) ? { table: 'dm_user_tokens', id: row.id, tenantId: null } : null,
   };
 }
 
-type AgentTokenRow = Selectable<AgentTokenTable> & { readonly named_tenant: string | null; readonly expected_tenant: string };
-
-/** The agent token with this hash and the tenant the request named, in one statement that confines the transaction to the token's tenant. */
-async function findAgentToken(trx: TenantTransaction, tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date): Promise<FoundToken> {
-  const { rows } = await sql<AgentTokenRow>`
-    select t.*, (select tn.id from dm_tenants tn where tn.id = ${tenantRef} or tn.slug = ${tenantRef} limit 1) as named_tenant,
-      set_config('dm.tenant_id', t.tenant_id, true) as expected_tenant
-    from dm_agent_tokens t where t.secret_hash = ${tokenHash}`.execute(trx);
-  const row = rows[0];
+function agentTokenFound(rows: readonly AccessRow[], tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date): FoundToken {
+  const data = dataOf(rows, 'token');
+  const row = data === undefined ? undefined : agentTokenRowSchema.parse(data);
   assertUsableToken(row, tokenHash, now);
-  const { tenantId, actor } = agentTokenAuthentication(row, channel);
+  const { named_tenant: namedTenant, expected_tenant: expectedTenant, ...tokenRow } = row;
+  const { tenantId, actor } = agentTokenAuthentication(tokenRow, channel);
   return {
-    candidates: { identity: { kind: 'agent_token', actor, tenantId }, memberships: [], named: tenantRef === null ? null : { ref: tenantRef, tenantId: row.named_tenant } },
-    expectedTenantId: row.expected_tenant,
-    touch: async () => {
-      if (!lastUseIsStale(row.last_used_at, now)) return;
-      // Under the token's own tenant, which its row policy requires of a write.
-      if (tenantId !== row.expected_tenant) await narrowToTenant(trx, tenantId, actor.userId);
-      await trx.updateTable('dm_agent_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
-    },
+    candidates: { identity: { kind: 'agent_token', actor, tenantId }, memberships: [], named: tenantRef === null ? null : { ref: tenantRef, tenantId: namedTenant } },
+    expectedTenantId: expectedTenant,
+    staleUse: lastUseIsStale(row.last_used_at, now) ? { table: 'dm_agent_tokens', id: row.id, tenantId } : null,
   };
 }
 
-/** A row of {@link readFacts}: the facts' rows ({@link factsRows}) and the agent asked for, as JSON with its template's configuration. */
-type AccessRow = FactsRow | { readonly kind: 'agent'; readonly agent_id: string; readonly role: null; readonly data: unknown };
-
-/** The user's facts in the tenant and, when asked, the agent with id or slug `agentRef`: one statement. */
-async function readFacts(trx: TenantTransaction, tenantId: string, userId: string, agentRef: string | undefined): Promise<readonly AccessRow[]> {
-  const agent =
-    agentRef === undefined
-      ? sql``
-      : sql`union all select 'agent', a.id, null, to_jsonb(a) || jsonb_build_object('template_config', (select tpl.config from dm_agents tpl where tpl.id = a.template_agent_id))
-          from dm_agents a where a.tenant_id = ${tenantId} and (a.id = ${agentRef} or a.slug = ${agentRef})`;
-  const { rows } = await sql<AccessRow>`select kind, agent_id, role, null::jsonb as data from (${factsRows(tenantId, userId, { lock: false })}) facts ${agent}`.execute(trx);
-  return rows;
+/** Records the token's use when the recorded one is stale (at most once a minute, see `lastUseIsStale`); an agent token's under its own tenant, which its row policy requires of a write. */
+async function recordUse(context: DataMachineContext, found: FoundToken, now: Date): Promise<void> {
+  const stale = found.staleUse;
+  if (stale === null) return;
+  await inTransaction(context, { tenantId: stale.tenantId }, (trx) => trx.updateTable(stale.table).set({ last_used_at: now }).where('id', '=', stale.id).execute());
 }
 
 const agentJsonSchema = z.object({
@@ -191,8 +205,8 @@ const agentJsonSchema = z.object({
 
 /** Decides `action` on the agent read beside the facts, exactly as `agentOperation` does, and returns it or the refusal. */
 function decideAgent(context: DataMachineContext, scope: Scope, asked: { readonly ref: string; readonly action: Action }, rows: readonly AccessRow[]): AccessOutcome<Agent> {
-  const found = rows.find((row) => row.kind === 'agent');
-  const parsed = found === undefined ? undefined : agentJsonSchema.parse(found.data);
+  const found = dataOf(rows, 'agent');
+  const parsed = found === undefined ? undefined : agentJsonSchema.parse(found);
   try {
     // A missing agent is logged and refused exactly as one that exists but is invisible.
     enforce(context, scope, scope, asked.action, parsed ? { agentId: parsed.id, namedAs: asked.ref } : { missingAgentRef: asked.ref });

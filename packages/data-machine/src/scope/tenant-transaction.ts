@@ -44,25 +44,3 @@ async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, ke
 function keySettings(keys: TransactionKeys): RawBuilder<unknown> {
   return sql`set_config('dm.tenant_id', ${keys.tenantId ?? ''}, true), set_config('dm.user_id', ${keys.userId ?? ''}, true), set_config('dm.token_hash', ${keys.tokenHash ?? ''}, true)`;
 }
-
-/**
- * Runs `work` in a transaction that authenticates a presented secret by its
- * hash: `dm.token_hash` is the hash, and `dm.user_id` the user of the
- * personal access token with that hash, if there is one (`dm_user_tokens` is
- * not confined), so `work` may read that user's memberships to choose a
- * tenant; it then confines itself with {@link narrowToTenant}. One round trip
- * for the keys, as {@link inTransaction}.
- */
-export async function inBearerTransaction<T>(context: DataMachineContext, tokenHash: string, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
-  return context.db.transaction().execute(async (trx) => {
-    const role = context.appRole;
-    const user = sql`coalesce((select user_id from dm_user_tokens where secret_hash = ${tokenHash}), '')`;
-    await sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, set_config('dm.token_hash', ${tokenHash}, true), set_config('dm.user_id', ${user}, true)`.execute(trx);
-    return work(trx);
-  });
-}
-
-/** Confines an open transaction to `tenantId` (and `userId`'s own memberships) from its next statement on. */
-export async function narrowToTenant(trx: TenantTransaction, tenantId: string, userId: string | null): Promise<void> {
-  await sql`select set_config('dm.tenant_id', ${tenantId}, true), set_config('dm.user_id', ${userId ?? ''}, true)`.execute(trx);
-}
