@@ -74,14 +74,32 @@ async function world(context: DataMachineContext, slug: string, steps: readonly 
 /** Statement text, one line, for the verbose listing. */
 const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim().slice(0, 150);
 
+type Noted = { via: 'product' | 'pg-boss'; text: string };
+
+/** Notes statements between `record()` and `take()`; both counters below use it. */
+function statementRecorder() {
+  let recorded: Noted[] | null = null;
+  return {
+    note: (via: Noted['via'], text: string): void => void recorded?.push({ via, text: oneLine(text) }),
+    record(): void {
+      recorded = [];
+    },
+    take(): Noted[] {
+      const taken = recorded ?? [];
+      recorded = null;
+      return taken;
+    },
+  };
+}
+
 /**
  * A PGlite that notes every statement it runs while recording: through
  * kysely (the product, and pg-boss inside product transactions; a
  * transaction adds its BEGIN and COMMIT) or through pg-boss's own adapter.
  */
 function countingPglite(pglite: NonNullable<TestDatabase['pglite']>) {
-  let recorded: { via: 'product' | 'pg-boss'; text: string }[] | null = null;
-  const note = (via: 'product' | 'pg-boss', text: string): void => void recorded?.push({ via, text: oneLine(text) });
+  const recorder = statementRecorder();
+  const { note } = recorder;
   const queryVia =
     (via: 'product' | 'pg-boss', target: Pick<PgliteClient, 'query'>): PgliteClient['query'] =>
     (text, params, options) => {
@@ -107,18 +125,7 @@ function countingPglite(pglite: NonNullable<TestDatabase['pglite']>) {
       return pglite.exec(text);
     },
   };
-  return {
-    product,
-    boss,
-    record(): void {
-      recorded = [];
-    },
-    take(): { via: 'product' | 'pg-boss'; text: string }[] {
-      const taken = recorded ?? [];
-      recorded = null;
-      return taken;
-    },
-  };
+  return { product, boss, record: recorder.record, take: recorder.take };
 }
 type PgliteExecutorQuery = <Row>(text: string, params?: unknown[]) => Promise<{ rows: Row[] }>;
 
@@ -139,7 +146,7 @@ interface PgPool {
  */
 function countingPostgres(url: string) {
   const pg = createRequire(import.meta.resolve('@data-machine/testkit'))('pg') as PgModule;
-  let recorded: { via: 'product' | 'pg-boss'; text: string }[] | null = null;
+  const recorder = statementRecorder();
   const pool = (via: 'product' | 'pg-boss'): PgPool => {
     const created = new pg.Pool({ connectionString: url, max: 8 });
     created.on('connect', (client) => {
@@ -147,7 +154,7 @@ function countingPostgres(url: string) {
       client.query = (...args: unknown[]) => {
         const first = args[0];
         const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
-        recorded?.push({ via, text: oneLine(text) });
+        recorder.note(via, text);
         return query(...args);
       };
     });
@@ -158,14 +165,8 @@ function countingPostgres(url: string) {
   return {
     product: new Kysely<DataMachineDatabase>({ dialect: new PostgresDialect({ pool: productPool as unknown as ConstructorParameters<typeof PostgresDialect>[0]['pool'] }) }),
     boss: { pool: bossPool } as EngineDatabase,
-    record(): void {
-      recorded = [];
-    },
-    take(): { via: 'product' | 'pg-boss'; text: string }[] {
-      const taken = recorded ?? [];
-      recorded = null;
-      return taken;
-    },
+    record: recorder.record,
+    take: recorder.take,
     async close(): Promise<void> {
       await productPool.end();
       await bossPool.end();
