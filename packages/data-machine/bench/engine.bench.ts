@@ -4,18 +4,19 @@
 // (default: all), BENCH_BACKENDS=pglite,postgres only those backends;
 // BENCH_VERBOSE=1 prints each statement a job runs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrateAgentsApi } from '@data-machine/agents-api/postgres';
 import { PgliteDialect, type PgliteClient, type PgliteTransaction } from '@data-machine/pglite-dialect';
 import { availableBackends, compareToBaseline, createTestDatabase, type DatabaseBackend, type TestDatabase } from '@data-machine/testkit';
-import { Kysely, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { createDataMachineContext, type DataMachineContext } from '../src/context';
 import type { DataMachineDatabase } from '../src/database/data-machine-database';
 import { migrateDataMachine } from '../src/database/data-machine-migrations';
 import { createHandlerSteps } from '../src/engine/handler-steps';
 import { startFlowRun } from '../src/engine/flow-run';
-import { createJobEngine, installJobEngine, type JobEngine } from '../src/engine/job-engine';
+import { createJobEngine, installJobEngine, type EngineDatabase, type JobEngine } from '../src/engine/job-engine';
 import type { ExecutionOutcome } from '../src/engine/job-executor';
 import { createJobWorker, type JobWorker } from '../src/engine/job-worker';
 import { createFlow } from '../src/flows/flow-repository';
@@ -73,14 +74,32 @@ async function world(context: DataMachineContext, slug: string, steps: readonly 
 /** Statement text, one line, for the verbose listing. */
 const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim().slice(0, 150);
 
+type Noted = { via: 'product' | 'pg-boss'; text: string };
+
+/** Notes statements between `record()` and `take()`; both counters below use it. */
+function statementRecorder() {
+  let recorded: Noted[] | null = null;
+  return {
+    note: (via: Noted['via'], text: string): void => void recorded?.push({ via, text: oneLine(text) }),
+    record(): void {
+      recorded = [];
+    },
+    take(): Noted[] {
+      const taken = recorded ?? [];
+      recorded = null;
+      return taken;
+    },
+  };
+}
+
 /**
  * A PGlite that notes every statement it runs while recording: through
  * kysely (the product, and pg-boss inside product transactions; a
  * transaction adds its BEGIN and COMMIT) or through pg-boss's own adapter.
  */
 function countingPglite(pglite: NonNullable<TestDatabase['pglite']>) {
-  let recorded: { via: 'product' | 'pg-boss'; text: string }[] | null = null;
-  const note = (via: 'product' | 'pg-boss', text: string): void => void recorded?.push({ via, text: oneLine(text) });
+  const recorder = statementRecorder();
+  const { note } = recorder;
   const queryVia =
     (via: 'product' | 'pg-boss', target: Pick<PgliteClient, 'query'>): PgliteClient['query'] =>
     (text, params, options) => {
@@ -106,31 +125,77 @@ function countingPglite(pglite: NonNullable<TestDatabase['pglite']>) {
       return pglite.exec(text);
     },
   };
+  return { product, boss, record: recorder.record, take: recorder.take };
+}
+type PgliteExecutorQuery = <Row>(text: string, params?: unknown[]) => Promise<{ rows: Row[] }>;
+
+/** The part of node-postgres the Postgres counter uses (pg comes through the testkit: no dependency of this package). */
+interface PgModule {
+  Pool: new (config: { connectionString: string; max: number }) => PgPool;
+}
+interface PgPool {
+  on(event: 'connect', listener: (client: { query: (...args: unknown[]) => unknown }) => void): void;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  end(): Promise<void>;
+}
+
+/**
+ * Two pg pools on the database of `url` that note every statement their
+ * clients send while recording: the product's (through kysely, whose
+ * transactions send BEGIN and COMMIT as statements) and pg-boss's.
+ */
+function countingPostgres(url: string) {
+  const pg = createRequire(import.meta.resolve('@data-machine/testkit'))('pg') as PgModule;
+  const recorder = statementRecorder();
+  const pool = (via: 'product' | 'pg-boss'): PgPool => {
+    const created = new pg.Pool({ connectionString: url, max: 8 });
+    created.on('connect', (client) => {
+      const query = client.query.bind(client);
+      client.query = (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+        recorder.note(via, text);
+        return query(...args);
+      };
+    });
+    return created;
+  };
+  const productPool = pool('product');
+  const bossPool = pool('pg-boss');
   return {
-    product,
-    boss,
-    record(): void {
-      recorded = [];
-    },
-    take(): { via: 'product' | 'pg-boss'; text: string }[] {
-      const taken = recorded ?? [];
-      recorded = null;
-      return taken;
+    product: new Kysely<DataMachineDatabase>({ dialect: new PostgresDialect({ pool: productPool as unknown as ConstructorParameters<typeof PostgresDialect>[0]['pool'] }) }),
+    boss: { pool: bossPool } as EngineDatabase,
+    record: recorder.record,
+    take: recorder.take,
+    async close(): Promise<void> {
+      await productPool.end();
+      await bossPool.end();
     },
   };
 }
-type PgliteExecutorQuery = <Row>(text: string, params?: unknown[]) => Promise<{ rows: Row[] }>;
 
 /**
  * Counts the statements of one one-step no-op job, end to end (start,
  * execution, pg-boss's fetch and completion), against raw pg-boss's send
- * and work. Same code on both backends, so PGlite alone is counted.
+ * and work, on each backend (what each driver sends: on Postgres a
+ * transaction's BEGIN and COMMIT are statements of the product's pool).
  */
-async function countStatements(): Promise<void> {
-  const { database } = await migrated('pglite');
-  const counter = countingPglite(database.pglite as NonNullable<TestDatabase['pglite']>);
-  const context = createDataMachineContext({ db: new Kysely<DataMachineDatabase>({ dialect: new PgliteDialect({ pglite: counter.product }) }) });
-  const engine = createJobEngine({ database: { pglite: counter.boss }, pollingIntervalSeconds: 0.5, supervise: false });
+async function countStatements(backend: DatabaseBackend): Promise<void> {
+  const { database } = await migrated(backend);
+  const counter =
+    backend === 'pglite'
+      ? (() => {
+          const pglite = countingPglite(database.pglite as NonNullable<TestDatabase['pglite']>);
+          return {
+            ...pglite,
+            product: new Kysely<DataMachineDatabase>({ dialect: new PgliteDialect({ pglite: pglite.product }) }),
+            boss: { pglite: pglite.boss } as EngineDatabase,
+            close: async () => undefined,
+          };
+        })()
+      : countingPostgres(database.url as string);
+  const context = createDataMachineContext({ db: counter.product });
+  const engine = createJobEngine({ database: counter.boss, pollingIntervalSeconds: 0.5, supervise: false });
   const target = await world(context, 'count', noopSteps);
   const ended = completions();
   const worker = createJobWorker({
@@ -172,12 +237,13 @@ async function countStatements(): Promise<void> {
   const product = ours.filter((statement) => statement.via === 'product');
   const transactions = product.filter((statement) => statement.text === 'begin').length;
   process.stdout.write(
-    `[statements] one-step no-op job: ${product.length} product statements in ${transactions} transactions + ${ours.length - product.length} pg-boss worker statements; raw pg-boss send+work: ${theirs.length}\n`,
+    `[statements, ${backend}] one-step no-op job: ${product.length} product statements in ${transactions} transactions + ${ours.length - product.length} pg-boss worker statements; raw pg-boss send+work: ${theirs.length}\n`,
   );
   if (process.env.BENCH_VERBOSE === '1') for (const statement of ours) process.stdout.write(`  ${statement.via.padEnd(7)} ${statement.text}\n`);
   await worker.stop();
   await engine.boss.offWork({ id: rawWorker });
   await engine.stop();
+  await counter.close();
   await database.destroy();
 }
 
@@ -369,7 +435,7 @@ async function processGroup(size: number) {
 }
 
 const backends = (await availableBackends()).filter((backend) => (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',').includes(backend));
-if (sections.has('statements')) await countStatements();
+if (sections.has('statements')) for (const backend of backends) await countStatements(backend);
 if (['job', 'fanout', 'list'].some((section) => sections.has(section))) for (const backend of backends) await benchBackend(backend);
 if (backends.includes('postgres') && sections.has('workers')) {
   const jobs = 80;

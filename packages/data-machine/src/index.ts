@@ -185,8 +185,8 @@ export type { SchedulerLogger, SystemTask } from './schedules/system-task';
 // the worker's tenant transaction and authorize nothing (only the engine calls them).
 export { endedJobStatuses, isEndedJobStatus, jobStatuses, liveJobStatuses } from './jobs/job';
 export type { EndedJobStatus, Job, JobError, JobSource, JobStatus } from './jobs/job';
-export { createChildJobs, createJob, jobTransitions, recordJobProgress, transitionJob } from './jobs/job-lifecycle';
-export type { ChildItem, ChildJobOptions, CreatedJob, JobChange, JobHoldings, JobProgress, JobTransition, NewJob, TransitionJobOptions, TransitionOptions } from './jobs/job-lifecycle';
+export { createChildJobs, createJob, jobTransitions, recordJobProgress, startDelivery, transitionJob } from './jobs/job-lifecycle';
+export type { ChildItem, ChildJobOptions, CreatedJob, Delivery, JobChange, JobHoldings, JobProgress, JobTransition, NewJob, StartedDelivery, TransitionJobOptions, TransitionOptions } from './jobs/job-lifecycle';
 export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobChildren, listJobs } from './jobs/job-repository';
 export type { JobListOptions } from './jobs/job-repository';
 export { pageOptionsSchema } from './jobs/page-cursor';
@@ -199,8 +199,8 @@ export { settleQueueLease, takeFromQueue } from './queues/queue-lease';
 export type { LeaseOutcome, QueueTake, SettledLeases } from './queues/queue-lease';
 export { claimItems, doneItemKeys, markItemsDone, releaseItems } from './items/processed-items';
 export type { ItemClaim, ItemSelection } from './items/processed-items';
-export { listAgentLogs, listJobLogs, logLevels, writeJobLog, writeJobLogs } from './logs/job-log';
-export type { AgentLogListOptions, JobLogEntry, JobLogLine, LogLevel, NewJobLogLine } from './logs/job-log';
+export { jobLogsInsert, listAgentLogs, listJobLogs, logLevels, writeJobLog, writeJobLogs } from './logs/job-log';
+export type { AgentLogListOptions, JobLogEntry, JobLogLine, JobLogsInsert, LogLevel, NewJobLogLine } from './logs/job-log';
 export {
   defaultRetention,
   effectiveRetention,

@@ -5,11 +5,11 @@ import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
 import type { Job, JobError } from '../jobs/job';
-import { createChildJobs, recordJobProgress, transitionJob, type JobProgress } from '../jobs/job-lifecycle';
-import { writeJobLogs, type JobLogEntry, type LogLevel } from '../logs/job-log';
+import { createChildJobs, recordJobProgress, startDelivery, transitionJob, type JobProgress } from '../jobs/job-lifecycle';
+import { jobLogsInsert, writeJobLogs, type JobLogEntry, type JobLogsInsert, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
-import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
+import { commitSynchronously, inTenant, type TenantTransaction, type TransactionOptions } from '../scope/tenant-transaction';
 import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepContext, type StepLogger, type StepResult, type StepType } from '../steps/step';
 import { createJobEffectsRecorder, findEffect, forgetEffect, recordEffect } from './job-effects';
 import type { EngineMessage, JobEngine } from './job-engine';
@@ -66,6 +66,17 @@ interface Plan {
   readonly allowPrivateAddresses: boolean;
 }
 
+/**
+ * How the executor's transactions commit: asynchronously. Each is lost in a
+ * database crash only together with the pg-boss completion of its delivery,
+ * which commits synchronously after it, so pg-boss re-delivers and the job
+ * resumes from its last durable state, as after a worker crash; the one
+ * write that guards an effect outside the database, a step's start mark,
+ * commits synchronously ({@link prepareStep}). See
+ * docs/decisions/2026-12-01-engine-speed.md, "commits".
+ */
+const engineCommit: TransactionOptions = { asynchronousCommit: true };
+
 /** Why a fan-out parent waits. */
 export const fanOutReason = 'children_running';
 
@@ -82,56 +93,71 @@ const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
  */
 export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal): Promise<ExecutionOutcome> {
   const { context } = options;
-  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(context, trx, message, engineJobId));
+  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(options, trx, message, engineJobId), engineCommit).catch((error: unknown) => {
+    // Its own start rolled back with it: nothing of this delivery's to settle.
+    if (error instanceof LostOwnership) return null;
+    throw error;
+  });
   if (started === null) return 'stale';
-  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: started.job.attempts };
-  const logger = createBufferedLogger(options, owner);
+  if ('outcome' in started) return started.outcome;
+  const { owner, logger } = started;
   try {
-    return await runSteps(options, owner, started, logger, signal);
+    return await runSteps(options, owner, started.plan, logger, signal, started.first);
   } catch (error) {
     if (error instanceof LostOwnership) return settleLost(options, owner);
     throw error;
   }
 }
 
-/** Starts the job: one read of the job with its flow and pipeline (see docs/decisions/2026-12-01-engine-speed.md), then the move to `processing`. */
-async function startJob(context: DataMachineContext, trx: TenantTransaction, message: EngineMessage, engineJobId: string): Promise<Plan | null> {
-  const { jobId } = message;
-  const current = await trx
-    .selectFrom('dm_jobs as job')
-    .innerJoin('dm_flows as flow', 'flow.id', 'job.flow_id')
-    .innerJoin('dm_pipelines as pipeline', 'pipeline.id', 'job.pipeline_id')
-    .innerJoin('dm_tenants as tenant', 'tenant.id', 'job.tenant_id')
-    .select(['job.status', 'job.status_reason', 'job.engine_data', 'flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses'])
-    .where('job.id', '=', jobId)
-    .executeTakeFirst();
-  if (current === undefined || !mayStart(current, message)) return null;
-  const moved = await transitionJob(context, trx, jobId, { to: 'processing', engineJobId });
-  if (moved === null) return null;
-  return {
-    job: moved.job,
-    steps: pipelineStepsSchema.parse(current.steps),
-    stepConfig: current.step_config as Record<string, FlowStepConfig>,
-    maxItems: current.max_items,
-    allowPrivateAddresses: current.allow_private_addresses,
-  };
+/** The first step to run, prepared in the start's transaction. */
+interface FirstStep {
+  readonly index: number;
+  readonly prepared: Exclude<Prepared, 'no_items'>;
 }
+
+type Started = { readonly owner: Ownership; readonly logger: BufferedLogger; readonly plan: Plan; readonly first?: FirstStep } | { readonly outcome: ExecutionOutcome };
 
 /**
- * Whether a delivery may start the job. A fan-out parent waits for its
- * children, not for a delivery: a late re-delivery of its own engine job
- * must not resume (and re-fetch) it. A signal wait is left only by its
- * release (which makes the job `pending`) or by its own deadline's wake-up;
- * a deadline's wake-up of a wait already left does nothing.
+ * Starts the job in one statement (the move to `processing`, returning its
+ * flow and pipeline: `startDelivery`) and, when the first step to run needs
+ * a transaction before it (a queue take, a start mark), prepares it in the
+ * same transaction, so no second one opens before the step runs. A failed
+ * preparation, or an empty queue, settles the job in that transaction too
+ * (docs/decisions/2026-12-01-engine-speed.md, "start").
  */
-function mayStart(current: { readonly status: string; readonly status_reason: string | null; readonly engine_data: unknown }, message: EngineMessage): boolean {
-  const waiting = current.status === 'waiting' && current.status_reason === signalWaitReason ? engineDataSchema.parse(current.engine_data ?? {}).waiting : undefined;
-  if (message.wake !== undefined) return waiting?.id === message.wake;
-  if (current.status === 'waiting') return current.status_reason !== fanOutReason && current.status_reason !== signalWaitReason;
-  return true;
+async function startJob(options: JobExecutorOptions, trx: TenantTransaction, message: EngineMessage, engineJobId: string): Promise<Started | null> {
+  const { context } = options;
+  const delivery = await startDelivery(context, trx, message.jobId, {
+    engineJobId,
+    heldReasons: [fanOutReason, signalWaitReason],
+    ...(message.wake === undefined ? {} : { wake: { reason: signalWaitReason, id: message.wake } }),
+  });
+  if (delivery === null) return null;
+  const plan: Plan = {
+    job: delivery.job,
+    steps: pipelineStepsSchema.parse(delivery.steps),
+    stepConfig: delivery.stepConfig as Record<string, FlowStepConfig>,
+    maxItems: delivery.maxItems,
+    allowPrivateAddresses: delivery.allowPrivateAddresses,
+  };
+  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: plan.job.attempts };
+  const logger = createBufferedLogger(options, owner);
+  const index = firstPendingStep(plan.steps, engineDataSchema.parse(plan.job.engineData));
+  const step = plan.steps[index];
+  const implementation = step === undefined ? undefined : options.steps[step.type];
+  if (step === undefined || implementation === undefined || !needsPreparation(step, implementation)) return { owner, logger, plan };
+  let prepared: Prepared;
+  try {
+    prepared = await prepareStep(options, trx, owner, plan, step, implementation);
+  } catch (error) {
+    // Settled here: a statement that failed aborted this transaction, so this one fails too and pg-boss re-delivers.
+    return { outcome: await failStepIn(options, trx, owner, logger, step, error) };
+  }
+  if (prepared === 'no_items') return { outcome: await endIn(options, trx, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' }) };
+  return { owner, logger, plan, first: { index, prepared } };
 }
 
-async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
+async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal, first?: FirstStep): Promise<ExecutionOutcome> {
   let data: EngineData = engineDataSchema.parse(plan.job.engineData);
   // The previous step's progress, when it rides on this step's preparation instead of a
   // transaction of its own (docs/decisions/2026-12-01-engine-speed.md, "progress").
@@ -143,7 +169,10 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     try {
       if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
       // A step without a queue that is retry-safe needs no transaction before it runs.
-      const prepared: Prepared = needsPreparation(step, implementation)
+      const prepared: Prepared =
+        first?.index === index
+          ? first.prepared
+          : needsPreparation(step, implementation)
         ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation), carried)
         : handlerConfigOf(options, plan, step, {});
       // Committed with the preparation.
@@ -226,6 +255,8 @@ async function prepareStep(options: JobExecutorOptions, trx: TenantTransaction, 
     if (await findEffect(trx, owner.jobId, startMarker(step.key))) {
       throw new DataMachineError('step.unsafe_retry', `Step "${step.key}" was interrupted and is not safe to run again; its side effect may or may not have happened.`, { details: { step: step.key } });
     }
+    // The mark guards an effect outside the database: it must be on disk before the step runs.
+    await commitSynchronously(trx);
     await recordEffect(options.context, trx, owner.jobId, { key: startMarker(step.key), kind: 'step_started', detail: { attempt: owner.attempt } });
   }
   return { ...handlerConfigOf(options, plan, step, patch), ...(prompt === undefined ? {} : { prompt }) };
@@ -326,29 +357,30 @@ function withoutSignalState(data: EngineData): EngineData {
 }
 
 /** A step failed: retried later with the step type's backoff, or (permanent, or out of attempts) the job fails and gives back its leases and items. */
-async function failStep(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown, progress?: JobProgress): Promise<ExecutionOutcome> {
+function failStep(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown, progress?: JobProgress): Promise<ExecutionOutcome> {
+  return owned(options, owner, logger, (trx) => failStepIn(options, trx, owner, logger, step, error), progress);
+}
+
+/** {@link failStep} in a transaction that already holds the job (fenced). */
+async function failStepIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, step: PipelineStep, error: unknown): Promise<ExecutionOutcome> {
   const jobError = toJobError(error);
   const permanent = isPermanentError(error);
   const policy: RetryPolicy = options.retry?.[step.type] ?? defaultRetryPolicy;
   logger.log('error', { step: step.key, code: jobError.code, permanent, attempt: owner.attempt }, `step failed: ${jobError.message}`);
-  if (!permanent && owner.attempt < policy.maxAttempts) {
-    return owned(options, owner, logger, async (trx): Promise<ExecutionOutcome> => {
-      // The step reported its own failure: the next attempt may run it (only a vanished worker leaves the mark).
-      if (jobError.code !== 'step.unsafe_retry') await forgetEffect(trx, owner.jobId, startMarker(step.key));
-      const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'pending', reason: 'retrying', error: jobError }, { engineJobId: owner.engineJobId });
-      if (moved === null) throw new LostOwnership();
-      await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { delayMs: policy.backoffMs(owner.attempt) });
-      return 'retrying';
-    }, progress);
-  }
-  return endJob(options, owner, logger, { to: 'failed', reason: permanent ? 'permanent_error' : 'retries_exhausted', error: jobError }, progress);
+  if (permanent || owner.attempt >= policy.maxAttempts) return endIn(options, trx, owner, logger, { to: 'failed', reason: permanent ? 'permanent_error' : 'retries_exhausted', error: jobError });
+  // The step reported its own failure: the next attempt may run it (only a vanished worker leaves the mark).
+  if (jobError.code !== 'step.unsafe_retry') await forgetEffect(trx, owner.jobId, startMarker(step.key));
+  const moved = await transitionJob(options.context, trx, owner.jobId, { to: 'pending', reason: 'retrying', error: jobError }, { engineJobId: owner.engineJobId, logLines: logger.take() });
+  if (moved === null) throw new LostOwnership();
+  await enqueueOrThrow(options.engine, trx, [{ tenantId: owner.tenantId, jobId: owner.jobId }], { delayMs: policy.backoffMs(owner.attempt) });
+  return 'retrying';
 }
 
 type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly reason?: string } | { readonly to: 'failed'; readonly reason: string; readonly error: JobError };
 
 /** Ends the job in a transaction of its own, whose first statement is the fenced move (no lock read before it). */
 function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
-  return inTenant(options.context, owner.tenantId, null, (trx) => endIn(options, trx, owner, logger, change, progress));
+  return inTenant(options.context, owner.tenantId, null, (trx) => endIn(options, trx, owner, logger, change, progress), engineCommit);
 }
 
 /**
@@ -360,16 +392,15 @@ function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedL
  * (docs/decisions/2026-12-01-engine-speed.md).
  */
 async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
-  const moved = await transitionJob(options.context, trx, owner.jobId, change, { ...fenceOf(owner), ...(progress === undefined ? {} : { progress }), holdings: true });
-  if (moved === null) throw new LostOwnership();
   const success = change.to !== 'failed';
+  logger.log(success ? 'info' : 'error', { status: change.to, reason: change.reason ?? null }, `job ${change.to}`);
+  const moved = await transitionJob(options.context, trx, owner.jobId, change, { ...fenceOf(owner), ...(progress === undefined ? {} : { progress }), holdings: true, logLines: logger.take() });
+  if (moved === null) throw new LostOwnership();
   if (moved.holdings?.queueLeases !== false) await settleQueueLease(trx, owner.jobId, success ? 'success' : 'failure');
   if (moved.holdings?.claimedItems !== false) {
     if (success) await markItemsDone(options.context, trx, { jobId: owner.jobId });
     else await releaseItems(trx, { jobId: owner.jobId });
   }
-  logger.log(success ? 'info' : 'error', { status: change.to, reason: change.reason ?? null }, `job ${change.to}`);
-  await logger.flush(trx);
   options.processLogger?.info({ job: owner.jobId, status: change.to, reason: change.reason ?? null }, 'job ended');
   return change.to;
 }
@@ -398,11 +429,15 @@ async function settleLost(options: JobExecutorOptions, owner: Ownership): Promis
  * the old delivery from the new.
  */
 function owned<T>(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, work: (trx: TenantTransaction) => Promise<T>, progress?: JobProgress): Promise<T> {
-  return inTenant(options.context, owner.tenantId, null, async (trx) => {
+  return inTenant(
+    options.context,
+    owner.tenantId,
+    null,
+    async (trx) => {
     // With progress to record, its fenced UPDATE is the check (it takes the same row lock); otherwise a locking read.
     const owns =
       progress !== undefined
-        ? await recordJobProgress(trx, owner.jobId, progress, fenceOf(owner))
+        ? await recordJobProgress(trx, owner.jobId, progress, { ...fenceOf(owner), logLines: logger.take() })
         : await trx
             .selectFrom('dm_jobs')
             .select('id')
@@ -416,7 +451,9 @@ function owned<T>(options: JobExecutorOptions, owner: Ownership, logger: Buffere
     if (!owns) throw new LostOwnership();
     await logger.flush(trx);
     return work(trx);
-  });
+  },
+    engineCommit,
+  );
 }
 
 /** Records a step's progress in a transaction of its own: one fenced UPDATE, and the buffered log lines. */
@@ -438,6 +475,8 @@ interface BufferedLogger extends StepLogger {
   log(level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): void;
   /** Writes the buffered lines in `trx` (the job's next transaction), so logging never opens one of its own. */
   flush(trx: TenantTransaction): Promise<void>;
+  /** Takes the buffered lines as an INSERT to ride on the job's next fenced UPDATE (none: undefined). */
+  take(): JobLogsInsert | undefined;
 }
 
 function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): BufferedLogger {
@@ -451,6 +490,9 @@ function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): Bu
     info: (context, message) => log('info', context, message),
     warn: (context, message) => log('warn', context, message),
     error: (context, message) => log('error', context, message),
+    take() {
+      return pending.length === 0 ? undefined : jobLogsInsert(options.context, owner.jobId, pending.splice(0));
+    },
     async flush(trx) {
       // One multi-row INSERT per flush, whatever the number of lines (docs/decisions/2026-12-01-engine-speed.md).
       await writeJobLogs(options.context, trx, owner.jobId, pending.splice(0));

@@ -1,4 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder, type QueryCreator } from 'kysely';
+import type { JobLogsInsert } from '../logs/job-log';
+import type { DataMachineDatabase } from '../database/data-machine-database';
 import type { DataMachineContext } from '../context';
 import type { JobStatus } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
@@ -104,6 +106,13 @@ export interface TransitionOptions {
    * expired job under the same id, so the attempt tells the two apart.
    */
   readonly attempt?: number;
+  /**
+   * A statement run as a CTE of the same UPDATE: the job's buffered log
+   * lines (`jobLogsInsert`), written at no statement of their own. It runs
+   * whether or not the UPDATE applies; the caller rolls back a move that did
+   * not (docs/decisions/2026-12-01-engine-speed.md, "log lines").
+   */
+  readonly logLines?: JobLogsInsert;
 }
 
 /** What a running job recorded: its current step and engine data. */
@@ -155,20 +164,12 @@ export async function transitionJob(
   const now = context.now();
   const ended = isEndedJobStatus(change.to);
   const error = 'error' in change ? (change.error ?? null) : null;
-  let query = trx
+  let query = creatorWith(trx, options)
     .updateTable('dm_jobs')
     .set((eb) => ({
       status: change.to,
       status_reason: change.to === 'processing' ? null : (change.reason ?? null),
-      ...(change.to === 'processing'
-        ? {
-            engine_job_id: change.engineJobId,
-            // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting, or from a released signal wait, is the same attempt.
-            attempts: sql<number>`case when ${eb.ref('status')} = 'waiting' or (${eb.ref('status')} = 'pending' and ${eb.ref('status_reason')} = 'released') then ${eb.ref('attempts')} else ${eb.ref('attempts')} + 1 end`,
-            started_at: sql<Date>`coalesce(${eb.ref('started_at')}, ${now})`,
-            ...(change.currentStep === undefined ? {} : { current_step: change.currentStep }),
-          }
-        : {}),
+      ...(change.to === 'processing' ? { ...processingColumns(eb, change.engineJobId, now), ...(change.currentStep === undefined ? {} : { current_step: change.currentStep }) } : {}),
       ...(error === null ? {} : { error_code: error.code, error_message: error.message }),
       ...(ended ? { finished_at: now } : {}),
       ...progressColumns(options.progress ?? {}),
@@ -176,7 +177,7 @@ export async function transitionJob(
     .where('id', '=', jobId);
   if (change.to === 'processing') {
     const engineJobId = change.engineJobId;
-    query = query.where((eb) => eb.or([eb('status', 'in', ['pending', 'waiting']), eb.and([eb('status', '=', 'processing'), eb('engine_job_id', '=', engineJobId)])]));
+    query = query.where((eb) => startable(eb, engineJobId));
   } else {
     query = query.where('status', 'in', [...jobTransitions[change.to]]);
   }
@@ -218,6 +219,79 @@ function fenced<Query extends Fenceable>(query: Query, options: TransitionOption
   return narrowed;
 }
 
+/** The columns a move to `processing` sets (shared by {@link transitionJob} and {@link startDelivery}). */
+function processingColumns(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string, now: Date) {
+  return {
+    engine_job_id: engineJobId,
+    // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting, or from a released signal wait, is the same attempt.
+    attempts: sql<number>`case when ${eb.ref('dm_jobs.status')} = 'waiting' or (${eb.ref('dm_jobs.status')} = 'pending' and ${eb.ref('dm_jobs.status_reason')} = 'released') then ${eb.ref('dm_jobs.attempts')} else ${eb.ref('dm_jobs.attempts')} + 1 end`,
+    started_at: sql<Date>`coalesce(${eb.ref('dm_jobs.started_at')}, ${now})`,
+  };
+}
+
+/** Where a move to `processing` starts from: pending or waiting, or processing under the same pg-boss job (its re-delivery). */
+function startable(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string) {
+  return eb.or([eb('dm_jobs.status', 'in', ['pending', 'waiting']), eb.and([eb('dm_jobs.status', '=', 'processing'), eb('dm_jobs.engine_job_id', '=', engineJobId)])]);
+}
+
+/** The transaction, or the transaction with {@link TransitionOptions.logLines} as a CTE of the next statement. */
+function creatorWith(trx: TenantTransaction, options: TransitionOptions): QueryCreator<DataMachineDatabase> {
+  const logLines = options.logLines;
+  // The CTE's name is never referenced: the statement runs for its effect.
+  return logLines === undefined ? trx : (trx.with('log_lines', logLines) as unknown as QueryCreator<DataMachineDatabase>);
+}
+
+/** A delivery of a job by the engine: the pg-boss job, and the waits it may or may not end. */
+export interface Delivery {
+  readonly engineJobId: string;
+  /** Waiting reasons a delivery does not resume (a fan-out parent waits for its children, a signal wait for its signal). */
+  readonly heldReasons: readonly string[];
+  /** A wait's own deadline: the delivery starts the job only while it is still waiting (`reason`) in the wait `id` (`engine_data.waiting.id`). */
+  readonly wake?: { readonly reason: string; readonly id: string };
+}
+
+/** A job a delivery started, with what its run needs from its flow and pipeline (unparsed). */
+export interface StartedDelivery {
+  readonly job: Job;
+  readonly steps: unknown;
+  readonly stepConfig: unknown;
+  readonly maxItems: number;
+  /** Whether the job's tenant lets its handlers reach private addresses (docs/decisions/2026-12-01-tenant-private-addresses.md). */
+  readonly allowPrivateAddresses: boolean;
+}
+
+/**
+ * Starts (or resumes) a job for a delivery: one UPDATE that moves it to
+ * `processing` as {@link transitionJob} does, only when the delivery may
+ * start it ({@link Delivery}), and returns the job with its flow's step
+ * configuration and its pipeline's steps (joined, not read before).
+ * Resolves null for a stale delivery. Engine only.
+ */
+export async function startDelivery(context: DataMachineContext, trx: TenantTransaction, jobId: string, delivery: Delivery): Promise<StartedDelivery | null> {
+  const now = context.now();
+  const { wake } = delivery;
+  const row = await trx
+    .updateTable('dm_jobs')
+    .from(['dm_flows as flow', 'dm_pipelines as pipeline', 'dm_tenants as tenant'])
+    .set((eb) => ({ status: 'processing', status_reason: null, ...processingColumns(eb, delivery.engineJobId, now) }))
+    .whereRef('flow.id', '=', 'dm_jobs.flow_id')
+    .whereRef('pipeline.id', '=', 'dm_jobs.pipeline_id')
+    .whereRef('tenant.id', '=', 'dm_jobs.tenant_id')
+    .where('dm_jobs.id', '=', jobId)
+    .where((eb) => startable(eb, delivery.engineJobId))
+    .where((eb) =>
+      wake !== undefined
+        ? eb.and([eb('dm_jobs.status', '=', 'waiting'), eb('dm_jobs.status_reason', '=', wake.reason), eb(sql<string>`${eb.ref('dm_jobs.engine_data')}->'waiting'->>'id'`, '=', wake.id)])
+        : eb.or([eb('dm_jobs.status', '!=', 'waiting'), eb(sql<string>`coalesce(${eb.ref('dm_jobs.status_reason')}, '')`, 'not in', [...delivery.heldReasons])]),
+    )
+    .returningAll('dm_jobs')
+    .returning(['flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses'])
+    .executeTakeFirst();
+  if (!row) return null;
+  const { step_config: stepConfig, max_items: maxItems, steps, allow_private_addresses: allowPrivateAddresses, ...jobRow } = row;
+  return { job: toJob(jobRow), steps, stepConfig, maxItems, allowPrivateAddresses };
+}
+
 function progressColumns(progress: JobProgress): { current_step?: string | null; engine_data?: string } {
   return {
     ...(progress.currentStep === undefined ? {} : { current_step: progress.currentStep }),
@@ -231,7 +305,7 @@ function progressColumns(progress: JobProgress): { current_step?: string | null;
  * `engineJobId` and in `attempt`, when given). Engine only.
  */
 export async function recordJobProgress(trx: TenantTransaction, jobId: string, progress: JobProgress, options: TransitionOptions = {}): Promise<boolean> {
-  const query = trx.updateTable('dm_jobs').set(progressColumns(progress)).where('id', '=', jobId).where('status', '=', 'processing');
+  const query = creatorWith(trx, options).updateTable('dm_jobs').set(progressColumns(progress)).where('id', '=', jobId).where('status', '=', 'processing');
   const result = await fenced(query, options).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

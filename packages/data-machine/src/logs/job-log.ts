@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { sql, type Selectable } from 'kysely';
+import { sql, type InsertQueryBuilder, type InsertResult, type QueryCreator, type Selectable } from 'kysely';
 import type { DataMachineContext } from '../context';
-import type { JobLogTable } from '../database/data-machine-database';
+import type { DataMachineDatabase, JobLogTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
 import { agentNotFound, type Scope } from '../scope/scope';
@@ -85,16 +85,42 @@ export interface JobLogEntry {
  */
 export async function writeJobLogs(context: DataMachineContext, trx: TenantTransaction, jobId: string, lines: readonly JobLogEntry[]): Promise<void> {
   if (lines.length === 0) return;
+  const written = await jobLogsInsert(context, jobId, lines)(trx).executeTakeFirst();
+  if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${jobId}".`, { details: { job: jobId } });
+}
+
+/** A job's lines as one INSERT, built on a query creator (a transaction, or a CTE's creator). */
+export type JobLogsInsert = (creator: QueryCreator<DataMachineDatabase>) => InsertQueryBuilder<DataMachineDatabase, 'dm_job_logs', InsertResult>;
+
+/**
+ * The INSERT {@link writeJobLogs} runs, unexecuted: the engine runs it as a
+ * CTE of the fenced UPDATE that ends or advances the job, so its lines cost
+ * no statement of their own (docs/decisions/2026-12-01-engine-speed.md).
+ * One JSON parameter, whatever the number of lines: the same statement on both drivers.
+ */
+export function jobLogsInsert(context: DataMachineContext, jobId: string, lines: readonly JobLogEntry[]): JobLogsInsert {
   const now = context.now();
   const rows = lines.map((line) => ({ level: line.level, message: line.message.slice(0, maxMessageLength), context: line.context ?? {}, at: (line.at ?? now).toISOString() }));
-  // One JSON parameter, whatever the number of lines: the same statement on both drivers.
-  const written = await sql`
-    insert into dm_job_logs (tenant_id, agent_id, job_id, level, message, context, created_at)
-    select job.tenant_id, job.agent_id, job.id, line.value->>'level', line.value->>'message', line.value->'context', (line.value->>'at')::timestamptz
-    from dm_jobs job, jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as line(value, position)
-    where job.id = ${jobId}
-    order by line.position`.execute(trx);
-  if (Number(written.numAffectedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${jobId}".`, { details: { job: jobId } });
+  const line = sql<{ value: unknown; ordinality: number }>`jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality`.as('line');
+  return (creator) =>
+    creator
+      .insertInto('dm_job_logs')
+      .columns(['tenant_id', 'agent_id', 'job_id', 'level', 'message', 'context', 'created_at'])
+      .expression((eb) =>
+        eb
+          .selectFrom(['dm_jobs as job', line])
+          .select([
+            'job.tenant_id',
+            'job.agent_id',
+            'job.id',
+            sql<LogLevel>`line.value->>'level'`.as('level'),
+            sql<string>`line.value->>'message'`.as('message'),
+            sql<string>`line.value->'context'`.as('context'),
+            sql<Date>`(line.value->>'at')::timestamptz`.as('created_at'),
+          ])
+          .where('job.id', '=', jobId)
+          .orderBy(sql`line.ordinality`),
+      );
 }
 
 /** What {@link listAgentLogs} takes: a page, and optionally the least level. */

@@ -1,11 +1,11 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { appRole } from '../database/migrations/0001-identity';
 import { migratedContext, newUser, system, type TestContext } from '../../test/support/identity-fixture';
 import { createTenant } from '../tenants/tenant-repository';
-import { inTenant, inTransaction } from './tenant-transaction';
+import { commitSynchronously, inTenant, inTransaction } from './tenant-transaction';
 
 await describeEachDatabase<DataMachineDatabase>('tenant transaction', (database) => {
   let context: TestContext;
@@ -25,6 +25,27 @@ await describeEachDatabase<DataMachineDatabase>('tenant transaction', (database)
     const after = await sql<{ role: string; tenant: string | null }>`select current_user as role, current_setting('dm.tenant_id', true) as tenant`.execute(database.db);
     expect(after.rows[0]?.role).not.toBe(appRole);
     expect(after.rows[0]?.tenant ?? '').toBe('');
+  });
+
+  const commitMode = (executor: Kysely<DataMachineDatabase>) =>
+    sql<{ mode: string }>`select current_setting('synchronous_commit') as mode`.execute(executor).then((result) => result.rows[0]?.mode);
+
+  it('commits synchronously unless asked, and an asynchronous commit holds for its transaction only, until turned back', async () => {
+    const before = await commitMode(database.db);
+    expect(await inTenant(context, 'tenant_a', null, commitMode)).toBe(before);
+    expect(await inTenant(context, 'tenant_a', null, commitMode, { asynchronousCommit: true })).toBe('off');
+    const turnedBack = await inTenant(
+      context,
+      'tenant_a',
+      null,
+      async (trx) => {
+        await commitSynchronously(trx);
+        return commitMode(trx);
+      },
+      { asynchronousCommit: true },
+    );
+    expect(turnedBack).toBe('on');
+    expect(await commitMode(database.db)).toBe(before);
   });
 
   it("sees its own tenant's rows and none of another's", async () => {

@@ -21,24 +21,42 @@ export interface TransactionKeys {
  * transaction: every repository goes through it, so a query without a tenant
  * key sees no tenant rows at all.
  */
-export async function inTransaction<T>(context: DataMachineContext, keys: TransactionKeys, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(context: DataMachineContext, keys: TransactionKeys, work: (trx: TenantTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   return context.db.transaction().execute(async (trx) => {
-    await setKeys(trx, context.appRole, keys);
+    await setKeys(trx, context.appRole, keys, options);
     return work(trx);
   });
 }
 
-/** Runs `work` in a transaction confined to `tenantId`. */
-export function inTenant<T>(context: DataMachineContext, tenantId: string, userId: string | null, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
-  return inTransaction(context, { tenantId, userId }, work);
+/** Options of {@link inTransaction} and {@link inTenant}. */
+export interface TransactionOptions {
+  /**
+   * Commit without waiting for the write-ahead log to reach disk
+   * (`synchronous_commit = off` for this transaction only): a crash of the
+   * database may lose it, never half of it. Only for a transaction whose
+   * loss a later synchronous commit or a re-delivery repairs: the engine's
+   * (docs/decisions/2026-12-01-engine-speed.md, "commits"). Default false.
+   */
+  readonly asynchronousCommit?: boolean;
 }
 
-async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, keys: TransactionKeys): Promise<void> {
+/** Runs `work` in a transaction confined to `tenantId`. */
+export function inTenant<T>(context: DataMachineContext, tenantId: string, userId: string | null, work: (trx: TenantTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return inTransaction(context, { tenantId, userId }, work, options);
+}
+
+/** Makes an open transaction commit synchronously again (undoes {@link TransactionOptions.asynchronousCommit}). */
+export async function commitSynchronously(trx: TenantTransaction): Promise<void> {
+  await sql`select set_config('synchronous_commit', 'on', true)`.execute(trx);
+}
+
+async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, keys: TransactionKeys, options: TransactionOptions): Promise<void> {
   // One round trip: the role switch and the settings together (set_config's third argument makes
   // each local to the transaction; `role` is the setting SET LOCAL ROLE changes). See
   // docs/decisions/2026-12-01-request-path-speed.md
-  // and 2026-12-01-engine-speed.md (the same trick, found twice).
-  await sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}`.execute(trx);
+  // and 2026-12-01-engine-speed.md (the same trick, found twice; the commit mode rides on it too).
+  const commit = options.asynchronousCommit === true ? sql`, set_config('synchronous_commit', 'off', true)` : sql``;
+  await sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}${commit}`.execute(trx);
 }
 
 function keySettings(keys: TransactionKeys): RawBuilder<unknown> {
