@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, startServer, stop } from './support/server-process';
+import { migratedDataDir, removeMigratedTemplate, runCli, startServer, stop } from './support/server-process';
 
 const deadline = 60_000;
 
@@ -11,7 +11,14 @@ describe('data-machine CLI', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
+    await removeMigratedTemplate();
   });
+  /** A migrated, empty data directory (a copy of one template): what a first start does besides migrating, without PGlite's initdb and the migrations each time. */
+  const migratedCopy = async (): Promise<string> => {
+    const dataDir = await migratedDataDir();
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    return dataDir;
+  };
 
   it('is ready on the embedded PGlite, keeping its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
@@ -64,8 +71,7 @@ describe('data-machine CLI', () => {
   });
 
   it('initialises an empty database once with init, printing the owner token; a second init refuses', { timeout: deadline }, async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await migratedCopy();
     const first = await runCli(['init', '--email', 'Ada@Example.test', '--tenant', 'acme'], { DM_DATA_DIR: dataDir });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^data-machine: created tenant "acme" owned by ada@example.test\ndata-machine: owner token \(shown once, keep it\): dmpt_[A-Za-z0-9_-]{43}\ndata-machine: console login link \(one use, 15 minutes\): http:\/\/127\.0\.0\.1:3000\/#\/login\/dmll_[\w.-]+\n$/);
@@ -101,8 +107,7 @@ describe('data-machine CLI', () => {
   });
 
   it('prints a console login link beside a running embedded server, which signs its user in once', { timeout: deadline }, async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await migratedCopy();
     const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
     expect(output()).toMatch(/console login link \(one use, 15 minutes\): http:\/\/\S+\/#\/login\/dmll_\S+/);
     const printed = await runCli(['login-link', '--as', 'owner@data-machine.local'], { DM_DATA_DIR: dataDir, PUBLIC_URL: url });
@@ -125,8 +130,7 @@ describe('data-machine CLI', () => {
   });
 
   it('refuses init with a malformed email in one line, writing nothing', { timeout: deadline }, async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await migratedCopy();
     const result = await runCli(['init', '--email', 'not-an-email'], { DM_DATA_DIR: dataDir });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^data-machine: .*email.*\n$/);
