@@ -1,11 +1,11 @@
 /** @vitest-environment jsdom */
 import { QueryClientProvider } from '@tanstack/react-query';
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
 import { json, serve, type SeenRequest } from '../test-support/serve';
-import { JobPage, JobsPage, jobListQuery, readJobFilters } from './jobs-pages';
+import { JobPage, JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
 
 const job = (id: string, status = 'completed', engineData: Record<string, unknown> = {}) => ({
   id,
@@ -92,5 +92,47 @@ describe('jobs list', () => {
     expect(screen.getByRole('link', { name: 'j1' })).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Load more' })).toBeNull();
     expect(lists(seen).map((request) => request.query.get('cursor'))).toEqual([null, 'c1']);
+  });
+});
+
+describe('job page', () => {
+  afterEach(() => {
+    cleanup();
+    vi.unstubAllGlobals();
+  });
+
+  it("orders the outputs by the pipeline's steps, marks a step without output, and keeps an output of a step the pipeline lost", () => {
+    expect(stepOutputs(['fetch', 'think', 'publish'], { outputs: { think: 'summary', stale: 1, fetch: null } })).toEqual([
+      { step: 'fetch', done: true, output: null },
+      { step: 'think', done: true, output: 'summary' },
+      { step: 'publish', done: false, output: undefined },
+      { step: 'stale', done: true, output: 1 },
+    ]);
+    expect(stepOutputs(['fetch'], {})).toEqual([{ step: 'fetch', done: false, output: undefined }]);
+  });
+
+  it("shows each step's output folded, in step order, and the item a fan-out child works on", async () => {
+    serve({
+      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'viewer' }] }),
+      'GET /agents/writer/jobs/j1': json(job('j1', 'processing', { item: { sourceKey: 'post-7', data: { title: 'Hello' } }, outputs: { think: { text: 'A summary' } } })),
+      'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
+      'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
+      'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
+      'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
+    });
+    render(
+      <QueryClientProvider client={createQueryClient()}>
+        <JobPage client={client()} agent="writer" job="j1" />
+      </QueryClientProvider>,
+    );
+    const section = (await screen.findByRole('heading', { name: 'Step outputs' })).closest('section') as HTMLElement;
+    const think = (await within(section).findByText('Step think')).closest('details');
+    expect(think?.open).toBe(false);
+    expect(JSON.parse(think?.querySelector('pre')?.textContent ?? '')).toEqual({ text: 'A summary' });
+    expect(within(section).getByText('Step publish: no output yet.')).toBeTruthy();
+    const item = within(section).getByText('Item post-7').closest('details');
+    expect(JSON.parse(item?.querySelector('pre')?.textContent ?? '')).toEqual({ title: 'Hello' });
+    const order = [...section.querySelectorAll('.step-output')].map((element) => element.textContent?.slice(0, 12));
+    expect(order).toEqual(['Item post-7{', 'Step think{\n', 'Step publish']);
   });
 });

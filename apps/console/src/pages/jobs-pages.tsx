@@ -199,6 +199,7 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         )}
         {found.data && <JobActions client={client} agent={agent} job={job} status={found.data.status} />}
       </Section>
+      {found.data && <StepOutputs client={client} agent={agent} pipeline={found.data.pipelineId} engineData={found.data.engineData} />}
       <Section title="Children">
         <ErrorNotice error={children.error} />
         {children.isPending && <p>Loading…</p>}
@@ -220,5 +221,57 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         )}
       </Section>
     </>
+  );
+}
+
+/** A step's output, as the job's engine data holds it. */
+export interface StepOutput {
+  readonly step: string;
+  /** Whether the step has written an output yet. */
+  readonly done: boolean;
+  readonly output: unknown;
+}
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The steps' outputs in `engineData`, in the pipeline's step order (the
+ * stored document does not keep the order it was written in), then any
+ * output of a step the pipeline no longer has.
+ */
+export function stepOutputs(stepKeys: readonly string[], engineData: Readonly<Record<string, unknown>>): StepOutput[] {
+  const outputs = isRecord(engineData.outputs) ? engineData.outputs : {};
+  const known = new Set(stepKeys);
+  return [...stepKeys.map((step) => ({ step, done: Object.hasOwn(outputs, step), output: outputs[step] })), ...Object.keys(outputs).filter((step) => !known.has(step)).map((step) => ({ step, done: true, output: outputs[step] }))];
+}
+
+/** Each step's output, folded (`<details>`), and the item a fan-out child works on. */
+function StepOutputs({ client, agent, pipeline, engineData }: { readonly client: ApiClient; readonly agent: string; readonly pipeline: string; readonly engineData: Readonly<Record<string, unknown>> }) {
+  const found = useQuery({ queryKey: ['pipeline', agent, pipeline], queryFn: () => unwrap(client.GET('/agents/{agent}/pipelines/{pipeline}', { params: { path: { agent, pipeline } } })) });
+  const steps = stepOutputs(found.data?.steps.map((step) => step.key) ?? [], engineData);
+  const item = isRecord(engineData.item) ? engineData.item : undefined;
+  return (
+    <Section title="Step outputs">
+      <ErrorNotice error={found.error} />
+      {item !== undefined && (
+        <details className="step-output">
+          <summary>Item {String(item.sourceKey)}</summary>
+          <pre className="json">{JSON.stringify(item.data, null, 2)}</pre>
+        </details>
+      )}
+      {steps.length === 0 && <p>No step output yet.</p>}
+      {steps.map(({ step, done, output }) =>
+        done ? (
+          <details key={step} className="step-output">
+            <summary>Step {step}</summary>
+            <pre className="json">{JSON.stringify(output, null, 2) ?? 'null'}</pre>
+          </details>
+        ) : (
+          <p key={step} className="step-output hint">
+            Step {step}: no output yet.
+          </p>
+        ),
+      )}
+    </Section>
   );
 }
