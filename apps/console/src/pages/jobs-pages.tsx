@@ -259,7 +259,7 @@ function StepOutputs({ client, agent, pipeline, engineData }: { readonly client:
           <pre className="json">{JSON.stringify(item.data, null, 2)}</pre>
         </details>
       )}
-      {steps.length === 0 && <p>No step output yet.</p>}
+      {found.data && steps.length === 0 && <p>No steps.</p>}
       {steps.map(({ step, done, output }) =>
         done ? (
           <details key={step} className="step-output">
@@ -267,9 +267,10 @@ function StepOutputs({ client, agent, pipeline, engineData }: { readonly client:
             <pre className="json">{JSON.stringify(output, null, 2) ?? 'null'}</pre>
           </details>
         ) : (
-          <p key={step} className="step-output hint">
+          // One line, as a folded output is: a step's output appearing moves nothing below.
+          <div key={step} className="step-output hint">
             Step {step}: no output yet.
-          </p>
+          </div>
         ),
       )}
     </Section>
