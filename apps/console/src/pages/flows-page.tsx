@@ -37,7 +37,7 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
   const refresh = () => queries.invalidateQueries({ queryKey: ['flows', agent] });
   // Running, pausing and resuming need an operator; the server checks again.
   const runRefusal = useRoleRefusal(client, agent, 'operator');
-  const runHint = runRefusal === undefined ? undefined : 'flows-run-role';
+  const gated = { title: runRefusal, 'aria-describedby': runRefusal === undefined ? undefined : 'flows-run-role' };
   const run = useMutation({
     // One key per click: a retried request does not start a second run.
     mutationFn: (flow: string) =>
@@ -110,15 +110,15 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
                         <td>{describeSchedule(flow.schedule)}</td>
                         <td>{flow.paused ? 'paused' : 'active'}</td>
                         <td className="actions">
-                          <Button variant="primary" disabled={run.isPending || runRefusal !== undefined} title={runRefusal} aria-describedby={runHint} onClick={() => run.mutate(flow.slug)}>
+                          <Button variant="primary" disabled={run.isPending || runRefusal !== undefined} {...gated} onClick={() => run.mutate(flow.slug)}>
                             Run now
                           </Button>
                           {flow.paused ? (
-                            <Button disabled={runRefusal !== undefined} title={runRefusal} aria-describedby={runHint} onClick={() => resume.mutate(flow.slug)}>
+                            <Button disabled={runRefusal !== undefined} {...gated} onClick={() => resume.mutate(flow.slug)}>
                               Resume
                             </Button>
                           ) : (
-                            <Button disabled={runRefusal !== undefined} title={runRefusal} aria-describedby={runHint} onClick={() => pause.mutate(flow.slug)}>
+                            <Button disabled={runRefusal !== undefined} {...gated} onClick={() => pause.mutate(flow.slug)}>
                               Pause
                             </Button>
                           )}

@@ -4,32 +4,11 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
+import { jobBody } from '../test-support/job-fixture';
 import { json, serve, type SeenRequest } from '../test-support/serve';
 import { JobPage, JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
 
-const job = (id: string, status = 'completed', engineData: Record<string, unknown> = {}) => ({
-  id,
-  tenantId: 't1',
-  agentId: 'a1',
-  flowId: 'f1',
-  pipelineId: 'p1',
-  parentJobId: null,
-  source: 'manual',
-  status,
-  statusReason: null,
-  currentStep: null,
-  engineData,
-  itemKey: null,
-  idempotencyKey: null,
-  attempts: 1,
-  engineJobId: null,
-  children: { total: 0, ended: 0, failed: 0 },
-  error: null,
-  createdBy: null,
-  createdAt: '2026-12-01T00:00:00.000Z',
-  startedAt: null,
-  finishedAt: null,
-});
+const job = (id: string, status = 'completed', engineData: Record<string, unknown> = {}) => jobBody(status, id, engineData);
 const flows = json({ flows: [{ id: 'flw_1', pipelineId: 'pip_1', slug: 'daily', name: 'Daily', schedule: { kind: 'manual' }, paused: false }] });
 const client = () => createApiClient({ baseUrl: 'http://console.test' });
 const showJobs = () =>
