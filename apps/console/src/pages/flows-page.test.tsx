@@ -78,6 +78,10 @@ describe('flows page', () => {
       expect(found.getAttribute('aria-describedby')).toBe('flows-run-role');
       fireEvent.click(found);
     }
+    const create = screen.getByRole('button', { name: 'Create flow' });
+    expect(create.hasAttribute('disabled')).toBe(true);
+    expect(screen.getByText('Create flow: Your role on this agent is viewer; only an admin or above may do this.')).toBeTruthy();
+    fireEvent.click(create);
     expect(seen.some((request) => request.route.startsWith('POST'))).toBe(false);
   });
 

@@ -144,6 +144,8 @@ function NewFlow({ client, agent, pipelines }: { readonly client: ApiClient; rea
   const [pipeline, setPipeline] = useState(pipelines[0] ?? '');
   const [slug, setSlug] = useState('');
   const [name, setName] = useState('');
+  // Only an admin of the agent creates flows; the server checks again.
+  const refusal = useRoleRefusal(client, agent, 'admin');
   const create = useMutation({
     mutationFn: () => unwrap(client.POST('/agents/{agent}/flows', { params: { path: { agent } }, body: { pipeline, slug, name } })),
     onSuccess: async (flow) => {
@@ -174,9 +176,14 @@ function NewFlow({ client, agent, pipelines }: { readonly client: ApiClient; rea
         <TextField label="Flow slug" value={slug} error={fields.get('slug')} onChange={(event) => setSlug(event.target.value)} />
         <TextField label="Flow name" value={name} error={fields.get('name')} onChange={(event) => setName(event.target.value)} />
         {fields.size === 0 && <ErrorNotice error={create.error} />}
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
+        <button type="submit" className="button button-primary" disabled={create.isPending || refusal !== undefined} title={refusal} aria-describedby={refusal === undefined ? undefined : 'new-flow-role'}>
           Create flow
         </button>
+        {refusal !== undefined && (
+          <span id="new-flow-role" className="hint">
+            Create flow: {refusal}
+          </span>
+        )}
       </form>
     </Section>
   );
