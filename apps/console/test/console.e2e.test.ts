@@ -459,6 +459,17 @@ describe('the web console in a browser', () => {
     }
     await shot('15-viewer-approvals');
 
+    // The flows page offers the viewer no run, pause or new flow: each is disabled with the reason.
+    await page.goto(`${origin()}/#/agents/publisher/flows`);
+    const flowRow = page.getByRole('row').filter({ hasText: 'launch' });
+    await page.getByText(`Run now, Pause and Resume: ${refusal}`).waitFor();
+    for (const name of ['Run now', 'Pause']) {
+      const button = flowRow.getByRole('button', { name });
+      expect(await button.isDisabled(), `${name} is disabled`).toBe(true);
+      expect(await button.getAttribute('title')).toBe(refusal);
+    }
+    expect(await page.getByRole('button', { name: 'Create flow' }).isDisabled()).toBe(true);
+
     // The buttons only follow the server: a request sent anyway, with the session's cookie and CSRF token, is refused.
     const forced = (address: string) =>
       page.evaluate(async (url) => {
