@@ -21,7 +21,8 @@ export type Route =
  * so that no console address is ever an API path on the server.
  */
 export function parseRoute(hash: string): Route {
-  const path = hash.replace(/^#/, '') || '/';
+  // A query after the path (`#/agents/writer/jobs?status=failed`) belongs to the page, not the route.
+  const path = hash.replace(/^#/, '').split('?')[0] || '/';
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const [first, agent, section, id, ...rest] = parts;
   if (first === undefined) return { page: 'agents' };
@@ -75,6 +76,20 @@ export function useRoute(): Route {
     return () => window.removeEventListener('hashchange', follow);
   }, []);
   return route;
+}
+
+/** The query part of the current address (`#/…?status=failed`): a page's own state, such as filters, that survives a reload. */
+export function hashQuery(): URLSearchParams {
+  const hash = window.location.hash;
+  const at = hash.indexOf('?');
+  return new URLSearchParams(at === -1 ? '' : hash.slice(at + 1));
+}
+
+/** Replaces the query part of the current address, keeping its path, without a new history entry or a route change. */
+export function replaceHashQuery(query: URLSearchParams): void {
+  const path = window.location.hash.split('?')[0] ?? '';
+  const text = query.toString();
+  window.history.replaceState(window.history.state, '', `${path}${text === '' ? '' : `?${text}`}`);
 }
 
 /** Goes to a route. */

@@ -42,11 +42,20 @@ function cli(environment: Record<string, string>, ...args: string[]): Promise<st
   return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`data-machine ${args.join(' ')} exited with ${String(code)}:\n${output}`)))));
 }
 
-/** The agent's answer in chat; in a flow's ai step (offered a publish tool), a call of that tool, then a short end once its result (or refusal) is in. */
+/**
+ * The agent's answer in chat: a call of the chat's `list_flows` tool, then a
+ * streamed text once its result is in; in a flow's ai step (offered a publish
+ * tool), a call of that tool, then a short end once its result (or refusal) is in.
+ */
 function scriptedModel(request: ChatCompletionRequest): ModelReply {
-  const publish = (request.tools as { function: { name: string } }[]).map((tool) => tool.function.name).find((name) => name.startsWith('publish_'));
-  if (publish === undefined) return textReply('Hello from your new agent. How can I help?', { chunkDelayMs: 5 });
-  if (request.messages.at(-1)?.role === 'tool') return textReply('Published.');
+  const tools = (request.tools as { function: { name: string } }[] | undefined)?.map((tool) => tool.function.name) ?? [];
+  const publish = tools.find((name) => name.startsWith('publish_'));
+  const afterTool = request.messages.at(-1)?.role === 'tool';
+  if (publish === undefined) {
+    if (tools.includes('list_flows') && !afterTool) return toolCallReply({ name: 'list_flows', arguments: {} });
+    return textReply('Hello from your new agent. How can I help?', { chunkDelayMs: 5 });
+  }
+  if (afterTool) return textReply('Published.');
   return toolCallReply({ name: publish, arguments: { title: 'Launch notes', content: 'We shipped.' } });
 }
 
@@ -172,7 +181,8 @@ describe('the web console in a browser', () => {
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     const reached = new Set<number>();
     const withoutFocusStyle: string[] = [];
-    for (let press = 0; press < controls.length + 3; press += 1) {
+    // A date field takes four presses (day, month, year, picker): room for each control to take them.
+    for (let press = 0; press < controls.length * 4 + 3; press += 1) {
       await page.keyboard.press('Tab');
       const focused = await page.evaluate(() => {
         const element = document.activeElement as HTMLElement | null;
@@ -188,7 +198,7 @@ describe('the web console in a browser', () => {
     return { missed: controls.filter((_, index) => !reached.has(index)), withoutFocusStyle: [...new Set(withoutFocusStyle)] };
   }
 
-  it('signs in with the first start login link, creates an agent and chats with it over a streamed answer', { timeout: deadline }, async () => {
+  it('signs in with the first start login link, creates an agent and chats with it over a streamed answer after a tool step', { timeout: deadline }, async () => {
     const loginLink = server?.loginLink as string;
     await page.goto(loginLink);
     await page.getByRole('button', { name: 'Sign in with this link' }).waitFor();
@@ -213,6 +223,10 @@ describe('the web console in a browser', () => {
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByTestId('assistant-message').filter({ hasText: 'Hello from your new agent. How can I help?' }).waitFor();
     await page.getByRole('button', { name: 'Stop' }).and(page.locator('[disabled]')).waitFor();
+    // The model looked the agent's flows up first: the tool step shows, done.
+    const toolStep = page.locator('.tool-step').filter({ hasText: 'list_flows' });
+    await toolStep.waitFor();
+    expect(await toolStep.locator('summary').textContent()).toContain('(done)');
     await shot('4-chat');
     expect(model.completionRequests().at(-1)?.stream).toBe(true);
 
@@ -224,17 +238,37 @@ describe('the web console in a browser', () => {
     await shot('6-jobs');
   });
 
-  it('runs a flow from the flows page and follows its job to completion, with its log', { timeout: deadline }, async () => {
-    // The flow builder is not in the console yet: the pipeline and flow are made over the API with the owner token.
-    await owner('POST', '/agents/helper/pipelines', {
-      slug: 'copy',
-      name: 'Copy',
-      steps: [
-        { key: 'fetch', type: 'fetch', handler: 'json_items', config: { keyField: 'id' } },
-        { key: 'store', type: 'publish', handler: 'records', config: { collection: 'notes' } },
-      ],
-    });
-    await owner('POST', '/agents/helper/flows', { pipeline: 'copy', slug: 'main', name: 'Main', stepConfig: { fetch: { handlerConfig: { items: [{ id: 'one', title: 'The first item' }] } } } });
+  it('builds a pipeline and its flow in the console, runs the flow from the flows page and follows its job to completion, with its log', { timeout: deadline }, async () => {
+    // The pipeline, built in the console's pipeline builder: a fetch of one JSON item, stored as a record.
+    await page.goto(`${origin()}/#/agents/helper/flows`);
+    await page.getByRole('link', { name: 'New pipeline' }).click();
+    const builder = page.getByRole('form', { name: 'Pipeline builder' });
+    await builder.getByLabel('Pipeline slug').fill('copy');
+    await builder.getByLabel('Pipeline name').fill('Copy');
+    await builder.getByLabel('New step type').selectOption('fetch');
+    await builder.getByRole('button', { name: 'Add step' }).click();
+    const fetchStep = builder.getByRole('listitem', { name: 'Step 1: fetch' });
+    await fetchStep.getByLabel('Handler').selectOption('json_items');
+    await fetchStep.getByLabel(/^items .*\(JSON\)$/).fill(JSON.stringify([{ id: 'one', title: 'The first item' }]));
+    await builder.getByLabel('New step type').selectOption('publish');
+    await builder.getByRole('button', { name: 'Add step' }).click();
+    const storeStep = builder.getByRole('listitem', { name: 'Step 2: publish' });
+    await storeStep.getByLabel('Step key').fill('store');
+    const stored = builder.getByRole('listitem', { name: 'Step 2: store' });
+    await stored.getByLabel('Handler').selectOption('records');
+    await stored.getByLabel('collection (required)').fill('notes');
+    await shot('8-pipeline-builder');
+    await builder.getByRole('button', { name: 'Save pipeline' }).click();
+
+    // Its flow, made on the flows page, opens in the flow editor.
+    const newFlow = page.getByRole('form', { name: 'New flow' });
+    await newFlow.getByLabel('Pipeline').selectOption('copy');
+    await newFlow.getByLabel('Flow slug').fill('main');
+    await newFlow.getByLabel('Flow name').fill('Main');
+    await newFlow.getByRole('button', { name: 'Create flow' }).click();
+    await page.getByRole('button', { name: 'Run now' }).waitFor();
+    await page.getByRole('form', { name: 'Flow editor' }).waitFor();
+    await shot('8-flow-editor');
 
     await page.goto(`${origin()}/#/agents/helper/flows`);
     const row = page.getByRole('row').filter({ hasText: 'main' });
@@ -424,6 +458,17 @@ describe('the web console in a browser', () => {
       expect(await button.getAttribute('title')).toBe(refusal);
     }
     await shot('15-viewer-approvals');
+
+    // The flows page offers the viewer no run, pause or new flow: each is disabled with the reason.
+    await page.goto(`${origin()}/#/agents/publisher/flows`);
+    const flowRow = page.getByRole('row').filter({ hasText: 'launch' });
+    await page.getByText(`Run now, Pause and Resume: ${refusal}`).waitFor();
+    for (const name of ['Run now', 'Pause']) {
+      const button = flowRow.getByRole('button', { name });
+      expect(await button.isDisabled(), `${name} is disabled`).toBe(true);
+      expect(await button.getAttribute('title')).toBe(refusal);
+    }
+    expect(await page.getByRole('button', { name: 'Create flow' }).isDisabled()).toBe(true);
 
     // The buttons only follow the server: a request sent anyway, with the session's cookie and CSRF token, is refused.
     const forced = (address: string) =>

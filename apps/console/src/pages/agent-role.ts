@@ -32,3 +32,13 @@ export function useAgentRoles(client: ApiClient) {
   }
   return { bySlug, byId, error: agents.error, isPending: agents.isPending };
 }
+
+/**
+ * Why the caller may not do what needs `needed` on `agent`, or undefined
+ * when they may. While the roles load nothing is offered, and the refusal
+ * says so.
+ */
+export function useRoleRefusal(client: ApiClient, agent: string, needed: AgentRole): string | undefined {
+  const roles = useAgentRoles(client);
+  return roles.isPending ? 'Checking your role on this agent…' : roleRefusal(roles.bySlug.get(agent), needed);
+}

@@ -61,4 +61,43 @@ describe('flows page', () => {
     expect(request?.body).toEqual(portable);
     expect(request?.query.get('onConflict')).toBe('rename');
   });
+
+  it('offers a viewer no run, pause or resume: disabled with the reason, and nothing is sent', async () => {
+    const seen = serve({
+      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'viewer' }] }),
+      'GET /agents/writer/pipelines': json({ pipelines: [pipeline] }),
+      'GET /agents/writer/flows': json({ flows: [flow, { ...flow, id: 'flw_2', slug: 'weekly', name: 'Weekly', paused: true }] }),
+    });
+    show();
+    await screen.findByText('Run now, Pause and Resume: Your role on this agent is viewer; only an operator or above may do this.');
+    const card = await screen.findByRole('article', { name: 'Pipeline digest' });
+    const buttons = [...within(card).getAllByRole('button', { name: 'Run now' }), within(card).getByRole('button', { name: 'Pause' }), within(card).getByRole('button', { name: 'Resume' })];
+    expect(buttons).toHaveLength(4);
+    for (const found of buttons) {
+      expect(found.hasAttribute('disabled')).toBe(true);
+      expect(found.getAttribute('aria-describedby')).toBe('flows-run-role');
+      fireEvent.click(found);
+    }
+    const create = screen.getByRole('button', { name: 'Create flow' });
+    expect(create.hasAttribute('disabled')).toBe(true);
+    expect(screen.getByText('Create flow: Your role on this agent is viewer; only an admin or above may do this.')).toBeTruthy();
+    fireEvent.click(create);
+    expect(seen.some((request) => request.route.startsWith('POST'))).toBe(false);
+  });
+
+  it('lets an operator run a flow', async () => {
+    const seen = serve({
+      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'operator' }] }),
+      'GET /agents/writer/pipelines': json({ pipelines: [pipeline] }),
+      'GET /agents/writer/flows': json({ flows: [flow] }),
+      'POST /agents/writer/flows/daily/run': json({ id: 'j9' }, 202),
+    });
+    show();
+    const card = await screen.findByRole('article', { name: 'Pipeline digest' });
+    const run = within(card).getByRole('button', { name: 'Run now' });
+    await waitFor(() => expect(run.hasAttribute('disabled')).toBe(false));
+    fireEvent.click(run);
+    await waitFor(() => expect(window.location.hash).toBe('#/agents/writer/jobs/j9'));
+    expect(seen.filter((request) => request.route === 'POST /agents/writer/flows/daily/run')).toHaveLength(1);
+  });
 });

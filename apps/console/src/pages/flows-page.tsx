@@ -4,6 +4,7 @@ import { ApiError, invalidFields } from '../api/api-error';
 import { unwrap, type ApiClient, type paths } from '../api/client';
 import { Button, ErrorNotice, Section, TextField } from '../components/ui';
 import { href, navigate } from '../router';
+import { useRoleRefusal } from './agent-role';
 import { describeSchedule } from './flows/schedule-editor';
 
 type PortablePipeline = paths['/agents/{agent}/pipelines/import']['post']['requestBody']['content']['application/json'];
@@ -34,6 +35,9 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
   const flows = useQuery({ queryKey: ['flows', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/flows', { params: { path: { agent } } })) });
   const pipelines = useQuery({ queryKey: ['pipelines', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/pipelines', { params: { path: { agent } } })) });
   const refresh = () => queries.invalidateQueries({ queryKey: ['flows', agent] });
+  // Running, pausing and resuming need an operator; the server checks again.
+  const runRefusal = useRoleRefusal(client, agent, 'operator');
+  const gated = { title: runRefusal, 'aria-describedby': runRefusal === undefined ? undefined : 'flows-run-role' };
   const run = useMutation({
     // One key per click: a retried request does not start a second run.
     mutationFn: (flow: string) =>
@@ -60,6 +64,11 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
         }
       >
         <ErrorNotice error={flows.error ?? pipelines.error ?? run.error ?? pause.error ?? resume.error ?? exported.error} />
+        {runRefusal !== undefined && (
+          <p id="flows-run-role" className="hint">
+            Run now, Pause and Resume: {runRefusal}
+          </p>
+        )}
         {flows.data && flows.data.flows.length === 0 && <p>No flows yet.</p>}
         {pipelines.data && pipelines.data.pipelines.length === 0 && <p className="hint">A flow runs a pipeline: build one (New pipeline), or import one below.</p>}
         {pipelines.data?.pipelines.map((pipeline) => {
@@ -101,10 +110,18 @@ export function FlowsPage({ client, agent }: { readonly client: ApiClient; reado
                         <td>{describeSchedule(flow.schedule)}</td>
                         <td>{flow.paused ? 'paused' : 'active'}</td>
                         <td className="actions">
-                          <Button variant="primary" disabled={run.isPending} onClick={() => run.mutate(flow.slug)}>
+                          <Button variant="primary" disabled={run.isPending || runRefusal !== undefined} {...gated} onClick={() => run.mutate(flow.slug)}>
                             Run now
                           </Button>
-                          {flow.paused ? <Button onClick={() => resume.mutate(flow.slug)}>Resume</Button> : <Button onClick={() => pause.mutate(flow.slug)}>Pause</Button>}
+                          {flow.paused ? (
+                            <Button disabled={runRefusal !== undefined} {...gated} onClick={() => resume.mutate(flow.slug)}>
+                              Resume
+                            </Button>
+                          ) : (
+                            <Button disabled={runRefusal !== undefined} {...gated} onClick={() => pause.mutate(flow.slug)}>
+                              Pause
+                            </Button>
+                          )}
                         </td>
                       </tr>
                     ))}
@@ -127,6 +144,8 @@ function NewFlow({ client, agent, pipelines }: { readonly client: ApiClient; rea
   const [pipeline, setPipeline] = useState(pipelines[0] ?? '');
   const [slug, setSlug] = useState('');
   const [name, setName] = useState('');
+  // Only an admin of the agent creates flows; the server checks again.
+  const refusal = useRoleRefusal(client, agent, 'admin');
   const create = useMutation({
     mutationFn: () => unwrap(client.POST('/agents/{agent}/flows', { params: { path: { agent } }, body: { pipeline, slug, name } })),
     onSuccess: async (flow) => {
@@ -157,9 +176,14 @@ function NewFlow({ client, agent, pipelines }: { readonly client: ApiClient; rea
         <TextField label="Flow slug" value={slug} error={fields.get('slug')} onChange={(event) => setSlug(event.target.value)} />
         <TextField label="Flow name" value={name} error={fields.get('name')} onChange={(event) => setName(event.target.value)} />
         {fields.size === 0 && <ErrorNotice error={create.error} />}
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
+        <button type="submit" className="button button-primary" disabled={create.isPending || refusal !== undefined} title={refusal} aria-describedby={refusal === undefined ? undefined : 'new-flow-role'}>
           Create flow
         </button>
+        {refusal !== undefined && (
+          <span id="new-flow-role" className="hint">
+            Create flow: {refusal}
+          </span>
+        )}
       </form>
     </Section>
   );

@@ -4,34 +4,13 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
+import { jobBody } from '../test-support/job-fixture';
 import { json, serve, type SeenRequest } from '../test-support/serve';
 import { cancelRule, retryRule, undoRule, type Undo } from './job-actions';
 import { JobPage } from './jobs-pages';
 
 const agents = (role: string) => json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role }] });
-const job = (status: string, id = 'j1') => ({
-  id,
-  tenantId: 't1',
-  agentId: 'a1',
-  flowId: 'f1',
-  pipelineId: 'p1',
-  parentJobId: null,
-  source: 'manual',
-  status,
-  statusReason: null,
-  currentStep: null,
-  engineData: {},
-  itemKey: null,
-  idempotencyKey: null,
-  attempts: 1,
-  engineJobId: null,
-  children: { total: 0, ended: 0, failed: 0 },
-  error: null,
-  createdBy: null,
-  createdAt: '2026-12-01T00:00:00.000Z',
-  startedAt: null,
-  finishedAt: null,
-});
+const job = (status: string, id = 'j1') => jobBody(status, id);
 const undo = (status: Undo['status'], counts = { reverted: 0, skipped: 0, failed: 0 }) => ({
   id: 'u1',
   tenantId: 't1',
@@ -56,6 +35,7 @@ function showJob(status: string, role: string, extra: Record<string, (request: S
     'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
     'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
     'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
+    'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [] }),
     ...extra,
   });
   render(

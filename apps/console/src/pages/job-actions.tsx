@@ -3,7 +3,7 @@ import { unwrap, type ApiClient } from '../api/client';
 import type { paths } from '../api/schema';
 import { Button, ErrorNotice, StatusBadge } from '../components/ui';
 import { href } from '../router';
-import { roleRefusal, useAgentRoles } from './agent-role';
+import { useRoleRefusal } from './agent-role';
 import { endedStatuses, pollMs } from './job-status';
 
 /** An undo of a job, with its report. */
@@ -41,7 +41,6 @@ export function undoRule(status: string, latest: Undo | undefined): JobActionRul
  */
 export function JobActions({ client, agent, job, status }: { readonly client: ApiClient; readonly agent: string; readonly job: string; readonly status: string }) {
   const queries = useQueryClient();
-  const roles = useAgentRoles(client);
   const path = { agent, job };
   const undos = useQuery({
     queryKey: ['job-undos', agent, job],
@@ -56,8 +55,7 @@ export function JobActions({ client, agent, job, status }: { readonly client: Ap
     onSettled: () => queries.invalidateQueries({ queryKey: ['job-undos', agent, job] }),
   });
   const latest = undos.data?.undos[0];
-  // While the roles load, nothing is offered: the refusal reads as the role's.
-  const refusal = roles.isPending ? 'Checking your role on this agent…' : roleRefusal(roles.bySlug.get(agent), 'operator');
+  const refusal = useRoleRefusal(client, agent, 'operator');
   const actions = [
     { name: 'Retry', rule: retryRule(status), mutation: retry, variant: 'quiet' as const },
     { name: 'Cancel', rule: cancelRule(status), mutation: cancel, variant: 'danger' as const },

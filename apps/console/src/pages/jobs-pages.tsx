@@ -1,7 +1,8 @@
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { useId, useState } from 'react';
 import { unwrap, type ApiClient } from '../api/client';
-import { ErrorNotice, Section, StatusBadge } from '../components/ui';
-import { href } from '../router';
+import { Button, ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
+import { hashQuery, href, replaceHashQuery } from '../router';
 import { JobActions } from './job-actions';
 import { endedStatuses, pollMs } from './job-status';
 
@@ -11,18 +12,109 @@ function pollWhileLive(jobs: readonly { status: string }[] | undefined): number 
   return jobs?.some((job) => !endedStatuses.has(job.status)) ? pollMs : false;
 }
 
-/** An agent's jobs, newest first, with their status kept current. */
+/** The statuses a job can have, for the status filter. */
+const jobStatuses = ['pending', 'processing', 'waiting', 'completed', 'completed_no_items', 'failed', 'cancelled', 'skipped'] as const;
+type JobStatus = (typeof jobStatuses)[number];
+
+/** The jobs list's filters, as the address keeps them: a flow slug, a status, and days (`YYYY-MM-DD`, local time). */
+export interface JobFilters {
+  readonly flow: string;
+  readonly status: string;
+  readonly since: string;
+  readonly before: string;
+}
+
+const filterNames = ['flow', 'status', 'since', 'before'] as const;
+
+/** The filters in `query` (the address after `?`); a missing one is empty. */
+export function readJobFilters(query: URLSearchParams): JobFilters {
+  const [flow, status, since, before] = filterNames.map((name) => query.get(name) ?? '') as [string, string, string, string];
+  return { flow, status, since, before };
+}
+
+/** `filters` as an address query, the empty ones left out. */
+export function jobFiltersQuery(filters: JobFilters): URLSearchParams {
+  return new URLSearchParams(filterNames.flatMap((name) => (filters[name] === '' ? [] : [[name, filters[name]]])));
+}
+
+/** The start of a local day (`YYYY-MM-DD`) as an instant, or undefined for an empty or unreadable day. */
+function dayStart(day: string): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+  const at = new Date(`${day}T00:00:00`);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}
+
+const isStatus = (status: string): status is JobStatus => (jobStatuses as readonly string[]).includes(status);
+
+/** The list request's query for `filters`: since is inclusive, before exclusive, both at the start of the local day. */
+export function jobListQuery(filters: JobFilters, cursor: string | undefined) {
+  const since = dayStart(filters.since);
+  const before = dayStart(filters.before);
+  return {
+    ...(filters.flow === '' ? {} : { flow: filters.flow }),
+    ...(isStatus(filters.status) ? { status: filters.status } : {}),
+    ...(since === undefined ? {} : { createdSince: since }),
+    ...(before === undefined ? {} : { createdBefore: before }),
+    ...(cursor === undefined ? {} : { cursor }),
+  };
+}
+
+/** An agent's jobs, newest first, with their status kept current, filtered by flow, status and day of creation (kept in the address), a page at a time. */
 export function JobsPage({ client, agent }: { readonly client: ApiClient; readonly agent: string }) {
-  const jobs = useQuery({
-    queryKey: ['jobs', agent],
-    queryFn: () => unwrap(client.GET('/agents/{agent}/jobs', { params: { path: { agent } } })),
-    refetchInterval: (query) => pollWhileLive(query.state.data?.jobs),
+  const [filters, setFilters] = useState(() => readJobFilters(hashQuery()));
+  const change = (name: keyof JobFilters, value: string) => {
+    const next = { ...filters, [name]: value };
+    setFilters(next);
+    replaceHashQuery(jobFiltersQuery(next));
+  };
+  const flows = useQuery({ queryKey: ['flows', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/flows', { params: { path: { agent } } })) });
+  const jobs = useInfiniteQuery({
+    queryKey: ['jobs', agent, filters],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs', { params: { path: { agent }, query: jobListQuery(filters, pageParam) } })),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    refetchInterval: (query) => pollWhileLive(query.state.data?.pages.flatMap((page) => page.jobs)),
+    placeholderData: keepPreviousData,
   });
+  const shown = jobs.data?.pages.flatMap((page) => page.jobs);
+  const filtered = filterNames.some((name) => filters[name] !== '');
+  const ids = useId();
   return (
     <Section title={`Jobs of ${agent}`}>
-      <ErrorNotice error={jobs.error} />
-      {jobs.data && jobs.data.jobs.length === 0 && <p>No jobs yet: run a flow.</p>}
-      {jobs.data && jobs.data.jobs.length > 0 && <JobTable agent={agent} jobs={jobs.data.jobs} />}
+      <form aria-label="Job filters" className="filters" onSubmit={(event) => event.preventDefault()}>
+        <div className="field">
+          <label htmlFor={`${ids}-flow`}>Flow</label>
+          <select id={`${ids}-flow`} value={filters.flow} onChange={(event) => change('flow', event.target.value)}>
+            <option value="">All flows</option>
+            {flows.data?.flows.map((flow) => (
+              <option key={flow.id} value={flow.slug}>
+                {flow.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-status`}>Status</label>
+          <select id={`${ids}-status`} value={filters.status} onChange={(event) => change('status', event.target.value)}>
+            <option value="">All statuses</option>
+            {jobStatuses.map((status) => (
+              <option key={status} value={status}>
+                {status}
+              </option>
+            ))}
+          </select>
+        </div>
+        <TextField label="Created since" type="date" value={filters.since} onChange={(event) => change('since', event.target.value)} />
+        <TextField label="Created before" type="date" value={filters.before} onChange={(event) => change('before', event.target.value)} />
+      </form>
+      <ErrorNotice error={jobs.error ?? flows.error} />
+      {shown && shown.length === 0 && <p>{filtered ? 'No job matches these filters.' : 'No jobs yet: run a flow.'}</p>}
+      {shown && shown.length > 0 && <JobTable agent={agent} jobs={shown} />}
+      {jobs.hasNextPage && (
+        <Button disabled={jobs.isFetchingNextPage} onClick={() => void jobs.fetchNextPage()}>
+          Load more
+        </Button>
+      )}
     </Section>
   );
 }
@@ -107,6 +199,7 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         )}
         {found.data && <JobActions client={client} agent={agent} job={job} status={found.data.status} />}
       </Section>
+      {found.data && <StepOutputs client={client} agent={agent} pipeline={found.data.pipelineId} engineData={found.data.engineData} />}
       <Section title="Children">
         <ErrorNotice error={children.error} />
         {children.isPending && <p>Loading…</p>}
@@ -128,5 +221,58 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         )}
       </Section>
     </>
+  );
+}
+
+/** A step's output, as the job's engine data holds it. */
+export interface StepOutput {
+  readonly step: string;
+  /** Whether the step has written an output yet. */
+  readonly done: boolean;
+  readonly output: unknown;
+}
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The steps' outputs in `engineData`, in the pipeline's step order (the
+ * stored document does not keep the order it was written in), then any
+ * output of a step the pipeline no longer has.
+ */
+export function stepOutputs(stepKeys: readonly string[], engineData: Readonly<Record<string, unknown>>): StepOutput[] {
+  const outputs = isRecord(engineData.outputs) ? engineData.outputs : {};
+  const known = new Set(stepKeys);
+  return [...stepKeys.map((step) => ({ step, done: Object.hasOwn(outputs, step), output: outputs[step] })), ...Object.keys(outputs).filter((step) => !known.has(step)).map((step) => ({ step, done: true, output: outputs[step] }))];
+}
+
+/** Each step's output, folded (`<details>`), and the item a fan-out child works on. */
+function StepOutputs({ client, agent, pipeline, engineData }: { readonly client: ApiClient; readonly agent: string; readonly pipeline: string; readonly engineData: Readonly<Record<string, unknown>> }) {
+  const found = useQuery({ queryKey: ['pipeline', agent, pipeline], queryFn: () => unwrap(client.GET('/agents/{agent}/pipelines/{pipeline}', { params: { path: { agent, pipeline } } })) });
+  const steps = stepOutputs(found.data?.steps.map((step) => step.key) ?? [], engineData);
+  const item = isRecord(engineData.item) ? engineData.item : undefined;
+  return (
+    <Section title="Step outputs">
+      <ErrorNotice error={found.error} />
+      {item !== undefined && (
+        <details className="step-output">
+          <summary>Item {String(item.sourceKey)}</summary>
+          <pre className="json">{JSON.stringify(item.data, null, 2)}</pre>
+        </details>
+      )}
+      {found.data && steps.length === 0 && <p>No steps.</p>}
+      {steps.map(({ step, done, output }) =>
+        done ? (
+          <details key={step} className="step-output">
+            <summary>Step {step}</summary>
+            <pre className="json">{JSON.stringify(output, null, 2) ?? 'null'}</pre>
+          </details>
+        ) : (
+          // One line, as a folded output is: a step's output appearing moves nothing below.
+          <div key={step} className="step-output hint">
+            Step {step}: no output yet.
+          </div>
+        ),
+      )}
+    </Section>
   );
 }

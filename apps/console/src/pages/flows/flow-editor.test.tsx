@@ -42,8 +42,9 @@ const handlers = { handlers: [{ slug: 'records', kind: 'publish', description: '
 const entry = (id: string, body: string) => ({ id, flowId: 'flw_1', stepKey: 'think', queue: 'prompt', body, position: 1, leasedByJobId: null, leasedAt: null, createdBy: null, createdAt: '2026-12-01T00:00:00.000Z' });
 const queuePath = 'GET /agents/writer/flows/daily/steps/think/queues/prompt';
 
-function show(routes: Record<string, (request: SeenRequest) => Response>) {
+function show(routes: Record<string, (request: SeenRequest) => Response>, role = 'admin') {
   const seen = serve({
+    'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role }] }),
     'GET /agents/writer/flows/daily': json(flow),
     'GET /agents/writer/pipelines/pip_1': json(pipeline),
     'GET /handlers': json(handlers),
@@ -58,6 +59,13 @@ function show(routes: Record<string, (request: SeenRequest) => Response>) {
   );
   return seen;
 }
+
+/** The button named `name` once the caller's role is known and allows it. */
+const enabled = async (name: string) => {
+  const found = await screen.findByRole('button', { name });
+  await waitFor(() => expect(found.hasAttribute('disabled')).toBe(false));
+  return found;
+};
 
 // Dozens of renders in jsdom: seconds on a loaded machine, past vitest's 5 s default. Not a timing assertion.
 const slowRender = 30_000;
@@ -75,7 +83,7 @@ describe('flow editor', () => {
     expect((within(step).getByLabelText('collection (required)') as HTMLInputElement).value).toBe('notes');
     fireEvent.change(within(step).getByLabelText('collection (required)'), { target: { value: 'daily-notes' } });
     fireEvent.change(screen.getByLabelText('Schedule'), { target: { value: 'interval' } });
-    fireEvent.click(screen.getByRole('button', { name: 'Save flow' }));
+    fireEvent.click(await enabled('Save flow'));
     await waitFor(() =>
       expect(seen.find((request) => request.route === 'PATCH /agents/writer/flows/daily')?.body).toEqual({
         name: 'Daily',
@@ -101,7 +109,7 @@ describe('flow editor', () => {
     });
     const step = await screen.findByRole('region', { name: 'Step store' });
     fireEvent.change(screen.getByLabelText('Schedule'), { target: { value: 'cron' } });
-    fireEvent.click(screen.getByRole('button', { name: 'Save flow' }));
+    fireEvent.click(await enabled('Save flow'));
     await within(step).findByText('Invalid string: must match pattern');
     expect(within(step).getByLabelText('collection (required)').getAttribute('aria-invalid')).toBe('true');
     expect(screen.getByLabelText('Time zone').getAttribute('aria-invalid')).toBe('true');
@@ -128,8 +136,28 @@ describe('flow editor', () => {
 
   it('pauses a running flow', async () => {
     const seen = show({ 'POST /agents/writer/flows/daily/pause': json({ ...flow, paused: true }) });
-    fireEvent.click(await screen.findByRole('button', { name: 'Pause' }));
+    fireEvent.click(await enabled('Pause'));
     await screen.findByRole('button', { name: 'Resume' });
     expect(seen.some((request) => request.route === 'POST /agents/writer/flows/daily/pause')).toBe(true);
+  });
+
+  it('offers a viewer neither run, pause nor save, each disabled with the reason, and sends nothing', async () => {
+    const seen = show({}, 'viewer');
+    await screen.findByText('Run now, Pause and Resume: Your role on this agent is viewer; only an operator or above may do this.');
+    expect(screen.getByText('Save flow: Your role on this agent is viewer; only an admin or above may do this.')).toBeTruthy();
+    for (const name of ['Run now', 'Pause', 'Save flow']) {
+      const found = screen.getByRole('button', { name });
+      expect(found.hasAttribute('disabled')).toBe(true);
+      fireEvent.click(found);
+    }
+    expect(seen.some((request) => request.route.startsWith('POST /agents') || request.route.startsWith('PATCH'))).toBe(false);
+  });
+
+  it('lets an operator run and pause a flow but not edit it', async () => {
+    show({}, 'operator');
+    await enabled('Run now');
+    await enabled('Pause');
+    expect(screen.getByRole('button', { name: 'Save flow' }).hasAttribute('disabled')).toBe(true);
+    expect(screen.getByText('Save flow: Your role on this agent is operator; only an admin or above may do this.')).toBeTruthy();
   });
 });

@@ -4,6 +4,7 @@ import { invalidFields } from '../../api/api-error';
 import { unwrap, type ApiClient, type paths } from '../../api/client';
 import { Button, ErrorNotice, Section, TextField } from '../../components/ui';
 import { href, navigate } from '../../router';
+import { useRoleRefusal } from '../agent-role';
 import { errorsUnder, isJsonObject, type JsonObject, type JsonSchema } from './json-schema';
 import type { HandlerInfo, PipelineStep } from './pipeline-builder';
 import { QueuePanel } from './queue-panel';
@@ -70,13 +71,21 @@ function FlowEditor({ client, agent, flow, steps, handlers }: { readonly client:
     onSuccess: saved,
   });
   const fields = invalidFields(save.error);
+  // Running, pausing and resuming need an operator, editing an admin; the server checks again.
+  const runRefusal = useRoleRefusal(client, agent, 'operator');
+  const editRefusal = useRoleRefusal(client, agent, 'admin');
   return (
     <>
+      {runRefusal !== undefined && (
+        <p id="flow-run-role" className="hint">
+          Run now, Pause and Resume: {runRefusal}
+        </p>
+      )}
       <div className="actions">
-        <Button variant="primary" disabled={run.isPending} onClick={() => run.mutate()}>
+        <Button variant="primary" disabled={run.isPending || runRefusal !== undefined} title={runRefusal} aria-describedby={runRefusal === undefined ? undefined : 'flow-run-role'} onClick={() => run.mutate()}>
           Run now
         </Button>
-        <Button disabled={toggle.isPending} onClick={() => toggle.mutate()}>
+        <Button disabled={toggle.isPending || runRefusal !== undefined} title={runRefusal} aria-describedby={runRefusal === undefined ? undefined : 'flow-run-role'} onClick={() => toggle.mutate()}>
           {flow.paused ? 'Resume' : 'Pause'}
         </Button>
         <span className="hint">{flow.paused ? 'Paused: the scheduler starts no run.' : flow.nextRunAt === null ? 'No run scheduled.' : `Next run ${new Date(flow.nextRunAt).toLocaleString()}.`}</span>
@@ -111,9 +120,14 @@ function FlowEditor({ client, agent, flow, steps, handlers }: { readonly client:
         <h3>Schedule</h3>
         <ScheduleEditor client={client} value={schedule} onChange={setSchedule} flowId={flow.id} errors={fields} />
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={save.isPending}>
+          <button type="submit" className="button button-primary" disabled={save.isPending || editRefusal !== undefined} title={editRefusal} aria-describedby={editRefusal === undefined ? undefined : 'flow-edit-role'}>
             Save flow
           </button>
+          {editRefusal !== undefined && (
+            <span id="flow-edit-role" className="hint">
+              Save flow: {editRefusal}
+            </span>
+          )}
           {save.isSuccess && <span role="status">Saved.</span>}
         </div>
       </form>

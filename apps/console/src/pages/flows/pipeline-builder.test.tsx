@@ -108,4 +108,16 @@ describe('pipeline builder', () => {
     expect(within(second).getByLabelText('collection (required)').getAttribute('aria-invalid')).toBe('true');
     expect(within(first).getByLabelText('Step key').getAttribute('aria-invalid')).toBe('false');
   });
+
+  it('disables the save with the reason when the role refuses it, and saves nothing', () => {
+    const onSave = vi.fn();
+    render(<PipelineBuilder handlers={handlers} isNew onSave={onSave} refusal="Your role on this agent is operator; only an admin or above may do this." />);
+    const save = screen.getByRole('button', { name: 'Save pipeline' });
+    expect(save.hasAttribute('disabled')).toBe(true);
+    expect(save.getAttribute('title')).toBe('Your role on this agent is operator; only an admin or above may do this.');
+    expect(screen.getByText('Save pipeline: Your role on this agent is operator; only an admin or above may do this.')).toBeTruthy();
+    fireEvent.click(save);
+    expect(onSave).not.toHaveBeenCalled();
+  });
 });
+

@@ -54,6 +54,8 @@ export interface PipelineBuilderProps {
   /** Field errors of the last save, by path (`steps.0.key`, `slug`). */
   readonly errors?: ReadonlyMap<string, string>;
   readonly saving?: boolean;
+  /** Why the caller may not save (their role), or undefined when they may: the save is then disabled with it. */
+  readonly refusal?: string | undefined;
   readonly onSave: (pipeline: { readonly slug: string; readonly name: string; readonly steps: PipelineStep[] }) => void;
 }
 
@@ -63,7 +65,7 @@ export interface PipelineBuilderProps {
  * default configuration the step starts with and whose JSON schema generates
  * the step's configuration form.
  */
-export function PipelineBuilder({ handlers, initialSteps = [], isNew, initialName = '', errors = new Map(), saving = false, onSave }: PipelineBuilderProps) {
+export function PipelineBuilder({ handlers, initialSteps = [], isNew, initialName = '', errors = new Map(), saving = false, refusal, onSave }: PipelineBuilderProps) {
   const [slug, setSlug] = useState('');
   const [name, setName] = useState(initialName);
   // Step identities for React only (crypto.randomUUID needs a secure context; a plain http console has none).
@@ -130,9 +132,14 @@ export function PipelineBuilder({ handlers, initialSteps = [], isNew, initialNam
         </Button>
       </div>
       <div className="actions">
-        <button type="submit" className="button button-primary" disabled={saving}>
+        <button type="submit" className="button button-primary" disabled={saving || refusal !== undefined} title={refusal} aria-describedby={refusal === undefined ? undefined : 'pipeline-save-role'}>
           Save pipeline
         </button>
+        {refusal !== undefined && (
+          <span id="pipeline-save-role" className="hint">
+            Save pipeline: {refusal}
+          </span>
+        )}
       </div>
     </form>
   );

@@ -3,6 +3,7 @@ import { invalidFields } from '../../api/api-error';
 import { unwrap, type ApiClient } from '../../api/client';
 import { ErrorNotice, Section } from '../../components/ui';
 import { href, navigate } from '../../router';
+import { useRoleRefusal } from '../agent-role';
 import { PipelineBuilder } from './pipeline-builder';
 
 /** A pipeline in the builder: a new one (`pipeline` is undefined) is created, an existing one changed. */
@@ -25,6 +26,8 @@ export function PipelinePage({ client, agent, pipeline }: { readonly client: Api
       navigate({ page: 'flows', agent });
     },
   });
+  // Only an admin of the agent edits its pipelines; the server checks again.
+  const refusal = useRoleRefusal(client, agent, 'admin');
   const ready = handlers.data !== undefined && (pipeline === undefined || existing.data !== undefined);
   return (
     <Section title={pipeline === undefined ? 'New pipeline' : `Pipeline ${existing.data?.name ?? pipeline}`} actions={<a href={href({ page: 'flows', agent })}>All flows</a>}>
@@ -38,6 +41,7 @@ export function PipelinePage({ client, agent, pipeline }: { readonly client: Api
           initialName={existing.data?.name ?? ''}
           errors={invalidFields(save.error)}
           saving={save.isPending}
+          refusal={refusal}
           onSave={(draft) => save.mutate(draft)}
         />
       )}
