@@ -235,6 +235,7 @@ async function runChat(args: readonly string[]): Promise<number> {
     return 1;
   }
   const database = await openDatabase(config.database);
+  const engine = commandEngine(database);
   const stop = new AbortController();
   const interrupt = () => stop.abort();
   process.once('SIGINT', interrupt);
@@ -246,6 +247,8 @@ async function runChat(args: readonly string[]): Promise<number> {
       model,
       store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
       memory: createPostgresMemoryStore({ db: database.db }),
+      // The `run_flow` chat tool enqueues on it, as the HTTP chat does; a worker elsewhere runs the job.
+      engine: await engine.get(),
       argv: args,
       stdin: process.stdin,
       stdout: process.stdout,
@@ -258,6 +261,7 @@ async function runChat(args: readonly string[]): Promise<number> {
     return 2;
   } finally {
     process.off('SIGINT', interrupt);
+    await engine.stop();
     await database.close();
   }
 }
@@ -266,25 +270,36 @@ async function runChat(args: readonly string[]): Promise<number> {
 async function runAdmin(command: NonNullable<ReturnType<typeof findAdminCommand>>, argv: readonly string[]): Promise<number> {
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database);
-  let started: Promise<JobEngine> | undefined;
+  // Only `flows run` and `jobs retry` need the engine: it starts on first use.
+  const commandJobs = commandEngine(database);
   try {
     await ensureMigrated(config, database);
     const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
-    // Only `flows run` and `jobs retry` need the engine: it starts on first use, runs no maintenance, and stops with the command.
-    const engine = (): Promise<JobEngine> =>
-      (started ??= (async () => {
-        const created = createJobEngine({ database: database.engine, supervise: false });
-        await created.start();
-        return created;
-      })());
+    const engine = commandJobs.get;
     // Only `flows webhook rotate` and `secrets set` need the server key: resolved (on the embedded database, generated) on first use.
     const secrets = async (purpose: string) => createSecretBox(await resolveSecretKey(config.secretKey), purpose);
     // Refusals are one line on stderr and exit code 1, usage errors exit code 2; progress shows only at a terminal.
     return (await runCommandLine(context, command, argv, process, { handlers: createDefaultHandlers(context), engine, secrets })).exitCode;
   } finally {
-    await started?.then((engine) => engine.stop()).catch(() => undefined);
+    await commandJobs.stop();
     await database.close();
   }
+}
+
+/** A command's job engine: started on first `get`, with no maintenance and no workers; `stop` ends it if it started. */
+function commandEngine(database: ServerDatabase): { readonly get: () => Promise<JobEngine>; readonly stop: () => Promise<void> } {
+  let started: Promise<JobEngine> | undefined;
+  return {
+    get: () =>
+      (started ??= (async () => {
+        const created = createJobEngine({ database: database.engine, supervise: false });
+        await created.start();
+        return created;
+      })()),
+    stop: async () => {
+      await started?.then((engine) => engine.stop()).catch(() => undefined);
+    },
+  };
 }
 
 function initOptions(args: readonly string[]): FirstOwner | UsageError {

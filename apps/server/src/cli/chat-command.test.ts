@@ -1,9 +1,13 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
-import { describeEachDatabase, startModelServer, textReply, type ModelServer } from '@data-machine/testkit';
-import { createDataMachineContext, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { describeEachDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { createDataMachineContext, createJobEngine, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { cliRunner } from '../../test/support/cli-runner';
+import { digestPipeline } from '../../test/support/http-world';
 
 type TranscriptDatabase = Parameters<typeof createPostgresTranscriptStore>[0]['db'];
 import { createChatModelProvider, type ChatModel } from '../chat/chat-model-provider';
@@ -17,12 +21,13 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
   const owner = ['--as', 'owner@chat-cli.test'] as const;
 
   /** Runs `chat` with `input` piped to its stdin; resolves to its exit code and what it wrote, the stdout writes one by one. */
-  async function chat(input: string, argv: readonly string[], configured = true) {
+  async function chat(input: string, argv: readonly string[], configured = true, engine?: JobEngine) {
     const writes: string[] = [];
     let stderr = '';
     const code = await runChatCommand({
       context,
       model: configured ? model : undefined,
+      engine,
       // The server's database holds both packages' tables; the test suite types it as the product's.
       store: createPostgresTranscriptStore({ db: database.db as unknown as TranscriptDatabase, now: () => context.now() }),
       argv,
@@ -68,6 +73,46 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
     const resumed = await chat('second\n', ['default', '--session', sessionId, ...owner]);
     expect(resumed).toMatchObject({ code: 0, stdout: 'Two.\n', stderr: '' });
     expect(server.completionRequests()[1]?.messages.filter((message) => message.role === 'user').map((message) => message.content)).toEqual(['first', 'second']);
+  });
+
+  it('offers the chat tools, run_flow too with a job engine, and names the pending action a run_flow call waits on', async () => {
+    const { pglite, url } = database.database;
+    // Runs are enqueued on the suite's database; no worker takes them.
+    const engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
+    await engine.start();
+    const directory = await mkdtemp(path.join(tmpdir(), 'dm-chat-cli-'));
+    try {
+      const documentFile = path.join(directory, 'digest.json');
+      await writeFile(documentFile, JSON.stringify({ format: 'data-machine.pipeline', version: 1, pipeline: digestPipeline, flows: [{ slug: 'daily', name: 'Daily' }] }));
+      await cli('pipelines', 'import', 'default', '--file', documentFile, ...owner);
+      server.enqueue(textReply('No tools needed.'), toolCallReply({ id: 'call_run', name: 'run_flow', arguments: { flow: 'daily' } }));
+      await chat('hi\n', ['default', ...owner]);
+      const held = await chat('run the daily flow\n', ['default', ...owner], true, engine);
+      const offered = server.completionRequests().map((request) => (request.tools ?? []).map((tool) => (tool as { function: { name: string } }).function.name));
+      expect(offered).toEqual([
+        ['list_flows', 'get_job'],
+        ['list_flows', 'get_job', 'run_flow'],
+      ]);
+      const listed = JSON.parse(await cli('approvals', 'list', '--status', 'pending', ...owner, '--json')) as { items: { id: string; toolName: string }[] };
+      expect(listed.items).toEqual([expect.objectContaining({ toolName: 'run_flow' })]);
+      const actionId = listed.items[0]!.id;
+      expect(held.code).toBe(0);
+      expect(held.stderr.split('\n').slice(1)).toEqual([
+        '[tool run_flow]',
+        `data-machine: waiting for approval of run_flow: Run flow "Daily" (daily) of agent "default" now. (data-machine approvals accept|reject ${actionId}; the next line continues after the decision)`,
+        '',
+      ]);
+      // Accepted elsewhere, the session's next line runs the call as stored, then answers.
+      await cliRunner(() => context, () => engine).cli('approvals', 'accept', actionId, ...owner);
+      server.enqueue(textReply('Started.'));
+      const sessionId = /^session (\S+)/.exec(held.stderr)?.[1] ?? '';
+      expect(await chat('thanks\n', ['default', '--session', sessionId, ...owner], true, engine)).toMatchObject({ code: 0, stdout: 'Started.\n', stderr: '' });
+      const jobs = JSON.parse(await cli('jobs', 'list', 'default', ...owner, '--json')) as { items: { source: string }[] };
+      expect(jobs.items).toEqual([expect.objectContaining({ source: 'api' })]);
+    } finally {
+      await engine.stop();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it('prints one line and exits 1 without a model, reading nothing', async () => {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createMessage, type ConversationResult, type MemoryStore, type TranscriptStore } from '@data-machine/agents-api';
-import type { DataMachineContext } from 'data-machine';
+import type { DataMachineContext, JobEngine, PendingAction } from 'data-machine';
 import type { ChatModel } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { scopeInTenant } from '../http/authentication';
@@ -21,6 +21,8 @@ export interface ChatCommandOptions {
   /** The durable transcript store sessions live in. */
   readonly store: TranscriptStore;
   readonly memory?: MemoryStore | undefined;
+  /** The job engine the `run_flow` chat tool starts runs on; without one the tool is not offered (as on the chat routes). */
+  readonly engine?: JobEngine | undefined;
   /** The words after `chat`. */
   readonly argv: readonly string[];
   /** One turn per line; the conversation ends at its end. */
@@ -49,7 +51,7 @@ export async function runChatCommand(options: ChatCommandOptions): Promise<numbe
   }
   const acting = await actingAs(options.context, values);
   const scope = await scopeInTenant(options.context, acting, typeof values.tenant === 'string' ? values.tenant : undefined);
-  const service = createChatService({ context: options.context, store: options.store, model: options.model, memory: options.memory });
+  const service = createChatService({ context: options.context, store: options.store, model: options.model, memory: options.memory, engine: options.engine });
   let sessionId = typeof values.session === 'string' ? values.session : undefined;
   const lines = createInterface({ input: options.stdin, crlfDelay: Infinity, terminal: false });
   // Ctrl-C while waiting for a line ends the conversation too, not only a turn in progress.
@@ -71,7 +73,7 @@ export async function runChatCommand(options: ChatCommandOptions): Promise<numbe
         else if (event.type === 'tool_call') options.stderr.write(`[tool ${event.toolCall.name}]\n`);
       }
       options.stdout.write('\n');
-      const note = turnNote((await turn.settled).result);
+      const note = turnNote((await turn.settled).result, turn.held);
       if (note !== undefined) options.stderr.write(`${note}\n`);
     }
   } finally {
@@ -99,15 +101,21 @@ function parseChatArgs(argv: readonly string[]): { values: Values; agent: string
 }
 
 /** A line for a turn that did not simply complete; none for one that did. */
-function turnNote(result: ConversationResult): string | undefined {
+function turnNote(result: ConversationResult, held: ReadonlyMap<string, PendingAction>): string | undefined {
   switch (result.status) {
     case 'completed':
       return undefined;
     case 'failed':
       return `data-machine: the turn failed (${result.failure.code}): ${result.failure.message}`;
     case 'approval_required':
-      return `data-machine: waiting for approval of ${result.pending.map((pending) => pending.toolCall.name).join(', ')}`;
+      return result.pending.map((pending) => heldNote(pending.toolCall.name, held.get(pending.toolCall.id))).join('\n');
     default:
       return `data-machine: the turn ended ${result.status}`;
   }
+}
+
+/** Where a held call waits: its pending action and the commands that decide it; the session's next line applies the decision. */
+function heldNote(toolName: string, action: PendingAction | undefined): string {
+  if (action === undefined) return `data-machine: waiting for approval of ${toolName}`;
+  return `data-machine: waiting for approval of ${toolName}: ${action.summary} (data-machine approvals accept|reject ${action.id}; the next line continues after the decision)`;
 }

@@ -143,9 +143,8 @@ export function buildApp({
     registerAgentRoutes(api, product);
     registerTokenRoutes(api, product);
     registerSecretRoutes(api, product, createSecretBox(secretKey, handlerSecretsPurpose));
-    // The store chat turns and the ai step read, so what the console saves is what the agent reads next.
-    const memory = createPostgresMemoryStore({ db: database.db, now: () => product.now() });
-    registerMemoryRoutes(api, product, memory);
+    // The files are saved in the product's own transaction, in the table the store below reads for chat turns.
+    registerMemoryRoutes(api, product);
     registerHandlerRoutes(api, product, handlerRegistry);
     registerTemplateRoutes(api, product);
     registerScheduleRoutes(api, product);
@@ -166,6 +165,7 @@ export function buildApp({
     await registerWebhookRoutes(api, { context: product, secrets: createSecretBox(secretKey, webhookSecretsPurpose), engine: jobEngine?.engine, maxBytes: inbound.webhookMaxBytes });
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
+    const memory = createPostgresMemoryStore({ db: database.db, now: () => product.now() });
     const service = createChatService({ context: product, store, model: chat, memory, onTurnEnd: chat?.onTurnEnd, engine: jobEngine?.engine });
     registerChatRoutes(api, product, { service, store });
     await registerOpenAIRoutes(api, product, service);

@@ -1,4 +1,5 @@
-import { AgentsApiError, memoryPathSchema, type MemoryStore } from '@data-machine/agents-api';
+import { AgentsApiError, memoryPathSchema, type MemoryScope, type MemoryStore } from '@data-machine/agents-api';
+import { createPostgresMemoryStore } from '@data-machine/agents-api/postgres';
 import { z } from 'zod';
 import type { Action } from '../access/actions';
 import type { DataMachineContext } from '../context';
@@ -6,6 +7,8 @@ import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
 import type { Scope } from '../scope/scope';
 import { agentOperation, type AgentRow } from '../scope/scoped-operation';
+import type { TenantTransaction } from '../scope/tenant-transaction';
+import { deleteMemoryFileIfHash, withSubstrateTables } from './agent-substrate-data';
 
 /**
  * The memory layers people edit through the product: an agent's own files
@@ -58,74 +61,100 @@ export interface AgentMemoryWriteResult extends AgentMemoryFileSummary {
 
 /**
  * The agent's shared memory files (`agent.read`), layer by layer, each
- * ordered by path, from `memory` (the host's store: the one its runs read).
+ * ordered by path: the rows of the substrate's Postgres memory store (the
+ * files the host's runs read), read in the transaction that decided.
  */
-export async function listAgentMemoryFiles(context: DataMachineContext, memory: MemoryStore, scope: Scope, agentRef: string): Promise<readonly AgentMemoryFileSummary[]> {
-  const agent = await authorizedAgent(context, scope, 'agent.read', agentRef);
-  const files: AgentMemoryFileSummary[] = [];
-  for (const layer of agentMemoryLayers) {
-    const entries = await memory.list({ layer, tenantId: scope.tenantId, agentSlug: agent.slug, userId: null });
-    files.push(...entries.map((entry) => ({ layer, path: entry.path, bytes: entry.bytes, contentHash: entry.contentHash, updatedAt: entry.updatedAt })));
-  }
-  return files;
+export async function listAgentMemoryFiles(context: DataMachineContext, scope: Scope, agentRef: string): Promise<readonly AgentMemoryFileSummary[]> {
+  return memoryOperation(context, scope, 'agent.read', agentRef, async (memory, agent) => {
+    const files: AgentMemoryFileSummary[] = [];
+    for (const layer of agentMemoryLayers) {
+      const entries = await memory.list({ layer, tenantId: scope.tenantId, agentSlug: agent.slug, userId: null });
+      files.push(...entries.map((entry) => ({ layer, path: entry.path, bytes: entry.bytes, contentHash: entry.contentHash, updatedAt: entry.updatedAt })));
+    }
+    return files;
+  });
 }
 
 /** One of the agent's memory files with its content and hash (`agent.read`); `memory.not_found` when there is none. */
-export async function readAgentMemoryFile(context: DataMachineContext, memory: MemoryStore, scope: Scope, agentRef: string, ref: AgentMemoryFileRef): Promise<AgentMemoryFile> {
+export async function readAgentMemoryFile(context: DataMachineContext, scope: Scope, agentRef: string, ref: AgentMemoryFileRef): Promise<AgentMemoryFile> {
   const file = parseInput(agentMemoryFileRefSchema, ref, 'memory file');
-  const agent = await authorizedAgent(context, scope, 'agent.read', agentRef);
-  const read = await memory.read(fileScope(scope, agent, file));
-  if (!read.exists) throw memoryFileNotFound(agent, file);
-  return { layer: file.layer, path: file.path, content: read.content, bytes: read.bytes, contentHash: read.contentHash, updatedAt: read.updatedAt };
+  return memoryOperation(context, scope, 'agent.read', agentRef, async (memory, agent) => {
+    const read = await memory.read(fileScope(scope, agent, file));
+    if (!read.exists) throw memoryFileNotFound(agent, file);
+    return { layer: file.layer, path: file.path, content: read.content, bytes: read.bytes, contentHash: read.contentHash, updatedAt: read.updatedAt };
+  });
 }
 
 /**
  * Creates or replaces one of the agent's memory files (`agent.edit`), only if
  * it is still the version `ifMatch` names: otherwise nothing is written and
  * the store's `memory.conflict` says which hash it found (`details.actual`,
- * null when the file is gone). Too large or NUL-bearing content is
- * `memory.invalid_content`.
+ * null when the file is gone). The comparison and the write are one
+ * statement, in the transaction that decided, with the agent row held: a save
+ * never lands after the agent's deletion or the editor's revocation. Too
+ * large or NUL-bearing content is `memory.invalid_content`.
  */
-export async function writeAgentMemoryFile(context: DataMachineContext, memory: MemoryStore, scope: Scope, agentRef: string, input: AgentMemoryWrite): Promise<AgentMemoryWriteResult> {
+export async function writeAgentMemoryFile(context: DataMachineContext, scope: Scope, agentRef: string, input: AgentMemoryWrite): Promise<AgentMemoryWriteResult> {
   const fields = parseInput(agentMemoryWriteSchema, input, 'memory write');
-  const agent = await authorizedAgent(context, scope, 'agent.edit', agentRef);
-  const written = await memory.write(fileScope(scope, agent, fields), fields.content, { ifMatch: fields.ifMatch });
-  return { layer: fields.layer, path: fields.path, bytes: written.bytes, contentHash: written.contentHash, updatedAt: written.updatedAt, created: written.created };
+  return memoryOperation(context, scope, 'agent.edit', agentRef, async (memory, agent) => {
+    const written = await memory.write(fileScope(scope, agent, fields), fields.content, { ifMatch: fields.ifMatch });
+    return { layer: fields.layer, path: fields.path, bytes: written.bytes, contentHash: written.contentHash, updatedAt: written.updatedAt, created: written.created };
+  });
 }
 
 /**
  * Deletes one of the agent's memory files (`agent.edit`): `memory.not_found`
  * when there is none, `memory.conflict` when `ifMatch` is given and the file
- * is no longer that version (nothing is deleted then). The store has no
- * conditional delete, so the hash is compared just before deleting: a save
- * landing in between is lost, a window of one statement.
+ * is no longer that version (nothing is deleted then; the comparison and the
+ * deletion are one statement). Like a save, in the transaction that decided,
+ * with the agent row held.
  */
-export async function deleteAgentMemoryFile(context: DataMachineContext, memory: MemoryStore, scope: Scope, agentRef: string, input: AgentMemoryDelete): Promise<void> {
+export async function deleteAgentMemoryFile(context: DataMachineContext, scope: Scope, agentRef: string, input: AgentMemoryDelete): Promise<void> {
   const fields = parseInput(agentMemoryDeleteSchema, input, 'memory delete');
-  const agent = await authorizedAgent(context, scope, 'agent.edit', agentRef);
-  const target = fileScope(scope, agent, fields);
-  if (fields.ifMatch !== undefined) {
+  await memoryOperation(context, scope, 'agent.edit', agentRef, async (memory, agent, trx) => {
+    const target = fileScope(scope, agent, fields);
+    if (fields.ifMatch === undefined) {
+      if (!(await memory.delete(target))) throw memoryFileNotFound(agent, fields);
+      return;
+    }
+    if (await deleteMemoryFileIfHash(trx, { tenantId: scope.tenantId, agentSlug: agent.slug, layer: fields.layer, path: fields.path }, fields.ifMatch)) return;
     const current = await memory.read(target);
     if (!current.exists) throw memoryFileNotFound(agent, fields);
-    if (current.contentHash !== fields.ifMatch) {
-      throw new AgentsApiError('memory.conflict', `Memory file "${fields.path}" changed: expected hash ${fields.ifMatch}, found hash ${current.contentHash}; nothing was deleted.`, {
-        details: { layer: fields.layer, path: fields.path, expected: fields.ifMatch, actual: current.contentHash },
-      });
-    }
-  }
-  if (!(await memory.delete(target))) throw memoryFileNotFound(agent, fields);
+    throw new AgentsApiError('memory.conflict', `Memory file "${fields.path}" changed: expected hash ${fields.ifMatch}, found hash ${current.contentHash}; nothing was deleted.`, {
+      details: { layer: fields.layer, path: fields.path, expected: fields.ifMatch, actual: current.contentHash },
+    });
+  });
 }
 
-// The decision is taken in the product's tenant transaction; the store then
-// runs on the host's own connection, after it: the plain role the transaction
-// runs as may only read and delete the substrate's tables (migration 0007),
-// and on the embedded database a second connection could not run inside it.
-function authorizedAgent(context: DataMachineContext, scope: Scope, action: Action, agentRef: string): Promise<AgentRow> {
-  return agentOperation(context, scope, action, agentRef, async (_trx, agent) => agent);
+/**
+ * Decides `action` on the agent in the product's tenant transaction and runs
+ * `work` in it, over the substrate's Postgres memory store built on that
+ * transaction: the files are read and written as the plain role, which
+ * row-level security holds to the agents of the scope's tenant (migration
+ * 0021). A change holds the agent row (`for key share`) until it commits, so
+ * the agent's deletion, which clears its files by slug, either waits for it
+ * and deletes what it wrote, or comes first and the change finds no agent.
+ * See docs/decisions/2026-12-01-agent-editing.md.
+ */
+function memoryOperation<T>(
+  context: DataMachineContext,
+  scope: Scope,
+  action: Action,
+  agentRef: string,
+  work: (memory: MemoryStore, agent: AgentRow, trx: TenantTransaction) => Promise<T>,
+): Promise<T> {
+  return agentOperation(
+    context,
+    scope,
+    action,
+    agentRef,
+    (trx, agent) => work(createPostgresMemoryStore({ db: withSubstrateTables(trx), now: context.now }), agent, trx),
+    { lockAgent: action !== 'agent.read' },
+  );
 }
 
-function fileScope(scope: Scope, agent: AgentRow, file: AgentMemoryFileRef) {
-  return { layer: file.layer, tenantId: scope.tenantId, agentSlug: agent.slug, userId: null, path: file.path } as const;
+function fileScope(scope: Scope, agent: AgentRow, file: AgentMemoryFileRef): MemoryScope {
+  return { layer: file.layer, tenantId: scope.tenantId, agentSlug: agent.slug, userId: null, path: file.path };
 }
 
 function memoryFileNotFound(agent: AgentRow, file: AgentMemoryFileRef): DataMachineError {

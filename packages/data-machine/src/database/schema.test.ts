@@ -89,12 +89,17 @@ await describeEachDatabase('product schema', (database) => {
     await expect(attempt).rejects.toThrow(/row-level security/);
   });
 
-  it('lets the plain role read and delete the substrate rows an agent deletion clears, read run records (metrics), and nothing more', async () => {
+  it('lets the plain role read and delete the substrate rows an agent deletion clears, save memory files, read run records (metrics), and nothing more', async () => {
     const { rows } = await sql<{ table_name: string; privilege_type: string }>`
       select table_name, privilege_type from information_schema.role_table_grants
       where grantee = ${appRole} and table_name like 'agents\_%' escape '\'
       order by table_name, privilege_type`.execute(database.db);
-    const expected = [...substrateTablesClearedWithAgent.flatMap((table) => [`${table}:DELETE`, `${table}:SELECT`]), 'agents_runs:SELECT'].sort();
+    const expected = [
+      ...substrateTablesClearedWithAgent.flatMap((table) => [`${table}:DELETE`, `${table}:SELECT`]),
+      'agents_memory_files:INSERT',
+      'agents_memory_files:UPDATE',
+      'agents_runs:SELECT',
+    ].sort();
     expect(rows.map((row) => `${row.table_name}:${row.privilege_type}`)).toEqual(expected);
   });
 

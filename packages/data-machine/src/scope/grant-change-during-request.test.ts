@@ -1,33 +1,16 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, getAgent, updateAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import { grantAgentRole } from '../grants/grant-repository';
 import { codeOf, migratedContext, scopeOf, tenantWithMembers, type TestContext } from '../../test/support/identity-fixture';
+import { duringOpenChange } from '../../test/support/open-change';
 
 await describeEachDatabase<DataMachineDatabase>('grant change during a request', (database) => {
   let context: TestContext;
   beforeAll(async () => {
     context = await migratedContext(database.db);
   });
-
-  /**
-   * Resolves once some session of this database waits on a lock: the real
-   * signal that the request is blocked. Throws if `finished` says the request
-   * ended first: it decided without waiting for the change.
-   */
-  async function someoneWaitsOnALock(finished: () => string | undefined): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const early = finished();
-      if (early !== undefined) throw new Error(`the request ended (${early}) without waiting for the grant change`);
-      const { rows } = await sql<{ waiting: number }>`select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
-      if ((rows[0]?.waiting ?? 0) > 0) return;
-      if (Date.now() > deadline) throw new Error('no session waited on a lock');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   /** An agent `ops` its editor administers through a grant, and the editor's scope, resolved while the grant holds. */
   async function grantedEditor(slug: string) {
@@ -40,25 +23,9 @@ await describeEachDatabase<DataMachineDatabase>('grant change during a request',
     return { ownerScope, agent, editor, editorId: members.editor!.id };
   }
 
-  /**
-   * Runs `request` while another transaction changes the grant: the change is
-   * made first, the request starts and must wait for it, then the change commits.
-   */
-  async function duringGrantChange(change: (trx: typeof database.db) => Promise<unknown>, request: () => Promise<unknown>): Promise<string> {
-    const changing = await database.db.startTransaction().execute();
-    let outcome: Promise<string> | undefined;
-    let ended: string | undefined;
-    try {
-      await change(changing);
-      outcome = codeOf(request()).then((code) => (ended = code));
-      await someoneWaitsOnALock(() => ended);
-      await changing.commit().execute();
-    } catch (error) {
-      await changing.rollback().execute();
-      throw error;
-    }
-    return outcome;
-  }
+  /** Runs `request` while another transaction changes the grant: see {@link duringOpenChange}. */
+  const duringGrantChange = (change: (trx: typeof database.db) => Promise<unknown>, request: () => Promise<unknown>): Promise<string> =>
+    duringOpenChange(database.db, change, request, codeOf);
 
   // One connection on PGlite: transactions cannot interleave there.
   describe.skipIf(database.backend !== 'postgres')('on Postgres', () => {

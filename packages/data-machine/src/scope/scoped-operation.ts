@@ -39,9 +39,16 @@ export function agentOperation<T>(
   action: Action,
   agentRef: string,
   work: (trx: TenantTransaction, agent: AgentRow, facts: AccessFacts) => Promise<T>,
+  options: AgentOperationOptions = {},
 ): Promise<T> {
   return inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
-    const [agent, access] = await Promise.all([findAgent(trx, scope.tenantId, agentRef), loadAccess(trx, scope)]);
+    const [agent, access] = options.lockAgent === true
+      ? // The agent first, then the rights: the agent's deletion takes them in the
+        // other order (its rights `for share`, then the agent), and its cascade
+        // waits for our share of a grant, so rights held before waiting on the
+        // agent could deadlock with it.
+        [await findAgent(trx, scope.tenantId, agentRef, { lock: true }), await loadAccess(trx, scope)]
+      : await Promise.all([findAgent(trx, scope.tenantId, agentRef), loadAccess(trx, scope)]);
     // A missing agent is logged and refused exactly as one that exists but is invisible.
     enforce(context, scope, access, action, agent ? { agentId: agent.id, namedAs: agentRef } : { missingAgentRef: agentRef });
     if (!agent) throw agentNotFound(agentRef);
@@ -49,13 +56,28 @@ export function agentOperation<T>(
   });
 }
 
-/** The agent of this tenant with id or slug `agentRef` (never a catalog's, which RLS would also show). */
-export async function findAgent(trx: TenantTransaction, tenantId: string, agentRef: string): Promise<AgentRow | undefined> {
-  return trx
+/** Options of {@link agentOperation}. */
+export interface AgentOperationOptions {
+  /**
+   * Reads the agent row `for key share` and holds it until the transaction
+   * ends: the agent's deletion (which takes it `for update`) waits for `work`,
+   * or `work` never runs and the caller gets `agent.not_found`. For work that
+   * writes rows the deletion clears but no foreign key ties to the agent (the
+   * substrate's memory files, keyed by slug). Default false.
+   */
+  readonly lockAgent?: boolean;
+}
+
+/**
+ * The agent of this tenant with id or slug `agentRef` (never a catalog's, which RLS would also show);
+ * `lock` reads it `for key share` (see {@link AgentOperationOptions.lockAgent}).
+ */
+export async function findAgent(trx: TenantTransaction, tenantId: string, agentRef: string, { lock = false }: { readonly lock?: boolean } = {}): Promise<AgentRow | undefined> {
+  const query = trx
     .selectFrom('dm_agents')
     .selectAll()
     .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('id', '=', agentRef), eb('slug', '=', agentRef)]))
-    .executeTakeFirst();
+    .where((eb) => eb.or([eb('id', '=', agentRef), eb('slug', '=', agentRef)]));
+  return (lock ? query.forKeyShare() : query).executeTakeFirst();
 }
 

@@ -1,4 +1,3 @@
-import type { MemoryStore } from '@data-machine/agents-api';
 import { memoryPathSchema } from '@data-machine/agents-api';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -47,14 +46,14 @@ const hashOf = (header: string): string => etagPattern.exec(header)?.[1] ?? head
  * longer current is 409 `memory.conflict` with the current hash in
  * `details.actual`.
  */
-export function registerMemoryRoutes(app: FastifyInstance, context: DataMachineContext, memory: MemoryStore): void {
+export function registerMemoryRoutes(app: FastifyInstance, context: DataMachineContext): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['memory'];
 
   routes.get(
     '/agents/:agent/memory',
     { schema: { tags, security: bearer, summary: "The agent's shared memory files (layers agent and site), without their content", params: agentParams, response: { 200: z.object({ files: z.array(fileSummarySchema) }), ...scopedErrors } } },
-    async (request) => ({ files: (await listAgentMemoryFiles(context, memory, await requestScope(context, request), request.params.agent)).map(summaryBody) }),
+    async (request) => ({ files: (await listAgentMemoryFiles(context, await requestScope(context, request), request.params.agent)).map(summaryBody) }),
   );
 
   routes.get(
@@ -70,7 +69,7 @@ export function registerMemoryRoutes(app: FastifyInstance, context: DataMachineC
       },
     },
     async (request, reply) => {
-      const file = await readAgentMemoryFile(context, memory, await requestScope(context, request), request.params.agent, { layer: request.query.layer, path: request.params.path });
+      const file = await readAgentMemoryFile(context, await requestScope(context, request), request.params.agent, { layer: request.query.layer, path: request.params.path });
       void reply.header('etag', etag(file.contentHash));
       return { ...summaryBody(file), content: file.content };
     },
@@ -93,7 +92,7 @@ export function registerMemoryRoutes(app: FastifyInstance, context: DataMachineC
     async (request, reply) => {
       const scope = await requestScope(context, request);
       const ifMatch = writeCondition(request.headers);
-      const written = await writeAgentMemoryFile(context, memory, scope, request.params.agent, {
+      const written = await writeAgentMemoryFile(context, scope, request.params.agent, {
         layer: request.query.layer,
         path: request.params.path,
         content: request.body.content,
@@ -121,7 +120,7 @@ export function registerMemoryRoutes(app: FastifyInstance, context: DataMachineC
     },
     async (request, reply) => {
       const ifMatch = request.headers['if-match'];
-      await deleteAgentMemoryFile(context, memory, await requestScope(context, request), request.params.agent, {
+      await deleteAgentMemoryFile(context, await requestScope(context, request), request.params.agent, {
         layer: request.query.layer,
         path: request.params.path,
         ...(ifMatch === undefined ? {} : { ifMatch: hashOf(ifMatch) }),
