@@ -35,6 +35,7 @@ function showJob(status: string, role: string, extra: Record<string, (request: S
     'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
     'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
     'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
+    'GET /agents/writer/jobs/j1/effects': json({ effects: [], nextCursor: null }),
     'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [] }),
     ...extra,
   });

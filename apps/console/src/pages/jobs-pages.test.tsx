@@ -97,6 +97,7 @@ describe('job page', () => {
       'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
       'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
       'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
+    'GET /agents/writer/jobs/j1/effects': json({ effects: [], nextCursor: null }),
       'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
     });
     render(

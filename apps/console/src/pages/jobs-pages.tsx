@@ -4,8 +4,8 @@ import { unwrap, type ApiClient } from '../api/client';
 import { Button, ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
 import { hashQuery, href, replaceHashQuery } from '../router';
 import { JobActions } from './job-actions';
+import { JobEffects } from './job-effects';
 import { endedStatuses, pollMs } from './job-status';
-
 
 /** A job is live until it ends: keep polling while any shown job is. */
 function pollWhileLive(jobs: readonly { status: string }[] | undefined): number | false {
@@ -160,7 +160,7 @@ function JobTable({ agent, jobs }: { readonly agent: string; readonly jobs: read
   );
 }
 
-/** One job: its status and error, its children (a fan-out's items) and its log lines, last: they grow while the job runs, and nothing below them moves. */
+/** One job: its status and error, its step outputs, its children (a fan-out's items), its effects and its log lines, last: they grow while the job runs, and nothing below them moves. */
 export function JobPage({ client, agent, job }: { readonly client: ApiClient; readonly agent: string; readonly job: string }) {
   const path = { agent, job };
   const found = useQuery({
@@ -206,6 +206,7 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
         {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
         {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
       </Section>
+      <JobEffects client={client} agent={agent} job={job} live={live} />
       <Section title="Logs">
         <ErrorNotice error={logs.error} />
         {logs.isPending && <p>Loading…</p>}
