@@ -90,6 +90,34 @@ describe('job page', () => {
     expect(stepOutputs(['fetch'], {})).toEqual([{ step: 'fetch', done: false, output: undefined }]);
   });
 
+  it("lists a fan-out's children, each linking to its own page, a page at a time", async () => {
+    const seen = serve({
+      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'operator' }] }),
+      'GET /agents/writer/jobs/j1': json(job('j1', 'waiting')),
+      'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
+      'GET /agents/writer/jobs/j1/children': (request) =>
+        request.query.get('cursor') === 'c1' ? json({ jobs: [job('c3', 'failed')], nextCursor: null })() : json({ jobs: [job('c1'), job('c2', 'processing')], nextCursor: 'c1' })(),
+      'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
+      'GET /agents/writer/jobs/j1/effects': json({ effects: [], nextCursor: null }),
+      'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [] }),
+    });
+    render(
+      <QueryClientProvider client={createQueryClient()}>
+        <JobPage client={client()} agent="writer" job="j1" />
+      </QueryClientProvider>,
+    );
+    const section = (await screen.findByRole('heading', { name: 'Children' })).closest('section') as HTMLElement;
+    fireEvent.click(await within(section).findByRole('button', { name: 'Load more children' }));
+    await within(section).findByRole('link', { name: 'c3' });
+    expect(within(section).getAllByRole('link').map((link) => [link.textContent, link.getAttribute('href')])).toEqual([
+      ['c1', '#/agents/writer/jobs/c1'],
+      ['c2', '#/agents/writer/jobs/c2'],
+      ['c3', '#/agents/writer/jobs/c3'],
+    ]);
+    expect(within(section).queryByRole('button', { name: 'Load more children' })).toBeNull();
+    expect(seen.filter((request) => request.route === 'GET /agents/writer/jobs/j1/children').map((request) => request.query.get('cursor'))).toContain('c1');
+  });
+
   it("shows each step's output folded, in step order, and the item a fan-out child works on", async () => {
     serve({
       'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'viewer' }] }),

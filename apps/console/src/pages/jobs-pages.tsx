@@ -172,7 +172,15 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
   // Keyed by the status too: the job's end fetches its last log lines and children once more.
   const status = found.data?.status;
   const logs = useQuery({ queryKey: ['job-logs', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/logs', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
-  const children = useQuery({ queryKey: ['job-children', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
+  const children = useInfiniteQuery({
+    queryKey: ['job-children', agent, job, status],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path, query: pageParam === undefined ? {} : { cursor: pageParam } } })),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    refetchInterval: live ? pollMs : false,
+    placeholderData: keepPreviousData,
+  });
+  const shownChildren = children.data?.pages.flatMap((page) => page.jobs);
   return (
     <>
       <Section title={`Job ${job}`}>
@@ -203,8 +211,13 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
       <Section title="Children">
         <ErrorNotice error={children.error} />
         {children.isPending && <p>Loading…</p>}
-        {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
-        {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
+        {shownChildren && shownChildren.length === 0 && <p>No children.</p>}
+        {shownChildren && shownChildren.length > 0 && <JobTable agent={agent} jobs={shownChildren} />}
+        {children.hasNextPage && (
+          <Button disabled={children.isFetchingNextPage} onClick={() => void children.fetchNextPage()}>
+            Load more children
+          </Button>
+        )}
       </Section>
       <JobEffects client={client} agent={agent} job={job} live={live} />
       <Section title="Logs">
