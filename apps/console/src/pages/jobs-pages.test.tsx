@@ -6,7 +6,8 @@ import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
 import { jobBody } from '../test-support/job-fixture';
 import { json, serve, type SeenRequest } from '../test-support/serve';
-import { JobPage, JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
+import { showJobPage } from '../test-support/job-page';
+import { JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
 
 const job = (id: string, status = 'completed', engineData: Record<string, unknown> = {}) => jobBody(status, id, engineData);
 const flows = json({ flows: [{ id: 'flw_1', pipelineId: 'pip_1', slug: 'daily', name: 'Daily', schedule: { kind: 'manual' }, paused: false }] });
@@ -91,21 +92,13 @@ describe('job page', () => {
   });
 
   it("lists a fan-out's children, each linking to its own page, a page at a time", async () => {
-    const seen = serve({
-      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'operator' }] }),
-      'GET /agents/writer/jobs/j1': json(job('j1', 'waiting')),
-      'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
-      'GET /agents/writer/jobs/j1/children': (request) =>
-        request.query.get('cursor') === 'c1' ? json({ jobs: [job('c3', 'failed')], nextCursor: null })() : json({ jobs: [job('c1'), job('c2', 'processing')], nextCursor: 'c1' })(),
-      'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
-      'GET /agents/writer/jobs/j1/effects': json({ effects: [], nextCursor: null }),
-      'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [] }),
+    const seen = showJobPage({
+      status: 'waiting',
+      routes: {
+        'GET /agents/writer/jobs/j1/children': (request) =>
+          request.query.get('cursor') === 'c1' ? json({ jobs: [job('c3', 'failed')], nextCursor: null })() : json({ jobs: [job('c1'), job('c2', 'processing')], nextCursor: 'c1' })(),
+      },
     });
-    render(
-      <QueryClientProvider client={createQueryClient()}>
-        <JobPage client={client()} agent="writer" job="j1" />
-      </QueryClientProvider>,
-    );
     const section = (await screen.findByRole('heading', { name: 'Children' })).closest('section') as HTMLElement;
     fireEvent.click(await within(section).findByRole('button', { name: 'Load more children' }));
     await within(section).findByRole('link', { name: 'c3' });
@@ -119,20 +112,13 @@ describe('job page', () => {
   });
 
   it("shows each step's output folded, in step order, and the item a fan-out child works on", async () => {
-    serve({
-      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'viewer' }] }),
-      'GET /agents/writer/jobs/j1': json(job('j1', 'processing', { item: { sourceKey: 'post-7', data: { title: 'Hello' } }, outputs: { think: { text: 'A summary' } } })),
-      'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
-      'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
-      'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
-    'GET /agents/writer/jobs/j1/effects': json({ effects: [], nextCursor: null }),
-      'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
+    showJobPage({
+      role: 'viewer',
+      routes: {
+        'GET /agents/writer/jobs/j1': json(job('j1', 'processing', { item: { sourceKey: 'post-7', data: { title: 'Hello' } }, outputs: { think: { text: 'A summary' } } })),
+        'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
+      },
     });
-    render(
-      <QueryClientProvider client={createQueryClient()}>
-        <JobPage client={client()} agent="writer" job="j1" />
-      </QueryClientProvider>,
-    );
     const section = (await screen.findByRole('heading', { name: 'Step outputs' })).closest('section') as HTMLElement;
     const think = (await within(section).findByText('Step think')).closest('details');
     expect(think?.open).toBe(false);
