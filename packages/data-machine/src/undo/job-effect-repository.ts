@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { DataMachineContext } from '../context';
-import type { JobEffectTable } from '../database/data-machine-database';
+import type { JobEffectTable, UndoOutcome } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { handlerEffectDetailSchema, handlerEffectPrefix } from '../handlers/handler-effect';
 import { parseInput } from '../input';
@@ -25,9 +25,6 @@ export type JobEffectUndoState =
   | { readonly status: 'undone'; readonly undoId: string; readonly at: Date }
   | { readonly status: 'skipped'; readonly undoId: string; readonly reason: string; readonly message: string | null; readonly at: Date }
   | { readonly status: 'failed'; readonly undoId: string; readonly error: { readonly code: string; readonly message: string }; readonly at: Date };
-
-/** The statuses of {@link JobEffectUndoState}. */
-export const jobEffectUndoStatuses = ['not_undone', 'undone', 'skipped', 'failed'] as const satisfies readonly JobEffectUndoState['status'][];
 
 /** A side effect a publish handler reported during a job, as the product shows it. */
 export interface JobEffect {
@@ -56,7 +53,7 @@ interface UndoLine {
   readonly job_id: string;
   readonly effect_key: string;
   readonly undo_id: string;
-  readonly outcome: 'reverted' | 'skipped' | 'failed';
+  readonly outcome: UndoOutcome;
   readonly reason: string | null;
   readonly error_code: string | null;
   readonly error_message: string | null;
@@ -95,7 +92,7 @@ export async function listJobEffects(context: DataMachineContext, scope: Scope, 
 /** The position a cursor of {@link listJobEffects} names: a time and an effect's `seq` (a whole number). */
 function effectPosition(cursor: string): KeysetPosition {
   const position = decodeCursor(cursor);
-  if (!/^\d{1,19}$/.test(position.id)) throw new DataMachineError('input.invalid', 'Invalid cursor: pass the nextCursor of a previous page.', { details: { issues: [{ path: 'cursor', message: 'not a cursor' }] } });
+  if (!/^\d{1,18}$/.test(position.id)) throw new DataMachineError('input.invalid', 'Invalid cursor: pass the nextCursor of a previous page.', { details: { issues: [{ path: 'cursor', message: 'not a cursor' }] } });
   return position;
 }
 

@@ -30,6 +30,39 @@ await describeEachDatabase<DataMachineDatabase>('undo routes', (database) => {
     return { world, viewer, operator, jobs, job, run };
   }
 
+  describe('POST /agents/{agent}/jobs/{job}/undo', () => {
+    it('answers 202 with a pending undo; once a worker ran it, its report reads back and the job lists it', async () => {
+      const { world, operator, jobs, job } = await withEndedJob('undo-http');
+      const requested = await call('POST', `${jobs}/${job}/undo`, operator.token);
+      expect([requested.status, requested.body.status, requested.body.jobId, requested.body.requestedBy]).toEqual([202, 'pending', job, operator.id]);
+      await runUndo({ context, handlers: createDefaultHandlers(context) }, { tenantId: world.tenant.id, undoId: requested.body.id as string });
+      // Reading it is reading the job (`logs.read`): the tenant owner here.
+      const report = await call('GET', `${jobs}/${job}/undos/${requested.body.id as string}`, world.owner.token);
+      expect(report.status).toBe(200);
+      expect(report.body).toMatchObject({ undo: { id: requested.body.id, status: 'completed', counts: { reverted: 0, skipped: 0, failed: 0 } }, effects: [] });
+      const list = await call('GET', `${jobs}/${job}/undos`, world.owner.token);
+      expect([list.status, (list.body.undos as { id: string }[]).map((undo) => undo.id)]).toEqual([200, [requested.body.id]]);
+    });
+
+    it('refuses a second undo while one is pending (409 undo.in_progress) and a job that has not ended (409 undo.job_live)', async () => {
+      const { operator, jobs, job, run } = await withEndedJob('undo-http-conflict');
+      expect((await call('POST', `${jobs}/${job}/undo`, operator.token)).status).toBe(202);
+      expect(await call('POST', `${jobs}/${job}/undo`, operator.token)).toMatchObject({ status: 409, code: 'undo.in_progress' });
+      const live = (await call('POST', run, operator.token)).body.id as string;
+      expect(await call('POST', `${jobs}/${live}/undo`, operator.token)).toMatchObject({ status: 409, code: 'undo.job_live' });
+    });
+
+    it('denies a viewer (403 access.denied) and answers a stranger and a missing job or undo 404, writing no undo', async () => {
+      const { world, viewer, jobs, job } = await withEndedJob('undo-http-denied');
+      const stranger = await tenantWorld(context, 'undo-http-stranger');
+      expect(await call('POST', `${jobs}/${job}/undo`, viewer.token)).toMatchObject({ status: 403, code: 'access.denied' });
+      expect(await call('POST', `${jobs}/${job}/undo`, stranger.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
+      expect(await call('POST', `${jobs}/job_missing/undo`, world.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
+      expect(await call('GET', `${jobs}/${job}/undos/undo_missing`, world.owner.token)).toMatchObject({ status: 404, code: 'undo.not_found' });
+      expect(await database.db.selectFrom('dm_undos').select('id').where('tenant_id', '=', world.tenant.id).execute()).toEqual([]);
+    });
+  });
+
   describe('GET /agents/{agent}/jobs/{job}/effects', () => {
     it("answers the job's effects with their links and undo state, to those who may read the job", async () => {
       const { world, viewer, operator, jobs, job } = await withEndedJob('effects-http');
@@ -62,39 +95,6 @@ await describeEachDatabase<DataMachineDatabase>('undo routes', (database) => {
       expect(await call('GET', `${jobs}/${job}/effects`, operator.token)).toMatchObject({ status: 403, code: 'access.denied' });
       expect(await call('GET', `${jobs}/job_missing/effects`, world.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
       expect(await call('GET', `${jobs}/${job}/effects?cursor=nope`, world.owner.token)).toMatchObject({ status: 400, code: 'input.invalid' });
-    });
-  });
-
-  describe('POST /agents/{agent}/jobs/{job}/undo', () => {
-    it('answers 202 with a pending undo; once a worker ran it, its report reads back and the job lists it', async () => {
-      const { world, operator, jobs, job } = await withEndedJob('undo-http');
-      const requested = await call('POST', `${jobs}/${job}/undo`, operator.token);
-      expect([requested.status, requested.body.status, requested.body.jobId, requested.body.requestedBy]).toEqual([202, 'pending', job, operator.id]);
-      await runUndo({ context, handlers: createDefaultHandlers(context) }, { tenantId: world.tenant.id, undoId: requested.body.id as string });
-      // Reading it is reading the job (`logs.read`): the tenant owner here.
-      const report = await call('GET', `${jobs}/${job}/undos/${requested.body.id as string}`, world.owner.token);
-      expect(report.status).toBe(200);
-      expect(report.body).toMatchObject({ undo: { id: requested.body.id, status: 'completed', counts: { reverted: 0, skipped: 0, failed: 0 } }, effects: [] });
-      const list = await call('GET', `${jobs}/${job}/undos`, world.owner.token);
-      expect([list.status, (list.body.undos as { id: string }[]).map((undo) => undo.id)]).toEqual([200, [requested.body.id]]);
-    });
-
-    it('refuses a second undo while one is pending (409 undo.in_progress) and a job that has not ended (409 undo.job_live)', async () => {
-      const { operator, jobs, job, run } = await withEndedJob('undo-http-conflict');
-      expect((await call('POST', `${jobs}/${job}/undo`, operator.token)).status).toBe(202);
-      expect(await call('POST', `${jobs}/${job}/undo`, operator.token)).toMatchObject({ status: 409, code: 'undo.in_progress' });
-      const live = (await call('POST', run, operator.token)).body.id as string;
-      expect(await call('POST', `${jobs}/${live}/undo`, operator.token)).toMatchObject({ status: 409, code: 'undo.job_live' });
-    });
-
-    it('denies a viewer (403 access.denied) and answers a stranger and a missing job or undo 404, writing no undo', async () => {
-      const { world, viewer, jobs, job } = await withEndedJob('undo-http-denied');
-      const stranger = await tenantWorld(context, 'undo-http-stranger');
-      expect(await call('POST', `${jobs}/${job}/undo`, viewer.token)).toMatchObject({ status: 403, code: 'access.denied' });
-      expect(await call('POST', `${jobs}/${job}/undo`, stranger.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
-      expect(await call('POST', `${jobs}/job_missing/undo`, world.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
-      expect(await call('GET', `${jobs}/${job}/undos/undo_missing`, world.owner.token)).toMatchObject({ status: 404, code: 'undo.not_found' });
-      expect(await database.db.selectFrom('dm_undos').select('id').where('tenant_id', '=', world.tenant.id).execute()).toEqual([]);
     });
   });
 });

@@ -63,7 +63,7 @@ const effectUndoStateSchema = z
   .describe('where the effect stands with undo: never undone, reverted, or as the latest undo that reached it left it');
 
 /** An effect of a job as the API shows it. */
-export const jobEffectSchema = z.object({
+const jobEffectSchema = z.object({
   jobId: z.string().describe('the job that recorded it: this job or one of its fan-out children'),
   key: z.string(),
   step: z.string().nullable(),
