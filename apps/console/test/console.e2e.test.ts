@@ -282,6 +282,8 @@ describe('the web console in a browser', () => {
     await page.getByRole('heading', { name: /^Job / }).waitFor();
     await page.locator('.facts .badge-completed').waitFor();
     await page.getByText('job completed').waitFor();
+    // The records handler reports no effect on another system: the job page says so.
+    await page.getByText('No effects recorded: no handler of this job reported a change on another system.').waitFor();
     await shot('9-job');
     await page.goto(`${origin()}/#/agents/helper/jobs`);
     await page.locator('.table .badge-completed').waitFor();
@@ -362,6 +364,7 @@ describe('the web console in a browser', () => {
       ['jobs', '/#/agents/helper/jobs', () => page.locator('.table .badge-completed').first().waitFor()],
       ['job', `/#/agents/helper/jobs/${jobs.jobs[0]?.id ?? ''}`, () => page.getByText('job completed').waitFor()],
       ['approvals', '/#/approvals', () => page.getByRole('row').filter({ hasText: 'accepted' }).first().waitFor()],
+      ['templates', '/#/templates', () => page.getByText('No catalog offers a template.').or(page.getByRole('columnheader', { name: 'Template' })).first().waitFor()],
     ];
     for (const [name, address, loaded] of pages) {
       for (const width of [375, 1280]) {

@@ -262,6 +262,8 @@ export { createJobEffectsRecorder } from './engine/job-effects';
 export { undoOutcomes, undoStatuses } from './undo/undo';
 export type { Undo, UndoEffectResult, UndoOutcome, UndoReport, UndoStatus } from './undo/undo';
 export { getUndoReport, listUndos, requestUndo } from './undo/undo-repository';
+export { listJobEffects } from './undo/job-effect-repository';
+export type { JobEffect, JobEffectUndoState } from './undo/job-effect-repository';
 export type { UndoMessage } from './undo/undo-repository';
 export { runUndo } from './undo/undo-runner';
 export type { UndoRunnerOptions } from './undo/undo-runner';

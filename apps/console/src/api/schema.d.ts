@@ -12224,6 +12224,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agents/{agent}/jobs/{job}/effects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a job's handlers (and its fan-out children's) did on remote systems, oldest first, each with where it stands with undo */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    agent: string;
+                    job: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            effects: {
+                                /** @description the job that recorded it: this job or one of its fan-out children */
+                                jobId: string;
+                                key: string;
+                                step: string | null;
+                                handler: string | null;
+                                /** @description wordpress_post_created, wordpress_post_updated, wordpress_term_created, wordpress_media_uploaded, webhook_delivered, ... */
+                                kind: string;
+                                /** @description the remote object within the step, as the handler named it: `post:12`, `delivery:<key>` */
+                                ref: string;
+                                /** @description an http(s) address of the remote object or delivery, when the handler recorded one */
+                                url: string | null;
+                                reversible: boolean;
+                                /** Format: date-time */
+                                at: string;
+                                /** @description where the effect stands with undo: never undone, reverted, or as the latest undo that reached it left it */
+                                undo: {
+                                    /** @enum {string} */
+                                    status: "not_undone";
+                                } | {
+                                    /** @enum {string} */
+                                    status: "undone";
+                                    undoId: string;
+                                    /** Format: date-time */
+                                    at: string;
+                                } | {
+                                    /** @enum {string} */
+                                    status: "skipped";
+                                    undoId: string;
+                                    /** @description changed_remotely, already_gone, already_reverted, in_use, not_reversible, state_unknown */
+                                    reason: string;
+                                    message: string | null;
+                                    /** Format: date-time */
+                                    at: string;
+                                } | {
+                                    /** @enum {string} */
+                                    status: "failed";
+                                    undoId: string;
+                                    error: {
+                                        code: string;
+                                        message: string;
+                                    };
+                                    /** Format: date-time */
+                                    at: string;
+                                };
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                details?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent}/jobs/{job}/undos": {
         parameters: {
             query?: never;

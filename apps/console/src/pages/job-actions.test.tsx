@@ -1,15 +1,11 @@
 /** @vitest-environment jsdom */
-import { QueryClientProvider } from '@tanstack/react-query';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createApiClient } from '../api/client';
-import { createQueryClient } from '../app';
 import { jobBody } from '../test-support/job-fixture';
-import { json, serve, type SeenRequest } from '../test-support/serve';
+import { showJobPage } from '../test-support/job-page';
+import { json, type SeenRequest } from '../test-support/serve';
 import { cancelRule, retryRule, undoRule, type Undo } from './job-actions';
-import { JobPage } from './jobs-pages';
 
-const agents = (role: string) => json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role }] });
 const job = (status: string, id = 'j1') => jobBody(status, id);
 const undo = (status: Undo['status'], counts = { reverted: 0, skipped: 0, failed: 0 }) => ({
   id: 'u1',
@@ -28,23 +24,7 @@ const undo = (status: Undo['status'], counts = { reverted: 0, skipped: 0, failed
 }) satisfies Undo;
 
 /** The job page of `writer`/`j1` in `status`, for a caller with `role`, plus any extra routes. */
-function showJob(status: string, role: string, extra: Record<string, (request: SeenRequest) => Response> = {}) {
-  const seen = serve({
-    'GET /agents': agents(role),
-    'GET /agents/writer/jobs/j1': json(job(status)),
-    'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
-    'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
-    'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
-    'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [] }),
-    ...extra,
-  });
-  render(
-    <QueryClientProvider client={createQueryClient()}>
-      <JobPage client={createApiClient({ baseUrl: 'http://console.test' })} agent="writer" job="j1" />
-    </QueryClientProvider>,
-  );
-  return seen;
-}
+const showJob = (status: string, role: string, routes: Record<string, (request: SeenRequest) => Response> = {}) => showJobPage({ status, role, routes });
 const button = (name: string) => screen.findByRole('button', { name });
 const enabled = async (name: string) => {
   const found = await button(name);

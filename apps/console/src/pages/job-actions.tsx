@@ -9,6 +9,11 @@ import { endedStatuses, pollMs } from './job-status';
 /** An undo of a job, with its report. */
 export type Undo = paths['/agents/{agent}/jobs/{job}/undos']['get']['responses'][200]['content']['application/json']['undos'][number];
 
+/** The undos of a job, newest first: one query (one cache entry) for the job's actions, which poll it while an undo runs, and its effects. */
+export function undosQuery(client: ApiClient, agent: string, job: string) {
+  return { queryKey: ['job-undos', agent, job], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/undos', { params: { path: { agent, job } } })) };
+}
+
 const retryableStatuses = new Set(['failed', 'cancelled']);
 
 /** An action on a job and whether the job's status allows it (the role is checked apart). */
@@ -43,8 +48,7 @@ export function JobActions({ client, agent, job, status }: { readonly client: Ap
   const queries = useQueryClient();
   const path = { agent, job };
   const undos = useQuery({
-    queryKey: ['job-undos', agent, job],
-    queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/undos', { params: { path } })),
+    ...undosQuery(client, agent, job),
     refetchInterval: (query) => (query.state.data?.undos.some((undo) => undo.status === 'pending' || undo.status === 'processing') ? pollMs : false),
   });
   const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: ['job', agent, job] }), queries.invalidateQueries({ queryKey: ['jobs', agent] })]);

@@ -6,7 +6,8 @@ import { createApiClient } from '../api/client';
 import { createQueryClient } from '../app';
 import { jobBody } from '../test-support/job-fixture';
 import { json, serve, type SeenRequest } from '../test-support/serve';
-import { JobPage, JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
+import { showJobPage } from '../test-support/job-page';
+import { JobsPage, jobListQuery, readJobFilters, stepOutputs } from './jobs-pages';
 
 const job = (id: string, status = 'completed', engineData: Record<string, unknown> = {}) => jobBody(status, id, engineData);
 const flows = json({ flows: [{ id: 'flw_1', pipelineId: 'pip_1', slug: 'daily', name: 'Daily', schedule: { kind: 'manual' }, paused: false }] });
@@ -90,20 +91,34 @@ describe('job page', () => {
     expect(stepOutputs(['fetch'], {})).toEqual([{ step: 'fetch', done: false, output: undefined }]);
   });
 
-  it("shows each step's output folded, in step order, and the item a fan-out child works on", async () => {
-    serve({
-      'GET /agents': json({ agents: [{ id: 'a1', slug: 'writer', name: 'Writer', role: 'viewer' }] }),
-      'GET /agents/writer/jobs/j1': json(job('j1', 'processing', { item: { sourceKey: 'post-7', data: { title: 'Hello' } }, outputs: { think: { text: 'A summary' } } })),
-      'GET /agents/writer/jobs/j1/logs': json({ lines: [] }),
-      'GET /agents/writer/jobs/j1/children': json({ jobs: [] }),
-      'GET /agents/writer/jobs/j1/undos': json({ undos: [] }),
-      'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
+  it("lists a fan-out's children, each linking to its own page, a page at a time", async () => {
+    const seen = showJobPage({
+      status: 'waiting',
+      routes: {
+        'GET /agents/writer/jobs/j1/children': (request) =>
+          request.query.get('cursor') === 'c1' ? json({ jobs: [job('c3', 'failed')], nextCursor: null })() : json({ jobs: [job('c1'), job('c2', 'processing')], nextCursor: 'c1' })(),
+      },
     });
-    render(
-      <QueryClientProvider client={createQueryClient()}>
-        <JobPage client={client()} agent="writer" job="j1" />
-      </QueryClientProvider>,
-    );
+    const section = (await screen.findByRole('heading', { name: 'Children' })).closest('section') as HTMLElement;
+    fireEvent.click(await within(section).findByRole('button', { name: 'Load more children' }));
+    await within(section).findByRole('link', { name: 'c3' });
+    expect(within(section).getAllByRole('link').map((link) => [link.textContent, link.getAttribute('href')])).toEqual([
+      ['c1', '#/agents/writer/jobs/c1'],
+      ['c2', '#/agents/writer/jobs/c2'],
+      ['c3', '#/agents/writer/jobs/c3'],
+    ]);
+    expect(within(section).queryByRole('button', { name: 'Load more children' })).toBeNull();
+    expect(seen.filter((request) => request.route === 'GET /agents/writer/jobs/j1/children').map((request) => request.query.get('cursor'))).toContain('c1');
+  });
+
+  it("shows each step's output folded, in step order, and the item a fan-out child works on", async () => {
+    showJobPage({
+      role: 'viewer',
+      routes: {
+        'GET /agents/writer/jobs/j1': json(job('j1', 'processing', { item: { sourceKey: 'post-7', data: { title: 'Hello' } }, outputs: { think: { text: 'A summary' } } })),
+        'GET /agents/writer/pipelines/p1': json({ id: 'p1', slug: 'digest', steps: [{ key: 'think', type: 'ai', config: {} }, { key: 'publish', type: 'publish', handler: 'wordpress', config: {} }] }),
+      },
+    });
     const section = (await screen.findByRole('heading', { name: 'Step outputs' })).closest('section') as HTMLElement;
     const think = (await within(section).findByText('Step think')).closest('details');
     expect(think?.open).toBe(false);

@@ -4,8 +4,8 @@ import { unwrap, type ApiClient } from '../api/client';
 import { Button, ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
 import { hashQuery, href, replaceHashQuery } from '../router';
 import { JobActions } from './job-actions';
+import { JobEffects } from './job-effects';
 import { endedStatuses, pollMs } from './job-status';
-
 
 /** A job is live until it ends: keep polling while any shown job is. */
 function pollWhileLive(jobs: readonly { status: string }[] | undefined): number | false {
@@ -160,7 +160,7 @@ function JobTable({ agent, jobs }: { readonly agent: string; readonly jobs: read
   );
 }
 
-/** One job: its status and error, its children (a fan-out's items) and its log lines, last: they grow while the job runs, and nothing below them moves. */
+/** One job: its status and error, its step outputs, its children (a fan-out's items), its effects and its log lines, last: they grow while the job runs, and nothing below them moves. */
 export function JobPage({ client, agent, job }: { readonly client: ApiClient; readonly agent: string; readonly job: string }) {
   const path = { agent, job };
   const found = useQuery({
@@ -172,7 +172,15 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
   // Keyed by the status too: the job's end fetches its last log lines and children once more.
   const status = found.data?.status;
   const logs = useQuery({ queryKey: ['job-logs', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/logs', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
-  const children = useQuery({ queryKey: ['job-children', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
+  const children = useInfiniteQuery({
+    queryKey: ['job-children', agent, job, status],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path, query: pageParam === undefined ? {} : { cursor: pageParam } } })),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    refetchInterval: live ? pollMs : false,
+    placeholderData: keepPreviousData,
+  });
+  const shownChildren = children.data?.pages.flatMap((page) => page.jobs);
   return (
     <>
       <Section title={`Job ${job}`}>
@@ -203,9 +211,15 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
       <Section title="Children">
         <ErrorNotice error={children.error} />
         {children.isPending && <p>Loading…</p>}
-        {children.data && children.data.jobs.length === 0 && <p>No children.</p>}
-        {children.data && children.data.jobs.length > 0 && <JobTable agent={agent} jobs={children.data.jobs} />}
+        {shownChildren && shownChildren.length === 0 && <p>No children.</p>}
+        {shownChildren && shownChildren.length > 0 && <JobTable agent={agent} jobs={shownChildren} />}
+        {children.hasNextPage && (
+          <Button disabled={children.isFetchingNextPage} onClick={() => void children.fetchNextPage()}>
+            Load more children
+          </Button>
+        )}
       </Section>
+      <JobEffects client={client} agent={agent} job={job} live={live} />
       <Section title="Logs">
         <ErrorNotice error={logs.error} />
         {logs.isPending && <p>Loading…</p>}

@@ -87,7 +87,10 @@ const cliCommands: Readonly<Partial<Record<Action, readonly CliCommand[]>>> = {
   'approval.resolve': [
     { label: 'approvals reject (a fresh pending action)', argv: async ({ world, n, context, database }) => ['approvals', 'reject', await pendingAction(context, database, world, `act_cli_${n}`)] },
   ],
-  'logs.read': [{ label: 'jobs list', argv: ({ world }) => ['jobs', 'list', world.agent] }],
+  'logs.read': [
+    { label: 'jobs list', argv: ({ world }) => ['jobs', 'list', world.agent] },
+    { label: 'jobs effects (a fresh ended job)', argv: async ({ world, context, database }) => ['jobs', 'effects', world.agent, await endedJob(context, database, world)] },
+  ],
   'tenant.manage': [
     { label: 'members add', argv: ({ world }) => ['members', 'add', '--user', world.bystander.email, '--role', 'subscriber'] },
     { label: 'tenants members', argv: () => ['tenants', 'members'] },

@@ -2,7 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describeEachDatabase } from '@data-machine/testkit';
-import { createDataMachineContext, createJob, createJobEngine, runUndo, writeJobLog, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
+import {
+  createDataMachineContext,
+  createJob,
+  createJobEffectsRecorder,
+  createJobEngine,
+  handlerEffectsFor,
+  runUndo,
+  writeJobLog,
+  type DataMachineContext,
+  type DataMachineDatabase,
+  type JobEngine,
+} from 'data-machine';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { cliRunner } from '../../test/support/cli-runner';
@@ -140,5 +151,23 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
     expect([report.undo.status, report.effects]).toEqual(['completed', []]);
     expect(await cli('jobs', 'undo-report', 'default', started.id, undo.id, ...owner)).toContain(`undo ${undo.id} of ${started.id}: completed, 0 reverted, 0 skipped, 0 failed`);
     expect(await failure('jobs', 'undo-report', 'default', started.id, 'undo_missing', ...owner)).toBe('undo.not_found');
+  });
+
+  it("lists a job's effects with their undo state (--json the page), refusing a viewer and a missing job", async () => {
+    const started = JSON.parse(await cli('flows', 'run', 'default', 'daily', ...owner, '--json')) as { id: string };
+    await cli('jobs', 'cancel', 'default', started.id, ...owner);
+    expect(await cli('jobs', 'effects', 'default', started.id, ...owner)).toBe('(none)\n');
+    const effects = handlerEffectsFor(createJobEffectsRecorder(context, tenantId, started.id), 'store', 'webhook');
+    await effects.record({ kind: 'webhook_delivered', ref: 'delivery:7', reversible: false, undo: { url: 'https://hooks.example/in' } });
+    const undo = JSON.parse(await cli('jobs', 'undo', 'default', started.id, ...owner, '--json')) as { id: string };
+    await runUndo({ context, handlers: createDefaultHandlers(context) }, { tenantId, undoId: undo.id });
+
+    const table = (await cli('jobs', 'effects', 'default', started.id, ...owner)).split('\n');
+    expect(table[0]).toMatch(/^time\s+step\s+handler\s+kind\s+ref\s+url\s+undo\s+job$/);
+    expect(table[1]).toMatch(new RegExp(`^\\S+Z\\s+store\\s+webhook\\s+webhook_delivered\\s+delivery:7\\s+https://hooks.example/in\\s+skipped \\(not_reversible\\)\\s+${started.id}$`));
+    const page = JSON.parse(await cli('jobs', 'effects', 'default', started.id, ...owner, '--json')) as { items: { ref: string; undo: { status: string; undoId: string } }[]; nextCursor: null };
+    expect(page).toMatchObject({ items: [{ ref: 'delivery:7', undo: { status: 'skipped', undoId: undo.id } }], nextCursor: null });
+    expect(await failure('jobs', 'effects', 'default', started.id, '--as', 'viewer@auto.test')).toBe('access.denied');
+    expect(await failure('jobs', 'effects', 'default', 'job_missing', ...owner)).toBe('job.not_found');
   });
 });

@@ -10,6 +10,7 @@ import {
   jobStatuses,
   listFlowFiles,
   listFlows,
+  listJobEffects,
   listJobLogs,
   listJobs,
   listQueue,
@@ -25,6 +26,7 @@ import {
   type Flow,
   type FlowFile,
   type Job,
+  type JobEffect,
   type QueueAddress,
   type Undo,
   type UndoReport,
@@ -211,6 +213,17 @@ export const automationCommands: readonly AdminCommand[] = [
     },
   },
   {
+    words: ['jobs', 'effects'],
+    usage: 'jobs effects <agent> <job> [--limit <n>] [--cursor <cursor>] [--tenant <slug>] --as <email>   (what its handlers and its children\'s did, oldest first, with their undo state)',
+    options: { limit: text, cursor: text },
+    positionals: 2,
+    async run({ context, scope, positionals, values }) {
+      const effects = await listJobEffects(context, await scope(), positionals[0] ?? '', positionals[1] ?? '', page(values));
+      const footer = nextPage(effects.nextCursor);
+      return { kind: 'rows', columns: ['time', 'step', 'handler', 'kind', 'ref', 'url', 'undo', 'job'], rows: effects.items.map(effectRow), ...(footer === undefined ? {} : { footer }), value: effects };
+    },
+  },
+  {
     words: ['jobs', 'retry'],
     usage: 'jobs retry <agent> <job> [--tenant <slug>] --as <email>',
     options: {},
@@ -257,6 +270,17 @@ export const automationCommands: readonly AdminCommand[] = [
     },
   },
 ];
+
+function effectRow(effect: JobEffect): Record<string, unknown> {
+  return { time: iso(effect.at), step: effect.step, handler: effect.handler, kind: effect.kind, ref: effect.ref, url: effect.url, undo: undoStateText(effect.undo), job: effect.jobId };
+}
+
+/** An effect's undo state in a word or two: `not undone`, `undone`, `skipped (already_gone)`, `failed (handler.http_status)`. */
+function undoStateText(undo: JobEffect['undo']): string {
+  if (undo.status === 'skipped') return `skipped (${undo.reason})`;
+  if (undo.status === 'failed') return `failed (${undo.error.code})`;
+  return undo.status === 'undone' ? 'undone' : 'not undone';
+}
 
 /** How often `jobs undo --wait` looks at the undo a worker is running. */
 const undoPollMs = 500;

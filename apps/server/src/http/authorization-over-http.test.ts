@@ -89,7 +89,13 @@ const httpRoutes: Readonly<Partial<Record<Action, readonly HttpRoute[]>>> = {
       call: async ({ world, n, context, database }) => ({ method: 'POST', url: `/approvals/${await pendingAction(context, database, world, `act_http_${n}`)}/reject`, payload: {} }),
     },
   ],
-  'logs.read': [{ label: 'GET /agents/{agent}/jobs', call: ({ world }) => ({ method: 'GET', url: `/agents/${world.agent}/jobs` }) }],
+  'logs.read': [
+    { label: 'GET /agents/{agent}/jobs', call: ({ world }) => ({ method: 'GET', url: `/agents/${world.agent}/jobs` }) },
+    {
+      label: 'GET /agents/{agent}/jobs/{job}/effects (a fresh ended job)',
+      call: async ({ world, context, database }) => ({ method: 'GET', url: `/agents/${world.agent}/jobs/${await endedJob(context, database, world)}/effects` }),
+    },
+  ],
   // The app has no model: a turn the caller may take is 503 model.not_configured, decided after `chat` is.
   'chat': [
     { label: 'POST /agents/{agent}/chat', call: ({ world }) => ({ method: 'POST', url: `/agents/${world.agent}/chat`, payload: { message: 'Hi' } }), allowed: { status: 503, code: 'model.not_configured' } },

@@ -7,6 +7,7 @@ import type { Handler, HandlerContext } from '../handlers/handler';
 import { handlerEffectDetailSchema, handlerEffectPrefix, type RecordedHandlerEffect, type RevertOutcome } from '../handlers/handler-effect';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { httpForTenant, type HandlerHttp } from '../handlers/http/handler-network';
+import { jobTree } from '../jobs/job-tree';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import { pipelineStepsSchema, type StepLogger } from '../steps/step';
@@ -65,16 +66,6 @@ async function startUndo(context: DataMachineContext, trx: TenantTransaction, un
     .returningAll()
     .executeTakeFirstOrThrow();
   return toUndo(moved);
-}
-
-/** `jobId` and every job under it (fan-out children, theirs). */
-async function jobTree(trx: TenantTransaction, jobId: string): Promise<string[]> {
-  const jobIds = [jobId];
-  for (let level = [jobId]; level.length > 0; ) {
-    level = (await trx.selectFrom('dm_jobs').select('id').where('parent_job_id', 'in', level).execute()).map((row) => row.id);
-    jobIds.push(...level);
-  }
-  return jobIds;
 }
 
 /** How many handler effects an undo of `jobId` goes through: its own and its fan-out children's. */

@@ -286,6 +286,7 @@ await describeEachDatabase<DataMachineDatabase>('automation routes', (database) 
           '/agents/{agent}/jobs',
           '/agents/{agent}/jobs/{job}',
           '/agents/{agent}/jobs/{job}/children',
+          '/agents/{agent}/jobs/{job}/effects',
           '/agents/{agent}/jobs/{job}/logs',
           '/agents/{agent}/jobs/{job}/cancel',
         ]),

@@ -1,5 +1,5 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import { runUndo, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { createJobEffectsRecorder, handlerEffectsFor, runUndo, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultHandlers } from '../../handlers/default-handlers';
@@ -60,6 +60,41 @@ await describeEachDatabase<DataMachineDatabase>('undo routes', (database) => {
       expect(await call('POST', `${jobs}/job_missing/undo`, world.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
       expect(await call('GET', `${jobs}/${job}/undos/undo_missing`, world.owner.token)).toMatchObject({ status: 404, code: 'undo.not_found' });
       expect(await database.db.selectFrom('dm_undos').select('id').where('tenant_id', '=', world.tenant.id).execute()).toEqual([]);
+    });
+  });
+
+  describe('GET /agents/{agent}/jobs/{job}/effects', () => {
+    it("answers the job's effects with their links and undo state, to those who may read the job", async () => {
+      const { world, viewer, operator, jobs, job } = await withEndedJob('effects-http');
+      const effects = handlerEffectsFor(createJobEffectsRecorder(context, world.tenant.id, job), 'store', 'webhook');
+      await effects.record({ kind: 'webhook_delivered', ref: 'delivery:1', reversible: false, undo: { url: 'https://hooks.example/in', status: 200 } });
+      const undo = (await call('POST', `${jobs}/${job}/undo`, operator.token)).body.id as string;
+      await runUndo({ context, handlers: createDefaultHandlers(context) }, { tenantId: world.tenant.id, undoId: undo });
+
+      // Reading them is reading the job (`logs.read`): the tenant owner here (the operator is an author, without view_logs).
+      const listed = await call('GET', `${jobs}/${job}/effects`, world.owner.token);
+      expect(listed.status).toBe(200);
+      expect(listed.body).toEqual({
+        effects: [
+          {
+            jobId: job,
+            key: 'effect:store:delivery:1',
+            step: 'store',
+            handler: 'webhook',
+            kind: 'webhook_delivered',
+            ref: 'delivery:1',
+            url: 'https://hooks.example/in',
+            reversible: false,
+            at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+            undo: { status: 'skipped', undoId: undo, reason: 'not_reversible', message: expect.any(String), at: expect.stringMatching(/^\d{4}-/) },
+          },
+        ],
+        nextCursor: null,
+      });
+      expect(await call('GET', `${jobs}/${job}/effects`, viewer.token)).toMatchObject({ status: 403, code: 'access.denied' });
+      expect(await call('GET', `${jobs}/${job}/effects`, operator.token)).toMatchObject({ status: 403, code: 'access.denied' });
+      expect(await call('GET', `${jobs}/job_missing/effects`, world.owner.token)).toMatchObject({ status: 404, code: 'job.not_found' });
+      expect(await call('GET', `${jobs}/${job}/effects?cursor=nope`, world.owner.token)).toMatchObject({ status: 400, code: 'input.invalid' });
     });
   });
 });

@@ -1,10 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { DataMachineError, getUndoReport, listUndos, requestUndo, revertSkipReasons, undoOutcomes, undoStatuses, type DataMachineContext, type JobEngine, type Undo, type UndoEffectResult } from 'data-machine';
+import {
+  DataMachineError,
+  getUndoReport,
+  listJobEffects,
+  listUndos,
+  requestUndo,
+  revertSkipReasons,
+  undoOutcomes,
+  undoStatuses,
+  type DataMachineContext,
+  type JobEffect,
+  type JobEngine,
+  type Undo,
+  type UndoEffectResult,
+} from 'data-machine';
 import { z } from 'zod';
 import { requestScope } from '../authentication';
 import { jobParams } from './job-routes';
-import { bearer, errorBodySchema, instant, instantSchema, scopedErrors } from './schemas';
+import { bearer, errorBodySchema, instant, instantSchema, pageQuery, scopedErrors } from './schemas';
 
 const errorSchema = z.object({ code: z.string(), message: z.string() });
 
@@ -38,6 +52,29 @@ const effectResultSchema = z.object({
 });
 
 const undoReportSchema = z.object({ undo: undoSchema, effects: z.array(effectResultSchema) });
+
+const effectUndoStateSchema = z
+  .discriminatedUnion('status', [
+    z.object({ status: z.literal('not_undone') }),
+    z.object({ status: z.literal('undone'), undoId: z.string(), at: instantSchema }),
+    z.object({ status: z.literal('skipped'), undoId: z.string(), reason: z.string().describe(revertSkipReasons.join(', ')), message: z.string().nullable(), at: instantSchema }),
+    z.object({ status: z.literal('failed'), undoId: z.string(), error: errorSchema, at: instantSchema }),
+  ])
+  .describe('where the effect stands with undo: never undone, reverted, or as the latest undo that reached it left it');
+
+/** An effect of a job as the API shows it. */
+const jobEffectSchema = z.object({
+  jobId: z.string().describe('the job that recorded it: this job or one of its fan-out children'),
+  key: z.string(),
+  step: z.string().nullable(),
+  handler: z.string().nullable(),
+  kind: z.string().describe('wordpress_post_created, wordpress_post_updated, wordpress_term_created, wordpress_media_uploaded, webhook_delivered, ...'),
+  ref: z.string().describe('the remote object within the step, as the handler named it: `post:12`, `delivery:<key>`'),
+  url: z.string().nullable().describe('an http(s) address of the remote object or delivery, when the handler recorded one'),
+  reversible: z.boolean(),
+  at: instantSchema,
+  undo: effectUndoStateSchema,
+});
 const undoParams = jobParams.extend({ undo: z.string().min(1).max(200) });
 
 /** An undo as the API shows it. */
@@ -49,8 +86,13 @@ function effectResultBody(result: UndoEffectResult): z.output<typeof effectResul
   return { ...result, at: instant(result.at) };
 }
 
+function jobEffectBody(effect: JobEffect): z.output<typeof jobEffectSchema> {
+  return { ...effect, at: instant(effect.at), undo: effect.undo.status === 'not_undone' ? effect.undo : { ...effect.undo, at: instant(effect.undo.at) } };
+}
+
 /**
- * Undo of a job's published effects (`job.undo`, operators and above): the
+ * A job's effects (`logs.read`, as reading the job) and their undo
+ * (`job.undo`, operators and above): the
  * request answers 202 with the pending undo, which a worker runs on the job
  * engine; its report is read afterwards (`logs.read`). 409 `undo.job_live`
  * for a job that has not ended, `undo.in_progress` while another undo of it
@@ -75,6 +117,24 @@ export function registerUndoRoutes(app: FastifyInstance, context: DataMachineCon
       if (engine === undefined) throw new DataMachineError('engine.unavailable', 'This server runs no job engine; nothing was started.');
       const undo = await requestUndo(context, engine, await requestScope(context, request), request.params.agent, request.params.job);
       return reply.code(202).send(undoBody(undo));
+    },
+  );
+
+  routes.get(
+    '/agents/:agent/jobs/:job/effects',
+    {
+      schema: {
+        tags,
+        security: bearer,
+        summary: "What a job's handlers (and its fan-out children's) did on remote systems, oldest first, each with where it stands with undo",
+        params: jobParams,
+        querystring: pageQuery,
+        response: { 200: z.object({ effects: z.array(jobEffectSchema), nextCursor: z.string().nullable() }), ...scopedErrors },
+      },
+    },
+    async (request) => {
+      const page = await listJobEffects(context, await requestScope(context, request), request.params.agent, request.params.job, request.query);
+      return { effects: page.items.map(jobEffectBody), nextCursor: page.nextCursor };
     },
   );
 
