@@ -18,6 +18,7 @@ import { agentSecrets } from './migrations/0016-agent-secrets';
 import { tenantNetwork } from './migrations/0017-tenant-network';
 import { chatPendingActions } from './migrations/0018-chat-pending-actions';
 import { bearerAccess } from './migrations/0019-bearer-access';
+import { accessChanges } from './migrations/0020-access-changes';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -41,6 +42,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0017_tenant_network': tenantNetwork,
     '0018_chat_pending_actions': chatPendingActions,
     '0019_bearer_access': bearerAccess,
+    '0020_access_changes': accessChanges,
   },
 };
 
