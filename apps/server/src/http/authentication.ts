@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onResponseHookHandler, onSendHookHandler } from 'fastify';
 import {
   DataMachineError,
   findTenant,
@@ -58,14 +58,25 @@ const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function registerAccessCacheInvalidation(app: FastifyInstance, context: DataMachineContext): void {
   const cache = context.accessCache;
   if (cache === undefined) return;
-  const invalidate = async (request: FastifyRequest) => {
-    if (!readMethods.has(request.method) && request.routeOptions.config.accessUnchanged !== true) cache.invalidate();
+  const invalidateOnSend: onSendHookHandler = (request, _reply, payload, done) => {
+    if (!readMethods.has(request.method)) cache.invalidate();
+    done(null, payload);
   };
-  app.addHook('onSend', async (request, _reply, payload) => {
-    await invalidate(request);
-    return payload;
+  const invalidateOnResponse: onResponseHookHandler = (request, _reply, done) => {
+    if (!readMethods.has(request.method)) cache.invalidate();
+    done();
+  };
+  // Added to the routes that may write only, so a read pays for no hook at all.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => readMethods.has(method)) || route.config?.accessUnchanged === true) return;
+    route.onSend = [...hookList(route.onSend), invalidateOnSend];
+    route.onResponse = [...hookList(route.onResponse), invalidateOnResponse];
   });
-  app.addHook('onResponse', invalidate);
+}
+
+function hookList<Hook>(hooks: Hook | Hook[] | undefined): Hook[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
 }
 
 /**
