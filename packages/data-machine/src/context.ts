@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DataMachineDatabase } from './database/data-machine-database';
 import { appRole } from './database/migrations/0001-identity';
+import type { BearerAccessCache } from './scope/bearer-access-cache';
 import type { TenantTransaction } from './scope/tenant-transaction';
 
 /** Where the product reports what it refused; pino's `warn(object, message)` fits. */
@@ -31,6 +32,12 @@ export interface DataMachineContext {
    * worker's next tick.
    */
   readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
+  /**
+   * Keeps what `resolveBearerAccess` reads between requests, emptied by the
+   * database's change feed the host listens to (`createBearerAccessCache`).
+   * Without it, every request reads the database.
+   */
+  readonly accessCache?: BearerAccessCache;
 }
 
 /** Options of {@link createDataMachineContext}; only `db` is required. */
@@ -41,6 +48,7 @@ export interface DataMachineContextOptions {
   readonly logger?: DenyLogger;
   readonly appRole?: string | null;
   readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
+  readonly accessCache?: BearerAccessCache;
 }
 
 /** A context with defaults: the system clock, random ids, denials to `console.warn`, the `dm_app` role. */
@@ -52,6 +60,7 @@ export function createDataMachineContext(options: DataMachineContextOptions): Da
     logger: options.logger ?? { warn: (entry, message) => console.warn(message, entry) },
     appRole: options.appRole === undefined ? appRole : options.appRole,
     ...(options.onEventRecorded === undefined ? {} : { onEventRecorded: options.onEventRecorded }),
+    ...(options.accessCache === undefined ? {} : { accessCache: options.accessCache }),
   };
 }
 

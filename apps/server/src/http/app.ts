@@ -38,9 +38,10 @@ import { registerChatRoutes } from './routes/chat-routes';
 import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 import { registerConsoleSessionRoutes, registerConsoleSessions, type ConsoleSessionOptions } from './console-sessions';
 import { registerConsoleAssets } from './console-assets';
+import { registerAccessCacheInvalidation } from './authentication';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
-export type AppDatabase = Omit<ServerDatabase, 'engine'>;
+export type AppDatabase = Omit<ServerDatabase, 'engine' | 'accessChanges'>;
 
 /** What the app needs of the job engine: it enqueues runs, and `/ready` reports on the workers. */
 export interface AppJobEngine {
@@ -119,6 +120,7 @@ export function buildApp({
   });
   registerRequestLogging(app);
   const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
+  registerAccessCacheInvalidation(app, product);
   registerMetrics(app, { automation: { read: (window) => readAutomationMetrics(product, window) } });
   app.setErrorHandler((error, request, reply) => {
     const response = toErrorResponse(error);

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onResponseHookHandler, onSendHookHandler } from 'fastify';
 import {
   DataMachineError,
   findTenant,
@@ -39,7 +39,44 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** See {@link AgentAccessConfig}. */
     agentAccess?: AgentAccessConfig;
+    /** The route writes none of the tables the access cache keeps (a chat turn): its completion leaves the cache as it is (see {@link registerAccessCacheInvalidation}). */
+    accessUnchanged?: true;
   }
+}
+
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Empties the context's access cache when a request that may write
+ * (anything but GET, HEAD, OPTIONS) ends, before its response is sent and
+ * again when it is done (a streamed body may write after its start), unless
+ * its route is marked `accessUnchanged`. So a revocation made over this
+ * process's HTTP API holds for the very next request, without waiting for the
+ * database's notification (which covers every other writer). See
+ * docs/decisions/2026-12-01-access-cache.md.
+ */
+export function registerAccessCacheInvalidation(app: FastifyInstance, context: DataMachineContext): void {
+  const cache = context.accessCache;
+  if (cache === undefined) return;
+  const invalidateOnSend: onSendHookHandler = (request, _reply, payload, done) => {
+    if (!readMethods.has(request.method)) cache.invalidate();
+    done(null, payload);
+  };
+  const invalidateOnResponse: onResponseHookHandler = (request, _reply, done) => {
+    if (!readMethods.has(request.method)) cache.invalidate();
+    done();
+  };
+  // Added to the routes that may write only, so a read pays for no hook at all.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => readMethods.has(method)) || route.config?.accessUnchanged === true) return;
+    route.onSend = [...hookList(route.onSend), invalidateOnSend];
+    route.onResponse = [...hookList(route.onResponse), invalidateOnResponse];
+  });
+}
+
+function hookList<Hook>(hooks: Hook | Hook[] | undefined): Hook[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
 }
 
 /**

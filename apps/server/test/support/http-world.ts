@@ -1,6 +1,7 @@
 import type { DatabaseSuiteContext } from '@data-machine/testkit';
 import {
   addMember,
+  createBearerAccessCache,
   createDataMachineContext,
   createTenant,
   createUser,
@@ -16,6 +17,8 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { buildApp, type AppDependencies } from '../../src/http/app';
+import { listenForAccessChanges } from '../../src/database/access-change-listener';
+import { accessChangeSourceOf, recordAccessChanges, type AccessChangeRecorder } from './access-change-recorder';
 
 const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 
@@ -25,13 +28,17 @@ export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
 
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound' | 'handlersAllowPrivateAddresses'> = {},
-): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void }> {
+  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound' | 'handlersAllowPrivateAddresses'> & { readonly accessCache?: boolean } = {},
+): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void; accessChanges: AccessChangeRecorder }> {
   let fixed: Date | undefined;
   // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
   const { pglite, url } = database.database;
   const engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
-  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date() });
+  // With `accessCache`, the app keeps bearer access as `serve` does: a cache its own listener keeps in step.
+  const accessChanges = recordAccessChanges();
+  const accessCache = options.accessCache === true ? createBearerAccessCache() : undefined;
+  const listener = accessCache && listenForAccessChanges({ source: accessChangeSourceOf(database.database), cache: accessCache, onEvent: accessChanges.onEvent });
+  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date(), ...(accessCache ? { accessCache } : {}) });
   const app = buildApp({
     database: { backend: database.backend, db: database.db, ping: async () => (await sql`select 1`.execute(database.db)).rows.length === 1, close: async () => undefined },
     context,
@@ -46,9 +53,11 @@ export async function startApp(
     secretKey: testSecretKey,
   });
   app.addHook('onClose', () => engine.stop());
+  if (listener) app.addHook('onClose', () => listener.close());
   await engine.start();
   await app.ready();
-  return { app, context, setNow: (instant) => (fixed = instant) };
+  if (listener) await accessChanges.next((event) => event.kind === 'listening');
+  return { app, context, setNow: (instant) => (fixed = instant), accessChanges };
 }
 
 let counter = 0;

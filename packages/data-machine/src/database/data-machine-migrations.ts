@@ -18,6 +18,7 @@ import { agentSecrets } from './migrations/0016-agent-secrets';
 import { tenantNetwork } from './migrations/0017-tenant-network';
 import { chatPendingActions } from './migrations/0018-chat-pending-actions';
 import { bearerAccess } from './migrations/0019-bearer-access';
+import { accessChanges } from './migrations/0020-access-changes';
 import { memoryFileWrites } from './migrations/0021-memory-file-writes';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
@@ -42,6 +43,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0017_tenant_network': tenantNetwork,
     '0018_chat_pending_actions': chatPendingActions,
     '0019_bearer_access': bearerAccess,
+    '0020_access_changes': accessChanges,
     '0021_memory_file_writes': memoryFileWrites,
   },
 };

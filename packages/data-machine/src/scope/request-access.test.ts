@@ -9,6 +9,7 @@ import { createAgentToken, revokeAgentToken } from '../tokens/agent-token-reposi
 import { createUserToken, listUserTokens } from '../tokens/user-token-repository';
 import { createTenant } from '../tenants/tenant-repository';
 import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
+import { createBearerAccessCache } from './bearer-access-cache';
 import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates } from './request-access';
 
 await describeEachDatabase<DataMachineDatabase>('one statement for a bearer request', (database) => {
@@ -165,6 +166,93 @@ await describeEachDatabase<DataMachineDatabase>('one statement for a bearer requ
       expect(value((await access(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent).slug).toBe('bot');
       await revokeAgentRole(context, ownerScope, 'bot', members.editor!.id);
       expect(await refusal((await access(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent)).toBe('agent.not_found');
+    });
+  });
+
+  describe('with an access cache', () => {
+    /** The test's context with a listening cache, counting statements as {@link countingContext} does. */
+    function cachedContext() {
+      const cache = createBearerAccessCache();
+      cache.resume();
+      const counted = countingContext();
+      const cached = { ...counted.context, accessCache: cache };
+      const read = (secret: string, options: Partial<BearerAccessRequest> = {}) => resolveBearerAccess(cached, { secret, channel: 'http', chooseTenant: chooseTenant(), ...options });
+      return { cache, counts: counted.counts, read };
+    }
+
+    it('answers a repeated request from memory, with no statement, exactly as the first', async () => {
+      const { editorToken } = await world('ra-cached');
+      const { counts, read } = cachedContext();
+      const first = await read(editorToken, { agent: { ref: 'bot', action: 'chat' } });
+      const statements = counts.statements;
+      const second = await read(editorToken, { agent: { ref: 'bot', action: 'chat' } });
+      expect(counts.statements).toBe(statements);
+      expect(second).toEqual(first);
+      expect(value(second.agent).slug).toBe('bot');
+    });
+
+    it('checks the token against the clock at every use: a cached token that expires is refused', async () => {
+      const { owner } = await world('ra-cached-expiry');
+      const start = context.now();
+      const { secret } = await createUserToken(context, system, { label: 'short', forUserId: owner.id, expiresAt: new Date(start.getTime() + 1000) });
+      const { counts, read } = cachedContext();
+      await read(secret);
+      const statements = counts.statements;
+      context.setNow(new Date(start.getTime() + 1000));
+      try {
+        expect(await codeOf(read(secret))).toBe('token.expired');
+        expect(counts.statements).toBe(statements);
+      } finally {
+        context.setNow(start);
+      }
+    });
+
+    it('decides on every use: a refused action stays refused, an allowed one allowed, from the same cached rows', async () => {
+      const { editorToken } = await world('ra-cached-decision');
+      const { read } = cachedContext();
+      for (let round = 0; round < 2; round += 1) {
+        expect(await refusal((await read(editorToken, { agent: { ref: 'bot', action: 'agent.edit' } })).agent)).toBe('access.denied');
+        expect(value((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent).slug).toBe('bot');
+      }
+    });
+
+    it('records a use at most once a minute, though the cached row still shows the older one', async () => {
+      const { owner } = await world('ra-cached-last-used');
+      const { secret } = await createUserToken(context, system, { label: 'counted', forUserId: owner.id });
+      const lastUsed = async () => (await listUserTokens(context, userActor(owner.id))).find((token) => token.label === 'counted')?.lastUsedAt;
+      const { counts, read } = cachedContext();
+      const start = context.now();
+      try {
+        await read(secret);
+        await read(secret);
+        expect(await lastUsed()).toEqual(start);
+        context.setNow(new Date(start.getTime() + 60_000));
+        await read(secret);
+        expect(await lastUsed()).toEqual(new Date(start.getTime() + 60_000));
+        const statements = counts.statements;
+        context.setNow(new Date(start.getTime() + 61_000));
+        await read(secret);
+        expect(counts.statements).toBe(statements);
+      } finally {
+        context.setNow(start);
+      }
+    });
+
+    it('keeps nothing of an unknown token: each one reads the database and the cache does not grow', async () => {
+      const { cache, counts, read } = cachedContext();
+      expect(await codeOf(read('dmpt_unknown'))).toBe('token.invalid');
+      expect(await codeOf(read('dmpt_unknown'))).toBe('token.invalid');
+      expect(counts.statements).toBe(2);
+      expect(cache.size).toBe(0);
+    });
+
+    it('reads afresh after a change: a grant revoked and notified is gone at the next request', async () => {
+      const { ownerScope, members, editorToken } = await world('ra-cached-revoked');
+      const { cache, read } = cachedContext();
+      expect(value((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent).slug).toBe('bot');
+      await revokeAgentRole(context, ownerScope, 'bot', members.editor!.id);
+      cache.invalidate();
+      expect(await refusal((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent)).toBe('agent.not_found');
     });
   });
 

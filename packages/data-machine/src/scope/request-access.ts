@@ -10,6 +10,7 @@ import { DataMachineError } from '../errors';
 import { agentTokenAuthentication } from '../tokens/agent-token-repository';
 import type { BearerAuthentication } from '../tokens/authenticate-bearer';
 import { agentTokenPrefix, assertUsableToken, hashTokenSecret, lastUseIsStale, userTokenPrefix } from '../tokens/token-secret';
+import type { BearerAccessKey } from './bearer-access-cache';
 import { agentNotFound, enforce, factsFrom, type FactsRow, type Scope } from './scope';
 import type { AgentRow } from './scoped-operation';
 import { inTransaction } from './tenant-transaction';
@@ -66,9 +67,12 @@ export interface BearerAccess {
  * reads them there. The rules are the same: the token checks of
  * `authenticateBearer` (`token.invalid`, `token.revoked`, `token.expired`,
  * thrown), the host's tenant choice, and {@link enforce} on the facts read
- * afresh for this request. It writes nothing but a stale `last_used_at`, so
- * it takes no row locks: a later operation reads its rights again in its own
- * transaction. See docs/decisions/2026-12-01-request-path-speed.md.
+ * for this request. It writes nothing but a stale `last_used_at`, so it takes
+ * no row locks: a later operation reads its rights again in its own
+ * transaction. See docs/decisions/2026-12-01-request-path-speed.md. With the
+ * context's `accessCache`, the statement's rows may come from the cache, which
+ * the database's change feed empties; the checks and the decision run on them
+ * for every request all the same (docs/decisions/2026-12-01-access-cache.md).
  */
 export async function resolveBearerAccess(context: DataMachineContext, request: BearerAccessRequest): Promise<BearerAccess> {
   const { secret } = request;
@@ -76,11 +80,12 @@ export async function resolveBearerAccess(context: DataMachineContext, request: 
   if (!isUserToken && !secret.startsWith(agentTokenPrefix)) throw new DataMachineError('token.invalid', 'The token is not valid.');
   const tokenHash = hashTokenSecret(secret);
   const now = context.now();
-  const read = (tenantId: string | null) => readBearerAccess(context, { tokenHash, isUserToken, tenantRef: request.tenantRef ?? null, tenantId, agentRef: request.agent?.ref ?? null });
+  const read = (tenantId: string | null) => cachedBearerAccess(context, { role: context.appRole, tokenHash, isUserToken, tenantRef: request.tenantRef ?? null, tenantId, agentRef: request.agent?.ref ?? null });
   const rows = await read(null);
-  const found = isUserToken ? userTokenFound(rows, tokenHash, request.channel, now) : agentTokenFound(rows, tokenHash, request.tenantRef ?? null, request.channel, now);
+  const recordedUse = context.accessCache?.recordedUse(tokenHash);
+  const found = isUserToken ? userTokenFound(rows, tokenHash, request.channel, now, recordedUse) : agentTokenFound(rows, tokenHash, request.tenantRef ?? null, request.channel, now, recordedUse);
   const { identity } = found.candidates;
-  await recordUse(context, found, now);
+  await recordUse(context, found, tokenHash, now);
   let tenantId: string;
   try {
     tenantId = request.chooseTenant(found.candidates);
@@ -104,18 +109,20 @@ function dataOf(rows: readonly AccessRow[], kind: DataRow['kind']): unknown {
   return rows.find((row): row is DataRow => row.kind === kind)?.data;
 }
 
-interface BearerAccessRead {
-  readonly tokenHash: string;
-  readonly isUserToken: boolean;
-  readonly tenantRef: string | null;
-  /** The tenant to read the rights in; null: the one the request most likely acts in (the named or first membership, or the agent token's tenant). */
-  readonly tenantId: string | null;
-  readonly agentRef: string | null;
+/**
+ * The rows of {@link readBearerAccess}, through the context's cache when it
+ * has one (docs/decisions/2026-12-01-access-cache.md). Only a found token's
+ * rows are kept: an unknown secret always reads the database, so a flood of
+ * bad tokens neither grows the cache nor evicts good entries.
+ */
+function cachedBearerAccess(context: DataMachineContext, read: BearerAccessKey): Promise<readonly AccessRow[]> {
+  const load = () => readBearerAccess(context, read);
+  return context.accessCache === undefined ? load() : context.accessCache.read(read, load, (rows) => dataOf(rows, 'token') !== undefined);
 }
 
-/** One statement: the token, what the tenant is chosen from, and the rights (and agent) in the tenant. */
-async function readBearerAccess(context: DataMachineContext, read: BearerAccessRead): Promise<readonly AccessRow[]> {
-  const { rows } = await sql<AccessRow>`select kind, agent_id, role, data from dm_bearer_access(${context.appRole}, ${read.tokenHash}, ${read.isUserToken}, ${read.tenantRef}, ${read.tenantId}, ${read.agentRef})`.execute(context.db);
+/** One statement: the token, what the tenant is chosen from, and the rights (and agent) in the tenant (`tenantId` null: the one the request most likely acts in, the named or first membership, or the agent token's tenant). */
+async function readBearerAccess(context: DataMachineContext, read: BearerAccessKey): Promise<readonly AccessRow[]> {
+  const { rows } = await sql<AccessRow>`select kind, agent_id, role, data from dm_bearer_access(${read.role}, ${read.tokenHash}, ${read.isUserToken}, ${read.tenantRef}, ${read.tenantId}, ${read.agentRef})`.execute(context.db);
   return rows;
 }
 
@@ -155,18 +162,18 @@ const agentTokenRowSchema = z.object({
   named_tenant: z.string().nullable(),
 });
 
-function userTokenFound(rows: readonly AccessRow[], tokenHash: string, channel: ActorChannel, now: Date): FoundToken {
+function userTokenFound(rows: readonly AccessRow[], tokenHash: string, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
   const data = dataOf(rows, 'token');
   const row = data === undefined ? undefined : userTokenRowSchema.parse(data);
   assertUsableToken(row, tokenHash, now);
   return {
     candidates: { identity: { kind: 'user', actor: { kind: 'user', userId: row.user_id, channel }, tokenId: row.id }, memberships: row.memberships, named: null },
     expectedTenantId: row.expected_tenant,
-    staleUse: lastUseIsStale(row.last_used_at, now) ? { table: 'dm_user_tokens', id: row.id, tenantId: null } : null,
+    staleUse: lastUseIsStale(latest(row.last_used_at, recordedUse), now) ? { table: 'dm_user_tokens', id: row.id, tenantId: null } : null,
   };
 }
 
-function agentTokenFound(rows: readonly AccessRow[], tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date): FoundToken {
+function agentTokenFound(rows: readonly AccessRow[], tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
   const data = dataOf(rows, 'token');
   const row = data === undefined ? undefined : agentTokenRowSchema.parse(data);
   assertUsableToken(row, tokenHash, now);
@@ -175,15 +182,26 @@ function agentTokenFound(rows: readonly AccessRow[], tokenHash: string, tenantRe
   return {
     candidates: { identity: { kind: 'agent_token', actor, tenantId }, memberships: [], named: tenantRef === null ? null : { ref: tenantRef, tenantId: namedTenant } },
     expectedTenantId: expectedTenant,
-    staleUse: lastUseIsStale(row.last_used_at, now) ? { table: 'dm_agent_tokens', id: row.id, tenantId } : null,
+    staleUse: lastUseIsStale(latest(row.last_used_at, recordedUse), now) ? { table: 'dm_agent_tokens', id: row.id, tenantId } : null,
   };
 }
 
-/** Records the token's use when the recorded one is stale (at most once a minute, see `lastUseIsStale`); an agent token's under its own tenant, which its row policy requires of a write. */
-async function recordUse(context: DataMachineContext, found: FoundToken, now: Date): Promise<void> {
+/** The later of the stored `last_used_at` and the use this process recorded since (a cached row does not see its own process's write). */
+function latest(stored: Date | null, recorded: Date | undefined): Date | null {
+  return recorded !== undefined && (stored === null || recorded.getTime() > stored.getTime()) ? recorded : stored;
+}
+
+/**
+ * Records the token's use when the recorded one is stale (at most once a
+ * minute, see `lastUseIsStale`); an agent token's under its own tenant, which
+ * its row policy requires of a write. The write notifies no change (migration
+ * 0020 leaves `last_used_at` out), so the cache notes it instead.
+ */
+async function recordUse(context: DataMachineContext, found: FoundToken, tokenHash: string, now: Date): Promise<void> {
   const stale = found.staleUse;
   if (stale === null) return;
   await inTransaction(context, { tenantId: stale.tenantId }, (trx) => trx.updateTable(stale.table).set({ last_used_at: now }).where('id', '=', stale.id).execute());
+  context.accessCache?.noteUse(tokenHash, now);
 }
 
 const agentJsonSchema = z.object({

@@ -79,8 +79,8 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
   routes.post(
     '/agents/:agent/chat',
     {
-      // Authorized with the request's authentication, in its one transaction.
-      config: { agentAccess: { param: 'agent', action: 'chat' } },
+      // Authorized with the request's authentication, in its one transaction. A turn writes its session, never access.
+      config: { agentAccess: { param: 'agent', action: 'chat' }, accessUnchanged: true },
       schema: {
         tags,
         security: bearer,

@@ -114,6 +114,8 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
     routes.post(
       '/chat/completions',
       {
+        // A turn writes its session, never access.
+        config: { accessUnchanged: true },
         schema: {
           tags,
           security: bearer,
