@@ -42,7 +42,8 @@ export interface ChatToolsWorld {
   readonly sessionId: () => Promise<string>;
 }
 
-// Module-level, so each schema is converted to JSON Schema once (defineTool caches per schema), not on every turn.
+// Module-level, so each schema is converted to JSON Schema once (defineTool caches per schema), not on
+// every turn: docs/decisions/2026-12-01-chat-first-byte.md.
 const noInput = z.strictObject({});
 const flowInput = z.strictObject({ flow: z.string().min(1).max(200).describe("The flow's slug or id") });
 const jobInput = z.strictObject({ job: z.string().min(1).max(200).describe("The job's id") });
