@@ -139,6 +139,10 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       // Refused only once the caller may chat: who may not learns nothing of the server's configuration.
       if (model === undefined) throw modelNotConfigured();
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
+      // The memory files depend on neither the session nor its tools: read beside them, not after
+      // (docs/decisions/2026-12-01-chat-first-byte.md). A refusal below leaves it unread.
+      const composing = composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
+      composing.catch(() => undefined);
       if (request.sessionId !== undefined) {
         const session = await store.getSession(owner, request.sessionId);
         if (session === undefined || session.agentSlug !== agent.slug) throw sessionNotFound(request.sessionId);
@@ -151,7 +155,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       clientTools.forEach((tool, index) => {
         if (turnTools.tools.some((server) => server.name === tool.name)) throw invalidTool(`tools.${index}.function.name`, `"${tool.name}" is the name of one of the server's tools.`);
       });
-      const instructions = await composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
+      const instructions = await composing;
       const fields = { principal, tools: [...turnTools.tools, ...clientTools], model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
       const runner = sessionRunner(turnTools);

@@ -42,6 +42,9 @@ export interface ChatToolsWorld {
   readonly sessionId: () => Promise<string>;
 }
 
+// Module-level, so each schema is converted to JSON Schema once (defineTool caches per schema), not on
+// every turn: docs/decisions/2026-12-01-chat-first-byte.md.
+const noInput = z.strictObject({});
 const flowInput = z.strictObject({ flow: z.string().min(1).max(200).describe("The flow's slug or id") });
 const jobInput = z.strictObject({ job: z.string().min(1).max(200).describe("The job's id") });
 
@@ -56,7 +59,7 @@ export function chatTools(world: ChatToolsWorld): readonly ChatTool[] {
       definition: defineTool({
         name: 'list_flows',
         description: "Lists the agent's flows: slug, name, whether paused, schedule.",
-        input: z.strictObject({}),
+        input: noInput,
         retrySafe: true,
         execute: async () => (await listFlows(context, scope, agent.id)).map((flow) => ({ slug: flow.slug, name: flow.name, paused: flow.paused, schedule: flow.schedule })),
       }),

@@ -7,7 +7,7 @@ import type { PendingAction } from '../approvals/pending-action';
 import { decideAction, holdSessionAction, findSessionAction, markRejectionsDelivered, settleAction, undeliveredSessionActions } from '../approvals/pending-action-repository';
 import { resolveToolMode, type ToolMode } from '../approvals/tool-mode';
 import { DataMachineError } from '../errors';
-import { loadAccess } from '../scope/scope';
+import { loadAccess, type CurrentAccess } from '../scope/scope';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import { chatTools, type ChatTool, type ChatToolPreview, type ChatToolsWorld } from './chat-tools';
 
@@ -52,28 +52,35 @@ export interface ChatTurnTools {
  * action of the session; only an accepted action for exactly that call lets
  * it run, on the session's next turn. A session still waiting for a decision
  * is `approval.pending`: the turn would otherwise answer the held call as
- * undecided.
+ * undecided. A new session's tools are decided on the scope's rights (read
+ * with the request), without a statement; a resumed session's in the
+ * transaction that applies its decisions.
  *
  * @example
  * const turn = await openChatTools({ context, scope, agent, engine, sessionId: async () => id }, { resumedSessionId: id });
  * // run with turn.tools, turn.mediator and turn.approvals; then await turn.finish()
  */
 export async function openChatTools(world: ChatToolsWorld, options: ChatTurnToolsOptions = {}): Promise<ChatTurnTools> {
-  const { context, scope, agent } = world;
-  const { allowed, waiting } = await inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
-    const access = await loadAccess(trx, scope);
-    const now = context.now();
-    const may = (action: ChatTool['action'] | 'tools.use') => decide(access.actor, access.facts, action, { tenantId: scope.tenantId, agentId: agent.id }, now).allowed;
-    const allowedTools = may('tools.use') ? chatTools(world).filter((tool) => may(tool.action)) : [];
-    const undelivered = options.resumedSessionId === undefined ? [] : await undeliveredSessionActions(trx, options.resumedSessionId);
-    const decided: PendingAction[] = [];
-    for (const action of undelivered) {
-      // Past its expiry with no decision (before the sweep ran): rejected now.
-      const expired = action.status === 'pending' && now.getTime() >= action.expiresAt.getTime();
-      decided.push(expired ? await decideAction(context, trx, action.id, { to: 'rejected', decidedBy: null, decidedVia: 'expiry', reason: expiredReason }) : action);
-    }
-    return { allowed: allowedTools, waiting: decided };
-  });
+  const { context, scope } = world;
+  const { resumedSessionId } = options;
+  // A new session has no decisions to apply, so nothing is written: its tools are decided on the
+  // rights the request was authorized with, in no transaction. Each tool still authorizes its own
+  // work when called. See docs/decisions/2026-12-01-chat-first-byte.md.
+  const { allowed, waiting } =
+    resumedSessionId === undefined
+      ? { allowed: allowedChatTools(world, scope, context.now()), waiting: [] }
+      : await inTenant(context, scope.tenantId, actingUserId(scope.actor), async (trx) => {
+          const access = await loadAccess(trx, scope);
+          const now = context.now();
+          const undelivered = await undeliveredSessionActions(trx, resumedSessionId);
+          const decided: PendingAction[] = [];
+          for (const action of undelivered) {
+            // Past its expiry with no decision (before the sweep ran): rejected now.
+            const expired = action.status === 'pending' && now.getTime() >= action.expiresAt.getTime();
+            decided.push(expired ? await decideAction(context, trx, action.id, { to: 'rejected', decidedBy: null, decidedVia: 'expiry', reason: expiredReason }) : action);
+          }
+          return { allowed: allowedChatTools(world, access, now), waiting: decided };
+        });
   const stillPending = waiting.filter((action) => action.status === 'pending');
   if (stillPending.length > 0) {
     const ids = stillPending.map((action) => action.id);
@@ -84,6 +91,7 @@ export async function openChatTools(world: ChatToolsWorld, options: ChatTurnTool
   );
   const rejectedIds = waiting.filter((action) => action.status === 'rejected').map((action) => action.id);
 
+  const { agent } = world;
   const config = agent.effectiveConfig;
   const offered: OfferedChatTool[] = [];
   const tools: AnyToolDefinition[] = [];
@@ -149,6 +157,13 @@ export async function openChatTools(world: ChatToolsWorld, options: ChatTurnTool
       await inTenant(context, scope.tenantId, actingUserId(scope.actor), (trx) => markRejectionsDelivered(context, trx, rejectedIds));
     },
   };
+}
+
+/** The chat tools `access` may use on the agent: `tools.use`, and each tool's own action. */
+function allowedChatTools(world: ChatToolsWorld, access: CurrentAccess, now: Date): readonly ChatTool[] {
+  const target = { tenantId: world.scope.tenantId, agentId: world.agent.id };
+  const may = (action: ChatTool['action'] | 'tools.use') => decide(access.actor, access.facts, action, target, now).allowed;
+  return may('tools.use') ? chatTools(world).filter((tool) => may(tool.action)) : [];
 }
 
 /**

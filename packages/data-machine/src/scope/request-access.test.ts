@@ -1,5 +1,4 @@
 import { describeEachDatabase } from '@data-machine/testkit';
-import type { KyselyPlugin } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, getAgent } from '../agents/agent-repository';
 import type { DataMachineDatabase } from '../database/data-machine-database';
@@ -8,6 +7,7 @@ import { grantAgentRole, revokeAgentRole } from '../grants/grant-repository';
 import { createAgentToken, revokeAgentToken } from '../tokens/agent-token-repository';
 import { createUserToken, listUserTokens } from '../tokens/user-token-repository';
 import { createTenant } from '../tenants/tenant-repository';
+import { countingContext } from '../../test/support/counting-context';
 import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { createBearerAccessCache } from './bearer-access-cache';
 import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates } from './request-access';
@@ -41,25 +41,6 @@ await describeEachDatabase<DataMachineDatabase>('one statement for a bearer requ
   async function refusal(outcome: AccessOutcome<unknown> | undefined): Promise<string> {
     if (outcome === undefined) return 'absent';
     return codeOf(outcome.ok ? Promise.resolve() : Promise.reject(outcome.error));
-  }
-
-  /** The test's context, counting the statements and transactions run through its database. */
-  function countingContext(): { context: TestContext; counts: { statements: number; transactions: number } } {
-    const counts = { statements: 0, transactions: 0 };
-    const plugin: KyselyPlugin = {
-      transformQuery: (args) => {
-        counts.statements += 1;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    };
-    const db = context.db.withPlugin(plugin);
-    const transaction = db.transaction.bind(db);
-    db.transaction = () => {
-      counts.transactions += 1;
-      return transaction();
-    };
-    return { context: { ...context, db }, counts };
   }
 
   /** A tenant with agent `bot`, an editor who is its viewer, an author with no role on it, and the owner's personal token. */
@@ -118,7 +99,7 @@ await describeEachDatabase<DataMachineDatabase>('one statement for a bearer requ
     it('authenticates, chooses and reads the agent in one statement and no transaction, once its use is recorded', async () => {
       const { editorToken } = await world('ra-one-statement');
       await access(editorToken);
-      const counted = countingContext();
+      const counted = countingContext(context);
       const found = await resolveBearerAccess(counted.context, { secret: editorToken, channel: 'http', chooseTenant: chooseTenant(), agent: { ref: 'bot', action: 'chat' } });
       expect(value(found.agent).slug).toBe('bot');
       expect(counted.counts).toEqual({ statements: 1, transactions: 0 });
