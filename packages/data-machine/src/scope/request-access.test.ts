@@ -155,7 +155,7 @@ await describeEachDatabase<DataMachineDatabase>('one statement for a bearer requ
     function cachedContext() {
       const cache = createBearerAccessCache();
       cache.resume();
-      const counted = countingContext();
+      const counted = countingContext(context);
       const cached = { ...counted.context, accessCache: cache };
       const read = (secret: string, options: Partial<BearerAccessRequest> = {}) => resolveBearerAccess(cached, { secret, channel: 'http', chooseTenant: chooseTenant(), ...options });
       return { cache, counts: counted.counts, read };
