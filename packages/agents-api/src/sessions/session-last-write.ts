@@ -2,7 +2,7 @@ import { AgentsApiError, isRetryableCode } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationResult, TranscriptPersister } from '../runner/conversation-runner';
 import type { RunRecord } from '../transcripts/run-record';
-import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import type { SessionOwner, TranscriptSession, TranscriptStore } from '../transcripts/transcript-store';
 import { storeCall, type SessionLease } from './session-lease';
 import { finishRunRecord, runEndUpdate } from './session-run-record';
 
@@ -64,6 +64,11 @@ function isAnswer(messages: readonly AgentMessage[]): boolean {
 export interface RunEnding {
   readonly result: ConversationResult;
   readonly answerStored: boolean;
+  /**
+   * The session as the answer's write left it (the append returns it), so
+   * the caller need not read it again; undefined when no answer was stored.
+   */
+  readonly session: TranscriptSession | undefined;
 }
 
 /**
@@ -96,16 +101,18 @@ export async function endRunWithAnswer(
   };
   if (answer.length === 0) {
     await recordEnding(outcome);
-    return { result: outcome, answerStored: false };
+    return { result: outcome, answerStored: false, session: undefined };
   }
   try {
-    await storeCall(() => store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }));
-    return { result: outcome, answerStored: true };
+    const appended = await storeCall(() =>
+      store.append(owner, lease.sessionId, answer, undefined, { lockToken: lease.token, endRun: { runId: run.id, update: runEndUpdate(run, outcome, attemptMs) } }),
+    );
+    return { result: outcome, answerStored: true, session: appended.session };
   } catch (error) {
     if (AgentsApiError.isInstance(error) && error.code === 'transcript.lease_lost') lease.markLost();
     const result = withoutUnstored(outcome, answer, error);
     await recordEnding(result);
-    return { result, answerStored: false };
+    return { result, answerStored: false, session: undefined };
   }
 }
 

@@ -7,6 +7,7 @@ import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
 import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
+import type { ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import type { ConversationEvent } from '../runner/conversation-runner';
 import { createToolLoopRunner } from '../runner/tool-loop-runner';
@@ -301,6 +302,73 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(seen).not.toContain('tool_result');
     expect(lookups).toBe(0);
     expect(await store.getSession(who, stream.session.id)).toBeUndefined();
+  });
+
+  it('leaves no unhandled rejection when the set-up of a start without a session id fails, whether the stream is read or cancelled', async () => {
+    const who = owner();
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const failing: TranscriptStore = {
+        ...store,
+        openSession: async () => {
+          throw new AgentsApiError('transcript.store_failed', 'The database went away.');
+        },
+      };
+      const early = createSessionRunner({ store: failing, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+      server.enqueue(textReply('Hello.'), textReply('Hello.'));
+      const read = await early.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+      await expect(consume(read)).rejects.toMatchObject({ code: 'transcript.store_failed' });
+      const cancelled = await early.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+      await cancelled.cancel();
+      // Rejections are reported once the microtasks of a turn have run: give it a few turns.
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it("gives the session as the run's last write returned it: no read after a run that ends with an answer", async () => {
+    const who = owner();
+    let reads = 0;
+    const counting: TranscriptStore = {
+      ...store,
+      getSession: async (as, sessionId) => {
+        reads += 1;
+        return store.getSession(as, sessionId);
+      },
+    };
+    const counted = createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    await consume(stream);
+    const { session } = await stream.result;
+    expect(reads).toBe(0);
+    expect(session).toEqual(await store.getSession(who, stream.session.id));
+    expect(session.lastSeq).toBe(4);
+  });
+
+  it('aborts nothing when the consumer reads the stream to its end: the run has ended', async () => {
+    const who = owner();
+    const base = providerFor(server);
+    const signals: (AbortSignal | undefined)[] = [];
+    const watched: ModelProvider = {
+      name: base.name,
+      complete: (request, callOptions) => base.complete(request, callOptions),
+      stream: (request, callOptions) => {
+        signals.push(callOptions?.signal);
+        return base.stream(request, callOptions);
+      },
+    };
+    const watching = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: watched, persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await watching.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    await consume(stream);
+    expect((await stream.result).result.status).toBe('completed');
+    expect(signals).toHaveLength(2);
+    expect(signals.map((signal) => signal?.aborted)).toEqual([false, false]);
   });
 
   it('refuses, before any event, a start without a session id whose request the store would refuse', async () => {

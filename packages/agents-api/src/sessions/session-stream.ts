@@ -2,7 +2,7 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
-import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
+import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
 import { defaultSessionId, parseOpenedSession } from '../transcripts/internal/transcript-store-rules';
@@ -125,25 +125,18 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
     // What waits goes first: the model call when events need not wait for the open (then only
     // the run's first write waits for it), else the open, whose round trip `start` waits on.
-    let opened!: Promise<SessionOpening>;
-    const open = () => {
-      opened = storeCall(() => store.openSession(owner, openRequest));
-      opened.catch(() => undefined);
-    };
-    if (!early) open();
+    const open = () => storeCall(() => store.openSession(owner, openRequest));
+    const openedFirst = early ? undefined : open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
-    if (early) open();
-    const setUp = opened.then(
-      (opening): RunSetUp => {
-        if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
-        const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
-        grant(held.lease);
-        return { session: opening.session, run: opening.run.run, held };
-      },
-      (error: unknown) => {
-        throw error;
-      },
-    );
+    // Sent before `start` resolves, not deferred: a store call the caller makes next (a
+    // resume of this session) goes out after it.
+    const opened = openedFirst ?? open();
+    const setUp = opened.then((opening): RunSetUp => {
+      if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
+      const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
+      grant(held.lease);
+      return { session: opening.session, run: opening.run.run, held };
+    });
     setUp.catch((error: unknown) => {
       refuse(error);
       if (!early) launched.abandon();
@@ -246,7 +239,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
    * and `run_end`. An answer the store refuses is not sent, and the run ends
    * `failed` with the store's code (a lost lease: `transcript.lease_lost`).
    */
-  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<ConversationResult> {
+  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<EndedRun> {
     await launched.arrived;
     const { lease } = held;
     held.stop();
@@ -261,7 +254,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     if (ending.answerStored && tail.held) await launched.channel.push(tail.held.entry);
     else if (answer.length > 0) cursor = tail.held?.cursorBefore ?? cursor;
     await launched.channel.push({ id: `${cursor}.${tail.index}`, event: { type: 'run_end', index: tail.index, messageId: tail.messageId, result: outcome } });
-    return outcome;
+    return { result: outcome, session: ending.session };
   }
 
   /**
@@ -295,8 +288,12 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       () => launched.channel.close(),
       (error: unknown) => launched.channel.close({ error }),
     );
-    // Read for `result` only: the consumer's loop does not wait for it.
-    const result = finished.then(async (outcome) => ({ session: await storeCall(() => currentSession(store, owner, session.id)), result: outcome, runId: (await setUp).run.id }));
+    // Read for `result` only, and only when the last write did not return it: the consumer's loop does not wait for it.
+    const result = finished.then(async (ended) => ({
+      session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
+      result: ended.result,
+      runId: (await setUp).run.id,
+    }));
     // Nobody has to wait for the result; a failure also reaches the consumer's loop.
     result.catch(() => undefined);
     let state: 'ready' | 'running' | 'done' = 'ready';
@@ -308,7 +305,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       try {
         yield* launched.channel.values();
       } finally {
-        if (launched.channel.consumerGone) launched.stop();
+        // A stream read to its end has nothing to stop: an abort would only make an AbortError.
+        if (launched.channel.consumerLeftEarly) launched.stop();
         state = 'done';
         // The lock is free and the transcript final before the consumer's loop goes on.
         await finished.catch(() => undefined);
@@ -417,6 +415,12 @@ function plannedSession(owner: SessionOwner, session: NewSession, lastSeq: numbe
     createdAt: time,
     updatedAt: time,
   };
+}
+
+/** A stream's run as its last write left it: its result and, when that write stored an answer, the session it returned. */
+interface EndedRun {
+  readonly result: ConversationResult;
+  readonly session: TranscriptSession | undefined;
 }
 
 /** How a launched run's loop ended: its `run_end` (not yet sent) and the answer event it holds back, if any. */
