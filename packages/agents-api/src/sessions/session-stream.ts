@@ -7,7 +7,8 @@ import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
 import { defaultSessionId, parseOpenedSession } from '../transcripts/internal/transcript-store-rules';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
-import { endRunWithAnswer, holdingLastAnswer, type LastWrite } from './session-last-write';
+import { EventOutbox } from './session-event-outbox';
+import { endRunWithAnswer, holdingLastAnswer, withoutUnstored, type LastWrite } from './session-last-write';
 import { exhaustedResult } from './session-run-record';
 import { createFencedPersister, defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
 import {
@@ -183,7 +184,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // that is never read keeps its run at its first write, as a run waits for a slow consumer.
     let arrive!: () => void;
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
-    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) });
+    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
+    const outbox = new EventOutbox(channel);
     const runner = makeRunner(lastWrite.persister);
     const stopper = new AbortController();
     const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
@@ -194,18 +196,22 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       for await (const event of runner.stream(request, { signal })) {
         if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
           // A later write stored the held answer first (or failed to, and the run says so).
-          if (lastWrite.written(held.entry.event.messageId ?? '')) await channel.push(held.entry);
+          if (lastWrite.written(held.entry.event.messageId ?? '')) await outbox.send(held.entry);
           else cursor = held.cursorBefore;
           held = undefined;
         }
         if (event.type === 'run_end') {
+          // What waits behind a write goes out (or is dropped, and the cursor goes back) first.
+          await outbox.drained();
           return { result: event.result, index: event.index, messageId: event.messageId, cursor, held };
         }
         const cursorBefore = cursor;
         if (event.type === 'message') cursor = event.message.id;
         const entry = { id: `${cursor}.${event.index}`, event };
+        const behind = event.type === 'message' ? lastWrite.behind(event.message.id) : undefined;
         if (event.type === 'message' && lastWrite.holds(event.message.id)) held = { entry, cursorBefore };
-        else await channel.push(entry);
+        else if (behind) await outbox.hold(entry, behind, () => (cursor = cursorBefore));
+        else await outbox.send(entry);
       }
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
@@ -244,11 +250,18 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const { lease } = held;
     held.stop();
     let outcome = withLeaseOutcome(tail.result, lease);
+    // Results written behind that did not land: the run ends failed with the store's code, as a
+    // later write would have made it (unless it already failed, with that write's reason).
+    const lost = await launched.lastWrite.settle();
+    if (lost && outcome.status !== 'failed') outcome = withoutUnstored(outcome, lost.messages, lost.error);
     let cursor = tail.cursor;
     const heldAnswer = launched.lastWrite.take();
-    // Cancelled before anyone read it: whatever the run got to, nothing more of it is stored.
-    const answer = launched.unread ? [] : heldAnswer;
-    if (launched.unread && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
+    // Cancelled before anyone read it, or left by its consumer before the end (the run may have
+    // run ahead of a consumer while events waited behind a write): whatever the run got to,
+    // nothing more of it is stored, as when a consumer leaves a run it paces.
+    const unsent = launched.unread || launched.channel.consumerLeftEarly;
+    const answer = unsent ? [] : heldAnswer;
+    if (unsent && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
     const ending = await endRunWithAnswer(store, owner, run, lease, answer, outcome, now() - launched.startedAt, { rethrow: false });
     outcome = ending.result;
     if (ending.answerStored && tail.held) await launched.channel.push(tail.held.entry);
