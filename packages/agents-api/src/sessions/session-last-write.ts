@@ -74,9 +74,10 @@ export function holdingLastAnswer(inner: TranscriptPersister, options: { readonl
         }
         if (isAnswer(messages)) held = messages;
         else if (options.writeBehind === true && isToolResults(messages)) {
-          // The run goes on while this is written: the write sees the state as it is now.
-          const now = { request: state.request, turn: state.turn, messages: [...state.messages], toolExecutions: [...state.toolExecutions] };
-          const write = inner.persist(messages, now).then(
+          // The run goes on while this is written: the write sees this step's turn, not a later
+          // one (a run's progress record counts turns). The arrays are the run's own, not copied.
+          const atWrite = { request: state.request, turn: state.turn, messages: state.messages, toolExecutions: state.toolExecutions };
+          const write = inner.persist(messages, atWrite).then(
             () => true,
             (error: unknown) => {
               failure = { error, messages };
