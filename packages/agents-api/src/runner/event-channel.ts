@@ -15,6 +15,7 @@ export class EventChannel<T> {
   #closed = false;
   #failure: { readonly error: unknown } | undefined;
   #consumerGone = false;
+  #drained = false;
 
   constructor(options: { readonly bufferBeforeConsumer?: number } = {}) {
     this.#bufferBeforeConsumer = options.bufferBeforeConsumer ?? 0;
@@ -51,13 +52,26 @@ export class EventChannel<T> {
     return this.#consumerGone;
   }
 
+  /**
+   * Whether the consumer stopped before the end: it left (`break`, a throw)
+   * or was abandoned before it had taken every value of a closed channel.
+   * Only such a consumer needs its producer stopped; aborting a run that has
+   * ended costs an `AbortError` and its listeners for nothing.
+   */
+  get consumerLeftEarly(): boolean {
+    return this.#consumerGone && !this.#drained;
+  }
+
   async *values(): AsyncGenerator<T, void> {
     this.#consuming = true;
     try {
       for (;;) {
         while (this.#queue.length === 0 && !this.#closed) await new Promise<void>((wake) => (this.#wake = wake));
         const pending = this.#queue.shift();
-        if (!pending) break;
+        if (!pending) {
+          this.#drained = true;
+          break;
+        }
         try {
           yield pending.value;
         } finally {

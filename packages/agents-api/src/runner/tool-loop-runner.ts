@@ -96,7 +96,13 @@ async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopReque
   const consumerLeft = new AbortController();
   const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, consumerLeft.signal]) : consumerLeft.signal;
   // Built before the first event, so an invalid request throws from the first `next()`.
-  const loop = new ToolLoop(options, toConversationRequest(options, request), { signal }, 'stream', (event) => channel.push(event));
+  // A consumer that leaves once it has `run_end` (as the session stream does) left nothing
+  // to stop: aborting then costs an AbortError and its listeners on every run.
+  let runEnded = false;
+  const loop = new ToolLoop(options, toConversationRequest(options, request), { signal }, 'stream', (event) => {
+    if (event.type === 'run_end') runEnded = true;
+    return channel.push(event);
+  });
   const running = loop.finish().then(
     () => channel.close(),
     (error: unknown) => channel.close({ error }),
@@ -104,7 +110,7 @@ async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopReque
   try {
     yield* channel.values();
   } finally {
-    if (channel.consumerGone) consumerLeft.abort();
+    if (channel.consumerGone && !runEnded) consumerLeft.abort();
     await running;
   }
 }

@@ -129,7 +129,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
       held.stop();
       released = true;
       const ending = await endRunWithAnswer(store, owner, prepared.run, lease, lastWrite.take(), result, now() - prepared.startedAt, { rethrow: true });
-      return { session: await storeCall(() => currentSession(store, owner, lease.sessionId)), result: ending.result, runId: prepared.run.id };
+      return { session: ending.session ?? (await storeCall(() => currentSession(store, owner, lease.sessionId))), result: ending.result, runId: prepared.run.id };
     } finally {
       held.stop();
       // A lease that cannot be released expires on its own; the run's outcome matters more.

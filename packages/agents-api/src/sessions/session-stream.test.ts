@@ -7,6 +7,7 @@ import type { AgentsApiDatabase } from '../database/agents-api-database';
 import { migrateAgentsApi } from '../database/agents-api-migrations';
 import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
+import type { ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import type { ConversationEvent } from '../runner/conversation-runner';
 import { createToolLoopRunner } from '../runner/tool-loop-runner';
@@ -117,12 +118,13 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
 
   it('cancels the run when the consumer leaves after the first tool result, and resumes to the answer', async () => {
     const who = owner();
-    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Oslo' } }));
+    // The second reply is for the second turn's call, which may go out beside the results' write.
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Oslo' } }), textReply('Sunny in Oslo.'));
     const stream = await sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
     await consume(stream, (event) => event.type === 'tool_result');
     expect((await stream.result).result.status).toBe('cancelled');
-    // The model was never asked again: the run stopped before its second turn.
-    expect(server.completionRequests()).toHaveLength(1);
+    // Nothing of the second turn was stored, whether or not its call had gone out.
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result']);
 
     server.enqueue(textReply('Sunny in Oslo.'));
     const resumed = await sessions.stream.resume({ owner: who, sessionId: stream.session.id, principal, tools, instructions });
@@ -301,6 +303,128 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(seen).not.toContain('tool_result');
     expect(lookups).toBe(0);
     expect(await store.getSession(who, stream.session.id)).toBeUndefined();
+  });
+
+  it('leaves no unhandled rejection when the set-up of a start without a session id fails, whether the stream is read or cancelled', async () => {
+    const who = owner();
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const failing: TranscriptStore = {
+        ...store,
+        openSession: async () => {
+          throw new AgentsApiError('transcript.store_failed', 'The database went away.');
+        },
+      };
+      const early = createSessionRunner({ store: failing, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+      server.enqueue(textReply('Hello.'), textReply('Hello.'));
+      const read = await early.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+      await expect(consume(read)).rejects.toMatchObject({ code: 'transcript.store_failed' });
+      const cancelled = await early.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+      await cancelled.cancel();
+      // Rejections are reported once the microtasks of a turn have run: give it a few turns.
+      for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it("gives the session as the run's last write returned it: no read after a run that ends with an answer", async () => {
+    const who = owner();
+    let reads = 0;
+    const counting: TranscriptStore = {
+      ...store,
+      getSession: async (as, sessionId) => {
+        reads += 1;
+        return store.getSession(as, sessionId);
+      },
+    };
+    const counted = createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    await consume(stream);
+    const { session } = await stream.result;
+    expect(reads).toBe(0);
+    expect(session).toEqual(await store.getSession(who, stream.session.id));
+    expect(session.lastSeq).toBe(4);
+  });
+
+  it('aborts nothing when the consumer reads the stream to its end: the run has ended', async () => {
+    const who = owner();
+    const base = providerFor(server);
+    const signals: (AbortSignal | undefined)[] = [];
+    const watched: ModelProvider = {
+      name: base.name,
+      complete: (request, callOptions) => base.complete(request, callOptions),
+      stream: (request, callOptions) => {
+        signals.push(callOptions?.signal);
+        return base.stream(request, callOptions);
+      },
+    };
+    const watching = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: watched, persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await watching.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    await consume(stream);
+    expect((await stream.result).result.status).toBe('completed');
+    expect(signals).toHaveLength(2);
+    expect(signals.map((signal) => signal?.aborted)).toEqual([false, false]);
+  });
+
+  it("writes a step's tool results beside the next model call, and sends their events only once they are stored", async () => {
+    const who = owner();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slowResults: TranscriptStore = {
+      ...store,
+      append: async (as, sessionId, messages, update, appendOptions) => {
+        if (messages.every((message) => message.type === 'tool_result')) await released;
+        return store.append(as, sessionId, messages, update, appendOptions);
+      },
+    };
+    const behind = createSessionRunner({ store: slowResults, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await behind.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    const seen: SessionStreamEvent[] = [];
+    const reading = (async () => {
+      for await (const entry of stream) seen.push(entry);
+    })();
+    // The second model call goes out while the results' write is held.
+    await waitFor(() => server.completionRequests().length === 2);
+    expect(seen.map(({ event }) => event.type)).not.toContain('tool_result');
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call']);
+    release();
+    await reading;
+    const order = seen.map(({ event }) => (event.type === 'message' ? `message:${event.message.type}` : event.type)).filter((type) => !type.endsWith('_delta'));
+    expect(order).toEqual(['turn_start', 'message:tool_call', 'tool_call', 'message:tool_result', 'tool_result', 'turn_start', 'message:text', 'run_end']);
+    expect(seen.map(({ event }) => event.index)).toEqual(seen.map((_, position) => position));
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call', 'tool:tool_result', 'assistant:text']);
+    expect((await stream.result).result.status).toBe('completed');
+  });
+
+  it('ends the run failed when tool results written behind are not stored: their events are never sent and nothing after them is stored', async () => {
+    const who = owner();
+    const failingResults: TranscriptStore = {
+      ...store,
+      append: async (as, sessionId, messages, update, appendOptions) => {
+        if (messages.every((message) => message.type === 'tool_result')) throw new AgentsApiError('transcript.store_failed', 'The database went away.');
+        return store.append(as, sessionId, messages, update, appendOptions);
+      },
+    };
+    const behind = createSessionRunner({ store: failingResults, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
+    const stream = await behind.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
+    const seen = await consume(stream);
+    const types_ = seen.map(({ event }) => (event.type === 'message' ? `message:${event.message.type}` : event.type));
+    expect(types_).not.toContain('message:tool_result');
+    expect(types_).not.toContain('tool_result');
+    expect(types_).not.toContain('message:text');
+    expect(seen.at(-1)?.event).toMatchObject({ type: 'run_end', result: { status: 'failed', failure: { code: 'runner.persist_failed' } } });
+    // Ids go on from the last message the consumer was sent whole.
+    expect(seen.at(-1)?.id.startsWith(`${seen.findLast(({ event }) => event.type === 'message')?.event.messageId}.`)).toBe(true);
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:tool_call']);
+    expect((await stream.result).result.status).toBe('failed');
   });
 
   it('refuses, before any event, a start without a session id whose request the store would refuse', async () => {

@@ -2,12 +2,13 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
-import { sessionLocked, type NewSession, type SessionOpening, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
+import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
 import { defaultSessionId, parseOpenedSession } from '../transcripts/internal/transcript-store-rules';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
-import { endRunWithAnswer, holdingLastAnswer, type LastWrite } from './session-last-write';
+import { EventOutbox } from './session-event-outbox';
+import { endRunWithAnswer, holdingLastAnswer, withoutUnstored, type LastWrite } from './session-last-write';
 import { exhaustedResult } from './session-run-record';
 import { createFencedPersister, defaultLeaseTtlMs, holdLease, storeCall, takeLease, withLeaseOutcome, type HeldLease, type SessionLease } from './session-lease';
 import {
@@ -125,25 +126,18 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
     // What waits goes first: the model call when events need not wait for the open (then only
     // the run's first write waits for it), else the open, whose round trip `start` waits on.
-    let opened!: Promise<SessionOpening>;
-    const open = () => {
-      opened = storeCall(() => store.openSession(owner, openRequest));
-      opened.catch(() => undefined);
-    };
-    if (!early) open();
+    const open = () => storeCall(() => store.openSession(owner, openRequest));
+    const openedFirst = early ? undefined : open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
-    if (early) open();
-    const setUp = opened.then(
-      (opening): RunSetUp => {
-        if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
-        const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
-        grant(held.lease);
-        return { session: opening.session, run: opening.run.run, held };
-      },
-      (error: unknown) => {
-        throw error;
-      },
-    );
+    // Sent before `start` resolves, not deferred: a store call the caller makes next (a
+    // resume of this session) goes out after it.
+    const opened = openedFirst ?? open();
+    const setUp = opened.then((opening): RunSetUp => {
+      if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
+      const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
+      grant(held.lease);
+      return { session: opening.session, run: opening.run.run, held };
+    });
     setUp.catch((error: unknown) => {
       refuse(error);
       if (!early) launched.abandon();
@@ -190,7 +184,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // that is never read keeps its run at its first write, as a run waits for a slow consumer.
     let arrive!: () => void;
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
-    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) });
+    const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
+    const outbox = new EventOutbox(channel);
     const runner = makeRunner(lastWrite.persister);
     const stopper = new AbortController();
     const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
@@ -201,18 +196,22 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       for await (const event of runner.stream(request, { signal })) {
         if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
           // A later write stored the held answer first (or failed to, and the run says so).
-          if (lastWrite.written(held.entry.event.messageId ?? '')) await channel.push(held.entry);
+          if (lastWrite.written(held.entry.event.messageId ?? '')) await outbox.send(held.entry);
           else cursor = held.cursorBefore;
           held = undefined;
         }
         if (event.type === 'run_end') {
+          // What waits behind a write goes out (or is dropped, and the cursor goes back) first.
+          await outbox.drained();
           return { result: event.result, index: event.index, messageId: event.messageId, cursor, held };
         }
         const cursorBefore = cursor;
         if (event.type === 'message') cursor = event.message.id;
         const entry = { id: `${cursor}.${event.index}`, event };
+        const behind = event.type === 'message' ? lastWrite.behind(event.message.id) : undefined;
         if (event.type === 'message' && lastWrite.holds(event.message.id)) held = { entry, cursorBefore };
-        else await channel.push(entry);
+        else if (behind) await outbox.hold(entry, behind, () => (cursor = cursorBefore));
+        else await outbox.send(entry);
       }
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
@@ -246,22 +245,29 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
    * and `run_end`. An answer the store refuses is not sent, and the run ends
    * `failed` with the store's code (a lost lease: `transcript.lease_lost`).
    */
-  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<ConversationResult> {
+  async function endRun(owner: SessionOwner, run: RunRecord, launched: Launched, held: HeldLease, tail: RunTail): Promise<EndedRun> {
     await launched.arrived;
     const { lease } = held;
     held.stop();
     let outcome = withLeaseOutcome(tail.result, lease);
+    // Results written behind that did not land: the run ends failed with the store's code, as a
+    // later write would have made it (unless it already failed, with that write's reason).
+    const lost = await launched.lastWrite.settle();
+    if (lost && outcome.status !== 'failed') outcome = withoutUnstored(outcome, lost.messages, lost.error);
     let cursor = tail.cursor;
     const heldAnswer = launched.lastWrite.take();
-    // Cancelled before anyone read it: whatever the run got to, nothing more of it is stored.
-    const answer = launched.unread ? [] : heldAnswer;
-    if (launched.unread && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
+    // Cancelled before anyone read it, or left by its consumer before the end (the run may have
+    // run ahead of a consumer while events waited behind a write): whatever the run got to,
+    // nothing more of it is stored, as when a consumer leaves a run it paces.
+    const unsent = launched.unread || launched.channel.consumerLeftEarly;
+    const answer = unsent ? [] : heldAnswer;
+    if (unsent && heldAnswer.length > 0) outcome = cancelledUnread(outcome, heldAnswer);
     const ending = await endRunWithAnswer(store, owner, run, lease, answer, outcome, now() - launched.startedAt, { rethrow: false });
     outcome = ending.result;
     if (ending.answerStored && tail.held) await launched.channel.push(tail.held.entry);
     else if (answer.length > 0) cursor = tail.held?.cursorBefore ?? cursor;
     await launched.channel.push({ id: `${cursor}.${tail.index}`, event: { type: 'run_end', index: tail.index, messageId: tail.messageId, result: outcome } });
-    return outcome;
+    return { result: outcome, session: ending.session };
   }
 
   /**
@@ -295,8 +301,12 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       () => launched.channel.close(),
       (error: unknown) => launched.channel.close({ error }),
     );
-    // Read for `result` only: the consumer's loop does not wait for it.
-    const result = finished.then(async (outcome) => ({ session: await storeCall(() => currentSession(store, owner, session.id)), result: outcome, runId: (await setUp).run.id }));
+    // Read for `result` only, and only when the last write did not return it: the consumer's loop does not wait for it.
+    const result = finished.then(async (ended) => ({
+      session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
+      result: ended.result,
+      runId: (await setUp).run.id,
+    }));
     // Nobody has to wait for the result; a failure also reaches the consumer's loop.
     result.catch(() => undefined);
     let state: 'ready' | 'running' | 'done' = 'ready';
@@ -308,7 +318,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       try {
         yield* launched.channel.values();
       } finally {
-        if (launched.channel.consumerGone) launched.stop();
+        // A stream read to its end has nothing to stop: an abort would only make an AbortError.
+        if (launched.channel.consumerLeftEarly) launched.stop();
         state = 'done';
         // The lock is free and the transcript final before the consumer's loop goes on.
         await finished.catch(() => undefined);
@@ -417,6 +428,12 @@ function plannedSession(owner: SessionOwner, session: NewSession, lastSeq: numbe
     createdAt: time,
     updatedAt: time,
   };
+}
+
+/** A stream's run as its last write left it: its result and, when that write stored an answer, the session it returned. */
+interface EndedRun {
+  readonly result: ConversationResult;
+  readonly session: TranscriptSession | undefined;
 }
 
 /** How a launched run's loop ended: its `run_end` (not yet sent) and the answer event it holds back, if any. */

@@ -28,6 +28,7 @@ import {
   parseOpenSession,
   parseAppendEnding,
   type ParsedRunUpdate,
+  type ParsedSessionUpdate,
   parseReleaseToken,
   parseNewSession,
   parseOwner,
@@ -277,49 +278,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const repeated = repeatedMessageId(parsed);
       if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
-      // The fence is part of the counter update's condition, so checking the lease and
-      // writing are one statement: a lease that lapses a moment later cannot slip between.
-      const fence =
-        token !== undefined
-          ? sql`lock_token = ${token} and lock_expires_at > ${at}`
-          : sql`(lock_token is null or lock_expires_at is null or lock_expires_at <= ${at})`;
-      // One statement, so it is atomic without a transaction and costs one round trip.
-      // The counter update takes the session row's lock: concurrent appenders queue
-      // on it, so each gets its own contiguous range (MAX(seq)+1 would not).
-      // The messages travel as one JSON array parameter, whatever their number.
-      const sets = [
-        sql`last_seq = last_seq + ${parsed.length}`,
-        sql`updated_at = ${at}`,
-        ...(changes.title !== undefined ? [sql`title = ${changes.title}`] : []),
-        ...(changes.metadata !== undefined ? [sql`metadata = ${JSON.stringify(changes.metadata)}::jsonb`] : []),
-        // A run's last write gives the lease back in the same update.
-        ...(ending ? [sql`lock_token = null`, sql`lock_expires_at = null`] : []),
-      ];
-      // A run's last write also ends its record; the session row is touched only if the run
-      // exists, so a wrong run id writes nothing at all.
-      const runExists = ending ? sql`and exists (select 1 from agents_runs where id = ${ending.runId} and session_id = ${id})` : sql``;
-      const endedRun = ending
-        ? sql`, ended as (
-            update agents_runs set ${sql.join(runSets(ending.update, at))}
-            where id = ${ending.runId} and session_id = ${id} and exists (select 1 from bumped)
-            returning 1
-          )`
-        : sql``;
-      const result = await sql<SessionRow>`
-        with bumped as (
-          update agents_sessions set ${sql.join(sets)}
-          where id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey} and ${fence} ${runExists}
-          returning ${sql.join(sessionColumns.map((column) => sql.ref(column)))}
-        ), inserted as (
-          -- The session's keys, not the caller's: every message carries its session's owner.
-          insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
-          select bumped.id, bumped.last_seq - ${parsed.length} + entry.ord, entry.body->>'id', bumped.user_key, bumped.tenant_key,
-                 entry.body->>'type', entry.body->>'role', entry.body, ${at}
-          from bumped cross join jsonb_array_elements(${JSON.stringify(parsed)}::jsonb) with ordinality as entry(body, ord)
-          returning 1
-        )${endedRun}
-        select bumped.*, (select count(*) from inserted) as inserted from bumped
-      `
+      const result = await appendCall(keys, id, parsed, changes, token, ending, at)
         .execute(db)
         .catch((error: unknown) => {
           // The (session_id, message_id) unique index: the whole statement rolled back.
@@ -640,6 +599,34 @@ function readLock(db: Db, keys: Keys, id: string): Promise<Pick<Selectable<Sessi
     .executeTakeFirst();
 }
 
+/**
+ * An append (and, with `ending`, a run's last write: the run's ending and the
+ * lease's release with it) as one call of `agents_append_messages`
+ * (migration 0004): one statement, atomic without a transaction, one round
+ * trip, and planned once per connection instead of on every call (at low
+ * load the planning cost more than the writing). It returns no row, having
+ * written nothing, when the fence, the owner or the run id refused it. See
+ * docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 21".
+ */
+function appendCall(
+  keys: Keys,
+  id: string,
+  messages: readonly AgentMessage[],
+  changes: ParsedSessionUpdate,
+  token: string | undefined,
+  ending: { readonly runId: string; readonly update: ParsedRunUpdate } | undefined,
+  at: Date,
+): RawBuilder<SessionRow> {
+  const metadata = changes.metadata === undefined ? null : JSON.stringify(changes.metadata);
+  // A field of the run's update that is undefined is left out of its JSON, and so not set.
+  const runUpdate = ending ? JSON.stringify(ending.update) : null;
+  return sql<SessionRow>`
+    select * from agents_append_messages(${id}, ${keys.userKey}, ${keys.tenantKey}, ${token ?? null}, ${at}, ${JSON.stringify(messages)}::jsonb,
+                                         ${changes.title !== undefined}, ${changes.title ?? null}, ${metadata}::jsonb,
+                                         ${ending?.runId ?? null}, ${runUpdate}::jsonb)
+  `;
+}
+
 /** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
 async function refusedAppend(db: Db, keys: Keys, id: string, token: string | undefined, at: Date, runId: string | undefined): Promise<AgentsApiError> {
   const current = await readLock(db, keys, id);
@@ -655,20 +642,6 @@ async function refusedAppend(db: Db, keys: Keys, id: string, token: string | und
 /** Whether any session (of any owner) has the id. */
 async function sessionIdTaken(db: Db, id: string): Promise<boolean> {
   return (await db.selectFrom('agents_sessions').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
-}
-
-/** The SET list of a run update, for statements written in SQL. */
-function runSets(changes: ParsedRunUpdate, at: Date): RawBuilder<unknown>[] {
-  return [
-    sql`updated_at = ${at}`,
-    ...(changes.status !== undefined ? [sql`status = ${changes.status}`] : []),
-    ...(changes.failureCode !== undefined ? [sql`failure_code = ${changes.failureCode}`] : []),
-    ...(changes.turnUsage !== undefined ? [sql`turn_usage = ${JSON.stringify(changes.turnUsage)}::jsonb`] : []),
-    ...(changes.usage !== undefined ? [sql`usage = ${JSON.stringify(changes.usage)}::jsonb`] : []),
-    ...(changes.used !== undefined ? [sql`turns_used = ${changes.used.turns}`, sql`tokens_used = ${changes.used.tokens}`, sql`wall_clock_ms = ${changes.used.wallClockMs}`] : []),
-    ...(changes.result !== undefined ? [sql`result = ${JSON.stringify(changes.result)}::jsonb`] : []),
-    ...(changes.ended ? [sql`ended_at = ${at}`] : []),
-  ];
 }
 
 function isUniqueViolation(error: unknown): boolean {
