@@ -187,6 +187,27 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
   });
 
+  it('makes a resume sent right after an early start wait for its open: a slow open is still seen first, and the session is locked by its run', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    // The open's statement is held back, as a pooled store's can be when its connection is made on demand.
+    let letOpen!: () => void;
+    const openHeld = new Promise<void>((resolve) => (letOpen = resolve));
+    const slowOpen: TranscriptStore = Object.assign(Object.create(store) as TranscriptStore, {
+      openSession: async (...args: Parameters<TranscriptStore['openSession']>) => {
+        await openHeld;
+        return store.openSession(...args);
+      },
+    });
+    const slow = createSessionRunner({ store: slowOpen, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const first = await slow.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    const second = slow.stream.resume({ owner: who, sessionId: first.session.id, input: [userSays('Again')], principal, instructions });
+    setTimeout(letOpen, 20);
+    await expect(second).rejects.toMatchObject({ code: 'transcript.session_locked' });
+    await consume(first);
+    expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
+  });
+
   it('ends a stream cancelled before it is iterated as cancelled, storing nothing of its run and releasing the lock', async () => {
     const who = owner();
     // The run's first model call starts beside the set-up; its answer would come long after the cancel.

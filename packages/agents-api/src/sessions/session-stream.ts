@@ -97,6 +97,14 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
   const leaseOptions = { ttlMs: options.lockTtlMs ?? defaultLeaseTtlMs };
   const { store } = options;
   const now = options.now ?? Date.now;
+  /**
+   * The opens of early starts still in flight, by session id. On a pooled store a
+   * statement sent first may still arrive second (another connection, made on
+   * demand), so a run of the same session this runner is asked for next waits for
+   * the open to settle: a `resume` right after `start` sees the session the open
+   * made, locked by its run, never a session that does not exist yet.
+   */
+  const openingSessions = new Map<string, Promise<void>>();
 
   /**
    * A new session, fast: the first model call starts while one statement
@@ -132,6 +140,15 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // Sent before `start` resolves, not deferred: a store call the caller makes next (a
     // resume of this session) goes out after it.
     const opened = openedFirst ?? open();
+    if (early) {
+      const id = requested.id ?? '';
+      const settled = opened.then(
+        () => undefined,
+        () => undefined,
+      );
+      openingSessions.set(id, settled);
+      void settled.then(() => openingSessions.delete(id));
+    }
     const setUp = opened.then((opening): RunSetUp => {
       if (!opening.opened) throw sessionLocked(requested.id ?? '(new)', opening.expiresAt);
       const held = holdLease(store, owner, opening.session.id, opening.lease, leaseOptions);
@@ -149,6 +166,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
 
   /** A run of a stored session (or a keyed start): under a taken lease, prepared as `run()` prepares it. */
   async function attemptStream(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions): Promise<SessionStream> {
+    const stillOpening = openingSessions.get(sessionId);
+    if (stillOpening !== undefined) await stillOpening;
     const held = await takeLease(store, owner, sessionId, leaseOptions);
     try {
       const prepared = await prepareAttempt(store, owner, held.lease, plan, runOptions, now);
