@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import PgBoss from 'pg-boss';
 import { appRole } from '../database/migrations/0001-identity';
+import type { SimpleQuery } from '../scope/scoped-statements';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, type PgliteExecutor, type PoolExecutor } from './boss-database';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor } from './boss-database';
 
 /** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
 export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
@@ -59,6 +60,13 @@ export interface JobEngine {
    * Resolves to the pg-boss job ids, in order.
    */
   enqueue(trx: TenantTransaction, messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<readonly string[]>;
+  /**
+   * Runs parameterless SQL, one or more statements, in one round trip and one
+   * implicit transaction on the engine's database (the product's, too), once
+   * started; each statement's rows. The executor's one-statement transactions
+   * use it (`runScoped`).
+   */
+  readonly simpleQuery: SimpleQuery;
 }
 
 /**
@@ -97,10 +105,13 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
   });
   // pg-boss reports background errors as events; without a listener they would crash the process.
   boss.on('error', () => undefined);
+  const simpleQuery: SimpleQuery =
+    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf({ query: (text) => boss.getDb().executeSql(text, []) });
   const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
   return {
     boss,
     options: resolved,
+    simpleQuery,
     async start() {
       await boss.start();
     },
