@@ -38,30 +38,7 @@ export interface CreatedJob {
  */
 export async function createJob(context: DataMachineContext, trx: TenantTransaction, input: NewJob): Promise<CreatedJob> {
   const idempotencyKey = input.idempotencyKey ?? null;
-  const inserted = await trx
-    .insertInto('dm_jobs')
-    .columns(['id', 'tenant_id', 'agent_id', 'flow_id', 'pipeline_id', 'source', 'status', 'engine_data', 'idempotency_key', 'created_by', 'created_at'])
-    .expression((eb) =>
-      eb
-        .selectFrom('dm_flows')
-        .select([
-          eb.val(context.newId('job')).as('id'),
-          'tenant_id',
-          'agent_id',
-          'id as flow_id',
-          'pipeline_id',
-          eb.val(input.source).as('source'),
-          eb.val('pending').as('status'),
-          sql<string>`${JSON.stringify(input.engineData ?? {})}::jsonb`.as('engine_data'),
-          eb.val(idempotencyKey).as('idempotency_key'),
-          eb.val(input.createdBy ?? null).as('created_by'),
-          eb.val(context.now()).as('created_at'),
-        ])
-        .where('id', '=', input.flowId),
-    )
-    .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  const inserted = await jobInsert(context, trx, context.newId('job'), input).executeTakeFirst();
   if (inserted) return { job: toJob(inserted), created: true };
   const existing =
     idempotencyKey === null
@@ -69,6 +46,37 @@ export async function createJob(context: DataMachineContext, trx: TenantTransact
       : await trx.selectFrom('dm_jobs').selectAll().where('flow_id', '=', input.flowId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
   if (!existing) throw flowNotFound(input.flowId);
   return { job: toJob(existing), created: false };
+}
+
+/**
+ * The INSERT of {@link createJob}, unexecuted, for the job `id`: it inserts
+ * nothing when the tenant has no such flow or the idempotency key is taken.
+ * Engine only (`startFlowRun` sends it alone in one round trip).
+ */
+export function jobInsert(context: DataMachineContext, creator: QueryCreator<DataMachineDatabase>, id: string, input: NewJob) {
+  return creator
+    .insertInto('dm_jobs')
+    .columns(['id', 'tenant_id', 'agent_id', 'flow_id', 'pipeline_id', 'source', 'status', 'engine_data', 'idempotency_key', 'created_by', 'created_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('dm_flows')
+        .select([
+          eb.val(id).as('id'),
+          'tenant_id',
+          'agent_id',
+          'id as flow_id',
+          'pipeline_id',
+          eb.val(input.source).as('source'),
+          eb.val('pending').as('status'),
+          sql<string>`${JSON.stringify(input.engineData ?? {})}::jsonb`.as('engine_data'),
+          eb.val(input.idempotencyKey ?? null).as('idempotency_key'),
+          eb.val(input.createdBy ?? null).as('created_by'),
+          eb.val(context.now()).as('created_at'),
+        ])
+        .where('id', '=', input.flowId),
+    )
+    .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
+    .returningAll();
 }
 
 /**

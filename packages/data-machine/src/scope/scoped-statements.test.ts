@@ -7,7 +7,7 @@ import { installJobEngine, type JobEngine } from '../engine/job-engine';
 import { createTenant } from '../tenants/tenant-repository';
 import { engineOn } from '../../test/support/job-engine-fixture';
 import { migratedContext, newUser, system, type TestContext } from '../../test/support/identity-fixture';
-import { inlineParameters, runScoped } from './scoped-statements';
+import { guardStatement, inlineParameters, isGuardFailure, runScoped } from './scoped-statements';
 
 describe('inlining parameters', () => {
   it('replaces each $n with its value as an escaped literal of unknown type', () => {
@@ -62,6 +62,20 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     await expect(runScoped(context, engine.simpleQuery, { tenantId: tenant.id }, [rename, sql`select 1 / 0`.compile(context.db)])).rejects.toThrow(/division by zero/);
     const row = await database.db.selectFrom('dm_tenants').select('name').where('id', '=', tenant.id).executeTakeFirstOrThrow();
     expect(row.name).toBe('Before');
+  });
+
+  it('fails the whole batch at a guard whose query finds no row, undoing the statements before it', async () => {
+    const owner = await newUser(context, 'batch-guard');
+    const { tenant } = await createTenant(context, system, { slug: 'batch-guard', name: 'Before', ownerUserId: owner.id });
+    const rename = context.db.updateTable('dm_tenants').set({ name: 'After' }).where('id', '=', tenant.id).compile();
+    const agentNamed = (slug: string) => guardStatement(context.db.selectFrom('dm_agents').select('id').where('slug', '=', slug).compile(), 'no such agent');
+    const failure = await runScoped(context, engine.simpleQuery, { tenantId: tenant.id }, [rename, agentNamed("nobody's")]).catch((error: unknown) => error);
+    expect(isGuardFailure(failure, 'no such agent')).toBe(true);
+    expect((await database.db.selectFrom('dm_tenants').select('name').where('id', '=', tenant.id).executeTakeFirstOrThrow()).name).toBe('Before');
+    const [agents = []] = await runScoped(context, engine.simpleQuery, { tenantId: tenant.id }, [context.db.selectFrom('dm_agents').select('slug').compile()]);
+    const slug = (agents[0] as { slug: string }).slug;
+    await runScoped(context, engine.simpleQuery, { tenantId: tenant.id }, [rename, agentNamed(slug)]);
+    expect((await database.db.selectFrom('dm_tenants').select('name').where('id', '=', tenant.id).executeTakeFirstOrThrow()).name).toBe('After');
   });
 
   it("confines them to the tenant's rows, and sets nothing beyond them", async () => {

@@ -1,4 +1,4 @@
-import type { CompiledQuery } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
 import { keysStatement, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
 
@@ -35,6 +35,23 @@ export async function runScoped(
   const results = await run(text);
   if (results.length !== statements.length + 1) throw new Error(`A scoped batch of ${statements.length + 1} statements returned ${results.length} results.`);
   return results.slice(1);
+}
+
+/**
+ * A statement for a batch of {@link runScoped} that fails it (and so undoes
+ * all of it) unless `query` returns a row: a `DO` block raising `message`.
+ * A batch cannot decide between statements; this is how a later statement
+ * is made to depend on an earlier one. {@link isGuardFailure} tells its error.
+ */
+export function guardStatement(query: CompiledQuery, message: string): CompiledQuery {
+  const condition = inlineParameters(query);
+  if (condition.includes('$guard$')) throw new TypeError('A guarded statement cannot contain the guard\'s own quote tag.');
+  return CompiledQuery.raw(`do $guard$ begin if not exists (${condition}) then raise exception using message = ${toLiteral(message)}; end if; end $guard$`);
+}
+
+/** Whether `error` is the failure of a {@link guardStatement} raising `message`. */
+export function isGuardFailure(error: unknown, message: string): boolean {
+  return error instanceof Error && error.message === message;
 }
 
 /**
