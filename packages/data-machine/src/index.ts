@@ -189,6 +189,7 @@ export type { SchedulerLogger, SystemTask } from './schedules/system-task';
 export { endedJobStatuses, isEndedJobStatus, jobStatuses, liveJobStatuses } from './jobs/job';
 export type { EndedJobStatus, Job, JobError, JobSource, JobStatus } from './jobs/job';
 export { createChildJobs, createJob, jobTransitions, recordJobProgress, startDelivery, transitionJob } from './jobs/job-lifecycle';
+export type { RunStatement } from './jobs/job-lifecycle';
 export type { ChildItem, ChildJobOptions, CreatedJob, Delivery, JobChange, JobHoldings, JobProgress, JobTransition, NewJob, StartedDelivery, TransitionJobOptions, TransitionOptions } from './jobs/job-lifecycle';
 export { cancelJob, cancelledByOperator, getJob, jobListOptionsSchema, listJobChildren, listJobs } from './jobs/job-repository';
 export type { JobListOptions } from './jobs/job-repository';

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { SimpleQuery } from '../scope/scoped-statements';
 
 /** What pg-boss runs its SQL through (its `db` option): anything with `executeSql`. */
 export interface BossDatabase {
@@ -37,6 +38,19 @@ export function pgliteBossDatabase(pglite: PgliteExecutor): BossDatabase {
 /** pg-boss on a `pg` Pool the host already has (node-postgres takes multi-statement SQL without parameters). */
 export function poolBossDatabase(pool: PoolExecutor): BossDatabase {
   return { executeSql: (text, values) => pool.query(text, values === undefined ? undefined : [...values]) };
+}
+
+/**
+ * A {@link SimpleQuery} on PGlite (`exec`: the simple protocol) or on a
+ * `pg` pool (a query without values goes through the simple protocol, and
+ * several statements answer with one result each).
+ */
+export function simpleQueryOf(executor: Pick<PgliteExecutor, 'exec'> | { query(text: string): Promise<unknown> }): SimpleQuery {
+  if ('exec' in executor) return async (text) => (await executor.exec(text)).map((result) => result.rows);
+  return async (text) => {
+    const result = (await executor.query(text)) as { rows: unknown[] } | readonly { rows: unknown[] }[];
+    return Array.isArray(result) ? result.map((each: { rows: unknown[] }) => each.rows) : [(result as { rows: unknown[] }).rows];
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -4,7 +4,9 @@ import { actingUserId } from '../access/actor';
 import { claimItems } from '../items/processed-items';
 import { findAgentFlow } from '../jobs/agent-flow';
 import type { JobStatus } from '../jobs/job';
-import { createJob, type CreatedJob, type NewJob } from '../jobs/job-lifecycle';
+import { createJob, jobInsert, type CreatedJob, type NewJob } from '../jobs/job-lifecycle';
+import { toJob, type JobRow } from '../jobs/job';
+import { guardStatement, isGuardFailure, runScoped } from '../scope/scoped-statements';
 import { findAgentJob } from '../jobs/job-repository';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
@@ -27,8 +29,36 @@ export interface FlowRun extends NewJob {
  * @example
  * const { job } = await startFlowRun(context, engine, { tenantId, flowId, source: 'manual' });
  */
-export function startFlowRun(context: DataMachineContext, engine: JobEngine, run: FlowRun): Promise<CreatedJob> {
-  return inTenant(context, run.tenantId, null, (trx) => startFlowRunIn(context, engine, trx, run));
+export async function startFlowRun(context: DataMachineContext, engine: JobEngine, run: FlowRun): Promise<CreatedJob> {
+  // An engine that only enqueues, never started, has no connection of its own on a connection string.
+  const alone = engine.simpleQueryReady() ? await startFlowRunAlone(context, engine, run) : null;
+  return alone ?? inTenant(context, run.tenantId, null, (trx) => startFlowRunIn(context, engine, trx, run));
+}
+
+const jobNotInserted = 'data-machine: the job was not inserted';
+
+/**
+ * {@link startFlowRun} as one batch sent alone in one round trip
+ * (docs/decisions/2026-12-01-engine-speed.md, "enqueue"): the keys, the job,
+ * a guard that fails the whole batch unless the job was inserted, and
+ * pg-boss's insert, in one implicit transaction. Resolves null when the job
+ * was not inserted (a repeated idempotency key, or no such flow): nothing
+ * was written, and the transaction of {@link startFlowRunIn} tells which.
+ */
+async function startFlowRunAlone(context: DataMachineContext, engine: JobEngine, run: FlowRun): Promise<CreatedJob | null> {
+  const id = context.newId('job');
+  const statements = [
+    jobInsert(context, context.db, id, run).compile(),
+    guardStatement(context.db.selectFrom('dm_jobs').select('id').where('id', '=', id).compile(), jobNotInserted),
+    await engine.enqueueStatement([{ tenantId: run.tenantId, jobId: id }]),
+  ];
+  try {
+    const [inserted] = await runScoped(context, engine.simpleQuery, { tenantId: run.tenantId, userId: null }, statements);
+    return { job: toJob(inserted?.[0] as JobRow), created: true };
+  } catch (error) {
+    if (isGuardFailure(error, jobNotInserted)) return null;
+    throw new DataMachineError('engine.unavailable', 'The job engine could not take the work; nothing was started.', { cause: error });
+  }
 }
 
 /** {@link startFlowRun} in the caller's tenant transaction: both halves commit or roll back with it. */

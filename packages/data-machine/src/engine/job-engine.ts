@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import PgBoss from 'pg-boss';
 import { appRole } from '../database/migrations/0001-identity';
+import type { SimpleQuery } from '../scope/scoped-statements';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, type PgliteExecutor, type PoolExecutor } from './boss-database';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor } from './boss-database';
 
 /** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
 export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
@@ -59,6 +60,21 @@ export interface JobEngine {
    * Resolves to the pg-boss job ids, in order.
    */
   enqueue(trx: TenantTransaction, messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<readonly string[]>;
+  /**
+   * Runs parameterless SQL, one or more statements, in one round trip and one
+   * implicit transaction on the engine's database (the product's, too), once
+   * started; each statement's rows. The executor's one-statement transactions
+   * use it (`runScoped`).
+   */
+  readonly simpleQuery: SimpleQuery;
+  /**
+   * Whether {@link JobEngine.simpleQuery} can run now: always on a PGlite or a
+   * pool the host passed, and on pg-boss's own pool (a connection string)
+   * only while the engine is started.
+   */
+  simpleQueryReady(): boolean;
+  /** The statement {@link JobEngine.enqueue} would run, unexecuted, for a batch of `simpleQuery` that must enqueue with its other writes. */
+  enqueueStatement(messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<CompiledQuery>;
 }
 
 /**
@@ -97,35 +113,58 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
   });
   // pg-boss reports background errors as events; without a listener they would crash the process.
   boss.on('error', () => undefined);
+  const simpleQuery: SimpleQuery =
+    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf({
+          query: async (text) => {
+            // pg-boss's own pool answers nothing until the engine has started.
+            const result: unknown = await boss.getDb().executeSql(text, []);
+            if (result === undefined) throw new Error('The job engine is not started: its database connection is not open.');
+            return result;
+          },
+        });
+  let started = false;
   const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
   return {
     boss,
     options: resolved,
+    simpleQuery,
+    simpleQueryReady: () => !('connectionString' in database) || started,
     async start() {
       await boss.start();
+      started = true;
     },
     async stop() {
+      started = false;
       await boss.stop({ graceful: false, wait: true, close: true });
     },
     async enqueue(trx, messages, enqueueOptions = {}) {
       if (messages.length === 0) return [];
-      const ids = messages.map(() => randomUUID());
-      // pg-boss reads an ISO time ending in Z as a time, anything else as an interval from now().
-      const startAfter =
-        enqueueOptions.startAfter !== undefined ? enqueueOptions.startAfter.toISOString() : enqueueOptions.delayMs ? `${Math.ceil(enqueueOptions.delayMs)} milliseconds` : undefined;
-      await boss.insert(
-        messages.map((message, index) => ({
-          id: ids[index],
-          name: engineQueues.job,
-          data: { tenantId: message.tenantId, jobId: message.jobId, ...(message.wake === undefined ? {} : { wake: message.wake }) },
-          ...sendOptions,
-          ...(startAfter === undefined ? {} : { startAfter }),
-        })),
-        { db: kyselyBossDatabase(trx) as PgBoss.Db },
-      );
-      return ids;
+      const jobs = bossJobs(messages, enqueueOptions);
+      await boss.insert(jobs, { db: kyselyBossDatabase(trx) as PgBoss.Db });
+      return jobs.map((job) => job.id);
+    },
+    async enqueueStatement(messages, enqueueOptions = {}) {
+      let statement: CompiledQuery | undefined;
+      // pg-boss builds its insert and hands it to its `db`: kept here, not run, so pg-boss's SQL stays pg-boss's.
+      const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [] }) };
+      await boss.insert(bossJobs(messages, enqueueOptions), { db: capture as unknown as PgBoss.Db });
+      if (statement === undefined) throw new Error('pg-boss sent no insert statement.');
+      return statement;
     },
   };
+
+  function bossJobs(messages: readonly EngineMessage[], enqueueOptions: EnqueueOptions) {
+    // pg-boss reads an ISO time ending in Z as a time, anything else as an interval from now().
+    const startAfter =
+      enqueueOptions.startAfter !== undefined ? enqueueOptions.startAfter.toISOString() : enqueueOptions.delayMs ? `${Math.ceil(enqueueOptions.delayMs)} milliseconds` : undefined;
+    return messages.map((message) => ({
+      id: randomUUID(),
+      name: engineQueues.job,
+      data: { tenantId: message.tenantId, jobId: message.jobId, ...(message.wake === undefined ? {} : { wake: message.wake }) },
+      ...sendOptions,
+      ...(startAfter === undefined ? {} : { startAfter }),
+    }));
+  }
 }
 
 /** Options of {@link installJobEngine}. */

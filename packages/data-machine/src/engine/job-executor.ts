@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import type { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
 import { DataMachineError } from '../errors';
 import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-config';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
 import type { Job, JobError } from '../jobs/job';
-import { createChildJobs, recordJobProgress, startDelivery, transitionJob, type JobProgress } from '../jobs/job-lifecycle';
+import { createChildJobs, recordJobProgress, startDelivery, transitionJob, transitionUnheldJob, type JobProgress, type RunStatement } from '../jobs/job-lifecycle';
 import { jobLogsInsert, writeJobLogs, type JobLogEntry, type JobLogsInsert, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
+import { runScoped } from '../scope/scoped-statements';
 import { commitSynchronously, inTenant, type TenantTransaction, type TransactionOptions } from '../scope/tenant-transaction';
 import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepContext, type StepLogger, type StepResult, type StepType } from '../steps/step';
 import { createJobEffectsRecorder, findEffect, forgetEffect, recordEffect } from './job-effects';
@@ -64,6 +66,11 @@ interface Plan {
   readonly maxItems: number;
   /** The tenant's allowance for its handlers to reach private addresses. */
   readonly allowPrivateAddresses: boolean;
+  /**
+   * Whether the end may be one statement alone ({@link endJob}): no parent to
+   * count on, and no step or item that leaves queue leases or claims to settle.
+   */
+  readonly endsAlone: boolean;
 }
 
 /**
@@ -93,71 +100,42 @@ const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
  */
 export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal): Promise<ExecutionOutcome> {
   const { context } = options;
-  const started = await inTenant(context, message.tenantId, null, (trx) => startJob(options, trx, message, engineJobId), engineCommit).catch((error: unknown) => {
-    // Its own start rolled back with it: nothing of this delivery's to settle.
-    if (error instanceof LostOwnership) return null;
-    throw error;
+  // The start is one statement, sent alone with its keys in one round trip: no transaction
+  // around it (docs/decisions/2026-12-01-engine-speed.md, "one round trip").
+  const delivery = await startDelivery(context, alone(options, message.tenantId), message.jobId, {
+    engineJobId,
+    heldReasons: [fanOutReason, signalWaitReason],
+    ...(message.wake === undefined ? {} : { wake: { reason: signalWaitReason, id: message.wake } }),
   });
-  if (started === null) return 'stale';
-  if ('outcome' in started) return started.outcome;
-  const { owner, logger } = started;
+  if (delivery === null) return 'stale';
+  const steps = pipelineStepsSchema.parse(delivery.steps);
+  const plan: Plan = {
+    job: delivery.job,
+    steps,
+    stepConfig: delivery.stepConfig as Record<string, FlowStepConfig>,
+    maxItems: delivery.maxItems,
+    allowPrivateAddresses: delivery.allowPrivateAddresses,
+    endsAlone: delivery.job.parentJobId === null && engineDataSchema.parse(delivery.job.engineData).item === undefined && !steps.some((step) => step.type === 'fetch' || step.type === 'ai'),
+  };
+  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: plan.job.attempts };
+  const logger = createBufferedLogger(options, owner);
   try {
-    return await runSteps(options, owner, started.plan, logger, signal, started.first);
+    return await runSteps(options, owner, plan, logger, signal);
   } catch (error) {
     if (error instanceof LostOwnership) return settleLost(options, owner);
     throw error;
   }
 }
 
-/** The first step to run, prepared in the start's transaction. */
-interface FirstStep {
-  readonly index: number;
-  readonly prepared: Exclude<Prepared, 'no_items'>;
-}
-
-type Started = { readonly owner: Ownership; readonly logger: BufferedLogger; readonly plan: Plan; readonly first?: FirstStep } | { readonly outcome: ExecutionOutcome };
-
-/**
- * Starts the job in one statement (the move to `processing`, returning its
- * flow and pipeline: `startDelivery`) and, when the first step to run needs
- * a transaction before it (a queue take, a start mark), prepares it in the
- * same transaction, so no second one opens before the step runs. A failed
- * preparation, or an empty queue, settles the job in that transaction too
- * (docs/decisions/2026-12-01-engine-speed.md, "start").
- */
-async function startJob(options: JobExecutorOptions, trx: TenantTransaction, message: EngineMessage, engineJobId: string): Promise<Started | null> {
-  const { context } = options;
-  const delivery = await startDelivery(context, trx, message.jobId, {
-    engineJobId,
-    heldReasons: [fanOutReason, signalWaitReason],
-    ...(message.wake === undefined ? {} : { wake: { reason: signalWaitReason, id: message.wake } }),
-  });
-  if (delivery === null) return null;
-  const plan: Plan = {
-    job: delivery.job,
-    steps: pipelineStepsSchema.parse(delivery.steps),
-    stepConfig: delivery.stepConfig as Record<string, FlowStepConfig>,
-    maxItems: delivery.maxItems,
-    allowPrivateAddresses: delivery.allowPrivateAddresses,
+/** Runs one statement alone, in one round trip with the tenant's keys, committed asynchronously ({@link engineCommit}). */
+function alone(options: JobExecutorOptions, tenantId: string): RunStatement {
+  return async <Row>(query: CompiledQuery<Row>) => {
+    const [rows] = await runScoped(options.context, options.engine.simpleQuery, { tenantId, userId: null }, [query], engineCommit);
+    return (rows ?? []) as readonly Row[];
   };
-  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: plan.job.attempts };
-  const logger = createBufferedLogger(options, owner);
-  const index = firstPendingStep(plan.steps, engineDataSchema.parse(plan.job.engineData));
-  const step = plan.steps[index];
-  const implementation = step === undefined ? undefined : options.steps[step.type];
-  if (step === undefined || implementation === undefined || !needsPreparation(step, implementation)) return { owner, logger, plan };
-  let prepared: Prepared;
-  try {
-    prepared = await prepareStep(options, trx, owner, plan, step, implementation);
-  } catch (error) {
-    // Settled here: a statement that failed aborted this transaction, so this one fails too and pg-boss re-delivers.
-    return { outcome: await failStepIn(options, trx, owner, logger, step, error) };
-  }
-  if (prepared === 'no_items') return { outcome: await endIn(options, trx, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' }) };
-  return { owner, logger, plan, first: { index, prepared } };
 }
 
-async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal, first?: FirstStep): Promise<ExecutionOutcome> {
+async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, signal: AbortSignal): Promise<ExecutionOutcome> {
   let data: EngineData = engineDataSchema.parse(plan.job.engineData);
   // The previous step's progress, when it rides on this step's preparation instead of a
   // transaction of its own (docs/decisions/2026-12-01-engine-speed.md, "progress").
@@ -169,15 +147,12 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     try {
       if (!implementation) throw new DataMachineError('step.not_registered', `No implementation of the "${step.type}" step is registered with this worker.`, { details: { step: step.key, type: step.type } });
       // A step without a queue that is retry-safe needs no transaction before it runs.
-      const prepared: Prepared =
-        first?.index === index
-          ? first.prepared
-          : needsPreparation(step, implementation)
+      const prepared: Prepared = needsPreparation(step, implementation)
         ? await owned(options, owner, logger, (trx) => prepareStep(options, trx, owner, plan, step, implementation), carried)
         : handlerConfigOf(options, plan, step, {});
       // Committed with the preparation.
       carried = undefined;
-      if (prepared === 'no_items') return endJob(options, owner, logger, { to: 'completed_no_items', reason: 'queue_empty' });
+      if (prepared === 'no_items') return endJob(options, owner, plan, logger, { to: 'completed_no_items', reason: 'queue_empty' });
       const input = index === 0 ? null : (data.outputs[(plan.steps[index - 1] as PipelineStep).key] ?? data.item?.data ?? null);
       logger.log('info', { step: step.key, type: step.type }, 'step started');
       result = await implementation.execute(
@@ -215,14 +190,14 @@ async function runSteps(options: JobExecutorOptions, owner: Ownership, plan: Pla
     const progress = data;
     logger.log('info', { step: step.key }, 'step completed');
     // The last step's output is recorded by the transaction that ends the job.
-    if (index + 1 === plan.steps.length) return endJob(options, owner, logger, { to: 'completed' }, { engineData: progress });
+    if (index + 1 === plan.steps.length) return endJob(options, owner, plan, logger, { to: 'completed' }, { engineData: progress });
     // A next step that opens a transaction before it runs records this progress there; otherwise record it now.
     const nextStep = plan.steps[index + 1] as PipelineStep;
     const nextImplementation = options.steps[nextStep.type];
     if (nextImplementation !== undefined && needsPreparation(nextStep, nextImplementation)) carried = { currentStep: next, engineData: progress };
     else await recordProgress(options, owner, logger, { currentStep: next, engineData: progress });
   }
-  return endJob(options, owner, logger, { to: 'completed' });
+  return endJob(options, owner, plan, logger, { to: 'completed' });
 }
 
 /** The first step without a recorded output; a child of a fan-out starts after the fetch its parent ran. */
@@ -378,9 +353,34 @@ async function failStepIn(options: JobExecutorOptions, trx: TenantTransaction, o
 
 type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly reason?: string } | { readonly to: 'failed'; readonly reason: string; readonly error: JobError };
 
-/** Ends the job in a transaction of its own, whose first statement is the fenced move (no lock read before it). */
-function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
+/**
+ * Ends the job. One that ends alone (see {@link Plan.endsAlone}) ends in one
+ * statement sent alone in one round trip (`transitionUnheldJob`: the fenced
+ * move, guarded by holding nothing, with its log lines); if that move did
+ * not apply, or the job may hold something, in a transaction of its own,
+ * whose first statement is the fenced move (no lock read before it).
+ */
+async function endJob(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
+  if (plan.endsAlone) {
+    const ended = await transitionUnheldJob(options.context, alone(options, owner.tenantId), owner.jobId, change, {
+      ...fenceOf(owner),
+      ...(progress === undefined ? {} : { progress }),
+      logLines: logger.peek(endLine(change)),
+    });
+    if (ended !== null) return reportEnd(options, owner, change);
+    // Stale, or it holds something after all: the full way tells which, and settles.
+  }
   return inTenant(options.context, owner.tenantId, null, (trx) => endIn(options, trx, owner, logger, change, progress), engineCommit);
+}
+
+/** The line an end logs. */
+function endLine(change: EndChange): JobLogEntry {
+  return { level: change.to === 'failed' ? 'error' : 'info', context: { status: change.to, reason: change.reason ?? null }, message: `job ${change.to}` };
+}
+
+function reportEnd(options: JobExecutorOptions, owner: Ownership, change: EndChange): ExecutionOutcome {
+  options.processLogger?.info({ job: owner.jobId, status: change.to, reason: change.reason ?? null }, 'job ended');
+  return change.to;
 }
 
 /**
@@ -393,7 +393,8 @@ function endJob(options: JobExecutorOptions, owner: Ownership, logger: BufferedL
  */
 async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner: Ownership, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
   const success = change.to !== 'failed';
-  logger.log(success ? 'info' : 'error', { status: change.to, reason: change.reason ?? null }, `job ${change.to}`);
+  const line = endLine(change);
+  logger.log(line.level, line.context ?? {}, line.message);
   const moved = await transitionJob(options.context, trx, owner.jobId, change, { ...fenceOf(owner), ...(progress === undefined ? {} : { progress }), holdings: true, logLines: logger.take() });
   if (moved === null) throw new LostOwnership();
   if (moved.holdings?.queueLeases !== false) await settleQueueLease(trx, owner.jobId, success ? 'success' : 'failure');
@@ -401,8 +402,7 @@ async function endIn(options: JobExecutorOptions, trx: TenantTransaction, owner:
     if (success) await markItemsDone(options.context, trx, { jobId: owner.jobId });
     else await releaseItems(trx, { jobId: owner.jobId });
   }
-  options.processLogger?.info({ job: owner.jobId, status: change.to, reason: change.reason ?? null }, 'job ended');
-  return change.to;
+  return reportEnd(options, owner, change);
 }
 
 /**
@@ -477,12 +477,15 @@ interface BufferedLogger extends StepLogger {
   flush(trx: TenantTransaction): Promise<void>;
   /** Takes the buffered lines as an INSERT to ride on the job's next fenced UPDATE (none: undefined). */
   take(): JobLogsInsert | undefined;
+  /** The buffered lines and `last` as an INSERT, keeping the buffer (for a move that may not apply). */
+  peek(last: JobLogEntry): JobLogsInsert;
 }
 
 function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): BufferedLogger {
   const pending: JobLogEntry[] = [];
+  const entry = (level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): JobLogEntry => ({ level, message, context: { ...context, attempt: owner.attempt }, at: options.context.now() });
   const log = (level: LogLevel, context: Readonly<Record<string, unknown>>, message: string): void => {
-    pending.push({ level, message, context: { ...context, attempt: owner.attempt }, at: options.context.now() });
+    pending.push(entry(level, context, message));
   };
   return {
     log,
@@ -492,6 +495,9 @@ function createBufferedLogger(options: JobExecutorOptions, owner: Ownership): Bu
     error: (context, message) => log('error', context, message),
     take() {
       return pending.length === 0 ? undefined : jobLogsInsert(options.context, owner.jobId, pending.splice(0));
+    },
+    peek(last) {
+      return jobLogsInsert(options.context, owner.jobId, [...pending, entry(last.level, last.context ?? {}, last.message)]);
     },
     async flush(trx) {
       // One multi-row INSERT per flush, whatever the number of lines (docs/decisions/2026-12-01-engine-speed.md).

@@ -4,7 +4,8 @@ import type { DataMachineDatabase } from '../database/data-machine-database';
 import { claimItems, releaseItems } from '../items/processed-items';
 import { codeOf, migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { agentWithFlow, asEngine, type EngineWorld } from '../../test/support/engine-fixture';
-import { createChildJobs, createJob, recordJobProgress, transitionJob } from './job-lifecycle';
+import { jobLogsInsert } from '../logs/job-log';
+import { createChildJobs, createJob, recordJobProgress, transitionJob, transitionUnheldJob, type RunStatement } from './job-lifecycle';
 
 await describeEachDatabase<DataMachineDatabase>('job lifecycle', (database) => {
   let context: TestContext;
@@ -105,6 +106,51 @@ await describeEachDatabase<DataMachineDatabase>('job lifecycle', (database) => {
       expect(await asEngine(context, world.tenant.id, (trx) => recordJobProgress(trx, job.id, { currentStep: 'ai' }, { engineJobId: 'boss-old' }))).toBe(false);
       expect(await asEngine(context, world.tenant.id, (trx) => recordJobProgress(trx, job.id, { currentStep: 'ai', engineData: { item: 1 } }, { engineJobId: 'boss-a' }))).toBe(true);
       expect((await fenced('boss-a'))?.job).toMatchObject({ status: 'completed', currentStep: 'ai', engineData: { item: 1 } });
+    });
+  });
+
+  describe('ending a job that holds nothing, in one statement', () => {
+    const inTransaction =
+      (trx: Parameters<Parameters<typeof asEngine>[2]>[0]): RunStatement =>
+      async (query) =>
+        (await trx.executeQuery(query)).rows;
+    const endAlone = (world: EngineWorld, jobId: string, engineJobId = 'boss-1', attempt = 1) =>
+      asEngine(context, world.tenant.id, (trx) =>
+        transitionUnheldJob(context, inTransaction(trx), jobId, { to: 'completed' }, { engineJobId, attempt, progress: { engineData: { outputs: { last: 1 } } }, logLines: jobLogsInsert(context, jobId, [{ level: 'info', message: 'job completed' }]) }),
+      );
+    const logCount = async (jobId: string) => (await database.db.selectFrom('dm_job_logs').select('id').where('job_id', '=', jobId).execute()).length;
+
+    it('moves it, writes its last progress and its log lines', async () => {
+      const world = await agentWithFlow(context, 'alone-end');
+      const { job } = await create(world);
+      await start(world, job.id);
+      expect(await endAlone(world, job.id)).toMatchObject({ status: 'completed', engineData: { outputs: { last: 1 } }, finishedAt: context.now() });
+      expect(await logCount(job.id)).toBe(1);
+    });
+
+    it('is fenced: another engine job or attempt moves nothing and writes no line', async () => {
+      const world = await agentWithFlow(context, 'alone-fence');
+      const { job } = await create(world);
+      await start(world, job.id);
+      expect(await endAlone(world, job.id, 'boss-old')).toBeNull();
+      expect(await endAlone(world, job.id, 'boss-1', 2)).toBeNull();
+      expect(await logCount(job.id)).toBe(0);
+      const row = await database.db.selectFrom('dm_jobs').select('status').where('id', '=', job.id).executeTakeFirstOrThrow();
+      expect(row.status).toBe('processing');
+    });
+
+    it('leaves a job that holds a claimed item, or has a parent, to the full end (nothing moved, no line)', async () => {
+      const world = await agentWithFlow(context, 'alone-holds');
+      const { job } = await create(world);
+      await start(world, job.id);
+      await asEngine(context, world.tenant.id, (trx) => claimItems(context, trx, { flowId: world.flowId, stepKey: 'fetch', jobId: job.id, sourceKeys: ['held'], max: 1 }));
+      expect(await endAlone(world, job.id)).toBeNull();
+      const { job: parent } = await create(world);
+      await start(world, parent.id);
+      const [child] = await asEngine(context, world.tenant.id, (trx) => createChildJobs(context, trx, parent.id, [{ itemKey: 'child' }]));
+      await start(world, child!.id);
+      expect(await endAlone(world, child!.id)).toBeNull();
+      expect((await logCount(job.id)) + (await logCount(child!.id))).toBe(0);
     });
   });
 

@@ -1,4 +1,4 @@
-import { sql, type ExpressionBuilder, type QueryCreator } from 'kysely';
+import { sql, type CompiledQuery, type ExpressionBuilder, type QueryCreator } from 'kysely';
 import type { JobLogsInsert } from '../logs/job-log';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import type { DataMachineContext } from '../context';
@@ -38,30 +38,7 @@ export interface CreatedJob {
  */
 export async function createJob(context: DataMachineContext, trx: TenantTransaction, input: NewJob): Promise<CreatedJob> {
   const idempotencyKey = input.idempotencyKey ?? null;
-  const inserted = await trx
-    .insertInto('dm_jobs')
-    .columns(['id', 'tenant_id', 'agent_id', 'flow_id', 'pipeline_id', 'source', 'status', 'engine_data', 'idempotency_key', 'created_by', 'created_at'])
-    .expression((eb) =>
-      eb
-        .selectFrom('dm_flows')
-        .select([
-          eb.val(context.newId('job')).as('id'),
-          'tenant_id',
-          'agent_id',
-          'id as flow_id',
-          'pipeline_id',
-          eb.val(input.source).as('source'),
-          eb.val('pending').as('status'),
-          sql<string>`${JSON.stringify(input.engineData ?? {})}::jsonb`.as('engine_data'),
-          eb.val(idempotencyKey).as('idempotency_key'),
-          eb.val(input.createdBy ?? null).as('created_by'),
-          eb.val(context.now()).as('created_at'),
-        ])
-        .where('id', '=', input.flowId),
-    )
-    .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  const inserted = await jobInsert(context, trx, context.newId('job'), input).executeTakeFirst();
   if (inserted) return { job: toJob(inserted), created: true };
   const existing =
     idempotencyKey === null
@@ -69,6 +46,37 @@ export async function createJob(context: DataMachineContext, trx: TenantTransact
       : await trx.selectFrom('dm_jobs').selectAll().where('flow_id', '=', input.flowId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
   if (!existing) throw flowNotFound(input.flowId);
   return { job: toJob(existing), created: false };
+}
+
+/**
+ * The INSERT of {@link createJob}, unexecuted, for the job `id`: it inserts
+ * nothing when the tenant has no such flow or the idempotency key is taken.
+ * Engine only (`startFlowRun` sends it alone in one round trip).
+ */
+export function jobInsert(context: DataMachineContext, creator: QueryCreator<DataMachineDatabase>, id: string, input: NewJob) {
+  return creator
+    .insertInto('dm_jobs')
+    .columns(['id', 'tenant_id', 'agent_id', 'flow_id', 'pipeline_id', 'source', 'status', 'engine_data', 'idempotency_key', 'created_by', 'created_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('dm_flows')
+        .select([
+          eb.val(id).as('id'),
+          'tenant_id',
+          'agent_id',
+          'id as flow_id',
+          'pipeline_id',
+          eb.val(input.source).as('source'),
+          eb.val('pending').as('status'),
+          sql<string>`${JSON.stringify(input.engineData ?? {})}::jsonb`.as('engine_data'),
+          eb.val(input.idempotencyKey ?? null).as('idempotency_key'),
+          eb.val(input.createdBy ?? null).as('created_by'),
+          eb.val(context.now()).as('created_at'),
+        ])
+        .where('id', '=', input.flowId),
+    )
+    .onConflict((conflict) => conflict.columns(['flow_id', 'idempotency_key']).doNothing())
+    .returningAll();
 }
 
 /**
@@ -161,10 +169,60 @@ export async function transitionJob(
   change: JobChange,
   options: TransitionJobOptions = {},
 ): Promise<JobTransition | null> {
+  const query = transitionUpdate(context, creatorWith(trx, options), jobId, change, options);
+  if (options.holdings !== true) {
+    const row = await query.returningAll().executeTakeFirst();
+    return row ? moved(context, trx, row, change, null) : null;
+  }
+  // Evaluated in the same statement: no round trip to learn there is nothing to settle
+  // (docs/decisions/2026-12-01-engine-speed.md).
+  const row = await query
+    .returningAll()
+    .returning((eb) => [eb.exists(queueLeasesOf(eb, jobId)).as('holds_queue_leases'), eb.exists(claimedItemsOf(eb, jobId)).as('holds_claimed_items')])
+    .executeTakeFirst();
+  if (!row) return null;
+  const { holds_queue_leases: queueLeases, holds_claimed_items: claimedItems, ...jobRow } = row;
+  return moved(context, trx, jobRow, change, { queueLeases: Boolean(queueLeases), claimedItems: Boolean(claimedItems) });
+}
+
+/**
+ * Runs a compiled statement and resolves its rows: in an open transaction,
+ * or alone in one round trip (`runScoped`, scope/scoped-statements.ts).
+ */
+export type RunStatement = <Row>(query: CompiledQuery<Row>) => Promise<readonly Row[]>;
+
+/**
+ * {@link transitionJob} for a job that has no parent and holds nothing, as
+ * ONE statement that needs no transaction around it: the move (the same
+ * UPDATE, also guarded by "no parent, no queue lease, no claimed item", so
+ * there is nothing to count or settle after it) and, only if it applied,
+ * its log lines (a CTE reading the moved row). Resolves null when the move
+ * did not apply: stale, or the job has a parent or holds something; the
+ * caller then ends it the full way ({@link transitionJob} in a transaction).
+ * Engine only (docs/decisions/2026-12-01-engine-speed.md, "one round trip").
+ */
+export async function transitionUnheldJob(context: DataMachineContext, run: RunStatement, jobId: string, change: JobChange, options: TransitionJobOptions = {}): Promise<Job | null> {
+  const update = transitionUpdate(context, context.db, jobId, change, options)
+    .where('parent_job_id', 'is', null)
+    .where((eb) => eb.not(eb.exists(queueLeasesOf(eb, jobId))))
+    .where((eb) => eb.not(eb.exists(claimedItemsOf(eb, jobId))))
+    .returningAll();
+  const logLines = options.logLines;
+  const withMoved = context.db.with('moved', () => update);
+  const query = (logLines === undefined ? withMoved : withMoved.with('log_lines', (creator) => logLines(creator as unknown as QueryCreator<DataMachineDatabase>, sql<boolean>`exists (select 1 from moved)`)))
+    .selectFrom('moved')
+    .selectAll()
+    .compile();
+  const [row] = await run(query);
+  return row === undefined ? null : toJob(row as JobRow);
+}
+
+/** The UPDATE of a move, unexecuted: what it sets, from where it may move, and the fence (shared by {@link transitionJob} and {@link transitionUnheldJob}). */
+function transitionUpdate(context: DataMachineContext, creator: QueryCreator<DataMachineDatabase>, jobId: string, change: JobChange, options: TransitionJobOptions) {
   const now = context.now();
   const ended = isEndedJobStatus(change.to);
   const error = 'error' in change ? (change.error ?? null) : null;
-  let query = creatorWith(trx, options)
+  let query = creator
     .updateTable('dm_jobs')
     .set((eb) => ({
       status: change.to,
@@ -181,23 +239,17 @@ export async function transitionJob(
   } else {
     query = query.where('status', 'in', [...jobTransitions[change.to]]);
   }
-  query = fenced(query, options);
-  if (options.holdings !== true) {
-    const row = await query.returningAll().executeTakeFirst();
-    return row ? moved(context, trx, row, change, null) : null;
-  }
-  // Evaluated in the same statement: no round trip to learn there is nothing to settle
-  // (docs/decisions/2026-12-01-engine-speed.md).
-  const row = await query
-    .returningAll()
-    .returning((eb) => [
-      eb.exists(eb.selectFrom('dm_queue_entries').select('id').where('leased_by_job_id', '=', jobId)).as('holds_queue_leases'),
-      eb.exists(eb.selectFrom('dm_processed_items').select('job_id').where('job_id', '=', jobId).where('status', '=', 'claimed')).as('holds_claimed_items'),
-    ])
-    .executeTakeFirst();
-  if (!row) return null;
-  const { holds_queue_leases: queueLeases, holds_claimed_items: claimedItems, ...jobRow } = row;
-  return moved(context, trx, jobRow, change, { queueLeases: Boolean(queueLeases), claimedItems: Boolean(claimedItems) });
+  return fenced(query, options);
+}
+
+/** The queue entries leased to the job. */
+function queueLeasesOf(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, jobId: string) {
+  return eb.selectFrom('dm_queue_entries').select('id').where('leased_by_job_id', '=', jobId);
+}
+
+/** The items the job has claimed and not yet done. */
+function claimedItemsOf(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, jobId: string) {
+  return eb.selectFrom('dm_processed_items').select('job_id').where('job_id', '=', jobId).where('status', '=', 'claimed');
 }
 
 async function moved(context: DataMachineContext, trx: TenantTransaction, row: JobRow, change: JobChange, holdings: JobHoldings | null): Promise<JobTransition> {
@@ -265,12 +317,13 @@ export interface StartedDelivery {
  * `processing` as {@link transitionJob} does, only when the delivery may
  * start it ({@link Delivery}), and returns the job with its flow's step
  * configuration and its pipeline's steps (joined, not read before).
- * Resolves null for a stale delivery. Engine only.
+ * Resolves null for a stale delivery. One statement: `run` may be an open
+ * transaction or one round trip alone (the executor's). Engine only.
  */
-export async function startDelivery(context: DataMachineContext, trx: TenantTransaction, jobId: string, delivery: Delivery): Promise<StartedDelivery | null> {
+export async function startDelivery(context: DataMachineContext, run: RunStatement, jobId: string, delivery: Delivery): Promise<StartedDelivery | null> {
   const now = context.now();
   const { wake } = delivery;
-  const row = await trx
+  const query = context.db
     .updateTable('dm_jobs')
     .from(['dm_flows as flow', 'dm_pipelines as pipeline', 'dm_tenants as tenant'])
     .set((eb) => ({ status: 'processing', status_reason: null, ...processingColumns(eb, delivery.engineJobId, now) }))
@@ -286,7 +339,8 @@ export async function startDelivery(context: DataMachineContext, trx: TenantTran
     )
     .returningAll('dm_jobs')
     .returning(['flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses'])
-    .executeTakeFirst();
+    .compile();
+  const [row] = await run(query);
   if (!row) return null;
   const { step_config: stepConfig, max_items: maxItems, steps, allow_private_addresses: allowPrivateAddresses, ...jobRow } = row;
   return { job: toJob(jobRow), steps, stepConfig, maxItems, allowPrivateAddresses };

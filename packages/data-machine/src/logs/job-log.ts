@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sql, type InsertQueryBuilder, type InsertResult, type QueryCreator, type Selectable } from 'kysely';
+import { sql, type Expression, type InsertQueryBuilder, type InsertResult, type QueryCreator, type Selectable, type SqlBool } from 'kysely';
 import type { DataMachineContext } from '../context';
 import type { DataMachineDatabase, JobLogTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
@@ -89,8 +89,12 @@ export async function writeJobLogs(context: DataMachineContext, trx: TenantTrans
   if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${jobId}".`, { details: { job: jobId } });
 }
 
-/** A job's lines as one INSERT, built on a query creator (a transaction, or a CTE's creator). */
-export type JobLogsInsert = (creator: QueryCreator<DataMachineDatabase>) => InsertQueryBuilder<DataMachineDatabase, 'dm_job_logs', InsertResult>;
+/**
+ * A job's lines as one INSERT, built on a query creator (a transaction, or a
+ * CTE's creator); with `onlyIf`, it inserts nothing unless that holds (a CTE
+ * that must not outlive the move it rides on).
+ */
+export type JobLogsInsert = (creator: QueryCreator<DataMachineDatabase>, onlyIf?: Expression<SqlBool>) => InsertQueryBuilder<DataMachineDatabase, 'dm_job_logs', InsertResult>;
 
 /**
  * The INSERT {@link writeJobLogs} runs, unexecuted: the engine runs it as a
@@ -102,7 +106,7 @@ export function jobLogsInsert(context: DataMachineContext, jobId: string, lines:
   const now = context.now();
   const rows = lines.map((line) => ({ level: line.level, message: line.message.slice(0, maxMessageLength), context: line.context ?? {}, at: (line.at ?? now).toISOString() }));
   const line = sql<{ value: unknown; ordinality: number }>`jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality`.as('line');
-  return (creator) =>
+  return (creator, onlyIf) =>
     creator
       .insertInto('dm_job_logs')
       .columns(['tenant_id', 'agent_id', 'job_id', 'level', 'message', 'context', 'created_at'])
@@ -119,6 +123,7 @@ export function jobLogsInsert(context: DataMachineContext, jobId: string, lines:
             sql<Date>`(line.value->>'at')::timestamptz`.as('created_at'),
           ])
           .where('job.id', '=', jobId)
+          .$if(onlyIf !== undefined, (query) => query.where(onlyIf as Expression<SqlBool>))
           .orderBy(sql`line.ordinality`),
       );
 }

@@ -51,12 +51,21 @@ export async function commitSynchronously(trx: TenantTransaction): Promise<void>
 }
 
 async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, keys: TransactionKeys, options: TransactionOptions): Promise<void> {
+  await keysStatement(role, keys, options).execute(trx);
+}
+
+/**
+ * The statement that opens row-level security for a transaction: the role
+ * and the keys, local to the transaction. Also the first statement of a
+ * one-round-trip batch (`runScoped`, scope/scoped-statements.ts).
+ */
+export function keysStatement(role: string | null, keys: TransactionKeys, options: TransactionOptions): RawBuilder<unknown> {
   // One round trip: the role switch and the settings together (set_config's third argument makes
   // each local to the transaction; `role` is the setting SET LOCAL ROLE changes). See
   // docs/decisions/2026-12-01-request-path-speed.md
   // and 2026-12-01-engine-speed.md (the same trick, found twice; the commit mode rides on it too).
   const commit = options.asynchronousCommit === true ? sql`, set_config('synchronous_commit', 'off', true)` : sql``;
-  await sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}${commit}`.execute(trx);
+  return sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}${commit}`;
 }
 
 function keySettings(keys: TransactionKeys): RawBuilder<unknown> {

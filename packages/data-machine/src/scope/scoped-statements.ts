@@ -1,0 +1,130 @@
+import { CompiledQuery } from 'kysely';
+import type { DataMachineContext } from '../context';
+import { keysStatement, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
+
+/**
+ * Runs SQL without parameters, one or more statements separated by
+ * semicolons, in one round trip (the simple query protocol), as one
+ * implicit transaction: all of it commits, or none. Resolves each
+ * statement's rows, in order. The job engine provides one on its database
+ * (`JobEngine.simpleQuery`).
+ */
+export type SimpleQuery = (text: string) => Promise<ReadonlyArray<readonly unknown[]>>;
+
+/**
+ * Runs `statements` confined exactly as {@link inTransaction} confines a
+ * transaction's (the same role and keys statement first), in ONE round trip:
+ * the keys statement and the statements, their values inlined as escaped
+ * literals, sent as one simple-protocol query, which Postgres and PGlite run
+ * as one implicit transaction. Resolves the rows of each of `statements`.
+ *
+ * For a transaction whose every statement is known before the first runs
+ * (no decision between them): a statement whose result decides what comes
+ * next needs a real transaction. The one place of this trick; see
+ * docs/decisions/2026-12-01-engine-speed.md, "one round trip".
+ */
+export async function runScoped(
+  context: DataMachineContext,
+  run: SimpleQuery,
+  keys: TransactionKeys,
+  statements: readonly CompiledQuery[],
+  options: TransactionOptions = {},
+): Promise<ReadonlyArray<readonly unknown[]>> {
+  const prelude = keysStatement(context.appRole, keys, options).compile(context.db);
+  const text = [prelude, ...statements].map(inlineParameters).join(';\n');
+  const results = await run(text);
+  if (results.length !== statements.length + 1) throw new Error(`A scoped batch of ${statements.length + 1} statements returned ${results.length} results.`);
+  return results.slice(1);
+}
+
+/**
+ * A statement for a batch of {@link runScoped} that fails it (and so undoes
+ * all of it) unless `query` returns a row: a `DO` block raising `message`.
+ * A batch cannot decide between statements; this is how a later statement
+ * is made to depend on an earlier one. {@link isGuardFailure} tells its error.
+ */
+export function guardStatement(query: CompiledQuery, message: string): CompiledQuery {
+  const condition = inlineParameters(query);
+  if (condition.includes('$guard$')) throw new TypeError('A guarded statement cannot contain the guard\'s own quote tag.');
+  return CompiledQuery.raw(`do $guard$ begin if not exists (${condition}) then raise exception using message = ${toLiteral(message)}; end if; end $guard$`);
+}
+
+/** Whether `error` is the failure of a {@link guardStatement} raising `message`. */
+export function isGuardFailure(error: unknown, message: string): boolean {
+  return error instanceof Error && error.message === message;
+}
+
+/**
+ * The statement's SQL with each `$n` replaced by its value as an escaped
+ * literal of unknown type, as node-postgres sends a parameter (text, type
+ * left to the server): the server resolves either the same way from its
+ * context. `$n` inside quotes, quoted identifiers, dollar-quoted bodies and
+ * comments is left alone.
+ */
+export function inlineParameters(query: CompiledQuery): string {
+  const { sql: text, parameters } = query;
+  let output = '';
+  let index = 0;
+  while (index < text.length) {
+    const char = text[index] as string;
+    const skipTo = skipQuoted(text, index);
+    if (skipTo > index) {
+      output += text.slice(index, skipTo);
+      index = skipTo;
+      continue;
+    }
+    const parameter = char === '$' && !isIdentifierChar(text[index - 1]) ? /^\$(\d+)/.exec(text.slice(index)) : null;
+    if (parameter !== null) {
+      const position = Number(parameter[1]);
+      if (position < 1 || position > parameters.length) throw new RangeError(`The statement refers to $${position}, but has ${parameters.length} parameters.`);
+      output += toLiteral(parameters[position - 1]);
+      index += parameter[0].length;
+      continue;
+    }
+    output += char;
+    index += 1;
+  }
+  return output;
+}
+
+/** Where a quoted string, quoted identifier, dollar-quoted body or comment starting at `index` ends (`index` when none starts there). */
+function skipQuoted(text: string, index: number): number {
+  const char = text[index];
+  if (char === "'" || char === '"') {
+    // A doubled quote inside is two quoted runs back to back: the loop resumes on the second.
+    const end = text.indexOf(char, index + 1);
+    return end === -1 ? text.length : end + 1;
+  }
+  if (char === '-' && text[index + 1] === '-') {
+    const end = text.indexOf('\n', index);
+    return end === -1 ? text.length : end + 1;
+  }
+  if (char === '$' && !isIdentifierChar(text[index - 1])) {
+    const tag = /^\$[A-Za-z_][A-Za-z_0-9]*\$|^\$\$/.exec(text.slice(index))?.[0];
+    if (tag === undefined) return index;
+    const end = text.indexOf(tag, index + tag.length);
+    return end === -1 ? text.length : end + tag.length;
+  }
+  return index;
+}
+
+function isIdentifierChar(char: string | undefined): boolean {
+  return char !== undefined && /[A-Za-z0-9_$]/.test(char);
+}
+
+/**
+ * A value as a literal of unknown type: `E'...'` with backslashes and quotes
+ * doubled, whatever `standard_conforming_strings` is. Only the value types
+ * the engine's statements carry; anything else is a programming error.
+ */
+function toLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
+  else if (value instanceof Date) text = value.toISOString();
+  else throw new TypeError(`A scoped batch cannot inline a parameter of type ${Object.prototype.toString.call(value)}.`);
+  // A text value cannot hold NUL; the extended protocol refuses it too.
+  if (text.includes('\0')) throw new TypeError('A scoped batch cannot inline a string containing NUL.');
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
