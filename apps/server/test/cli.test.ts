@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migratedDataDir, removeMigratedTemplate, runCli, startServer, stop } from './support/server-process';
+import { migratedDataDir, runCli, startServer, stop } from './support/server-process';
 
 const deadline = 60_000;
 
@@ -11,7 +11,6 @@ describe('data-machine CLI', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await removeMigratedTemplate();
   });
   /** A migrated, empty data directory (a copy of one template): what a first start does besides migrating, without PGlite's initdb and the migrations each time. */
   const migratedCopy = async (): Promise<string> => {
