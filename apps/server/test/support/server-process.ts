@@ -1,11 +1,9 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { preparePgliteDataDir, unpackPgliteDataDir } from '@data-machine/testkit';
 import { inject } from 'vitest';
-
-const run = promisify(execFile);
 
 /** The built CLI: these tests exercise what `pnpm start` runs. */
 export const mainScript = path.resolve(import.meta.dirname, '../../dist/main.js');
@@ -98,10 +96,21 @@ export function stop(child: ChildProcessWithoutNullStreams): Promise<number | nu
  */
 export async function migratedDataDir(): Promise<string> {
   const template = inject('databaseTemplate');
-  if (template === undefined) throw new Error('no migrated template: run this file with the server project\'s global setup (apps/server/vitest.config.ts)');
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-copy-'));
-  await mkdir(path.join(dataDir, 'pglite'));
-  // The dump's members are absolute (`/base/1/...`); tar makes them relative to -C.
-  await run('tar', ['-xf', template.pgliteDataDir, '-C', path.join(dataDir, 'pglite')]);
+  if (template === undefined) throw new Error("no migrated template: run this file with the server project's global setup (apps/server/vitest.config.ts)");
+  return unpackedDataDir(template.pgliteDataDir);
+}
+
+/**
+ * A fresh `DM_DATA_DIR` holding an initialised embedded database with no
+ * schema: what PGlite's initdb makes on a first start, without its time (the
+ * `migrate` test still starts from an empty folder). The caller removes it.
+ */
+export async function initialisedDataDir(): Promise<string> {
+  return unpackedDataDir(await preparePgliteDataDir());
+}
+
+async function unpackedDataDir(dump: string): Promise<string> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-data-'));
+  await unpackPgliteDataDir(dump, path.join(dataDir, 'pglite'));
   return dataDir;
 }
