@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startModelServer, textReply, toolCallReply, type ChatCompletionRequest, type ModelReply, type ModelServer } from '@data-machine/testkit';
+import { preparePgliteDataDir, startModelServer, textReply, toolCallReply, unpackPgliteDataDir, type ChatCompletionRequest, type ModelReply, type ModelServer } from '@data-machine/testkit';
 import { chromium, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -115,6 +115,8 @@ describe('the web console in a browser', () => {
     const port = await freePort();
     environment = { DM_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', OPENAI_BASE_URL: model.baseURL, OPENAI_API_KEY: 'test-key' };
     launching = chromium.launchPersistentContext(profileDir, { executablePath: chromiumPath, headless: true, args: chromiumFlags, viewport: { width: 1280, height: 800 } });
+    // An initialised cluster to migrate, as PGlite's initdb would leave it: initdb is most of a first start's time on a busy machine.
+    await unpackPgliteDataDir(await preparePgliteDataDir(), path.join(dataDir, 'pglite'));
     // The viewer exists before the first start (the embedded database has one process at a time); the owner lets them in later, over the API.
     await cli(environment, 'migrate');
     viewerId = (JSON.parse(await cli(environment, 'users', 'create', '--email', 'viewer@e2e.test', '--name', 'Vera Viewer', '--as', 'system', '--json')) as { id: string }).id;

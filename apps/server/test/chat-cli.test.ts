@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { startModelServer, textReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDataDir, removeMigratedTemplate, runCli } from './support/server-process';
+import { migratedDataDir, runCli } from './support/server-process';
 
 /** As start.test.ts: each case spawns the built binary on an embedded database, whose start is the slow part on a shared machine. */
 const deadline = 90_000;
@@ -19,7 +19,6 @@ describe('data-machine chat (the built binary, stdin piped)', () => {
   afterAll(async () => {
     await model.close();
     await rm(dataDir, { recursive: true, force: true });
-    await removeMigratedTemplate();
   });
 
   it('answers each piped line and exits 0 at the end of input', { timeout: deadline }, async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migratedDataDir, removeMigratedTemplate, runCli, startServer, stop } from './support/server-process';
+import { initialisedDataDir, migratedDataDir, runCli, startServer, stop } from './support/server-process';
 
 const deadline = 60_000;
 
@@ -11,18 +11,20 @@ describe('data-machine CLI', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await removeMigratedTemplate();
   });
-  /** A migrated, empty data directory (a copy of one template): what a first start does besides migrating, without PGlite's initdb and the migrations each time. */
-  const migratedCopy = async (): Promise<string> => {
-    const dataDir = await migratedDataDir();
+  /** A data directory from `make`, removed after the file's tests. */
+  const removedAfter = async (make: () => Promise<string>): Promise<string> => {
+    const dataDir = await make();
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     return dataDir;
   };
+  /** A migrated, empty data directory (a copy of the run's template): what a first start does besides migrating, without PGlite's initdb and the migrations each time. */
+  const migratedCopy = (): Promise<string> => removedAfter(migratedDataDir);
+  /** An initialised database with no schema yet: a first start's migrations without PGlite's initdb, which the migrate test covers. */
+  const initialisedCopy = (): Promise<string> => removedAfter(initialisedDataDir);
 
   it('is ready on the embedded PGlite, keeping its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await initialisedCopy();
     const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
     const printed = output();
     const response = await fetch(`${url}/ready`);
@@ -98,8 +100,7 @@ describe('data-machine CLI', () => {
   });
 
   it('refuses an administration command on a database that is not migrated, in one line', { timeout: deadline }, async () => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await initialisedCopy();
     expect(await runCli(['agents', 'list', '--as', 'system'], { DM_DATA_DIR: dataDir })).toMatchObject({
       code: 1,
       stderr: "data-machine: the database is not migrated; run 'data-machine migrate' first\n",

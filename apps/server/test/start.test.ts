@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { availableBackends, createTestDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exited, migratedDataDir, removeMigratedTemplate, runCli, startServer, stop, type ServerProcess } from './support/server-process';
+import { exited, migratedDataDir, runCli, startServer, stop, type ServerProcess } from './support/server-process';
 
 const deadline = 90_000;
 
@@ -68,7 +68,6 @@ describe('data-machine start (API, workers and scheduler in one process, on PGli
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await removeMigratedTemplate();
   });
 
   async function started(environment: Record<string, string> = {}, mode = 'start'): Promise<ServerProcess> {

@@ -1,6 +1,6 @@
 export { connect, createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
 export type { DatabaseBackend, TestDatabase } from './database/test-database';
-export { preparedPgliteDataDir, preparedPgliteDataDirPath, preparePgliteDataDir } from './database/pglite-data-dir';
+export { preparedPgliteDataDir, preparedPgliteDataDirPath, preparePgliteDataDir, unpackPgliteDataDir } from './database/pglite-data-dir';
 export { availableBackends, describeEachDatabase } from './database/describe-each-database';
 export type { DatabaseSuiteContext } from './database/describe-each-database';
 export { startModelServer } from './model-server/model-server';

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { preparePgliteDataDir, unpackPgliteDataDir } from '@data-machine/testkit';
+import { inject } from 'vitest';
 
 /** The built CLI: these tests exercise what `pnpm start` runs. */
 export const mainScript = path.resolve(import.meta.dirname, '../../dist/main.js');
@@ -83,32 +85,32 @@ export function stop(child: ChildProcessWithoutNullStreams): Promise<number | nu
   return exited(child, 'SIGTERM');
 }
 
-let migratedTemplate: Promise<string> | undefined;
-
 /**
  * A fresh `DM_DATA_DIR` holding an embedded database that is already
- * migrated (and empty: no tenant yet), copied from a template this test file
- * makes once with the built CLI's `migrate`. Starting the binary on a copy
- * skips PGlite's initdb and the migrations, most of a first start's time on
- * a busy machine; the first-start behaviour (owner, token) is unchanged. The
- * copy and, at exit, the template are removed by the caller's cleanup and
- * {@link removeMigratedTemplate}.
+ * migrated (and empty: no tenant yet): the project's migrated template (made
+ * once per run by test/support/global-setup.ts) unpacked as the `pglite`
+ * folder the CLI opens. Starting the binary on it skips PGlite's initdb and
+ * the migrations, most of a first start's time on a busy machine (a fresh
+ * `migrate` took 15 to 20 s beside other work, unpacking takes 0.2 s); the
+ * first-start behaviour (owner, token) is unchanged. The caller removes it.
  */
 export async function migratedDataDir(): Promise<string> {
-  migratedTemplate ??= (async () => {
-    const template = await mkdtemp(path.join(tmpdir(), 'dm-template-'));
-    const migrated = await runCli(['migrate'], { DM_DATA_DIR: template });
-    if (migrated.code !== 0) throw new Error(`could not migrate the template data directory: ${migrated.stderr}`);
-    return template;
-  })();
-  const copy = await mkdtemp(path.join(tmpdir(), 'dm-copy-'));
-  await cp(await migratedTemplate, copy, { recursive: true });
-  return copy;
+  const template = inject('databaseTemplate');
+  if (template === undefined) throw new Error("no migrated template: run this file with the server project's global setup (apps/server/vitest.config.ts)");
+  return unpackedDataDir(template.pgliteDataDir);
 }
 
-/** Removes the template {@link migratedDataDir} made, if any (call once, after the file's tests). */
-export async function removeMigratedTemplate(): Promise<void> {
-  if (migratedTemplate === undefined) return;
-  await rm(await migratedTemplate, { recursive: true, force: true });
-  migratedTemplate = undefined;
+/**
+ * A fresh `DM_DATA_DIR` holding an initialised embedded database with no
+ * schema: what PGlite's initdb makes on a first start, without its time (the
+ * `migrate` test still starts from an empty folder). The caller removes it.
+ */
+export async function initialisedDataDir(): Promise<string> {
+  return unpackedDataDir(await preparePgliteDataDir());
+}
+
+async function unpackedDataDir(dump: string): Promise<string> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'dm-data-'));
+  await unpackPgliteDataDir(dump, path.join(dataDir, 'pglite'));
+  return dataDir;
 }

@@ -1,7 +1,10 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preparedPgliteDataDirPath, preparePgliteDataDir } from './pglite-data-dir';
+import { preparedPgliteDataDirPath, preparePgliteDataDir, unpackPgliteDataDir } from './pglite-data-dir';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 describe('PGlite test databases from the prepared data directory', () => {
@@ -48,5 +51,32 @@ describe('PGlite test databases from the prepared data directory', () => {
       select current_user as user, current_database() as database, gen_random_uuid()::text as uuid`.execute(first.db);
     expect(result.rows[0]).toMatchObject({ user: 'postgres', database: 'postgres' });
     expect(result.rows[0]?.uuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('a PGlite data folder unpacked from a dump', () => {
+  let folder: string;
+  let pglite: PGlite;
+
+  beforeAll(async () => {
+    folder = path.join(await mkdtemp(path.join(tmpdir(), 'testkit-unpacked-')), 'pglite');
+    await unpackPgliteDataDir(await preparePgliteDataDir(), folder);
+  });
+  beforeAll(async () => {
+    pglite = await PGlite.create(folder);
+  });
+  afterAll(async () => {
+    await pglite?.close();
+    await rm(path.dirname(folder), { recursive: true, force: true });
+  });
+
+  it('holds an initialised cluster under the folder itself, not under an absolute path inside it', async () => {
+    expect((await readFile(path.join(folder, 'PG_VERSION'), 'utf8')).trim()).toMatch(/^\d+$/);
+  });
+
+  it('opens as a working database that keeps what it is given', async () => {
+    await pglite.exec('create table kept (id integer); insert into kept values (7);');
+    const result = await pglite.query<{ database: string; id: number }>('select current_database() as database, id from kept');
+    expect(result.rows).toEqual([{ database: 'postgres', id: 7 }]);
   });
 });

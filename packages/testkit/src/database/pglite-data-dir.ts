@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 
 /**
@@ -95,4 +97,18 @@ export function loadDataDir(file: string): Promise<Blob> {
     loaded.set(file, bytes);
   }
   return bytes.then((content) => new Blob([content]));
+}
+
+/**
+ * Writes a dumped data directory (the prepared one, or a template's
+ * `pgliteDataDir`) out as the files of a PGlite data folder at `directory`,
+ * for a process that opens PGlite on a folder rather than loading a dump: a
+ * child process of the built server under `DM_DATA_DIR`. A fraction of a
+ * second, where the folder's first open would run initdb (and, from a
+ * template, the migrations) for many seconds.
+ */
+export async function unpackPgliteDataDir(dump: string, directory: string): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  // The dump's members are absolute (`/base/1/...`); tar makes them relative to -C, and says so on stderr.
+  await promisify(execFile)('tar', ['-xf', dump, '-C', directory]);
 }
