@@ -156,7 +156,9 @@ describe('data-machine serve, worker and scheduler as separate processes on one 
       const job = await jobEnds(call, 'copier', (run.json as JobBody).id);
       expect(job.status).toBe('completed');
       expect(worker.output()).toContain('"msg":"job ended"');
-      expect(await Promise.all([stop(api.child), stop(worker.child), stop(scheduler.child)])).toEqual([0, 0, 0]);
+      const codes = await Promise.all([stop(api.child), stop(worker.child), stop(scheduler.child)]);
+      // On a failure, what each process wrote says why it did not exit 0.
+      expect(codes, `api:\n${api.output()}\nworker:\n${worker.output()}\nscheduler:\n${scheduler.output()}`).toEqual([0, 0, 0]);
     } finally {
       // A process left running would hold connections and keep the database from being dropped.
       await Promise.all(processes.map((server) => exited(server.child, 'SIGKILL')));
