@@ -315,6 +315,7 @@ describe('the web console in a browser', () => {
     await page.goto(`${origin()}/#/agents/publisher/jobs/${first.jobId}`);
     await page.locator('.facts .badge-waiting').waitFor();
     await page.getByText('No children.').waitFor();
+    await page.getByText('No effects recorded: no handler of this job reported a change on another system.').waitFor();
     await page.getByText('waiting for a signal').waitFor();
     await page.evaluate(() => {
       const shifts: { value: number; sources: string[] }[] = [];
