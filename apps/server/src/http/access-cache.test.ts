@@ -1,10 +1,10 @@
 import { connect, describeEachDatabase } from '@data-machine/testkit';
-import { accessChangeChannel, createDataMachineContext, revokeAgentRole, signApprovalLink, signWebhookBody, webhookSignatureHeader, webhookTimestampHeader, type BearerAccessCache, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { accessChangeChannel, createDataMachineContext, revokeAgentRole, signApprovalLink, type BearerAccessCache, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AccessChangeRecorder } from '../../test/support/access-change-recorder';
-import { as, digestPipeline, grant, startApp, tenantWorld, testSecretKey } from '../../test/support/http-world';
+import { as, deliverWebhook, digestPipeline, grant, startApp, tenantWorld, testSecretKey } from '../../test/support/http-world';
 
 /** A pipeline fed by its flow's inbound webhook. */
 const inboundPipeline = {
@@ -109,14 +109,7 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
     const created = (await app.inject({ method: 'POST', url: '/me/tokens', headers: as(viewer.token), payload: { label: 'second' } })).json() as { token: { id: string }; secret: string };
     const size = await settledCache(viewer.token);
 
-    const payload = '{"order":7}';
-    const timestamp = Math.floor(Date.now() / 1000);
-    const delivered = await app.inject({
-      method: 'POST',
-      url: `/hooks/flows/${flowId}`,
-      headers: { 'content-type': 'application/json', [webhookTimestampHeader]: String(timestamp), [webhookSignatureHeader]: signWebhookBody(hookSecret, timestamp, payload) },
-      payload,
-    });
+    const delivered = await deliverWebhook(app, flowId, hookSecret, '{"order":7}');
     expect(delivered.statusCode).toBe(202);
     expect(cache.size).toBe(size);
     // A signed approval link decides an action, never access (this one names no action: refused after the link's check).
