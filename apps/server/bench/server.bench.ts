@@ -22,13 +22,13 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { compareToBaseline, createTestDatabase, probePostgres, type DatabaseBackend, type MeasuredRun } from '@data-machine/testkit';
-import { createBearerAccessCache, createDataMachineContext, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
+import { createBearerAccessCache, createDataMachineContext, createMemoryPromptCache, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
 import Fastify from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import OpenAI from 'openai';
 import { createChatModelProvider } from '../src/chat/chat-model-provider';
 import { migrateAll } from '../src/database/migrate';
-import { listenForAccessChanges } from '../src/database/access-change-listener';
+import { changeFeeds, listenForChanges } from '../src/database/change-feed-listener';
 import { buildApp } from '../src/http/app';
 
 /** Requests in flight at once in a batch of the requests-per-second comparison. */
@@ -78,14 +78,14 @@ async function benchOn(backend: DatabaseBackend): Promise<void> {
   const database = await createTestDatabase(backend);
   const db = database.db as Kysely<DataMachineDatabase>;
   await migrateAll(db);
-  // The access cache as `serve` runs it: used once its listener listens (docs/decisions/2026-12-01-access-cache.md).
-  const accessCache = createBearerAccessCache();
+  // The change-fed caches as `serve` runs them: used once their listener listens (docs/decisions/2026-12-01-access-cache.md).
+  const caches = { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() };
   let heard: () => void = () => undefined;
   const listening = new Promise<void>((resolve) => (heard = resolve));
   const source = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
-  const listener = listenForAccessChanges({ source, cache: accessCache, onEvent: (event) => event.kind === 'listening' && heard() });
+  const listener = listenForChanges({ source, feeds: changeFeeds(caches), onEvent: (event) => event.kind === 'listening' && heard() });
   await listening;
-  const context = createDataMachineContext({ db, logger: { warn: () => undefined }, accessCache });
+  const context = createDataMachineContext({ db, logger: { warn: () => undefined }, ...caches });
   const system = { kind: 'system', channel: 'cli', reason: 'bench' } as const;
   const owner = await createUser(context, system, { email: 'bench@example.test', displayName: 'Bench' });
   await createTenant(context, system, { slug: 'bench', name: 'Bench', ownerUserId: owner.id });

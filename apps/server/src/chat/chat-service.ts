@@ -141,7 +141,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       // The memory files depend on neither the session nor its tools: read beside them, not after
       // (docs/decisions/2026-12-01-chat-first-byte.md). A refusal below leaves it unread.
-      const composing = composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
+      const composing = composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) }, [], context.memoryPromptCache);
       composing.catch(() => undefined);
       if (request.sessionId !== undefined) {
         const session = await store.getSession(owner, request.sessionId);

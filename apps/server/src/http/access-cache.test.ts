@@ -3,16 +3,16 @@ import { accessChangeChannel, createDataMachineContext, revokeAgentRole, type Be
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AccessChangeRecorder } from '../../test/support/access-change-recorder';
+import type { ChangeFeedRecorder } from '../../test/support/change-feed-recorder';
 import { as, digestPipeline, grant, startApp, tenantWorld } from '../../test/support/http-world';
 
 await describeEachDatabase<DataMachineDatabase>('bearer access cached between requests, over HTTP', (database) => {
   let app: FastifyInstance;
   let context: DataMachineContext;
   let cache: BearerAccessCache;
-  let accessChanges: AccessChangeRecorder;
+  let changes: ChangeFeedRecorder;
   beforeAll(async () => {
-    ({ app, context, accessChanges } = await startApp(database, { accessCache: true }));
+    ({ app, context, changes } = await startApp(database, { changeFedCaches: true }));
     cache = context.accessCache!;
   });
   afterAll(() => app.close());
@@ -56,9 +56,9 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
     // Another process: its own connection (on PGlite, the one database, written past this app).
     const other: Kysely<DataMachineDatabase> = database.database.url === undefined ? database.db : (connect(database.database.url) as Kysely<DataMachineDatabase>);
     try {
-      const from = accessChanges.events.length;
+      const from = changes.events.length;
       await revokeAgentRole(createDataMachineContext({ db: other, logger: { warn: () => undefined } }), world.ownerScope, world.defaultAgent.slug, viewer.id);
-      await accessChanges.next((event) => event.kind === 'changed' && event.table === 'dm_agent_grants', from);
+      await changes.next((event) => event.kind === 'changed' && event.table === 'dm_agent_grants', from);
       expect(await getAgent(viewer.token)).toEqual({ status: 404, code: 'agent.not_found' });
     } finally {
       if (other !== database.db) await other.destroy();
@@ -68,9 +68,9 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
   it('keeps the cache through reads and chat turns, and empties it after any other write, before the database says anything', async () => {
     const { world, viewer } = await cachedViewer('cache-kept');
     // Every notification of the set-up heard (they arrive in commit order, this one last), the cache filled again.
-    const sentFrom = accessChanges.events.length;
+    const sentFrom = changes.events.length;
     await sql`select pg_notify(${accessChangeChannel}, 'flushed')`.execute(database.db);
-    await accessChanges.next((event) => event.kind === 'changed' && event.table === 'flushed', sentFrom);
+    await changes.next((event) => event.kind === 'changed' && event.table === 'flushed', sentFrom);
     expect(await getAgent(viewer.token)).toEqual({ status: 200, code: undefined });
     const size = cache.size;
     expect(size).toBeGreaterThan(0);
