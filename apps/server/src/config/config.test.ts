@@ -31,6 +31,7 @@ describe('server configuration', () => {
       publicUrl: 'http://127.0.0.1:3000',
       consoleSession: { idleMs: 720 * 60_000, absoluteMs: 168 * 3_600_000 },
       inbound: { webhookMaxBytes: 262_144, fileMaxBytes: 10_485_760 },
+      changeFedCaches: true,
       handlersAllowPrivateAddresses: false,
     });
   });
