@@ -15,7 +15,8 @@ await describeEachDatabase<DataMachineDatabase>('memory prompts cached between c
     world.model.enqueue(textReply('Noted.'));
     const response = await world.app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(token), payload: { message: 'Hi', stream: false } });
     expect(response.statusCode).toBe(200);
-    return world.model.completionRequests()[from]?.messages.find((message) => message.role === 'system')?.content;
+    const content = world.model.completionRequests()[from]?.messages.find((message) => message.role === 'system')?.content;
+    return typeof content === 'string' ? content : undefined;
   }
 
   /** A tenant whose default agent's soul is `soul`, and its first turn (which fills the cache) run. */
