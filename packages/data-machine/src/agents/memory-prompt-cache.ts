@@ -1,5 +1,5 @@
 import type { MemoryPromptTarget } from '@data-machine/agents-api';
-import { createChangeFedStore, type ChangeFedCache } from '../internal/change-fed-cache';
+import { createChangeFedStore, lifecycleOf, type ChangeFedCache } from '../internal/change-fed-cache';
 
 /**
  * The memory part of agents' system prompts, composed once and kept between
@@ -41,17 +41,8 @@ export function createMemoryPromptCache(options: MemoryPromptCacheOptions = {}):
     now: options.now,
     weight: { of: (prompt) => prompt.length, max: options.maxChars ?? 8_000_000 },
   });
-  return {
-    invalidate: () => prompts.invalidate(),
-    resume: () => prompts.resume(),
-    suspend: () => prompts.suspend(),
-    get active() {
-      return prompts.active;
-    },
-    get size() {
-      return prompts.size;
-    },
+  return Object.assign(lifecycleOf(prompts), {
     // JSON of a fixed field order: no separator a value could contain can make two keys collide.
-    read: (target, compose) => prompts.read(JSON.stringify([target.tenantId, target.agentSlug, target.userId]), compose, () => true),
-  };
+    read: (target: MemoryPromptTarget, compose: () => Promise<string>) => prompts.read(JSON.stringify([target.tenantId, target.agentSlug, target.userId]), compose, () => true),
+  });
 }

@@ -118,6 +118,24 @@ export function createChangeFedStore<Value>(options: ChangeFedStoreOptions<Value
   };
 }
 
+/**
+ * The lifecycle members of `store` as an object of their own, its getters
+ * live: a cache built on a store adds its reads with `Object.assign` onto it.
+ */
+export function lifecycleOf(store: ChangeFedCache): ChangeFedCache {
+  return {
+    invalidate: () => store.invalidate(),
+    resume: () => store.resume(),
+    suspend: () => store.suspend(),
+    get active() {
+      return store.active;
+    },
+    get size() {
+      return store.size;
+    },
+  };
+}
+
 /** Drops the first (least recently used) keys of `map` until it holds at most `max`. */
 export function evictOldest(map: Map<string, unknown>, max: number): void {
   for (const key of map.keys()) {

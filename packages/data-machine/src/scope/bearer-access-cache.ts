@@ -1,4 +1,4 @@
-import { createChangeFedStore, evictOldest, type ChangeFedCache } from '../internal/change-fed-cache';
+import { createChangeFedStore, evictOldest, lifecycleOf, type ChangeFedCache } from '../internal/change-fed-cache';
 
 /**
  * What `dm_bearer_access` answers, kept between requests in one process and
@@ -54,16 +54,7 @@ export function createBearerAccessCache(options: BearerAccessCacheOptions = {}):
   const maxEntries = options.maxEntries ?? 5_000;
   let uses = new Map<string, Date>();
   const rows = createChangeFedStore<readonly unknown[]>({ maxEntries, maxAgeMs: options.maxAgeMs ?? 30_000, now: options.now, onClear: () => (uses = new Map()) });
-  return {
-    invalidate: () => rows.invalidate(),
-    resume: () => rows.resume(),
-    suspend: () => rows.suspend(),
-    get active() {
-      return rows.active;
-    },
-    get size() {
-      return rows.size;
-    },
+  const cache: Omit<BearerAccessCache, keyof ChangeFedCache> = {
     read<Row>(key: BearerAccessKey, load: () => Promise<readonly Row[]>, keep: (rows: readonly Row[]) => boolean): Promise<readonly Row[]> {
       // Only `load`'s rows for this very key are stored under it.
       return rows.read(cacheKey(key), load, keep as (rows: readonly unknown[]) => boolean) as Promise<readonly Row[]>;
@@ -76,6 +67,7 @@ export function createBearerAccessCache(options: BearerAccessCacheOptions = {}):
       evictOldest(uses, maxEntries);
     },
   };
+  return Object.assign(lifecycleOf(rows), cache);
 }
 
 function cacheKey(key: BearerAccessKey): string {
