@@ -57,6 +57,12 @@ describe('server configuration', () => {
     expect(problemsOf({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'yes' })).toEqual(['HANDLERS_ALLOW_PRIVATE_ADDRESSES must be true or false (got "yes")']);
   });
 
+  it('keeps the change-fed caches unless DM_CHANGE_FED_CACHES is false, and refuses another value', () => {
+    expect(loadConfig({ DM_CHANGE_FED_CACHES: 'false' }, cwd).changeFedCaches).toBe(false);
+    expect(loadConfig({ DM_CHANGE_FED_CACHES: 'true' }, cwd).changeFedCaches).toBe(true);
+    expect(problemsOf({ DM_CHANGE_FED_CACHES: 'off' })).toEqual(['DM_CHANGE_FED_CACHES must be true or false (got "off")']);
+  });
+
   it('reads the home tenant of registered agents', () => {
     expect(loadConfig({ DM_HOME_TENANT: 'acme' }, cwd).homeTenant).toBe('acme');
   });
