@@ -34,7 +34,6 @@ import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './
 import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import type { ChatOptions } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
-import { deferOpenSession } from '../chat/deferred-open-store';
 import { registerChatRoutes } from './routes/chat-routes';
 import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
 import { registerConsoleSessionRoutes, registerConsoleSessions, type ConsoleSessionOptions } from './console-sessions';
@@ -169,7 +168,7 @@ export function buildApp({
     // Always served: without a model a turn is 503 `model.not_configured`, stored sessions stay readable.
     const store = createPostgresTranscriptStore({ db: database.db, now: () => product.now() });
     const memory = createPostgresMemoryStore({ db: database.db, now: () => product.now() });
-    const service = createChatService({ context: product, store: deferOpenSession(store), model: chat, memory, onTurnEnd: chat?.onTurnEnd, engine: jobEngine?.engine });
+    const service = createChatService({ context: product, store, model: chat, memory, onTurnEnd: chat?.onTurnEnd, engine: jobEngine?.engine });
     registerChatRoutes(api, product, { service, store });
     await registerOpenAIRoutes(api, product, service);
   });
