@@ -14,6 +14,12 @@
  *    against a bare streaming call to the same local model server with the
  *    openai client (target < 1.2). Both sides read their stream to the end;
  *    only the time to the first delta is counted (`MeasuredRun`).
+ * 3. The transport floor of (2), once: a bare Fastify route (no hooks, no
+ *    database) that proxies the same model stream as server-sent events, as
+ *    the chat route writes them, against the same bare call; and, per
+ *    database, the chat turn against that proxy: what the HTTP hop costs, and
+ *    what the server adds over it. Every side is read by the same client to
+ *    its first text delta.
  *
  * The model server runs in a child process, so it does not share the measured event loop.
  */
@@ -22,13 +28,14 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { compareToBaseline, createTestDatabase, probePostgres, type DatabaseBackend, type MeasuredRun } from '@data-machine/testkit';
-import { createBearerAccessCache, createDataMachineContext, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
+import { createBearerAccessCache, createDataMachineContext, createMemoryPromptCache, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
 import Fastify from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import OpenAI from 'openai';
 import { createChatModelProvider } from '../src/chat/chat-model-provider';
+import { openEventStream } from '../src/chat/server-sent-events';
 import { migrateAll } from '../src/database/migrate';
-import { listenForAccessChanges } from '../src/database/access-change-listener';
+import { changeFeeds, listenForChanges } from '../src/database/change-feed-listener';
 import { buildApp } from '../src/http/app';
 
 /** Requests in flight at once in a batch of the requests-per-second comparison. */
@@ -45,8 +52,26 @@ const client = new OpenAI({ apiKey: 'bench', baseURL: model.baseURL, maxRetries:
 
 const bare = Fastify();
 bare.get('/bare', async () => ({ ok: true }));
+// The transport floor: the model's stream relayed as the chat route writes its events (the first delta let out at once).
+bare.post('/proxy', async (_request, reply) => {
+  const events = openEventStream(reply);
+  const stream = await client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'Say hello.' }], stream: true, stream_options: { include_usage: true } });
+  let flushed = false;
+  for await (const chunk of stream) {
+    const text = chunk.choices[0]?.delta.content;
+    if (!text) continue;
+    events.send({ event: 'text_delta', data: { text } });
+    if (!flushed) {
+      flushed = true;
+      await events.flush();
+    }
+  }
+  events.end();
+  return reply;
+});
 await bare.listen({ port: 0, host: '127.0.0.1' });
-const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/bare`;
+const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+const bareUrl = `${bareBase}/bare`;
 
 /** Sends `batchSize` GETs to `url`, `concurrency` at a time, reading each body. */
 async function batch(url: string, headers: Record<string, string>): Promise<void> {
@@ -74,18 +99,37 @@ async function bareFirstDelta(): Promise<MeasuredRun> {
   return { measuredMs };
 }
 
+/** One POST whose answer is an event stream, read to its end; measured to its first `text_delta` event. */
+async function firstDeltaOver(url: string, headers: Record<string, string>, body: unknown): Promise<MeasuredRun> {
+  const started = performance.now();
+  let measuredMs = Number.NaN;
+  const response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok || !response.body) throw new Error(`${url} answered ${response.status}`);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body) {
+    text += decoder.decode(chunk as Uint8Array, { stream: true });
+    if (Number.isNaN(measuredMs) && text.includes('event: text_delta')) measuredMs = performance.now() - started;
+  }
+  if (Number.isNaN(measuredMs)) throw new Error(`${url} ended without a text delta`);
+  return { measuredMs };
+}
+
+/** The floor of the chat comparison: the model stream relayed by the bare proxy route. */
+const proxyFirstDelta = () => firstDeltaOver(`${bareBase}/proxy`, {}, { message: 'Say hello.' });
+
 async function benchOn(backend: DatabaseBackend): Promise<void> {
   const database = await createTestDatabase(backend);
   const db = database.db as Kysely<DataMachineDatabase>;
   await migrateAll(db);
-  // The access cache as `serve` runs it: used once its listener listens (docs/decisions/2026-12-01-access-cache.md).
-  const accessCache = createBearerAccessCache();
+  // The change-fed caches as `serve` runs them: used once their listener listens (docs/decisions/2026-12-01-access-cache.md).
+  const caches = { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() };
   let heard: () => void = () => undefined;
   const listening = new Promise<void>((resolve) => (heard = resolve));
   const source = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
-  const listener = listenForAccessChanges({ source, cache: accessCache, onEvent: (event) => event.kind === 'listening' && heard() });
+  const listener = listenForChanges({ source, feeds: changeFeeds(caches), onEvent: (event) => event.kind === 'listening' && heard() });
   await listening;
-  const context = createDataMachineContext({ db, logger: { warn: () => undefined }, accessCache });
+  const context = createDataMachineContext({ db, logger: { warn: () => undefined }, ...caches });
   const system = { kind: 'system', channel: 'cli', reason: 'bench' } as const;
   const owner = await createUser(context, system, { email: 'bench@example.test', displayName: 'Bench' });
   await createTenant(context, system, { slug: 'bench', name: 'Bench', ownerUserId: owner.id });
@@ -101,20 +145,7 @@ async function benchOn(backend: DatabaseBackend): Promise<void> {
   const authorization = { authorization: `Bearer ${secret}` };
 
   /** The subject of the chat comparison: one chat turn in a new session over HTTP, to its first `text_delta` event. */
-  async function chatFirstDelta(): Promise<MeasuredRun> {
-    const started = performance.now();
-    let measuredMs = Number.NaN;
-    const response = await fetch(`${base}/agents/default/chat`, { method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Say hello.' }) });
-    if (!response.ok || !response.body) throw new Error(`chat answered ${response.status}`);
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of response.body) {
-      text += decoder.decode(chunk as Uint8Array, { stream: true });
-      if (Number.isNaN(measuredMs) && text.includes('event: text_delta')) measuredMs = performance.now() - started;
-    }
-    if (Number.isNaN(measuredMs)) throw new Error('the chat stream ended without a text delta');
-    return { measuredMs };
-  }
+  const chatFirstDelta = () => firstDeltaOver(`${base}/agents/default/chat`, authorization, { message: 'Say hello.' });
 
   try {
     await compareToBaseline({
@@ -134,6 +165,13 @@ async function benchOn(backend: DatabaseBackend): Promise<void> {
       warmup: 20,
       rounds: 60,
     });
+    await compareToBaseline({
+      name: `server chat turn over its transport floor, time to first text delta [${backend}]`,
+      baseline: { label: 'bare Fastify proxy of the model stream', run: proxyFirstDelta },
+      subject: { label: 'POST /agents/{agent}/chat', run: chatFirstDelta },
+      warmup: 20,
+      rounds: 60,
+    });
   } finally {
     await app.close();
     await listener.close();
@@ -142,6 +180,13 @@ async function benchOn(backend: DatabaseBackend): Promise<void> {
 }
 
 try {
+  await compareToBaseline({
+    name: 'server chat transport floor (no database), time to first text delta',
+    baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
+    subject: { label: 'bare Fastify proxy of the model stream', run: proxyFirstDelta },
+    warmup: 20,
+    rounds: 60,
+  });
   await benchOn('pglite');
   if (await probePostgres()) await benchOn('postgres');
   else process.stdout.write('server bench: Postgres does not answer; its lines are skipped.\n');

@@ -13,7 +13,7 @@ import { configuredChatModel } from './chat/chat-model-provider';
 import { reconcileAtBoot } from './agents/registered-agents-at-boot';
 import { migrateAll, migrationStates } from './database/migrate';
 import { openDatabase, type ServerDatabase } from './database/database';
-import { startAccessCaching } from './database/access-change-listener';
+import { startChangeFedCaching } from './database/change-feed-listener';
 import { createDefaultHandlers } from './handlers/default-handlers';
 import { redactedPaths } from './http/request-logging';
 import { createEngineRuntime } from './runtime/engine-runtime';
@@ -161,13 +161,13 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
   const logger = pino({ level: config.logLevel, redact: { paths: redactedPaths, censor: '[redacted]' } });
   // An outbox event (a new agent's memory scaffold) asks for its dispatch in the transaction that records it.
   const outbox: { kick?: (trx: TenantTransaction) => Promise<void> } = {};
-  // Only a process that serves HTTP authenticates bearer tokens, so only it keeps their access cached.
-  const accessCaching = parts.http ? startAccessCaching(database.accessChanges, logger) : undefined;
+  // Only a process that serves HTTP authenticates bearer tokens and runs chat turns, so only it keeps their reads cached (unless turned off).
+  const caching = parts.http && config.changeFedCaches ? startChangeFedCaching(database.changeFeed, logger) : undefined;
   const context = createDataMachineContext({
     db: database.db,
     logger: { warn: (entry, message) => logger.warn(entry, message) },
     onEventRecorded: async (trx) => outbox.kick?.(trx),
-    ...(accessCaching === undefined ? {} : { accessCache: accessCaching.cache }),
+    ...(caching === undefined ? {} : { accessCache: caching.accessCache, memoryPromptCache: caching.memoryPromptCache }),
   });
   const handlers = createDefaultHandlers(context);
   const runtime = createEngineRuntime({
@@ -216,7 +216,7 @@ async function runMode(mode: Mode, config: ServerConfig, database: ServerDatabas
   const signal = await stopped;
   logger.info({ signal, mode }, 'data machine stopping');
   await app?.close();
-  await accessCaching?.close();
+  await caching?.close();
   await scheduler?.stop();
   await runtime.stop();
   await database.close();

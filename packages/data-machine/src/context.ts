@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DataMachineDatabase } from './database/data-machine-database';
 import { appRole } from './database/migrations/0001-identity';
+import type { MemoryPromptCache } from './agents/memory-prompt-cache';
 import type { BearerAccessCache } from './scope/bearer-access-cache';
 import type { TenantTransaction } from './scope/tenant-transaction';
 
@@ -38,6 +39,12 @@ export interface DataMachineContext {
    * Without it, every request reads the database.
    */
   readonly accessCache?: BearerAccessCache;
+  /**
+   * Keeps the memory part of agents' chat prompts between turns, emptied by
+   * the database's change feed the host listens to (`createMemoryPromptCache`).
+   * Without it, every turn reads the memory files.
+   */
+  readonly memoryPromptCache?: MemoryPromptCache;
 }
 
 /** Options of {@link createDataMachineContext}; only `db` is required. */
@@ -49,6 +56,7 @@ export interface DataMachineContextOptions {
   readonly appRole?: string | null;
   readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
   readonly accessCache?: BearerAccessCache;
+  readonly memoryPromptCache?: MemoryPromptCache;
 }
 
 /** A context with defaults: the system clock, random ids, denials to `console.warn`, the `dm_app` role. */
@@ -61,6 +69,7 @@ export function createDataMachineContext(options: DataMachineContextOptions): Da
     appRole: options.appRole === undefined ? appRole : options.appRole,
     ...(options.onEventRecorded === undefined ? {} : { onEventRecorded: options.onEventRecorded }),
     ...(options.accessCache === undefined ? {} : { accessCache: options.accessCache }),
+    ...(options.memoryPromptCache === undefined ? {} : { memoryPromptCache: options.memoryPromptCache }),
   };
 }
 

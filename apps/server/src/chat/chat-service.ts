@@ -32,6 +32,7 @@ import {
 import { z } from 'zod';
 import { HttpError } from '../http/http-error';
 import type { ChatModel } from './chat-model-provider';
+import { createSessionOpenGate, type SessionOpenGate } from './session-open-gate';
 
 /** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
 export interface ClientTool {
@@ -118,12 +119,12 @@ export interface ChatServiceOptions {
  * decision taken on it.
  */
 export function createChatService({ context, store, model, memory, onTurnEnd, engine, approvalTtlMs }: ChatServiceOptions): ChatService {
-  const sessionRunner = (turnTools?: ChatTurnTools): SessionRunner =>
+  const sessionRunner = (turnTools?: ChatTurnTools, gate?: SessionOpenGate): SessionRunner =>
     createSessionRunner({
-      store,
+      store: gate?.store ?? store,
       createRunner: (persister) => {
         if (model === undefined) throw modelNotConfigured();
-        return createToolLoopRunner({ provider: model.provider, persister, ...(turnTools === undefined ? {} : { mediator: turnTools.mediator }) });
+        return createToolLoopRunner({ provider: gate?.provider ?? model.provider, persister, ...(turnTools === undefined ? {} : { mediator: turnTools.mediator }) });
       },
     });
   const replayRunner = sessionRunner();
@@ -141,7 +142,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       const owner: SessionOwner = { userId: principal.userId, tenantId: scope.tenantId };
       // The memory files depend on neither the session nor its tools: read beside them, not after
       // (docs/decisions/2026-12-01-chat-first-byte.md). A refusal below leaves it unread.
-      const composing = composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) });
+      const composing = composeAgentInstructions(agent, memory, { tenantId: scope.tenantId, userId: actingUserId(scope.actor) }, [], context.memoryPromptCache);
       composing.catch(() => undefined);
       if (request.sessionId !== undefined) {
         const session = await store.getSession(owner, request.sessionId);
@@ -158,7 +159,8 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       const instructions = await composing;
       const fields = { principal, tools: [...turnTools.tools, ...clientTools], model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
-      const runner = sessionRunner(turnTools);
+      // A new session's open waits for the model's first event (docs/decisions/2026-12-01-chat-first-byte.md).
+      const runner = sessionRunner(turnTools, request.sessionId === undefined ? createSessionOpenGate(store, model.provider, { signal: request.signal }) : undefined);
       let stream: SessionStream;
       try {
         if (request.sessionId === undefined) {

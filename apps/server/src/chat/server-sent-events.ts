@@ -11,6 +11,14 @@ export interface ServerSentEvent {
 export interface EventStreamWriter {
   /** Sends one event; does nothing once the client has gone. */
   send(event: ServerSentEvent): void;
+  /**
+   * Lets what was sent leave before the caller goes on: resolves once the
+   * event loop has gone round (Node sends a response's writes when the
+   * current run of microtasks ends, and a model's answer that arrived in one
+   * read is consumed in one such run). Await it after the first text delta;
+   * see docs/decisions/2026-12-01-chat-first-byte.md ("The first delta leaves first").
+   */
+  flush(): Promise<void>;
   /** Ends the response. */
   end(): void;
 }
@@ -46,8 +54,20 @@ export function openEventStream(reply: FastifyReply, headers: Readonly<Record<st
       const lines = (typeof data === 'string' ? data : JSON.stringify(data)).split('\n').map((line) => `data: ${line}`);
       raw.write(`${id === undefined ? '' : `id: ${id}\n`}${event === undefined ? '' : `event: ${event}\n`}${lines.join('\n')}\n\n`);
     },
+    flush: loopTurn,
     end() {
       if (!gone()) raw.end();
     },
   };
+}
+
+/**
+ * One round of the event loop. The first `setImmediate` runs after the
+ * pending `nextTick`s, where Node uncorks the response's socket (the bytes
+ * are written); the second, scheduled from the check phase, runs only after
+ * the next poll phase, so I/O already waiting (a reader of the stream in this
+ * process, other requests) runs before the turn's remaining work.
+ */
+function loopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }

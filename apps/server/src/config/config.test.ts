@@ -31,6 +31,7 @@ describe('server configuration', () => {
       publicUrl: 'http://127.0.0.1:3000',
       consoleSession: { idleMs: 720 * 60_000, absoluteMs: 168 * 3_600_000 },
       inbound: { webhookMaxBytes: 262_144, fileMaxBytes: 10_485_760 },
+      changeFedCaches: true,
       handlersAllowPrivateAddresses: false,
     });
   });
@@ -54,6 +55,12 @@ describe('server configuration', () => {
     expect(loadConfig({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'true' }, cwd).handlersAllowPrivateAddresses).toBe(true);
     expect(loadConfig({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'false' }, cwd).handlersAllowPrivateAddresses).toBe(false);
     expect(problemsOf({ HANDLERS_ALLOW_PRIVATE_ADDRESSES: 'yes' })).toEqual(['HANDLERS_ALLOW_PRIVATE_ADDRESSES must be true or false (got "yes")']);
+  });
+
+  it('keeps the change-fed caches unless DM_CHANGE_FED_CACHES is false, and refuses another value', () => {
+    expect(loadConfig({ DM_CHANGE_FED_CACHES: 'false' }, cwd).changeFedCaches).toBe(false);
+    expect(loadConfig({ DM_CHANGE_FED_CACHES: 'true' }, cwd).changeFedCaches).toBe(true);
+    expect(problemsOf({ DM_CHANGE_FED_CACHES: 'off' })).toEqual(['DM_CHANGE_FED_CACHES must be true or false (got "off")']);
   });
 
   it('reads the home tenant of registered agents', () => {

@@ -91,6 +91,12 @@ export const serverEnvironmentSchema = z.object({
     .max(104_857_600, 'must be a whole number from 1 to 104857600')
     .default(10_485_760)
     .describe('The largest file that may be uploaded to a flow, in bytes (files are stored in the database); a larger one is answered 413.'),
+  DM_CHANGE_FED_CACHES: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('true')
+    .describe(
+      "Whether a process that serves HTTP keeps what authentication reads and agents' memory prompts in memory, emptied by the database's change notifications (`dm_access_changed`, `dm_memory_changed`) on one extra connection. false: every request and chat turn reads the database, and no listening connection is held.",
+    ),
   RATE_LIMIT_MAX: z.coerce
     .number({ error: 'must be a whole number from 1' })
     .int('must be a whole number from 1')
@@ -137,6 +143,8 @@ export interface ServerConfig {
   readonly consoleSession: { readonly idleMs: number; readonly absoluteMs: number };
   /** Body caps of what reaches flows from outside: inbound webhook deliveries and uploaded files. */
   readonly inbound: InboundLimits;
+  /** Whether a serving process keeps the change-fed caches (access, memory prompts). */
+  readonly changeFedCaches: boolean;
 }
 
 /** Body caps of inbound webhook deliveries and uploaded files, in bytes. */
@@ -199,6 +207,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv, cwd: string = process
     publicUrl: (env.PUBLIC_URL ?? defaultPublicUrl(env.HOST, env.PORT)).replace(/\/+$/, ''),
     consoleSession: { idleMs: env.CONSOLE_SESSION_IDLE_MINUTES * 60_000, absoluteMs: env.CONSOLE_SESSION_MAX_HOURS * 3_600_000 },
     inbound: { webhookMaxBytes: env.DM_WEBHOOK_MAX_BYTES, fileMaxBytes: env.DM_FILE_MAX_BYTES },
+    changeFedCaches: env.DM_CHANGE_FED_CACHES === 'true',
   };
 }
 

@@ -6,7 +6,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { EngineDatabase } from 'data-machine';
 import type { DatabaseConfig } from '../config/config';
-import type { AccessChangeSource } from './access-change-listener';
+import type { ChangeFeedSource } from './change-feed-listener';
 
 /** The server's database connection. */
 export interface ServerDatabase {
@@ -16,8 +16,8 @@ export interface ServerDatabase {
   readonly db: Kysely<any>;
   /** The same database for the job engine (pg-boss): the PGlite itself, or the same pool. */
   readonly engine: EngineDatabase;
-  /** Where the access cache's change feed listens: the PGlite itself, or a connection of its own to the same Postgres. */
-  readonly accessChanges: AccessChangeSource;
+  /** Where the change-fed caches' listener listens: the PGlite itself, or a connection of its own to the same Postgres. */
+  readonly changeFeed: ChangeFeedSource;
   /** Answers whether the database responds to a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -27,23 +27,23 @@ export interface ServerDatabase {
 export async function openDatabase(config: DatabaseConfig): Promise<ServerDatabase> {
   let db: Kysely<unknown>;
   let engine: EngineDatabase;
-  let accessChanges: AccessChangeSource;
+  let changeFeed: ChangeFeedSource;
   if (config.kind === 'pglite') {
     const pglite = await openPglite(config.dataDir);
     db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
     engine = { pglite };
-    accessChanges = { pglite };
+    changeFeed = { pglite };
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 });
     db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     engine = { pool };
-    accessChanges = { connectionString: config.url };
+    changeFeed = { connectionString: config.url };
   }
   return {
     backend: config.kind,
     db,
     engine,
-    accessChanges,
+    changeFeed,
     ping: async () => {
       try {
         await sql`select 1`.execute(db);

@@ -3,7 +3,7 @@ import { accessChangeChannel, createDataMachineContext, revokeAgentRole, signApp
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AccessChangeRecorder } from '../../test/support/access-change-recorder';
+import type { ChangeFeedRecorder } from '../../test/support/change-feed-recorder';
 import { as, deliverWebhook, digestPipeline, grant, startApp, tenantWorld, testSecretKey } from '../../test/support/http-world';
 
 /** A pipeline fed by its flow's inbound webhook. */
@@ -20,9 +20,9 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
   let app: FastifyInstance;
   let context: DataMachineContext;
   let cache: BearerAccessCache;
-  let accessChanges: AccessChangeRecorder;
+  let changes: ChangeFeedRecorder;
   beforeAll(async () => {
-    ({ app, context, accessChanges } = await startApp(database, { accessCache: true }));
+    ({ app, context, changes } = await startApp(database, { changeFedCaches: true }));
     cache = context.accessCache!;
   });
   afterAll(() => app.close());
@@ -66,9 +66,9 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
     // Another process: its own connection (on PGlite, the one database, written past this app).
     const other: Kysely<DataMachineDatabase> = database.database.url === undefined ? database.db : (connect(database.database.url) as Kysely<DataMachineDatabase>);
     try {
-      const from = accessChanges.events.length;
+      const from = changes.events.length;
       await revokeAgentRole(createDataMachineContext({ db: other, logger: { warn: () => undefined } }), world.ownerScope, world.defaultAgent.slug, viewer.id);
-      await accessChanges.next((event) => event.kind === 'changed' && event.table === 'dm_agent_grants', from);
+      await changes.next((event) => event.kind === 'changed' && event.table === 'dm_agent_grants', from);
       expect(await getAgent(viewer.token)).toEqual({ status: 404, code: 'agent.not_found' });
     } finally {
       if (other !== database.db) await other.destroy();
@@ -77,9 +77,9 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
 
   /** Waits until every notification of the set-up is heard (they arrive in commit order, this one last), then fills the cache again; its size. */
   async function settledCache(token: string): Promise<number> {
-    const sentFrom = accessChanges.events.length;
+    const sentFrom = changes.events.length;
     await sql`select pg_notify(${accessChangeChannel}, 'flushed')`.execute(database.db);
-    await accessChanges.next((event) => event.kind === 'changed' && event.table === 'flushed', sentFrom);
+    await changes.next((event) => event.kind === 'changed' && event.table === 'flushed', sentFrom);
     expect(await getAgent(token)).toEqual({ status: 200, code: undefined });
     expect(cache.size).toBeGreaterThan(0);
     return cache.size;

@@ -41,7 +41,7 @@ import { registerConsoleAssets } from './console-assets';
 import { registerAccessCacheInvalidation } from './authentication';
 
 /** What the app needs of the server's database (the job engine's side is the runtime's). */
-export type AppDatabase = Omit<ServerDatabase, 'engine' | 'accessChanges'>;
+export type AppDatabase = Omit<ServerDatabase, 'engine' | 'changeFeed'>;
 
 /** What the app needs of the job engine: it enqueues runs, and `/ready` reports on the workers. */
 export interface AppJobEngine {

@@ -39,7 +39,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** See {@link AgentAccessConfig}. */
     agentAccess?: AgentAccessConfig;
-    /** The route writes none of the tables the access cache keeps (a chat turn): its completion leaves the cache as it is (see {@link registerAccessCacheInvalidation}). */
+    /** The route writes none of the tables the change-fed caches keep (access, memory files; a chat turn): its completion leaves them as they are (see {@link registerAccessCacheInvalidation}). */
     accessUnchanged?: true;
   }
 }
@@ -47,23 +47,26 @@ declare module 'fastify' {
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Empties the context's access cache when a request that may write
- * (anything but GET, HEAD, OPTIONS) ends, before its response is sent and
- * again when it is done (a streamed body may write after its start), unless
- * its route is marked `accessUnchanged`. So a revocation made over this
- * process's HTTP API holds for the very next request, without waiting for the
- * database's notification (which covers every other writer). See
- * docs/decisions/2026-12-01-access-cache.md.
+ * Empties the context's change-fed caches (access, memory prompts) when a
+ * request that may write (anything but GET, HEAD, OPTIONS) ends, before its
+ * response is sent and again when it is done (a streamed body may write after
+ * its start), unless its route is marked `accessUnchanged`. So a revocation
+ * or a memory file saved over this process's HTTP API holds for the very next
+ * request, without waiting for the database's notification (which covers
+ * every other writer). See docs/decisions/2026-12-01-access-cache.md.
  */
 export function registerAccessCacheInvalidation(app: FastifyInstance, context: DataMachineContext): void {
-  const cache = context.accessCache;
-  if (cache === undefined) return;
+  const caches = [context.accessCache, context.memoryPromptCache].filter((cache) => cache !== undefined);
+  if (caches.length === 0) return;
+  const invalidate = (method: string) => {
+    if (!readMethods.has(method)) for (const cache of caches) cache.invalidate();
+  };
   const invalidateOnSend: onSendHookHandler = (request, _reply, payload, done) => {
-    if (!readMethods.has(request.method)) cache.invalidate();
+    invalidate(request.method);
     done(null, payload);
   };
   const invalidateOnResponse: onResponseHookHandler = (request, _reply, done) => {
-    if (!readMethods.has(request.method)) cache.invalidate();
+    invalidate(request.method);
     done();
   };
   // Added to the routes that may write only, so a read pays for no hook at all.

@@ -2,6 +2,7 @@ import type { DatabaseSuiteContext } from '@data-machine/testkit';
 import {
   addMember,
   createBearerAccessCache,
+  createMemoryPromptCache,
   createDataMachineContext,
   createTenant,
   createUser,
@@ -20,8 +21,8 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { buildApp, type AppDependencies } from '../../src/http/app';
-import { listenForAccessChanges } from '../../src/database/access-change-listener';
-import { accessChangeSourceOf, recordAccessChanges, type AccessChangeRecorder } from './access-change-recorder';
+import { changeFeeds, listenForChanges } from '../../src/database/change-feed-listener';
+import { changeFeedSourceOf, recordChanges, type ChangeFeedRecorder } from './change-feed-recorder';
 
 const system: Actor = { kind: 'system', channel: 'cli', reason: 'test setup' };
 
@@ -31,17 +32,17 @@ export const testSecretKey = 'test-secret-key-of-the-http-suites-0123456789';
 
 export async function startApp(
   database: DatabaseSuiteContext<DataMachineDatabase>,
-  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound' | 'handlersAllowPrivateAddresses'> & { readonly accessCache?: boolean } = {},
-): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void; accessChanges: AccessChangeRecorder }> {
+  options: Pick<AppDependencies, 'rateLimit' | 'chat' | 'console' | 'secretKey' | 'inbound' | 'handlersAllowPrivateAddresses'> & { readonly changeFedCaches?: boolean } = {},
+): Promise<{ app: FastifyInstance; context: DataMachineContext; setNow: (instant: Date) => void; changes: ChangeFeedRecorder }> {
   let fixed: Date | undefined;
   // Runs are enqueued on the suite's database; no worker takes them (nothing runs).
   const { pglite, url } = database.database;
   const engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
-  // With `accessCache`, the app keeps bearer access as `serve` does: a cache its own listener keeps in step.
-  const accessChanges = recordAccessChanges();
-  const accessCache = options.accessCache === true ? createBearerAccessCache() : undefined;
-  const listener = accessCache && listenForAccessChanges({ source: accessChangeSourceOf(database.database), cache: accessCache, onEvent: accessChanges.onEvent });
-  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date(), ...(accessCache ? { accessCache } : {}) });
+  // With `changeFedCaches`, the app keeps bearer access and memory prompts as `serve` does: caches its own listener keeps in step.
+  const changes = recordChanges();
+  const caches = options.changeFedCaches === true ? { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() } : undefined;
+  const listener = caches && listenForChanges({ source: changeFeedSourceOf(database.database), feeds: changeFeeds(caches), onEvent: changes.onEvent });
+  const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined }, now: () => fixed ?? new Date(), ...caches });
   const app = buildApp({
     database: { backend: database.backend, db: database.db, ping: async () => (await sql`select 1`.execute(database.db)).rows.length === 1, close: async () => undefined },
     context,
@@ -59,8 +60,8 @@ export async function startApp(
   if (listener) app.addHook('onClose', () => listener.close());
   await engine.start();
   await app.ready();
-  if (listener) await accessChanges.next((event) => event.kind === 'listening');
-  return { app, context, setNow: (instant) => (fixed = instant), accessChanges };
+  if (listener) await changes.next((event) => event.kind === 'listening');
+  return { app, context, setNow: (instant) => (fixed = instant), changes };
 }
 
 let counter = 0;

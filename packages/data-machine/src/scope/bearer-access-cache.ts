@@ -1,3 +1,5 @@
+import { createChangeFedStore, evictOldest, lifecycleOf, type ChangeFedCache } from '../internal/change-fed-cache';
+
 /**
  * What `dm_bearer_access` answers, kept between requests in one process and
  * emptied by the database's change feed (`dm_access_changed`, migration
@@ -6,17 +8,7 @@
  * It caches rows, never decisions: every use re-runs the token checks (expiry
  * against the clock of the request) and the authorization on them.
  */
-export interface BearerAccessCache {
-  /** A change was notified (or made by this process): empties the cache; reads begun before it store nothing. */
-  invalidate(): void;
-  /** The change feed listens (again): empties the cache and starts using it. */
-  resume(): void;
-  /** The change feed stopped listening: empties the cache and bypasses it (every read goes to the database) until {@link resume}. */
-  suspend(): void;
-  /** Whether reads are served from the cache (the feed listens). */
-  readonly active: boolean;
-  /** Entries held now. */
-  readonly size: number;
+export interface BearerAccessCache extends ChangeFedCache {
   /**
    * The rows for `key`: cached and younger than the maximum age, or loaded by
    * `load`. Loaded rows are kept only when `keep` accepts them, the feed
@@ -49,11 +41,6 @@ export interface BearerAccessCacheOptions {
   readonly now?: () => number;
 }
 
-interface Entry {
-  readonly rows: readonly unknown[];
-  readonly storedAt: number;
-}
-
 /**
  * A bounded, least-recently-used {@link BearerAccessCache}, inactive until
  * its change feed calls `resume`.
@@ -65,70 +52,22 @@ interface Entry {
  */
 export function createBearerAccessCache(options: BearerAccessCacheOptions = {}): BearerAccessCache {
   const maxEntries = options.maxEntries ?? 5_000;
-  const maxAgeMs = options.maxAgeMs ?? 30_000;
-  const now = options.now ?? Date.now;
-  // A Map iterates in insertion order: re-inserting on use makes its first key the least recently used.
-  let entries = new Map<string, Entry>();
   let uses = new Map<string, Date>();
-  let generation = 0;
-  let active = false;
-  const clear = () => {
-    generation += 1;
-    entries = new Map();
-    uses = new Map();
-  };
-  return {
-    invalidate: clear,
-    resume() {
-      clear();
-      active = true;
-    },
-    suspend() {
-      clear();
-      active = false;
-    },
-    get active() {
-      return active;
-    },
-    get size() {
-      return entries.size;
-    },
-    async read<Row>(key: BearerAccessKey, load: () => Promise<readonly Row[]>, keep: (rows: readonly Row[]) => boolean): Promise<readonly Row[]> {
-      if (!active) return load();
-      const id = cacheKey(key);
-      const found = entries.get(id);
-      if (found !== undefined) {
-        entries.delete(id);
-        if (now() - found.storedAt < maxAgeMs) {
-          entries.set(id, found);
-          // Only `load`'s rows for this very key are stored under it.
-          return found.rows as readonly Row[];
-        }
-      }
-      const started = generation;
-      const rows = await load();
-      // A change notified while the read ran may not be in its rows: keeping them could outlive the change.
-      if (active && generation === started && keep(rows)) {
-        entries.set(id, { rows, storedAt: now() });
-        evict(entries, maxEntries);
-      }
-      return rows;
+  const rows = createChangeFedStore<readonly unknown[]>({ maxEntries, maxAgeMs: options.maxAgeMs ?? 30_000, now: options.now, onClear: () => (uses = new Map()) });
+  const cache: Omit<BearerAccessCache, keyof ChangeFedCache> = {
+    read<Row>(key: BearerAccessKey, load: () => Promise<readonly Row[]>, keep: (rows: readonly Row[]) => boolean): Promise<readonly Row[]> {
+      // Only `load`'s rows for this very key are stored under it.
+      return rows.read(cacheKey(key), load, keep as (rows: readonly unknown[]) => boolean) as Promise<readonly Row[]>;
     },
     recordedUse: (tokenHash) => uses.get(tokenHash),
     noteUse(tokenHash, at) {
-      if (!active) return;
+      if (!rows.active) return;
       uses.delete(tokenHash);
       uses.set(tokenHash, at);
-      evict(uses, maxEntries);
+      evictOldest(uses, maxEntries);
     },
   };
-}
-
-function evict(map: Map<string, unknown>, max: number): void {
-  for (const key of map.keys()) {
-    if (map.size <= max) return;
-    map.delete(key);
-  }
+  return Object.assign(lifecycleOf(rows), cache);
 }
 
 function cacheKey(key: BearerAccessKey): string {

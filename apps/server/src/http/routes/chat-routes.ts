@@ -240,10 +240,17 @@ export async function drain(turn: ChatTurn): Promise<void> {
  */
 async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: AbortSignal): Promise<void> {
   try {
+    let flushed = false;
     for await (const entry of turn.stream) {
       if (signal.aborted) break;
       const event = toServerSentEvent(entry, turn.held);
-      if (event !== undefined) events.send(event);
+      if (event === undefined) continue;
+      events.send(event);
+      // The first delta leaves before the rest of the answer is consumed (the run waits for this loop).
+      if (!flushed && event.event === 'text_delta') {
+        flushed = true;
+        await events.flush();
+      }
     }
   } catch (error) {
     events.send({ event: 'error', data: toErrorResponse(error).body });

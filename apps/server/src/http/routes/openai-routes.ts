@@ -168,9 +168,17 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
         });
         events.send({ data: chunk({ role: 'assistant', content: '' }, null) });
         try {
+          let flushed = false;
           for await (const { event } of turn.stream) {
             if (signal.aborted) break;
-            if (event.type === 'text_delta') events.send({ data: chunk({ content: event.text }, null) });
+            if (event.type === 'text_delta') {
+              events.send({ data: chunk({ content: event.text }, null) });
+              // The first delta leaves before the rest of the answer is consumed (see EventStreamWriter.flush).
+              if (!flushed) {
+                flushed = true;
+                await events.flush();
+              }
+            }
             if (event.type !== 'run_end') continue;
             const { result } = event;
             throwFailure(result);

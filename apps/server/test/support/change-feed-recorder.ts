@@ -1,22 +1,22 @@
 import type { TestDatabase } from '@data-machine/testkit';
-import type { AccessChangeEvent, AccessChangeSource } from '../../src/database/access-change-listener';
+import type { ChangeFeedEvent, ChangeFeedSource } from '../../src/database/change-feed-listener';
 
 /** Where a test database's changes are listened for, as `openDatabase` says for the server's. */
-export function accessChangeSourceOf(database: TestDatabase): AccessChangeSource {
+export function changeFeedSourceOf(database: TestDatabase): ChangeFeedSource {
   return database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
 }
 
-/** The events of an access change listener, in order, and a way to wait for one without sleeping. */
-export interface AccessChangeRecorder {
-  readonly events: readonly AccessChangeEvent[];
+/** The events of a change feed listener, in order, and a way to wait for one without sleeping. */
+export interface ChangeFeedRecorder {
+  readonly events: readonly ChangeFeedEvent[];
   /** Pass as the listener's `onEvent`. */
-  readonly onEvent: (event: AccessChangeEvent) => void;
+  readonly onEvent: (event: ChangeFeedEvent) => void;
   /** The first event from index `from` on that `matches`; rejects after `deadlineMs` (default 10 s) without one. */
-  next(matches: (event: AccessChangeEvent) => boolean, from?: number, deadlineMs?: number): Promise<AccessChangeEvent>;
+  next(matches: (event: ChangeFeedEvent) => boolean, from?: number, deadlineMs?: number): Promise<ChangeFeedEvent>;
 }
 
-export function recordAccessChanges(): AccessChangeRecorder {
-  const events: AccessChangeEvent[] = [];
+export function recordChanges(): ChangeFeedRecorder {
+  const events: ChangeFeedEvent[] = [];
   const waiting = new Set<() => void>();
   return {
     events,
@@ -35,7 +35,7 @@ export function recordAccessChanges(): AccessChangeRecorder {
         };
         const timer = setTimeout(() => {
           waiting.delete(check);
-          reject(new Error(`no matching access change event within ${deadlineMs} ms; seen: ${JSON.stringify(events.slice(from))}`));
+          reject(new Error(`no matching change feed event within ${deadlineMs} ms; seen: ${JSON.stringify(events.slice(from))}`));
         }, deadlineMs);
         waiting.add(check);
         check();
