@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
-import { keysStatement, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
+import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
 
 /**
  * Runs SQL without parameters, one or more statements separated by
@@ -30,11 +30,39 @@ export async function runScoped(
   statements: readonly CompiledQuery[],
   options: TransactionOptions = {},
 ): Promise<ReadonlyArray<readonly unknown[]>> {
-  const prelude = keysStatement(context.appRole, keys, options).compile(context.db);
-  const text = [prelude, ...statements].map(inlineParameters).join(';\n');
+  return (await runScopedBatch(context, run, { keys, statements, options })).rows;
+}
+
+/** What {@link runScopedBatch} runs. */
+export interface ScopedBatch {
+  /**
+   * Statements run first, as the connection's own role, before the role and
+   * keys are set: only the engine's, on its own tables (pg-boss's fetch).
+   */
+  readonly leading?: readonly CompiledQuery[];
+  /** The keys; the tenant may be SQL reading what `leading` did. */
+  readonly keys: BatchKeys;
+  readonly statements: readonly CompiledQuery[];
+  readonly options?: TransactionOptions;
+}
+
+/**
+ * {@link runScoped} with statements before the keys, in the same round trip
+ * and implicit transaction. Resolves the rows of the leading statements and
+ * of each of `statements`.
+ */
+export async function runScopedBatch(
+  context: DataMachineContext,
+  run: SimpleQuery,
+  batch: ScopedBatch,
+): Promise<{ readonly leading: ReadonlyArray<readonly unknown[]>; readonly rows: ReadonlyArray<readonly unknown[]> }> {
+  const leading = batch.leading ?? [];
+  const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
+  const text = [...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n');
   const results = await run(text);
-  if (results.length !== statements.length + 1) throw new Error(`A scoped batch of ${statements.length + 1} statements returned ${results.length} results.`);
-  return results.slice(1);
+  const expected = leading.length + 1 + batch.statements.length;
+  if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
+  return { leading: results.slice(0, leading.length), rows: results.slice(leading.length + 1) };
 }
 
 /**
