@@ -52,10 +52,11 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const batchSize = options.batchSize ?? 4;
   const pollingMs = options.engine.options.pollingIntervalSeconds * 1000;
 
-  const executeOne = async (delivery: FetchedDelivery): Promise<void> => {
+  const executeOne = async (delivery: FetchedDelivery): Promise<ExecutionOutcome> => {
     const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(stepDeadlineMs)]);
     const outcome = await executeJob(options, delivery.data, delivery.id, signal, delivery.started);
     options.onExecuted?.(delivery.data, outcome);
+    return outcome;
   };
 
   /**
@@ -64,10 +65,12 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
    * or the batch outlived the jobs' expiry) all failed, so pg-boss re-delivers
    * and executions that finished find their jobs stale. The completion is not
    * awaited before the next fetch; {@link JobWorker.stop} waits for it.
+   * Resolves whether the batch enqueued work due now (children, retries).
    */
-  const runBatch = async (deliveries: readonly FetchedDelivery[]): Promise<void> => {
+  const runBatch = async (deliveries: readonly FetchedDelivery[]): Promise<boolean> => {
     const ids = deliveries.map((delivery) => delivery.id);
     let outcome: { readonly failed: unknown } | null = null;
+    let enqueued = false;
     let expiry: NodeJS.Timeout | undefined;
     try {
       const expired = new Promise<never>((_, reject) => {
@@ -76,6 +79,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       const results = await Promise.race([Promise.allSettled(deliveries.map(executeOne)), expired]);
       const failure = results.find((result) => result.status === 'rejected');
       if (failure) outcome = { failed: failure.reason };
+      enqueued = results.some((result) => result.status === 'fulfilled' && (result.value === 'fanned_out' || result.value === 'retrying'));
     } catch (error) {
       outcome = { failed: error };
     } finally {
@@ -87,23 +91,27 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     );
     settling.add(completion);
     void completion.finally(() => settling.delete(completion));
+    return enqueued;
   };
 
-  /** One polling loop: fetch (starting the jobs in the same round trip), run, repeat; idle for the polling interval when nothing came, unless notified. */
+  /**
+   * One polling loop: fetch (starting a job in the same round trip), run,
+   * repeat. It fetches again at once after a full batch (more may wait) or
+   * one that enqueued work, or when notified; otherwise (the queue was
+   * empty when fetched) it idles for the polling interval.
+   */
   const poll = async (loop: PollingLoop): Promise<void> => {
     while (!stopping && !options.engine.isStopped()) {
       loop.notified = false;
-      let fetched = 0;
+      let again = false;
       try {
         const deliveries = await fetchDeliveries(options, batchSize);
-        fetched = deliveries.length;
         // Fetched deliveries run even when stopping began meanwhile: their jobs are started and pg-boss's are active.
-        if (fetched > 0) await runBatch(deliveries);
+        if (deliveries.length > 0) again = (await runBatch(deliveries)) || deliveries.length === batchSize;
       } catch (error) {
         options.processLogger?.error({ error: errorOutput(error).message }, 'fetching jobs failed');
       }
-      // A full queue does not wait out the polling interval between batches.
-      if (fetched > 0 || loop.notified || stopping) continue;
+      if (again || loop.notified || stopping) continue;
       const idle = new AbortController();
       loop.idle = idle;
       await delay(pollingMs, undefined, { signal: idle.signal }).catch(() => undefined);

@@ -7,7 +7,7 @@ import { installJobEngine, type JobEngine } from '../engine/job-engine';
 import { createTenant } from '../tenants/tenant-repository';
 import { engineOn } from '../../test/support/job-engine-fixture';
 import { migratedContext, newUser, system, type TestContext } from '../../test/support/identity-fixture';
-import { guardStatement, inlineParameters, isGuardFailure, runScoped } from './scoped-statements';
+import { createPreparedStatements, guardStatement, inlineParameters, isGuardFailure, runScoped } from './scoped-statements';
 
 describe('inlining parameters', () => {
   it('replaces each $n with its value as an escaped literal of unknown type', () => {
@@ -87,5 +87,28 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect(new Set(visible.map((row) => (row as { tenant_id: string }).tenant_id))).toEqual(new Set([mine.tenant.id]));
     const [after] = await engine.simpleQuery(`select current_setting('dm.tenant_id', true) as tenant`);
     expect((after?.[0] as { tenant: string | null }).tenant ?? '').toBe('');
+  });
+
+  it('runs a statement prepared on a one-session database (PGlite) under the keys of each batch, never with the rows of the one that prepared it', async () => {
+    const owner = await newUser(context, 'batch-prepared');
+    const first = await createTenant(context, system, { slug: 'batch-prepared-a', name: 'A', ownerUserId: owner.id });
+    const second = await createTenant(context, system, { slug: 'batch-prepared-b', name: 'B', ownerUserId: owner.id });
+    // A parameter makes it worth preparing; the same SQL text is the same prepared statement.
+    const agents = () => context.db.selectFrom('dm_agents').select('tenant_id').where('slug', '!=', 'no such agent').compile();
+    const tenantsSeen = async (tenantId: string) => {
+      const [rows = []] = await runScoped(context, engine.simpleQuery, { tenantId }, [agents()]);
+      return new Set(rows.map((row) => (row as { tenant_id: string }).tenant_id));
+    };
+    for (const tenantId of [first.tenant.id, second.tenant.id, first.tenant.id]) expect(await tenantsSeen(tenantId)).toEqual(new Set([tenantId]));
+    const prepared = engine.simpleQuery.prepared;
+    if (database.database.pglite !== undefined) expect(await prepared?.textOf(agents())).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
+    else expect(prepared).toBeUndefined();
+  });
+
+  it('inlines what the server cannot prepare, and a statement without values', async () => {
+    const prepared = createPreparedStatements(engine.simpleQuery);
+    const untyped = CompiledQuery.raw('select $1 is null as missing', ['x']);
+    expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
+    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toBe('select 1 as one');
   });
 });

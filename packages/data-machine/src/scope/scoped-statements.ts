@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
 import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
@@ -9,7 +10,55 @@ import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOp
  * statement's rows, in order. The job engine provides one on its database
  * (`JobEngine.simpleQuery`).
  */
-export type SimpleQuery = (text: string) => Promise<ReadonlyArray<readonly unknown[]>>;
+export type SimpleQuery = ((text: string) => Promise<ReadonlyArray<readonly unknown[]>>) & {
+  /** On a database of one session (an embedded PGlite): the statements prepared on it, which a batch executes instead of planning them again. */
+  readonly prepared?: PreparedStatements;
+};
+
+/**
+ * Statements prepared once on a database of ONE session (an embedded
+ * PGlite), each named by a hash of its SQL, so that a batch runs `execute
+ * name(values)` instead of planning the statement again: on PGlite planning
+ * is most of a short statement's cost (docs/decisions/2026-12-01-engine-speed.md,
+ * "fourth pass"). Never on a pool, whose connections each have their own.
+ */
+export interface PreparedStatements {
+  /** The text that runs `query` in a batch: an EXECUTE once prepared (preparing it on first use), else its SQL with values inlined. */
+  textOf(query: CompiledQuery): Promise<string>;
+}
+
+/**
+ * {@link PreparedStatements} on `run`'s one session, preparing each SQL
+ * text in a round trip of its own the first time (at most `limit` texts; the
+ * rest, and any the server cannot prepare, are inlined as before).
+ */
+export function createPreparedStatements(run: (text: string) => Promise<unknown>, limit = 64): PreparedStatements {
+  const names = new Map<string, Promise<string | null>>();
+  const prepare = async (text: string): Promise<string | null> => {
+    // The same SQL has the same name, on every engine sharing the session: "already exists" is that statement.
+    const name = `dm_prepared_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    try {
+      await run(`prepare ${name} as ${text}`);
+      return name;
+    } catch (error) {
+      return error instanceof Error && /already exists/.test(error.message) ? name : null;
+    }
+  };
+  return {
+    async textOf(query) {
+      // A DO block cannot be prepared, nor is one worth it without values to vary.
+      if (query.parameters.length === 0) return inlineParameters(query);
+      let name = names.get(query.sql);
+      if (name === undefined) {
+        if (names.size >= limit) return inlineParameters(query);
+        name = prepare(query.sql);
+        names.set(query.sql, name);
+      }
+      const prepared = await name;
+      return prepared === null ? inlineParameters(query) : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
+    },
+  };
+}
 
 /**
  * Runs `statements` confined exactly as {@link inTransaction} confines a
@@ -58,7 +107,9 @@ export async function runScopedBatch(
 ): Promise<{ readonly leading: ReadonlyArray<readonly unknown[]>; readonly rows: ReadonlyArray<readonly unknown[]> }> {
   const leading = batch.leading ?? [];
   const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
-  const text = [...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n');
+  const { prepared } = run;
+  const statements = prepared === undefined ? batch.statements.map(inlineParameters) : await Promise.all(batch.statements.map((statement) => prepared.textOf(statement)));
+  const text = [...[...leading, prelude].map(inlineParameters), ...statements].join(';\n');
   const results = await run(text);
   const expected = leading.length + 1 + batch.statements.length;
   if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
