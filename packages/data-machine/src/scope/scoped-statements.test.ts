@@ -111,4 +111,12 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
     expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toBe('select 1 as one');
   });
+
+  it('prepares again when the session lost its prepared statements', async () => {
+    const agents = () => context.db.selectFrom('dm_agents').select('id').where('slug', '!=', 'none at all').compile();
+    await runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()]);
+    await engine.simpleQuery('deallocate all');
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
+  });
 });

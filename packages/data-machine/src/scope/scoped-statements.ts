@@ -25,6 +25,8 @@ export type SimpleQuery = ((text: string) => Promise<ReadonlyArray<readonly unkn
 export interface PreparedStatements {
   /** The text that runs `query` in a batch: an EXECUTE once prepared (preparing it on first use), else its SQL with values inlined. */
   textOf(query: CompiledQuery): Promise<string>;
+  /** Forgets every statement (the session lost them: `DEALLOCATE ALL`, `DISCARD ALL`), so the next use prepares again. */
+  forget(): void;
 }
 
 /**
@@ -57,6 +59,7 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
       const prepared = await name;
       return prepared === null ? inlineParameters(query) : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
     },
+    forget: () => names.clear(),
   };
 }
 
@@ -109,8 +112,13 @@ export async function runScopedBatch(
   const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
   const { prepared } = run;
   const statements = prepared === undefined ? batch.statements.map(inlineParameters) : await Promise.all(batch.statements.map((statement) => prepared.textOf(statement)));
-  const text = [...[...leading, prelude].map(inlineParameters), ...statements].join(';\n');
-  const results = await run(text);
+  const opening = [...leading, prelude].map(inlineParameters);
+  const results = await run([...opening, ...statements].join(';\n')).catch((error: unknown) => {
+    if (prepared === undefined || !(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
+    // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
+    prepared.forget();
+    return run([...opening, ...batch.statements.map(inlineParameters)].join(';\n'));
+  });
   const expected = leading.length + 1 + batch.statements.length;
   if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
   return { leading: results.slice(0, leading.length), rows: results.slice(leading.length + 1) };
