@@ -105,11 +105,13 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     else expect(prepared).toBeUndefined();
   });
 
-  it('inlines what the server cannot prepare, and a statement without values', async () => {
+  it('inlines what the server cannot prepare, and a DO block; prepares a statement without values', async () => {
     const prepared = createPreparedStatements(engine.simpleQuery);
     const untyped = CompiledQuery.raw('select $1 is null as missing', ['x']);
     expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
-    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toBe('select 1 as one');
+    const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
+    expect(await prepared.textOf(block)).toBe(block.sql);
+    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
   });
 
   it('prepares again when the session lost its prepared statements', async () => {

@@ -32,7 +32,7 @@ export interface PreparedStatements {
 /**
  * {@link PreparedStatements} on `run`'s one session, preparing each SQL
  * text in a round trip of its own the first time (at most `limit` texts; the
- * rest, and any the server cannot prepare, are inlined as before).
+ * rest, a DO block, and any the server cannot prepare are inlined as before).
  */
 export function createPreparedStatements(run: (text: string) => Promise<unknown>, limit = 64): PreparedStatements {
   const names = new Map<string, Promise<string | null>>();
@@ -48,8 +48,8 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
   };
   return {
     async textOf(query) {
-      // A DO block cannot be prepared, nor is one worth it without values to vary.
-      if (query.parameters.length === 0) return inlineParameters(query);
+      // A DO block cannot be prepared.
+      if (/^\s*do\s/i.test(query.sql)) return inlineParameters(query);
       let name = names.get(query.sql);
       if (name === undefined) {
         if (names.size >= limit) return inlineParameters(query);
@@ -57,7 +57,8 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
         names.set(query.sql, name);
       }
       const prepared = await name;
-      return prepared === null ? inlineParameters(query) : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
+      if (prepared === null) return inlineParameters(query);
+      return query.parameters.length === 0 ? `execute ${prepared}` : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
     },
     forget: () => names.clear(),
   };
@@ -111,13 +112,13 @@ export async function runScopedBatch(
   const leading = batch.leading ?? [];
   const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
   const { prepared } = run;
-  const statements = prepared === undefined ? batch.statements.map(inlineParameters) : await Promise.all(batch.statements.map((statement) => prepared.textOf(statement)));
-  const opening = [...leading, prelude].map(inlineParameters);
-  const results = await run([...opening, ...statements].join(';\n')).catch((error: unknown) => {
+  const texts = async (queries: readonly CompiledQuery[]) => (prepared === undefined ? queries.map(inlineParameters) : Promise.all(queries.map((query) => prepared.textOf(query))));
+  const [leadingTexts, statements] = await Promise.all([texts(leading), texts(batch.statements)]);
+  const results = await run([...leadingTexts, inlineParameters(prelude), ...statements].join(';\n')).catch((error: unknown) => {
     if (prepared === undefined || !(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
     // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
     prepared.forget();
-    return run([...opening, ...batch.statements.map(inlineParameters)].join(';\n'));
+    return run([...[...leading, prelude].map(inlineParameters), ...batch.statements.map(inlineParameters)].join(';\n'));
   });
   const expected = leading.length + 1 + batch.statements.length;
   if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
