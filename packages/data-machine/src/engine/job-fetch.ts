@@ -70,8 +70,8 @@ const folds = new WeakMap<JobEngine, Map<number, Promise<CompiledQuery | null>>>
  * fetches the plain way). Built once per engine and batch size.
  */
 export function foldedFetch(engine: JobEngine, batchSize: number): Promise<CompiledQuery | null> {
-  let byBatchSize = folds.get(engine);
-  if (byBatchSize === undefined) folds.set(engine, (byBatchSize = new Map()));
+  const byBatchSize = folds.get(engine) ?? new Map<number, Promise<CompiledQuery | null>>();
+  folds.set(engine, byBatchSize);
   let fold = byBatchSize.get(batchSize);
   if (fold === undefined) {
     fold = engine.fetchStatement(batchSize).then((statement) => {
@@ -83,6 +83,8 @@ export function foldedFetch(engine: JobEngine, batchSize: number): Promise<Compi
       return CompiledQuery.raw(`${text.slice(0, at)}, fetched as (${text.slice(at).trim()}) select set_config('${fetchedDeliveriesSetting}', ${noted}, true) as fetched`, []);
     });
     byBatchSize.set(batchSize, fold);
+    // A failure to build it is not kept: the next fetch tries again.
+    void fold.catch(() => byBatchSize.delete(batchSize));
   }
   return fold;
 }

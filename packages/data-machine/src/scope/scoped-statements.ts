@@ -43,7 +43,11 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
       await run(`prepare ${name} as ${text}`);
       return name;
     } catch (error) {
-      return error instanceof Error && /already exists/.test(error.message) ? name : null;
+      const message = error instanceof Error ? error.message : '';
+      if (/already exists/.test(message)) return name;
+      // A statement the server cannot prepare (an untyped parameter) stays inlined; any other failure is tried again next time.
+      if (!/could not determine data type/.test(message)) names.delete(text);
+      return null;
     }
   };
   return {
