@@ -28,6 +28,18 @@ describe('inlining parameters', () => {
   });
 });
 
+describe('prepared statements', () => {
+  it('prepares each SQL text once, and discards the cached plans every so many executions so they follow the tables', async () => {
+    const sent: string[] = [];
+    const prepared = createPreparedStatements(async (text) => void sent.push(text), { replanEvery: 3 });
+    const query = CompiledQuery.raw('select * from dm_jobs where id = $1', ['job_1']);
+    const texts = [];
+    for (let use = 0; use < 4; use += 1) texts.push(await prepared.textOf(query));
+    expect(texts[3]).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'job_1'\)$/);
+    expect(sent.map((text) => text.split(' ')[0])).toEqual(['prepare', 'discard']);
+  });
+});
+
 await describeEachDatabase<DataMachineDatabase>('statements in one round trip', (database) => {
   let context: TestContext;
   let engine: JobEngine;
@@ -114,9 +126,11 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
   });
 
-  it('prepares again when the session lost its prepared statements', async () => {
+  it('plans again after the session discarded its plans, and prepares again when it lost its prepared statements', async () => {
     const agents = () => context.db.selectFrom('dm_agents').select('id').where('slug', '!=', 'none at all').compile();
     await runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()]);
+    await engine.simpleQuery('discard plans');
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
     await engine.simpleQuery('deallocate all');
     await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
     await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);

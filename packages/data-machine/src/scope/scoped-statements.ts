@@ -29,13 +29,27 @@ export interface PreparedStatements {
   forget(): void;
 }
 
+/** Options of {@link createPreparedStatements}. */
+export interface PreparedStatementsOptions {
+  /** How many SQL texts it prepares at most; default 64. */
+  readonly limit?: number;
+  /**
+   * After how many executions it discards the session's cached plans
+   * (`DISCARD PLANS`), so each statement is planned again for the tables as
+   * they have grown: a plan is made for the sizes it saw; default 1000.
+   */
+  readonly replanEvery?: number;
+}
+
 /**
  * {@link PreparedStatements} on `run`'s one session, preparing each SQL
  * text in a round trip of its own the first time (at most `limit` texts; the
  * rest, a DO block, and any the server cannot prepare are inlined as before).
  */
-export function createPreparedStatements(run: (text: string) => Promise<unknown>, limit = 64): PreparedStatements {
+export function createPreparedStatements(run: (text: string) => Promise<unknown>, options: PreparedStatementsOptions = {}): PreparedStatements {
+  const { limit = 64, replanEvery = 1000 } = options;
   const names = new Map<string, Promise<string | null>>();
+  let executions = 0;
   const prepare = async (text: string): Promise<string | null> => {
     // The same SQL has the same name, on every engine sharing the session: "already exists" is that statement.
     const name = `dm_prepared_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
@@ -62,6 +76,8 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
       }
       const prepared = await name;
       if (prepared === null) return inlineParameters(query);
+      executions += 1;
+      if (executions % replanEvery === 0) await run('discard plans');
       return query.parameters.length === 0 ? `execute ${prepared}` : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
     },
     forget: () => names.clear(),
