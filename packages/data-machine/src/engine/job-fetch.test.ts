@@ -96,6 +96,19 @@ await describeEachDatabase<DataMachineDatabase>('the worker fetch that starts a 
     expect((await jobRow(world.tenantId, job.id)).attempts).toBe(1);
   });
 
+  it("writes each fetch's own time as the job's start (its statement is compiled once and reused)", async () => {
+    await fetchAll();
+    const world = await runWorld(context, 'fold-time', noopSteps);
+    const startedAt = [];
+    for (const at of ['2026-12-02T08:00:00.000Z', '2026-12-02T09:30:00.000Z']) {
+      context.setNow(new Date(at));
+      await startFlowRun(context, engine, { tenantId: world.tenantId, flowId: world.flowId, source: 'api' });
+      const [delivery] = await fetchDeliveries(options, 8);
+      startedAt.push(delivery?.started?.job.startedAt?.toISOString());
+    }
+    expect(startedAt).toEqual(['2026-12-02T08:00:00.000Z', '2026-12-02T09:30:00.000Z']);
+  });
+
   it('fetches nothing from an empty queue, and starts nothing', async () => {
     await fetchAll();
     expect(await fetchDeliveries(options, 8)).toEqual([]);

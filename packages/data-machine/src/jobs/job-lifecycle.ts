@@ -321,7 +321,7 @@ export interface StartedDelivery {
  * transaction or one round trip alone (the executor's). Engine only.
  */
 export async function startDelivery(context: DataMachineContext, run: RunStatement, jobId: string, delivery: Delivery): Promise<StartedDelivery | null> {
-  const query = startUpdate(context, delivery.heldReasons, (eb) => ({
+  const query = startUpdate(context, delivery.heldReasons, context.now(), (eb) => ({
     jobId: eb.val(jobId),
     engineJobId: eb.val(delivery.engineJobId),
     wake: delivery.wake === undefined ? null : { reason: delivery.wake.reason, id: eb.val(delivery.wake.id), perRow: false },
@@ -345,15 +345,33 @@ export const fetchedDeliveriesSetting = 'dm.fetched_deliveries';
  * none fetched). `signalReason` is the waiting reason a wake ends. Engine only.
  */
 export function startFirstFetchedDelivery(context: DataMachineContext, heldReasons: readonly string[], signalReason: string): CompiledQuery<StartedDeliveryRow> {
-  // Stable within the statement: each is one index lookup's key, computed once.
-  const first = (path: RawBuilder<unknown>) => sql<string>`(current_setting(${sql.lit(fetchedDeliveriesSetting)})::json->0${path})`;
-  return startUpdate(context, heldReasons, () => ({
-    jobId: first(sql`->'data'->>'jobId'`),
-    engineJobId: first(sql`->>'id'`),
-    tenantId: first(sql`->'data'->>'tenantId'`),
-    wake: { reason: signalReason, id: first(sql`->'data'->>'wake'`), perRow: true },
-  })).compile() as CompiledQuery<StartedDeliveryRow>;
+  // The statement is the same on every fetch but for the time: compiled once per context and
+  // reasons, the time put in its place on each use (a fetch is the worker's hottest path;
+  // docs/decisions/2026-12-01-engine-speed.md, "fourth pass").
+  const key = `${heldReasons.join('\u0000')}\u0001${signalReason}`;
+  const templates = startTemplates.get(context) ?? new Map<string, { readonly query: CompiledQuery<StartedDeliveryRow>; readonly nowAt: number }>();
+  startTemplates.set(context, templates);
+  let template = templates.get(key);
+  if (template === undefined) {
+    const placeholder = new Date(0);
+    // Stable within the statement: each is one index lookup's key, computed once.
+    const first = (path: RawBuilder<unknown>) => sql<string>`(current_setting(${sql.lit(fetchedDeliveriesSetting)})::json->0${path})`;
+    const query = startUpdate(context, heldReasons, placeholder, () => ({
+      jobId: first(sql`->'data'->>'jobId'`),
+      engineJobId: first(sql`->>'id'`),
+      tenantId: first(sql`->'data'->>'tenantId'`),
+      wake: { reason: signalReason, id: first(sql`->'data'->>'wake'`), perRow: true },
+    })).compile() as CompiledQuery<StartedDeliveryRow>;
+    template = { query, nowAt: query.parameters.indexOf(placeholder) };
+    if (template.nowAt === -1) throw new Error('The start statement has no time parameter.');
+    templates.set(key, template);
+  }
+  const parameters = [...template.query.parameters];
+  parameters[template.nowAt] = context.now();
+  return { ...template.query, parameters };
 }
+
+const startTemplates = new WeakMap<DataMachineContext, Map<string, { readonly query: CompiledQuery<StartedDeliveryRow>; readonly nowAt: number }>>();
 
 /** A row of a start: the job's columns, and its flow's and pipeline's. */
 export type StartedDeliveryRow = JobRow & { step_config: unknown; max_items: number; steps: unknown; allow_private_addresses: boolean };
@@ -383,12 +401,7 @@ interface DeliverySource {
  * while it is still waiting (reason) in that very wait; one without never
  * resumes a job waiting for one of `heldReasons`.
  */
-function startUpdate(
-  context: DataMachineContext,
-  heldReasons: readonly string[],
-  source: (eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>) => DeliverySource,
-) {
-  const now = context.now();
+function startUpdate(context: DataMachineContext, heldReasons: readonly string[], now: Date, source: (eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>) => DeliverySource) {
   return context.db
     .updateTable('dm_jobs')
     .from(['dm_flows as flow', 'dm_pipelines as pipeline', 'dm_tenants as tenant'])
