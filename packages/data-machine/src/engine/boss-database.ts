@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import type { SimpleQuery } from '../scope/scoped-statements';
+import { createPreparedStatements, type SimpleQuery } from '../scope/scoped-statements';
 
 /** What pg-boss runs its SQL through (its `db` option): anything with `executeSql`. */
 export interface BossDatabase {
@@ -83,7 +83,11 @@ export function shuttableBossDatabase(db: BossDatabase): ShuttableBossDatabase {
  * several statements answer with one result each).
  */
 export function simpleQueryOf(executor: Pick<PgliteExecutor, 'exec'> | { query(text: string): Promise<unknown> }): SimpleQuery {
-  if ('exec' in executor) return async (text) => (await executor.exec(text)).map((result) => result.rows);
+  if ('exec' in executor) {
+    // PGlite is one session: statements prepared on it stay for its lifetime.
+    const run = async (text: string) => (await executor.exec(text)).map((result) => result.rows);
+    return Object.assign(run, { prepared: createPreparedStatements(run) });
+  }
   return async (text) => {
     const result = (await executor.query(text)) as { rows: unknown[] } | readonly { rows: unknown[] }[];
     return Array.isArray(result) ? result.map((each: { rows: unknown[] }) => each.rows) : [(result as { rows: unknown[] }).rows];

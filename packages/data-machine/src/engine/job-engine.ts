@@ -75,6 +75,10 @@ export interface JobEngine {
   simpleQueryReady(): boolean;
   /** The statement {@link JobEngine.enqueue} would run, unexecuted, for a batch of `simpleQuery` that must enqueue with its other writes. */
   enqueueStatement(messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<CompiledQuery>;
+  /** pg-boss's fetch of up to `batchSize` jobs of {@link engineQueues.job}, unexecuted: pg-boss's SQL, for the worker's folded fetch. */
+  fetchStatement(batchSize: number): Promise<CompiledQuery>;
+  /** Whether {@link JobEngine.stop} was called: the worker's polling loops end then. */
+  isStopped(): boolean;
 }
 
 /**
@@ -118,6 +122,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
           },
         });
   let started = false;
+  let stopped = false;
   const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
   return {
     boss,
@@ -128,9 +133,12 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
       hostConnection?.open();
       await boss.start();
       started = true;
+      stopped = false;
     },
+    isStopped: () => stopped,
     async stop() {
       started = false;
+      stopped = true;
       try {
         await boss.stop({ graceful: false, wait: true, close: true });
       } finally {
@@ -143,15 +151,18 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
       await boss.insert(jobs, { db: kyselyBossDatabase(trx) as PgBoss.Db });
       return jobs.map((job) => job.id);
     },
-    async enqueueStatement(messages, enqueueOptions = {}) {
-      let statement: CompiledQuery | undefined;
-      // pg-boss builds its insert and hands it to its `db`: kept here, not run, so pg-boss's SQL stays pg-boss's.
-      const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [] }) };
-      await boss.insert(bossJobs(messages, enqueueOptions), { db: capture as unknown as PgBoss.Db });
-      if (statement === undefined) throw new Error('pg-boss sent no insert statement.');
-      return statement;
-    },
+    enqueueStatement: (messages, enqueueOptions = {}) => captured('insert', (db) => boss.insert(bossJobs(messages, enqueueOptions), { db })),
+    fetchStatement: (batchSize) => captured('fetch', (db) => boss.fetch(engineQueues.job, { batchSize, db })),
   };
+
+  /** The one statement `call` has pg-boss build and hand to its `db`: kept, not run, so pg-boss's SQL stays pg-boss's. */
+  async function captured(what: string, call: (db: PgBoss.Db) => Promise<unknown>): Promise<CompiledQuery> {
+    let statement: CompiledQuery | undefined;
+    const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [] }) };
+    await call(capture as unknown as PgBoss.Db);
+    if (statement === undefined) throw new Error(`pg-boss sent no ${what} statement.`);
+    return statement;
+  }
 
   function bossJobs(messages: readonly EngineMessage[], enqueueOptions: EnqueueOptions) {
     // pg-boss reads an ISO time ending in Z as a time, anything else as an interval from now().

@@ -6,7 +6,7 @@ import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
 import type { Job, JobError } from '../jobs/job';
-import { createChildJobs, recordJobProgress, startDelivery, transitionJob, transitionUnheldJob, type JobProgress, type RunStatement } from '../jobs/job-lifecycle';
+import { createChildJobs, recordJobProgress, startDelivery, transitionJob, transitionUnheldJob, type JobProgress, type RunStatement, type StartedDelivery } from '../jobs/job-lifecycle';
 import { jobLogsInsert, writeJobLogs, type JobLogEntry, type JobLogsInsert, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
@@ -82,7 +82,7 @@ interface Plan {
  * commits synchronously ({@link prepareStep}). See
  * docs/decisions/2026-12-01-engine-speed.md, "commits".
  */
-const engineCommit: TransactionOptions = { asynchronousCommit: true };
+export const engineCommit: TransactionOptions = { asynchronousCommit: true };
 
 /** Why a fan-out parent waits. */
 export const fanOutReason = 'children_running';
@@ -97,16 +97,21 @@ const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
  * transaction fenced by the engine job and attempt that own the job.
  * Step failures are outcomes, not exceptions: only an infrastructure
  * failure (the database) throws, and pg-boss re-delivers the job.
+ * `started` is the start the worker's fetch already did (null: stale);
+ * without it the execution starts the job itself.
  */
-export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal): Promise<ExecutionOutcome> {
+export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal, started?: StartedDelivery | null): Promise<ExecutionOutcome> {
   const { context } = options;
-  // The start is one statement, sent alone with its keys in one round trip: no transaction
-  // around it (docs/decisions/2026-12-01-engine-speed.md, "one round trip").
-  const delivery = await startDelivery(context, alone(options, message.tenantId), message.jobId, {
-    engineJobId,
-    heldReasons: [fanOutReason, signalWaitReason],
-    ...(message.wake === undefined ? {} : { wake: { reason: signalWaitReason, id: message.wake } }),
-  });
+  // The start is one statement, sent alone with its keys in one round trip (no transaction around
+  // it), or done already in the fetch's (docs/decisions/2026-12-01-engine-speed.md, "one round trip").
+  const delivery =
+    started !== undefined
+      ? started
+      : await startDelivery(context, alone(options, message.tenantId), message.jobId, {
+          engineJobId,
+          heldReasons: [fanOutReason, signalWaitReason],
+          ...(message.wake === undefined ? {} : { wake: { reason: signalWaitReason, id: message.wake } }),
+        });
   if (delivery === null) return 'stale';
   const steps = pipelineStepsSchema.parse(delivery.steps);
   const plan: Plan = {

@@ -1,5 +1,6 @@
-import type PgBoss from 'pg-boss';
+import { setTimeout as delay } from 'node:timers/promises';
 import { engineQueues, type EngineMessage } from './job-engine';
+import { fetchDeliveries, type FetchedDelivery } from './job-fetch';
 import { reconcileJobs } from './job-reconciler';
 import { executeJob, type ExecutionOutcome, type JobExecutorOptions } from './job-executor';
 
@@ -42,31 +43,79 @@ export interface JobWorker {
 export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const { boss } = options.engine;
   const shutdown = new AbortController();
-  const running = new Set<Promise<unknown>>();
-  const workerIds: string[] = [];
+  const settling = new Set<Promise<unknown>>();
+  const loops: PollingLoop[] = [];
+  let stopping = false;
   // The step's deadline: a margin before pg-boss would take the job back.
   const expiryMs = options.engine.options.expireInSeconds * 1000;
   const stepDeadlineMs = Math.max(expiryMs - Math.min(expiryMs / 10, 30_000), 500);
+  const batchSize = options.batchSize ?? 4;
+  const pollingMs = options.engine.options.pollingIntervalSeconds * 1000;
 
-  const executeOne = async (job: PgBoss.Job<EngineMessage>): Promise<void> => {
+  const executeOne = async (delivery: FetchedDelivery): Promise<ExecutionOutcome> => {
     const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(stepDeadlineMs)]);
-    const outcome = await executeJob(options, job.data, job.id, signal);
-    options.onExecuted?.(job.data, outcome);
+    const outcome = await executeJob(options, delivery.data, delivery.id, signal, delivery.started);
+    options.onExecuted?.(delivery.data, outcome);
+    return outcome;
   };
 
-  const handle = async (jobs: PgBoss.Job<EngineMessage>[], workerId: () => string | undefined): Promise<void> => {
-    const batch = Promise.allSettled(jobs.map(executeOne));
-    running.add(batch);
+  /**
+   * Runs a fetched batch side by side, then completes its pg-boss jobs, as
+   * pg-boss's own `work` does: all completed, or (an infrastructure failure,
+   * or the batch outlived the jobs' expiry) all failed, so pg-boss re-delivers
+   * and executions that finished find their jobs stale. The completion is not
+   * awaited before the next fetch; {@link JobWorker.stop} waits for it.
+   * Resolves whether the batch enqueued work due now (children, retries).
+   */
+  const runBatch = async (deliveries: readonly FetchedDelivery[]): Promise<boolean> => {
+    const ids = deliveries.map((delivery) => delivery.id);
+    let outcome: { readonly failed: unknown } | null = null;
+    let enqueued = false;
+    let expiry: NodeJS.Timeout | undefined;
     try {
-      const results = await batch;
+      const expired = new Promise<never>((_, reject) => {
+        expiry = setTimeout(() => reject(new Error(`handler execution exceeded ${expiryMs}ms`)), Math.max(expiryMs, 1000));
+      });
+      const results = await Promise.race([Promise.allSettled(deliveries.map(executeOne)), expired]);
       const failure = results.find((result) => result.status === 'rejected');
-      // Infrastructure failure: pg-boss fails the batch and re-delivers; executions that finished find their jobs stale.
-      if (failure) throw failure.reason;
+      if (failure) outcome = { failed: failure.reason };
+      enqueued = results.some((result) => result.status === 'fulfilled' && (result.value === 'fanned_out' || result.value === 'retrying'));
+    } catch (error) {
+      outcome = { failed: error };
     } finally {
-      running.delete(batch);
-      // A full queue should not wait out the polling interval between batches.
-      const id = workerId();
-      if (id !== undefined && !shutdown.signal.aborted) boss.notifyWorker(id);
+      clearTimeout(expiry);
+    }
+    const failed = outcome === null ? null : errorOutput(outcome.failed);
+    const completion = (failed === null ? boss.complete(engineQueues.job, ids) : Promise.all(ids.map((id) => boss.fail(engineQueues.job, id, failed)))).catch((error: unknown) =>
+      options.processLogger?.error({ jobs: ids, error: errorOutput(error).message }, 'completing pg-boss jobs failed; they expire and are re-delivered'),
+    );
+    settling.add(completion);
+    void completion.finally(() => settling.delete(completion));
+    return enqueued;
+  };
+
+  /**
+   * One polling loop: fetch (starting a job in the same round trip), run,
+   * repeat. It fetches again at once after a full batch (more may wait) or
+   * one that enqueued work, or when notified; otherwise (the queue was
+   * empty when fetched) it idles for the polling interval.
+   */
+  const poll = async (loop: PollingLoop): Promise<void> => {
+    while (!stopping && !options.engine.isStopped()) {
+      loop.notified = false;
+      let again = false;
+      try {
+        const deliveries = await fetchDeliveries(options, batchSize);
+        // Fetched deliveries run even when stopping began meanwhile: their jobs are started and pg-boss's are active.
+        if (deliveries.length > 0) again = (await runBatch(deliveries)) || deliveries.length === batchSize;
+      } catch (error) {
+        options.processLogger?.error({ error: errorOutput(error).message }, 'fetching jobs failed');
+      }
+      if (again || loop.notified || stopping) continue;
+      const idle = new AbortController();
+      loop.idle = idle;
+      await delay(pollingMs, undefined, { signal: idle.signal }).catch(() => undefined);
+      loop.idle = undefined;
     }
   };
 
@@ -80,29 +129,41 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   return {
     async start() {
       if (options.reconcileEveryMs !== undefined) reconciler = setInterval(reconcile, options.reconcileEveryMs).unref();
-      for (let loop = 0; loop < (options.loops ?? 1); loop += 1) {
-        // The handler learns its loop's id once work() resolved (it runs only after that).
-        const loopId: { value?: string } = {};
-        loopId.value = await boss.work<EngineMessage>(
-          engineQueues.job,
-          { batchSize: options.batchSize ?? 4, pollingIntervalSeconds: options.engine.options.pollingIntervalSeconds },
-          (jobs) => handle(jobs, () => loopId.value),
-        );
-        workerIds.push(loopId.value);
+      for (let index = 0; index < (options.loops ?? 1); index += 1) {
+        const loop: PollingLoop = { notified: false, idle: undefined, done: Promise.resolve() };
+        loop.done = poll(loop);
+        loops.push(loop);
       }
     },
     notify() {
-      for (const id of workerIds) boss.notifyWorker(id);
+      for (const loop of loops) {
+        loop.notified = true;
+        loop.idle?.abort();
+      }
     },
     async stop() {
       clearInterval(reconciler);
       await reconciling;
-      for (const id of workerIds.splice(0)) await boss.offWork({ id });
-      const drained = Promise.allSettled([...running]);
+      stopping = true;
+      for (const loop of loops) loop.idle?.abort();
+      // The loops end after their running batch.
+      const drained = Promise.allSettled(loops.splice(0).map((loop) => loop.done));
       const grace = new Promise((resolve) => setTimeout(resolve, options.shutdownGraceMs ?? 30_000).unref());
       await Promise.race([drained, grace]);
       shutdown.abort(new Error('worker shutting down'));
-      await Promise.allSettled([...running]);
+      await drained;
+      await Promise.allSettled([...settling]);
     },
   };
+}
+
+/** A polling loop's state: whether it was notified since its last fetch, and its idle wait to cut short. */
+interface PollingLoop {
+  notified: boolean;
+  idle: AbortController | undefined;
+  done: Promise<void>;
+}
+
+function errorOutput(error: unknown): { readonly message: string } {
+  return { message: error instanceof Error ? error.message : String(error) };
 }

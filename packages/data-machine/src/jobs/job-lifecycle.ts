@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type ExpressionBuilder, type QueryCreator } from 'kysely';
+import { sql, type CompiledQuery, type Expression, type ExpressionBuilder, type QueryCreator, type RawBuilder } from 'kysely';
 import type { JobLogsInsert } from '../logs/job-log';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import type { DataMachineContext } from '../context';
@@ -272,7 +272,7 @@ function fenced<Query extends Fenceable>(query: Query, options: TransitionOption
 }
 
 /** The columns a move to `processing` sets (shared by {@link transitionJob} and {@link startDelivery}). */
-function processingColumns(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string, now: Date) {
+function processingColumns(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string | Expression<string>, now: Date) {
   return {
     engine_job_id: engineJobId,
     // A new attempt from pending, or pg-boss re-delivering the job it owns; a resume from waiting, or from a released signal wait, is the same attempt.
@@ -282,7 +282,7 @@ function processingColumns(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>
 }
 
 /** Where a move to `processing` starts from: pending or waiting, or processing under the same pg-boss job (its re-delivery). */
-function startable(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string) {
+function startable(eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>, engineJobId: string | Expression<string>) {
   return eb.or([eb('dm_jobs.status', 'in', ['pending', 'waiting']), eb.and([eb('dm_jobs.status', '=', 'processing'), eb('dm_jobs.engine_job_id', '=', engineJobId)])]);
 }
 
@@ -321,29 +321,109 @@ export interface StartedDelivery {
  * transaction or one round trip alone (the executor's). Engine only.
  */
 export async function startDelivery(context: DataMachineContext, run: RunStatement, jobId: string, delivery: Delivery): Promise<StartedDelivery | null> {
-  const now = context.now();
-  const { wake } = delivery;
-  const query = context.db
+  const query = startUpdate(context, delivery.heldReasons, context.now(), (eb) => ({
+    jobId: eb.val(jobId),
+    engineJobId: eb.val(delivery.engineJobId),
+    wake: delivery.wake === undefined ? null : { reason: delivery.wake.reason, id: eb.val(delivery.wake.id), perRow: false },
+  })).compile();
+  const [row] = await run(query);
+  return row === undefined ? null : toStartedDelivery(row);
+}
+
+/**
+ * The deliveries a statement of the same batch fetched, as SQL: a JSON array
+ * of pg-boss jobs (`id`, `data`: an engine message) in the transaction-local
+ * setting named here. Set by the engine's folded fetch (engine/job-fetch.ts).
+ */
+export const fetchedDeliveriesSetting = 'dm.fetched_deliveries';
+
+/**
+ * {@link startDelivery} for the first delivery in {@link fetchedDeliveriesSetting},
+ * as ONE statement: the same UPDATE (the same rules: its pg-boss job, its
+ * wake), its values read from the setting instead of given. The caller runs
+ * it with the tenant keys of that delivery; no row is a stale delivery (or
+ * none fetched). `signalReason` is the waiting reason a wake ends. Engine only.
+ */
+export function startFirstFetchedDelivery(context: DataMachineContext, heldReasons: readonly string[], signalReason: string): CompiledQuery<StartedDeliveryRow> {
+  // The statement is the same on every fetch but for the time: compiled once per context and
+  // reasons, the time put in its place on each use (a fetch is the worker's hottest path;
+  // docs/decisions/2026-12-01-engine-speed.md, "fourth pass").
+  const key = `${heldReasons.join('\u0000')}\u0001${signalReason}`;
+  const templates = startTemplates.get(context) ?? new Map<string, { readonly query: CompiledQuery<StartedDeliveryRow>; readonly nowAt: number }>();
+  startTemplates.set(context, templates);
+  let template = templates.get(key);
+  if (template === undefined) {
+    const placeholder = new Date(0);
+    // Stable within the statement: each is one index lookup's key, computed once.
+    const first = (path: RawBuilder<unknown>) => sql<string>`(current_setting(${sql.lit(fetchedDeliveriesSetting)})::json->0${path})`;
+    const query = startUpdate(context, heldReasons, placeholder, () => ({
+      jobId: first(sql`->'data'->>'jobId'`),
+      engineJobId: first(sql`->>'id'`),
+      tenantId: first(sql`->'data'->>'tenantId'`),
+      wake: { reason: signalReason, id: first(sql`->'data'->>'wake'`), perRow: true },
+    })).compile() as CompiledQuery<StartedDeliveryRow>;
+    template = { query, nowAt: query.parameters.indexOf(placeholder) };
+    if (template.nowAt === -1) throw new Error('The start statement has no time parameter.');
+    templates.set(key, template);
+  }
+  const parameters = [...template.query.parameters];
+  parameters[template.nowAt] = context.now();
+  return { ...template.query, parameters };
+}
+
+const startTemplates = new WeakMap<DataMachineContext, Map<string, { readonly query: CompiledQuery<StartedDeliveryRow>; readonly nowAt: number }>>();
+
+/** A row of a start: the job's columns, and its flow's and pipeline's. */
+export type StartedDeliveryRow = JobRow & { step_config: unknown; max_items: number; steps: unknown; allow_private_addresses: boolean };
+
+/** {@link StartedDelivery} from a row of the start's UPDATE. */
+export function toStartedDelivery(row: StartedDeliveryRow): StartedDelivery {
+  const { step_config: stepConfig, max_items: maxItems, steps, allow_private_addresses: allowPrivateAddresses, ...jobRow } = row;
+  return { job: toJob(jobRow), steps, stepConfig, maxItems, allowPrivateAddresses };
+}
+
+/**
+ * Which delivery a start applies: SQL for its job, its pg-boss job, its
+ * tenant, and the wake it carries: none, one, or (`perRow`) an expression
+ * that is null when it carries none.
+ */
+interface DeliverySource {
+  readonly jobId: Expression<string>;
+  readonly engineJobId: Expression<string>;
+  readonly tenantId?: Expression<string>;
+  readonly wake: { readonly reason: string; readonly id: Expression<string | null>; readonly perRow: boolean } | null;
+}
+
+/**
+ * The one start UPDATE (docs/decisions/2026-12-01-engine-speed.md): moves the
+ * job to `processing` for a delivery when the delivery may start it, joined to
+ * its flow, pipeline and tenant. A delivery with a wake starts the job only
+ * while it is still waiting (reason) in that very wait; one without never
+ * resumes a job waiting for one of `heldReasons`.
+ */
+function startUpdate(context: DataMachineContext, heldReasons: readonly string[], now: Date, source: (eb: ExpressionBuilder<DataMachineDatabase, 'dm_jobs'>) => DeliverySource) {
+  return context.db
     .updateTable('dm_jobs')
     .from(['dm_flows as flow', 'dm_pipelines as pipeline', 'dm_tenants as tenant'])
-    .set((eb) => ({ status: 'processing', status_reason: null, ...processingColumns(eb, delivery.engineJobId, now) }))
+    .set((eb) => ({ status: 'processing', status_reason: null, ...processingColumns(eb, source(eb).engineJobId, now) }))
     .whereRef('flow.id', '=', 'dm_jobs.flow_id')
     .whereRef('pipeline.id', '=', 'dm_jobs.pipeline_id')
     .whereRef('tenant.id', '=', 'dm_jobs.tenant_id')
-    .where('dm_jobs.id', '=', jobId)
-    .where((eb) => startable(eb, delivery.engineJobId))
-    .where((eb) =>
-      wake !== undefined
-        ? eb.and([eb('dm_jobs.status', '=', 'waiting'), eb('dm_jobs.status_reason', '=', wake.reason), eb(sql<string>`${eb.ref('dm_jobs.engine_data')}->'waiting'->>'id'`, '=', wake.id)])
-        : eb.or([eb('dm_jobs.status', '!=', 'waiting'), eb(sql<string>`coalesce(${eb.ref('dm_jobs.status_reason')}, '')`, 'not in', [...delivery.heldReasons])]),
-    )
+    .where((eb) => {
+      const { jobId, engineJobId, tenantId, wake } = source(eb);
+      const held = eb.or([eb('dm_jobs.status', '!=', 'waiting'), eb(sql<string>`coalesce(${eb.ref('dm_jobs.status_reason')}, '')`, 'not in', [...heldReasons])]);
+      const inWait = (id: Expression<string | null>) =>
+        eb.and([eb('dm_jobs.status', '=', 'waiting'), eb('dm_jobs.status_reason', '=', wake?.reason ?? ''), eb(sql<string>`${eb.ref('dm_jobs.engine_data')}->'waiting'->>'id'`, '=', id)]);
+      return eb.and([
+        eb('dm_jobs.id', '=', jobId),
+        ...(tenantId === undefined ? [] : [eb('dm_jobs.tenant_id', '=', tenantId)]),
+        startable(eb, engineJobId),
+        // A wake given is decided here; one read in SQL (a fetched delivery's), there.
+        wake === null ? held : !wake.perRow ? inWait(wake.id) : eb.or([eb.and([eb(wake.id, 'is', null), held]), eb.and([eb(wake.id, 'is not', null), inWait(wake.id)])]),
+      ]);
+    })
     .returningAll('dm_jobs')
-    .returning(['flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses'])
-    .compile();
-  const [row] = await run(query);
-  if (!row) return null;
-  const { step_config: stepConfig, max_items: maxItems, steps, allow_private_addresses: allowPrivateAddresses, ...jobRow } = row;
-  return { job: toJob(jobRow), steps, stepConfig, maxItems, allowPrivateAddresses };
+    .returning(['flow.step_config', 'flow.max_items', 'pipeline.steps', 'tenant.allow_private_addresses']);
 }
 
 function progressColumns(progress: JobProgress): { current_step?: string | null; engine_data?: string } {

@@ -7,7 +7,7 @@ import { installJobEngine, type JobEngine } from '../engine/job-engine';
 import { createTenant } from '../tenants/tenant-repository';
 import { engineOn } from '../../test/support/job-engine-fixture';
 import { migratedContext, newUser, system, type TestContext } from '../../test/support/identity-fixture';
-import { guardStatement, inlineParameters, isGuardFailure, runScoped } from './scoped-statements';
+import { createPreparedStatements, guardStatement, inlineParameters, isGuardFailure, runScoped } from './scoped-statements';
 
 describe('inlining parameters', () => {
   it('replaces each $n with its value as an escaped literal of unknown type', () => {
@@ -25,6 +25,18 @@ describe('inlining parameters', () => {
     expect(() => inlineParameters(CompiledQuery.raw('select $2', ['one']))).toThrow(RangeError);
     expect(() => inlineParameters(CompiledQuery.raw('select $1', [{ an: 'object' }]))).toThrow(TypeError);
     expect(() => inlineParameters(CompiledQuery.raw('select $1', ['nul \0 inside']))).toThrow(TypeError);
+  });
+});
+
+describe('prepared statements', () => {
+  it('prepares each SQL text once, and discards the cached plans every so many executions so they follow the tables', async () => {
+    const sent: string[] = [];
+    const prepared = createPreparedStatements(async (text) => void sent.push(text), { replanEvery: 3 });
+    const query = CompiledQuery.raw('select * from dm_jobs where id = $1', ['job_1']);
+    const texts = [];
+    for (let use = 0; use < 4; use += 1) texts.push(await prepared.textOf(query));
+    expect(texts[3]).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'job_1'\)$/);
+    expect(sent.map((text) => text.split(' ')[0])).toEqual(['prepare', 'discard']);
   });
 });
 
@@ -87,5 +99,40 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect(new Set(visible.map((row) => (row as { tenant_id: string }).tenant_id))).toEqual(new Set([mine.tenant.id]));
     const [after] = await engine.simpleQuery(`select current_setting('dm.tenant_id', true) as tenant`);
     expect((after?.[0] as { tenant: string | null }).tenant ?? '').toBe('');
+  });
+
+  it('runs a statement prepared on a one-session database (PGlite) under the keys of each batch, never with the rows of the one that prepared it', async () => {
+    const owner = await newUser(context, 'batch-prepared');
+    const first = await createTenant(context, system, { slug: 'batch-prepared-a', name: 'A', ownerUserId: owner.id });
+    const second = await createTenant(context, system, { slug: 'batch-prepared-b', name: 'B', ownerUserId: owner.id });
+    // A parameter makes it worth preparing; the same SQL text is the same prepared statement.
+    const agents = () => context.db.selectFrom('dm_agents').select('tenant_id').where('slug', '!=', 'no such agent').compile();
+    const tenantsSeen = async (tenantId: string) => {
+      const [rows = []] = await runScoped(context, engine.simpleQuery, { tenantId }, [agents()]);
+      return new Set(rows.map((row) => (row as { tenant_id: string }).tenant_id));
+    };
+    for (const tenantId of [first.tenant.id, second.tenant.id, first.tenant.id]) expect(await tenantsSeen(tenantId)).toEqual(new Set([tenantId]));
+    const prepared = engine.simpleQuery.prepared;
+    if (database.database.pglite !== undefined) expect(await prepared?.textOf(agents())).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
+    else expect(prepared).toBeUndefined();
+  });
+
+  it('inlines what the server cannot prepare, and a DO block; prepares a statement without values', async () => {
+    const prepared = createPreparedStatements(engine.simpleQuery);
+    const untyped = CompiledQuery.raw('select $1 is null as missing', ['x']);
+    expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
+    const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
+    expect(await prepared.textOf(block)).toBe(block.sql);
+    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
+  });
+
+  it('plans again after the session discarded its plans, and prepares again when it lost its prepared statements', async () => {
+    const agents = () => context.db.selectFrom('dm_agents').select('id').where('slug', '!=', 'none at all').compile();
+    await runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()]);
+    await engine.simpleQuery('discard plans');
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
+    await engine.simpleQuery('deallocate all');
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
+    await expect(runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [agents()])).resolves.toEqual([[]]);
   });
 });

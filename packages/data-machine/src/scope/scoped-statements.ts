@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
-import { keysStatement, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
+import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
 
 /**
  * Runs SQL without parameters, one or more statements separated by
@@ -9,7 +10,79 @@ import { keysStatement, type TransactionKeys, type TransactionOptions } from './
  * statement's rows, in order. The job engine provides one on its database
  * (`JobEngine.simpleQuery`).
  */
-export type SimpleQuery = (text: string) => Promise<ReadonlyArray<readonly unknown[]>>;
+export type SimpleQuery = ((text: string) => Promise<ReadonlyArray<readonly unknown[]>>) & {
+  /** On a database of one session (an embedded PGlite): the statements prepared on it, which a batch executes instead of planning them again. */
+  readonly prepared?: PreparedStatements;
+};
+
+/**
+ * Statements prepared once on a database of ONE session (an embedded
+ * PGlite), each named by a hash of its SQL, so that a batch runs `execute
+ * name(values)` instead of planning the statement again: on PGlite planning
+ * is most of a short statement's cost (docs/decisions/2026-12-01-engine-speed.md,
+ * "fourth pass"). Never on a pool, whose connections each have their own.
+ */
+export interface PreparedStatements {
+  /** The text that runs `query` in a batch: an EXECUTE once prepared (preparing it on first use), else its SQL with values inlined. */
+  textOf(query: CompiledQuery): Promise<string>;
+  /** Forgets every statement (the session lost them: `DEALLOCATE ALL`, `DISCARD ALL`), so the next use prepares again. */
+  forget(): void;
+}
+
+/** Options of {@link createPreparedStatements}. */
+export interface PreparedStatementsOptions {
+  /** How many SQL texts it prepares at most; default 64. */
+  readonly limit?: number;
+  /**
+   * After how many executions it discards the session's cached plans
+   * (`DISCARD PLANS`), so each statement is planned again for the tables as
+   * they have grown: a plan is made for the sizes it saw; default 1000.
+   */
+  readonly replanEvery?: number;
+}
+
+/**
+ * {@link PreparedStatements} on `run`'s one session, preparing each SQL
+ * text in a round trip of its own the first time (at most `limit` texts; the
+ * rest, a DO block, and any the server cannot prepare are inlined as before).
+ */
+export function createPreparedStatements(run: (text: string) => Promise<unknown>, options: PreparedStatementsOptions = {}): PreparedStatements {
+  const { limit = 64, replanEvery = 1000 } = options;
+  const names = new Map<string, Promise<string | null>>();
+  let executions = 0;
+  const prepare = async (text: string): Promise<string | null> => {
+    // The same SQL has the same name, on every engine sharing the session: "already exists" is that statement.
+    const name = `dm_prepared_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    try {
+      await run(`prepare ${name} as ${text}`);
+      return name;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : '';
+      if (/already exists/.test(message)) return name;
+      // A statement the server cannot prepare (an untyped parameter) stays inlined; any other failure is tried again next time.
+      if (!/could not determine data type/.test(message)) names.delete(text);
+      return null;
+    }
+  };
+  return {
+    async textOf(query) {
+      // A DO block cannot be prepared.
+      if (/^\s*do\s/i.test(query.sql)) return inlineParameters(query);
+      let name = names.get(query.sql);
+      if (name === undefined) {
+        if (names.size >= limit) return inlineParameters(query);
+        name = prepare(query.sql);
+        names.set(query.sql, name);
+      }
+      const prepared = await name;
+      if (prepared === null) return inlineParameters(query);
+      executions += 1;
+      if (executions % replanEvery === 0) await run('discard plans');
+      return query.parameters.length === 0 ? `execute ${prepared}` : `execute ${prepared}(${query.parameters.map(toLiteral).join(', ')})`;
+    },
+    forget: () => names.clear(),
+  };
+}
 
 /**
  * Runs `statements` confined exactly as {@link inTransaction} confines a
@@ -30,11 +103,46 @@ export async function runScoped(
   statements: readonly CompiledQuery[],
   options: TransactionOptions = {},
 ): Promise<ReadonlyArray<readonly unknown[]>> {
-  const prelude = keysStatement(context.appRole, keys, options).compile(context.db);
-  const text = [prelude, ...statements].map(inlineParameters).join(';\n');
-  const results = await run(text);
-  if (results.length !== statements.length + 1) throw new Error(`A scoped batch of ${statements.length + 1} statements returned ${results.length} results.`);
-  return results.slice(1);
+  return (await runScopedBatch(context, run, { keys, statements, options })).rows;
+}
+
+/** What {@link runScopedBatch} runs. */
+export interface ScopedBatch {
+  /**
+   * Statements run first, as the connection's own role, before the role and
+   * keys are set: only the engine's, on its own tables (pg-boss's fetch).
+   */
+  readonly leading?: readonly CompiledQuery[];
+  /** The keys; the tenant may be SQL reading what `leading` did. */
+  readonly keys: BatchKeys;
+  readonly statements: readonly CompiledQuery[];
+  readonly options?: TransactionOptions;
+}
+
+/**
+ * {@link runScoped} with statements before the keys, in the same round trip
+ * and implicit transaction. Resolves the rows of the leading statements and
+ * of each of `statements`.
+ */
+export async function runScopedBatch(
+  context: DataMachineContext,
+  run: SimpleQuery,
+  batch: ScopedBatch,
+): Promise<{ readonly leading: ReadonlyArray<readonly unknown[]>; readonly rows: ReadonlyArray<readonly unknown[]> }> {
+  const leading = batch.leading ?? [];
+  const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
+  const { prepared } = run;
+  const texts = async (queries: readonly CompiledQuery[]) => (prepared === undefined ? queries.map(inlineParameters) : Promise.all(queries.map((query) => prepared.textOf(query))));
+  const [leadingTexts, statements] = await Promise.all([texts(leading), texts(batch.statements)]);
+  const results = await run([...leadingTexts, inlineParameters(prelude), ...statements].join(';\n')).catch((error: unknown) => {
+    if (prepared === undefined || !(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
+    // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
+    prepared.forget();
+    return run([...[...leading, prelude].map(inlineParameters), ...batch.statements.map(inlineParameters)].join(';\n'));
+  });
+  const expected = leading.length + 1 + batch.statements.length;
+  if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
+  return { leading: results.slice(0, leading.length), rows: results.slice(leading.length + 1) };
 }
 
 /**
@@ -63,28 +171,34 @@ export function isGuardFailure(error: unknown, message: string): boolean {
  */
 export function inlineParameters(query: CompiledQuery): string {
   const { sql: text, parameters } = query;
+  // Copies the text in runs between the places that matter (a quote, a comment, a `$`) rather than
+  // char by char: every statement of every batch goes through here (a start's is 2 kB).
+  const notable = /['"$-]/g;
   let output = '';
+  let copiedTo = 0;
   let index = 0;
-  while (index < text.length) {
-    const char = text[index] as string;
+  for (let match = notable.exec(text); match !== null; match = notable.exec(text)) {
+    index = match.index;
     const skipTo = skipQuoted(text, index);
     if (skipTo > index) {
-      output += text.slice(index, skipTo);
-      index = skipTo;
+      notable.lastIndex = skipTo;
       continue;
     }
-    const parameter = char === '$' && !isIdentifierChar(text[index - 1]) ? /^\$(\d+)/.exec(text.slice(index)) : null;
-    if (parameter !== null) {
-      const position = Number(parameter[1]);
-      if (position < 1 || position > parameters.length) throw new RangeError(`The statement refers to $${position}, but has ${parameters.length} parameters.`);
-      output += toLiteral(parameters[position - 1]);
-      index += parameter[0].length;
-      continue;
-    }
-    output += char;
-    index += 1;
+    const parameter = text[index] === '$' && !isIdentifierChar(text[index - 1]) ? matchAt(/\$(\d+)/y, text, index) : null;
+    if (parameter === null) continue;
+    const position = Number(parameter[1]);
+    if (position < 1 || position > parameters.length) throw new RangeError(`The statement refers to $${position}, but has ${parameters.length} parameters.`);
+    output += text.slice(copiedTo, index) + toLiteral(parameters[position - 1]);
+    copiedTo = index + parameter[0].length;
+    notable.lastIndex = copiedTo;
   }
-  return output;
+  return output + text.slice(copiedTo);
+}
+
+/** `pattern` (sticky) matched exactly at `index`, or null. */
+function matchAt(pattern: RegExp, text: string, index: number): RegExpExecArray | null {
+  pattern.lastIndex = index;
+  return pattern.exec(text);
 }
 
 /** Where a quoted string, quoted identifier, dollar-quoted body or comment starting at `index` ends (`index` when none starts there). */
@@ -100,7 +214,7 @@ function skipQuoted(text: string, index: number): number {
     return end === -1 ? text.length : end + 1;
   }
   if (char === '$' && !isIdentifierChar(text[index - 1])) {
-    const tag = /^\$[A-Za-z_][A-Za-z_0-9]*\$|^\$\$/.exec(text.slice(index))?.[0];
+    const tag = matchAt(/\$[A-Za-z_][A-Za-z_0-9]*\$|\$\$/y, text, index)?.[0];
     if (tag === undefined) return index;
     const end = text.indexOf(tag, index + tag.length);
     return end === -1 ? text.length : end + tag.length;

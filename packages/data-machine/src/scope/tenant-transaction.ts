@@ -59,7 +59,7 @@ async function setKeys(trx: Kysely<DataMachineDatabase>, role: string | null, ke
  * and the keys, local to the transaction. Also the first statement of a
  * one-round-trip batch (`runScoped`, scope/scoped-statements.ts).
  */
-export function keysStatement(role: string | null, keys: TransactionKeys, options: TransactionOptions): RawBuilder<unknown> {
+export function keysStatement(role: string | null, keys: BatchKeys, options: TransactionOptions): RawBuilder<unknown> {
   // One round trip: the role switch and the settings together (set_config's third argument makes
   // each local to the transaction; `role` is the setting SET LOCAL ROLE changes). See
   // docs/decisions/2026-12-01-request-path-speed.md
@@ -68,6 +68,13 @@ export function keysStatement(role: string | null, keys: TransactionKeys, option
   return sql`select ${role === null ? sql`null` : sql`set_config('role', ${role}, true)`}, ${keySettings(keys)}${commit}`;
 }
 
-function keySettings(keys: TransactionKeys): RawBuilder<unknown> {
+/**
+ * {@link TransactionKeys} for a batch (scope/scoped-statements.ts), whose
+ * tenant may also be SQL computed by the batch's earlier statements (the
+ * engine's folded fetch: the tenant of the first job it fetched).
+ */
+export type BatchKeys = Omit<TransactionKeys, 'tenantId'> & { readonly tenantId?: string | RawBuilder<string> | null };
+
+function keySettings(keys: BatchKeys): RawBuilder<unknown> {
   return sql`set_config('dm.tenant_id', ${keys.tenantId ?? ''}, true), set_config('dm.user_id', ${keys.userId ?? ''}, true), set_config('dm.token_hash', ${keys.tokenHash ?? ''}, true)`;
 }
