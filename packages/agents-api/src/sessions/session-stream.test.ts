@@ -372,6 +372,30 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(session.lastSeq).toBe(4);
   });
 
+  it('reads the session for the result of a run that stored no answer only when the result is asked for', async () => {
+    const who = owner();
+    let reads = 0;
+    const counting: TranscriptStore = {
+      ...store,
+      getSession: async (as, sessionId) => {
+        reads += 1;
+        return store.getSession(as, sessionId);
+      },
+    };
+    const counted = createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(textReply('one two three four five six seven eight'));
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    // The consumer leaves at the first delta: its loop exits once the run has ended and the lease is released.
+    await consume(stream, (event) => event.type === 'text_delta');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toBe(0);
+    const { result, session } = await stream.result;
+    expect(result.status).toBe('cancelled');
+    expect(reads).toBe(1);
+    expect(session).toEqual(await store.getSession(who, stream.session.id));
+    expect(stream.result).toBe(stream.result);
+  });
+
   it('aborts nothing when the consumer reads the stream to its end: the run has ended', async () => {
     const who = owner();
     const base = providerFor(server);

@@ -50,8 +50,10 @@ export interface SessionStream extends AsyncIterable<SessionStreamEvent> {
   readonly session: TranscriptSession;
   /**
    * Settles when the run has ended and its lock is released: the session as
-   * it now is and the run's result (`cancelled` when the consumer left).
-   * Rejects only when the stream failed; it never goes unhandled.
+   * it then is and the run's result (`cancelled` when the consumer left).
+   * Rejects only when the stream failed; it never goes unhandled. Made when
+   * first read: a caller that never reads it costs the store nothing after
+   * the run (a run that ends without an answer would otherwise read its session).
    */
   readonly result: Promise<SessionRunResult>;
   /** Cancels the run of a stream that was never iterated (it ends `cancelled`) and releases its lock; does nothing once iteration has begun. */
@@ -320,14 +322,20 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       () => launched.channel.close(),
       (error: unknown) => launched.channel.close({ error }),
     );
-    // Read for `result` only, and only when the last write did not return it: the consumer's loop does not wait for it.
-    const result = finished.then(async (ended) => ({
-      session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
-      result: ended.result,
-      runId: (await setUp).run.id,
-    }));
-    // Nobody has to wait for the result; a failure also reaches the consumer's loop.
-    result.catch(() => undefined);
+    // Made when first asked for, and the session read for it only then (and only when the last
+    // write did not return it): a caller that never asks (a consumer that only iterates) pays no
+    // round trip after the run, and the consumer's loop never waits for it.
+    let result: Promise<SessionRunResult> | undefined;
+    const resultOf = (): Promise<SessionRunResult> => {
+      result ??= finished.then(async (ended) => ({
+        session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
+        result: ended.result,
+        runId: (await setUp).run.id,
+      }));
+      // Nobody has to wait for the result; a failure also reaches the consumer's loop.
+      result.catch(() => undefined);
+      return result;
+    };
     let state: 'ready' | 'running' | 'done' = 'ready';
 
     async function* events(): AsyncGenerator<SessionStreamEvent, void> {
@@ -349,7 +357,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       get session() {
         return current;
       },
-      result,
+      get result() {
+        return resultOf();
+      },
       [Symbol.asyncIterator]: () => events(),
       async cancel() {
         if (state !== 'ready') return;
