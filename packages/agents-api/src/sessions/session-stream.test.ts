@@ -208,6 +208,29 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
   });
 
+  it('makes a replay asked for right after an early start wait for its open, rather than find no session', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    let letOpen!: () => void;
+    const openHeld = new Promise<void>((resolve) => (letOpen = resolve));
+    const slowOpen: TranscriptStore = Object.assign(Object.create(store) as TranscriptStore, {
+      openSession: async (...args: Parameters<TranscriptStore['openSession']>) => {
+        await openHeld;
+        return store.openSession(...args);
+      },
+    });
+    const slow = createSessionRunner({ store: slowOpen, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const first = await slow.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    const replayed: SessionStreamEvent[] = [];
+    const replaying = (async () => {
+      for await (const entry of slow.stream.replay(who, first.session.id, '.0')) replayed.push(entry);
+    })();
+    setTimeout(letOpen, 20);
+    await replaying;
+    expect(replayed.map(({ event }) => (event.type === 'message' ? `${event.message.role}:${event.message.type}` : event.type))).toEqual(['user:text']);
+    await consume(first);
+  });
+
   it('ends a stream cancelled before it is iterated as cancelled, storing nothing of its run and releasing the lock', async () => {
     const who = owner();
     // The run's first model call starts beside the set-up; its answer would come long after the cancel.

@@ -2,6 +2,7 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
+import { linkedAbort } from '../runner/linked-abort';
 import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
@@ -140,7 +141,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const openedFirst = early ? undefined : open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
     // Sent before `start` resolves, not deferred: a store call the caller makes next (a
-    // resume of this session) goes out after it.
+    // resume of this session, a replay) goes out after it, and waits for it (`openingSessions`).
     const opened = openedFirst ?? open();
     if (early) {
       const id = requested.id ?? '';
@@ -208,8 +209,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
     const outbox = new EventOutbox(channel);
     const runner = makeRunner(lastWrite.persister);
-    const stopper = new AbortController();
-    const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
+    // The caller's signal, and ours to stop the run (not `AbortSignal.any`: see `linkedAbort`).
+    const stopper = linkedAbort(runOptions.signal);
+    const { signal } = stopper;
     const startedAt = now();
     const ended = (async (): Promise<RunTail> => {
       let cursor = cursorAtStart;
@@ -237,6 +239,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
     ended.catch(() => undefined);
+    void ended.then(stopper.unlink, stopper.unlink);
     let unread = true;
     return {
       channel,
@@ -400,7 +403,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       return attemptStream(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
     },
 
-    replay: (owner, sessionId, lastEventId) => replayAfter(store, owner, sessionId, lastEventId),
+    replay: (owner, sessionId, lastEventId) => replayAfter(store, owner, sessionId, lastEventId, openingSessions.get(sessionId)),
   };
 }
 
@@ -518,8 +521,16 @@ function endedStream(store: TranscriptStore, owner: SessionOwner, outcome: Sessi
   return { session, result: Promise.resolve(outcome), [Symbol.asyncIterator]: () => events(), cancel: async () => undefined };
 }
 
-async function* replayAfter(store: TranscriptStore, owner: SessionOwner, sessionId: string, lastEventId: string): AsyncGenerator<SessionStreamEvent, void> {
+async function* replayAfter(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  sessionId: string,
+  lastEventId: string,
+  stillOpening: Promise<void> | undefined,
+): AsyncGenerator<SessionStreamEvent, void> {
   const { cursor, index } = parseEventId(lastEventId);
+  // An early start of this runner whose open is not yet stored: its session is read once it is.
+  if (stillOpening !== undefined) await stillOpening;
   const stored = await storeCall(() => store.loadMessages(owner, sessionId));
   // An empty cursor: the session had no message when the run began, so everything is new.
   const seen = cursor === '' ? -1 : stored.findIndex((entry) => entry.message.id === cursor);
