@@ -208,6 +208,25 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
   });
 
+  it('sends the open of a start without a session id one turn of the event loop after its first model request, then stores the run as usual', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    let opens = 0;
+    const counting: TranscriptStore = Object.assign(Object.create(store) as TranscriptStore, {
+      openSession: async (...args: Parameters<TranscriptStore['openSession']>) => {
+        opens += 1;
+        return store.openSession(...args);
+      },
+    });
+    const counted = createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    expect(opens).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(opens).toBe(1);
+    await consume(stream);
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:text']);
+  });
+
   it('makes a replay asked for right after an early start wait for its open, rather than find no session', async () => {
     const who = owner();
     server.enqueue(textReply('Hello.'));

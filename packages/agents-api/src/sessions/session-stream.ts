@@ -140,9 +140,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const open = () => storeCall(() => store.openSession(owner, openRequest));
     const openedFirst = early ? undefined : open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
-    // Sent before `start` resolves, not deferred: a store call the caller makes next (a
-    // resume of this session, a replay) goes out after it, and waits for it (`openingSessions`).
-    const opened = openedFirst ?? open();
+    // Early: sent once the model request is on the wire (`afterModelRequest`); a resume or a
+    // replay of this session the caller asks for meanwhile waits for it (`openingSessions`).
+    const opened = openedFirst ?? afterModelRequest(open);
     if (early) {
       const id = requested.id ?? '';
       const settled = opened.then(
@@ -415,6 +415,20 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
  * reads, the run is paced by the consumer.
  */
 const eventsBeforeConsumer = 256;
+
+/**
+ * Sends an early start's open one turn of the event loop later, once the
+ * run's first model request is on the wire: everything from the run's start
+ * to the request's socket write is promise work, done before the turn ends.
+ * Sent first, the open's statement (its checks and building, its socket
+ * write, the database process that write wakes) came before the model
+ * request's bytes, on the time to the first delta. Only unkeyed starts
+ * without a session id, whose `start` does not wait for the open, do this.
+ * See docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 22".
+ */
+function afterModelRequest<T>(send: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(send);
+}
 
 /** A run started by {@link createSessionStreams}: its events, its own ending, and how to stop it. */
 interface Launched {
