@@ -62,17 +62,18 @@ type Keys = ReturnType<typeof ownerKeys>;
 const sessionColumns = ['id', 'agent_slug', 'user_key', 'tenant_key', 'title', 'metadata', 'last_seq', 'created_at', 'updated_at'] as const;
 type SessionRow = Pick<Selectable<SessionTable>, (typeof sessionColumns)[number]>;
 const messageColumns = ['session_id', 'seq', 'user_key', 'tenant_key', 'body'] as const;
-/** A run row with the fields of the session `openSession` leased. */
-type OpenedRow = Selectable<RunTable> & {
-  readonly run_created: boolean;
-  readonly session_agent_slug: string;
-  readonly session_title: string | null;
-  readonly session_metadata: Record<string, unknown>;
-  readonly session_last_seq: number;
-  readonly session_created_at: Date;
-  readonly session_updated_at: Date;
+/**
+ * What `agents_open_session` returns: whether it created the session (then the
+ * rows hold what was sent, and nothing more comes back) or, for a keyed open of
+ * an existing session, both rows as JSON (timestamps as ISO strings).
+ */
+type OpenedRow = {
   readonly session_created: boolean;
+  readonly run_created: boolean;
+  readonly reopened: { readonly session: JsonRow<Selectable<SessionTable>>; readonly run: JsonRow<Selectable<RunTable>> } | null;
 };
+/** A row as `to_jsonb` gives it: its timestamps as strings. */
+type JsonRow<Row> = { readonly [Column in keyof Row]: Row[Column] extends Date ? string : Row[Column] extends Date | null ? string | null : Row[Column] };
 type MessageRow = Pick<Selectable<SessionMessageTable>, (typeof messageColumns)[number]>;
 
 const metadataSchema = z.record(z.string(), z.unknown());
@@ -171,18 +172,10 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         const result = await openCall(keys, id, session, messages, at, token, expiresAt, idempotencyKey, runId, run.seqAtStart, durability).execute(db);
         const row = result.rows[0];
         if (row) {
-          const opened = toSession({
-            id: row.session_id,
-            agent_slug: row.session_agent_slug,
-            user_key: row.user_key,
-            tenant_key: row.tenant_key,
-            title: row.session_title,
-            metadata: row.session_metadata,
-            last_seq: row.session_last_seq,
-            created_at: row.session_created_at,
-            updated_at: row.session_updated_at,
-          });
-          const begun = toRun(row);
+          const { session: opened, run: begun } =
+            row.reopened === null
+              ? createdByOpen(keys, id, session, messages.length, at, { runId, idempotencyKey, seqAtStart: run.seqAtStart })
+              : { session: toSession(fromJsonRow(row.reopened.session)), run: toRun(fromJsonRow(row.reopened.run)) };
           return {
             opened: true,
             created: row.session_created,
@@ -560,6 +553,67 @@ function openCall(
                                       ${JSON.stringify(session.metadata ?? {})}::jsonb, ${JSON.stringify(messages)}::jsonb, ${at}, ${token}, ${expiresAt},
                                       ${idempotencyKey}, ${runId}, ${seqAtStart}, ${durability === 'with_next_write'})
   `;
+}
+
+/**
+ * The session and run `agents_open_session` created, as the rows now hold
+ * them: what the call sent, and the run columns' defaults (migration 0002).
+ * Built here rather than sent back, so a new session's open parses no row:
+ * see docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 22".
+ */
+function createdByOpen(
+  keys: Keys,
+  id: string,
+  session: ParsedNewSession,
+  messageCount: number,
+  at: Date,
+  run: { readonly runId: string; readonly idempotencyKey: string | null; readonly seqAtStart: number },
+): { readonly session: TranscriptSession; readonly run: RunRecord } {
+  const userId = ownerIdFromKey(keys.userKey);
+  const tenantId = ownerIdFromKey(keys.tenantKey);
+  return {
+    session: {
+      id,
+      agentSlug: session.agentSlug,
+      userId,
+      tenantId,
+      title: session.title ?? null,
+      // As stored: a copy through JSON, as the statement sent it.
+      metadata: metadataSchema.parse(JSON.parse(JSON.stringify(session.metadata ?? {}))),
+      lastSeq: messageCount,
+      createdAt: new Date(at.getTime()),
+      updatedAt: new Date(at.getTime()),
+    },
+    run: {
+      id: run.runId,
+      sessionId: id,
+      agentSlug: session.agentSlug,
+      userId,
+      tenantId,
+      idempotencyKey: run.idempotencyKey,
+      status: 'running',
+      failureCode: null,
+      turnUsage: [],
+      usage: {},
+      used: { turns: 0, tokens: 0, wallClockMs: 0 },
+      attempts: 1,
+      seqAtStart: run.seqAtStart,
+      result: null,
+      startedAt: new Date(at.getTime()),
+      updatedAt: new Date(at.getTime()),
+      endedAt: null,
+    },
+  };
+}
+
+/** A row `to_jsonb` gave back, its timestamps as dates again. */
+function fromJsonRow<Row extends object>(row: JsonRow<Row>): Row {
+  const dated: Record<string, unknown> = { ...row };
+  for (const column of ['created_at', 'updated_at', 'lock_expires_at', 'started_at', 'ended_at']) {
+    const value = dated[column];
+    if (typeof value === 'string') dated[column] = new Date(value);
+  }
+  return dated as Row;
 }
 
 async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_sessions', SessionRow>, limit: number, after: SessionCursor | undefined): Promise<SessionPage> {

@@ -8,11 +8,13 @@ import { sql, type Kysely, type Migration } from 'kysely';
  * first model call). One call is one statement, so the session, its input,
  * its lease and its run stand or fall together, as before.
  *
- * A new session is created already leased, with its messages and its run; a
- * keyed open (`p_idempotency_key` not null) of an id that exists leases that
- * session if it is the owner's and free, and finds its run by key (one more
- * attempt of a run still going) or begins one. No row, and nothing written,
- * when no lease was taken. With `p_async_commit`, the call's transaction
+ * A new session is created already leased, with its messages and its run, and
+ * the call returns only that it was (the rows hold what the caller sent and
+ * the columns' defaults); a keyed open (`p_idempotency_key` not null) of an id
+ * that exists leases that session if it is the owner's and free, finds its
+ * run by key (one more attempt of a run still going) or begins one, and
+ * returns both rows as JSON. No row, and nothing written, when no lease was
+ * taken. With `p_async_commit`, the call's transaction
  * commits without waiting for the WAL flush (`set_config(..., true)`: that
  * transaction only). See docs/decisions/2026-11-30-durable-streaming.md,
  * "2026-12-01, stop 22".
@@ -26,11 +28,7 @@ export const openFunction: Migration = {
         p_messages jsonb, p_at timestamptz, p_lock_token text, p_lock_expires_at timestamptz,
         p_idempotency_key text, p_run_id text, p_seq_at_start integer, p_async_commit boolean
       )
-      returns table (id text, session_id text, agent_slug text, user_key text, tenant_key text, idempotency_key text, status text,
-                     failure_code text, turn_usage jsonb, usage jsonb, turns_used integer, tokens_used integer, wall_clock_ms bigint,
-                     attempts integer, seq_at_start integer, result jsonb, started_at timestamptz, updated_at timestamptz, ended_at timestamptz,
-                     run_created boolean, session_created boolean, session_agent_slug text, session_title text, session_metadata jsonb,
-                     session_last_seq integer, session_created_at timestamptz, session_updated_at timestamptz)
+      returns table (session_created boolean, run_created boolean, reopened jsonb)
       language plpgsql
       as $$
       #variable_conflict use_column
@@ -78,11 +76,13 @@ export const openFunction: Migration = {
           returning begun_run.* into found_run;
           begun := true;
         end if;
-        return query select found_run.id, found_run.session_id, found_run.agent_slug, found_run.user_key, found_run.tenant_key,
-                            found_run.idempotency_key, found_run.status, found_run.failure_code, found_run.turn_usage, found_run.usage,
-                            found_run.turns_used, found_run.tokens_used, found_run.wall_clock_ms, found_run.attempts, found_run.seq_at_start,
-                            found_run.result, found_run.started_at, found_run.updated_at, found_run.ended_at,
-                            begun, created, opened.agent_slug, opened.title, opened.metadata, opened.last_seq, opened.created_at, opened.updated_at;
+        -- A session created here holds exactly what the caller sent (and its run the columns'
+        -- defaults): nothing to send back. Only a keyed open of an existing session returns rows.
+        if created then
+          return query select true, begun, null::jsonb;
+        else
+          return query select false, begun, jsonb_build_object('session', to_jsonb(opened), 'run', to_jsonb(found_run));
+        end if;
       end
       $$
     `.execute(db);
