@@ -8,6 +8,7 @@ import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultRunId,
+  newRunRecord,
   defaultSessionId,
   duplicateMessage,
   ownerIdFromKey,
@@ -584,25 +585,7 @@ function createdByOpen(
       createdAt: new Date(at.getTime()),
       updatedAt: new Date(at.getTime()),
     },
-    run: {
-      id: run.runId,
-      sessionId: id,
-      agentSlug: session.agentSlug,
-      userId,
-      tenantId,
-      idempotencyKey: run.idempotencyKey,
-      status: 'running',
-      failureCode: null,
-      turnUsage: [],
-      usage: {},
-      used: { turns: 0, tokens: 0, wallClockMs: 0 },
-      attempts: 1,
-      seqAtStart: run.seqAtStart,
-      result: null,
-      startedAt: new Date(at.getTime()),
-      updatedAt: new Date(at.getTime()),
-      endedAt: null,
-    },
+    run: newRunRecord({ id: run.runId, sessionId: id, agentSlug: session.agentSlug, userId, tenantId, idempotencyKey: run.idempotencyKey, seqAtStart: run.seqAtStart, at }),
   };
 }
 
