@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { issueLoginLink } from 'data-machine';
 import { loginLinkUrl, loginLinkUsage, runLoginLinkCommand } from './cli/login-link';
-import { chatUsage, noModelLine, runChatCommand } from './cli/chat-command';
+import { chatJobEngine, chatUsage, noModelLine, runChatCommand } from './cli/chat-command';
 import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import { renderOpenApiDocument } from './http/openapi-document';
 import { createSchedulerRuntime } from './runtime/scheduler-runtime';
@@ -240,7 +240,7 @@ async function runChat(args: readonly string[]): Promise<number> {
     return 1;
   }
   const database = await openDatabase(config.database);
-  const engine = commandEngine(database);
+  const engine = chatJobEngine(database.engine);
   const stop = new AbortController();
   const interrupt = () => stop.abort();
   process.once('SIGINT', interrupt);
@@ -252,8 +252,7 @@ async function runChat(args: readonly string[]): Promise<number> {
       model,
       store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
       memory: createPostgresMemoryStore({ db: database.db }),
-      // The `run_flow` chat tool enqueues on it, as the HTTP chat does; a worker elsewhere runs the job.
-      engine: await engine.get(),
+      engine,
       argv: args,
       stdin: process.stdin,
       stdout: process.stdout,
@@ -266,7 +265,6 @@ async function runChat(args: readonly string[]): Promise<number> {
     return 2;
   } finally {
     process.off('SIGINT', interrupt);
-    await engine.stop();
     await database.close();
   }
 }

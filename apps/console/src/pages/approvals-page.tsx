@@ -1,7 +1,8 @@
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { unwrap, type ApiClient } from '../api/client';
 import type { paths } from '../api/schema';
+import { LoadMore, usePagedList } from '../components/paged-list';
 import { Button, ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
 import { href } from '../router';
 import { roleRefusal, useAgentRoles, type AgentRole } from './agent-role';
@@ -25,13 +26,14 @@ function Json({ value }: { readonly value: unknown }) {
 export function ApprovalsPage({ client }: { readonly client: ApiClient }) {
   const [status, setStatus] = useState<ApprovalStatus>('pending');
   const roles = useAgentRoles(client);
-  const listed = useInfiniteQuery({
+  const listed = usePagedList({
     queryKey: ['approvals', status],
-    queryFn: ({ pageParam }) => unwrap(client.GET('/approvals', { params: { query: pageParam === undefined ? { status } : { status, cursor: pageParam } } })),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (page) => page.nextCursor ?? undefined,
+    fetchPage: (cursor) => unwrap(client.GET('/approvals', { params: { query: cursor === undefined ? { status } : { status, cursor } } })),
+    items: (page) => page.approvals,
+    // Another status is another list: "Loading…", not the old status's actions.
+    keepPrevious: false,
   });
-  const shown = listed.data?.pages.flatMap((page) => page.approvals);
+  const shown = listed.items;
   // History: every decided action, newest first, whatever the filter shows.
   const history = useQuery({
     queryKey: ['approvals', 'all'],
@@ -55,18 +57,14 @@ export function ApprovalsPage({ client }: { readonly client: ApiClient }) {
           </label>
         }
       >
-        <ErrorNotice error={listed.error} />
-        {listed.isPending && <p>Loading…</p>}
+        <ErrorNotice error={listed.query.error} />
+        {listed.query.isPending && <p>Loading…</p>}
         {shown && shown.length === 0 && <p>{status === 'pending' ? 'Nothing is waiting for a decision.' : `No ${status} actions.`}</p>}
         {shown?.map((approval) => {
           const agent = roles.byId.get(approval.agentId);
           return <ApprovalCard key={approval.id} client={client} approval={approval} agentSlug={agent?.slug} role={agent?.role} />;
         })}
-        {listed.hasNextPage && (
-          <Button disabled={listed.isFetchingNextPage} onClick={() => void listed.fetchNextPage()}>
-            Show more
-          </Button>
-        )}
+        <LoadMore list={listed}>Show more</LoadMore>
       </Section>
       <Section title="History">
         <ErrorNotice error={history.error} />

@@ -1,7 +1,8 @@
-import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { unwrap, type ApiClient } from '../api/client';
 import type { paths } from '../api/schema';
-import { Button, ErrorNotice, Section } from '../components/ui';
+import { LoadMore, usePagedList } from '../components/paged-list';
+import { ErrorNotice, Section } from '../components/ui';
 import { href } from '../router';
 import { undosQuery } from './job-actions';
 import { pollMs } from './job-status';
@@ -26,26 +27,20 @@ export function JobEffects({ client, agent, job, live }: { readonly client: ApiC
   const path = { agent, job };
   // The same query the job's actions poll while an undo runs: its end fetches the effects' new undo states.
   const latestUndo = useQuery(undosQuery(client, agent, job)).data?.undos[0];
-  const effects = useInfiniteQuery({
+  const effects = usePagedList({
     queryKey: ['job-effects', agent, job, live, latestUndo?.id, latestUndo?.status],
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs/{job}/effects', { params: { path, query: pageParam === undefined ? {} : { cursor: pageParam } } })),
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    fetchPage: (cursor) => unwrap(client.GET('/agents/{agent}/jobs/{job}/effects', { params: { path, query: cursor === undefined ? {} : { cursor } } })),
+    items: (page) => page.effects,
     refetchInterval: live ? pollMs : false,
-    placeholderData: keepPreviousData,
   });
-  const shown = effects.data?.pages.flatMap((page) => page.effects);
+  const shown = effects.items;
   return (
     <Section title="Effects">
-      <ErrorNotice error={effects.error} />
-      {effects.isPending && <p>Loading…</p>}
+      <ErrorNotice error={effects.query.error} />
+      {effects.query.isPending && <p>Loading…</p>}
       {shown && shown.length === 0 && <p>No effects recorded: no handler of this job reported a change on another system.</p>}
       {shown && shown.length > 0 && <EffectTable agent={agent} job={job} effects={shown} />}
-      {effects.hasNextPage && (
-        <Button disabled={effects.isFetchingNextPage} onClick={() => void effects.fetchNextPage()}>
-          Load more
-        </Button>
-      )}
+      <LoadMore list={effects} />
     </Section>
   );
 }

@@ -1,7 +1,8 @@
-import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { unwrap, type ApiClient } from '../api/client';
-import { Button, ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
+import { LoadMore, usePagedList } from '../components/paged-list';
+import { ErrorNotice, Section, StatusBadge, TextField } from '../components/ui';
 import { hashQuery, href, replaceHashQuery } from '../router';
 import { JobActions } from './job-actions';
 import { JobEffects } from './job-effects';
@@ -68,15 +69,13 @@ export function JobsPage({ client, agent }: { readonly client: ApiClient; readon
     replaceHashQuery(jobFiltersQuery(next));
   };
   const flows = useQuery({ queryKey: ['flows', agent], queryFn: () => unwrap(client.GET('/agents/{agent}/flows', { params: { path: { agent } } })) });
-  const jobs = useInfiniteQuery({
+  const jobs = usePagedList({
     queryKey: ['jobs', agent, filters],
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs', { params: { path: { agent }, query: jobListQuery(filters, pageParam) } })),
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-    refetchInterval: (query) => pollWhileLive(query.state.data?.pages.flatMap((page) => page.jobs)),
-    placeholderData: keepPreviousData,
+    fetchPage: (cursor) => unwrap(client.GET('/agents/{agent}/jobs', { params: { path: { agent }, query: jobListQuery(filters, cursor) } })),
+    items: (page) => page.jobs,
+    refetchInterval: pollWhileLive,
   });
-  const shown = jobs.data?.pages.flatMap((page) => page.jobs);
+  const shown = jobs.items;
   const filtered = filterNames.some((name) => filters[name] !== '');
   const ids = useId();
   return (
@@ -107,14 +106,10 @@ export function JobsPage({ client, agent }: { readonly client: ApiClient; readon
         <TextField label="Created since" type="date" value={filters.since} onChange={(event) => change('since', event.target.value)} />
         <TextField label="Created before" type="date" value={filters.before} onChange={(event) => change('before', event.target.value)} />
       </form>
-      <ErrorNotice error={jobs.error ?? flows.error} />
+      <ErrorNotice error={jobs.query.error ?? flows.error} />
       {shown && shown.length === 0 && <p>{filtered ? 'No job matches these filters.' : 'No jobs yet: run a flow.'}</p>}
       {shown && shown.length > 0 && <JobTable agent={agent} jobs={shown} />}
-      {jobs.hasNextPage && (
-        <Button disabled={jobs.isFetchingNextPage} onClick={() => void jobs.fetchNextPage()}>
-          Load more
-        </Button>
-      )}
+      <LoadMore list={jobs} />
     </Section>
   );
 }
@@ -172,15 +167,13 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
   // Keyed by the status too: the job's end fetches its last log lines and children once more.
   const status = found.data?.status;
   const logs = useQuery({ queryKey: ['job-logs', agent, job, status], queryFn: () => unwrap(client.GET('/agents/{agent}/jobs/{job}/logs', { params: { path } })), refetchInterval: live ? pollMs : false, placeholderData: keepPreviousData });
-  const children = useInfiniteQuery({
+  const children = usePagedList({
     queryKey: ['job-children', agent, job, status],
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path, query: pageParam === undefined ? {} : { cursor: pageParam } } })),
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    fetchPage: (cursor) => unwrap(client.GET('/agents/{agent}/jobs/{job}/children', { params: { path, query: cursor === undefined ? {} : { cursor } } })),
+    items: (page) => page.jobs,
     refetchInterval: live ? pollMs : false,
-    placeholderData: keepPreviousData,
   });
-  const shownChildren = children.data?.pages.flatMap((page) => page.jobs);
+  const shownChildren = children.items;
   return (
     <>
       <Section title={`Job ${job}`}>
@@ -209,15 +202,11 @@ export function JobPage({ client, agent, job }: { readonly client: ApiClient; re
       </Section>
       {found.data && <StepOutputs client={client} agent={agent} pipeline={found.data.pipelineId} engineData={found.data.engineData} />}
       <Section title="Children">
-        <ErrorNotice error={children.error} />
-        {children.isPending && <p>Loading…</p>}
+        <ErrorNotice error={children.query.error} />
+        {children.query.isPending && <p>Loading…</p>}
         {shownChildren && shownChildren.length === 0 && <p>No children.</p>}
         {shownChildren && shownChildren.length > 0 && <JobTable agent={agent} jobs={shownChildren} />}
-        {children.hasNextPage && (
-          <Button disabled={children.isFetchingNextPage} onClick={() => void children.fetchNextPage()}>
-            Load more children
-          </Button>
-        )}
+        <LoadMore list={children}>Load more children</LoadMore>
       </Section>
       <JobEffects client={client} agent={agent} job={job} live={live} />
       <Section title="Logs">

@@ -4,14 +4,15 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
-import { createDataMachineContext, createJobEngine, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { createDataMachineContext, engineQueues, type DataMachineContext, type DataMachineDatabase, type JobEngine } from 'data-machine';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { cliRunner } from '../../test/support/cli-runner';
 import { digestPipeline } from '../../test/support/http-world';
 
 type TranscriptDatabase = Parameters<typeof createPostgresTranscriptStore>[0]['db'];
 import { createChatModelProvider, type ChatModel } from '../chat/chat-model-provider';
-import { noModelLine, runChatCommand } from './chat-command';
+import { chatJobEngine, noModelLine, runChatCommand } from './chat-command';
 
 await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
   let context: DataMachineContext;
@@ -77,9 +78,9 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
 
   it('offers the chat tools, run_flow too with a job engine, and names the pending action a run_flow call waits on', async () => {
     const { pglite, url } = database.database;
-    // Runs are enqueued on the suite's database; no worker takes them.
-    const engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
-    await engine.start();
+    // The engine `chat` runs with: never started, it enqueues on the suite's database; no worker takes the runs.
+    const engine = chatJobEngine(pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 });
+    const bossStart = vi.spyOn(engine.boss, 'start');
     const directory = await mkdtemp(path.join(tmpdir(), 'dm-chat-cli-'));
     try {
       const documentFile = path.join(directory, 'digest.json');
@@ -107,10 +108,13 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
       server.enqueue(textReply('Started.'));
       const sessionId = /^session (\S+)/.exec(held.stderr)?.[1] ?? '';
       expect(await chat('thanks\n', ['default', '--session', sessionId, ...owner], true, engine)).toMatchObject({ code: 0, stdout: 'Started.\n', stderr: '' });
-      const jobs = JSON.parse(await cli('jobs', 'list', 'default', ...owner, '--json')) as { items: { source: string }[] };
+      const jobs = JSON.parse(await cli('jobs', 'list', 'default', ...owner, '--json')) as { items: { id: string; source: string }[] };
       expect(jobs.items).toEqual([expect.objectContaining({ source: 'api' })]);
+      // Enqueued for a worker elsewhere, though pg-boss never started in this conversation.
+      const queued = await sql<{ name: string }>`select name from pgboss.job where data->>'jobId' = ${jobs.items[0]!.id}`.execute(database.db);
+      expect(queued.rows).toEqual([{ name: engineQueues.job }]);
+      expect(bossStart).not.toHaveBeenCalled();
     } finally {
-      await engine.stop();
       await rm(directory, { recursive: true, force: true });
     }
   });

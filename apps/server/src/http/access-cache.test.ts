@@ -1,10 +1,20 @@
 import { connect, describeEachDatabase } from '@data-machine/testkit';
-import { accessChangeChannel, createDataMachineContext, revokeAgentRole, type BearerAccessCache, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
+import { accessChangeChannel, createDataMachineContext, revokeAgentRole, signApprovalLink, type BearerAccessCache, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AccessChangeRecorder } from '../../test/support/access-change-recorder';
-import { as, digestPipeline, grant, startApp, tenantWorld } from '../../test/support/http-world';
+import { as, deliverWebhook, digestPipeline, grant, startApp, tenantWorld, testSecretKey } from '../../test/support/http-world';
+
+/** A pipeline fed by its flow's inbound webhook. */
+const inboundPipeline = {
+  slug: 'inbox',
+  name: 'Inbox',
+  steps: [
+    { key: 'inbox', type: 'fetch', handler: 'inbound_webhook' },
+    { key: 'store', type: 'publish', handler: 'records', config: { collection: 'inbox' } },
+  ],
+};
 
 await describeEachDatabase<DataMachineDatabase>('bearer access cached between requests, over HTTP', (database) => {
   let app: FastifyInstance;
@@ -65,15 +75,19 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
     }
   });
 
-  it('keeps the cache through reads and chat turns, and empties it after any other write, before the database says anything', async () => {
-    const { world, viewer } = await cachedViewer('cache-kept');
-    // Every notification of the set-up heard (they arrive in commit order, this one last), the cache filled again.
+  /** Waits until every notification of the set-up is heard (they arrive in commit order, this one last), then fills the cache again; its size. */
+  async function settledCache(token: string): Promise<number> {
     const sentFrom = accessChanges.events.length;
     await sql`select pg_notify(${accessChangeChannel}, 'flushed')`.execute(database.db);
     await accessChanges.next((event) => event.kind === 'changed' && event.table === 'flushed', sentFrom);
-    expect(await getAgent(viewer.token)).toEqual({ status: 200, code: undefined });
-    const size = cache.size;
-    expect(size).toBeGreaterThan(0);
+    expect(await getAgent(token)).toEqual({ status: 200, code: undefined });
+    expect(cache.size).toBeGreaterThan(0);
+    return cache.size;
+  }
+
+  it('keeps the cache through reads and chat turns, and empties it after any other write, before the database says anything', async () => {
+    const { world, viewer } = await cachedViewer('cache-kept');
+    const size = await settledCache(viewer.token);
     // Without a model the turn is refused after its authorization (503), the route's `accessUnchanged` all the same.
     const turn = await app.inject({ method: 'POST', url: '/agents/default/chat', headers: as(world.owner.token), payload: { message: 'Hi' } });
     expect(turn.statusCode).toBe(503);
@@ -82,5 +96,32 @@ await describeEachDatabase<DataMachineDatabase>('bearer access cached between re
     const created = await app.inject({ method: 'POST', url: `/agents/${world.defaultAgent.slug}/pipelines`, headers: as(world.owner.token), payload: digestPipeline });
     expect(created.statusCode).toBe(201);
     expect(cache.size).toBe(0);
+  });
+
+  it('keeps the cache through signed webhook deliveries and approval links, and a token revoked afterwards still empties it', async () => {
+    const { world, viewer } = await cachedViewer('cache-hook');
+    const agent = world.defaultAgent.slug;
+    const owner = as(world.owner.token);
+    expect((await app.inject({ method: 'POST', url: `/agents/${agent}/pipelines`, headers: owner, payload: inboundPipeline })).statusCode).toBe(201);
+    const flow = await app.inject({ method: 'POST', url: `/agents/${agent}/flows`, headers: owner, payload: { pipeline: 'inbox', slug: 'inbox', name: 'Inbox' } });
+    const flowId = (flow.json() as { id: string }).id;
+    const { secret: hookSecret } = (await app.inject({ method: 'POST', url: `/agents/${agent}/flows/inbox/webhook/rotate`, headers: owner })).json() as { secret: string };
+    const created = (await app.inject({ method: 'POST', url: '/me/tokens', headers: as(viewer.token), payload: { label: 'second' } })).json() as { token: { id: string }; secret: string };
+    const size = await settledCache(viewer.token);
+
+    const delivered = await deliverWebhook(app, flowId, hookSecret, '{"order":7}');
+    expect(delivered.statusCode).toBe(202);
+    expect(cache.size).toBe(size);
+    // A signed approval link decides an action, never access (this one names no action: refused after the link's check).
+    const link = signApprovalLink(testSecretKey, { tenantId: world.tenant.id, actionId: 'act_missing', decision: 'accept', expiresAt: new Date(Date.now() + 60_000) });
+    const decided = await app.inject({ method: 'POST', url: '/approval-links', payload: { token: link } });
+    expect([decided.statusCode, (decided.json() as { error: { code: string } }).error.code]).toEqual([404, 'approval.not_found']);
+    expect(cache.size).toBe(size);
+
+    expect(await getAgent(created.secret)).toEqual({ status: 200, code: undefined });
+    const revoked = await app.inject({ method: 'DELETE', url: `/me/tokens/${created.token.id}`, headers: as(viewer.token) });
+    expect(revoked.statusCode).toBe(200);
+    expect(cache.size).toBe(0);
+    expect(await getAgent(created.secret)).toEqual({ status: 401, code: 'token.revoked' });
   });
 });

@@ -9,6 +9,9 @@ import {
   createUserToken,
   grantAgentRole,
   resolveScope,
+  signWebhookBody,
+  webhookSignatureHeader,
+  webhookTimestampHeader,
   type Actor,
   type DataMachineContext,
   type DataMachineDatabase,
@@ -87,6 +90,17 @@ export async function tenantWorld(context: DataMachineContext, slug: string, rol
 /** Gives `userId` a role on the agent, as the owner. */
 export async function grant(context: DataMachineContext, world: Awaited<ReturnType<typeof tenantWorld>>, agent: string, userId: string, role: 'admin' | 'operator' | 'viewer'): Promise<void> {
   await grantAgentRole(context, world.ownerScope, agent, { userId, role });
+}
+
+/** POSTs `payload` to the flow's inbound webhook (`path` after it: a waiting job's gate), signed with `secret` at `at`. */
+export function deliverWebhook(app: FastifyInstance, flowId: string, secret: string, payload: string, at: Date = new Date(), path = '') {
+  const timestamp = Math.floor(at.getTime() / 1000);
+  return app.inject({
+    method: 'POST',
+    url: `/hooks/flows/${flowId}${path}`,
+    headers: { 'content-type': 'application/json', [webhookTimestampHeader]: String(timestamp), [webhookSignatureHeader]: signWebhookBody(secret, timestamp, payload) },
+    payload,
+  });
 }
 
 /** Headers of a request with `token`. */

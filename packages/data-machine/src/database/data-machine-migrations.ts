@@ -20,6 +20,7 @@ import { chatPendingActions } from './migrations/0018-chat-pending-actions';
 import { bearerAccess } from './migrations/0019-bearer-access';
 import { accessChanges } from './migrations/0020-access-changes';
 import { memoryFileWrites } from './migrations/0021-memory-file-writes';
+import { substrateTenancy } from './migrations/0024-substrate-tenancy';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -45,6 +46,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0019_bearer_access': bearerAccess,
     '0020_access_changes': accessChanges,
     '0021_memory_file_writes': memoryFileWrites,
+    '0024_substrate_tenancy': substrateTenancy,
   },
 };
 

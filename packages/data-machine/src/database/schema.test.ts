@@ -103,6 +103,25 @@ await describeEachDatabase('product schema', (database) => {
     expect(rows.map((row) => `${row.table_name}:${row.privilege_type}`)).toEqual(expected);
   });
 
+  it('holds the plain role to its tenant by a restrictive policy on every substrate table it has a privilege on', async () => {
+    const { rows } = await sql<{ name: string; row_security: boolean; policies: string[] | null }>`
+      select c.relname as name, c.relrowsecurity as row_security,
+             array_agg(p.polname::text order by p.polname) filter (where not p.polpermissive and p.polroles @> array[r.oid]) as policies
+      from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+      join pg_roles r on r.rolname = ${appRole}
+      left join pg_policy p on p.polrelid = c.oid
+      where c.relkind = 'r' and c.relname like 'agents\\_%' escape '\\'
+        and exists (select 1 from information_schema.role_table_grants g where g.grantee = ${appRole} and g.table_name = c.relname)
+      group by c.relname, c.relrowsecurity
+      order by c.relname`.execute(database.db);
+    expect(rows).toEqual([
+      { name: 'agents_memory_files', row_security: true, policies: ['agents_memory_files_own_agent'] },
+      { name: 'agents_runs', row_security: true, policies: ['agents_runs_own_tenant'] },
+      { name: 'agents_sessions', row_security: true, policies: ['agents_sessions_own_tenant'] },
+    ]);
+  });
+
   it('records where every agent came from, product by default', async () => {
     const context = await migratedContext(database.db);
     const owner = await newUser(context, 'origin-owner');

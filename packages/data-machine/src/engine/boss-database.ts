@@ -40,6 +40,43 @@ export function poolBossDatabase(pool: PoolExecutor): BossDatabase {
   return { executeSql: (text, values) => pool.query(text, values === undefined ? undefined : [...values]) };
 }
 
+/** A {@link BossDatabase} that can be shut: see {@link shuttableBossDatabase}. */
+export interface ShuttableBossDatabase {
+  readonly db: BossDatabase;
+  /** From now on every statement is answered with nothing and never reaches the database; `open` undoes it. */
+  shut(): void;
+  open(): void;
+}
+
+/**
+ * pg-boss on the host's connection (a pool or a PGlite it closes itself),
+ * shut once the engine has stopped. pg-boss 10 completes or fails a job
+ * without awaiting it when a handler ends, and a worker whose fetch was in
+ * flight when it was told to stop still hands that fetch's jobs to its
+ * handler: after the engine's stop, those statements would reach a database
+ * the host closes next, and their rejection, which nothing handles, ends the
+ * process with exit code 1 (the server's worker on SIGTERM, under load). A
+ * shut connection answers `undefined`, as pg-boss's own connection does once
+ * closed (pg-boss reads that as no rows); the jobs concerned stay active in
+ * pg-boss and expire, as after a crash. See
+ * docs/decisions/2026-12-01-job-engine.md, "Stopping".
+ */
+export function shuttableBossDatabase(db: BossDatabase): ShuttableBossDatabase {
+  let shut = false;
+  return {
+    db: {
+      // pg-boss's own closed connection answers `undefined` too, which its callers expect; the type says rows.
+      executeSql: (text, values) => (shut ? Promise.resolve(undefined as unknown as { rows: unknown[] }) : db.executeSql(text, values)),
+    },
+    shut: () => {
+      shut = true;
+    },
+    open: () => {
+      shut = false;
+    },
+  };
+}
+
 /**
  * A {@link SimpleQuery} on PGlite (`exec`: the simple protocol) or on a
  * `pg` pool (a query without values goes through the simple protocol, and

@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import { appRole } from '../database/migrations/0001-identity';
 import type { SimpleQuery } from '../scope/scoped-statements';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor } from './boss-database';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, shuttableBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor, type ShuttableBossDatabase } from './boss-database';
 
 /** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
 export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
@@ -95,12 +95,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     maintenanceIntervalSeconds: options.maintenanceIntervalSeconds ?? 60,
   };
   const database = options.database;
-  const connection =
-    'pglite' in database
-      ? { db: pgliteBossDatabase(database.pglite) as PgBoss.Db }
-      : 'pool' in database
-        ? { db: poolBossDatabase(database.pool) as PgBoss.Db }
-        : { connectionString: database.connectionString, max: database.max ?? 10 };
+  const { connection, hostConnection } = bossConnection(database);
   const boss = new PgBoss({
     ...connection,
     schema: resolved.schema,
@@ -130,12 +125,17 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     simpleQuery,
     simpleQueryReady: () => !('connectionString' in database) || started,
     async start() {
+      hostConnection?.open();
       await boss.start();
       started = true;
     },
     async stop() {
       started = false;
-      await boss.stop({ graceful: false, wait: true, close: true });
+      try {
+        await boss.stop({ graceful: false, wait: true, close: true });
+      } finally {
+        hostConnection?.shut();
+      }
     },
     async enqueue(trx, messages, enqueueOptions = {}) {
       if (messages.length === 0) return [];
@@ -165,6 +165,13 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
       ...(startAfter === undefined ? {} : { startAfter }),
     }));
   }
+}
+
+/** pg-boss's connection: its own pool for a connection string, else the host's, shut when the engine stops. */
+function bossConnection(database: EngineDatabase): { readonly connection: PgBoss.ConstructorOptions; readonly hostConnection?: ShuttableBossDatabase } {
+  if ('connectionString' in database) return { connection: { connectionString: database.connectionString, max: database.max ?? 10 } };
+  const hostConnection = shuttableBossDatabase('pglite' in database ? pgliteBossDatabase(database.pglite) : poolBossDatabase(database.pool));
+  return { connection: { db: hostConnection.db as PgBoss.Db }, hostConnection };
 }
 
 /** Options of {@link installJobEngine}. */

@@ -133,6 +133,8 @@ export function registerApprovalRoutes(app: FastifyInstance, context: DataMachin
   routes.post(
     '/approval-links',
     {
+      // A decision writes the action and releases its job, never access: it leaves the access cache as it is.
+      config: { accessUnchanged: true },
       schema: {
         tags,
         summary: "Take a signed link's decision, once (no authentication: the link is the authority)",

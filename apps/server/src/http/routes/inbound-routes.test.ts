@@ -2,7 +2,7 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import { createJob, signWebhookBody, type DataMachineContext, type DataMachineDatabase } from 'data-machine';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { as, asEngine, grant, startApp, tenantWorld } from '../../../test/support/http-world';
+import { as, asEngine, deliverWebhook, grant, startApp, tenantWorld } from '../../../test/support/http-world';
 
 const inboundPipeline = {
   slug: 'inbox',
@@ -44,15 +44,7 @@ await describeEachDatabase<DataMachineDatabase>('inbound webhook and file routes
     return (response.json() as { secret: string }).secret;
   }
 
-  function deliver(flowId: string, secret: string, payload: string, at: Date = new Date(), path = '') {
-    const timestamp = Math.floor(at.getTime() / 1000);
-    return app.inject({
-      method: 'POST',
-      url: `/hooks/flows/${flowId}${path}`,
-      headers: { 'content-type': 'application/json', 'x-dm-timestamp': String(timestamp), 'x-dm-signature': signWebhookBody(secret, timestamp, payload) },
-      payload,
-    });
-  }
+  const deliver = (flowId: string, secret: string, payload: string, at?: Date, path?: string) => deliverWebhook(app, flowId, secret, payload, at, path);
 
   const jobsOf = (flowId: string) => database.db.selectFrom('dm_jobs').select(['id', 'engine_data']).where('flow_id', '=', flowId).execute();
 

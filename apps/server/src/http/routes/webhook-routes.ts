@@ -105,6 +105,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, options: Webho
       '/hooks/flows/:flow',
       {
         bodyLimit: options.maxBytes,
+        // A delivery writes jobs and deliveries, never access: it leaves the access cache as it is.
+        config: { accessUnchanged: true },
         schema: {
           tags: ['webhooks'],
           summary:
@@ -128,6 +130,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, options: Webho
       '/hooks/flows/:flow/jobs/:job',
       {
         bodyLimit: options.maxBytes,
+        // A delivery writes jobs and deliveries, never access: it leaves the access cache as it is.
+        config: { accessUnchanged: true },
         schema: {
           tags: ['webhooks'],
           summary:
