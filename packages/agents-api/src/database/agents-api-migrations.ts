@@ -4,10 +4,11 @@ import { memoryAndTranscripts } from './migrations/0001-memory-and-transcripts';
 import { runsAndLeases } from './migrations/0002-runs-and-leases';
 import { tenancy } from './migrations/0003-tenancy';
 import { appendFunction } from './migrations/0004-append-function';
+import { openFunction } from './migrations/0005-open-function';
 
 /**
  * The tables of `@data-machine/agents-api`, all named `agents_*`: memory
- * files, sessions and session messages (and one function, the append). Forward only; never edit a
+ * files, sessions and session messages (and two functions, the append and the open). Forward only; never edit a
  * migration that has shipped, add the next one.
  */
 export const agentsApiMigrations: MigrationSet = {
@@ -17,6 +18,7 @@ export const agentsApiMigrations: MigrationSet = {
     '0002_runs_and_leases': runsAndLeases,
     '0003_tenancy': tenancy,
     '0004_append_function': appendFunction,
+    '0005_open_function': openFunction,
   },
 };
 

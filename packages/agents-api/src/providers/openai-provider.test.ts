@@ -427,6 +427,13 @@ describe('openai provider', () => {
       expect(error).toMatchObject({ code: 'provider.bad_response', details: { issues: [expect.objectContaining({ path: 'choices.0.delta.tool_calls.0.index' })] } });
     });
 
+    it('maps a chunk whose text is not a string, or whose tool-call index is negative, to provider.bad_response', async () => {
+      server.enqueue({ type: 'malformed', body: 'data: {"choices":[{"delta":{"content":7}}]}\n\ndata: [DONE]\n\n' });
+      expect(await failure(() => collect(provider.stream(ask)))).toMatchObject({ code: 'provider.bad_response', details: { issues: [expect.objectContaining({ path: 'choices.0.delta.content' })] } });
+      server.enqueue({ type: 'malformed', body: 'data: {"choices":[{"delta":{"tool_calls":[{"index":-1}]}}]}\n\ndata: [DONE]\n\n' });
+      expect(await failure(() => collect(provider.stream(ask)))).toMatchObject({ code: 'provider.bad_response', details: { issues: [expect.objectContaining({ path: 'choices.0.delta.tool_calls.0.index' })] } });
+    });
+
     it('maps an error event inside the stream to provider.unavailable', async () => {
       server.enqueue({ type: 'malformed', body: 'data: {"error":{"message":"overloaded","code":"server_busy"}}\n\n' });
       const error = await failure(() => collect(provider.stream(ask)));

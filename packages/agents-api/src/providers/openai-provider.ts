@@ -138,7 +138,8 @@ async function* stream(
       options,
     );
     for await (const chunk of chunks) {
-      const parsed = parseWire(chunkWireSchema, chunk, 'stream chunk');
+      // The common, well-formed chunk is checked by hand, as a completion is (see `toModelResponse`).
+      const parsed = isWellFormedChunk(chunk) ? chunk : parseWire(chunkWireSchema, chunk, 'stream chunk');
       const text = accumulator.add(parsed);
       if (text !== '') yield { type: 'text_delta', text };
       const fragments = parsed.choices?.[0]?.delta?.tool_calls;
@@ -259,6 +260,30 @@ function isWellFormedCompletion(value: unknown): value is CompletionWire {
   );
 }
 
+/** A strict subset of {@link chunkWireSchema}: whatever this accepts, the schema accepts. */
+function isWellFormedChunk(value: unknown): value is ChunkWire {
+  if (!isObject(value) || !optional(value.model, isString) || !nullish(value.usage, isUsage)) return false;
+  return nullish(value.choices, (choices) => Array.isArray(choices) && choices.every(isWellFormedChunkChoice));
+}
+
+function isWellFormedChunkChoice(choice: unknown): boolean {
+  return (
+    isObject(choice) &&
+    nullish(choice.finish_reason, isString) &&
+    nullish(choice.delta, (delta) => isObject(delta) && nullish(delta.content, isString) && nullish(delta.tool_calls, (calls) => Array.isArray(calls) && calls.every(isWireToolCallFragment)))
+  );
+}
+
+function isWireToolCallFragment(fragment: unknown): boolean {
+  return (
+    isObject(fragment) &&
+    Number.isSafeInteger(fragment.index) &&
+    (fragment.index as number) >= 0 &&
+    nullish(fragment.id, isString) &&
+    nullish(fragment.function, (called) => isObject(called) && nullish(called.name, isString) && nullish(called.arguments, isString))
+  );
+}
+
 function isWireToolCall(call: unknown): boolean {
   return (
     isObject(call) &&
@@ -287,6 +312,9 @@ const isNonEmptyString = (value: unknown): boolean => typeof value === 'string' 
 const isFiniteNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
 const optional = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || check(value);
 const nullish = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || value === null || check(value);
+
+/** Made once: zod 4 sets a schema up on its first use, which on every response cost more than the check. */
+const streamedToolCallsSchema = z.array(toolCallSchema);
 
 /** Builds one response from stream chunks: text appended, tool-call fragments joined by index. */
 class ChunkAccumulator {
@@ -326,7 +354,7 @@ class ChunkAccumulator {
       throw new AgentsApiError('provider.bad_response', `${providerName}: the stream ended without a choice`);
     }
     const calls = [...this.#toolCalls.entries()].sort(([left], [right]) => left - right).map(([, call]) => call);
-    const toolCalls: ToolCall[] = parseWire(z.array(toolCallSchema), calls, 'streamed tool call');
+    const toolCalls: ToolCall[] = parseWire(streamedToolCallsSchema, calls, 'streamed tool call');
     return {
       content: textOrNull(this.#text),
       toolCalls,

@@ -4,7 +4,7 @@ import { testPrincipal } from '../../test/support/principals';
 import { createMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { codeOf } from '../testing/contract-support';
-import { defaultLimits, maxTimeoutMs, resolveLimits } from './limits';
+import { defaultLimits, maxTimeoutMs, resolveLimits, startWallClock } from './limits';
 import { createToolLoopRunner } from './tool-loop-runner';
 
 describe('run limits', () => {
@@ -43,5 +43,29 @@ describe('run limits', () => {
       expect(await codeOf(runner.run(request))).toBe('runner.invalid_request');
       expect(server.completionRequests()).toEqual([]);
     });
+  });
+});
+
+describe('wall clock', () => {
+  it('aborts with a TimeoutError and says it expired when it runs out', async () => {
+    const clock = startWallClock(5);
+    await new Promise((resolve) => clock.signal.addEventListener('abort', resolve, { once: true }));
+    expect(clock.expired).toBe(true);
+    expect((clock.signal.reason as DOMException).name).toBe('TimeoutError');
+  });
+
+  it("aborts with the followed signal's reason, not expired, when that signal aborts first, and stops following once stopped", () => {
+    const caller = new AbortController();
+    const clock = startWallClock(60_000, caller.signal);
+    caller.abort('left');
+    expect(clock.signal.aborted).toBe(true);
+    expect(clock.signal.reason).toBe('left');
+    expect(clock.expired).toBe(false);
+    clock.stop();
+    const other = new AbortController();
+    const stopped = startWallClock(60_000, other.signal);
+    stopped.stop();
+    other.abort();
+    expect(stopped.signal.aborted).toBe(false);
   });
 });

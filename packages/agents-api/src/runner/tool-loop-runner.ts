@@ -13,6 +13,7 @@ import type {
   TranscriptPersister,
 } from './conversation-runner';
 import { EventChannel } from './event-channel';
+import { linkedAbort } from './linked-abort';
 import { ToolLoop } from './tool-loop';
 
 /** What the built-in loop is made of; only `provider` is required. */
@@ -93,8 +94,9 @@ function toConversationRequest(options: ToolLoopRunnerOptions, request: ToolLoop
  */
 async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopRequest, runOptions: RunOptions = {}): AsyncGenerator<ConversationEvent, void> {
   const channel = new EventChannel<ConversationEvent>();
-  const consumerLeft = new AbortController();
-  const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, consumerLeft.signal]) : consumerLeft.signal;
+  // The caller's signal, and ours for a consumer that leaves (not `AbortSignal.any`: see `linkedAbort`).
+  const consumerLeft = linkedAbort(runOptions.signal);
+  const { signal } = consumerLeft;
   // Built before the first event, so an invalid request throws from the first `next()`.
   // A consumer that leaves once it has `run_end` (as the session stream does) left nothing
   // to stop: aborting then costs an AbortError and its listeners on every run.
@@ -112,6 +114,7 @@ async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopReque
   } finally {
     if (channel.consumerGone && !runEnded) consumerLeft.abort();
     await running;
+    consumerLeft.unlink();
   }
 }
 

@@ -56,7 +56,6 @@ export class ToolLoop {
   #runSignal: AbortSignal | undefined;
   /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
   readonly #cancellable: boolean;
-  readonly #timeout: AbortSignal | undefined;
   readonly #wallClock: WallClock | undefined;
   readonly #tools = new Map<string, AnyToolDefinition>();
   readonly #messages: AgentMessage[];
@@ -118,10 +117,10 @@ export class ToolLoop {
     this.#unanswered = this.#usedCallIds.size === 0 ? [] : unansweredToolCalls(request.messages);
     if (request.approvals?.length) this.#checkApprovals(request.approvals);
     // Started last, once the request has been accepted: `finish` stops it.
-    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs);
-    this.#timeout = this.#wallClock?.signal;
     const { signal } = runOptions;
-    this.#runSignal = signal && this.#timeout ? AbortSignal.any([signal, this.#timeout]) : (signal ?? this.#timeout);
+    // The wall clock's signal follows the caller's: one signal for both (see `startWallClock`).
+    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal);
+    this.#runSignal = this.#wallClock?.signal ?? signal;
     this.#cancellable = this.#runSignal !== undefined;
   }
 
@@ -233,7 +232,7 @@ export class ToolLoop {
   #endingFor(error: unknown): Ending {
     const cancelled = error instanceof RunAborted || (AgentsApiError.isInstance(error) && error.code === 'provider.cancelled');
     if (cancelled || this.#runSignal?.aborted) {
-      return this.#timeout?.aborted ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
+      return this.#wallClock?.expired === true ? { status: 'budget_exceeded', budget: 'wall_clock' } : { status: 'cancelled' };
     }
     if (error instanceof PersistFailure) {
       return { status: 'failed', failure: { code: 'runner.persist_failed', message: error.message, retryable: isRetryableCode('runner.persist_failed') } };

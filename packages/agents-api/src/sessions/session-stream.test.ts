@@ -76,6 +76,34 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     sessions = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider, persister }) });
   });
   const types = async (who: SessionOwner, sessionId: string) => (await store.loadMessages(who, sessionId)).map(({ message }) => `${message.role}:${message.type}`);
+  /** A runner whose store runs `before` ahead of each `openSession` (to count it, or hold it back). */
+  const runnerOpeningAfter = (before: () => Promise<void> | void): SessionRunner => {
+    const opening: TranscriptStore = Object.assign(Object.create(store) as TranscriptStore, {
+      openSession: async (...args: Parameters<TranscriptStore['openSession']>) => {
+        await before();
+        return store.openSession(...args);
+      },
+    });
+    return createSessionRunner({ store: opening, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+  };
+  /** A runner whose store counts its `getSession` reads. */
+  const readCountingRunner = (): { readonly runner: SessionRunner; readonly reads: () => number } => {
+    let reads = 0;
+    const counting: TranscriptStore = {
+      ...store,
+      getSession: async (as, sessionId) => {
+        reads += 1;
+        return store.getSession(as, sessionId);
+      },
+    };
+    return { runner: createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) }), reads: () => reads };
+  };
+  /** A runner whose opens wait until `letOpen` is called. */
+  const heldOpen = (): { readonly runner: SessionRunner; readonly letOpen: () => void } => {
+    let letOpen!: () => void;
+    const held = new Promise<void>((resolve) => (letOpen = resolve));
+    return { runner: runnerOpeningAfter(() => held), letOpen };
+  };
 
   it('streams a two-turn tool conversation and stores each message as it completes', async () => {
     const who = owner();
@@ -191,21 +219,43 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const who = owner();
     server.enqueue(textReply('Hello.'));
     // The open's statement is held back, as a pooled store's can be when its connection is made on demand.
-    let letOpen!: () => void;
-    const openHeld = new Promise<void>((resolve) => (letOpen = resolve));
-    const slowOpen: TranscriptStore = Object.assign(Object.create(store) as TranscriptStore, {
-      openSession: async (...args: Parameters<TranscriptStore['openSession']>) => {
-        await openHeld;
-        return store.openSession(...args);
-      },
-    });
-    const slow = createSessionRunner({ store: slowOpen, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const { runner: slow, letOpen } = heldOpen();
     const first = await slow.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
     const second = slow.stream.resume({ owner: who, sessionId: first.session.id, input: [userSays('Again')], principal, instructions });
     setTimeout(letOpen, 20);
     await expect(second).rejects.toMatchObject({ code: 'transcript.session_locked' });
     await consume(first);
     expect(await types(who, first.session.id)).toEqual(['user:text', 'assistant:text']);
+  });
+
+  it('sends the open of a start without a session id one turn of the event loop after its first model request, then stores the run as usual', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    let opens = 0;
+    const counted = runnerOpeningAfter(() => {
+      opens += 1;
+    });
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    expect(opens).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(opens).toBe(1);
+    await consume(stream);
+    expect(await types(who, stream.session.id)).toEqual(['user:text', 'assistant:text']);
+  });
+
+  it('makes a replay asked for right after an early start wait for its open, rather than find no session', async () => {
+    const who = owner();
+    server.enqueue(textReply('Hello.'));
+    const { runner: slow, letOpen } = heldOpen();
+    const first = await slow.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    const replayed: SessionStreamEvent[] = [];
+    const replaying = (async () => {
+      for await (const entry of slow.stream.replay(who, first.session.id, '.0')) replayed.push(entry);
+    })();
+    setTimeout(letOpen, 20);
+    await replaying;
+    expect(replayed.map(({ event }) => (event.type === 'message' ? `${event.message.role}:${event.message.type}` : event.type))).toEqual(['user:text']);
+    await consume(first);
   });
 
   it('ends a stream cancelled before it is iterated as cancelled, storing nothing of its run and releasing the lock', async () => {
@@ -354,22 +404,30 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
 
   it("gives the session as the run's last write returned it: no read after a run that ends with an answer", async () => {
     const who = owner();
-    let reads = 0;
-    const counting: TranscriptStore = {
-      ...store,
-      getSession: async (as, sessionId) => {
-        reads += 1;
-        return store.getSession(as, sessionId);
-      },
-    };
-    const counted = createSessionRunner({ store: counting, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    const { runner: counted, reads } = readCountingRunner();
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
     const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Weather?')], principal, tools, instructions });
     await consume(stream);
     const { session } = await stream.result;
-    expect(reads).toBe(0);
+    expect(reads()).toBe(0);
     expect(session).toEqual(await store.getSession(who, stream.session.id));
     expect(session.lastSeq).toBe(4);
+  });
+
+  it('reads the session for the result of a run that stored no answer only when the result is asked for', async () => {
+    const who = owner();
+    const { runner: counted, reads } = readCountingRunner();
+    server.enqueue(textReply('one two three four five six seven eight'));
+    const stream = await counted.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+    // The consumer leaves at the first delta: its loop exits once the run has ended and the lease is released.
+    await consume(stream, (event) => event.type === 'text_delta');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads()).toBe(0);
+    const { result, session } = await stream.result;
+    expect(result.status).toBe('cancelled');
+    expect(reads()).toBe(1);
+    expect(session).toEqual(await store.getSession(who, stream.session.id));
+    expect(stream.result).toBe(stream.result);
   });
 
   it('aborts nothing when the consumer reads the stream to its end: the run has ended', async () => {

@@ -2,6 +2,7 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
+import { linkedAbort } from '../runner/linked-abort';
 import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
@@ -50,8 +51,10 @@ export interface SessionStream extends AsyncIterable<SessionStreamEvent> {
   readonly session: TranscriptSession;
   /**
    * Settles when the run has ended and its lock is released: the session as
-   * it now is and the run's result (`cancelled` when the consumer left).
-   * Rejects only when the stream failed; it never goes unhandled.
+   * it then is and the run's result (`cancelled` when the consumer left).
+   * Rejects only when the stream failed; it never goes unhandled. Made when
+   * first read: a caller that never reads it costs the store nothing after
+   * the run (a run that ends without an answer would otherwise read its session).
    */
   readonly result: Promise<SessionRunResult>;
   /** Cancels the run of a stream that was never iterated (it ends `cancelled`) and releases its lock; does nothing once iteration has begun. */
@@ -137,9 +140,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const open = () => storeCall(() => store.openSession(owner, openRequest));
     const openedFirst = early ? undefined : open();
     const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
-    // Sent before `start` resolves, not deferred: a store call the caller makes next (a
-    // resume of this session) goes out after it.
-    const opened = openedFirst ?? open();
+    // Early: sent once the model request is on the wire (`afterModelRequest`); a resume or a
+    // replay of this session the caller asks for meanwhile waits for it (`openingSessions`).
+    const opened = openedFirst ?? afterModelRequest(open);
     if (early) {
       const id = requested.id ?? '';
       const settled = opened.then(
@@ -206,8 +209,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
     const outbox = new EventOutbox(channel);
     const runner = makeRunner(lastWrite.persister);
-    const stopper = new AbortController();
-    const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stopper.signal]) : stopper.signal;
+    // The caller's signal, and ours to stop the run (not `AbortSignal.any`: see `linkedAbort`).
+    const stopper = linkedAbort(runOptions.signal);
+    const { signal } = stopper;
     const startedAt = now();
     const ended = (async (): Promise<RunTail> => {
       let cursor = cursorAtStart;
@@ -235,6 +239,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
     ended.catch(() => undefined);
+    void ended.then(stopper.unlink, stopper.unlink);
     let unread = true;
     return {
       channel,
@@ -320,14 +325,20 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       () => launched.channel.close(),
       (error: unknown) => launched.channel.close({ error }),
     );
-    // Read for `result` only, and only when the last write did not return it: the consumer's loop does not wait for it.
-    const result = finished.then(async (ended) => ({
-      session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
-      result: ended.result,
-      runId: (await setUp).run.id,
-    }));
-    // Nobody has to wait for the result; a failure also reaches the consumer's loop.
-    result.catch(() => undefined);
+    // Made when first asked for, and the session read for it only then (and only when the last
+    // write did not return it): a caller that never asks (a consumer that only iterates) pays no
+    // round trip after the run, and the consumer's loop never waits for it.
+    let result: Promise<SessionRunResult> | undefined;
+    const resultOf = (): Promise<SessionRunResult> => {
+      result ??= finished.then(async (ended) => ({
+        session: ended.session ?? (await storeCall(() => currentSession(store, owner, session.id))),
+        result: ended.result,
+        runId: (await setUp).run.id,
+      }));
+      // Nobody has to wait for the result; a failure also reaches the consumer's loop.
+      result.catch(() => undefined);
+      return result;
+    };
     let state: 'ready' | 'running' | 'done' = 'ready';
 
     async function* events(): AsyncGenerator<SessionStreamEvent, void> {
@@ -349,7 +360,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       get session() {
         return current;
       },
-      result,
+      get result() {
+        return resultOf();
+      },
       [Symbol.asyncIterator]: () => events(),
       async cancel() {
         if (state !== 'ready') return;
@@ -390,7 +403,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       return attemptStream(owner, sessionId, { fields, input, idempotencyKey, approvals, inputStored: false }, runOptions);
     },
 
-    replay: (owner, sessionId, lastEventId) => replayAfter(store, owner, sessionId, lastEventId),
+    replay: (owner, sessionId, lastEventId) => replayAfter(store, owner, sessionId, lastEventId, openingSessions.get(sessionId)),
   };
 }
 
@@ -402,6 +415,20 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
  * reads, the run is paced by the consumer.
  */
 const eventsBeforeConsumer = 256;
+
+/**
+ * Sends an early start's open one turn of the event loop later, once the
+ * run's first model request is on the wire: everything from the run's start
+ * to the request's socket write is promise work, done before the turn ends.
+ * Sent first, the open's statement (its checks and building, its socket
+ * write, the database process that write wakes) came before the model
+ * request's bytes, on the time to the first delta. Only unkeyed starts
+ * without a session id, whose `start` does not wait for the open, do this.
+ * See docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 22".
+ */
+function afterModelRequest<T>(send: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(send);
+}
 
 /** A run started by {@link createSessionStreams}: its events, its own ending, and how to stop it. */
 interface Launched {
@@ -508,8 +535,16 @@ function endedStream(store: TranscriptStore, owner: SessionOwner, outcome: Sessi
   return { session, result: Promise.resolve(outcome), [Symbol.asyncIterator]: () => events(), cancel: async () => undefined };
 }
 
-async function* replayAfter(store: TranscriptStore, owner: SessionOwner, sessionId: string, lastEventId: string): AsyncGenerator<SessionStreamEvent, void> {
+async function* replayAfter(
+  store: TranscriptStore,
+  owner: SessionOwner,
+  sessionId: string,
+  lastEventId: string,
+  stillOpening: Promise<void> | undefined,
+): AsyncGenerator<SessionStreamEvent, void> {
   const { cursor, index } = parseEventId(lastEventId);
+  // An early start of this runner whose open is not yet stored: its session is read once it is.
+  if (stillOpening !== undefined) await stillOpening;
   const stored = await storeCall(() => store.loadMessages(owner, sessionId));
   // An empty cursor: the session had no message when the run began, so everything is new.
   const seen = cursor === '' ? -1 : stored.findIndex((entry) => entry.message.id === cursor);

@@ -4,6 +4,7 @@ import type { AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultRunId,
+  newRunRecord,
   defaultSessionId,
   pageOf,
   parseAgentSlug,
@@ -148,25 +149,16 @@ export function createInMemoryTranscriptStore(options: InMemoryTranscriptStoreOp
       record.runs.set(current.id, current);
       return { created: false, run: copy(current) };
     }
-    const created: RunRecord = {
+    const created = newRunRecord({
       id: defaultRunId(),
       sessionId: record.session.id,
       agentSlug: parsed.agentSlug,
       userId: record.session.userId,
       tenantId: record.session.tenantId,
       idempotencyKey: parsed.idempotencyKey ?? null,
-      status: 'running',
-      failureCode: null,
-      turnUsage: [],
-      usage: {},
-      used: { turns: 0, tokens: 0, wallClockMs: 0 },
-      attempts: 1,
       seqAtStart: parsed.seqAtStart,
-      result: null,
-      startedAt: at,
-      updatedAt: at,
-      endedAt: null,
-    };
+      at,
+    });
     record.runs.set(created.id, created);
     return { created: true, run: copy(created) };
   }

@@ -8,6 +8,7 @@ import { parseMessage, type AgentMessage } from '../messages/message';
 import {
   defaultNow,
   defaultRunId,
+  newRunRecord,
   defaultSessionId,
   duplicateMessage,
   ownerIdFromKey,
@@ -31,6 +32,7 @@ import {
   type ParsedSessionUpdate,
   parseReleaseToken,
   parseNewSession,
+  type ParsedNewSession,
   parseOwner,
   parseRunId,
   parseRunUpdate,
@@ -61,17 +63,18 @@ type Keys = ReturnType<typeof ownerKeys>;
 const sessionColumns = ['id', 'agent_slug', 'user_key', 'tenant_key', 'title', 'metadata', 'last_seq', 'created_at', 'updated_at'] as const;
 type SessionRow = Pick<Selectable<SessionTable>, (typeof sessionColumns)[number]>;
 const messageColumns = ['session_id', 'seq', 'user_key', 'tenant_key', 'body'] as const;
-/** A run row with the fields of the session `openSession` leased. */
-type OpenedRow = Selectable<RunTable> & {
-  readonly run_created: boolean;
-  readonly session_agent_slug: string;
-  readonly session_title: string | null;
-  readonly session_metadata: Record<string, unknown>;
-  readonly session_last_seq: number;
-  readonly session_created_at: Date;
-  readonly session_updated_at: Date;
+/**
+ * What `agents_open_session` returns: whether it created the session (then the
+ * rows hold what was sent, and nothing more comes back) or, for a keyed open of
+ * an existing session, both rows as JSON (timestamps as ISO strings).
+ */
+type OpenedRow = {
   readonly session_created: boolean;
+  readonly run_created: boolean;
+  readonly reopened: { readonly session: JsonRow<Selectable<SessionTable>>; readonly run: JsonRow<Selectable<RunTable>> } | null;
 };
+/** A row as `to_jsonb` gives it: its timestamps as strings. */
+type JsonRow<Row> = { readonly [Column in keyof Row]: Row[Column] extends Date ? string : Row[Column] extends Date | null ? string | null : Row[Column] };
 type MessageRow = Pick<Selectable<SessionMessageTable>, (typeof messageColumns)[number]>;
 
 const metadataSchema = z.record(z.string(), z.unknown());
@@ -158,7 +161,6 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const keys = ownerKeys(parseOwner(owner));
       const { session, messages, ttlMs, run, durability } = parseOpenSession(request);
       const id = session.id ?? generateId();
-      const commit = commitSetting(durability);
       const idempotencyKey = run.idempotencyKey ?? null;
       // Only a keyed open (a retried start) may open a session that exists already.
       const keyed = idempotencyKey !== null;
@@ -167,60 +169,14 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         const at = now();
         const token = randomUUID();
         const expiresAt = new Date(at.getTime() + ttlMs);
-        const columns = sql.join(sessionColumns.map((column) => sql.ref(column)));
-        // One statement, one round trip: the session is created already leased, with its
-        // messages and its run, or (keyed) an existing one of the owner's is leased and its
-        // run found by key or begun. A statement that takes no lease writes nothing.
-        const result = await sql<OpenedRow>`
-          with created as (
-            insert into agents_sessions (id, agent_slug, user_key, tenant_key, title, metadata, last_seq, created_at, updated_at, lock_token, lock_expires_at)
-            values (${id}, ${session.agentSlug}, ${keys.userKey}, ${keys.tenantKey}, ${session.title ?? null}, ${JSON.stringify(session.metadata ?? {})}::jsonb,
-                    ${messages.length}, ${at}, ${at}, ${token}, ${expiresAt})
-            on conflict (id) do nothing
-            returning ${columns}, true as created
-          ), taken as (
-            update agents_sessions set lock_token = ${token}, lock_expires_at = ${expiresAt}
-            where ${keyed}::boolean and id = ${id} and user_key = ${keys.userKey} and tenant_key = ${keys.tenantKey}
-              and (lock_token is null or lock_expires_at is null or lock_expires_at <= ${at})
-              and not exists (select 1 from created)
-            returning ${columns}, false as created
-          ), opened as (
-            select * from created union all select * from taken
-          ), stored as (
-            insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
-            select created.id, entry.ord, entry.body->>'id', created.user_key, created.tenant_key, entry.body->>'type', entry.body->>'role', entry.body, ${at}
-            from created cross join jsonb_array_elements(${JSON.stringify(messages)}::jsonb) with ordinality as entry(body, ord)
-          ), found as (
-            update agents_runs set attempts = case when status = 'running' then attempts + 1 else attempts end, updated_at = ${at}
-            where session_id = ${id} and idempotency_key = ${idempotencyKey} and exists (select 1 from taken)
-            returning *
-          ), begun as (
-            insert into agents_runs (id, session_id, agent_slug, user_key, tenant_key, idempotency_key, status, turn_usage, usage, seq_at_start, started_at, updated_at)
-            select ${runId}, opened.id, opened.agent_slug, opened.user_key, opened.tenant_key, ${idempotencyKey}, 'running', '[]'::jsonb, '{}'::jsonb, ${run.seqAtStart}, ${at}, ${at}
-            from opened where not exists (select 1 from found)
-            returning *
-          ), run as (
-            select *, false as run_created from found union all select *, true as run_created from begun
-          )
-          select run.*, opened.agent_slug as session_agent_slug, opened.title as session_title, opened.metadata as session_metadata,
-                 opened.last_seq as session_last_seq, opened.created_at as session_created_at, opened.updated_at as session_updated_at,
-                 opened.created as session_created
-          from opened cross join run cross join (${commit}) as commit_setting
-        `.execute(db);
+        // One statement, one round trip, planned once per connection: see `openCall`.
+        const result = await openCall(keys, id, session, messages, at, token, expiresAt, idempotencyKey, runId, run.seqAtStart, durability).execute(db);
         const row = result.rows[0];
         if (row) {
-          const opened = toSession({
-            id: row.session_id,
-            agent_slug: row.session_agent_slug,
-            user_key: row.user_key,
-            tenant_key: row.tenant_key,
-            title: row.session_title,
-            metadata: row.session_metadata,
-            last_seq: row.session_last_seq,
-            created_at: row.session_created_at,
-            updated_at: row.session_updated_at,
-          });
-          const begun = toRun(row);
+          const { session: opened, run: begun } =
+            row.reopened === null
+              ? createdByOpen(keys, id, session, messages.length, at, { runId, idempotencyKey, seqAtStart: run.seqAtStart })
+              : { session: toSession(fromJsonRow(row.reopened.session)), run: toRun(fromJsonRow(row.reopened.run)) };
           return {
             opened: true,
             created: row.session_created,
@@ -567,15 +523,80 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
  * One row more than the page tells whether there is a next one.
  */
 /**
- * The speed trick of `openSession({ durability: 'with_next_write' })`, in one
- * place: `set_config(..., true)` sets `synchronous_commit` for the
- * statement's own (implicit) transaction only, so its commit does not wait
- * for the WAL flush, and nothing else on the connection is changed. Any later
- * commit of the caller flushes the WAL past it. Why this cannot lose content
- * or break fencing: docs/decisions/2026-11-30-durable-streaming.md, "The open's commit".
+ * `openSession` as one call of `agents_open_session` (migration 0005): the
+ * session created already leased with its messages and its run, or (keyed)
+ * an existing one of the owner's leased and its run found by key or begun;
+ * no row, having written nothing, when no lease was taken. Planned once per
+ * connection, as the append is (at low load the planning of the inline
+ * statement cost more than its writing). Also the speed trick of
+ * `durability: 'with_next_write'`, in one place: the function sets
+ * `synchronous_commit` off for its own (implicit) transaction only, so that
+ * commit does not wait for the WAL flush, and nothing else on the connection
+ * changes; any later commit of the caller flushes the WAL past it. Why this
+ * cannot lose content or break fencing: docs/decisions/2026-11-30-durable-streaming.md,
+ * "The open's commit" and "2026-12-01, stop 22".
  */
-function commitSetting(durability: 'immediate' | 'with_next_write'): RawBuilder<unknown> {
-  return durability === 'with_next_write' ? sql`select set_config('synchronous_commit', 'off', true)` : sql`select 1`;
+function openCall(
+  keys: Keys,
+  id: string,
+  session: ParsedNewSession,
+  messages: readonly AgentMessage[],
+  at: Date,
+  token: string,
+  expiresAt: Date,
+  idempotencyKey: string | null,
+  runId: string,
+  seqAtStart: number,
+  durability: 'immediate' | 'with_next_write',
+): RawBuilder<OpenedRow> {
+  return sql<OpenedRow>`
+    select * from agents_open_session(${id}, ${session.agentSlug}, ${keys.userKey}, ${keys.tenantKey}, ${session.title ?? null},
+                                      ${JSON.stringify(session.metadata ?? {})}::jsonb, ${JSON.stringify(messages)}::jsonb, ${at}, ${token}, ${expiresAt},
+                                      ${idempotencyKey}, ${runId}, ${seqAtStart}, ${durability === 'with_next_write'})
+  `;
+}
+
+/**
+ * The session and run `agents_open_session` created, as the rows now hold
+ * them: what the call sent, and the run columns' defaults (migration 0002).
+ * Built here rather than sent back, so a new session's open parses no row:
+ * see docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 22".
+ */
+function createdByOpen(
+  keys: Keys,
+  id: string,
+  session: ParsedNewSession,
+  messageCount: number,
+  at: Date,
+  run: { readonly runId: string; readonly idempotencyKey: string | null; readonly seqAtStart: number },
+): { readonly session: TranscriptSession; readonly run: RunRecord } {
+  const userId = ownerIdFromKey(keys.userKey);
+  const tenantId = ownerIdFromKey(keys.tenantKey);
+  return {
+    session: {
+      id,
+      agentSlug: session.agentSlug,
+      userId,
+      tenantId,
+      title: session.title ?? null,
+      // As stored: a copy through JSON, as the statement sent it.
+      metadata: metadataSchema.parse(JSON.parse(JSON.stringify(session.metadata ?? {}))),
+      lastSeq: messageCount,
+      createdAt: new Date(at.getTime()),
+      updatedAt: new Date(at.getTime()),
+    },
+    run: newRunRecord({ id: run.runId, sessionId: id, agentSlug: session.agentSlug, userId, tenantId, idempotencyKey: run.idempotencyKey, seqAtStart: run.seqAtStart, at }),
+  };
+}
+
+/** A row `to_jsonb` gave back, its timestamps as dates again. */
+function fromJsonRow<Row extends object>(row: JsonRow<Row>): Row {
+  const dated: Record<string, unknown> = { ...row };
+  for (const column of ['created_at', 'updated_at', 'lock_expires_at', 'started_at', 'ended_at']) {
+    const value = dated[column];
+    if (typeof value === 'string') dated[column] = new Date(value);
+  }
+  return dated as Row;
 }
 
 async function selectPage(query: SelectQueryBuilder<AgentsApiDatabase, 'agents_sessions', SessionRow>, limit: number, after: SessionCursor | undefined): Promise<SessionPage> {

@@ -90,6 +90,27 @@ export function describeOpenSessionContract(current: () => QueryContractFixture)
       expect(again).toMatchObject({ created: false, session: { id, lastSeq: 1 }, run: { created: false, run: { id: first.run.run.id, attempts: 2 } } });
       expect(again.lease.token).not.toBe(first.lease.token);
       expect(await store.loadMessages(owner, id)).toHaveLength(1);
+      expect(await store.getRun(owner, id, again.run.run.id)).toEqual(again.run.run);
+      expect(await store.getSession(owner, id)).toEqual(again.session);
+    });
+
+    it('gives back the session and run as stored, whether it created them or reopened the session by a new key', async () => {
+      const { store, owner } = current();
+      const id = `open-${randomUUID()}`;
+      const created = await store.openSession(owner, {
+        session: { id, agentSlug: 'helper', title: 'Trip', metadata: { channel: 'web', nested: { depth: 2, list: [1, 'two', null] } } },
+        messages: [userText('Hi')],
+        ttlMs: ttl,
+        run: { seqAtStart: 0, idempotencyKey: 'job-1' },
+      });
+      const first = openedOf(created);
+      expect(await store.getSession(owner, id)).toEqual(first.session);
+      expect(await store.getRun(owner, id, first.run.run.id)).toEqual(first.run.run);
+      await store.releaseLock(owner, id, first.lease.token);
+      const other = openedOf(await open(owner, { id, key: 'job-2', messages: [userText('Hi')] }));
+      expect(other).toMatchObject({ created: false, session: { id, title: 'Trip' }, run: { created: true, run: { idempotencyKey: 'job-2', attempts: 1 } } });
+      expect(await store.getSession(owner, id)).toEqual(other.session);
+      expect(await store.getRun(owner, id, other.run.run.id)).toEqual(other.run.run);
     });
 
     it('reports a held session as held with its expiry, and writes nothing', async () => {

@@ -13,7 +13,7 @@ import {
   type TranscriptSession,
 } from '../transcript-store';
 import { checkStorable } from './storable-input';
-import { newRunSchema, runUpdateSchema } from '../run-record';
+import { newRunSchema, runUpdateSchema, type RunRecord } from '../run-record';
 
 // What every transcript store checks and decides the same way, so the
 // in-memory and Postgres stores cannot drift apart. Not part of the public API.
@@ -249,6 +249,32 @@ export function parseRunUpdate(update: unknown): ParsedRunUpdate {
 
 export function parseRunId(runId: unknown): string {
   return parseTranscriptInput(sessionIdSchema, runId, 'run id');
+}
+
+/**
+ * A run as a store begins it: `running`, nothing spent, one attempt (the
+ * defaults of the `agents_runs` columns, migration 0002).
+ */
+export function newRunRecord(run: Pick<RunRecord, 'id' | 'sessionId' | 'agentSlug' | 'userId' | 'tenantId' | 'idempotencyKey' | 'seqAtStart'> & { readonly at: Date }): RunRecord {
+  return {
+    id: run.id,
+    sessionId: run.sessionId,
+    agentSlug: run.agentSlug,
+    userId: run.userId,
+    tenantId: run.tenantId,
+    idempotencyKey: run.idempotencyKey,
+    status: 'running',
+    failureCode: null,
+    turnUsage: [],
+    usage: {},
+    used: { turns: 0, tokens: 0, wallClockMs: 0 },
+    attempts: 1,
+    seqAtStart: run.seqAtStart,
+    result: null,
+    startedAt: new Date(run.at.getTime()),
+    updatedAt: new Date(run.at.getTime()),
+    endedAt: null,
+  };
 }
 
 export function defaultRunId(): string {
