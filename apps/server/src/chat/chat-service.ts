@@ -32,7 +32,6 @@ import {
 import { z } from 'zod';
 import { HttpError } from '../http/http-error';
 import type { ChatModel } from './chat-model-provider';
-import { createSessionOpenGate, type SessionOpenGate } from './session-open-gate';
 
 /** A tool the client runs itself (OpenAI's `tools` of a request): offered to the model, its calls handed back. */
 export interface ClientTool {
@@ -119,12 +118,12 @@ export interface ChatServiceOptions {
  * decision taken on it.
  */
 export function createChatService({ context, store, model, memory, onTurnEnd, engine, approvalTtlMs }: ChatServiceOptions): ChatService {
-  const sessionRunner = (turnTools?: ChatTurnTools, gate?: SessionOpenGate): SessionRunner =>
+  const sessionRunner = (turnTools?: ChatTurnTools): SessionRunner =>
     createSessionRunner({
-      store: gate?.store ?? store,
+      store,
       createRunner: (persister) => {
         if (model === undefined) throw modelNotConfigured();
-        return createToolLoopRunner({ provider: gate?.provider ?? model.provider, persister, ...(turnTools === undefined ? {} : { mediator: turnTools.mediator }) });
+        return createToolLoopRunner({ provider: model.provider, persister, ...(turnTools === undefined ? {} : { mediator: turnTools.mediator }) });
       },
     });
   const replayRunner = sessionRunner();
@@ -159,8 +158,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       const instructions = await composing;
       const fields = { principal, tools: [...turnTools.tools, ...clientTools], model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
-      // A new session's open waits for the model's first event (docs/decisions/2026-12-01-chat-first-byte.md).
-      const runner = sessionRunner(turnTools, request.sessionId === undefined ? createSessionOpenGate(store, model.provider, { signal: request.signal }) : undefined);
+      const runner = sessionRunner(turnTools);
       let stream: SessionStream;
       try {
         if (request.sessionId === undefined) {
