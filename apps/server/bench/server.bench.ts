@@ -56,15 +56,11 @@ bare.get('/bare', async () => ({ ok: true }));
 bare.post('/proxy', async (_request, reply) => {
   const events = openEventStream(reply);
   const stream = await client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'Say hello.' }], stream: true, stream_options: { include_usage: true } });
-  let flushed = false;
   for await (const chunk of stream) {
     const text = chunk.choices[0]?.delta.content;
     if (!text) continue;
     events.send({ event: 'text_delta', data: { text } });
-    if (!flushed) {
-      flushed = true;
-      await events.flush();
-    }
+    await events.flushOnce();
   }
   events.end();
   return reply;

@@ -1,14 +1,17 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEventStream } from './server-sent-events';
 
 describe('server-sent event stream', () => {
-  const app = Fastify();
+  let app: FastifyInstance;
+  beforeEach(() => {
+    app = Fastify();
+  });
   afterEach(() => app.close());
 
-  it('lets a sent event reach a reader in this process before the work after flush() runs', async () => {
+  it('lets a sent event reach a reader in this process before the work after the first flushOnce() runs', async () => {
     let received = '';
     let seenAtFlush: string | undefined;
     let seenWithoutFlush: string | undefined;
@@ -17,7 +20,7 @@ describe('server-sent event stream', () => {
       events.send({ event: 'first', data: 'a' });
       // The work that would follow synchronously (the rest of a model answer) sees nothing sent yet.
       seenWithoutFlush = received;
-      await events.flush();
+      await events.flushOnce();
       seenAtFlush = received;
       events.send({ event: 'second', data: 'b' });
       events.end();
@@ -38,5 +41,32 @@ describe('server-sent event stream', () => {
     expect(seenAtFlush).toContain('event: first\ndata: a');
     expect(seenAtFlush).not.toContain('event: second');
     expect(received).toContain('event: second\ndata: b');
+  });
+
+  it('waits for the event loop only on the first flushOnce(); later calls resolve before any I/O or immediate runs', async () => {
+    let immediateRanBeforeSecond: boolean | undefined;
+    app.get('/events', async (_request, reply) => {
+      const events = openEventStream(reply);
+      events.send({ event: 'first', data: 'a' });
+      await events.flushOnce();
+      let immediateRan = false;
+      setImmediate(() => (immediateRan = true));
+      events.send({ event: 'second', data: 'b' });
+      await events.flushOnce();
+      immediateRanBeforeSecond = immediateRan;
+      events.end();
+      return reply;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      request({ port, host: '127.0.0.1', path: '/events' }, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(immediateRanBeforeSecond).toBe(false);
   });
 });

@@ -12,13 +12,14 @@ export interface EventStreamWriter {
   /** Sends one event; does nothing once the client has gone. */
   send(event: ServerSentEvent): void;
   /**
-   * Lets what was sent leave before the caller goes on: resolves once the
-   * event loop has gone round (Node sends a response's writes when the
-   * current run of microtasks ends, and a model's answer that arrived in one
-   * read is consumed in one such run). Await it after the first text delta;
-   * see docs/decisions/2026-12-01-chat-first-byte.md ("The first delta leaves first").
+   * The first call lets what was sent leave before the caller goes on: it
+   * resolves once the event loop has gone round (Node sends a response's
+   * writes when the current run of microtasks ends, and a model's answer that
+   * arrived in one read is consumed in one such run). Later calls resolve at
+   * once. Await it after every text delta, so only the first waits; see
+   * docs/decisions/2026-12-01-chat-first-byte.md ("The first delta leaves first").
    */
-  flush(): Promise<void>;
+  flushOnce(): Promise<void>;
   /** Ends the response. */
   end(): void;
 }
@@ -48,13 +49,18 @@ export function openEventStream(reply: FastifyReply, headers: Readonly<Record<st
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', ...headers });
   raw.flushHeaders();
   const gone = () => raw.destroyed || raw.writableEnded;
+  let flushed = false;
   return {
     send({ id, event, data }) {
       if (gone()) return;
       const lines = (typeof data === 'string' ? data : JSON.stringify(data)).split('\n').map((line) => `data: ${line}`);
       raw.write(`${id === undefined ? '' : `id: ${id}\n`}${event === undefined ? '' : `event: ${event}\n`}${lines.join('\n')}\n\n`);
     },
-    flush: loopTurn,
+    flushOnce() {
+      if (flushed) return Promise.resolve();
+      flushed = true;
+      return loopTurn();
+    },
     end() {
       if (!gone()) raw.end();
     },

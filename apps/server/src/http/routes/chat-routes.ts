@@ -240,17 +240,13 @@ export async function drain(turn: ChatTurn): Promise<void> {
  */
 async function streamTurn(turn: ChatTurn, events: EventStreamWriter, signal: AbortSignal): Promise<void> {
   try {
-    let flushed = false;
     for await (const entry of turn.stream) {
       if (signal.aborted) break;
       const event = toServerSentEvent(entry, turn.held);
       if (event === undefined) continue;
       events.send(event);
       // The first delta leaves before the rest of the answer is consumed (the run waits for this loop).
-      if (!flushed && event.event === 'text_delta') {
-        flushed = true;
-        await events.flush();
-      }
+      if (event.event === 'text_delta') await events.flushOnce();
     }
   } catch (error) {
     events.send({ event: 'error', data: toErrorResponse(error).body });

@@ -168,16 +168,12 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
         });
         events.send({ data: chunk({ role: 'assistant', content: '' }, null) });
         try {
-          let flushed = false;
           for await (const { event } of turn.stream) {
             if (signal.aborted) break;
             if (event.type === 'text_delta') {
               events.send({ data: chunk({ content: event.text }, null) });
-              // The first delta leaves before the rest of the answer is consumed (see EventStreamWriter.flush).
-              if (!flushed) {
-                flushed = true;
-                await events.flush();
-              }
+              // The first delta leaves before the rest of the answer is consumed (see EventStreamWriter.flushOnce).
+              await events.flushOnce();
             }
             if (event.type !== 'run_end') continue;
             const { result } = event;
