@@ -26,17 +26,7 @@ describe('server-sent event stream', () => {
       events.end();
       return reply;
     });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as AddressInfo;
-    await new Promise<void>((resolve, reject) => {
-      request({ port, host: '127.0.0.1', path: '/events' }, (response) => {
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (received += chunk));
-        response.on('end', resolve);
-      })
-        .on('error', reject)
-        .end();
-    });
+    await readEvents(app, (chunk) => (received += chunk));
     expect(seenWithoutFlush).not.toContain('event: first');
     expect(seenAtFlush).toContain('event: first\ndata: a');
     expect(seenAtFlush).not.toContain('event: second');
@@ -57,16 +47,22 @@ describe('server-sent event stream', () => {
       events.end();
       return reply;
     });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as AddressInfo;
-    await new Promise<void>((resolve, reject) => {
-      request({ port, host: '127.0.0.1', path: '/events' }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-      })
-        .on('error', reject)
-        .end();
-    });
+    await readEvents(app, () => undefined);
     expect(immediateRanBeforeSecond).toBe(false);
   });
 });
+
+/** Starts `app`, reads its `/events` response to the end in this process, handing each chunk to `onData`. */
+async function readEvents(app: FastifyInstance, onData: (chunk: string) => void): Promise<void> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    request({ port, host: '127.0.0.1', path: '/events' }, (response) => {
+      response.setEncoding('utf8');
+      response.on('data', onData);
+      response.on('end', resolve);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
