@@ -138,7 +138,7 @@ export async function runScopedBatch(
     if (prepared === undefined || !(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
     // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
     prepared.forget();
-    return run([...[...leading, prelude].map(inlineParameters), ...batch.statements.map(inlineParameters)].join(';\n'));
+    return run([...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n'));
   });
   const expected = leading.length + 1 + batch.statements.length;
   if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
