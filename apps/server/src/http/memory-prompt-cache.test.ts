@@ -19,11 +19,20 @@ await describeEachDatabase<DataMachineDatabase>('memory prompts cached between c
     return typeof content === 'string' ? content : undefined;
   }
 
+  /** Waits until every notification of the writes so far is heard: they arrive in commit order, this one last. */
+  async function setUpHeard(): Promise<void> {
+    const from = world.changes.events.length;
+    await sql`select pg_notify(${memoryChangeChannel}, 'heard')`.execute(database.db);
+    await world.changes.next((event) => event.kind === 'changed' && event.channel === memoryChangeChannel && event.table === 'heard', from);
+  }
+
   /** A tenant whose default agent's soul is `soul`, and its first turn (which fills the cache) run. */
   async function cachedSoul(slug: string, soul: string) {
     const tenant = await tenantWorld(world.context, slug);
     const saved = await world.app.inject({ method: 'PUT', url: '/agents/default/memory/SOUL.md', headers: as(tenant.owner.token, { 'if-none-match': '*' }), payload: { content: soul } });
     expect(saved.statusCode).toBe(201);
+    // A late notification of the set-up's writes would empty the cache after the turn filled it.
+    await setUpHeard();
     expect(await promptOfTurn(tenant.owner.token)).toContain(soul);
     expect(world.context.memoryPromptCache?.size).toBeGreaterThan(0);
     return { tenant, etag: String(saved.headers.etag) };
