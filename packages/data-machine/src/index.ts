@@ -122,7 +122,8 @@ export { isRetryableAiStepError, retryableAiStepCodes } from './steps/ai/ai-step
 export { publishEffectKey, publishToolName } from './steps/ai/publish-tools';
 export { createWebhookGateStep, maxWebhookGateTimeoutSeconds, webhookGateConfigSchema, webhookGateSignal } from './steps/webhook-gate/webhook-gate-step';
 export type { WebhookGateConfig } from './steps/webhook-gate/webhook-gate-step';
-export { handlerKinds, handlerSlugSchema } from './handlers/handler';
+export { handlerKinds } from './handlers/handler';
+export { handlerSlugSchema } from './handlers/handler-slug';
 export type { ConnectionTest, FetchHandler, Handler, HandlerBase, HandlerContext, HandlerKind, PublishHandler, PublishRequest, PublishResult } from './handlers/handler';
 export { createHandlerRegistry } from './handlers/handler-registry';
 export type { HandlerRegistry } from './handlers/handler-registry';
@@ -272,7 +273,7 @@ export type { Undo, UndoEffectResult, UndoOutcome, UndoReport, UndoStatus } from
 export { getUndoReport, listUndos, requestUndo } from './undo/undo-repository';
 export { listJobEffects } from './undo/job-effect-repository';
 export type { JobEffect, JobEffectUndoState } from './undo/job-effect-repository';
-export type { UndoMessage } from './undo/undo-repository';
+export type { UndoMessage } from './undo/undo';
 export { runUndo } from './undo/undo-runner';
 export type { UndoRunnerOptions } from './undo/undo-runner';
 export { createUndoWorker } from './undo/undo-worker';

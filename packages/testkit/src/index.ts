@@ -1,7 +1,7 @@
-export { connect, createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
-export type { DatabaseBackend, TestDatabase } from './database/test-database';
+export { availableBackends, connect, createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
+export type { DatabaseBackend, DatabaseTemplate, TestDatabase } from './database/test-database';
 export { preparedPgliteDataDir, preparedPgliteDataDirPath, preparePgliteDataDir, unpackPgliteDataDir } from './database/pglite-data-dir';
-export { availableBackends, describeEachDatabase } from './database/describe-each-database';
+export { describeEachDatabase } from './database/describe-each-database';
 export type { DatabaseSuiteContext } from './database/describe-each-database';
 export { startModelServer } from './model-server/model-server';
 export type {
@@ -16,7 +16,7 @@ export type { ModelReply, ScriptedTiming, ScriptedToolCall, ScriptedUsage } from
 export { compareToBaseline } from './bench/compare';
 export type { ComparedSide, Comparison, ComparisonResult, MeasuredRun } from './bench/compare';
 export { dropDatabaseTemplate, prepareDatabaseTemplate } from './database/database-template';
-export type { DatabaseTemplate, TemplateMigration } from './database/database-template';
+export type { TemplateMigration } from './database/database-template';
 export type { DescribeEachDatabaseOptions } from './database/describe-each-database';
 export type { TestDatabaseOptions } from './database/test-database';
 export { startHttpFixture } from './http-fixture/http-fixture';

@@ -1,5 +1,6 @@
 import { DataMachineError } from '../errors';
-import { handlerKinds, handlerSlugSchema, type FetchHandler, type Handler, type HandlerKind, type PublishHandler } from './handler';
+import { handlerSlugSchema } from './handler-slug';
+import { handlerKinds, type FetchHandler, type Handler, type HandlerKind, type PublishHandler } from './handler';
 
 /** The handlers a host offers, by slug. Pipelines and flows are validated against it on write. */
 export interface HandlerRegistry {

@@ -1,12 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { FetchedItem, StepLogger } from '../steps/step';
 import type { HandlerEffectsRecorder, RecordedHandlerEffect, RevertOutcome } from './handler-effect';
 import type { HandlerHttpClient } from './http/handler-http-client';
-
-/** A handler's slug: 1 to 64 lowercase letters, digits and inner `_` or `-` (`json_items`). */
-export const handlerSlugSchema = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/, 'a handler slug is 1 to 64 lowercase letters, digits or inner "_" or "-"');
 
 /** What a handler does: a fetch handler yields items, a publish handler sends one out. */
 export const handlerKinds = ['fetch', 'publish'] as const;

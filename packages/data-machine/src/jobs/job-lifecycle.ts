@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Expression, type ExpressionBuilder, type QueryCreator, type RawBuilder } from 'kysely';
-import type { JobLogsInsert } from '../logs/job-log';
+import type { JobLogsInsert } from '../logs/job-logs-insert';
 import type { DataMachineDatabase } from '../database/data-machine-database';
 import type { DataMachineContext } from '../context';
 import type { JobStatus } from '../database/data-machine-database';

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { sql, type Expression, type InsertQueryBuilder, type InsertResult, type QueryCreator, type Selectable, type SqlBool } from 'kysely';
+import { sql, type Expression, type Selectable, type SqlBool } from 'kysely';
 import type { DataMachineContext } from '../context';
-import type { DataMachineDatabase, JobLogTable } from '../database/data-machine-database';
+import type { JobLogTable } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { parseInput } from '../input';
 import { agentNotFound, type Scope } from '../scope/scope';
 import { findAgentJob } from '../jobs/job-repository';
+import type { JobLogsInsert } from './job-logs-insert';
+
+export type { JobLogsInsert } from './job-logs-insert';
 import { decodeCursor, pageOf, pageOptionsSchema, type Page } from '../jobs/page-cursor';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
@@ -88,13 +91,6 @@ export async function writeJobLogs(context: DataMachineContext, trx: TenantTrans
   const written = await jobLogsInsert(context, jobId, lines)(trx).executeTakeFirst();
   if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) throw new DataMachineError('job.not_found', `There is no job "${jobId}".`, { details: { job: jobId } });
 }
-
-/**
- * A job's lines as one INSERT, built on a query creator (a transaction, or a
- * CTE's creator); with `onlyIf`, it inserts nothing unless that holds (a CTE
- * that must not outlive the move it rides on).
- */
-export type JobLogsInsert = (creator: QueryCreator<DataMachineDatabase>, onlyIf?: Expression<SqlBool>) => InsertQueryBuilder<DataMachineDatabase, 'dm_job_logs', InsertResult>;
 
 /**
  * The INSERT {@link writeJobLogs} runs, unexecuted: the engine runs it as a

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { handlerSlugSchema } from '../handlers/handler';
+import { handlerSlugSchema } from '../handlers/handler-slug';
 import { slugSchema } from '../input';
 
 /**

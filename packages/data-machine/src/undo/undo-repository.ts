@@ -9,18 +9,12 @@ import { findAgentJob } from '../jobs/job-repository';
 import type { Scope } from '../scope/scope';
 import { agentOperation } from '../scope/scoped-operation';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { toUndo, toUndoEffectResult, type Undo, type UndoReport } from './undo';
+import { toUndo, toUndoEffectResult, type Undo, type UndoMessage, type UndoReport } from './undo';
 import { countEffectsToUndo } from './undo-runner';
 
 // Operator-facing: requesting an undo needs `job.undo` (operators and above of
 // the agent), reading one `logs.read`. A job or undo of another agent is
 // `*.not_found`, exactly as a missing one.
-
-/** What a pg-boss job of {@link engineQueues.undo} carries: the undo it runs. */
-export interface UndoMessage {
-  readonly tenantId: string;
-  readonly undoId: string;
-}
 
 /**
  * Requests the undo of a job's effects, with its fan-out children's

@@ -11,9 +11,7 @@ import { jobTree } from '../jobs/job-tree';
 import { inTenant, type TenantTransaction } from '../scope/tenant-transaction';
 import type { HandlerSecrets } from '../secrets/handler-secrets';
 import { pipelineStepsSchema, type StepLogger } from '../steps/step';
-import type { Undo } from './undo';
-import { toUndo } from './undo';
-import type { UndoMessage } from './undo-repository';
+import { toUndo, type Undo, type UndoMessage } from './undo';
 
 /** What {@link runUndo} runs with. */
 export interface UndoRunnerOptions {

@@ -2,7 +2,7 @@ import type PgBoss from 'pg-boss';
 import { DataMachineError } from '../errors';
 import { engineQueues, type JobEngine } from '../engine/job-engine';
 import type { Undo } from './undo';
-import type { UndoMessage } from './undo-repository';
+import type { UndoMessage } from './undo';
 import { failUndo, runUndo, type UndoRunnerOptions } from './undo-runner';
 
 /** Options of {@link createUndoWorker}. */

@@ -87,3 +87,9 @@ export function toUndoEffectResult(row: Selectable<UndoResultTable>): UndoEffect
     at: row.created_at,
   };
 }
+
+/** What a pg-boss job of the undo queue (`engineQueues.undo`) carries: the undo it runs. */
+export interface UndoMessage {
+  readonly tenantId: string;
+  readonly undoId: string;
+}

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableBackends } from './describe-each-database';
-import { dropDatabaseTemplate, prepareDatabaseTemplate, type DatabaseTemplate } from './database-template';
+import { availableBackends, type DatabaseTemplate } from './test-database';
+import { dropDatabaseTemplate, prepareDatabaseTemplate } from './database-template';
 import { createTestDatabase, withAdmin } from './test-database';
 
 const backends = await availableBackends();

@@ -5,25 +5,8 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, sql } from 'kysely';
-import { availableBackends } from './describe-each-database';
 import { preparedPgliteDataDir } from './pglite-data-dir';
-import { testDatabaseUrl, withAdmin, withDatabaseName, connect } from './test-database';
-
-/**
- * A migrated database to copy test databases from, made once per test run:
- * a PGlite data directory dumped after the migrations, and, when Postgres
- * answers, a Postgres database to `CREATE DATABASE ... TEMPLATE`. Copying is
- * much cheaper than migrating (a migration set is hundreds of DDL statements,
- * seconds on a busy machine). Made fresh each run, so an edited migration is
- * never served stale.
- */
-export interface DatabaseTemplate {
-  readonly name: string;
-  /** The dumped PGlite data directory (a tarball for `PGlite.create({ loadDataDir })`). */
-  readonly pgliteDataDir: string;
-  /** The Postgres template database, or null when Postgres is not reachable. */
-  readonly postgresDatabase: string | null;
-}
+import { availableBackends, testDatabaseUrl, withAdmin, withDatabaseName, connect, type DatabaseTemplate } from './test-database';
 
 /** Brings an empty database to the schema the template should hold. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,6 +1,7 @@
 import { sql, type Generated } from 'kysely';
 import { expect, it } from 'vitest';
-import { availableBackends, describeEachDatabase } from './describe-each-database';
+import { availableBackends } from './test-database';
+import { describeEachDatabase } from './describe-each-database';
 
 interface Database {
   note: { id: Generated<number>; body: string };

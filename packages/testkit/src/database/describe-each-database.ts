@@ -1,15 +1,6 @@
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
-import type { DatabaseTemplate } from './database-template';
-import { createTestDatabase, probePostgres, type DatabaseBackend, type TestDatabase } from './test-database';
-
-let backends: Promise<readonly DatabaseBackend[]> | undefined;
-
-/** The backends reachable in this run: PGlite always, Postgres when it answers (or CI fails). */
-export function availableBackends(): Promise<readonly DatabaseBackend[]> {
-  backends ??= probePostgres().then((reachable) => (reachable ? ['pglite', 'postgres'] : ['pglite']));
-  return backends;
-}
+import { availableBackends, createTestDatabase, type DatabaseBackend, type DatabaseTemplate, type TestDatabase } from './test-database';
 
 /** What a suite of {@link describeEachDatabase} sees. */
 export interface DatabaseSuiteContext<Database> {

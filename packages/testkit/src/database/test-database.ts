@@ -3,11 +3,26 @@ import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { DatabaseTemplate } from './database-template';
 import { loadDataDir, preparedPgliteDataDir } from './pglite-data-dir';
 
 /** The backends every database test runs on. */
 export type DatabaseBackend = 'pglite' | 'postgres';
+
+/**
+ * A migrated database to copy test databases from, made once per test run:
+ * a PGlite data directory dumped after the migrations, and, when Postgres
+ * answers, a Postgres database to `CREATE DATABASE ... TEMPLATE`. Copying is
+ * much cheaper than migrating (a migration set is hundreds of DDL statements,
+ * seconds on a busy machine). Made fresh each run, so an edited migration is
+ * never served stale.
+ */
+export interface DatabaseTemplate {
+  readonly name: string;
+  /** The dumped PGlite data directory (a tarball for `PGlite.create({ loadDataDir })`). */
+  readonly pgliteDataDir: string;
+  /** The Postgres template database, or null when Postgres is not reachable. */
+  readonly postgresDatabase: string | null;
+}
 
 /** A fresh, isolated database, dropped by {@link TestDatabase.destroy}. */
 export interface TestDatabase {
@@ -122,4 +137,12 @@ export async function probePostgres(): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+let backends: Promise<readonly DatabaseBackend[]> | undefined;
+
+/** The backends reachable in this run: PGlite always, Postgres when it answers (or CI fails). */
+export function availableBackends(): Promise<readonly DatabaseBackend[]> {
+  backends ??= probePostgres().then((reachable) => (reachable ? ['pglite', 'postgres'] : ['pglite']));
+  return backends;
 }
