@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createPostgresMemoryStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase, errorReply, textReply, toolCallReply } from '@data-machine/testkit';
 import type { DataMachineDatabase } from 'data-machine';
@@ -143,6 +144,47 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'session.not_found']);
       const bad = await world.app.inject({ method: 'GET', url: `/agents/default/chat/sessions/${sessionId}/events`, headers: as(tenant.owner.token, { 'last-event-id': 'nonsense.3' }) });
       expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'input.invalid']);
+    });
+
+    it("sends the model its request before the response's first bytes, which carry the headers and the session event in one write", async () => {
+      const tenant = await tenantWorld(world.context, 'chat-first-bytes');
+      world.model.enqueue(textReply('Hello.'), textReply('Hello again.'));
+      if (!world.app.server.listening) await world.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = world.app.server.address() as AddressInfo;
+      const chat = () => fetch(`http://127.0.0.1:${port}/agents/default/chat`, { method: 'POST', headers: { ...as(tenant.owner.token), 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Hi!' }) });
+      // A first turn opens the connection to the model (a connect is I/O: a request on a new one is sent later); the second reuses it.
+      await (await chat()).text();
+      const modelOrigin = new URL(world.model.baseURL).origin;
+      const order: string[] = [];
+      // Each batch of bytes the server hands its client's socket to send (a stream's `_write` or `_writev`), and when the model's request has been sent.
+      const onRequestStart = (message: unknown) => {
+        const { socket, server } = message as { socket: Socket; server: unknown };
+        if (server !== world.app.server) return;
+        const sent = (bytes: string) => order.push(`sent to the client: ${['HTTP/1.1 200', 'event: session'].filter((part) => bytes.includes(part)).join(' + ')}`);
+        const { _write: write, _writev: writev } = socket;
+        socket._write = (chunk, encoding, callback) => {
+          sent(String(chunk));
+          write.call(socket, chunk, encoding, callback);
+        };
+        if (writev === undefined) return;
+        socket._writev = (chunks, callback) => {
+          sent(chunks.map(({ chunk }) => String(chunk)).join(''));
+          writev.call(socket, chunks, callback);
+        };
+      };
+      const onBodySent = (message: unknown) => {
+        if (String((message as { request: { origin: unknown } }).request.origin) === modelOrigin) order.push('model request sent');
+      };
+      diagnostics.subscribe('http.server.request.start', onRequestStart);
+      diagnostics.subscribe('undici:request:bodySent', onBodySent);
+      try {
+        const response = await chat();
+        expect(parseEventStream(await response.text()).map((event) => event.event)).toContain('text_delta');
+      } finally {
+        diagnostics.unsubscribe('http.server.request.start', onRequestStart);
+        diagnostics.unsubscribe('undici:request:bodySent', onBodySent);
+      }
+      expect(order.slice(0, 2)).toEqual(['model request sent', 'sent to the client: HTTP/1.1 200 + event: session']);
     });
 
     it('cancels the run when the client disconnects, leaving only complete messages stored', async () => {
