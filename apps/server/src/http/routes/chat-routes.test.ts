@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createPostgresMemoryStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { describeEachDatabase, errorReply, textReply, toolCallReply } from '@data-machine/testkit';
 import type { DataMachineDatabase } from 'data-machine';
@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { parseEventStream, useChatWorld } from '../../../test/support/chat-world';
 import { as, grant, tenantWorld } from '../../../test/support/http-world';
+import { recordSocketWrites } from '../../../test/support/socket-writes';
 
 await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
   const world = useChatWorld(database);
@@ -156,32 +157,16 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       await (await chat()).text();
       const modelOrigin = new URL(world.model.baseURL).origin;
       const order: string[] = [];
-      // Each batch of bytes the server hands its client's socket to send (a stream's `_write` or `_writev`), and when the model's request has been sent.
-      const onRequestStart = (message: unknown) => {
-        const { socket, server } = message as { socket: Socket; server: unknown };
-        if (server !== world.app.server) return;
-        const sent = (bytes: string) => order.push(`sent to the client: ${['HTTP/1.1 200', 'event: session'].filter((part) => bytes.includes(part)).join(' + ')}`);
-        const { _write: write, _writev: writev } = socket;
-        socket._write = (chunk, encoding, callback) => {
-          sent(String(chunk));
-          write.call(socket, chunk, encoding, callback);
-        };
-        if (writev === undefined) return;
-        socket._writev = (chunks, callback) => {
-          sent(chunks.map(({ chunk }) => String(chunk)).join(''));
-          writev.call(socket, chunks, callback);
-        };
-      };
       const onBodySent = (message: unknown) => {
         if (String((message as { request: { origin: unknown } }).request.origin) === modelOrigin) order.push('model request sent');
       };
-      diagnostics.subscribe('http.server.request.start', onRequestStart);
+      const stopRecording = recordSocketWrites(world.app.server, order, (bytes) => `sent to the client: ${['HTTP/1.1 200', 'event: session'].filter((part) => bytes.includes(part)).join(' + ')}`);
       diagnostics.subscribe('undici:request:bodySent', onBodySent);
       try {
         const response = await chat();
         expect(parseEventStream(await response.text()).map((event) => event.event)).toContain('text_delta');
       } finally {
-        diagnostics.unsubscribe('http.server.request.start', onRequestStart);
+        stopRecording();
         diagnostics.unsubscribe('undici:request:bodySent', onBodySent);
       }
       expect(order.slice(0, 2)).toEqual(['model request sent', 'sent to the client: HTTP/1.1 200 + event: session']);
