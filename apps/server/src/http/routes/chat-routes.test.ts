@@ -176,7 +176,7 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       const tenant = await tenantWorld(world.context, 'chat-disconnect');
       // A slow reply: the client leaves after its first piece.
       world.model.enqueue(textReply('one two three four five six seven eight nine ten eleven twelve', { chunkDelayMs: 50 }));
-      await world.app.listen({ port: 0, host: '127.0.0.1' });
+      if (!world.app.server.listening) await world.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = world.app.server.address() as AddressInfo;
       const ended = world.nextTurnEnd();
       const sessionId = await new Promise<string>((resolve, reject) => {
