@@ -71,6 +71,14 @@ export interface ChatTurn {
   readonly settled: Promise<SessionRunResult>;
   /** The pending actions the turn held, by tool call id: each is stored before its `approval_required` event. */
   readonly held: ReadonlyMap<string, PendingAction>;
+  /**
+   * Resolves one event-loop turn after the run was started, before the
+   * substrate sends a new session's open: a streaming response writes its
+   * first bytes after it, so on an open connection to the model they follow
+   * the model request instead of going before it (see
+   * docs/decisions/2026-12-01-chat-first-byte.md, third pass).
+   */
+  readonly launched: Promise<void>;
 }
 
 /**
@@ -159,6 +167,10 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       const fields = { principal, tools: [...turnTools.tools, ...clientTools], model: agent.effectiveConfig.model ?? model.defaultModel, ...(instructions === '' ? {} : { instructions }) };
       const runOptions = request.signal === undefined ? {} : { signal: request.signal };
       const runner = sessionRunner(turnTools);
+      // Scheduled before the start, so it runs after the start's promise work (which writes a new
+      // session's model request, on a kept-alive connection) and before the open the substrate defers
+      // the same way. A connection still to be made is I/O: the request then goes later, the bytes do not wait for it.
+      const launched = new Promise<void>((resolve) => setImmediate(resolve));
       let stream: SessionStream;
       try {
         if (request.sessionId === undefined) {
@@ -185,7 +197,7 @@ export function createChatService({ context, store, model, memory, onTurnEnd, en
       );
       const settled = request.stateless ? ended.finally(() => store.deleteSession(owner, stream.session.id).catch(() => undefined)) : ended;
       settled.then((outcome) => onTurnEnd?.({ agentSlug: agent.slug, outcome }), () => undefined);
-      return { agent, owner, stream, settled, held: turnTools.held };
+      return { agent, owner, stream, settled, held: turnTools.held, launched };
     },
 
     async replay(scope, agentRef, sessionId, lastEventId) {

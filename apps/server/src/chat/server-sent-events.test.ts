@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordSocketWrites } from '../../test/support/socket-writes';
 import { openEventStream } from './server-sent-events';
 
 describe('server-sent event stream', () => {
@@ -33,6 +34,26 @@ describe('server-sent event stream', () => {
     expect(received).toContain('event: second\ndata: b');
   });
 
+  it('sends the headers with a first event in one write, and at once on their own without one', async () => {
+    const writes: string[] = [];
+    app.get('/events', async (request, reply) => {
+      const first = (request.query as { first?: string }).first === 'yes' ? { event: 'first', data: 'a' } : undefined;
+      const events = openEventStream(reply, {}, first);
+      // The end is another write, later.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      events.end();
+      return reply;
+    });
+    const stop = recordSocketWrites(app.server, writes, (bytes) => ['HTTP/1.1 200', 'event: first'].filter((part) => bytes.includes(part)).join(' + '));
+    try {
+      await readEvents(app, () => undefined, '/events?first=yes');
+      await readEvents(app, () => undefined, '/events');
+    } finally {
+      stop();
+    }
+    expect(writes).toEqual(['HTTP/1.1 200 + event: first', '', 'HTTP/1.1 200', '']);
+  });
+
   it('waits for the event loop only on the first flushOnce(); later calls resolve before any I/O or immediate runs', async () => {
     let immediateRanBeforeSecond: boolean | undefined;
     app.get('/events', async (_request, reply) => {
@@ -52,12 +73,12 @@ describe('server-sent event stream', () => {
   });
 });
 
-/** Starts `app`, reads its `/events` response to the end in this process, handing each chunk to `onData`. */
-async function readEvents(app: FastifyInstance, onData: (chunk: string) => void): Promise<void> {
-  await app.listen({ port: 0, host: '127.0.0.1' });
+/** Starts `app` (once), reads its `path` response to the end in this process, handing each chunk to `onData`. */
+async function readEvents(app: FastifyInstance, onData: (chunk: string) => void, path = '/events'): Promise<void> {
+  if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   await new Promise<void>((resolve, reject) => {
-    request({ port, host: '127.0.0.1', path: '/events' }, (response) => {
+    request({ port, host: '127.0.0.1', path }, (response) => {
       response.setEncoding('utf8');
       response.on('data', onData);
       response.on('end', resolve);

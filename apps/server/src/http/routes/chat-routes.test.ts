@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPostgresMemoryStore, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
@@ -7,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { parseEventStream, useChatWorld } from '../../../test/support/chat-world';
 import { as, grant, tenantWorld } from '../../../test/support/http-world';
+import { recordSocketWrites } from '../../../test/support/socket-writes';
 
 await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
   const world = useChatWorld(database);
@@ -145,11 +147,36 @@ await describeEachDatabase<DataMachineDatabase>('chat routes', (database) => {
       expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'input.invalid']);
     });
 
+    it("sends the model its request before the response's first bytes, which carry the headers and the session event in one write", async () => {
+      const tenant = await tenantWorld(world.context, 'chat-first-bytes');
+      world.model.enqueue(textReply('Hello.'), textReply('Hello again.'));
+      if (!world.app.server.listening) await world.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = world.app.server.address() as AddressInfo;
+      const chat = () => fetch(`http://127.0.0.1:${port}/agents/default/chat`, { method: 'POST', headers: { ...as(tenant.owner.token), 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Hi!' }) });
+      // A first turn opens the connection to the model (a connect is I/O: a request on a new one is sent later); the second reuses it.
+      await (await chat()).text();
+      const modelOrigin = new URL(world.model.baseURL).origin;
+      const order: string[] = [];
+      const onBodySent = (message: unknown) => {
+        if (String((message as { request: { origin: unknown } }).request.origin) === modelOrigin) order.push('model request sent');
+      };
+      const stopRecording = recordSocketWrites(world.app.server, order, (bytes) => `sent to the client: ${['HTTP/1.1 200', 'event: session'].filter((part) => bytes.includes(part)).join(' + ')}`);
+      diagnostics.subscribe('undici:request:bodySent', onBodySent);
+      try {
+        const response = await chat();
+        expect(parseEventStream(await response.text()).map((event) => event.event)).toContain('text_delta');
+      } finally {
+        stopRecording();
+        diagnostics.unsubscribe('undici:request:bodySent', onBodySent);
+      }
+      expect(order.slice(0, 2)).toEqual(['model request sent', 'sent to the client: HTTP/1.1 200 + event: session']);
+    });
+
     it('cancels the run when the client disconnects, leaving only complete messages stored', async () => {
       const tenant = await tenantWorld(world.context, 'chat-disconnect');
       // A slow reply: the client leaves after its first piece.
       world.model.enqueue(textReply('one two three four five six seven eight nine ten eleven twelve', { chunkDelayMs: 50 }));
-      await world.app.listen({ port: 0, host: '127.0.0.1' });
+      if (!world.app.server.listening) await world.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = world.app.server.address() as AddressInfo;
       const ended = world.nextTurnEnd();
       const sessionId = await new Promise<string>((resolve, reject) => {

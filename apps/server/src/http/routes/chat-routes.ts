@@ -107,8 +107,9 @@ export function registerChatRoutes(app: FastifyInstance, context: DataMachineCon
         const { result, runId, session } = await turn.settled;
         return { sessionId: session.id, runId, status: result.status, finalContent: result.finalContent, result: { ...result } };
       }
-      const events = openEventStream(reply, { 'x-session-id': turn.stream.session.id });
-      events.send({ event: 'session', data: { sessionId: turn.stream.session.id, agent: turn.agent.slug } });
+      // The model request first, then the headers with the `session` event in one write.
+      await turn.launched;
+      const events = openEventStream(reply, { 'x-session-id': turn.stream.session.id }, { event: 'session', data: { sessionId: turn.stream.session.id, agent: turn.agent.slug } });
       await streamTurn(turn, events, signal);
       return reply;
     },

@@ -157,7 +157,6 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
           };
         }
         const includeUsage = body.stream_options?.include_usage === true;
-        const events = openEventStream(reply, sessionId === undefined ? {} : { [sessionIdHeader]: sessionId });
         const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
           id,
           object: 'chat.completion.chunk',
@@ -166,7 +165,9 @@ export async function registerOpenAIRoutes(app: FastifyInstance, context: DataMa
           choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
           ...(includeUsage ? { usage: null } : {}),
         });
-        events.send({ data: chunk({ role: 'assistant', content: '' }, null) });
+        // The model request first, then the headers with the role chunk in one write.
+        await turn.launched;
+        const events = openEventStream(reply, sessionId === undefined ? {} : { [sessionIdHeader]: sessionId }, { data: chunk({ role: 'assistant', content: '' }, null) });
         try {
           for await (const { event } of turn.stream) {
             if (signal.aborted) break;
