@@ -71,6 +71,7 @@ export class ToolLoop {
   #modelTools: readonly ModelToolSpec[] | undefined;
   /** The stream's consumer; absent for `run`. */
   readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
+  readonly #hasSinks: boolean;
   /** Whether any sink or consumer hears events; if not, none are made. */
   readonly #observed: boolean;
   /** The next event's `index`. */
@@ -90,7 +91,8 @@ export class ToolLoop {
   ) {
     this.#options = options;
     this.#consumer = consumer;
-    this.#observed = consumer !== undefined || (options.sinks?.length ?? 0) > 0;
+    this.#hasSinks = (options.sinks?.length ?? 0) > 0;
+    this.#observed = consumer !== undefined || this.#hasSinks;
     this.#request = request;
     this.#mode = mode;
     this.#limits = resolveLimits(request.limits);
@@ -489,7 +491,8 @@ export class ToolLoop {
    * nobody watches makes no events at all.
    */
   async #emit(event: ConversationEvent): Promise<void> {
-    await this.deliver(event);
+    // No sinks (a stream's usual case): no async call and await of `deliver` on every event.
+    if (this.#hasSinks) await this.deliver(event);
     await this.#consumer?.(event);
   }
 }
