@@ -136,18 +136,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     fenced.catch(() => undefined);
     // What waits goes first: the model call when events need not wait for the open (then only
     // the run's first write waits for it), else the open, whose round trip `start` waits on.
-    // With the run's first write folded in, the open carries content a `message` event will report
-    // stored, so its commit waits for the flush.
-    const open = (firstWrite: readonly AgentMessage[] = []) =>
-      storeCall(() => store.openSession(owner, firstWrite.length === 0 ? openRequest : { ...openRequest, messages: [...input, ...firstWrite], durability: 'immediate' }));
+    const open = () => storeCall(() => store.openSession(owner, openRequest));
     // Early: sent once it is due (`openWhenDue`): after the model's first output, at the run's first
-    // write (in the same statement) or end, or `openDeadlineMs` after the start; a resume or a replay
-    // of this session the caller asks for meanwhile makes it due and waits for it (`openingSessions`).
+    // write or end, or `openDeadlineMs` after the start; a resume or a replay of this session the
+    // caller asks for meanwhile makes it due and waits for it (`openingSessions`).
     const later = early ? openWhenDue(open) : undefined;
     const persister: TranscriptPersister = {
       persist: async (messages, state) => {
-        // Stored by the open itself when it had not gone out yet: one statement for both.
-        if (later?.sendWith(messages)) return void (await fenced);
         later?.due();
         return (await fenced).persist(messages, state);
       },
@@ -451,47 +446,33 @@ interface PendingOpen {
 
 /**
  * Holds an early start's open until it is due: the run's first model output
- * (a delta, or its end) has reached the stream, the run ends, a resume or
- * replay of the session asks for it, or {@link openDeadlineMs} has passed;
- * whichever comes first. Then it is sent one turn of the event loop later, so
- * the output that made it due reaches the consumer first. A first write that
- * comes while it still waits is sent with it, in one statement (`sendWith`).
- * Sent beside the model request, the open (its checks and building, its
- * socket write, and the database process that write wakes) ran while the
- * model server worked on the request, on the same cores, and delayed the
- * first delta; nothing is reported stored before it is (the run's first
- * write, and so every `message` event and every tool, waits for it).
+ * (a delta, or its end) has reached the stream, the run writes or ends, a
+ * resume or replay of the session asks for it, or {@link openDeadlineMs} has
+ * passed; whichever comes first. Then it is sent one turn of the event loop
+ * later, so the output that made it due reaches the consumer first. Sent
+ * beside the model request, the open (its checks and building, its socket
+ * write, and the database process that write wakes) ran while the model
+ * server worked on the request, on the same cores, and delayed the first
+ * delta; nothing is reported stored before it is (the run's first write, and
+ * so every `message` event and every tool, waits for it).
  * See docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 23".
  */
-function openWhenDue<T>(send: (firstWrite?: readonly AgentMessage[]) => Promise<T>): {
-  readonly opened: Promise<T>;
-  readonly due: () => void;
-  readonly sendWith: (firstWrite: readonly AgentMessage[]) => boolean;
-} {
-  let adopt!: (sent: Promise<T>) => void;
-  const opened = new Promise<T>((resolve) => (adopt = resolve));
-  let sent = false;
-  const sendOnce = (firstWrite?: readonly AgentMessage[]): void => {
-    if (sent) return;
-    sent = true;
-    clearTimeout(deadline);
-    adopt(send(firstWrite));
-  };
-  const deadline = setTimeout(sendOnce, openDeadlineMs);
+function openWhenDue<T>(send: () => Promise<T>): { readonly opened: Promise<T>; readonly due: () => void } {
+  let go!: () => void;
+  const dueNow = new Promise<void>((resolve) => (go = resolve));
+  const deadline = setTimeout(go, openDeadlineMs);
   let scheduled = false;
-  return {
-    opened,
-    due() {
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(sendOnce);
-    },
-    sendWith(firstWrite) {
-      if (sent) return false;
-      sendOnce(firstWrite);
-      return true;
-    },
+  const due = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    clearTimeout(deadline);
+    setImmediate(go);
   };
+  const opened = dueNow.then(() => {
+    clearTimeout(deadline);
+    return send();
+  });
+  return { opened, due };
 }
 
 /** Waits for an early start's open of the session, if one is pending, sending it now if it still waits. */
