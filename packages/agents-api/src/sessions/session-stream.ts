@@ -107,7 +107,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
    * the open to settle: a `resume` right after `start` sees the session the open
    * made, locked by its run, never a session that does not exist yet.
    */
-  const openingSessions = new Map<string, PendingOpen>();
+  const openingSessions = new Map<string, Promise<void>>();
 
   /**
    * A new session, fast: the first model call starts while one statement
@@ -134,29 +134,22 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     });
     // Only a run that got as far as a write waits on it; an unread refusal must not go unhandled.
     fenced.catch(() => undefined);
+    const persister: TranscriptPersister = { persist: async (messages, state) => (await fenced).persist(messages, state) };
     // What waits goes first: the model call when events need not wait for the open (then only
     // the run's first write waits for it), else the open, whose round trip `start` waits on.
     const open = () => storeCall(() => store.openSession(owner, openRequest));
-    // Early: sent once it is due (`openWhenDue`): after the model's first output, at the run's first
-    // write or end, or `openDeadlineMs` after the start; a resume or a replay of this session the
-    // caller asks for meanwhile makes it due and waits for it (`openingSessions`).
-    const later = early ? openWhenDue(open) : undefined;
-    const persister: TranscriptPersister = {
-      persist: async (messages, state) => {
-        later?.due();
-        return (await fenced).persist(messages, state);
-      },
-    };
-    const opened = later?.opened ?? open();
-    const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '', later?.due);
-    if (later) {
-      void launched.ended.then(later.due, later.due);
+    const openedFirst = early ? undefined : open();
+    const launched = launch(options.createRunner, persister, { ...fields, messages: input }, runOptions, input.at(-1)?.id ?? '');
+    // Early: sent once the model request is on the wire (`afterModelRequest`); a resume or a
+    // replay of this session the caller asks for meanwhile waits for it (`openingSessions`).
+    const opened = openedFirst ?? afterModelRequest(open);
+    if (early) {
       const id = requested.id ?? '';
       const settled = opened.then(
         () => undefined,
         () => undefined,
       );
-      openingSessions.set(id, { settled, due: later.due });
+      openingSessions.set(id, settled);
       void settled.then(() => openingSessions.delete(id));
     }
     const setUp = opened.then((opening): RunSetUp => {
@@ -176,7 +169,8 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
 
   /** A run of a stored session (or a keyed start): under a taken lease, prepared as `run()` prepares it. */
   async function attemptStream(owner: SessionOwner, sessionId: string, plan: AttemptPlan, runOptions: RunOptions): Promise<SessionStream> {
-    await untilOpened(openingSessions.get(sessionId));
+    const stillOpening = openingSessions.get(sessionId);
+    if (stillOpening !== undefined) await stillOpening;
     const held = await takeLease(store, owner, sessionId, leaseOptions);
     try {
       const prepared = await prepareAttempt(store, owner, held.lease, plan, runOptions, now);
@@ -206,14 +200,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
    * `message` event, and its `run_end` is not sent: the stream's end writes
    * the answer with the run's ending and sends both (see {@link openStream}).
    */
-  function launch(
-    makeRunner: (persister: TranscriptPersister) => ConversationRunner,
-    persister: TranscriptPersister,
-    request: ConversationRequest,
-    runOptions: RunOptions,
-    cursorAtStart: string,
-    onModelOutput?: () => void,
-  ): Launched {
+  function launch(makeRunner: (persister: TranscriptPersister) => ConversationRunner, persister: TranscriptPersister, request: ConversationRequest, runOptions: RunOptions, cursorAtStart: string): Launched {
     const channel = new EventChannel<SessionStreamEvent>({ bufferBeforeConsumer: eventsBeforeConsumer });
     // Nothing is written before a consumer reads (or the stream is cancelled): a stream
     // that is never read keeps its run at its first write, as a run waits for a slow consumer.
@@ -230,8 +217,6 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       let cursor = cursorAtStart;
       let held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
       for await (const event of runner.stream(request, { signal })) {
-        // Told before the event is sent: what it starts waits for a later turn of the event loop.
-        if (event.type !== 'turn_start') onModelOutput?.();
         if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
           // A later write stored the held answer first (or failed to, and the run says so).
           if (lastWrite.written(held.entry.event.messageId ?? '')) await outbox.send(held.entry);
@@ -432,54 +417,17 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
 const eventsBeforeConsumer = 256;
 
 /**
- * How long an early start's open may wait for the model's first output: it
- * bounds how long a new session exists only in this process when the model
- * is slow to answer (a real model's first token takes hundreds of ms).
+ * Sends an early start's open one turn of the event loop later, once the
+ * run's first model request is on the wire: everything from the run's start
+ * to the request's socket write is promise work, done before the turn ends.
+ * Sent first, the open's statement (its checks and building, its socket
+ * write, the database process that write wakes) came before the model
+ * request's bytes, on the time to the first delta. Only unkeyed starts
+ * without a session id, whose `start` does not wait for the open, do this.
+ * See docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 22".
  */
-const openDeadlineMs = 10;
-
-/** An early start's open not yet stored: `due` sends it now if it is still waiting; `settled` when it is done. */
-interface PendingOpen {
-  readonly settled: Promise<void>;
-  readonly due: () => void;
-}
-
-/**
- * Holds an early start's open until it is due: the run's first model output
- * (a delta, or its end) has reached the stream, the run writes or ends, a
- * resume or replay of the session asks for it, or {@link openDeadlineMs} has
- * passed; whichever comes first. Then it is sent one turn of the event loop
- * later, so the output that made it due reaches the consumer first. Sent
- * beside the model request, the open (its checks and building, its socket
- * write, and the database process that write wakes) ran while the model
- * server worked on the request, on the same cores, and delayed the first
- * delta; nothing is reported stored before it is (the run's first write, and
- * so every `message` event and every tool, waits for it).
- * See docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 23".
- */
-function openWhenDue<T>(send: () => Promise<T>): { readonly opened: Promise<T>; readonly due: () => void } {
-  let go!: () => void;
-  const dueNow = new Promise<void>((resolve) => (go = resolve));
-  const deadline = setTimeout(go, openDeadlineMs);
-  let scheduled = false;
-  const due = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    clearTimeout(deadline);
-    setImmediate(go);
-  };
-  const opened = dueNow.then(() => {
-    clearTimeout(deadline);
-    return send();
-  });
-  return { opened, due };
-}
-
-/** Waits for an early start's open of the session, if one is pending, sending it now if it still waits. */
-async function untilOpened(pending: PendingOpen | undefined): Promise<void> {
-  if (pending === undefined) return;
-  pending.due();
-  await pending.settled;
+function afterModelRequest<T>(send: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(send);
 }
 
 /** A run started by {@link createSessionStreams}: its events, its own ending, and how to stop it. */
@@ -592,11 +540,11 @@ async function* replayAfter(
   owner: SessionOwner,
   sessionId: string,
   lastEventId: string,
-  stillOpening: PendingOpen | undefined,
+  stillOpening: Promise<void> | undefined,
 ): AsyncGenerator<SessionStreamEvent, void> {
   const { cursor, index } = parseEventId(lastEventId);
   // An early start of this runner whose open is not yet stored: its session is read once it is.
-  await untilOpened(stillOpening);
+  if (stillOpening !== undefined) await stillOpening;
   const stored = await storeCall(() => store.loadMessages(owner, sessionId));
   // An empty cursor: the session had no message when the run began, so everything is new.
   const seen = cursor === '' ? -1 : stored.findIndex((entry) => entry.message.id === cursor);
