@@ -30,6 +30,7 @@ import type {
   ToolExecution,
 } from './conversation-runner';
 import { resolveLimits, startWallClock, type ResolvedLimits, type WallClock } from './limits';
+import type { LinkedAbort } from './linked-abort';
 import { RunBudget } from './run-budget';
 import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
@@ -88,6 +89,8 @@ export class ToolLoop {
     runOptions: RunOptions,
     mode: ModelMode,
     consumer?: (event: ConversationEvent) => Promise<void>,
+    /** The stream's own controller, behind `runOptions.signal`: the wall clock arms its timer on it. */
+    ownAbort?: LinkedAbort,
   ) {
     this.#options = options;
     this.#consumer = consumer;
@@ -121,7 +124,7 @@ export class ToolLoop {
     // Started last, once the request has been accepted: `finish` stops it.
     const { signal } = runOptions;
     // The wall clock's signal follows the caller's: one signal for both (see `startWallClock`).
-    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal);
+    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal, ownAbort);
     this.#runSignal = this.#wallClock?.signal ?? signal;
     this.#cancellable = this.#runSignal !== undefined;
   }
