@@ -24,6 +24,10 @@ const offByOne: Record<string, unknown> = {
   'an instant with an offset': { ...wellFormed.text, createdAt: '2026-11-23T11:00:00.000+01:00' },
   'an instant without milliseconds': { ...wellFormed.text, createdAt: '2026-11-23T10:00:00Z' },
   'a day the month does not have': { ...wellFormed.text, createdAt: '2026-02-30T10:00:00.000Z' },
+  'a leap day of a year without one': { ...wellFormed.text, createdAt: '2100-02-29T10:00:00.000Z' },
+  'a thirty-first of a thirty-day month': { ...wellFormed.text, createdAt: '2026-04-31T10:00:00.000Z' },
+  'hour 24': { ...wellFormed.text, createdAt: '2026-11-23T24:00:00.000Z' },
+  'month 13': { ...wellFormed.text, createdAt: '2026-13-01T10:00:00.000Z' },
   'another version': { ...wellFormed.text, version: 2 },
   'another schema name': { ...wellFormed.text, schema: 'other.message' },
   'an empty id': { ...wellFormed.text, id: '' },
@@ -48,6 +52,12 @@ describe('well-formed message check', () => {
       createMessage({ type: 'input_required', role: 'assistant', content: 'Which city?', payload: {}, metadata: { turn: 1 } }),
     ];
     expect(made.map(isWellFormedMessage)).toEqual(made.map(() => true));
+  });
+
+  it('accepts the leap day of a leap year, as the schema does', () => {
+    const leapDay = { ...wellFormed.text, createdAt: '2000-02-29T23:59:59.999Z' };
+    expect(isWellFormedMessage(leapDay)).toBe(true);
+    expect(agentMessageSchema.parse(leapDay)).toEqual(leapDay);
   });
 
   it.each(Object.entries(wellFormed))('accepts only what the schema gives back unchanged: %s', (_type, value) => {

@@ -62,11 +62,23 @@ function isNonEmptyString(value: unknown): boolean {
   return typeof value === 'string' && value.length > 0;
 }
 
-/** `Date#toISOString`'s own form of a real instant (so never `2026-02-30`), a subset of an ISO datetime with an offset. */
+/**
+ * `Date#toISOString`'s own form of a real instant (never `2026-02-30` or
+ * `24:00`), a subset of an ISO datetime with an offset. Read digit by digit:
+ * `Date.parse` and a round trip cost more than the rest of the check.
+ */
 function isCanonicalInstant(value: unknown): boolean {
   if (typeof value !== 'string' || value.length !== 24 || !canonicalInstant.test(value)) return false;
-  const time = Date.parse(value);
-  return Number.isFinite(time) && new Date(time).toISOString() === value;
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false;
+  return Number(value.slice(11, 13)) < 24 && Number(value.slice(14, 16)) < 60 && Number(value.slice(17, 19)) < 60;
 }
 
 const canonicalInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
