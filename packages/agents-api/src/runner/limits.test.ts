@@ -5,6 +5,7 @@ import { createMessage } from '../messages/message';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { codeOf } from '../testing/contract-support';
 import { defaultLimits, maxTimeoutMs, resolveLimits, startWallClock } from './limits';
+import { linkedAbort } from './linked-abort';
 import { createToolLoopRunner } from './tool-loop-runner';
 
 describe('run limits', () => {
@@ -67,5 +68,19 @@ describe('wall clock', () => {
     stopped.stop();
     other.abort();
     expect(stopped.signal.aborted).toBe(false);
+  });
+
+  it("arms its timer on a run's own controller when given one, and leaves unlinking it to the run", async () => {
+    const caller = new AbortController();
+    const own = linkedAbort(caller.signal);
+    const clock = startWallClock(5, caller.signal, own);
+    expect(clock.signal).toBe(own.signal);
+    await new Promise((resolve) => clock.signal.addEventListener('abort', resolve, { once: true }));
+    expect(clock.expired).toBe(true);
+    expect((own.signal.reason as DOMException).name).toBe('TimeoutError');
+    const next = linkedAbort(caller.signal);
+    startWallClock(60_000, caller.signal, next).stop();
+    caller.abort('left');
+    expect(next.signal.reason).toBe('left');
   });
 });

@@ -1,6 +1,6 @@
 import { AgentsApiError } from '../errors';
 import type { ConversationLimits } from './conversation-runner';
-import { linkedAbort } from './linked-abort';
+import { linkedAbort, type LinkedAbort } from './linked-abort';
 
 /** Limits with every default filled in; `undefined` means unbounded. */
 export interface ResolvedLimits {
@@ -92,16 +92,19 @@ export interface WallClock {
 }
 
 /**
- * Starts a run's wall clock, following the run's own signal if it has one, so
- * the run has one signal for both (not `AbortSignal.any`, 21 to 31 µs per run
+ * Starts a run's wall clock, following the run's own signal if it has one (or
+ * on `own`, a controller of the run's that already follows it), so the run
+ * has one signal for both (not `AbortSignal.any`, 21 to 31 µs per run
  * on Node 20: see `linkedAbort`). Not `AbortSignal.timeout` either: that one's
  * timer lives on after the run until it fires (minutes, with the default
  * budget), held by a weak reference and a finalization registry the collector
  * must walk; a cleared timer costs nothing once the run is over. See
  * docs/decisions/2026-11-23-loop-cost-on-node-20.md.
  */
-export function startWallClock(timeoutMs: number, followed?: AbortSignal): WallClock {
-  const linked = linkedAbort(followed);
+export function startWallClock(timeoutMs: number, followed?: AbortSignal, own?: LinkedAbort): WallClock {
+  // A run's stream already made a controller of its own that follows the caller: the clock
+  // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
+  const linked = own ?? linkedAbort(followed);
   let expired = false;
   const timer = setTimeout(() => {
     if (linked.signal.aborted) return;
@@ -117,7 +120,8 @@ export function startWallClock(timeoutMs: number, followed?: AbortSignal): WallC
     },
     stop() {
       clearTimeout(timer);
-      linked.unlink();
+      // A controller it was given is unlinked by whoever made it.
+      if (own === undefined) linked.unlink();
     },
   };
 }

@@ -101,10 +101,17 @@ async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopReque
   // A consumer that leaves once it has `run_end` (as the session stream does) left nothing
   // to stop: aborting then costs an AbortError and its listeners on every run.
   let runEnded = false;
-  const loop = new ToolLoop(options, toConversationRequest(options, request), { signal }, 'stream', (event) => {
-    if (event.type === 'run_end') runEnded = true;
-    return channel.push(event);
-  });
+  const loop = new ToolLoop(
+    options,
+    toConversationRequest(options, request),
+    { signal },
+    'stream',
+    (event) => {
+      if (event.type === 'run_end') runEnded = true;
+      return channel.push(event);
+    },
+    consumerLeft,
+  );
   const running = loop.finish().then(
     () => channel.close(),
     (error: unknown) => channel.close({ error }),

@@ -30,6 +30,7 @@ import type {
   ToolExecution,
 } from './conversation-runner';
 import { resolveLimits, startWallClock, type ResolvedLimits, type WallClock } from './limits';
+import type { LinkedAbort } from './linked-abort';
 import { RunBudget } from './run-budget';
 import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
 import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
@@ -71,6 +72,7 @@ export class ToolLoop {
   #modelTools: readonly ModelToolSpec[] | undefined;
   /** The stream's consumer; absent for `run`. */
   readonly #consumer: ((event: ConversationEvent) => Promise<void>) | undefined;
+  readonly #hasSinks: boolean;
   /** Whether any sink or consumer hears events; if not, none are made. */
   readonly #observed: boolean;
   /** The next event's `index`. */
@@ -87,10 +89,13 @@ export class ToolLoop {
     runOptions: RunOptions,
     mode: ModelMode,
     consumer?: (event: ConversationEvent) => Promise<void>,
+    /** The stream's own controller, behind `runOptions.signal`: the wall clock arms its timer on it. */
+    ownAbort?: LinkedAbort,
   ) {
     this.#options = options;
     this.#consumer = consumer;
-    this.#observed = consumer !== undefined || (options.sinks?.length ?? 0) > 0;
+    this.#hasSinks = (options.sinks?.length ?? 0) > 0;
+    this.#observed = consumer !== undefined || this.#hasSinks;
     this.#request = request;
     this.#mode = mode;
     this.#limits = resolveLimits(request.limits);
@@ -119,7 +124,7 @@ export class ToolLoop {
     // Started last, once the request has been accepted: `finish` stops it.
     const { signal } = runOptions;
     // The wall clock's signal follows the caller's: one signal for both (see `startWallClock`).
-    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal);
+    this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal, ownAbort);
     this.#runSignal = this.#wallClock?.signal ?? signal;
     this.#cancellable = this.#runSignal !== undefined;
   }
@@ -489,7 +494,8 @@ export class ToolLoop {
    * nobody watches makes no events at all.
    */
   async #emit(event: ConversationEvent): Promise<void> {
-    await this.deliver(event);
+    // No sinks (a stream's usual case): no async call and await of `deliver` on every event.
+    if (this.#hasSinks) await this.deliver(event);
     await this.#consumer?.(event);
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentMessageSchema, type AgentMessage } from '../messages/message';
+import { parseMessageList } from '../messages/well-formed-message';
 import type { Principal } from '../permissions/principal';
 import type { ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { idempotencyKeySchema } from '../transcripts/run-record';
@@ -204,7 +205,7 @@ const inputSchema = z.array(agentMessageSchema);
 
 /** Validates a run's input messages (`transcript.invalid_request`). */
 export function parseInput(input: unknown): AgentMessage[] {
-  return parseTranscriptInput(inputSchema, input, 'session input');
+  return parseMessageList(input, (value) => parseTranscriptInput(inputSchema, value, 'session input'));
 }
 
 /** The session id a keyed start names: a retry finds its run through it, so it is required. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AgentsApiError } from '../../errors';
 import { agentMessageSchema, type AgentMessage } from '../../messages/message';
+import { parseMessageList } from '../../messages/well-formed-message';
 import { agentSlugSchema } from '../../registry/agent-definition';
 import {
   firstKeptIndex,
@@ -174,7 +175,10 @@ const messagesSchema = z.array(agentMessageSchema);
 
 /** Validates the whole batch before anything is written, so a bad message stores nothing. */
 export function parseMessagesToAppend(messages: unknown): AgentMessage[] {
-  return checkStorable(parseTranscriptInput(messagesSchema, messages, 'messages'), 'messages');
+  return checkStorable(
+    parseMessageList(messages, (value) => parseTranscriptInput(messagesSchema, value, 'messages')),
+    'messages',
+  );
 }
 
 /** The error for a message id the session already holds (or the batch holds twice). */
