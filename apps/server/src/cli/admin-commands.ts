@@ -254,6 +254,25 @@ export async function runAdminCommand(
   stdin: () => Promise<string> = readStandardInput,
   extras: { readonly progress?: ProgressDisplay; readonly pause?: (ms: number) => Promise<void> } = {},
 ): Promise<string> {
+  const { values, positionals } = readCommandLine(command, argv);
+  const acting = await actingAs(context, values);
+  const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
+  const progress = values.json === true ? noProgress : (extras.progress ?? noProgress);
+  const pause = extras.pause ?? ((ms: number) => delay(ms));
+  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets, stdin, progress, pause });
+  if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
+  if (result.kind === 'done') return `${result.line}\n`;
+  return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
+}
+
+/**
+ * The options and positionals of `command`'s command line `argv` (its words
+ * first), checked against the command alone: touches nothing, so the binary
+ * answers a line it cannot read before it opens the database.
+ *
+ * @throws UsageError for unknown options, a missing `--as`/`--token`, or the wrong number of positionals.
+ */
+export function readCommandLine(command: AdminCommand, argv: readonly string[]): { readonly values: Values; readonly positionals: readonly string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -267,14 +286,8 @@ export async function runAdminCommand(
   }
   const { values, positionals } = parsed as { values: Values; positionals: string[] };
   if (positionals.length !== command.positionals) throw new UsageError(`usage: data-machine ${command.usage}`);
-  const acting = await actingAs(context, values);
-  const tenant = typeof values.tenant === 'string' ? values.tenant : undefined;
-  const progress = values.json === true ? noProgress : (extras.progress ?? noProgress);
-  const pause = extras.pause ?? ((ms: number) => delay(ms));
-  const result = await command.run({ context, handlers, acting, values, positionals, scope: () => scopeInTenant(context, acting, tenant), engine, secrets, stdin, progress, pause });
-  if (values.json === true) return `${JSON.stringify(result.kind === 'rows' ? (result.value ?? result.rows) : result.value, null, 2)}\n`;
-  if (result.kind === 'done') return `${result.line}\n`;
-  return `${renderTable(result.columns, result.rows)}${result.footer === undefined ? '' : `${result.footer}\n`}`;
+  actingChoice(values);
+  return { values, positionals };
 }
 
 async function readStandardInput(): Promise<string> {
@@ -295,13 +308,20 @@ function noEngine(): Promise<JobEngine> {
 
 /** The acting principal of `--as system`, `--as <email>` or `--token <secret>`: exactly one, never implied. */
 export async function actingAs(context: DataMachineContext, values: Values): Promise<Acting> {
-  const as = typeof values.as === 'string' ? values.as : undefined;
-  const token = typeof values.token === 'string' ? values.token : undefined;
-  if ((as === undefined) === (token === undefined)) throw new UsageError('act as someone: --as <email>, --as system, or --token <token>');
+  const { as, token } = actingChoice(values);
   if (token !== undefined) return authenticateBearer(context, token, 'cli');
   if (as === 'system') return { kind: 'system', actor: { kind: 'system', channel: 'cli', reason: 'cli --as system' } };
   const userId = await userIdByEmail(context, as ?? '');
   return { kind: 'named_user', actor: { kind: 'user', userId, channel: 'cli' } };
+}
+
+/** Exactly one of `--as` and `--token`, never implied. */
+function actingChoice(values: Values): { readonly as?: string; readonly token?: string } {
+  const as = typeof values.as === 'string' ? values.as : undefined;
+  const token = typeof values.token === 'string' ? values.token : undefined;
+  if (as !== undefined && token === undefined) return { as };
+  if (token !== undefined && as === undefined) return { token };
+  throw new UsageError('act as someone: --as <email>, --as system, or --token <token>');
 }
 
 function renderTable(columns: readonly string[], rows: readonly Readonly<Record<string, unknown>>[]): string {

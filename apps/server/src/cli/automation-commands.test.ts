@@ -6,7 +6,6 @@ import {
   createDataMachineContext,
   createJob,
   createJobEffectsRecorder,
-  createJobEngine,
   handlerEffectsFor,
   runUndo,
   writeJobLog,
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { cliRunner } from '../../test/support/cli-runner';
 import { asEngine, digestPipeline } from '../../test/support/http-world';
+import { createEnqueueOnlyJobEngine } from './enqueue-only-job-engine';
 
 await describeEachDatabase<DataMachineDatabase>('automation commands', (database) => {
   let context: DataMachineContext;
@@ -34,10 +34,9 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
 
   beforeAll(async () => {
     context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
-    // Runs are enqueued on the suite's database; no worker takes them.
+    // The engine the binary's commands run with: never started, it enqueues on the suite's database; no worker takes the runs.
     const { pglite, url } = database.database;
-    engine = createJobEngine({ supervise: false, database: pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 } });
-    await engine.start();
+    engine = createEnqueueOnlyJobEngine(pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 });
     directory = await mkdtemp(path.join(tmpdir(), 'dm-cli-'));
     documentFile = path.join(directory, 'digest.json');
     const document = { format: 'data-machine.pipeline', version: 1, pipeline: digestPipeline, flows: [{ slug: 'daily', name: 'Daily' }] };
@@ -51,7 +50,6 @@ await describeEachDatabase<DataMachineDatabase>('automation commands', (database
     await cli('agents', 'grant', 'default', '--user', 'viewer@auto.test', '--role', 'viewer', ...owner);
   });
   afterAll(async () => {
-    await engine.stop();
     await rm(directory, { recursive: true, force: true });
   });
 

@@ -12,7 +12,8 @@ import { digestPipeline } from '../../test/support/http-world';
 
 type TranscriptDatabase = Parameters<typeof createPostgresTranscriptStore>[0]['db'];
 import { createChatModelProvider, type ChatModel } from '../chat/chat-model-provider';
-import { chatJobEngine, noModelLine, runChatCommand } from './chat-command';
+import { noModelLine, runChatCommand } from './chat-command';
+import { createEnqueueOnlyJobEngine } from './enqueue-only-job-engine';
 
 await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
   let context: DataMachineContext;
@@ -79,7 +80,7 @@ await describeEachDatabase<DataMachineDatabase>('chat command', (database) => {
   it('offers the chat tools, run_flow too with a job engine, and names the pending action a run_flow call waits on', async () => {
     const { pglite, url } = database.database;
     // The engine `chat` runs with: never started, it enqueues on the suite's database; no worker takes the runs.
-    const engine = chatJobEngine(pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 });
+    const engine = createEnqueueOnlyJobEngine(pglite !== undefined ? { pglite } : { connectionString: url as string, max: 2 });
     const bossStart = vi.spyOn(engine.boss, 'start');
     const directory = await mkdtemp(path.join(tmpdir(), 'dm-chat-cli-'));
     try {

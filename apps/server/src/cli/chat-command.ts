@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createMessage, type ConversationResult, type MemoryStore, type TranscriptStore } from '@data-machine/agents-api';
-import { createJobEngine, type DataMachineContext, type EngineDatabase, type JobEngine, type PendingAction } from 'data-machine';
+import type { DataMachineContext, JobEngine, PendingAction } from 'data-machine';
 import type { ChatModel } from '../chat/chat-model-provider';
 import { createChatService } from '../chat/chat-service';
 import { scopeInTenant } from '../http/authentication';
@@ -13,17 +13,6 @@ export const chatUsage = 'chat <agent> [--session <id>] [--tenant <slug>] --as <
 
 /** The one line `chat` prints (to stderr, exit 1) on a server without a model. */
 export const noModelLine = 'data-machine: no model is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)\n';
-
-/**
- * The job engine `chat` offers `run_flow` with: never started. The tool only
- * enqueues, in the transaction that creates the job (pg-boss's insert runs on
- * that transaction, not on a running pg-boss), and a worker elsewhere runs it;
- * so a chat opens no connection and starts no timer for the engine, whether
- * or not it runs a flow. Nothing to stop.
- */
-export function chatJobEngine(database: EngineDatabase): JobEngine {
-  return createJobEngine({ database, supervise: false });
-}
 
 /** What `chat` runs with: the product, the model (undefined when none is configured) and its ends. */
 export interface ChatCommandOptions {

@@ -1,16 +1,11 @@
 import { createTenant, createUser, createUserToken, findUserByEmail, type Actor, type DataMachineContext, type Tenant, type User } from 'data-machine';
 import { sql } from 'kysely';
+import type { FirstOwner } from './init-options';
+
+export type { FirstOwner } from './init-options';
 
 /** The system principal of the first start, named in every record it writes. */
 const firstStart: Actor = { kind: 'system', channel: 'cli', reason: 'first start' };
-
-/** Who owns a new installation. */
-export interface FirstOwner {
-  readonly email: string;
-  readonly displayName: string;
-  readonly tenantSlug: string;
-  readonly tenantName: string;
-}
 
 /** What the first start made: the owner's token is shown once, here, and never again. */
 export interface Initialised {

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { issueLoginLink } from 'data-machine';
+import { loadConfig } from '../config/config';
+import { resolveSecretKey } from '../config/secret-key';
 import { UsageError } from './command';
 
 /** The usage line of `login-link`. */
@@ -33,4 +35,17 @@ export function runLoginLinkCommand(argv: readonly string[], options: { readonly
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw new UsageError('--minutes must be a whole number from 1 to 1440');
   const { token, expiresAt } = issueLoginLink({ email: values.as, secretKey: options.secretKey, now: options.now, lifetimeMs: minutes * 60_000 });
   return `${loginLinkUrl(options.publicUrl, token)}\n(one use, until ${expiresAt.toISOString()})\n`;
+}
+
+/** Runs `login-link` with the configured public URL and secret key, printing the link; resolves to the exit code (2 for a usage error). */
+export async function runLoginLink(argv: readonly string[]): Promise<number> {
+  const config = loadConfig(process.env);
+  try {
+    process.stdout.write(runLoginLinkCommand(argv, { publicUrl: config.publicUrl, secretKey: await resolveSecretKey(config.secretKey), now: new Date() }));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`data-machine: ${error.message}\n`);
+    return 2;
+  }
 }
