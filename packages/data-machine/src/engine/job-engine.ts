@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import { appRole } from '../database/migrations/0001-identity';
 import type { SimpleQuery } from '../scope/scoped-statements';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, shuttableBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor, type ShuttableBossDatabase } from './boss-database';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, shuttableBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor, type SessionsExecutor, type ShuttableBossDatabase } from './boss-database';
 
 /** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
 export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
@@ -113,14 +113,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
   // pg-boss reports background errors as events; without a listener they would crash the process.
   boss.on('error', () => undefined);
   const simpleQuery: SimpleQuery =
-    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf({
-          query: async (text) => {
-            // pg-boss's own pool answers nothing until the engine has started.
-            const result: unknown = await boss.getDb().executeSql(text, []);
-            if (result === undefined) throw new Error('The job engine is not started: its database connection is not open.');
-            return result;
-          },
-        });
+    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf(ownPoolOf(boss));
   let started = false;
   let stopped = false;
   const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
@@ -176,6 +169,28 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
       ...(startAfter === undefined ? {} : { startAfter }),
     }));
   }
+}
+
+/**
+ * pg-boss's own pool (a connection string) as the engine's: its queries, and
+ * a connection lent for a batch that uses prepared statements. pg-boss keeps
+ * the `pg` Pool on its `Db` once started (`getDb().pool`, read structurally;
+ * without it, batches are not prepared).
+ */
+function ownPoolOf(boss: PgBoss): SessionsExecutor {
+  const pool = () => (boss.getDb() as { pool?: Partial<PoolExecutor> }).pool;
+  return {
+    query: async (text) => {
+      // pg-boss's own pool answers nothing until the engine has started.
+      const result: unknown = await boss.getDb().executeSql(text, []);
+      if (result === undefined) throw new Error('The job engine is not started: its database connection is not open.');
+      return result;
+    },
+    connect: async () => {
+      const own = pool();
+      return own?.connect === undefined ? null : own.connect();
+    },
+  };
 }
 
 /** pg-boss's connection: its own pool for a connection string, else the host's, shut when the engine stops. */

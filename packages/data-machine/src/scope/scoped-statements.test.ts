@@ -101,7 +101,7 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect((after?.[0] as { tenant: string | null }).tenant ?? '').toBe('');
   });
 
-  it('runs a statement prepared on a one-session database (PGlite) under the keys of each batch, never with the rows of the one that prepared it', async () => {
+  it('runs a statement prepared on a session under the keys of each batch, never with the rows of the one that prepared it', async () => {
     const owner = await newUser(context, 'batch-prepared');
     const first = await createTenant(context, system, { slug: 'batch-prepared-a', name: 'A', ownerUserId: owner.id });
     const second = await createTenant(context, system, { slug: 'batch-prepared-b', name: 'B', ownerUserId: owner.id });
@@ -112,18 +112,23 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
       return new Set(rows.map((row) => (row as { tenant_id: string }).tenant_id));
     };
     for (const tenantId of [first.tenant.id, second.tenant.id, first.tenant.id]) expect(await tenantsSeen(tenantId)).toEqual(new Set([tenantId]));
-    const prepared = engine.simpleQuery.prepared;
-    if (database.database.pglite !== undefined) expect(await prepared?.textOf(agents())).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
-    else expect(prepared).toBeUndefined();
+    // PGlite's one session, or a connection of pg-boss's pool on Postgres: prepared there, executed by name.
+    const text = await engine.simpleQuery.session?.(async ({ prepared }) => prepared?.textOf(agents()));
+    expect(text).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
   });
 
-  it('inlines what the server cannot prepare, and a DO block; prepares a statement without values', async () => {
-    const prepared = createPreparedStatements(engine.simpleQuery);
-    const untyped = CompiledQuery.raw('select $1 is null as missing', ['x']);
-    expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
-    const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
-    expect(await prepared.textOf(block)).toBe(block.sql);
-    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
+  it('declares text a parameter whose type the server cannot tell, as an inlined literal resolves; inlines a DO block; prepares a statement without values', async () => {
+    const results = await engine.simpleQuery.session?.(async ({ run, prepared }) => {
+      const untyped = CompiledQuery.raw('select $1 as value', ['x']);
+      const inlined = await run(inlineParameters(untyped));
+      const executed = await run((await prepared?.textOf(untyped)) ?? '');
+      const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
+      return { inlined, executed, block: [await prepared?.textOf(block), block.sql], plain: await prepared?.textOf(CompiledQuery.raw('select 1 as one', [])) };
+    });
+    expect(results?.executed).toEqual([[{ value: 'x' }]]);
+    expect(results?.executed).toEqual(results?.inlined);
+    expect(results?.block[0]).toBe(results?.block[1]);
+    expect(results?.plain).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
   });
 
   it('plans again after the session discarded its plans, and prepares again when it lost its prepared statements', async () => {
