@@ -117,18 +117,20 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect(text).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
   });
 
-  it('declares text a parameter whose type the server cannot tell, as an inlined literal resolves; inlines a DO block; prepares a statement without values', async () => {
+  it('declares text a parameter whose type the server cannot tell, as an inlined literal resolves; inlines a DO block; prepares a statement without values and a guard', async () => {
     const results = await engine.simpleQuery.session?.(async ({ run, prepared }) => {
       const untyped = CompiledQuery.raw('select $1 as value', ['x']);
       const inlined = await run(inlineParameters(untyped));
       const executed = await run((await prepared?.textOf(untyped)) ?? '');
-      const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
-      return { inlined, executed, block: [await prepared?.textOf(block), block.sql], plain: await prepared?.textOf(CompiledQuery.raw('select 1 as one', [])) };
+      const block = CompiledQuery.raw('do $$ begin perform 1; end $$', []);
+      const guard = guardStatement(CompiledQuery.raw('select 1 where $1::int = 1', [1]), 'never');
+      return { inlined, executed, block: [await prepared?.textOf(block), block.sql], plain: await prepared?.textOf(CompiledQuery.raw('select 1 as one', [])), guard: await prepared?.textOf(guard) };
     });
     expect(results?.executed).toEqual([[{ value: 'x' }]]);
     expect(results?.executed).toEqual(results?.inlined);
     expect(results?.block[0]).toBe(results?.block[1]);
     expect(results?.plain).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
+    expect(results?.guard).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'1', E'never'\)$/);
   });
 
   it('plans again after the session discarded its plans, and prepares again when it lost its prepared statements', async () => {

@@ -94,7 +94,7 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
   };
   return {
     async textOf(query) {
-      // A DO block cannot be prepared.
+      // A DO block cannot be prepared (guardStatement no longer makes one; a caller's may).
       if (/^\s*do\s/i.test(query.sql)) return inlineParameters(query);
       let name = names.get(query.sql);
       if (name === undefined) {
@@ -179,14 +179,14 @@ export async function runScopedBatch(
 
 /**
  * A statement for a batch of {@link runScoped} that fails it (and so undoes
- * all of it) unless `query` returns a row: a `DO` block raising `message`.
- * A batch cannot decide between statements; this is how a later statement
- * is made to depend on an earlier one. {@link isGuardFailure} tells its error.
+ * all of it) unless `query` returns a row: `dm_require(exists (query),
+ * message)` (migration 0025), prepared like any other statement. A batch
+ * cannot decide between statements; this is how a later statement is made
+ * to depend on an earlier one. {@link isGuardFailure} tells its error.
  */
 export function guardStatement(query: CompiledQuery, message: string): CompiledQuery {
-  const condition = inlineParameters(query);
-  if (condition.includes('$guard$')) throw new TypeError('A guarded statement cannot contain the guard\'s own quote tag.');
-  return CompiledQuery.raw(`do $guard$ begin if not exists (${condition}) then raise exception using message = ${toLiteral(message)}; end if; end $guard$`);
+  // The query's own `$n` stay; the message is one more parameter after them.
+  return CompiledQuery.raw(`select dm_require(exists (${query.sql}), $${query.parameters.length + 1}::text) as required`, [...query.parameters, message]);
 }
 
 /** Whether `error` is the failure of a {@link guardStatement} raising `message`. */
