@@ -77,6 +77,8 @@ export interface JobEngine {
   enqueueStatement(messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<CompiledQuery>;
   /** pg-boss's fetch of up to `batchSize` jobs of {@link engineQueues.job}, unexecuted: pg-boss's SQL, for the worker's folded fetch. */
   fetchStatement(batchSize: number): Promise<CompiledQuery>;
+  /** pg-boss's completion of deliveries of {@link engineQueues.job}, unexecuted: pg-boss's SQL, for an end that completes its delivery in the same round trip. */
+  completeStatement(ids: readonly string[]): Promise<CompiledQuery>;
   /** Whether {@link JobEngine.stop} was called: the worker's polling loops end then. */
   isStopped(): boolean;
 }
@@ -146,12 +148,15 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     },
     enqueueStatement: (messages, enqueueOptions = {}) => captured('insert', (db) => boss.insert(bossJobs(messages, enqueueOptions), { db })),
     fetchStatement: (batchSize) => captured('fetch', (db) => boss.fetch(engineQueues.job, { batchSize, db })),
+    // pg-boss 10 runs `complete(name, ids, data, options)`; its types offer `options` third, which it would read as `data`.
+    completeStatement: (ids) => captured('complete', (db) => (boss.complete as unknown as BossComplete).call(boss, engineQueues.job, [...ids], null, { db }), [{ count: '0' }]),
   };
 
   /** The one statement `call` has pg-boss build and hand to its `db`: kept, not run, so pg-boss's SQL stays pg-boss's. */
-  async function captured(what: string, call: (db: PgBoss.Db) => Promise<unknown>): Promise<CompiledQuery> {
+  async function captured(what: string, call: (db: PgBoss.Db) => Promise<unknown>, rows: readonly object[] = []): Promise<CompiledQuery> {
     let statement: CompiledQuery | undefined;
-    const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [] }) };
+    // `rows`: what pg-boss reads from its statement's answer after it (a completion reads a count).
+    const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [...rows] }) };
     await call(capture as unknown as PgBoss.Db);
     if (statement === undefined) throw new Error(`pg-boss sent no ${what} statement.`);
     return statement;
@@ -192,6 +197,8 @@ function ownPoolOf(boss: PgBoss): SessionsExecutor {
     },
   };
 }
+
+type BossComplete = (name: string, ids: string[], data: null, options: { db: PgBoss.Db }) => Promise<unknown>;
 
 /** pg-boss's connection: its own pool for a connection string, else the host's, shut when the engine stops. */
 function bossConnection(database: EngineDatabase): { readonly connection: PgBoss.ConstructorOptions; readonly hostConnection?: ShuttableBossDatabase } {

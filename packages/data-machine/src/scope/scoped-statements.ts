@@ -162,9 +162,10 @@ export async function runScopedBatch(
   const inlined = () => [...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n');
   const runOn = async ({ run: runText, prepared }: PreparedSession): Promise<StatementRows> => {
     if (prepared === undefined) return runText(inlined());
-    const texts = (queries: readonly CompiledQuery[]) => Promise.all(queries.map((query) => prepared.textOf(query)));
-    const [leadingTexts, statements] = await Promise.all([texts(leading), texts(batch.statements)]);
-    return runText([...leadingTexts, inlineParameters(prelude), ...statements].join(';\n')).catch((error: unknown) => {
+    // One at a time: a statement prepared on first use is a query of its own on the session.
+    const texts: string[] = [];
+    for (const query of [...leading, prelude, ...batch.statements]) texts.push(query === prelude ? inlineParameters(prelude) : await prepared.textOf(query));
+    return runText(texts.join(';\n')).catch((error: unknown) => {
       if (!(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
       // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
       prepared.forget();
@@ -258,6 +259,16 @@ function isIdentifierChar(char: string | undefined): boolean {
   return char !== undefined && /[A-Za-z0-9_$]/.test(char);
 }
 
+/** An array of strings or numbers as the text of a Postgres array (`{"a","b"}`): pg-boss passes its ids so. */
+function arrayLiteral(values: readonly unknown[]): string {
+  const elements = values.map((value) => {
+    if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+    if (typeof value !== 'string') throw new TypeError(`A scoped batch cannot inline an array element of type ${Object.prototype.toString.call(value)}.`);
+    return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  });
+  return `{${elements.join(',')}}`;
+}
+
 /**
  * A value as a literal of unknown type: `E'...'` with backslashes and quotes
  * doubled, whatever `standard_conforming_strings` is. Only the value types
@@ -269,6 +280,7 @@ function toLiteral(value: unknown): string {
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
   else if (value instanceof Date) text = value.toISOString();
+  else if (Array.isArray(value)) text = arrayLiteral(value);
   else throw new TypeError(`A scoped batch cannot inline a parameter of type ${Object.prototype.toString.call(value)}.`);
   // A text value cannot hold NUL; the extended protocol refuses it too.
   if (text.includes('\0')) throw new TypeError('A scoped batch cannot inline a string containing NUL.');
