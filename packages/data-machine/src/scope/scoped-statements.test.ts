@@ -21,6 +21,11 @@ describe('inlining parameters', () => {
     expect(text).toBe(`select '$1', "$1", $$ $1 $$, $tag$ $1 $tag$, a$1 -- $1\n, E'value'`);
   });
 
+  it('writes an array of strings as the text of a Postgres array, its elements quoted (pg-boss passes ids so)', () => {
+    const text = inlineParameters(CompiledQuery.raw('select $1::text[]', [['a', 'quote " and \\ backslash', "it's"]]));
+    expect(text).toBe(`select E'{"a","quote \\\\" and \\\\\\\\ backslash","it''s"}'::text[]`);
+  });
+
   it('refuses a reference to a parameter that is not there, and a value it cannot write as a literal', () => {
     expect(() => inlineParameters(CompiledQuery.raw('select $2', ['one']))).toThrow(RangeError);
     expect(() => inlineParameters(CompiledQuery.raw('select $1', [{ an: 'object' }]))).toThrow(TypeError);
@@ -62,9 +67,10 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
   it('hands each value to the server unchanged, whatever it contains', async () => {
     const tricky = `quote ' backslash \\ dollar $1 $$ e-string E'x' unicode é ✓ newline\n end`;
     const at = new Date('2026-12-01T10:11:12.345Z');
-    const statement = sql<{ text: string; at: Date; number: number; flag: boolean; nothing: string | null }>`select ${tricky}::text as text, ${at}::timestamptz as at, ${42}::int as number, ${false}::boolean as flag, ${null}::text as nothing`;
+    const list = ['a', tricky, '{braces}, commas'];
+    const statement = sql<{ text: string; at: Date; number: number; flag: boolean; nothing: string | null }>`select ${tricky}::text as text, ${at}::timestamptz as at, ${42}::int as number, ${false}::boolean as flag, ${null}::text as nothing, ${list}::text[] as list`;
     const [rows] = await runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [statement.compile(context.db)]);
-    expect(rows).toEqual([{ text: tricky, at, number: 42, flag: false, nothing: null }]);
+    expect(rows).toEqual([{ text: tricky, at, number: 42, flag: false, nothing: null, list }]);
   });
 
   it('is all or nothing: a statement that fails undoes the ones before it', async () => {
