@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describeEachDatabase } from '@data-machine/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
@@ -121,6 +122,29 @@ await describeEachDatabase<DataMachineDatabase>('the worker fetch that starts a 
     expect(completion.completed).toBe(true);
     expect((await jobRow(world.tenantId, job.id)).status).toBe('completed');
     expect(await bossState(delivery?.id as string)).toBe('completed');
+  });
+
+  it('leaves the delivery to the worker when its end did not apply (another delivery took the job meanwhile): nothing completed, nothing ended', async () => {
+    await fetchAll();
+    const world = await runWorld(context, 'fold-taken', noopSteps);
+    const { job } = await startFlowRun(context, engine, { tenantId: world.tenantId, flowId: world.flowId, source: 'api' });
+    const [delivery] = await fetchDeliveries(options, 8);
+    const completion: DeliveryCompletion = { completed: false };
+    const other = randomUUID();
+    // While the step runs, a re-delivery takes the job over (as after this delivery's expiry).
+    const takenOver: Step = {
+      type: 'upsert',
+      retrySafe: true,
+      execute: async () => {
+        await database.db.updateTable('dm_jobs').set({ engine_job_id: other }).where('id', '=', job.id).execute();
+        return { kind: 'output', output: 'done' };
+      },
+    };
+    const outcome = await executeJob({ ...options, steps: { upsert: takenOver } }, delivery?.data as EngineMessage, delivery?.id as string, new AbortController().signal, delivery?.started, completion);
+    expect(outcome).toBe('stale');
+    expect(completion.completed).toBe(false);
+    expect(await jobRow(world.tenantId, job.id)).toMatchObject({ status: 'processing', engine_job_id: other });
+    expect(await bossState(delivery?.id as string)).toBe('active');
   });
 
   it('fetches nothing from an empty queue, and starts nothing', async () => {
