@@ -81,13 +81,15 @@ function statementRecorder() {
   let recorded: Noted[] | null = null;
   return {
     // A one-round-trip batch of the product (`runScoped`) goes through the engine's database: its keys statement tells it;
-    // the worker's fetch that starts a job is pg-boss's fetch followed by the keys (engine/job-fetch.ts).
+    // the worker's fetch that starts a job is pg-boss's fetch followed by the keys (engine/job-fetch.ts), and the end of a
+    // job that ends alone is pg-boss's completion followed by the keys (engine/job-executor.ts).
     note: (via: Noted['via'], text: string): void =>
       void recorded?.push(
         via === 'pg-boss' && text.startsWith("select set_config('role'")
           ? { via: 'product', text: `alone: ${oneLine(text)}` }
           : via === 'pg-boss' && text.includes("select set_config('role'")
-            ? { via: 'product', text: `fetch and start: ${oneLine(text)}` }
+            ? // pg-boss's statement first, then the keys: the fetch with the start (3 statements), or the end with pg-boss's completion (4, its guard last).
+              { via: 'product', text: `${text.split(';\n').length === 4 ? 'end and completion' : 'fetch and start'}: ${oneLine(text)}` }
             : { via, text: oneLine(text) },
       ),
     record(): void {
@@ -249,9 +251,10 @@ async function countStatements(backend: DatabaseBackend): Promise<void> {
   const product = ours.filter((statement) => statement.via === 'product');
   const alone = product.filter((statement) => statement.text.startsWith('alone: ')).length;
   const folded = product.filter((statement) => statement.text.startsWith('fetch and start: ')).length;
-  const transactions = product.filter((statement) => statement.text === 'begin').length + alone + folded;
+  const completing = product.filter((statement) => statement.text.startsWith('end and completion: ')).length;
+  const transactions = product.filter((statement) => statement.text === 'begin').length + alone + folded + completing;
   process.stdout.write(
-    `[statements, ${backend}] one-step no-op job: ${product.length} product round trips in ${transactions} transactions (${alone} of them one statement sent alone with its keys, ${folded} pg-boss's fetch with the start) + ${ours.length - product.length} other pg-boss worker round trips; raw pg-boss send+work: ${theirs.length}\n`,
+    `[statements, ${backend}] one-step no-op job: ${product.length} product round trips in ${transactions} transactions (${alone} of them one statement sent alone with its keys, ${folded} pg-boss's fetch with the start, ${completing} the end with pg-boss's completion) + ${ours.length - product.length} other pg-boss worker round trips; raw pg-boss send+work: ${theirs.length}\n`,
   );
   if (process.env.BENCH_VERBOSE === '1') for (const statement of ours) process.stdout.write(`  ${statement.via.padEnd(7)} ${statement.text}\n`);
   await worker.stop();

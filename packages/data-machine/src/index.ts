@@ -245,7 +245,7 @@ export type { FlowRun, RunNowOptions } from './engine/flow-run';
 export { createJobWorker } from './engine/job-worker';
 export type { JobWorker, JobWorkerOptions } from './engine/job-worker';
 export { executeJob, fanOutReason } from './engine/job-executor';
-export type { ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
+export type { DeliveryCompletion, ExecutionOutcome, JobExecutorOptions, ProcessLogger, StepRegistry } from './engine/job-executor';
 export { createHandlerSteps } from './engine/handler-steps';
 export { testFlowStep } from './flows/flow-step-test';
 export type { FlowStepTestOptions, FlowStepTestResult } from './flows/flow-step-test';

@@ -22,6 +22,7 @@ import { accessChanges } from './migrations/0020-access-changes';
 import { memoryFileWrites } from './migrations/0021-memory-file-writes';
 import { memoryChanges } from './migrations/0023-memory-changes';
 import { substrateTenancy } from './migrations/0024-substrate-tenancy';
+import { engineGuard } from './migrations/0025-engine-guard';
 
 /** The tables of `data-machine`, all named `dm_*`. Forward only: add the next migration, never edit a shipped one. */
 export const dataMachineMigrations: MigrationSet = {
@@ -49,6 +50,7 @@ export const dataMachineMigrations: MigrationSet = {
     '0021_memory_file_writes': memoryFileWrites,
     '0023_memory_changes': memoryChanges,
     '0024_substrate_tenancy': substrateTenancy,
+    '0025_engine_guard': engineGuard,
   },
 };
 

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import { createPreparedStatements, type SimpleQuery } from '../scope/scoped-statements';
+import { createPreparedStatements, type PreparedSession, type SimpleQuery, type StatementRows } from '../scope/scoped-statements';
 
 /** What pg-boss runs its SQL through (its `db` option): anything with `executeSql`. */
 export interface BossDatabase {
@@ -15,6 +15,15 @@ export interface PgliteExecutor {
 /** The part of a `pg` Pool the adapter uses. */
 export interface PoolExecutor {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** A connection of the pool, held until released (`pg`'s `Pool#connect`): where the engine keeps its prepared statements. */
+  connect?(): Promise<PoolConnection>;
+}
+
+/** A connection checked out of a `pg` Pool. */
+export interface PoolConnection {
+  query(text: string): Promise<unknown>;
+  /** Returns it to the pool; with an error, the pool closes it instead. */
+  release(error?: Error): void;
 }
 
 /**
@@ -80,18 +89,57 @@ export function shuttableBossDatabase(db: BossDatabase): ShuttableBossDatabase {
 /**
  * A {@link SimpleQuery} on PGlite (`exec`: the simple protocol) or on a
  * `pg` pool (a query without values goes through the simple protocol, and
- * several statements answer with one result each).
+ * several statements answer with one result each). Statements are prepared
+ * on each session (docs/decisions/2026-12-01-engine-speed.md, "fifth pass"):
+ * PGlite's one, and each connection of a pool that can lend one (`connect`).
  */
-export function simpleQueryOf(executor: Pick<PgliteExecutor, 'exec'> | { query(text: string): Promise<unknown> }): SimpleQuery {
+export function simpleQueryOf(executor: Pick<PgliteExecutor, 'exec'> | SessionsExecutor): SimpleQuery {
   if ('exec' in executor) {
     // PGlite is one session: statements prepared on it stay for its lifetime.
     const run = async (text: string) => (await executor.exec(text)).map((result) => result.rows);
-    return Object.assign(run, { prepared: createPreparedStatements(run) });
+    const session: PreparedSession = { run, prepared: createPreparedStatements(run) };
+    return Object.assign(run, { session: <T>(work: (session: PreparedSession) => Promise<T>) => work(session) });
   }
-  return async (text) => {
-    const result = (await executor.query(text)) as { rows: unknown[] } | readonly { rows: unknown[] }[];
-    return Array.isArray(result) ? result.map((each: { rows: unknown[] }) => each.rows) : [(result as { rows: unknown[] }).rows];
-  };
+  const run = async (text: string) => rowsOf(await executor.query(text));
+  const connect = executor.connect?.bind(executor);
+  if (connect === undefined) return run;
+  return Object.assign(run, { session: <T>(work: (session: PreparedSession) => Promise<T>) => onConnection(connect, work, run) });
+}
+
+/** What {@link simpleQueryOf} runs on besides PGlite: a pool's queries, and its connections when it lends them (null: not now). */
+export interface SessionsExecutor {
+  query(text: string): Promise<unknown>;
+  connect?(): Promise<PoolConnection | null>;
+}
+
+/** Each pooled connection's session: its prepared statements live as long as it does. */
+const connectionSessions = new WeakMap<PoolConnection, PreparedSession>();
+
+async function onConnection<T>(connect: () => Promise<PoolConnection | null>, work: (session: PreparedSession) => Promise<T>, run: PreparedSession['run']): Promise<T> {
+  const connection = await connect();
+  if (connection === null) return work({ run, prepared: undefined });
+  let session = connectionSessions.get(connection);
+  if (session === undefined) {
+    const run = async (text: string) => rowsOf(await connection.query(text));
+    session = { run, prepared: createPreparedStatements(run) };
+    connectionSessions.set(connection, session);
+  }
+  try {
+    const result = await work(session);
+    connection.release();
+    return result;
+  } catch (error) {
+    // A statement's error (severity ERROR) ended its implicit transaction and left the session as it was: keep it.
+    // Anything else (a broken connection, FATAL) closes it, as `pg`'s own `Pool#query` does.
+    const intact = typeof error === 'object' && error !== null && 'severity' in error && error.severity === 'ERROR';
+    connection.release(intact ? undefined : error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}
+
+function rowsOf(result: unknown): StatementRows {
+  const results = result as { rows: unknown[] } | readonly { rows: unknown[] }[];
+  return Array.isArray(results) ? results.map((each: { rows: unknown[] }) => each.rows) : [(results as { rows: unknown[] }).rows];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import { appRole } from '../database/migrations/0001-identity';
 import type { SimpleQuery } from '../scope/scoped-statements';
 import type { TenantTransaction } from '../scope/tenant-transaction';
-import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, shuttableBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor, type ShuttableBossDatabase } from './boss-database';
+import { kyselyBossDatabase, pgliteBossDatabase, poolBossDatabase, shuttableBossDatabase, simpleQueryOf, type PgliteExecutor, type PoolExecutor, type SessionsExecutor, type ShuttableBossDatabase } from './boss-database';
 
 /** The pg-boss queues of the engine: product jobs, outbox dispatch, and undos of jobs' effects. */
 export const engineQueues = { job: 'dm_job', outbox: 'dm_outbox', undo: 'dm_undo' } as const;
@@ -77,6 +77,8 @@ export interface JobEngine {
   enqueueStatement(messages: readonly EngineMessage[], options?: EnqueueOptions): Promise<CompiledQuery>;
   /** pg-boss's fetch of up to `batchSize` jobs of {@link engineQueues.job}, unexecuted: pg-boss's SQL, for the worker's folded fetch. */
   fetchStatement(batchSize: number): Promise<CompiledQuery>;
+  /** pg-boss's completion of deliveries of {@link engineQueues.job}, unexecuted: pg-boss's SQL, for an end that completes its delivery in the same round trip. */
+  completeStatement(ids: readonly string[]): Promise<CompiledQuery>;
   /** Whether {@link JobEngine.stop} was called: the worker's polling loops end then. */
   isStopped(): boolean;
 }
@@ -113,14 +115,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
   // pg-boss reports background errors as events; without a listener they would crash the process.
   boss.on('error', () => undefined);
   const simpleQuery: SimpleQuery =
-    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf({
-          query: async (text) => {
-            // pg-boss's own pool answers nothing until the engine has started.
-            const result: unknown = await boss.getDb().executeSql(text, []);
-            if (result === undefined) throw new Error('The job engine is not started: its database connection is not open.');
-            return result;
-          },
-        });
+    'pglite' in database ? simpleQueryOf(database.pglite) : 'pool' in database ? simpleQueryOf(database.pool) : simpleQueryOf(ownPoolOf(boss));
   let started = false;
   let stopped = false;
   const sendOptions = { retryLimit: resolved.redeliveries, retryDelay: 0, expireInSeconds: resolved.expireInSeconds };
@@ -153,12 +148,15 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     },
     enqueueStatement: (messages, enqueueOptions = {}) => captured('insert', (db) => boss.insert(bossJobs(messages, enqueueOptions), { db })),
     fetchStatement: (batchSize) => captured('fetch', (db) => boss.fetch(engineQueues.job, { batchSize, db })),
+    // pg-boss 10 runs `complete(name, ids, data, options)`; its types offer `options` third, which it would read as `data`.
+    completeStatement: (ids) => captured('complete', (db) => (boss.complete as unknown as BossComplete).call(boss, engineQueues.job, [...ids], null, { db }), [{ count: '0' }]),
   };
 
   /** The one statement `call` has pg-boss build and hand to its `db`: kept, not run, so pg-boss's SQL stays pg-boss's. */
-  async function captured(what: string, call: (db: PgBoss.Db) => Promise<unknown>): Promise<CompiledQuery> {
+  async function captured(what: string, call: (db: PgBoss.Db) => Promise<unknown>, rows: readonly object[] = []): Promise<CompiledQuery> {
     let statement: CompiledQuery | undefined;
-    const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [] }) };
+    // `rows`: what pg-boss reads from its statement's answer after it (a completion reads a count).
+    const capture = { executeSql: async (text: string, values: unknown[] = []) => ((statement = CompiledQuery.raw(text, values)), { rows: [...rows] }) };
     await call(capture as unknown as PgBoss.Db);
     if (statement === undefined) throw new Error(`pg-boss sent no ${what} statement.`);
     return statement;
@@ -177,6 +175,30 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     }));
   }
 }
+
+/**
+ * pg-boss's own pool (a connection string) as the engine's: its queries, and
+ * a connection lent for a batch that uses prepared statements. pg-boss keeps
+ * the `pg` Pool on its `Db` once started (`getDb().pool`, read structurally;
+ * without it, batches are not prepared).
+ */
+function ownPoolOf(boss: PgBoss): SessionsExecutor {
+  const pool = () => (boss.getDb() as { pool?: Partial<PoolExecutor> }).pool;
+  return {
+    query: async (text) => {
+      // pg-boss's own pool answers nothing until the engine has started.
+      const result: unknown = await boss.getDb().executeSql(text, []);
+      if (result === undefined) throw new Error('The job engine is not started: its database connection is not open.');
+      return result;
+    },
+    connect: async () => {
+      const own = pool();
+      return own?.connect === undefined ? null : own.connect();
+    },
+  };
+}
+
+type BossComplete = (name: string, ids: string[], data: null, options: { db: PgBoss.Db }) => Promise<unknown>;
 
 /** pg-boss's connection: its own pool for a connection string, else the host's, shut when the engine stops. */
 function bossConnection(database: EngineDatabase): { readonly connection: PgBoss.ConstructorOptions; readonly hostConnection?: ShuttableBossDatabase } {

@@ -5,12 +5,12 @@ import { DataMachineError } from '../errors';
 import { effectiveHandlerConfig, type FlowStepConfig } from '../flows/flow-step-config';
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { claimItems, markItemsDone, releaseItems } from '../items/processed-items';
-import type { Job, JobError } from '../jobs/job';
+import { endedJobStatuses, type Job, type JobError } from '../jobs/job';
 import { createChildJobs, recordJobProgress, startDelivery, transitionJob, transitionUnheldJob, type JobProgress, type RunStatement, type StartedDelivery } from '../jobs/job-lifecycle';
 import { jobLogsInsert, writeJobLogs, type JobLogEntry, type JobLogsInsert, type LogLevel } from '../logs/job-log';
 import { settleQueueLease, takeFromQueue } from '../queues/queue-lease';
 import type { QueueMode, QueueName } from '../queues/queue';
-import { runScoped } from '../scope/scoped-statements';
+import { guardStatement, isGuardFailure, runScoped, runScopedBatch } from '../scope/scoped-statements';
 import { commitSynchronously, inTenant, type TenantTransaction, type TransactionOptions } from '../scope/tenant-transaction';
 import { engineDataSchema, pipelineStepsSchema, type EngineData, type FetchedItem, type PipelineStep, type Step, type StepContext, type StepLogger, type StepResult, type StepType } from '../steps/step';
 import { createJobEffectsRecorder, findEffect, forgetEffect, recordEffect } from './job-effects';
@@ -57,6 +57,17 @@ interface Ownership {
   readonly jobId: string;
   readonly engineJobId: string;
   readonly attempt: number;
+  /** Given by a worker that completes its deliveries itself (see {@link DeliveryCompletion}). */
+  readonly completion?: DeliveryCompletion;
+}
+
+/**
+ * A worker's note about one pg-boss delivery, handed to {@link executeJob}:
+ * when the job ends alone, the execution completes the delivery in the same
+ * round trip and sets `completed`, so the worker does not complete it again.
+ */
+export interface DeliveryCompletion {
+  completed: boolean;
 }
 
 interface Plan {
@@ -75,9 +86,10 @@ interface Plan {
 
 /**
  * How the executor's transactions commit: asynchronously. Each is lost in a
- * database crash only together with the pg-boss completion of its delivery,
- * which commits synchronously after it, so pg-boss re-delivers and the job
- * resumes from its last durable state, as after a worker crash; the one
+ * database crash only together with the pg-boss completion of its delivery
+ * (which commits after it, or in the same transaction when the job ends
+ * alone), so pg-boss re-delivers and the job resumes from its last durable
+ * state, as after a worker crash; the one
  * write that guards an effect outside the database, a step's start mark,
  * commits synchronously ({@link prepareStep}). See
  * docs/decisions/2026-12-01-engine-speed.md, "commits".
@@ -100,7 +112,14 @@ const startMarker = (stepKey: string): string => `step:${stepKey}:started`;
  * `started` is the start the worker's fetch already did (null: stale);
  * without it the execution starts the job itself.
  */
-export async function executeJob(options: JobExecutorOptions, message: EngineMessage, engineJobId: string, signal: AbortSignal, started?: StartedDelivery | null): Promise<ExecutionOutcome> {
+export async function executeJob(
+  options: JobExecutorOptions,
+  message: EngineMessage,
+  engineJobId: string,
+  signal: AbortSignal,
+  started?: StartedDelivery | null,
+  completion?: DeliveryCompletion,
+): Promise<ExecutionOutcome> {
   const { context } = options;
   // The start is one statement, sent alone with its keys in one round trip (no transaction around
   // it), or done already in the fetch's (docs/decisions/2026-12-01-engine-speed.md, "one round trip").
@@ -122,7 +141,7 @@ export async function executeJob(options: JobExecutorOptions, message: EngineMes
     allowPrivateAddresses: delivery.allowPrivateAddresses,
     endsAlone: delivery.job.parentJobId === null && engineDataSchema.parse(delivery.job.engineData).item === undefined && !steps.some((step) => step.type === 'fetch' || step.type === 'ai'),
   };
-  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: plan.job.attempts };
+  const owner: Ownership = { tenantId: message.tenantId, jobId: message.jobId, engineJobId, attempt: plan.job.attempts, ...(completion === undefined ? {} : { completion }) };
   const logger = createBufferedLogger(options, owner);
   try {
     return await runSteps(options, owner, plan, logger, signal);
@@ -137,6 +156,44 @@ function alone(options: JobExecutorOptions, tenantId: string): RunStatement {
   return async <Row>(query: CompiledQuery<Row>) => {
     const [rows] = await runScoped(options.context, options.engine.simpleQuery, { tenantId, userId: null }, [query], engineCommit);
     return (rows ?? []) as readonly Row[];
+  };
+}
+
+const deliveryNotEnded = 'data-machine: the job did not end under its delivery';
+
+/**
+ * {@link alone} for the statement that ends a job, with pg-boss's completion
+ * of its delivery in the same round trip and implicit transaction
+ * (docs/decisions/2026-12-01-engine-speed.md, "fifth pass"): the completion
+ * first (as the connection's role, as the fetch), then the keys, the end, and
+ * a guard that fails the whole batch unless the job is now ended under this
+ * delivery. So a delivery is completed only with its job's end, never while
+ * the job is `processing`; when the end did not apply (stale, or it holds
+ * something) nothing was written and the caller ends it the full way.
+ */
+function aloneCompleting(options: JobExecutorOptions, owner: Ownership): RunStatement {
+  const { context } = options;
+  return async <Row>(query: CompiledQuery<Row>) => {
+    const ended = context.db
+      .selectFrom('dm_jobs')
+      .select('id')
+      .where('id', '=', owner.jobId)
+      .where('engine_job_id', '=', owner.engineJobId)
+      .where('status', 'in', [...endedJobStatuses])
+      .compile();
+    try {
+      const { rows } = await runScopedBatch(context, options.engine.simpleQuery, {
+        leading: [await options.engine.completeStatement([owner.engineJobId])],
+        keys: { tenantId: owner.tenantId, userId: null },
+        statements: [query, guardStatement(ended, deliveryNotEnded)],
+        options: engineCommit,
+      });
+      if (owner.completion !== undefined) owner.completion.completed = true;
+      return (rows[0] ?? []) as readonly Row[];
+    } catch (error) {
+      if (isGuardFailure(error, deliveryNotEnded)) return [];
+      throw error;
+    }
   };
 }
 
@@ -367,7 +424,7 @@ type EndChange = { readonly to: 'completed' | 'completed_no_items'; readonly rea
  */
 async function endJob(options: JobExecutorOptions, owner: Ownership, plan: Plan, logger: BufferedLogger, change: EndChange, progress?: JobProgress): Promise<ExecutionOutcome> {
   if (plan.endsAlone) {
-    const ended = await transitionUnheldJob(options.context, alone(options, owner.tenantId), owner.jobId, change, {
+    const ended = await transitionUnheldJob(options.context, owner.completion === undefined ? alone(options, owner.tenantId) : aloneCompleting(options, owner), owner.jobId, change, {
       ...fenceOf(owner),
       ...(progress === undefined ? {} : { progress }),
       logLines: logger.peek(endLine(change)),

@@ -1,16 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { describeEachDatabase } from '@data-machine/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DataMachineDatabase } from '../database/data-machine-database';
-import type { PipelineStepInput } from '../steps/step';
+import type { PipelineStepInput, Step } from '../steps/step';
 import { migratedContext, type TestContext } from '../../test/support/identity-fixture';
 import { engineOn } from '../../test/support/job-engine-fixture';
 import { runWorld } from '../../test/support/flow-run-fixture';
 import { builtInHandlers } from '../../test/support/pipeline-fixture';
 import { inTenant } from '../scope/tenant-transaction';
 import { startFlowRun } from './flow-run';
-import { engineQueues, installJobEngine, type JobEngine } from './job-engine';
+import { engineQueues, installJobEngine, type EngineMessage, type JobEngine } from './job-engine';
 import { fetchDeliveries, foldedFetch } from './job-fetch';
-import type { JobExecutorOptions } from './job-executor';
+import { executeJob, type DeliveryCompletion, type JobExecutorOptions } from './job-executor';
 
 const noopSteps: readonly PipelineStepInput[] = [{ key: 'noop', type: 'upsert', handler: 'records', config: { collection: 'out' } }];
 
@@ -107,6 +108,43 @@ await describeEachDatabase<DataMachineDatabase>('the worker fetch that starts a 
       startedAt.push(delivery?.started?.job.startedAt?.toISOString());
     }
     expect(startedAt).toEqual(['2026-12-02T08:00:00.000Z', '2026-12-02T09:30:00.000Z']);
+  });
+
+  it('completes the delivery of a job that ends alone with its end, and says so: the worker does not complete it again', async () => {
+    await fetchAll();
+    const world = await runWorld(context, 'fold-complete', noopSteps);
+    const { job } = await startFlowRun(context, engine, { tenantId: world.tenantId, flowId: world.flowId, source: 'api' });
+    const [delivery] = await fetchDeliveries(options, 8);
+    const completion: DeliveryCompletion = { completed: false };
+    const noop: Step = { type: 'upsert', retrySafe: true, execute: async () => ({ kind: 'output', output: 'done' }) };
+    const outcome = await executeJob({ ...options, steps: { upsert: noop } }, delivery?.data as EngineMessage, delivery?.id as string, new AbortController().signal, delivery?.started, completion);
+    expect(outcome).toBe('completed');
+    expect(completion.completed).toBe(true);
+    expect((await jobRow(world.tenantId, job.id)).status).toBe('completed');
+    expect(await bossState(delivery?.id as string)).toBe('completed');
+  });
+
+  it('leaves the delivery to the worker when its end did not apply (another delivery took the job meanwhile): nothing completed, nothing ended', async () => {
+    await fetchAll();
+    const world = await runWorld(context, 'fold-taken', noopSteps);
+    const { job } = await startFlowRun(context, engine, { tenantId: world.tenantId, flowId: world.flowId, source: 'api' });
+    const [delivery] = await fetchDeliveries(options, 8);
+    const completion: DeliveryCompletion = { completed: false };
+    const other = randomUUID();
+    // While the step runs, a re-delivery takes the job over (as after this delivery's expiry).
+    const takenOver: Step = {
+      type: 'upsert',
+      retrySafe: true,
+      execute: async () => {
+        await database.db.updateTable('dm_jobs').set({ engine_job_id: other }).where('id', '=', job.id).execute();
+        return { kind: 'output', output: 'done' };
+      },
+    };
+    const outcome = await executeJob({ ...options, steps: { upsert: takenOver } }, delivery?.data as EngineMessage, delivery?.id as string, new AbortController().signal, delivery?.started, completion);
+    expect(outcome).toBe('stale');
+    expect(completion.completed).toBe(false);
+    expect(await jobRow(world.tenantId, job.id)).toMatchObject({ status: 'processing', engine_job_id: other });
+    expect(await bossState(delivery?.id as string)).toBe('active');
   });
 
   it('fetches nothing from an empty queue, and starts nothing', async () => {

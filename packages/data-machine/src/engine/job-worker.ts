@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { engineQueues, type EngineMessage } from './job-engine';
 import { fetchDeliveries, type FetchedDelivery } from './job-fetch';
 import { reconcileJobs } from './job-reconciler';
-import { executeJob, type ExecutionOutcome, type JobExecutorOptions } from './job-executor';
+import { executeJob, type DeliveryCompletion, type ExecutionOutcome, type JobExecutorOptions } from './job-executor';
 
 /** Options of {@link createJobWorker}. */
 export interface JobWorkerOptions extends JobExecutorOptions {
@@ -52,9 +52,9 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
   const batchSize = options.batchSize ?? 4;
   const pollingMs = options.engine.options.pollingIntervalSeconds * 1000;
 
-  const executeOne = async (delivery: FetchedDelivery): Promise<ExecutionOutcome> => {
+  const executeOne = async (delivery: FetchedDelivery, completion: DeliveryCompletion): Promise<ExecutionOutcome> => {
     const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(stepDeadlineMs)]);
-    const outcome = await executeJob(options, delivery.data, delivery.id, signal, delivery.started);
+    const outcome = await executeJob(options, delivery.data, delivery.id, signal, delivery.started, completion);
     options.onExecuted?.(delivery.data, outcome);
     return outcome;
   };
@@ -64,11 +64,13 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
    * pg-boss's own `work` does: all completed, or (an infrastructure failure,
    * or the batch outlived the jobs' expiry) all failed, so pg-boss re-delivers
    * and executions that finished find their jobs stale. The completion is not
-   * awaited before the next fetch; {@link JobWorker.stop} waits for it.
-   * Resolves whether the batch enqueued work due now (children, retries).
+   * awaited before the next fetch; {@link JobWorker.stop} waits for it. A
+   * job that ended alone completed its delivery with its end (one round
+   * trip): that one is not completed again (pg-boss fails only jobs not yet
+   * completed). Resolves whether the batch enqueued work due now (children, retries).
    */
   const runBatch = async (deliveries: readonly FetchedDelivery[]): Promise<boolean> => {
-    const ids = deliveries.map((delivery) => delivery.id);
+    const completions = deliveries.map((): DeliveryCompletion => ({ completed: false }));
     let outcome: { readonly failed: unknown } | null = null;
     let enqueued = false;
     let expiry: NodeJS.Timeout | undefined;
@@ -76,7 +78,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       const expired = new Promise<never>((_, reject) => {
         expiry = setTimeout(() => reject(new Error(`handler execution exceeded ${expiryMs}ms`)), Math.max(expiryMs, 1000));
       });
-      const results = await Promise.race([Promise.allSettled(deliveries.map(executeOne)), expired]);
+      const results = await Promise.race([Promise.allSettled(deliveries.map((delivery, index) => executeOne(delivery, completions[index] as DeliveryCompletion))), expired]);
       const failure = results.find((result) => result.status === 'rejected');
       if (failure) outcome = { failed: failure.reason };
       enqueued = results.some((result) => result.status === 'fulfilled' && (result.value === 'fanned_out' || result.value === 'retrying'));
@@ -86,6 +88,8 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       clearTimeout(expiry);
     }
     const failed = outcome === null ? null : errorOutput(outcome.failed);
+    const ids = deliveries.filter((_, index) => !completions[index]?.completed).map((delivery) => delivery.id);
+    if (ids.length === 0) return enqueued;
     const completion = (failed === null ? boss.complete(engineQueues.job, ids) : Promise.all(ids.map((id) => boss.fail(engineQueues.job, id, failed)))).catch((error: unknown) =>
       options.processLogger?.error({ jobs: ids, error: errorOutput(error).message }, 'completing pg-boss jobs failed; they expire and are re-delivered'),
     );

@@ -21,6 +21,11 @@ describe('inlining parameters', () => {
     expect(text).toBe(`select '$1', "$1", $$ $1 $$, $tag$ $1 $tag$, a$1 -- $1\n, E'value'`);
   });
 
+  it('writes an array of strings as the text of a Postgres array, its elements quoted (pg-boss passes ids so)', () => {
+    const text = inlineParameters(CompiledQuery.raw('select $1::text[]', [['a', 'quote " and \\ backslash', "it's"]]));
+    expect(text).toBe(`select E'{"a","quote \\\\" and \\\\\\\\ backslash","it''s"}'::text[]`);
+  });
+
   it('refuses a reference to a parameter that is not there, and a value it cannot write as a literal', () => {
     expect(() => inlineParameters(CompiledQuery.raw('select $2', ['one']))).toThrow(RangeError);
     expect(() => inlineParameters(CompiledQuery.raw('select $1', [{ an: 'object' }]))).toThrow(TypeError);
@@ -62,9 +67,10 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
   it('hands each value to the server unchanged, whatever it contains', async () => {
     const tricky = `quote ' backslash \\ dollar $1 $$ e-string E'x' unicode é ✓ newline\n end`;
     const at = new Date('2026-12-01T10:11:12.345Z');
-    const statement = sql<{ text: string; at: Date; number: number; flag: boolean; nothing: string | null }>`select ${tricky}::text as text, ${at}::timestamptz as at, ${42}::int as number, ${false}::boolean as flag, ${null}::text as nothing`;
+    const list = ['a', tricky, '{braces}, commas'];
+    const statement = sql<{ text: string; at: Date; number: number; flag: boolean; nothing: string | null }>`select ${tricky}::text as text, ${at}::timestamptz as at, ${42}::int as number, ${false}::boolean as flag, ${null}::text as nothing, ${list}::text[] as list`;
     const [rows] = await runScoped(context, engine.simpleQuery, { tenantId: 'tenant_a' }, [statement.compile(context.db)]);
-    expect(rows).toEqual([{ text: tricky, at, number: 42, flag: false, nothing: null }]);
+    expect(rows).toEqual([{ text: tricky, at, number: 42, flag: false, nothing: null, list }]);
   });
 
   it('is all or nothing: a statement that fails undoes the ones before it', async () => {
@@ -101,7 +107,7 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
     expect((after?.[0] as { tenant: string | null }).tenant ?? '').toBe('');
   });
 
-  it('runs a statement prepared on a one-session database (PGlite) under the keys of each batch, never with the rows of the one that prepared it', async () => {
+  it('runs a statement prepared on a session under the keys of each batch, never with the rows of the one that prepared it', async () => {
     const owner = await newUser(context, 'batch-prepared');
     const first = await createTenant(context, system, { slug: 'batch-prepared-a', name: 'A', ownerUserId: owner.id });
     const second = await createTenant(context, system, { slug: 'batch-prepared-b', name: 'B', ownerUserId: owner.id });
@@ -112,18 +118,25 @@ await describeEachDatabase<DataMachineDatabase>('statements in one round trip', 
       return new Set(rows.map((row) => (row as { tenant_id: string }).tenant_id));
     };
     for (const tenantId of [first.tenant.id, second.tenant.id, first.tenant.id]) expect(await tenantsSeen(tenantId)).toEqual(new Set([tenantId]));
-    const prepared = engine.simpleQuery.prepared;
-    if (database.database.pglite !== undefined) expect(await prepared?.textOf(agents())).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
-    else expect(prepared).toBeUndefined();
+    // PGlite's one session, or a connection of pg-boss's pool on Postgres: prepared there, executed by name.
+    const text = await engine.simpleQuery.session?.(async ({ prepared }) => prepared?.textOf(agents()));
+    expect(text).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'no such agent'\)$/);
   });
 
-  it('inlines what the server cannot prepare, and a DO block; prepares a statement without values', async () => {
-    const prepared = createPreparedStatements(engine.simpleQuery);
-    const untyped = CompiledQuery.raw('select $1 is null as missing', ['x']);
-    expect(await prepared.textOf(untyped)).toBe(`select E'x' is null as missing`);
-    const block = guardStatement(CompiledQuery.raw('select 1', []), 'never');
-    expect(await prepared.textOf(block)).toBe(block.sql);
-    expect(await prepared.textOf(CompiledQuery.raw('select 1 as one', []))).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
+  it('declares text a parameter whose type the server cannot tell, as an inlined literal resolves; inlines a DO block; prepares a statement without values and a guard', async () => {
+    const results = await engine.simpleQuery.session?.(async ({ run, prepared }) => {
+      const untyped = CompiledQuery.raw('select $1 as value', ['x']);
+      const inlined = await run(inlineParameters(untyped));
+      const executed = await run((await prepared?.textOf(untyped)) ?? '');
+      const block = CompiledQuery.raw('do $$ begin perform 1; end $$', []);
+      const guard = guardStatement(CompiledQuery.raw('select 1 where $1::int = 1', [1]), 'never');
+      return { inlined, executed, block: [await prepared?.textOf(block), block.sql], plain: await prepared?.textOf(CompiledQuery.raw('select 1 as one', [])), guard: await prepared?.textOf(guard) };
+    });
+    expect(results?.executed).toEqual([[{ value: 'x' }]]);
+    expect(results?.executed).toEqual(results?.inlined);
+    expect(results?.block[0]).toBe(results?.block[1]);
+    expect(results?.plain).toMatch(/^execute dm_prepared_[0-9a-f]+$/);
+    expect(results?.guard).toMatch(/^execute dm_prepared_[0-9a-f]+\(E'1', E'never'\)$/);
   });
 
   it('plans again after the session discarded its plans, and prepares again when it lost its prepared statements', async () => {

@@ -3,6 +3,9 @@ import { CompiledQuery } from 'kysely';
 import type { DataMachineContext } from '../context';
 import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOptions } from './tenant-transaction';
 
+/** Each statement's rows, in order. */
+export type StatementRows = ReadonlyArray<readonly unknown[]>;
+
 /**
  * Runs SQL without parameters, one or more statements separated by
  * semicolons, in one round trip (the simple query protocol), as one
@@ -10,17 +13,30 @@ import { keysStatement, type BatchKeys, type TransactionKeys, type TransactionOp
  * statement's rows, in order. The job engine provides one on its database
  * (`JobEngine.simpleQuery`).
  */
-export type SimpleQuery = ((text: string) => Promise<ReadonlyArray<readonly unknown[]>>) & {
-  /** On a database of one session (an embedded PGlite): the statements prepared on it, which a batch executes instead of planning them again. */
-  readonly prepared?: PreparedStatements;
+export type SimpleQuery = ((text: string) => Promise<StatementRows>) & {
+  /**
+   * Runs `work` on ONE session of the database, with the statements prepared
+   * on that session, which a batch executes instead of planning them again:
+   * PGlite's one session, or a connection of a pool held for the work.
+   * Absent: every batch is planned anew.
+   */
+  readonly session?: <T>(work: (session: PreparedSession) => Promise<T>) => Promise<T>;
 };
 
+/** One session of the database and the statements prepared on it (see {@link SimpleQuery.session}). */
+export interface PreparedSession {
+  /** Runs parameterless SQL on this session, as {@link SimpleQuery} does. */
+  readonly run: (text: string) => Promise<StatementRows>;
+  /** Undefined when this session cannot keep prepared statements: every batch is inlined. */
+  readonly prepared: PreparedStatements | undefined;
+}
+
 /**
- * Statements prepared once on a database of ONE session (an embedded
- * PGlite), each named by a hash of its SQL, so that a batch runs `execute
- * name(values)` instead of planning the statement again: on PGlite planning
- * is most of a short statement's cost (docs/decisions/2026-12-01-engine-speed.md,
- * "fourth pass"). Never on a pool, whose connections each have their own.
+ * Statements prepared once on ONE session of the database (PGlite's, or one
+ * connection of a pool: each has its own), each named by a hash of its SQL,
+ * so that a batch runs `execute name(values)` instead of planning the
+ * statement again: planning is most of a short statement's cost
+ * (docs/decisions/2026-12-01-engine-speed.md, "fourth pass" and "fifth pass").
  */
 export interface PreparedStatements {
   /** The text that runs `query` in a batch: an EXECUTE once prepared (preparing it on first use), else its SQL with values inlined. */
@@ -50,28 +66,40 @@ export function createPreparedStatements(run: (text: string) => Promise<unknown>
   const { limit = 64, replanEvery = 1000 } = options;
   const names = new Map<string, Promise<string | null>>();
   let executions = 0;
-  const prepare = async (text: string): Promise<string | null> => {
+  const prepare = async (query: CompiledQuery): Promise<string | null> => {
     // The same SQL has the same name, on every engine sharing the session: "already exists" is that statement.
-    const name = `dm_prepared_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    try {
-      await run(`prepare ${name} as ${text}`);
-      return name;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : '';
-      if (/already exists/.test(message)) return name;
-      // A statement the server cannot prepare (an untyped parameter) stays inlined; any other failure is tried again next time.
-      if (!/could not determine data type/.test(message)) names.delete(text);
-      return null;
+    const name = `dm_prepared_${createHash('sha256').update(query.sql).digest('hex').slice(0, 24)}`;
+    // A parameter whose type the server cannot tell from its place is declared text: an inlined
+    // literal there (unknown) resolves to text too (pg-boss's insert has two). Others stay unknown.
+    const declared: string[] = query.parameters.map(() => 'unknown');
+    for (;;) {
+      const types = declared.every((type) => type === 'unknown') ? '' : `(${declared.join(', ')})`;
+      try {
+        await run(`prepare ${name}${types} as ${query.sql}`);
+        return name;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : '';
+        if (/already exists/.test(message)) return name;
+        const untyped = /could not determine data type of parameter \$(\d+)/.exec(message);
+        const position = untyped === null ? -1 : Number(untyped[1]) - 1;
+        if (declared[position] === 'unknown') {
+          declared[position] = 'text';
+          continue;
+        }
+        // Any other failure is tried again next time.
+        names.delete(query.sql);
+        return null;
+      }
     }
   };
   return {
     async textOf(query) {
-      // A DO block cannot be prepared.
+      // A DO block cannot be prepared (guardStatement no longer makes one; a caller's may).
       if (/^\s*do\s/i.test(query.sql)) return inlineParameters(query);
       let name = names.get(query.sql);
       if (name === undefined) {
         if (names.size >= limit) return inlineParameters(query);
-        name = prepare(query.sql);
+        name = prepare(query);
         names.set(query.sql, name);
       }
       const prepared = await name;
@@ -102,7 +130,7 @@ export async function runScoped(
   keys: TransactionKeys,
   statements: readonly CompiledQuery[],
   options: TransactionOptions = {},
-): Promise<ReadonlyArray<readonly unknown[]>> {
+): Promise<StatementRows> {
   return (await runScopedBatch(context, run, { keys, statements, options })).rows;
 }
 
@@ -128,18 +156,23 @@ export async function runScopedBatch(
   context: DataMachineContext,
   run: SimpleQuery,
   batch: ScopedBatch,
-): Promise<{ readonly leading: ReadonlyArray<readonly unknown[]>; readonly rows: ReadonlyArray<readonly unknown[]> }> {
+): Promise<{ readonly leading: StatementRows; readonly rows: StatementRows }> {
   const leading = batch.leading ?? [];
   const prelude = keysStatement(context.appRole, batch.keys, batch.options ?? {}).compile(context.db);
-  const { prepared } = run;
-  const texts = async (queries: readonly CompiledQuery[]) => (prepared === undefined ? queries.map(inlineParameters) : Promise.all(queries.map((query) => prepared.textOf(query))));
-  const [leadingTexts, statements] = await Promise.all([texts(leading), texts(batch.statements)]);
-  const results = await run([...leadingTexts, inlineParameters(prelude), ...statements].join(';\n')).catch((error: unknown) => {
-    if (prepared === undefined || !(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
-    // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
-    prepared.forget();
-    return run([...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n'));
-  });
+  const inlined = () => [...leading, prelude, ...batch.statements].map(inlineParameters).join(';\n');
+  const runOn = async ({ run: runText, prepared }: PreparedSession): Promise<StatementRows> => {
+    if (prepared === undefined) return runText(inlined());
+    // One at a time: a statement prepared on first use is a query of its own on the session.
+    const texts: string[] = [];
+    for (const query of [...leading, prelude, ...batch.statements]) texts.push(query === prelude ? inlineParameters(prelude) : await prepared.textOf(query));
+    return runText(texts.join(';\n')).catch((error: unknown) => {
+      if (!(error instanceof Error && /prepared statement .* does not exist/.test(error.message))) throw error;
+      // The session lost its prepared statements (nothing ran: the batch is one transaction): inline this once, prepare again next time.
+      prepared.forget();
+      return runText(inlined());
+    });
+  };
+  const results = run.session === undefined ? await run(inlined()) : await run.session(runOn);
   const expected = leading.length + 1 + batch.statements.length;
   if (results.length !== expected) throw new Error(`A scoped batch of ${expected} statements returned ${results.length} results.`);
   return { leading: results.slice(0, leading.length), rows: results.slice(leading.length + 1) };
@@ -147,14 +180,14 @@ export async function runScopedBatch(
 
 /**
  * A statement for a batch of {@link runScoped} that fails it (and so undoes
- * all of it) unless `query` returns a row: a `DO` block raising `message`.
- * A batch cannot decide between statements; this is how a later statement
- * is made to depend on an earlier one. {@link isGuardFailure} tells its error.
+ * all of it) unless `query` returns a row: `dm_require(exists (query),
+ * message)` (migration 0025), prepared like any other statement. A batch
+ * cannot decide between statements; this is how a later statement is made
+ * to depend on an earlier one. {@link isGuardFailure} tells its error.
  */
 export function guardStatement(query: CompiledQuery, message: string): CompiledQuery {
-  const condition = inlineParameters(query);
-  if (condition.includes('$guard$')) throw new TypeError('A guarded statement cannot contain the guard\'s own quote tag.');
-  return CompiledQuery.raw(`do $guard$ begin if not exists (${condition}) then raise exception using message = ${toLiteral(message)}; end if; end $guard$`);
+  // The query's own `$n` stay; the message is one more parameter after them.
+  return CompiledQuery.raw(`select dm_require(exists (${query.sql}), $${query.parameters.length + 1}::text) as required`, [...query.parameters, message]);
 }
 
 /** Whether `error` is the failure of a {@link guardStatement} raising `message`. */
@@ -226,6 +259,16 @@ function isIdentifierChar(char: string | undefined): boolean {
   return char !== undefined && /[A-Za-z0-9_$]/.test(char);
 }
 
+/** An array of strings or numbers as the text of a Postgres array (`{"a","b"}`): pg-boss passes its ids so. */
+function arrayLiteral(values: readonly unknown[]): string {
+  const elements = values.map((value) => {
+    if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+    if (typeof value !== 'string') throw new TypeError(`A scoped batch cannot inline an array element of type ${Object.prototype.toString.call(value)}.`);
+    return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  });
+  return `{${elements.join(',')}}`;
+}
+
 /**
  * A value as a literal of unknown type: `E'...'` with backslashes and quotes
  * doubled, whatever `standard_conforming_strings` is. Only the value types
@@ -237,6 +280,7 @@ function toLiteral(value: unknown): string {
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') text = String(value);
   else if (value instanceof Date) text = value.toISOString();
+  else if (Array.isArray(value)) text = arrayLiteral(value);
   else throw new TypeError(`A scoped batch cannot inline a parameter of type ${Object.prototype.toString.call(value)}.`);
   // A text value cannot hold NUL; the extended protocol refuses it too.
   if (text.includes('\0')) throw new TypeError('A scoped batch cannot inline a string containing NUL.');
