@@ -45,6 +45,12 @@ function engineFor(database: TestDatabase): JobEngine {
   return createJobEngine({ database: connection, pollingIntervalSeconds: 0.5, supervise: false });
 }
 
+/** The one-job comparison again as throughput (the issue asks for both): one job at a time, so jobs per second is 1,000 / ms per job. */
+function printJobsPerSecond(backend: DatabaseBackend, result: { readonly baselineMs: number; readonly subjectMs: number }): void {
+  const perSecond = (ms: number) => Math.round(1000 / ms).toLocaleString('en-US');
+  process.stdout.write(`[${backend}] one job end to end (jobs per second, one at a time): raw pg-boss send+work ${perSecond(result.baselineMs)}, one-step no-op flow ${perSecond(result.subjectMs)}\n`);
+}
+
 /** Resolves waiters by id when the work they wait for is done. */
 function completions() {
   const done = new Set<string>();
@@ -293,7 +299,7 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
   await worker.start();
   const noopWorld = await world(context, `${backend}-flow`, noopSteps);
 
-  if (sections.has('job')) await compareToBaseline({
+  if (sections.has('job')) printJobsPerSecond(backend, await compareToBaseline({
     name: `[${backend}] one job end to end (time per job)`,
     baseline: {
       label: 'raw pg-boss send+work',
@@ -315,7 +321,7 @@ async function benchBackend(backend: DatabaseBackend): Promise<void> {
     warmup: 10,
     rounds: backend === 'pglite' ? 30 : 60,
     perRound: 3,
-  });
+  }));
 
   // Fan-out of 1,000 items: a flow per run (items are de-duplicated per flow), made before timing.
   // PGlite runs one statement at a time: one measured round there (a run takes a minute or more).
