@@ -6,7 +6,10 @@ import { createTestDatabase, withAdmin } from './test-database';
 
 const backends = await availableBackends();
 
-describe('database templates', () => {
+// Every spec here starts databases in its body (a template, copies), which other specs do in hooks:
+// they get the hooks' limit (10 s), not a test's 5 s, which two PGlite starts (1.3 to 2 s of CPU
+// each when quiet) overran under load.
+describe('database templates', { timeout: 10_000 }, () => {
   let template: DatabaseTemplate;
   beforeAll(async () => {
     template = await prepareDatabaseTemplate('testkit_spec', async (db) => {
@@ -19,9 +22,7 @@ describe('database templates', () => {
   });
 
   // One test per backend: each makes two copies, and each copy is a database of its own to start.
-  // Its body starts two databases, which other specs do in hooks: it gets their limit (10 s), not
-  // a test's 5 s, which two PGlite starts (1.3 to 2 s of CPU each when quiet) overran under load.
-  it.each(backends)('gives %s copies that start migrated and are independent of each other', { timeout: 10_000 }, async (backend) => {
+  it.each(backends)('gives %s copies that start migrated and are independent of each other', async (backend) => {
     const [first, second] = await Promise.all([createTestDatabase(backend, { template }), createTestDatabase(backend, { template })]);
     try {
       await sql`insert into fruit values ('pear')`.execute(first.db);
