@@ -1,5 +1,6 @@
+import { createDataMachineContext, type DataMachineContext } from 'data-machine';
 import type { ServerConfig } from '../config/config';
-import type { ServerDatabase } from '../database/database';
+import { openDatabase, type ServerDatabase } from '../database/database';
 import { migrationStates } from '../database/migrate';
 import { StartupError } from './failure';
 
@@ -20,4 +21,19 @@ export async function ensureMigrated(config: ServerConfig, database: ServerDatab
   await ensureReachable(config, database);
   const pending = (await migrationStates(database.db)).filter((state) => state.pending.length > 0);
   if (pending.length > 0) throw new StartupError("the database is not migrated; run 'data-machine migrate' first");
+}
+
+/**
+ * Opens the configured database for a command that works on it (an
+ * administration command, `chat`), refuses it unless it answers and is
+ * migrated, runs `work` with a quiet product context on it, and closes it.
+ */
+export async function withMigratedDatabase<T>(config: ServerConfig, work: (database: ServerDatabase, context: DataMachineContext) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config.database);
+  try {
+    await ensureMigrated(config, database);
+    return await work(database, createDataMachineContext({ db: database.db, logger: { warn: () => undefined } }));
+  } finally {
+    await database.close();
+  }
 }

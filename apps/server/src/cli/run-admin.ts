@@ -1,11 +1,10 @@
-import { createDataMachineContext, createSecretBox, type JobEngine } from 'data-machine';
+import { createSecretBox, type JobEngine } from 'data-machine';
 import { loadConfig } from '../config/config';
 import { resolveSecretKey } from '../config/secret-key';
-import { openDatabase } from '../database/database';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { findAdminCommand, readCommandLine, UsageError } from './admin-commands';
 import { runCommandLine } from './command-line';
-import { ensureMigrated } from './configured-database';
+import { withMigratedDatabase } from './configured-database';
 import { createEnqueueOnlyJobEngine } from './enqueue-only-job-engine';
 
 /**
@@ -25,17 +24,12 @@ export async function runAdmin(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(process.env);
-  const database = await openDatabase(config.database);
-  try {
-    await ensureMigrated(config, database);
-    const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
+  return withMigratedDatabase(config, async (database, context) => {
     // `flows run`, `jobs retry`, `jobs undo` and the approval decisions only enqueue: an engine that is never started.
     let engine: JobEngine | undefined;
     const enqueueOnly = async () => (engine ??= createEnqueueOnlyJobEngine(database.engine));
     // Only `flows webhook rotate` and `secrets set` need the server key: resolved (on the embedded database, generated) on first use.
     const secrets = async (purpose: string) => createSecretBox(await resolveSecretKey(config.secretKey), purpose);
     return (await runCommandLine(context, command, argv, process, { handlers: createDefaultHandlers(context), engine: enqueueOnly, secrets })).exitCode;
-  } finally {
-    await database.close();
-  }
+  });
 }

@@ -1,11 +1,9 @@
 import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
-import { createDataMachineContext } from 'data-machine';
 import { configuredChatModel } from '../chat/chat-model-provider';
 import { loadConfig } from '../config/config';
-import { openDatabase } from '../database/database';
 import { noModelLine, runChatCommand } from './chat-command';
 import { UsageError } from './command';
-import { ensureMigrated } from './configured-database';
+import { withMigratedDatabase } from './configured-database';
 import { createEnqueueOnlyJobEngine } from './enqueue-only-job-engine';
 
 /** Runs `chat <agent>` on the configured database and model: stdin to the agent, its text to stdout; resolves to the exit code. */
@@ -17,31 +15,29 @@ export async function runChat(args: readonly string[]): Promise<number> {
     process.stderr.write(noModelLine);
     return 1;
   }
-  const database = await openDatabase(config.database);
   const stop = new AbortController();
   const interrupt = () => stop.abort();
   process.once('SIGINT', interrupt);
   try {
-    await ensureMigrated(config, database);
-    const context = createDataMachineContext({ db: database.db, logger: { warn: () => undefined } });
-    return await runChatCommand({
-      context,
-      model,
-      store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
-      memory: createPostgresMemoryStore({ db: database.db }),
-      engine: createEnqueueOnlyJobEngine(database.engine),
-      argv: args,
-      stdin: process.stdin,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      signal: stop.signal,
-    });
+    return await withMigratedDatabase(config, (database, context) =>
+      runChatCommand({
+        context,
+        model,
+        store: createPostgresTranscriptStore({ db: database.db, now: () => context.now() }),
+        memory: createPostgresMemoryStore({ db: database.db }),
+        engine: createEnqueueOnlyJobEngine(database.engine),
+        argv: args,
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        signal: stop.signal,
+      }),
+    );
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`data-machine: ${error.message}\n`);
     return 2;
   } finally {
     process.off('SIGINT', interrupt);
-    await database.close();
   }
 }
