@@ -1,18 +1,11 @@
 import type { ModelProvider } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import type { ServerConfig } from '../config/config';
-import type { ChatServiceOptions } from './chat-service';
 
 /** The model chat turns run on: a provider, and the model an agent without one of its own uses. */
 export interface ChatModel {
   readonly provider: ModelProvider;
   readonly defaultModel: string;
-}
-
-/** The `chat` option of `buildApp`: the model, and who is told when a turn ends. */
-export interface ChatOptions extends ChatModel {
-  /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
-  readonly onTurnEnd?: ChatServiceOptions['onTurnEnd'];
 }
 
 /** What {@link createChatModelProvider} takes: an OpenAI-compatible endpoint (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `DEFAULT_MODEL`). */

@@ -118,6 +118,12 @@ export interface ChatServiceOptions {
   readonly onTurnEnd?: ((turn: { readonly agentSlug: string; readonly outcome: SessionRunResult }) => void) | undefined;
 }
 
+/** The `chat` option of `buildApp`: the model, and who is told when a turn ends. */
+export interface ChatOptions extends ChatModel {
+  /** Told of every turn whose run has ended (cancelled ones included): for metrics, and for tests to wait on. */
+  readonly onTurnEnd?: ChatServiceOptions['onTurnEnd'];
+}
+
 /**
  * Creates the {@link ChatService}. Each turn offers the model the product's
  * chat tools the caller may use under the agent's tool modes (chat mode), then

@@ -3,10 +3,10 @@ import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerConfig } from '../config/config';
-import type { ServerDatabase } from '../database/database';
+import type { AppDatabase, AppJobEngine } from './app-database';
 import { migrationSets as allMigrationSets } from '../database/migrate';
 import { toErrorResponse } from './error-response';
-import { createDataMachineContext, createHandlerNetwork, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationMetrics, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry, type JobEngine } from 'data-machine';
+import { createDataMachineContext, createHandlerNetwork, createHandlerSecrets, createSecretBox, defaultFileMaxBytes, defaultWebhookMaxBytes, handlerSecretsPurpose, readAutomationMetrics, webhookSecretsPurpose, type DataMachineContext, type HandlerRegistry } from 'data-machine';
 import type { InboundLimits } from '../config/config';
 import { createDefaultHandlers } from '../handlers/default-handlers';
 import { registerHealthRoutes } from './health-route';
@@ -32,7 +32,7 @@ import { defaultRateLimit, registerRateLimit, type RateLimitOptions } from './ra
 import { registerMetrics } from './metrics';
 import { redactedPaths, registerRequestLogging, requestLoggingOptions } from './request-logging';
 import { createPostgresMemoryStore, createPostgresTranscriptStore } from '@data-machine/agents-api/postgres';
-import type { ChatOptions } from '../chat/chat-model-provider';
+import type { ChatOptions } from '../chat/chat-service';
 import { createChatService } from '../chat/chat-service';
 import { registerChatRoutes } from './routes/chat-routes';
 import { isOpenAIPath, registerOpenAIRoutes, toOpenAIError } from './routes/openai-routes';
@@ -40,15 +40,7 @@ import { registerConsoleSessionRoutes, registerConsoleSessions, type ConsoleSess
 import { registerConsoleAssets } from './console-assets';
 import { registerAccessCacheInvalidation } from './authentication';
 
-/** What the app needs of the server's database (the job engine's side is the runtime's). */
-export type AppDatabase = Omit<ServerDatabase, 'engine' | 'changeFeed'>;
-
-/** What the app needs of the job engine: it enqueues runs, and `/ready` reports on the workers. */
-export interface AppJobEngine {
-  readonly engine: JobEngine;
-  /** Whether this process's workers run; null when this process runs none (`serve`). */
-  workersRunning(): boolean | null;
-}
+export type { AppDatabase, AppJobEngine } from './app-database';
 
 /** What the HTTP app is built from. */
 export interface AppDependencies {

@@ -1,7 +1,7 @@
 import type { MigrationSet } from '@data-machine/agents-api/postgres';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import type { AppDatabase, AppJobEngine } from './app';
+import type { AppDatabase, AppJobEngine } from './app-database';
 import { migrationStates } from '../database/migrate';
 
 /** The body of `GET /ready`. */

@@ -1,34 +1,18 @@
 import { AgentsApiError } from '../errors';
 import { createMessage, type AgentMessage } from '../messages/message';
-import type { ModelProvider } from '../providers/model-provider';
 import type {
-  CompletionPolicy,
   ConversationEvent,
   ConversationRequest,
   ConversationResult,
   ConversationRunner,
-  EventSink,
   RunOptions,
-  ToolMediator,
-  TranscriptPersister,
 } from './conversation-runner';
 import { EventChannel } from './event-channel';
 import { linkedAbort } from './linked-abort';
 import { ToolLoop } from './tool-loop';
+import type { ToolLoopRunnerOptions } from './tool-loop-options';
 
-/** What the built-in loop is made of; only `provider` is required. */
-export interface ToolLoopRunnerOptions {
-  readonly provider: ModelProvider;
-  readonly completionPolicy?: CompletionPolicy;
-  readonly mediator?: ToolMediator;
-  readonly persister?: TranscriptPersister;
-  readonly sinks?: readonly EventSink[];
-  /** Told when a sink throws; the run goes on either way. */
-  readonly onSinkError?: (error: unknown, event: ConversationEvent) => void;
-  /** Ids of new messages; by default `msg_` and 128 random bits. */
-  readonly generateId?: () => string;
-  readonly now?: () => Date;
-}
+export type { ToolLoopRunnerOptions } from './tool-loop-options';
 
 /**
  * A request to the built-in loop: a {@link ConversationRequest}, or the same with

@@ -15,7 +15,7 @@ import {
 } from '../providers/model-provider';
 import { toModelToolSpec } from '../tools/model-tool-spec';
 import type { AnyToolDefinition } from '../tools/tool';
-import type { ToolLoopRunnerOptions } from './tool-loop-runner';
+import type { ToolLoopRunnerOptions } from './tool-loop-options';
 import type {
   ApprovalDecision,
   BudgetName,
