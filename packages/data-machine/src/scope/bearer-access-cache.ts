@@ -5,16 +5,17 @@ import { createChangeFedStore, evictOldest, lifecycleOf, type ChangeFedCache } f
  * emptied by the database's change feed (`dm_access_changed`, migration
  * 0020). The one place of the trick: see docs/decisions/2026-12-01-access-cache.md.
  *
- * It caches rows, never decisions: every use re-runs the token checks (expiry
- * against the clock of the request) and the authorization on them.
+ * It caches the rows (parsed), never decisions: every use re-runs the token
+ * checks (expiry against the clock of the request) and the authorization on them.
  */
 export interface BearerAccessCache extends ChangeFedCache {
   /**
-   * The rows for `key`: cached and younger than the maximum age, or loaded by
-   * `load`. Loaded rows are kept only when `keep` accepts them, the feed
-   * listened the whole time, and no change arrived since the load began.
+   * What `load` answers for `key`: cached and younger than the maximum age,
+   * or loaded. A loaded value is kept only when `keep` accepts it, the feed
+   * listened the whole time, and no change arrived since the load began. A
+   * cached value is handed to every read of its key: keep it immutable.
    */
-  read<Row>(key: BearerAccessKey, load: () => Promise<readonly Row[]>, keep: (rows: readonly Row[]) => boolean): Promise<readonly Row[]>;
+  read<Value>(key: BearerAccessKey, load: () => Promise<Value>, keep: (value: Value) => boolean): Promise<Value>;
   /** When this process last recorded a use of the token (its `last_used_at` write, which notifies nobody), if it did since the last change. */
   recordedUse(tokenHash: string): Date | undefined;
   /** Notes that this process recorded a use of the token at `at`. */
@@ -53,21 +54,21 @@ export interface BearerAccessCacheOptions {
 export function createBearerAccessCache(options: BearerAccessCacheOptions = {}): BearerAccessCache {
   const maxEntries = options.maxEntries ?? 5_000;
   let uses = new Map<string, Date>();
-  const rows = createChangeFedStore<readonly unknown[]>({ maxEntries, maxAgeMs: options.maxAgeMs ?? 30_000, now: options.now, onClear: () => (uses = new Map()) });
+  const values = createChangeFedStore<unknown>({ maxEntries, maxAgeMs: options.maxAgeMs ?? 30_000, now: options.now, onClear: () => (uses = new Map()) });
   const cache: Omit<BearerAccessCache, keyof ChangeFedCache> = {
-    read<Row>(key: BearerAccessKey, load: () => Promise<readonly Row[]>, keep: (rows: readonly Row[]) => boolean): Promise<readonly Row[]> {
-      // Only `load`'s rows for this very key are stored under it.
-      return rows.read(cacheKey(key), load, keep as (rows: readonly unknown[]) => boolean) as Promise<readonly Row[]>;
+    read<Value>(key: BearerAccessKey, load: () => Promise<Value>, keep: (value: Value) => boolean): Promise<Value> {
+      // Only `load`'s value for this very key is stored under it.
+      return values.read(cacheKey(key), load, keep as (value: unknown) => boolean) as Promise<Value>;
     },
     recordedUse: (tokenHash) => uses.get(tokenHash),
     noteUse(tokenHash, at) {
-      if (!rows.active) return;
+      if (!values.active) return;
       uses.delete(tokenHash);
       uses.set(tokenHash, at);
       evictOldest(uses, maxEntries);
     },
   };
-  return Object.assign(lifecycleOf(rows), cache);
+  return Object.assign(lifecycleOf(values), cache);
 }
 
 function cacheKey(key: BearerAccessKey): string {

@@ -5,12 +5,12 @@ import type { DataMachineDatabase } from '../database/data-machine-database';
 import { DataMachineError } from '../errors';
 import { grantAgentRole, revokeAgentRole } from '../grants/grant-repository';
 import { createAgentToken, revokeAgentToken } from '../tokens/agent-token-repository';
-import { createUserToken, listUserTokens } from '../tokens/user-token-repository';
+import { createUserToken, listUserTokens, revokeUserToken } from '../tokens/user-token-repository';
 import { createTenant } from '../tenants/tenant-repository';
 import { countingContext } from '../../test/support/counting-context';
 import { codeOf, migratedContext, scopeOf, system, tenantWithMembers, userActor, type TestContext } from '../../test/support/identity-fixture';
 import { createBearerAccessCache } from './bearer-access-cache';
-import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates } from './request-access';
+import { resolveBearerAccess, type AccessOutcome, type BearerAccessRequest, type BearerTenantCandidates, type TenantMembershipRef } from './request-access';
 
 await describeEachDatabase<DataMachineDatabase>('one statement for a bearer request', (database) => {
   let context: TestContext;
@@ -234,6 +234,66 @@ await describeEachDatabase<DataMachineDatabase>('one statement for a bearer requ
       await revokeAgentRole(context, ownerScope, 'bot', members.editor!.id);
       cache.invalidate();
       expect(await refusal((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent)).toBe('agent.not_found');
+    });
+
+    it('hands every request an agent no caller can change for the next: its parts frozen, its dates its own', async () => {
+      const { editorToken } = await world('ra-cached-frozen');
+      const { counts, read } = cachedContext();
+      const first = value((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent);
+      const statements = counts.statements;
+      const createdAt = first.createdAt.getTime();
+      expect(Reflect.set(first, 'name', 'Changed')).toBe(false);
+      expect(Reflect.set(first.config, 'instructions', 'Changed.')).toBe(false);
+      expect(Reflect.set(first.effectiveConfig, 'instructions', 'Changed.')).toBe(false);
+      first.createdAt.setTime(0);
+      first.updatedAt.setTime(0);
+      const second = value((await read(editorToken, { agent: { ref: 'bot', action: 'chat' } })).agent);
+      expect(counts.statements).toBe(statements);
+      expect(second).not.toBe(first);
+      expect(second).toMatchObject({ name: 'Bot', config: { instructions: 'Be brief.' }, effectiveConfig: { instructions: 'Be brief.' } });
+      expect(second.createdAt.getTime()).toBe(createdAt);
+      expect(second.updatedAt.getTime()).not.toBe(0);
+    });
+
+    it('hands the host memberships it cannot change for the next request', async () => {
+      const { tenant, editorToken } = await world('ra-cached-memberships');
+      const { read } = cachedContext();
+      const seen: BearerTenantCandidates[] = [];
+      const choose = (candidates: BearerTenantCandidates) => {
+        seen.push(candidates);
+        return chooseTenant()(candidates);
+      };
+      await read(editorToken, { chooseTenant: choose });
+      const memberships = seen[0]!.memberships as TenantMembershipRef[];
+      expect(() => memberships.push({ tenantId: 'other', slug: 'other', role: 'owner' })).toThrow(TypeError);
+      expect(Reflect.set(memberships[0]!, 'role', 'owner')).toBe(false);
+      await read(editorToken, { chooseTenant: choose });
+      expect(seen[1]!.memberships).toEqual([{ tenantId: tenant.id, slug: 'ra-cached-memberships', role: 'editor' }]);
+    });
+
+    it("gives an agent token's actor dates of its own: changing them cannot move the cached token's expiry", async () => {
+      const { ownerScope } = await world('ra-cached-token-dates');
+      const start = context.now();
+      const { secret } = await createAgentToken(context, ownerScope, 'bot', { label: 'dated', ceiling: ['chat'], expiresAt: new Date(start.getTime() + 60_000) });
+      const { counts, read } = cachedContext();
+      const first = await read(secret);
+      if (first.identity.kind !== 'agent_token' || first.identity.actor.kind !== 'token') throw new Error('not an agent token');
+      first.identity.actor.expiresAt?.setTime(0);
+      const statements = counts.statements;
+      const second = await read(secret);
+      expect(counts.statements).toBe(statements);
+      expect(second.identity.actor).toMatchObject({ kind: 'token', expiresAt: new Date(start.getTime() + 60_000) });
+    });
+
+    it('refuses a cached token once its revocation is notified, as an uncached one', async () => {
+      const { owner } = await world('ra-cached-token-revoked');
+      const { token, secret } = await createUserToken(context, system, { label: 'revoked', forUserId: owner.id });
+      const { cache, read } = cachedContext();
+      await read(secret);
+      await revokeUserToken(context, userActor(owner.id), token.id);
+      cache.invalidate();
+      expect(await codeOf(read(secret))).toBe('token.revoked');
+      expect(await codeOf(read(secret))).toBe('token.revoked');
     });
   });
 

@@ -81,9 +81,9 @@ export async function resolveBearerAccess(context: DataMachineContext, request: 
   const tokenHash = hashTokenSecret(secret);
   const now = context.now();
   const read = (tenantId: string | null) => cachedBearerAccess(context, { role: context.appRole, tokenHash, isUserToken, tenantRef: request.tenantRef ?? null, tenantId, agentRef: request.agent?.ref ?? null });
-  const rows = await read(null);
+  const access = await read(null);
   const recordedUse = context.accessCache?.recordedUse(tokenHash);
-  const found = isUserToken ? userTokenFound(rows, tokenHash, request.channel, now, recordedUse) : agentTokenFound(rows, tokenHash, request.tenantRef ?? null, request.channel, now, recordedUse);
+  const found = tokenFound(access.token, tokenHash, request.tenantRef ?? null, request.channel, now, recordedUse);
   const { identity } = found.candidates;
   await recordUse(context, found, tokenHash, now);
   let tenantId: string;
@@ -94,15 +94,32 @@ export async function resolveBearerAccess(context: DataMachineContext, request: 
     return { identity, scope: refused, ...(request.agent === undefined ? {} : { agent: refused }) };
   }
   // The statement read the rights in the tenant it expected; only another choice needs its own.
-  const accessRows = tenantId === found.expectedTenantId ? rows : await read(tenantId);
-  const scope: Scope = Object.freeze({ tenantId, actor: identity.actor, facts: factsFrom(tenantId, accessRows) });
+  const inTenant = tenantId === found.expectedTenantId ? access : await read(tenantId);
+  const scope: Scope = Object.freeze({ tenantId, actor: identity.actor, facts: factsFrom(tenantId, inTenant.facts) });
   if (request.agent === undefined) return { identity, scope: { ok: true, value: scope } };
-  return { identity, scope: { ok: true, value: scope }, agent: decideAgent(context, scope, request.agent, accessRows) };
+  return { identity, scope: { ok: true, value: scope }, agent: decideAgent(context, scope, request.agent, inTenant.agent) };
 }
 
 /** A row of `dm_bearer_access`: the token, the facts' rows (as `factsRows` reads them) and the agent asked for, as JSON with its template's configuration. */
 type AccessRow = FactsRow | DataRow;
 type DataRow = { readonly kind: 'token' | 'agent'; readonly agent_id: string | null; readonly role: null; readonly data: unknown };
+
+/**
+ * What one `dm_bearer_access` statement answered, parsed and checked by its
+ * schemas once, when read: the cache keeps this, so a hit parses nothing.
+ * Deep-frozen, because the cache hands the same value to every request that
+ * hits it; nothing built from it for a request shares a mutable part with it
+ * (dates are copied, facts are built afresh: see {@link tokenFound},
+ * {@link decideAgent}).
+ */
+interface AccessRead {
+  /** The token found by its hash, by the schema of its kind (the key's `isUserToken`); absent for an unknown secret. */
+  readonly token: StoredUserToken | StoredAgentToken | undefined;
+  /** The facts' rows, for {@link factsFrom}. */
+  readonly facts: readonly FactsRow[];
+  /** The agent asked for, as the product shows it, when the tenant has it and the actor may see its row. */
+  readonly agent: Agent | undefined;
+}
 
 /** The JSON of the row of `kind`, if there is one. */
 function dataOf(rows: readonly AccessRow[], kind: DataRow['kind']): unknown {
@@ -110,20 +127,43 @@ function dataOf(rows: readonly AccessRow[], kind: DataRow['kind']): unknown {
 }
 
 /**
- * The rows of {@link readBearerAccess}, through the context's cache when it
- * has one (docs/decisions/2026-12-01-access-cache.md). Only a found token's
- * rows are kept: an unknown secret always reads the database, so a flood of
- * bad tokens neither grows the cache nor evicts good entries.
+ * The parsed answer of {@link readBearerAccess}, through the context's cache
+ * when it has one (docs/decisions/2026-12-01-access-cache.md). Only a found
+ * token's answer is kept: an unknown secret always reads the database, so a
+ * flood of bad tokens neither grows the cache nor evicts good entries.
  */
-function cachedBearerAccess(context: DataMachineContext, read: BearerAccessKey): Promise<readonly AccessRow[]> {
-  const load = () => readBearerAccess(context, read);
-  return context.accessCache === undefined ? load() : context.accessCache.read(read, load, (rows) => dataOf(rows, 'token') !== undefined);
+function cachedBearerAccess(context: DataMachineContext, key: BearerAccessKey): Promise<AccessRead> {
+  const load = async () => parseAccess(await readBearerAccess(context, key), key.isUserToken);
+  return context.accessCache === undefined ? load() : context.accessCache.read(key, load, (read) => read.token !== undefined);
 }
 
 /** One statement: the token, what the tenant is chosen from, and the rights (and agent) in the tenant (`tenantId` null: the one the request most likely acts in, the named or first membership, or the agent token's tenant). */
 async function readBearerAccess(context: DataMachineContext, read: BearerAccessKey): Promise<readonly AccessRow[]> {
   const { rows } = await sql<AccessRow>`select kind, agent_id, role, data from dm_bearer_access(${read.role}, ${read.tokenHash}, ${read.isUserToken}, ${read.tenantRef}, ${read.tenantId}, ${read.agentRef})`.execute(context.db);
   return rows;
+}
+
+/** The statement's rows through their schemas, frozen (see {@link AccessRead}). */
+function parseAccess(rows: readonly AccessRow[], isUserToken: boolean): AccessRead {
+  const token = dataOf(rows, 'token');
+  const agent = dataOf(rows, 'agent');
+  return deepFreeze({
+    token: token === undefined ? undefined : isUserToken ? { kind: 'user' as const, ...userTokenRowSchema.parse(token) } : { kind: 'agent' as const, ...agentTokenRowSchema.parse(token) },
+    facts: rows.filter((row): row is FactsRow => row.kind !== 'token' && row.kind !== 'agent').map(({ kind, agent_id, role }) => ({ kind, agent_id, role })),
+    agent: agent === undefined ? undefined : agentFrom(agentJsonSchema.parse(agent)),
+  });
+}
+
+/**
+ * Freezes `value` and everything it holds. Only for what {@link parseAccess}
+ * builds: plain objects and arrays zod created, strings, numbers, booleans,
+ * null and dates (whose own state a freeze cannot protect: they are copied
+ * wherever one is handed out).
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || value instanceof Date) return value;
+  for (const child of Object.values(value)) deepFreeze(child);
+  return Object.freeze(value);
 }
 
 /** A token found by its hash: who it is, what the tenant is chosen from, the tenant its rights were read in, and its use to record. */
@@ -149,6 +189,7 @@ const userTokenRowSchema = z.object({
   ...storedTokenFields,
   memberships: z.array(z.object({ tenantId: z.string(), slug: z.string(), role: tenantRoleSchema })),
 });
+type StoredUserToken = { readonly kind: 'user' } & z.output<typeof userTokenRowSchema>;
 
 const agentTokenRowSchema = z.object({
   ...storedTokenFields,
@@ -161,29 +202,36 @@ const agentTokenRowSchema = z.object({
   created_at: timestampSchema,
   named_tenant: z.string().nullable(),
 });
+type StoredAgentToken = { readonly kind: 'agent' } & z.output<typeof agentTokenRowSchema>;
 
-function userTokenFound(rows: readonly AccessRow[], tokenHash: string, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
-  const data = dataOf(rows, 'token');
-  const row = data === undefined ? undefined : userTokenRowSchema.parse(data);
-  assertUsableToken(row, tokenHash, now);
+/** Checks the token against `now` ({@link assertUsableToken}: on every request, cached or not) and says who it is. */
+function tokenFound(token: AccessRead['token'], tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
+  assertUsableToken(token, tokenHash, now);
+  return token.kind === 'user' ? userTokenFound(token, channel, now, recordedUse) : agentTokenFound(token, tenantRef, channel, now, recordedUse);
+}
+
+function userTokenFound(row: StoredUserToken, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
   return {
+    // The memberships are frozen with the cached read; their strings are all they hold.
     candidates: { identity: { kind: 'user', actor: { kind: 'user', userId: row.user_id, channel }, tokenId: row.id }, memberships: row.memberships, named: null },
     expectedTenantId: row.expected_tenant,
     staleUse: lastUseIsStale(latest(row.last_used_at, recordedUse), now) ? { table: 'dm_user_tokens', id: row.id, tenantId: null } : null,
   };
 }
 
-function agentTokenFound(rows: readonly AccessRow[], tokenHash: string, tenantRef: string | null, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
-  const data = dataOf(rows, 'token');
-  const row = data === undefined ? undefined : agentTokenRowSchema.parse(data);
-  assertUsableToken(row, tokenHash, now);
-  const { named_tenant: namedTenant, expected_tenant: expectedTenant, ...tokenRow } = row;
-  const { tenantId, actor } = agentTokenAuthentication(tokenRow, channel);
+function agentTokenFound(row: StoredAgentToken, tenantRef: string | null, channel: ActorChannel, now: Date, recordedUse: Date | undefined): FoundToken {
+  const { kind: _kind, named_tenant: namedTenant, expected_tenant: expectedTenant, ...tokenRow } = row;
+  // The actor carries the token's dates out to the request's scope: copies, never the cached row's own.
+  const { tenantId, actor } = agentTokenAuthentication({ ...tokenRow, revoked_at: copyDate(row.revoked_at), expires_at: copyDate(row.expires_at) }, channel);
   return {
     candidates: { identity: { kind: 'agent_token', actor, tenantId }, memberships: [], named: tenantRef === null ? null : { ref: tenantRef, tenantId: namedTenant } },
     expectedTenantId: expectedTenant,
     staleUse: lastUseIsStale(latest(row.last_used_at, recordedUse), now) ? { table: 'dm_agent_tokens', id: row.id, tenantId } : null,
   };
+}
+
+function copyDate(date: Date | null): Date | null {
+  return date === null ? null : new Date(date.getTime());
 }
 
 /** The later of the stored `last_used_at` and the use this process recorded since (a cached row does not see its own process's write). */
@@ -221,16 +269,18 @@ const agentJsonSchema = z.object({
   template_config: agentConfigSchema.nullable(),
 });
 
-/** Decides `action` on the agent read beside the facts, exactly as `agentOperation` does, and returns it or the refusal. */
-function decideAgent(context: DataMachineContext, scope: Scope, asked: { readonly ref: string; readonly action: Action }, rows: readonly AccessRow[]): AccessOutcome<Agent> {
-  const found = dataOf(rows, 'agent');
-  const parsed = found === undefined ? undefined : agentJsonSchema.parse(found);
+function agentFrom(parsed: z.output<typeof agentJsonSchema>): Agent {
+  const { template_config: templateConfig, ...agentRow } = parsed;
+  return toAgent(agentRow satisfies AgentRow, templateConfig);
+}
+
+/** Decides `action` on the agent read beside the facts, exactly as `agentOperation` does, and returns a copy of it (its dates its own; the rest frozen) or the refusal. */
+function decideAgent(context: DataMachineContext, scope: Scope, asked: { readonly ref: string; readonly action: Action }, agent: Agent | undefined): AccessOutcome<Agent> {
   try {
     // A missing agent is logged and refused exactly as one that exists but is invisible.
-    enforce(context, scope, scope, asked.action, parsed ? { agentId: parsed.id, namedAs: asked.ref } : { missingAgentRef: asked.ref });
-    if (!parsed) throw agentNotFound(asked.ref);
-    const { template_config: templateConfig, ...agentRow } = parsed;
-    return { ok: true, value: toAgent(agentRow satisfies AgentRow, templateConfig) };
+    enforce(context, scope, scope, asked.action, agent ? { agentId: agent.id, namedAs: asked.ref } : { missingAgentRef: asked.ref });
+    if (!agent) throw agentNotFound(asked.ref);
+    return { ok: true, value: Object.freeze({ ...agent, createdAt: new Date(agent.createdAt.getTime()), updatedAt: new Date(agent.updatedAt.getTime()) }) };
   } catch (error) {
     return { ok: false, error };
   }
