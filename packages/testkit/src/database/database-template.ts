@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, sql } from 'kysely';
-import { preparedPgliteDataDir } from './pglite-data-dir';
+import { dumpForLoading, preparedPgliteDataDir } from './pglite-data-dir';
 import { availableBackends, testDatabaseUrl, withAdmin, withDatabaseName, connect, type DatabaseTemplate } from './test-database';
 
 /** Brings an empty database to the schema the template should hold. */
@@ -24,8 +24,7 @@ export async function prepareDatabaseTemplate(name: string, migrate: TemplateMig
   const db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
   try {
     await migrate(db);
-    const dump = await pglite.dumpDataDir('none');
-    await writeFile(pgliteDataDir, new Uint8Array(await dump.arrayBuffer()));
+    await writeFile(pgliteDataDir, await dumpForLoading(pglite));
   } finally {
     await db.destroy();
   }

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +46,20 @@ describe('PGlite test databases from the prepared data directory', () => {
     expect(tables.rows).toEqual([]);
     const created = await sql<{ count: number }>`select count(*)::int4 as count from only_in_first`.execute(first.db);
     expect(created.rows).toEqual([{ count: 1 }]);
+  });
+
+  it('starts with a small buffer pool, 1 MB WAL segments and no template0', async () => {
+    const settings = await sql<{ buffers: string; segment: string }>`
+      select current_setting('shared_buffers') as buffers, current_setting('wal_segment_size') as segment`.execute(first.db);
+    expect(settings.rows).toEqual([{ buffers: '16MB', segment: '1MB' }]);
+    const databases = await sql<{ name: string }>`select datname as name from pg_database order by datname`.execute(first.db);
+    expect(databases.rows.map((row) => row.name)).toEqual(['postgres', 'template1']);
+  });
+
+  it('ships no WAL segment beyond the one its checkpoint is in', async () => {
+    const { stdout } = await promisify(execFile)('tar', ['-tf', preparedPgliteDataDirPath()]);
+    const segments = stdout.split('\n').filter((member) => /pg_wal\/[0-9A-F]{24}$/.test(member));
+    expect(segments).toHaveLength(1);
   });
 
   it('starts as the same user and database as a fresh PGlite, with built-in functions working', async () => {
