@@ -22,13 +22,11 @@
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
-import { createTestDatabase, probePostgres } from '@data-machine/testkit';
-import { resolveBearerAccess, createBearerAccessCache, createDataMachineContext, createMemoryPromptCache, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
+import { probePostgres } from '@data-machine/testkit';
+import { resolveBearerAccess } from 'data-machine';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { sql, type Kysely } from 'kysely';
-import { migrateAll } from '../src/database/migrate';
-import { changeFeeds, listenForChanges } from '../src/database/change-feed-listener';
+import { sql } from 'kysely';
 import { buildApp } from '../src/http/app';
 import { registerOpenApi } from '../src/http/openapi';
 import { registerMetrics } from '../src/http/metrics';
@@ -38,26 +36,15 @@ import { redactedPaths, registerRequestLogging, requestLoggingOptions } from '..
 import { requestAgent } from '../src/http/authentication';
 import { toErrorResponse } from '../src/http/error-response';
 import { agentBody, agentParams, agentSchema } from '../src/http/routes/agent-routes';
+import { createBenchDatabase } from './bench-database';
+import { sendGets } from './send-gets';
 
 const requests = Number(process.env.PROBE_REQUESTS ?? 2000);
 const rounds = Number(process.env.PROBE_ROUNDS ?? 7);
 const concurrency = 8;
 
 const backend = (await probePostgres()) ? 'postgres' : 'pglite';
-const database = await createTestDatabase(backend);
-const db = database.db as Kysely<DataMachineDatabase>;
-await migrateAll(db);
-const caches = { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() };
-let heard: () => void = () => undefined;
-const listening = new Promise<void>((resolve) => (heard = resolve));
-const source = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
-const listener = listenForChanges({ source, feeds: changeFeeds(caches), onEvent: (event) => event.kind === 'listening' && heard() });
-await listening;
-const context = createDataMachineContext({ db, logger: { warn: () => undefined }, ...caches });
-const system = { kind: 'system', channel: 'cli', reason: 'probe' } as const;
-const owner = await createUser(context, system, { email: 'probe@example.test', displayName: 'Probe' });
-await createTenant(context, system, { slug: 'probe', name: 'Probe', ownerUserId: owner.id });
-const { secret } = await createUserToken(context, system, { label: 'probe', forUserId: owner.id });
+const { db, appDatabase, context, secret, close } = await createBenchDatabase(backend, 'probe');
 const headers = { authorization: `Bearer ${secret}` };
 // The body the whole app answers, served as it is by the ladder's routes without the access lookup.
 const agentJson = (await full().inject({ url: '/agents/default', headers })).json() as Record<string, unknown>;
@@ -130,7 +117,7 @@ async function ladder(steps: readonly Step[], level = 'silent'): Promise<Fastify
 
 function full(level = 'silent'): FastifyInstance {
   return buildApp({
-    database: { backend, db, ping: async () => (await sql`select 1`.execute(db)).rows.length === 1, close: async () => undefined },
+    database: appDatabase,
     context,
     logLevel: level as 'info',
     logStream: nullStream(),
@@ -170,18 +157,10 @@ for (const [, make] of chosen) {
   urls.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/agents/default`);
 }
 
+/** CPU µs a request of `count` GETs to `url`, client included. */
 async function run(url: string, count: number): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      next += 1;
-      const response = await fetch(url, { headers });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    }
-  };
   const before = process.cpuUsage();
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await sendGets(url, headers, count, concurrency);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / count;
 }
@@ -217,5 +196,4 @@ for (const [index, [name]] of chosen.entries()) {
   );
 }
 for (const app of apps) await app.close();
-await listener.close();
-await database.destroy();
+await close();
