@@ -27,16 +27,14 @@ import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { compareToBaseline, createTestDatabase, probePostgres, type DatabaseBackend, type MeasuredRun } from '@data-machine/testkit';
-import { createBearerAccessCache, createDataMachineContext, createMemoryPromptCache, createTenant, createUser, createUserToken, type DataMachineDatabase } from 'data-machine';
+import { compareToBaseline, probePostgres, type DatabaseBackend, type MeasuredRun } from '@data-machine/testkit';
 import Fastify from 'fastify';
-import { sql, type Kysely } from 'kysely';
 import OpenAI from 'openai';
 import { createChatModelProvider } from '../src/chat/chat-model-provider';
 import { openEventStream } from '../src/chat/server-sent-events';
-import { migrateAll } from '../src/database/migrate';
-import { changeFeeds, listenForChanges } from '../src/database/change-feed-listener';
 import { buildApp } from '../src/http/app';
+import { createBenchDatabase } from './bench-database';
+import { sendGets } from './send-gets';
 
 /** Requests in flight at once in a batch of the requests-per-second comparison. */
 const concurrency = 8;
@@ -70,18 +68,7 @@ const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port
 const bareUrl = `${bareBase}/bare`;
 
 /** Sends `batchSize` GETs to `url`, `concurrency` at a time, reading each body. */
-async function batch(url: string, headers: Record<string, string>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < batchSize) {
-      next += 1;
-      const response = await fetch(url, { headers });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
+const batch = (url: string, headers: Record<string, string>) => sendGets(url, headers, batchSize, concurrency);
 
 /** The baseline of the chat comparison: one streaming call to the model server, to its first text delta. */
 async function bareFirstDelta(): Promise<MeasuredRun> {
@@ -115,23 +102,9 @@ async function firstDeltaOver(url: string, headers: Record<string, string>, body
 const proxyFirstDelta = () => firstDeltaOver(`${bareBase}/proxy`, {}, { message: 'Say hello.' });
 
 async function benchOn(backend: DatabaseBackend): Promise<void> {
-  const database = await createTestDatabase(backend);
-  const db = database.db as Kysely<DataMachineDatabase>;
-  await migrateAll(db);
-  // The change-fed caches as `serve` runs them: used once their listener listens (docs/decisions/2026-12-01-access-cache.md).
-  const caches = { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() };
-  let heard: () => void = () => undefined;
-  const listening = new Promise<void>((resolve) => (heard = resolve));
-  const source = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
-  const listener = listenForChanges({ source, feeds: changeFeeds(caches), onEvent: (event) => event.kind === 'listening' && heard() });
-  await listening;
-  const context = createDataMachineContext({ db, logger: { warn: () => undefined }, ...caches });
-  const system = { kind: 'system', channel: 'cli', reason: 'bench' } as const;
-  const owner = await createUser(context, system, { email: 'bench@example.test', displayName: 'Bench' });
-  await createTenant(context, system, { slug: 'bench', name: 'Bench', ownerUserId: owner.id });
-  const { secret } = await createUserToken(context, system, { label: 'bench', forUserId: owner.id });
+  const { appDatabase, context, secret, close } = await createBenchDatabase(backend, 'bench');
   const app = buildApp({
-    database: { backend, db, ping: async () => (await sql`select 1`.execute(db)).rows.length === 1, close: async () => undefined },
+    database: appDatabase,
     context,
     rateLimit: { max: 1_000_000_000, windowMs: 60_000 },
     chat: createChatModelProvider({ baseUrl: model.baseURL, apiKey: 'bench', defaultModel: 'test-model', maxRetries: 0 }),
@@ -170,8 +143,7 @@ async function benchOn(backend: DatabaseBackend): Promise<void> {
     });
   } finally {
     await app.close();
-    await listener.close();
-    await database.destroy();
+    await close();
   }
 }
 
