@@ -23,10 +23,15 @@ await describeEachDatabase<DataMachineDatabase>('change feed listener', (databas
     return { cache: caches.accessCache, memory: caches.memoryPromptCache, recorder };
   }
 
-  /** The events from `from` until a sentinel notification sent now: notifications arrive in commit order, so what is not before it was never sent. */
+  /**
+   * The events from `from` until a sentinel notification sent now: notifications arrive in commit
+   * order, so what is not before it was never sent. It waits for this call's own sentinel (one
+   * heard after the call began), not an earlier call's, which may already be recorded.
+   */
   async function eventsUntilNow(recorder: ReturnType<typeof recordChanges>, from: number): Promise<ChangeFeedEvent[]> {
+    const heard = recorder.events.length;
     await sql`select pg_notify(${accessChangeChannel}, 'sentinel')`.execute(database.db);
-    await recorder.next(isChange('sentinel'), from);
+    await recorder.next(isChange('sentinel'), heard);
     return recorder.events.slice(from).filter((event) => !isChange('sentinel')(event));
   }
 
