@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DataMachineDatabase } from './database/data-machine-database';
 import { appRole } from './database/migrations/0001-identity';
 import type { MemoryPromptCache } from './agents/memory-prompt-cache';
 import type { BearerAccessCache } from './scope/bearer-access-cache';
-import type { TenantTransaction } from './scope/tenant-transaction';
 
 /** Where the product reports what it refused; pino's `warn(object, message)` fits. */
 export interface DenyLogger {
@@ -30,9 +29,10 @@ export interface DataMachineContext {
    * Called in the transaction that records an outbox event, so a host can
    * ask for a dispatch that becomes visible when (and only if) the event
    * commits: `outboxKick(engine)`. Without it, events wait for the outbox
-   * worker's next tick.
+   * worker's next tick. `trx` is the event's tenant-scoped transaction
+   * (`TenantTransaction`, scope/tenant-transaction.ts, which depends on this file).
    */
-  readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
+  readonly onEventRecorded?: (trx: Transaction<DataMachineDatabase>) => Promise<void>;
   /**
    * Keeps what `resolveBearerAccess` reads between requests, emptied by the
    * database's change feed the host listens to (`createBearerAccessCache`).
@@ -54,7 +54,7 @@ export interface DataMachineContextOptions {
   readonly newId?: (prefix: string) => string;
   readonly logger?: DenyLogger;
   readonly appRole?: string | null;
-  readonly onEventRecorded?: (trx: TenantTransaction) => Promise<void>;
+  readonly onEventRecorded?: (trx: Transaction<DataMachineDatabase>) => Promise<void>;
   readonly accessCache?: BearerAccessCache;
   readonly memoryPromptCache?: MemoryPromptCache;
 }
