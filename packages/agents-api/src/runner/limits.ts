@@ -102,26 +102,47 @@ export interface WallClock {
  * docs/decisions/2026-11-23-loop-cost-on-node-20.md.
  */
 export function startWallClock(timeoutMs: number, followed?: AbortSignal, own?: LinkedAbort): WallClock {
-  // A run's stream already made a controller of its own that follows the caller: the clock
-  // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
-  const linked = own ?? linkedAbort(followed);
-  let expired = false;
-  const timer = setTimeout(() => {
-    if (linked.signal.aborted) return;
-    expired = true;
-    linked.abort(new DOMException('The run ran out of wall-clock time.', 'TimeoutError'));
-  }, timeoutMs);
-  // A run's budget never keeps a process alive.
-  timer.unref();
-  return {
-    signal: linked.signal,
-    get expired() {
-      return expired;
-    },
-    stop() {
-      clearTimeout(timer);
-      // A controller it was given is unlinked by whoever made it.
-      if (own === undefined) linked.unlink();
-    },
-  };
+  return new RunWallClock(timeoutMs, own ?? linkedAbort(followed), own === undefined);
+}
+
+/**
+ * A class rather than an object literal with an `expired` getter: a getter in
+ * a literal made per run gives every clock its own hidden class, which keeps
+ * each run reachable until the next full collection (see the loop-cost note).
+ */
+class RunWallClock implements WallClock {
+  readonly #linked: LinkedAbort;
+  /** Whether `stop` unlinks the controller: only one the clock made itself; a given one is unlinked by whoever made it. */
+  readonly #ownsLink: boolean;
+  readonly #timer: NodeJS.Timeout;
+  #expired = false;
+
+  constructor(timeoutMs: number, linked: LinkedAbort, ownsLink: boolean) {
+    // A run's stream already made a controller of its own that follows the caller: the clock
+    // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
+    this.#linked = linked;
+    this.#ownsLink = ownsLink;
+    this.#timer = setTimeout(() => this.#runOut(), timeoutMs);
+    // A run's budget never keeps a process alive.
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#linked.signal;
+  }
+
+  get expired(): boolean {
+    return this.#expired;
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    if (this.#ownsLink) this.#linked.unlink();
+  }
+
+  #runOut(): void {
+    if (this.#linked.signal.aborted) return;
+    this.#expired = true;
+    this.#linked.abort(new DOMException('The run ran out of wall-clock time.', 'TimeoutError'));
+  }
 }

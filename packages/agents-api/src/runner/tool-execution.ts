@@ -18,8 +18,8 @@ export interface ToolCallEnvironment {
   readonly principal: Principal;
   /** The run's signal, which tools get; a function, so that the loop can make it only when asked. */
   readonly signal: () => AbortSignal;
-  /** The run's signal when something can abort it; a tool is then abandoned as soon as it fires. */
-  readonly abortable: AbortSignal | undefined;
+  /** The run's abort race when something can abort it; a tool is then abandoned as soon as the signal fires. */
+  readonly abortable: AbortRace | undefined;
   readonly runtimeContext: Readonly<Record<string, unknown>>;
   readonly maxResultChars: number;
   /** The acting user's grants, when the host gave them. */
@@ -72,7 +72,11 @@ export async function executeToolCall(
   let output: unknown;
   try {
     const context = new ToolCallContext(call.id, environment);
-    output = environment.abortable ? await untilAborted(runTool(tool, input.data, context), environment.abortable) : await tool.execute(input.data, context);
+    // A synchronous throw lands in the catch below, as a rejection would.
+    const returned: unknown = tool.execute(input.data, context);
+    if (isThenable(returned)) output = await (environment.abortable ? environment.abortable.race(returned) : returned);
+    else if (environment.abortable?.aborted) throw new RunAborted();
+    else output = returned;
   } catch (error) {
     if (error instanceof RunAborted) throw error;
     return fail(`Error: "${call.name}" failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -114,11 +118,6 @@ class ToolCallContext implements ToolExecutionContext {
     this.toolCallId = toolCallId;
     this.runtimeContext = environment.runtimeContext;
   }
-}
-
-/** The executor as a promise, with a synchronous throw turned into a rejection. */
-async function runTool(tool: AnyToolDefinition, input: unknown, context: ToolExecutionContext): Promise<unknown> {
-  return tool.execute(input, context);
 }
 
 /** The ceiling always applies; the grants only when the host passed them. */
@@ -178,21 +177,47 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-/** Resolves with `work`, or rejects with {@link RunAborted} as soon as `signal` aborts. */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new RunAborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new RunAborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+/**
+ * A run's race against its signal: {@link AbortRace.race} settles as its work
+ * does, or rejects with {@link RunAborted} as soon as the signal aborts, so a
+ * model call or a tool that ignores the signal cannot hold the run. One
+ * listener per run, added on first use and never removed: the signal is the
+ * run's own (its wall clock's), so both go when the run does. A listener and
+ * a promise per call, added and removed again, cost about 80 µs of a two-turn
+ * run in place (see docs/decisions/2026-11-23-loop-cost-on-node-20.md).
+ */
+export class AbortRace {
+  readonly #signal: AbortSignal;
+  /** Rejects when the signal aborts; made on the first race. */
+  #aborted: Promise<never> | undefined;
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+  }
+
+  get aborted(): boolean {
+    return this.#signal.aborted;
+  }
+
+  /** What `work` settles to, unless the signal has aborted or aborts first. */
+  race<T>(work: PromiseLike<T>): Promise<T> {
+    if (this.#signal.aborted) return Promise.reject(new RunAborted());
+    this.#aborted ??= rejectOnAbort(this.#signal);
+    return Promise.race([work, this.#aborted]);
+  }
 }
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  const aborted = new Promise<never>((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(new RunAborted()), { once: true });
+  });
+  // Most runs end without an abort; one that aborts after its last race has nobody waiting.
+  aborted.catch(ignore);
+  return aborted;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function ignore(): void {}

@@ -309,6 +309,61 @@ describe('tool loop runner', () => {
       expect(result.turns).toBe(1);
       expect(toolSignal?.aborted).toBe(true);
     });
+
+    it('ends as cancelled when the signal aborts while a tool that ignores it hangs', async () => {
+      const controller = new AbortController();
+      let toolStarted = false;
+      const deaf = defineTool({
+        name: 'deaf',
+        description: 'Never finishes and never listens',
+        input: z.object({}),
+        execute: () => {
+          toolStarted = true;
+          return new Promise<string>(() => undefined);
+        },
+      });
+      server.enqueue(toolCallReply({ name: 'deaf', arguments: {} }));
+      const running = runnerWith().run(request({ tools: [deaf] }), { signal: controller.signal });
+      await waitFor(() => toolStarted);
+      controller.abort();
+      expect((await running).status).toBe('cancelled');
+    });
+
+    it('ends as cancelled when a tool answers at once but the signal aborted while it ran', async () => {
+      const controller = new AbortController();
+      const quitter = defineTool({
+        name: 'quitter',
+        description: 'Aborts the run, then answers',
+        input: z.object({}),
+        execute: () => {
+          controller.abort();
+          return 'done';
+        },
+      });
+      server.enqueue(toolCallReply({ name: 'quitter', arguments: {} }), textReply('never asked'));
+      const result = await runnerWith().run(request({ tools: [quitter] }), { signal: controller.signal });
+      expect(result.status).toBe('cancelled');
+      expect(server.completionRequests()).toHaveLength(1);
+    });
+
+    it('ends as cancelled when the signal aborts during a model call of a provider that ignores it', async () => {
+      let called = false;
+      const deafProvider: ModelProvider = {
+        name: 'deaf',
+        complete: () => {
+          called = true;
+          return new Promise(() => undefined);
+        },
+        stream: () => {
+          throw new Error('not streamed here');
+        },
+      };
+      const controller = new AbortController();
+      const running = createToolLoopRunner({ provider: deafProvider }).run(request(), { signal: controller.signal });
+      await waitFor(() => called);
+      controller.abort();
+      expect((await running).status).toBe('cancelled');
+    });
   });
 
   describe('seams', () => {

@@ -33,7 +33,7 @@ import { resolveLimits, startWallClock, type ResolvedLimits, type WallClock } fr
 import type { LinkedAbort } from './linked-abort';
 import { RunBudget } from './run-budget';
 import { orderForModel, toolCallIds, unansweredToolCalls, type UnansweredCall } from './model-view';
-import { executeToolCall, RunAborted, untilAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
+import { AbortRace, executeToolCall, RunAborted, type ToolCallEnvironment, type ToolCallOutcome } from './tool-execution';
 
 /** `run` calls the model plainly; `stream` streams it and emits its text deltas. */
 export type ModelMode = 'stream' | 'complete';
@@ -57,6 +57,8 @@ export class ToolLoop {
   #runSignal: AbortSignal | undefined;
   /** Whether anything can abort the run; if not, model calls go without a signal, which the SDK handles faster. */
   readonly #cancellable: boolean;
+  /** Model calls and tools race the run's signal through this, when something can abort the run. */
+  readonly #abortRace: AbortRace | undefined;
   readonly #wallClock: WallClock | undefined;
   readonly #tools = new Map<string, AnyToolDefinition>();
   readonly #messages: AgentMessage[];
@@ -127,6 +129,7 @@ export class ToolLoop {
     this.#wallClock = this.#limits.timeoutMs === undefined ? undefined : startWallClock(this.#limits.timeoutMs, signal, ownAbort);
     this.#runSignal = this.#wallClock?.signal ?? signal;
     this.#cancellable = this.#runSignal !== undefined;
+    this.#abortRace = this.#runSignal === undefined ? undefined : new AbortRace(this.#runSignal);
   }
 
   /** Every decision must answer a call the conversation left open. */
@@ -181,7 +184,8 @@ export class ToolLoop {
         }
         // An answer without tools ends the run, unless the completion policy wants more.
         const payload = { usage: response.usage, model: response.model, finishReason: response.finishReason };
-        await this.#record([this.#draft({ id: this.#turnMessageId, type: 'text', role: 'assistant', content: response.content ?? '', payload })]);
+        const recording = this.#record([this.#draft({ id: this.#turnMessageId, type: 'text', role: 'assistant', content: response.content ?? '', payload })]);
+        if (recording) await recording;
         const verdict = this.#options.completionPolicy?.check(this.#state()) ?? complete;
         if (verdict.complete) return { status: 'completed' };
         await this.#record([this.#draft({ type: 'text', role: 'system', content: verdict.nudge, payload: { nudge: true } })]);
@@ -267,7 +271,7 @@ export class ToolLoop {
     };
     const { provider } = this.#options;
     if (this.#mode === 'stream') return this.#streamModel(provider, request);
-    return this.#cancellable ? untilAborted(provider.complete(request, { signal: this.#signal }), this.#signal) : provider.complete(request);
+    return this.#abortRace ? this.#abortRace.race(provider.complete(request, { signal: this.#signal })) : provider.complete(request);
   }
 
   async #streamModel(provider: ModelProvider, request: ModelRequest): Promise<ModelResponse> {
@@ -298,7 +302,8 @@ export class ToolLoop {
     const calls = response.toolCalls.map((call) => this.#uniqueCall(call));
     const payload = { toolCalls: calls, usage: response.usage, model: response.model, finishReason: response.finishReason };
     const callMessage = this.#draft({ id: this.#turnMessageId, type: 'tool_call', role: 'assistant', content: response.content ?? '', payload });
-    await this.#record([callMessage]);
+    const recording = this.#record([callMessage]);
+    if (recording) await recording;
     if (this.#observed) for (const toolCall of calls) await this.#emit({ type: 'tool_call', index: this.#eventIndex++, messageId: callMessage.id, toolCall });
 
     const outcomes = new Map<string, ToolCallOutcome>();
@@ -399,7 +404,8 @@ export class ToolLoop {
         payload: { toolCallId: execution.toolCallId, toolName: execution.toolName, isError: execution.outcome !== 'success' },
       }),
     );
-    await this.#record(results);
+    const recording = this.#record(results);
+    if (recording) await recording;
     let question: string | undefined;
     let stalled: ToolCall | undefined;
     for (let index = 0; index < outcomes.length; index += 1) {
@@ -426,7 +432,7 @@ export class ToolLoop {
     const environment: ToolCallEnvironment = {
       principal: this.#request.principal,
       signal: () => this.#signal,
-      abortable: this.#cancellable ? this.#signal : undefined,
+      abortable: this.#abortRace,
       runtimeContext: this.#request.runtimeContext ?? {},
       granted: this.#request.granted,
       maxResultChars: this.#limits.maxToolResultChars,
@@ -469,7 +475,9 @@ export class ToolLoop {
 
   /**
    * Appends messages, persists them as one write, then emits them. Nothing
-   * to wait for (undefined) when there is no persister and nobody listens.
+   * to wait for (undefined) when there is no persister and nobody listens:
+   * the loop's usual steps then skip the `await`, which would still cost a
+   * turn of the microtask queue each.
    */
   #record(messages: readonly AgentMessage[]): Promise<void> | undefined {
     this.#messages.push(...messages);
