@@ -113,7 +113,7 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
     await model.close();
   });
 
-  /** The row count of every product and substrate table, read in one statement (a query per table, twice per route, was a tenth of the file's time). */
+  /** The row count of every product and substrate table, in one statement: a query per table, twice per route, was about half of the tests' time. */
   async function rowCounts(): Promise<Record<string, number>> {
     const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and (table_name like 'dm\\_%' or table_name like 'agents\\_%') order by 1`.execute(database.db);
     const counted = tables.rows.map(({ name }) => sql`select ${name}::text as name, count(*) as count from ${sql.table(name)}`);
