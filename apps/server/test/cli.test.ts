@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { availableBackends, createTestDatabase, type TestDatabase } from '@data-machine/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exited, initialisedDataDir, runCli, startServer, stop } from './support/server-process';
+import { exited, migratedDataDir, runCli, startServer, stop } from './support/server-process';
 
 const deadline = 90_000;
 
@@ -56,9 +56,10 @@ describe('data-machine CLI (the built binary)', () => {
     expect(result).toMatchObject({ code: 0, stdout: 'data-machine: migrations applied\n', stderr: '' });
   });
 
-  it('starts on the embedded PGlite: migrates, makes the owner and prints their token and a login link once, and keeps its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
-    // An initialised database with no schema yet: a first start's migrations without PGlite's initdb, which the migrate case covers.
-    const dataDir = await initialisedDataDir();
+  it('starts on the embedded PGlite: makes the owner and prints their token and a login link once, and keeps its data and a generated secret key under DM_DATA_DIR', { timeout: deadline }, async () => {
+    // A migrated database with no tenant yet. Every command runs the same migrations before it branches
+    // (cli/run-server.ts); the migrate case runs them, initdb included, in a process of its own.
+    const dataDir = await migratedDataDir();
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const { url, child, output } = await startServer({ DM_DATA_DIR: dataDir });
     cleanups.push(() => exited(child, 'SIGKILL'));

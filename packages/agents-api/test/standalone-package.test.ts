@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
+import { preparePgliteDataDir, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installProject, packTarballs, pinnedVersion, run, type PackedTarballs } from './support/packed-package';
 
@@ -58,6 +58,7 @@ console.log(JSON.stringify({
 
 /** The subpaths, with their optional peers installed: OpenAI against the local model server, Postgres stores on PGlite. */
 const fullConsumer = `
+import { readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { createMessage, createToolLoopRunner, defineTool } from '@data-machine/agents-api';
@@ -84,7 +85,9 @@ const result = await createToolLoopRunner({
   },
 });
 
-const db = new Kysely({ dialect: new PgliteDialect({ pglite: await PGlite.create() }) });
+// An initialised, empty cluster the test prepared, loaded: initdb is the README test's to run.
+const loadDataDir = new Blob([await readFile(process.env.PGLITE_DATA_DIR_DUMP)]);
+const db = new Kysely({ dialect: new PgliteDialect({ pglite: await PGlite.create({ loadDataDir }) }) });
 await migrateAgentsApi(db);
 const store = createPostgresTranscriptStore({ db });
 const owner = { userId: 'u1', tenantId: null };
@@ -183,7 +186,8 @@ describe('the published package', () => {
     server.enqueue(toolCallReply({ name: 'weather', arguments: { city: 'Paris' } }), textReply('It is sunny in Paris.'));
     const { stdout } = await run(process.execPath, ['main.mjs'], {
       cwd: project,
-      env: { ...process.env, OPENAI_BASE_URL: server.baseURL },
+      // The empty initialised cluster every PGlite test database loads (docs/decisions/2026-11-30-fast-test-databases.md).
+      env: { ...process.env, OPENAI_BASE_URL: server.baseURL, PGLITE_DATA_DIR_DUMP: await preparePgliteDataDir() },
     });
     expect(JSON.parse(stdout)).toEqual({
       status: 'completed',

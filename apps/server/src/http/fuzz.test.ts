@@ -113,11 +113,12 @@ await describeEachDatabase<DataMachineDatabase>('fuzzing every route', (database
     await model.close();
   });
 
+  /** The row count of every product and substrate table, in one statement: a query per table, twice per route, was about half of the tests' time. */
   async function rowCounts(): Promise<Record<string, number>> {
     const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and (table_name like 'dm\\_%' or table_name like 'agents\\_%') order by 1`.execute(database.db);
-    const counts: Record<string, number> = {};
-    for (const { name } of tables.rows) counts[name] = Number((await sql<{ count: string }>`select count(*) as count from ${sql.table(name)}`.execute(database.db)).rows[0]?.count);
-    return counts;
+    const counted = tables.rows.map(({ name }) => sql`select ${name}::text as name, count(*) as count from ${sql.table(name)}`);
+    const rows = await sql<{ name: string; count: string }>`${sql.join(counted, sql` union all `)}`.execute(database.db);
+    return Object.fromEntries(rows.rows.map(({ name, count }) => [name, Number(count)]));
   }
 
   /** Generated bad requests for one operation: at least one part of each is wrong. */

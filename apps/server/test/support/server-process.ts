@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { preparePgliteDataDir, unpackPgliteDataDir } from '@data-machine/testkit';
+import { unpackPgliteDataDir } from '@data-machine/testkit';
 import { inject } from 'vitest';
 
 /** The built CLI: these tests exercise what `pnpm start` runs. */
@@ -98,15 +98,6 @@ export async function migratedDataDir(): Promise<string> {
   const template = inject('databaseTemplate');
   if (template === undefined) throw new Error("no migrated template: run this file with the server project's global setup (apps/server/vitest.config.ts)");
   return unpackedDataDir(template.pgliteDataDir);
-}
-
-/**
- * A fresh `DM_DATA_DIR` holding an initialised embedded database with no
- * schema: what PGlite's initdb makes on a first start, without its time (the
- * `migrate` test still starts from an empty folder). The caller removes it.
- */
-export async function initialisedDataDir(): Promise<string> {
-  return unpackedDataDir(await preparePgliteDataDir());
 }
 
 async function unpackedDataDir(dump: string): Promise<string> {

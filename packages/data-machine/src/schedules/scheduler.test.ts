@@ -22,12 +22,31 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
   });
   afterEach(() => resetScheduling(database.db, { flows: true }));
 
-  async function world(slug: string): Promise<FlowWorld> {
+  // Two tenants, each with its members, agent and pipeline, made once: the tests only read them, and
+  // what they make (flows, their jobs, leases) is forgotten after each test. A world per test was a
+  // third of the file's time. One world per hook: each is some twenty writes.
+  let home: FlowWorld;
+  let away: FlowWorld;
+  beforeAll(async () => {
+    home = await newWorld('sched-home');
+  });
+  beforeAll(async () => {
+    away = await newWorld('sched-away');
+  });
+
+  async function newWorld(slug: string): Promise<FlowWorld> {
     context.setNow(start);
     const created = await flowWorld(context, slug);
     await createPipeline(context, created.admin, created.handlers, 'bot', { slug: 'digest', name: 'Digest', steps: digestSteps });
     return created;
   }
+
+  /** The suite's tenants (`home`, then `away`), the clock back at `start`. */
+  function worlds(): [FlowWorld, FlowWorld] {
+    context.setNow(start);
+    return [home, away];
+  }
+  const world = (): FlowWorld => worlds()[0];
 
   function flow(on: FlowWorld, slug: string, overrides: Partial<NewFlow> = {}): Promise<Flow> {
     context.setNow(start);
@@ -54,7 +73,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
 
   describe('next run of a flow', () => {
     it('is its first tick when created, null while paused, and the next future tick on resume (no replay)', async () => {
-      const on = await world('sched-next');
+      const on = world();
       const created = await flow(on, 'hourly');
       expect(created.nextRunAt!.getTime()).toBeGreaterThan(start.getTime());
       expect(created.nextRunAt!.getTime()).toBeLessThanOrEqual(start.getTime() + hour);
@@ -66,7 +85,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('follows a schedule change: the new first tick, none for manual, none while paused', async () => {
-      const on = await world('sched-change');
+      const on = world();
       await flow(on, 'changing', { schedule: { kind: 'manual' } });
       const change = (schedule: NewFlow['schedule']) => updateFlow(context, on.admin, on.handlers, 'bot', 'changing', { schedule });
       expect((await change({ kind: 'cron', expression: '0 9 * * *', timeZone: 'Europe/Paris' })).nextRunAt).toEqual(new Date('2026-12-02T08:00:00.000Z'));
@@ -77,13 +96,13 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('is none for a manual flow and for a flow created paused', async () => {
-      const on = await world('sched-none');
+      const on = world();
       expect((await flow(on, 'manual', { schedule: { kind: 'manual' } })).nextRunAt).toBeNull();
       expect((await flow(on, 'paused', { paused: true })).nextRunAt).toBeNull();
     });
 
     it('refuses a cron expression it cannot read, writing nothing', async () => {
-      const on = await world('sched-bad-cron');
+      const on = world();
       expect(await codeOf(flow(on, 'bad', { schedule: { kind: 'cron', expression: '0 25 * * *' } }))).toBe('flow.invalid_config');
       expect(await database.db.selectFrom('dm_flows').select('id').where('agent_id', '=', on.agent.id).execute()).toEqual([]);
     });
@@ -91,7 +110,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
 
   describe('a tick', () => {
     it('starts a due flow once in its own tenant and agent, under the key of its tick, and moves to the next tick', async () => {
-      const on = await world('sched-due');
+      const on = world();
       const hourly = await flow(on, 'hourly');
       const { instance, starter } = scheduler();
       const tick = hourly.nextRunAt!;
@@ -108,7 +127,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('starts every flow of tenant A under tenant A and agent A only, beside tenant B', async () => {
-      const [a, b] = [await world('sched-tenant-a'), await world('sched-tenant-b')];
+      const [a, b] = worlds();
       const [flowA, flowB] = [await flow(a, 'hourly'), await flow(b, 'hourly')];
       const { instance, starter } = scheduler();
       await instance.tick(later(start, hour + 1000));
@@ -121,7 +140,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it("refuses to start tenant A's flow inside tenant B (the starter's tenant must be the flow's)", async () => {
-      const [a, b] = [await world('sched-cross-a'), await world('sched-cross-b')];
+      const [a, b] = worlds();
       const flowA = await flow(a, 'hourly');
       const crossed = inTenant(context, b.tenant.id, null, (trx) => createJob(context, trx, { flowId: flowA.id, source: 'schedule', idempotencyKey: 'schedule:x' }));
       expect(await codeOf(crossed)).toBe('flow.not_found');
@@ -129,7 +148,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('records a tick while the previous job is live as skipped with reason already_running', async () => {
-      const on = await world('sched-busy');
+      const on = world();
       const busy = await flow(on, 'hourly');
       await inTenant(context, on.tenant.id, null, (trx) => createJob(context, trx, { flowId: busy.id, source: 'manual' }));
       const { instance, starter } = scheduler();
@@ -144,7 +163,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('starts a tick beside a live job when the flow allows concurrency', async () => {
-      const on = await world('sched-concurrent');
+      const on = world();
       const wide = await flow(on, 'hourly', { concurrency: 2 });
       await inTenant(context, on.tenant.id, null, (trx) => createJob(context, trx, { flowId: wide.id, source: 'manual' }));
       const { instance } = scheduler();
@@ -153,7 +172,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('gives many missed ticks one catch-up run, or none with catch-up none, and moves past now', async () => {
-      const on = await world('sched-missed');
+      const on = world();
       const once = await flow(on, 'once');
       const none = await flow(on, 'none', { schedule: { kind: 'interval', every: 'hourly', catchUp: 'none' } });
       const now = later(start, 6 * hour + 1000);
@@ -170,7 +189,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('runs a one-time flow once and then clears its next run', async () => {
-      const on = await world('sched-once');
+      const on = world();
       const once = await flow(on, 'once', { schedule: { kind: 'one_time', at: later(start, hour).toISOString() } });
       const { instance } = scheduler();
       await instance.tick(later(start, hour));
@@ -181,7 +200,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('starts nothing of a paused flow', async () => {
-      const on = await world('sched-paused');
+      const on = world();
       const paused = await flow(on, 'hourly');
       await pauseFlow(context, on.operator, 'bot', 'hourly');
       const { instance } = scheduler();
@@ -191,7 +210,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('claims due flows in capped batches and leaves the rest to the next tick', async () => {
-      const on = await world('sched-batches');
+      const on = world();
       const flows = [];
       for (let index = 0; index < 5; index += 1) flows.push(await flow(on, `f${index}`, { schedule: { kind: 'one_time', at: start.toISOString() } }));
       const { instance } = scheduler({ batchSize: 2, maxFlowsPerTick: 3 });
@@ -216,7 +235,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('never starts a tick twice when two schedulers race, even past the lease', async () => {
-      const on = await world('sched-race');
+      const on = world();
       const raced = await flow(on, 'hourly');
       const due = later(raced.nextRunAt!, 1000);
       // Both past the lease: each believes it leads, as after a pause longer than the lease.
@@ -227,7 +246,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('hides a claimed tick from a second scheduler while the first is still starting it', async () => {
-      const on = await world('sched-held');
+      const on = world();
       const held = await flow(on, 'hourly');
       const due = later(held.nextRunAt!, 1000);
       let release!: () => void;
@@ -250,7 +269,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
     });
 
     it('retries a tick whose scheduler died after starting it, under the same key, without a second run', async () => {
-      const on = await world('sched-crash');
+      const on = world();
       const crashed = await flow(on, 'hourly');
       const tick = crashed.nextRunAt!;
       // The run is started, then the scheduler dies before it settles the claim.
@@ -280,7 +299,7 @@ await describeEachDatabase<DataMachineDatabase>('scheduler', (database) => {
 
   describe('running by itself', () => {
     it('ticks after start until stopped, then gives the lease up', async () => {
-      const on = await world('sched-loop');
+      const on = world();
       const looped = await flow(on, 'once', { schedule: { kind: 'one_time', at: start.toISOString() } });
       context.setNow(later(start, 1000));
       const { instance } = scheduler({ holder: 'loop', tickMs: 10 });
