@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startModelServer, textReply, type ModelServer } from '@data-machine/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratedDataDir, runCli } from './support/server-process';
@@ -34,9 +37,11 @@ describe('data-machine chat (the built binary, stdin piped)', () => {
     expect(chat).toEqual({ code: 1, stdout: '', stderr: 'data-machine: no model is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)\n' });
   });
 
-  it('exits 2 on a command line it cannot read', { timeout: deadline }, async () => {
-    const chat = await runCli(['chat', '--as', 'chatter@example.test'], { DM_DATA_DIR: dataDir, OPENAI_BASE_URL: model.baseURL });
+  it('exits 2 on a command line it cannot read, before it opens a database', { timeout: deadline }, async () => {
+    const untouched = join(tmpdir(), `dm-chat-usage-${process.pid}-${Date.now()}`);
+    const chat = await runCli(['chat', '--as', 'chatter@example.test'], { DM_DATA_DIR: untouched, OPENAI_BASE_URL: model.baseURL });
     expect(chat.code).toBe(2);
     expect(chat.stderr).toMatch(/^data-machine: usage: data-machine chat <agent>/);
+    expect(existsSync(untouched)).toBe(false);
   });
 });

@@ -83,7 +83,8 @@ export async function runChatCommand(options: ChatCommandOptions): Promise<numbe
   return 0;
 }
 
-function parseChatArgs(argv: readonly string[]): { values: Values; agent: string } {
+/** Reads `chat`'s command line; throws {@link UsageError} for one it cannot read (before anything is opened: see `runChat`). */
+export function parseChatArgs(argv: readonly string[]): { values: Values; agent: string } {
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
