@@ -4,7 +4,9 @@
 // first line in alternating blocks (PROBE_BLOCKS, 12, of PROBE_BLOCK, 40, conversations), and per
 // conversation: the median wall time, the Node CPU (`process.cpuUsage`), the CPU of the database's
 // backends (all of the test database's connections, from /proc), of the WAL writer and of the model
-// server's process, and the statements sent. PROBE_NAMED=0 sends every statement unnamed.
+// server's process, and the statements sent. PROBE_NAMED=0 sends every statement unnamed;
+// PROBE_APPEND=owner, for measurement only, puts back the append's session lookup of migration 0004
+// (the owner compared with `=`, which the planner may serve from the owner's index).
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +32,13 @@ const counting: KyselyPlugin = {
 const named = process.env.PROBE_NAMED !== '0';
 const db = named ? connectAsHost(database.url ?? '') : (database.db as Kysely<AgentsApiDatabase>);
 const { direct, durable } = await setUpTwoTurnConversation(db.withPlugin(counting), server.baseURL);
+const ownerLookup = process.env.PROBE_APPEND === 'owner';
+if (ownerLookup) {
+  const definition = (await sql<{ definition: string }>`select pg_get_functiondef('agents_append_messages'::regproc) as definition`.execute(db)).rows[0]?.definition ?? '';
+  const lookup = /session\.user_key IS NOT DISTINCT FROM p_user_key AND session\.tenant_key IS NOT DISTINCT FROM p_tenant_key/i;
+  if (!lookup.test(definition)) throw new Error('the append no longer compares the owner as migration 0006 does');
+  await sql.raw(definition.replace(lookup, 'session.user_key = p_user_key and session.tenant_key = p_tenant_key')).execute(db);
+}
 
 /** CPU time of a process, in ms, from /proc (user + system, in clock ticks of 10 ms). */
 function processCpuMs(pid: number): number {
@@ -86,7 +95,7 @@ for (let block = 0; block < blocks; block += 1) {
     total.conversations += perBlock;
   }
 }
-process.stdout.write(`${named ? 'named statements' : 'unnamed statements'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+process.stdout.write(`${named ? 'named statements' : 'unnamed statements'}, append ${ownerLookup ? 'as in 0004' : 'by primary key'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
 for (const [name, total] of totals) {
   const per = (value: number) => (value / total.conversations).toFixed(3);
   process.stdout.write(
