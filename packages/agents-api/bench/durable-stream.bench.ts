@@ -18,13 +18,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { createMessage, createPrincipal, createSessionRunner, createToolLoopRunner, defineTool, type AgentMessage } from '@data-machine/agents-api';
-import { createOpenAIProvider } from '@data-machine/agents-api/openai';
-import { createPostgresTranscriptStore, migrateAgentsApi, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { compareToBaseline, createTestDatabase, probePostgres, type MeasuredRun } from '@data-machine/testkit';
-import { sql, type Kysely } from 'kysely';
-import OpenAI from 'openai';
-import { z } from 'zod';
+import { connectAsHost, setUpTwoTurnConversation } from './two-turn-conversation';
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 function newestModification(folder: string): number {
@@ -48,100 +43,11 @@ const server = await new Promise<{ baseURL: string }>((resolve, reject) => {
   child.once('error', reject);
 });
 const database = await createTestDatabase('postgres');
-const db = database.db as Kysely<AgentsApiDatabase>;
-await migrateAgentsApi(db);
-await sql`create table bench_plain_sessions (id text primary key, user_id text, body jsonb not null)`.execute(db);
-await sql`create table bench_plain_messages (session_id text not null, seq integer not null, body jsonb not null)`.execute(db);
-const plain = db as unknown as Kysely<{
-  bench_plain_sessions: { id: string; user_id: string; body: string };
-  bench_plain_messages: { session_id: string; seq: number; body: string };
-}>;
-
-const instructions = 'You are a weather assistant.';
-const question = 'What is the weather in Paris?';
+// Both sides on one kysely, wired as the server wires its own (named statements for the store's calls).
+const db = connectAsHost(database.url ?? '');
+const { direct, durable, client, sessions, toolsForClient, startRequest, instructions } = await setUpTwoTurnConversation(db, server.baseURL);
 /** The model server answers this with text at once (see `weather-model-server.ts`). */
 const greeting = 'Say hello.';
-const weather = defineTool({
-  name: 'weather',
-  description: 'The weather in a city',
-  input: z.object({ city: z.string() }),
-  execute: ({ city }) => `Sunny in ${city}`,
-});
-const principal = createPrincipal({
-  userId: 'bench',
-  agentSlug: 'weather',
-  authSource: 'user',
-  requestContext: 'cli',
-  tokenId: null,
-  ceiling: { allowed: 'unrestricted', denied: [] },
-  callerChain: [],
-});
-const owner = { userId: 'bench', tenantId: null };
-const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
-
-const client = new OpenAI({ apiKey: 'bench', baseURL: server.baseURL, maxRetries: 0 });
-const toolsForClient: OpenAI.ChatCompletionTool[] = [
-  { type: 'function', function: { name: 'weather', description: 'The weather in a city', parameters: z.toJSONSchema(weather.input) as Record<string, unknown> } },
-];
-let plainSessions = 0;
-
-/** One streaming call with the openai client, as the provider makes it: text and tool calls put together from the deltas. */
-async function streamedCall(messages: OpenAI.ChatCompletionMessageParam[]): Promise<{ content: string; toolCalls: { id: string; name: string; arguments: string }[] }> {
-  const stream = await client.chat.completions.create({ model: 'test-model', messages, tools: toolsForClient, stream: true, stream_options: { include_usage: true } });
-  let content = '';
-  const toolCalls: { id: string; name: string; arguments: string }[] = [];
-  for await (const chunk of stream) {
-    const delta = chunk.choices[0]?.delta;
-    if (delta?.content) content += delta.content;
-    for (const call of delta?.tool_calls ?? []) {
-      const entry = (toolCalls[call.index] ??= { id: '', name: '', arguments: '' });
-      if (call.id) entry.id = call.id;
-      if (call.function?.name) entry.name = call.function.name;
-      if (call.function?.arguments) entry.arguments += call.function.arguments;
-    }
-  }
-  return { content, toolCalls };
-}
-
-/** The baseline: the same two streaming calls by hand, and the same messages written with plain INSERTs as they complete. */
-async function direct(): Promise<void> {
-  const sessionId = `plain-${(plainSessions += 1)}`;
-  let seq = 0;
-  const write = (message: AgentMessage) => plain.insertInto('bench_plain_messages').values({ session_id: sessionId, seq: ++seq, body: JSON.stringify(message) }).execute();
-  await plain.insertInto('bench_plain_sessions').values({ id: sessionId, user_id: 'bench', body: JSON.stringify({ agentSlug: 'weather' }) }).execute();
-  const input = userSays(question);
-  await write(input);
-  const messages: OpenAI.ChatCompletionMessageParam[] = [
-    { role: 'system', content: instructions },
-    { role: 'user', content: question },
-  ];
-  const first = await streamedCall(messages);
-  const call = first.toolCalls[0];
-  if (!call) throw new Error('expected a tool call');
-  await write(createMessage({ type: 'tool_call', role: 'assistant', content: '', payload: { toolCalls: [call] } }));
-  const { city } = JSON.parse(call.arguments) as { city: string };
-  const result = `Sunny in ${city}`;
-  await write(createMessage({ type: 'tool_result', role: 'tool', content: result, payload: { toolCallId: call.id, toolName: call.name, isError: false } }));
-  messages.push(
-    { role: 'assistant', content: null, tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
-    { role: 'tool', tool_call_id: call.id, content: result },
-  );
-  const second = await streamedCall(messages);
-  await write(createMessage({ type: 'text', role: 'assistant', content: second.content, payload: {} }));
-}
-
-const provider = createOpenAIProvider({ apiKey: 'bench', baseURL: server.baseURL, model: 'test-model', maxRetries: 0 });
-const sessions = createSessionRunner({
-  store: createPostgresTranscriptStore({ db }),
-  createRunner: (persister) => createToolLoopRunner({ provider, persister }),
-});
-
-async function durable(): Promise<void> {
-  const stream = await sessions.stream.start({ owner, session: { agentSlug: 'weather' }, input: [userSays(question)], principal, tools: [weather], instructions });
-  let last: string | undefined;
-  for await (const { event } of stream) last = event.type === 'run_end' ? event.result.status : last;
-  if (last !== 'completed') throw new Error(`run ended ${String(last)}`);
-}
 
 /** From the request to its first text delta; leaving the stream afterwards is not counted (see `MeasuredRun`). */
 async function bareFirstDelta(): Promise<MeasuredRun> {
@@ -171,7 +77,7 @@ async function bareFirstDelta(): Promise<MeasuredRun> {
 async function durableFirstDelta(): Promise<MeasuredRun> {
   const started = performance.now();
   let measuredMs = Number.NaN;
-  const stream = await sessions.stream.start({ owner, session: { agentSlug: 'weather' }, input: [userSays(greeting)], principal, tools: [weather], instructions });
+  const stream = await sessions.stream.start(startRequest(greeting));
   for await (const { event } of stream) {
     if (event.type === 'text_delta') {
       measuredMs = performance.now() - started;
@@ -200,6 +106,7 @@ try {
     rounds: 150,
   });
 } finally {
+  await db.destroy();
   await database.destroy();
   child.disconnect();
 }

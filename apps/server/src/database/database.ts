@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { withNamedStatements } from '@data-machine/agents-api/postgres';
 import { PgliteDialect } from '@data-machine/pglite-dialect';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -35,7 +36,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<ServerDataba
     changeFeed = { pglite };
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 });
-    db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    // The transcript store's open and appends go as named statements, parsed once per connection.
+    db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
     engine = { pool };
     changeFeed = { connectionString: config.url };
   }

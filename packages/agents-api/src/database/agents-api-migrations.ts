@@ -5,6 +5,7 @@ import { runsAndLeases } from './migrations/0002-runs-and-leases';
 import { tenancy } from './migrations/0003-tenancy';
 import { appendFunction } from './migrations/0004-append-function';
 import { openFunction } from './migrations/0005-open-function';
+import { appendByPrimaryKey } from './migrations/0006-append-by-primary-key';
 
 /**
  * The tables of `@data-machine/agents-api`, all named `agents_*`: memory
@@ -19,6 +20,7 @@ export const agentsApiMigrations: MigrationSet = {
     '0003_tenancy': tenancy,
     '0004_append_function': appendFunction,
     '0005_open_function': openFunction,
+    '0006_append_by_primary_key': appendByPrimaryKey,
   },
 };
 

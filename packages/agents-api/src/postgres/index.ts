@@ -10,3 +10,5 @@ export { createPostgresMemoryStore } from '../memory/postgres-memory-store';
 export type { PostgresMemoryStoreOptions } from '../memory/postgres-memory-store';
 export { createPostgresTranscriptStore } from '../transcripts/postgres-transcript-store';
 export type { PostgresTranscriptStoreOptions } from '../transcripts/postgres-transcript-store';
+export { withNamedStatements } from '../database/named-statement-pool';
+export type { NamedQuery, NamingPostgresPool } from '../database/named-statement-pool';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentsApiTables, type AgentsApiDatabase, type RunTable, type SessionMessageTable, type SessionTable } from '../database/agents-api-database';
@@ -46,6 +46,22 @@ import {
 } from './internal/transcript-store-rules';
 import type { RunRecord, RunStatus } from './run-record';
 import { leaseLost, runNotFound, sessionLocked, sessionNotFound, type SessionPage, type StoredMessage, type TranscriptSession, type TranscriptStore } from './transcript-store';
+
+/**
+ * The store's two hot statements, each always sent with this exact text: a
+ * session's open and an append (a run's last write included). Fixed texts, so a
+ * pool may send them as named statements, parsed once per connection (see
+ * `withNamedStatements`); their columns are listed rather than `*`, so a prepared
+ * statement's result keeps its shape if a later migration adds a column to a
+ * function's result.
+ */
+export const transcriptStoreCalls = {
+  openSession:
+    'select session_created, run_created, reopened from agents_open_session($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, $13, $14)',
+  append:
+    'select id, agent_slug, user_key, tenant_key, title, metadata, last_seq, created_at, updated_at ' +
+    'from agents_append_messages($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10, $11::jsonb)',
+} as const;
 
 /** Options of {@link createPostgresTranscriptStore}. */
 export interface PostgresTranscriptStoreOptions<Database extends AgentsApiDatabase> {
@@ -170,7 +186,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         const token = randomUUID();
         const expiresAt = new Date(at.getTime() + ttlMs);
         // One statement, one round trip, planned once per connection: see `openCall`.
-        const result = await openCall(keys, id, session, messages, at, token, expiresAt, idempotencyKey, runId, run.seqAtStart, durability).execute(db);
+        const result = await db.executeQuery(openCall(keys, id, session, messages, at, token, expiresAt, idempotencyKey, runId, run.seqAtStart, durability));
         const row = result.rows[0];
         if (row) {
           const { session: opened, run: begun } =
@@ -234,8 +250,8 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const repeated = repeatedMessageId(parsed);
       if (repeated !== undefined) throw duplicateMessage(id, repeated);
       const at = now();
-      const result = await appendCall(keys, id, parsed, changes, token, ending, at)
-        .execute(db)
+      const result = await db
+        .executeQuery(appendCall(keys, id, parsed, changes, token, ending, at))
         .catch((error: unknown) => {
           // The (session_id, message_id) unique index: the whole statement rolled back.
           if (isUniqueViolation(error)) throw duplicateMessage(id, messageIdOf(error) ?? '(unknown)');
@@ -548,12 +564,12 @@ function openCall(
   runId: string,
   seqAtStart: number,
   durability: 'immediate' | 'with_next_write',
-): RawBuilder<OpenedRow> {
-  return sql<OpenedRow>`
-    select * from agents_open_session(${id}, ${session.agentSlug}, ${keys.userKey}, ${keys.tenantKey}, ${session.title ?? null},
-                                      ${JSON.stringify(session.metadata ?? {})}::jsonb, ${JSON.stringify(messages)}::jsonb, ${at}, ${token}, ${expiresAt},
-                                      ${idempotencyKey}, ${runId}, ${seqAtStart}, ${durability === 'with_next_write'})
-  `;
+): CompiledQuery<OpenedRow> {
+  return CompiledQuery.raw(transcriptStoreCalls.openSession, [
+    id, session.agentSlug, keys.userKey, keys.tenantKey, session.title ?? null,
+    JSON.stringify(session.metadata ?? {}), JSON.stringify(messages), at, token, expiresAt,
+    idempotencyKey, runId, seqAtStart, durability === 'with_next_write',
+  ]) as CompiledQuery<OpenedRow>;
 }
 
 /**
@@ -637,15 +653,15 @@ function appendCall(
   token: string | undefined,
   ending: { readonly runId: string; readonly update: ParsedRunUpdate } | undefined,
   at: Date,
-): RawBuilder<SessionRow> {
+): CompiledQuery<SessionRow> {
   const metadata = changes.metadata === undefined ? null : JSON.stringify(changes.metadata);
   // A field of the run's update that is undefined is left out of its JSON, and so not set.
   const runUpdate = ending ? JSON.stringify(ending.update) : null;
-  return sql<SessionRow>`
-    select * from agents_append_messages(${id}, ${keys.userKey}, ${keys.tenantKey}, ${token ?? null}, ${at}, ${JSON.stringify(messages)}::jsonb,
-                                         ${changes.title !== undefined}, ${changes.title ?? null}, ${metadata}::jsonb,
-                                         ${ending?.runId ?? null}, ${runUpdate}::jsonb)
-  `;
+  return CompiledQuery.raw(transcriptStoreCalls.append, [
+    id, keys.userKey, keys.tenantKey, token ?? null, at, JSON.stringify(messages),
+    changes.title !== undefined, changes.title ?? null, metadata,
+    ending?.runId ?? null, runUpdate,
+  ]) as CompiledQuery<SessionRow>;
 }
 
 /** Why an append wrote nothing: no such session, a lost lease, or (unfenced) a lock someone holds. */
