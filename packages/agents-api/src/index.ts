@@ -186,7 +186,8 @@ export type {
 export { createInMemoryTranscriptStore } from './transcripts/in-memory-transcript-store';
 export type { InMemoryTranscriptStoreOptions } from './transcripts/in-memory-transcript-store';
 export { createSessionRunner } from './sessions/session-runner';
-export type { ResumeSessionRequest, SessionRunner, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-runner';
+export type { SessionRunner } from './sessions/session-runner';
+export type { ResumeSessionRequest, SessionRunnerOptions, SessionRunResult, StartSessionRequest } from './sessions/session-request';
 export { idempotencyKeySchema } from './transcripts/run-record';
 export type { NewRun, RunBegin, RunRecord, RunStatus, RunUpdate, RunUsage } from './transcripts/run-record';
 export type { SessionStream, SessionStreamEvent, SessionStreams } from './sessions/session-stream';

@@ -5,7 +5,7 @@ import { AgentsApiError } from '../errors';
 import { sessionNotFound, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import { createFencedPersister, storeCall, type SessionLease } from './session-lease';
 import { inputAlreadyStored, recordingProgress, remainingLimits, storedResult } from './session-run-record';
-import type { RunFields, SessionRunResult } from './session-runner';
+import type { RunFields, SessionRunResult } from './session-request';
 
 /** What one attempt of a session run is asked to do. */
 export interface AttemptPlan {

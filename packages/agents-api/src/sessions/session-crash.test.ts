@@ -13,7 +13,8 @@ import { createOpenAIProvider } from '../providers/openai-provider';
 import { createToolLoopRunner } from '../runner/tool-loop-runner';
 import { defineTool } from '../tools/define-tool';
 import { createPostgresTranscriptStore } from '../transcripts/postgres-transcript-store';
-import { createSessionRunner, type SessionRunResult } from './session-runner';
+import { createSessionRunner } from './session-runner';
+import type { SessionRunResult } from './session-request';
 
 // A real crash needs a second process, and so a database it can reach: Postgres only
 // (PGlite lives inside one process). Skipped when Postgres is unreachable outside CI.

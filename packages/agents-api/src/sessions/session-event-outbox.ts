@@ -1,5 +1,4 @@
 import type { EventChannel } from '../runner/event-channel';
-import type { SessionStreamEvent } from './session-stream';
 
 /**
  * Sends a stream's events to its channel in order, holding them while a
@@ -11,19 +10,19 @@ import type { SessionStreamEvent } from './session-stream';
  * event (the run's next write throws the failure and it ends `failed`). See
  * docs/decisions/2026-11-30-durable-streaming.md, "2026-12-01, stop 21".
  */
-export class EventOutbox {
-  readonly #channel: EventChannel<SessionStreamEvent>;
-  readonly #waiting: SessionStreamEvent[] = [];
+export class EventOutbox<Entry> {
+  readonly #channel: EventChannel<Entry>;
+  readonly #waiting: Entry[] = [];
   #write: Promise<boolean> | undefined;
   #draining: Promise<void> | undefined;
   #failed = false;
 
-  constructor(channel: EventChannel<SessionStreamEvent>) {
+  constructor(channel: EventChannel<Entry>) {
     this.#channel = channel;
   }
 
   /** Sends the entry, or queues it behind a write in flight; drops it after a write behind failed. */
-  async send(entry: SessionStreamEvent): Promise<void> {
+  async send(entry: Entry): Promise<void> {
     if (this.#failed) return;
     if (this.#draining) this.#waiting.push(entry);
     else await this.#channel.push(entry);
@@ -33,7 +32,7 @@ export class EventOutbox {
    * Sends the entry of a message written behind, and every later entry,
    * once `write` has stored it; if it did not, drops them and calls `lost`.
    */
-  async hold(entry: SessionStreamEvent, write: Promise<boolean>, lost: () => void): Promise<void> {
+  async hold(entry: Entry, write: Promise<boolean>, lost: () => void): Promise<void> {
     if (this.#failed) return;
     // Another write's events are still going out: they go first (the consumer paces the run here).
     if (this.#draining && this.#write !== write) await this.drained();

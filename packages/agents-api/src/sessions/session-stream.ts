@@ -22,7 +22,7 @@ import {
   type SessionRunnerOptions,
   type SessionRunResult,
   type StartSessionRequest,
-} from './session-runner';
+} from './session-request';
 
 /**
  * One event of a durable stream and its SSE id. `id` is `<cursor>.<index>`:
