@@ -14,11 +14,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { preparedPgliteDataDir } from '@data-machine/testkit';
+import { pgliteWasmPath, preparedPgliteDataDir } from '@data-machine/testkit';
 
 /** @type {{ before?: string, unshared?: boolean }} */
 const { before, unshared } = workerData;
@@ -30,7 +28,7 @@ await pglite.close();
 
 /** `pglite.wasm` with an empty custom section appended: section id 0, its size, then its name's length and the name. */
 async function unsharedPgliteWasm() {
-  const wasm = await readFile(path.join(path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), 'pglite.wasm'));
+  const wasm = await readFile(pgliteWasmPath());
   const name = new TextEncoder().encode(`unshared-${randomBytes(8).toString('hex')}`);
   return Buffer.concat([wasm, Uint8Array.of(0, name.length + 1, name.length), name]);
 }

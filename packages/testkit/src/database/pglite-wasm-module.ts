@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { PGliteOptions } from '@electric-sql/pglite';
 
-// Node has `WebAssembly`; the repository's libraries (ES2023, no DOM) declare only its types.
-declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> };
+/** What PGlite takes as `pgliteWasmModule`: a `WebAssembly.Module`. */
+type PgliteWasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
+
+// Node has `WebAssembly`; the repository's libraries (ES2023, no DOM) do not declare it.
+declare const WebAssembly: { compile(bytes: Uint8Array): Promise<PgliteWasmModule> };
 
 /**
  * Where the installed PGlite keeps its Postgres build: `pglite.wasm` beside
@@ -24,6 +28,6 @@ export function pgliteWasmPath(): string {
  * code included, so the optimising is paid about once per run instead. The
  * holder must keep a reference to the result for as long as workers start.
  */
-export async function compilePgliteWasmModule(): Promise<WebAssembly.Module> {
+export async function compilePgliteWasmModule(): Promise<PgliteWasmModule> {
   return WebAssembly.compile(await readFile(pgliteWasmPath()));
 }
