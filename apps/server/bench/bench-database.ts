@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { changeFeeds, listenForChanges } from '../src/database/change-feed-listener';
 import { migrateAll } from '../src/database/migrate';
 import type { AppDatabase } from '../src/http/app-database';
+import { changeFeedSourceOf, recordChanges } from '../test/support/change-feed-recorder';
 
 /** A migrated database with one user, their tenant and a personal token, and the product's context on it with the change-fed caches listening. */
 export interface BenchDatabase {
@@ -25,11 +26,9 @@ export async function createBenchDatabase(backend: DatabaseBackend, name: string
   await migrateAll(db);
   // The change-fed caches as `serve` runs them: used once their listener listens (docs/decisions/2026-12-01-access-cache.md).
   const caches = { accessCache: createBearerAccessCache(), memoryPromptCache: createMemoryPromptCache() };
-  let heard: () => void = () => undefined;
-  const listening = new Promise<void>((resolve) => (heard = resolve));
-  const source = database.pglite !== undefined ? { pglite: database.pglite } : { connectionString: String(database.url) };
-  const listener = listenForChanges({ source, feeds: changeFeeds(caches), onEvent: (event) => event.kind === 'listening' && heard() });
-  await listening;
+  const changes = recordChanges();
+  const listener = listenForChanges({ source: changeFeedSourceOf(database), feeds: changeFeeds(caches), onEvent: changes.onEvent });
+  await changes.next((event) => event.kind === 'listening');
   const context = createDataMachineContext({ db, logger: { warn: () => undefined }, ...caches });
   const system = { kind: 'system', channel: 'cli', reason: name } as const;
   const owner = await createUser(context, system, { email: `${name}@example.test`, displayName: name });

@@ -22,6 +22,9 @@ describe('pglite dialect', () => {
   // One PGlite for the file (it takes a second to start); a fresh table per test.
   // It loads the data directory the testkit's global setup prepared (this
   // package cannot import the testkit, which depends on it), skipping initdb.
+  // A plain Blob of the same bytes: the testkit's own Blob subclass differs
+  // only in handing PGlite those bytes faster (the testkit's specs load
+  // through it), and the dialect never sees how its PGlite was started.
   beforeAll(async () => {
     const dataDir = inject('pgliteDataDir') as string | undefined;
     pglite = await PGlite.create(dataDir === undefined ? {} : { loadDataDir: new Blob([new Uint8Array(await readFile(dataDir))]) });

@@ -1,6 +1,7 @@
 export { availableBackends, connect, createTestDatabase, probePostgres, testDatabaseUrl } from './database/test-database';
 export type { DatabaseBackend, DatabaseTemplate, TestDatabase } from './database/test-database';
 export { preparedPgliteDataDir, preparedPgliteDataDirPath, preparePgliteDataDir, unpackPgliteDataDir } from './database/pglite-data-dir';
+export { pgliteWasmPath } from './database/pglite-wasm-module';
 export { describeEachDatabase } from './database/describe-each-database';
 export type { DatabaseSuiteContext } from './database/describe-each-database';
 export { startModelServer } from './model-server/model-server';

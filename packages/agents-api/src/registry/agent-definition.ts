@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
+import { deepFreeze } from '../tools/internal/deep-freeze';
 import { toolPolicySchema } from '../tools/tool-policy';
 
 /** Agent slugs: a lowercase letter, then up to 63 lowercase letters, digits or hyphens. */
@@ -91,6 +92,8 @@ export type AgentDefinitionInput = z.input<typeof agentDefinitionSchema>;
 export function defineAgent(input: unknown): AgentDefinition {
   const result = agentDefinitionSchema.safeParse(input);
   if (!result.success) throw invalidDefinition(input, result.error);
+  // Safe to walk: a parsed definition holds only strings, numbers, booleans,
+  // null, arrays and plain objects that zod created, never the caller's objects.
   return deepFreeze(result.data);
 }
 
@@ -123,12 +126,4 @@ function slugOf(input: unknown): string | null {
   if (typeof input !== 'object' || input === null) return null;
   const slug: unknown = (input as { slug?: unknown }).slug;
   return typeof slug === 'string' ? slug : null;
-}
-
-// Safe to walk: a parsed definition holds only strings, numbers, booleans,
-// null, arrays and plain objects that zod created, never the caller's objects.
-function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  for (const child of Object.values(value)) deepFreeze(child);
-  return Object.freeze(value);
 }

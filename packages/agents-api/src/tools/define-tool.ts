@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
+import { deepFreeze } from './internal/deep-freeze';
 import { toolNamePattern, type AnyToolDefinition, type ToolDefinition } from './tool';
 
 /** The part of a definition that `tool.invalid_definition` names in `details.field`. */
@@ -50,14 +51,6 @@ export function toolInputJsonSchema(tool: Pick<AnyToolDefinition, 'name' | 'inpu
  * the tool list on every turn, and the conversion is the costliest part of a turn.
  */
 const jsonSchemas = new WeakMap<z.ZodType, Readonly<Record<string, unknown>>>();
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 function convertInput(toolName: string, input: z.ZodType): Record<string, unknown> {
   try {

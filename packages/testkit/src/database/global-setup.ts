@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { preparePgliteDataDir } from './pglite-data-dir';
+import { compilePgliteWasmModule } from './pglite-wasm-module';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,8 +14,14 @@ declare module 'vitest' {
  * any worker starts, so no test file pays for initdb inside a hook timeout,
  * and provides its path as `inject('pgliteDataDir')` to packages that cannot
  * import the testkit (the PGlite dialect it depends on). Test files still
- * make it themselves when run without this setup.
+ * make it themselves when run without this setup. It also holds PGlite's
+ * compiled wasm module until the run ends, so every worker's PGlite shares
+ * one compilation (see `compilePgliteWasmModule`); the worker threads need
+ * nothing passed to them for it.
  */
-export async function setup(project: TestProject): Promise<void> {
-  project.provide('pgliteDataDir', await preparePgliteDataDir());
+export async function setup(project: TestProject): Promise<() => void> {
+  const [dataDir, pgliteWasm] = await Promise.all([preparePgliteDataDir(), compilePgliteWasmModule()]);
+  project.provide('pgliteDataDir', dataDir);
+  // The teardown keeps the module reachable until vitest calls it, after the last test file.
+  return () => void pgliteWasm;
 }
