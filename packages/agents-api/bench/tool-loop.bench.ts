@@ -13,11 +13,11 @@ import { fork } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createMessage, createPrincipal, createToolLoopRunner, defineTool } from '@data-machine/agents-api';
+import { createMessage, createToolLoopRunner } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import { compareToBaseline } from '@data-machine/testkit';
 import OpenAI from 'openai';
-import { z } from 'zod';
+import { instructions, principal, question, toolsForClient, weather } from './weather-agent';
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The latest modification time of any built file under `folder` (tests are not built). */
@@ -37,33 +37,7 @@ const server = await new Promise<{ baseURL: string }>((resolve, reject) => {
   child.once('message', (message) => resolve(message as { baseURL: string }));
   child.once('error', reject);
 });
-const instructions = 'You are a weather assistant.';
-const question = 'What is the weather in Paris?';
-const weather = defineTool({
-  name: 'weather',
-  description: 'The weather in a city',
-  input: z.object({ city: z.string() }),
-  execute: ({ city }) => `Sunny in ${city}`,
-});
-const principal = createPrincipal({
-  userId: 'bench',
-  tenantId: null,
-  agentSlug: 'weather',
-  authSource: 'user',
-  requestContext: 'cli',
-  tokenId: null,
-  ceiling: { allowed: 'unrestricted', denied: [] },
-  callerChain: [],
-});
-
 const client = new OpenAI({ apiKey: 'bench', baseURL: server.baseURL, maxRetries: 0 });
-const toolsForClient: OpenAI.ChatCompletionTool[] = [
-  {
-    type: 'function',
-    function: { name: 'weather', description: 'The weather in a city', parameters: z.toJSONSchema(weather.input) as Record<string, unknown> },
-  },
-];
-
 /** The baseline: the same two requests, by hand. */
 async function direct(): Promise<void> {
   const messages: OpenAI.ChatCompletionMessageParam[] = [

@@ -5,12 +5,12 @@
  * the `openai` client and the same messages written with plain INSERTs.
  */
 import { createRequire } from 'node:module';
-import { createMessage, createPrincipal, createSessionRunner, createToolLoopRunner, defineTool, type AgentMessage, type SessionRunner } from '@data-machine/agents-api';
+import { createMessage, createSessionRunner, createToolLoopRunner, type AgentMessage, type SessionRunner } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import { createPostgresTranscriptStore, migrateAgentsApi, withNamedStatements, type AgentsApiDatabase, type NamingPostgresPool } from '@data-machine/agents-api/postgres';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import OpenAI from 'openai';
-import { z } from 'zod';
+import { instructions, principal, question, toolsForClient, weather } from './weather-agent';
 
 /** What both benches share: the conversation's two sides and what they are made of. */
 export interface TwoTurnConversation {
@@ -51,30 +51,10 @@ export async function setUpTwoTurnConversation(db: Kysely<AgentsApiDatabase>, ba
     bench_plain_messages: { session_id: string; seq: number; body: string };
   }>;
 
-  const instructions = 'You are a weather assistant.';
-  const question = 'What is the weather in Paris?';
-  const weather = defineTool({
-    name: 'weather',
-    description: 'The weather in a city',
-    input: z.object({ city: z.string() }),
-    execute: ({ city }) => `Sunny in ${city}`,
-  });
-  const principal = createPrincipal({
-    userId: 'bench',
-    agentSlug: 'weather',
-    authSource: 'user',
-    requestContext: 'cli',
-    tokenId: null,
-    ceiling: { allowed: 'unrestricted', denied: [] },
-    callerChain: [],
-  });
   const owner = { userId: 'bench', tenantId: null };
   const userSays = (content: string): AgentMessage => createMessage({ type: 'text', role: 'user', content, payload: {} });
 
   const client = new OpenAI({ apiKey: 'bench', baseURL, maxRetries: 0 });
-  const toolsForClient: OpenAI.ChatCompletionTool[] = [
-    { type: 'function', function: { name: 'weather', description: 'The weather in a city', parameters: z.toJSONSchema(weather.input) as Record<string, unknown> } },
-  ];
   let plainSessions = 0;
 
   /** One streaming call with the openai client, as the provider makes it: text and tool calls put together from the deltas. */
