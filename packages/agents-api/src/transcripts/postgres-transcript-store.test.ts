@@ -3,7 +3,7 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import { sql, type Kysely } from 'kysely';
 import { beforeAll, expect, expectTypeOf, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
-import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { agentsApiMigrations, migrateAgentsApi } from '../database/agents-api-migrations';
 import { AgentsApiError } from '../errors';
 import { createMessage } from '../messages/message';
 import { codeOf } from '../testing/contract-support';
@@ -114,6 +114,63 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     const error = await store.loadMessages(who, id).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'message.invalid', details: { issues: [expect.objectContaining({ path: 'type' })] } });
     expect(AgentsApiError.isInstance(error)).toBe(true);
+  });
+
+  it("finds a session and its messages by primary key, never by the owner's index, on tables not yet analyzed", async () => {
+    // A fresh copy of the package's tables and functions, made in a schema of its own inside one
+    // transaction (rolled back at the end): never analyzed, so the planner has no statistics and,
+    // given `user_key = ... and tenant_key = ...`, may read the owner's index and filter by id.
+    const busy: SessionOwner = { userId: 'busy', tenantId: null };
+    const sessionCount = 2000;
+    const target = `ses_${sessionCount / 2}`;
+    const rolledBack = new Error('rolled back');
+    const ownerIndexScans = await context.db
+      .transaction()
+      .execute(async (trx) => {
+        const schema = `fresh_${randomUUID().replaceAll('-', '')}`;
+        await sql`create schema ${sql.id(schema)}`.execute(trx);
+        await sql`select set_config('search_path', ${schema}, true)`.execute(trx);
+        for (const migration of Object.values(agentsApiMigrations.migrations)) await migration.up(trx);
+        await sql`
+          insert into agents_sessions (id, agent_slug, user_key, tenant_key, metadata, last_seq, created_at, updated_at)
+          select 'ses_' || n, 'helper', 'busy', '', '{}', 2, now(), now() from generate_series(1, ${sessionCount}::int) as n
+        `.execute(trx);
+        const body = userText('Hi');
+        await sql`
+          insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
+          select 'ses_' || n, seq, 'msg_' || n || '_' || seq, 'busy', '', 'text', 'user', jsonb_set(${JSON.stringify(body)}::jsonb, '{id}', to_jsonb('msg_' || n || '_' || seq)), now()
+            from generate_series(1, ${sessionCount}::int) as n, generate_series(1, 2) as seq
+        `.execute(trx);
+
+        // Each lookup of one session by id and owner the store makes.
+        const store = createPostgresTranscriptStore({ db: trx });
+        expect((await store.getSession(busy, target))?.lastSeq).toBe(2);
+        expect(await store.loadMessages(busy, target)).toHaveLength(2);
+        const lease = await store.acquireLock(busy, target, 60_000);
+        if (!lease.acquired) throw new Error('the lease was not taken');
+        expect((await store.renewLock(busy, target, lease.token, 60_000)).renewed).toBe(true);
+        const { run } = await store.beginRun(busy, target, { agentSlug: 'helper', seqAtStart: 2, idempotencyKey: 'key-1' });
+        await store.updateRun(busy, target, run.id, { status: 'completed', ended: true }, { releaseLockToken: lease.token });
+        const reopened = await store.openSession(busy, { session: { id: target, agentSlug: 'helper' }, ttlMs: 60_000, run: { idempotencyKey: 'key-1', seqAtStart: 2 } });
+        if (!reopened.opened) throw new Error('the session was not reopened');
+        expect((await store.releaseLock(busy, target, reopened.lease.token)).released).toBe(true);
+        expect(await store.deleteSession(busy, target)).toBe(true);
+
+        // This transaction's own scans of each owner's index (the schema's, by the search path).
+        const scans = await sql<{ name: string; scans: string }>`
+          select name, pg_stat_get_xact_numscans(to_regclass(name)) as scans
+            from unnest(array['agents_session_messages_owner_idx', 'agents_sessions_owner_idx']) as name
+        `.execute(trx);
+        throw Object.assign(rolledBack, { scans: scans.rows.map((row) => [row.name, Number(row.scans)]) });
+      })
+      .catch((error: unknown) => {
+        if (error !== rolledBack) throw error;
+        return (error as Error & { scans: unknown }).scans;
+      });
+    expect(ownerIndexScans).toEqual([
+      ['agents_session_messages_owner_idx', 0],
+      ['agents_sessions_owner_idx', 0],
+    ]);
   });
 
   it('types a driver error as transcript.store_failed, keeping the driver error as cause', async () => {
