@@ -2,9 +2,10 @@
 // analyzed, and what each costs the database (not part of `pnpm bench`; see
 // docs/decisions/2026-11-30-durable-streaming.md, "2026-12-02, stop 26: primary-key lookups"). Run after
 // a build with `node --import tsx bench/primary-key-probe.ts`:
-// - a fresh database holding PROBE_SESSIONS (3000) sessions of one owner, 4 messages each, autovacuum off
-//   on both tables so that nothing analyzes them while the probe runs (as on a new host, or a table that
-//   grows faster than autovacuum's analyze);
+// - a fresh database holding PROBE_SESSIONS (3000) sessions of one owner, 4 messages each, and one of
+//   PROBE_LONG (2000) messages, autovacuum off on the tables so that nothing analyzes them while the probe
+//   runs (as on a new host, or a table that grows faster than autovacuum's analyze); PROBE_ANALYZE=1
+//   analyzes them first, for comparison;
 // - the store's statements for one session of theirs, captured as sent (kysely's log), each in two forms:
 //   the owner compared with `=` (as before migration 0007) and with IS NOT DISTINCT FROM (as now); the
 //   keyed reopen of `agents_open_session` likewise, as two copies of the function;
@@ -33,6 +34,7 @@ const pg = createRequire(import.meta.resolve('@data-machine/testkit'))('pg') as 
 const sessionCount = Number(process.env.PROBE_SESSIONS ?? 3000);
 const blocks = Number(process.env.PROBE_BLOCKS ?? 8);
 const blockSize = Number(process.env.PROBE_BLOCK ?? 100);
+const longSession = Number(process.env.PROBE_LONG ?? 2000);
 const owner = { userId: 'busy', tenantId: null };
 
 const database = await createTestDatabase('postgres');
@@ -55,6 +57,7 @@ function processCpuMs(pid: number): number {
 
 /** Both forms of a statement's owner comparison: `=`, which an index on the owner serves, and IS NOT DISTINCT FROM. */
 const ownerComparison = /("?(?:user_key|tenant_key)"?) (?:=|is not distinct from) (\$\d+|p_user_key|p_tenant_key)/gi;
+const print = (line: string) => process.stdout.write(`${line}\n`);
 const formsOf = (text: string) => ({
   equals: text.replace(ownerComparison, '$1 = $2'),
   distinct: text.replace(ownerComparison, '$1 is not distinct from $2'),
@@ -64,6 +67,7 @@ try {
   await migrateAgentsApi(db);
   await client.connect();
   await seed();
+  if (process.env.PROBE_ANALYZE === '1') await client.query('analyze agents_sessions, agents_session_messages, agents_runs');
   const { statements, reopen } = await captureLookups();
   // The keyed reopen's function, as two copies differing only in the owner's comparison.
   const definition = String((await client.query(`select pg_get_functiondef('agents_open_session'::regproc) as definition`)).rows[0]?.definition);
@@ -81,18 +85,18 @@ try {
   ];
   const pid = Number((await client.query('select pg_backend_pid() as pid')).rows[0]?.pid);
   const stats = (await client.query(`select count(*)::int as analyzed from pg_stat_user_tables where relname like 'agents_session%' and (last_analyze is not null or last_autoanalyze is not null)`)).rows[0];
-  console.log(`${sessionCount} sessions of one owner, ${sessionCount * 4} messages; tables analyzed: ${String(stats?.analyzed)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  console.log('| lookup | form | index read | shared buffers | EXPLAIN ANALYZE time | backend CPU per call |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  print(`${sessionCount} sessions of one owner, ${sessionCount * 4} messages; tables analyzed: ${String(stats?.analyzed)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  print('| lookup | form | index read | shared buffers | EXPLAIN ANALYZE time | backend CPU per call |');
+  print('| --- | --- | --- | --- | --- | --- |');
   const control = { name: 'control: select 1', values: [], equals: 'select 1', distinct: 'select 1' };
   for (const probe of [...cases, control]) {
     const cpu = await cpuPerCall(pid, probe.values, probe.equals, probe.distinct);
     for (const form of ['equals', 'distinct'] as const) {
       const plan = await explain(probe[form], probe.values);
-      console.log(`| ${probe.name} | ${form === 'equals' ? '=' : 'is not distinct from'} | ${plan.index} | ${plan.buffers} | ${plan.time} | ${cpu[form].toFixed(3)} ms |`);
+      print(`| ${probe.name} | ${form === 'equals' ? '=' : 'is not distinct from'} | ${plan.index} | ${plan.buffers} | ${plan.time} | ${cpu[form].toFixed(3)} ms |`);
     }
   }
-  console.log(`load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  print(`load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await client.end();
   await db.destroy();
@@ -116,6 +120,14 @@ async function seed(): Promise<void> {
        from generate_series(1, $1::int) as n, generate_series(1, 4) as seq`,
     [sessionCount, JSON.stringify(body)],
   );
+  // One long session too, `ses_long`, of the same owner.
+  await client.query(`insert into agents_sessions (id, agent_slug, user_key, tenant_key, metadata, last_seq, created_at, updated_at) values ('ses_long', 'probe', 'busy', '', '{}', $1, now(), now())`, [longSession]);
+  await client.query(
+    `insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
+     select 'ses_long', seq, 'msg_long_' || seq, 'busy', '', 'text', 'user', jsonb_set($2::jsonb, '{id}', to_jsonb('msg_long_' || seq)), now()
+       from generate_series(1, $1::int) as seq`,
+    [longSession, JSON.stringify(body)],
+  );
 }
 
 /** The store's statements that find one session (or its messages) by id and owner, as sent. */
@@ -133,6 +145,7 @@ async function captureLookups(): Promise<{ statements: { name: string; query: Co
   await last('getSession', () => store.getSession(owner, target));
   await last('loadMessages: the messages', () => store.loadMessages(owner, target));
   await last('loadMessages: the last 2', () => store.loadMessages(owner, target, { last: 2 }));
+  await last(`loadMessages: the last 2 of ${longSession} messages`, () => store.loadMessages(owner, 'ses_long', { last: 2 }));
   const lease = await store.acquireLock(owner, target, 60_000);
   if (!lease.acquired) throw new Error('lease not taken');
   await store.releaseLock(owner, target, lease.token);
