@@ -6,6 +6,7 @@ import { tenancy } from './migrations/0003-tenancy';
 import { appendFunction } from './migrations/0004-append-function';
 import { openFunction } from './migrations/0005-open-function';
 import { appendByPrimaryKey } from './migrations/0006-append-by-primary-key';
+import { openByPrimaryKey } from './migrations/0007-open-by-primary-key';
 
 /**
  * The tables of `@data-machine/agents-api`, all named `agents_*`: memory
@@ -21,6 +22,7 @@ export const agentsApiMigrations: MigrationSet = {
     '0004_append_function': appendFunction,
     '0005_open_function': openFunction,
     '0006_append_by_primary_key': appendByPrimaryKey,
+    '0007_open_by_primary_key': openByPrimaryKey,
   },
 };
 

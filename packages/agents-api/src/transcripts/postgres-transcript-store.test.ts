@@ -3,7 +3,7 @@ import { describeEachDatabase } from '@data-machine/testkit';
 import { sql, type Kysely } from 'kysely';
 import { beforeAll, expect, expectTypeOf, it } from 'vitest';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
-import { migrateAgentsApi } from '../database/agents-api-migrations';
+import { agentsApiMigrations, migrateAgentsApi } from '../database/agents-api-migrations';
 import { AgentsApiError } from '../errors';
 import { createMessage } from '../messages/message';
 import { codeOf } from '../testing/contract-support';
@@ -114,6 +114,64 @@ await describeEachDatabase<HostDatabase>('postgres transcript store', (context) 
     const error = await store.loadMessages(who, id).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'message.invalid', details: { issues: [expect.objectContaining({ path: 'type' })] } });
     expect(AgentsApiError.isInstance(error)).toBe(true);
+  });
+
+  // Its own copy of the migrations and 2000 sessions: seconds on PGlite on a busy machine.
+  it("finds a session and its messages by primary key, never by the owner's index, on tables not yet analyzed", { timeout: 30_000 }, async () => {
+    const busy: SessionOwner = { userId: 'busy', tenantId: null };
+    // Enough for the planner, without statistics, to cost each owner's index below the primary
+    // key for these lookups (at 500 the keyed reopen's did not).
+    const sessionCount = 2000;
+    const target = `ses_${sessionCount / 2}`;
+    const ownerIndexScans = await context.db.connection().execute(async (connection) => {
+      // A fresh copy of the package's tables and functions in a schema of its own, inside one
+      // transaction rolled back at the end: never analyzed, so the planner has no statistics and,
+      // given `user_key = ... and tenant_key = ...`, may read the owner's index and filter by id.
+      await sql`begin`.execute(connection);
+      try {
+        const schema = `fresh_${randomUUID().replaceAll('-', '')}`;
+        await sql`create schema ${sql.id(schema)}`.execute(connection);
+        await sql`select set_config('search_path', ${schema}, true)`.execute(connection);
+        for (const migration of Object.values(agentsApiMigrations.migrations)) await migration.up(connection);
+        await sql`
+          insert into agents_sessions (id, agent_slug, user_key, tenant_key, metadata, last_seq, created_at, updated_at)
+          select 'ses_' || n, 'helper', 'busy', '', '{}', 2, now(), now() from generate_series(1, ${sessionCount}::int) as n
+        `.execute(connection);
+        await sql`
+          insert into agents_session_messages (session_id, seq, message_id, user_key, tenant_key, type, role, body, created_at)
+          select 'ses_' || n, seq, 'msg_' || n || '_' || seq, 'busy', '', 'text', 'user',
+                 jsonb_set(${JSON.stringify(userText('Hi'))}::jsonb, '{id}', to_jsonb('msg_' || n || '_' || seq)), now()
+            from generate_series(1, ${sessionCount}::int) as n, generate_series(1, 2) as seq
+        `.execute(connection);
+
+        // Each lookup of one session by id and owner the store makes.
+        const store = createPostgresTranscriptStore({ db: connection });
+        expect((await store.getSession(busy, target))?.lastSeq).toBe(2);
+        expect(await store.loadMessages(busy, target)).toHaveLength(2);
+        const lease = await store.acquireLock(busy, target, 60_000);
+        if (!lease.acquired) throw new Error('the lease was not taken');
+        expect((await store.renewLock(busy, target, lease.token, 60_000)).renewed).toBe(true);
+        const { run } = await store.beginRun(busy, target, { agentSlug: 'helper', seqAtStart: 2, idempotencyKey: 'key-1' });
+        await store.updateRun(busy, target, run.id, { status: 'completed', ended: true }, { releaseLockToken: lease.token });
+        const reopened = await store.openSession(busy, { session: { id: target, agentSlug: 'helper' }, ttlMs: 60_000, run: { idempotencyKey: 'key-1', seqAtStart: 2 } });
+        if (!reopened.opened) throw new Error('the session was not reopened');
+        expect((await store.releaseLock(busy, target, reopened.lease.token)).released).toBe(true);
+        expect(await store.deleteSession(busy, target)).toBe(true);
+
+        // This transaction's own scans of each owner's index (the schema's, by the search path).
+        const scans = await sql<{ name: string; scans: string }>`
+          select name, pg_stat_get_xact_numscans(to_regclass(name)) as scans
+            from unnest(array['agents_session_messages_owner_idx', 'agents_sessions_owner_idx']) as name
+        `.execute(connection);
+        return scans.rows.map((row) => [row.name, Number(row.scans)]);
+      } finally {
+        await sql`rollback`.execute(connection);
+      }
+    });
+    expect(ownerIndexScans).toEqual([
+      ['agents_session_messages_owner_idx', 0],
+      ['agents_sessions_owner_idx', 0],
+    ]);
   });
 
   it('types a driver error as transcript.store_failed, keeping the driver error as cause', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, sql, type Kysely, type Selectable, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder, type SqlBool, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { AgentsApiError } from '../errors';
 import { agentsApiTables, type AgentsApiDatabase, type RunTable, type SessionMessageTable, type SessionTable } from '../database/agents-api-database';
@@ -273,8 +273,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .selectFrom('agents_session_messages')
         .select(messageColumns)
         .where('session_id', '=', id)
-        .where('user_key', '=', keys.userKey)
-        .where('tenant_key', '=', keys.tenantKey);
+        .where(ofOwner(keys));
       if (afterSeq !== undefined) query = query.where('seq', '>', afterSeq);
       if (last === undefined) return (await query.orderBy('seq', 'asc').execute()).map(toStoredMessage);
       // The last N walk the (session_id, seq) primary key backwards, however long the session.
@@ -289,8 +288,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
       const result = await db
         .deleteFrom('agents_sessions')
         .where('id', '=', id)
-        .where('user_key', '=', keys.userKey)
-        .where('tenant_key', '=', keys.tenantKey)
+        .where(ofOwner(keys))
         .executeTakeFirst();
       return result.numDeletedRows > 0n;
     },
@@ -378,8 +376,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
           .updateTable('agents_sessions')
           .set({ lock_token: token, lock_expires_at: expiresAt })
           .where('id', '=', id)
-          .where('user_key', '=', keys.userKey)
-          .where('tenant_key', '=', keys.tenantKey)
+          .where(ofOwner(keys))
           .where((eb) => eb.or([eb('lock_token', 'is', null), eb('lock_expires_at', 'is', null), eb('lock_expires_at', '<=', at)]))
           .returning('id')
           .executeTakeFirst();
@@ -405,8 +402,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .updateTable('agents_sessions')
         .set({ lock_expires_at: expiresAt })
         .where('id', '=', id)
-        .where('user_key', '=', keys.userKey)
-        .where('tenant_key', '=', keys.tenantKey)
+        .where(ofOwner(keys))
         .where('lock_token', '=', parsedToken)
         .where('lock_expires_at', '>', at)
         .returning('id')
@@ -471,8 +467,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
             .updateTable('agents_sessions')
             .set({ lock_token: null, lock_expires_at: null })
             .where('id', '=', id)
-            .where('user_key', '=', keys.userKey)
-            .where('tenant_key', '=', keys.tenantKey)
+            .where(ofOwner(keys))
             .where(sql<boolean>`${releaseToken}::text is not null and lock_token = ${releaseToken}`)
             .returning('id'),
         )
@@ -521,8 +516,7 @@ export function createPostgresTranscriptStore<Database extends AgentsApiDatabase
         .updateTable('agents_sessions')
         .set({ lock_token: null, lock_expires_at: null })
         .where('id', '=', id)
-        .where('user_key', '=', keys.userKey)
-        .where('tenant_key', '=', keys.tenantKey)
+        .where(ofOwner(keys))
         .where('lock_token', '=', parsedToken)
         .returning('id')
         .executeTakeFirst();
@@ -631,8 +625,7 @@ function readLock(db: Db, keys: Keys, id: string): Promise<Pick<Selectable<Sessi
     .selectFrom('agents_sessions')
     .select(['lock_token', 'lock_expires_at'])
     .where('id', '=', id)
-    .where('user_key', '=', keys.userKey)
-    .where('tenant_key', '=', keys.tenantKey)
+    .where(ofOwner(keys))
     .executeTakeFirst();
 }
 
@@ -691,13 +684,27 @@ function messageIdOf(error: unknown): string | undefined {
   return typeof detail === 'string' ? /\(session_id, message_id\)=\([^,]*, (.*)\) already exists/.exec(detail)?.[1] : undefined;
 }
 
+/**
+ * The owner's condition of a lookup by primary key (a session by id, a
+ * session's messages): compared with IS NOT DISTINCT FROM (the same as `=` on
+ * these not-null columns), which no index serves, so the planner cannot read
+ * the owner's index (`agents_sessions_owner_idx`,
+ * `agents_session_messages_owner_idx`) and filter by id instead: on a table
+ * not yet analyzed it did, reading every session of the owner per lookup.
+ * Listings by owner and `deleteUserData` keep `=`: their index serves them. See
+ * docs/decisions/2026-11-30-durable-streaming.md, "2026-12-02, stop 26:
+ * primary-key lookups".
+ */
+function ofOwner(keys: Keys): RawBuilder<SqlBool> {
+  return sql<SqlBool>`user_key is not distinct from ${keys.userKey} and tenant_key is not distinct from ${keys.tenantKey}`;
+}
+
 function selectSession(db: Db, keys: Keys, id: string, options: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
   const query = db
     .selectFrom('agents_sessions')
     .select(sessionColumns)
     .where('id', '=', id)
-    .where('user_key', '=', keys.userKey)
-    .where('tenant_key', '=', keys.tenantKey);
+    .where(ofOwner(keys));
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
