@@ -1,6 +1,7 @@
 import { AgentsApiError } from '../errors';
 import type { ConversationLimits } from './conversation-runner';
 import { linkedAbort, type LinkedAbort } from './linked-abort';
+import { now, WallClockTimers, type Expiring } from './wall-clock-timers';
 
 /** Limits with every default filled in; `undefined` means unbounded. */
 export interface ResolvedLimits {
@@ -98,23 +99,31 @@ export interface WallClock {
  * on Node 20: see `linkedAbort`). Not `AbortSignal.timeout` either: that one's
  * timer lives on after the run until it fires (minutes, with the default
  * budget), held by a weak reference and a finalization registry the collector
- * must walk; a cleared timer costs nothing once the run is over. See
- * docs/decisions/2026-11-23-loop-cost-on-node-20.md.
+ * must walk. Nor a timer per run: runs share one unref'd timer per duration
+ * ({@link WallClockTimers}). See docs/decisions/2026-11-23-loop-cost-on-node-20.md.
  */
 export function startWallClock(timeoutMs: number, followed?: AbortSignal, own?: LinkedAbort): WallClock {
   return new RunWallClock(timeoutMs, own ?? linkedAbort(followed), own === undefined);
 }
 
 /**
+ * Every run's deadline, on one timer per duration. One per process, where the
+ * style is to pass things in: the session runner makes a runner per run, so
+ * a runner's own timers would be one per run again.
+ */
+const timers = new WallClockTimers();
+
+/**
  * A class rather than an object literal with an `expired` getter: a getter in
  * a literal made per run gives every clock its own hidden class, which keeps
  * each run reachable until the next full collection (see the loop-cost note).
  */
-class RunWallClock implements WallClock {
+class RunWallClock implements WallClock, Expiring {
+  readonly deadline: number;
+  readonly #timeoutMs: number;
   readonly #linked: LinkedAbort;
   /** Whether `stop` unlinks the controller: only one the clock made itself; a given one is unlinked by whoever made it. */
   readonly #ownsLink: boolean;
-  readonly #timer: NodeJS.Timeout;
   #expired = false;
 
   constructor(timeoutMs: number, linked: LinkedAbort, ownsLink: boolean) {
@@ -122,9 +131,9 @@ class RunWallClock implements WallClock {
     // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
     this.#linked = linked;
     this.#ownsLink = ownsLink;
-    this.#timer = setTimeout(() => this.#runOut(), timeoutMs);
-    // A run's budget never keeps a process alive.
-    this.#timer.unref();
+    this.#timeoutMs = timeoutMs;
+    this.deadline = now() + timeoutMs;
+    timers.add(timeoutMs, this);
   }
 
   get signal(): AbortSignal {
@@ -136,11 +145,11 @@ class RunWallClock implements WallClock {
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    timers.remove(this.#timeoutMs, this);
     if (this.#ownsLink) this.#linked.unlink();
   }
 
-  #runOut(): void {
+  expire(): void {
     if (this.#linked.signal.aborted) return;
     this.#expired = true;
     this.#linked.abort(new DOMException('The run ran out of wall-clock time.', 'TimeoutError'));
