@@ -128,7 +128,7 @@ class RunWallClock implements WallClock, Expiring {
 
   constructor(timeoutMs: number, linked: LinkedAbort, ownsLink: boolean) {
     // A run's stream already made a controller of its own that follows the caller: the clock
-    // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
+    // aborts that one rather than make a third signal per run (see `linkedAbort`).
     this.#linked = linked;
     this.#ownsLink = ownsLink;
     this.#timeoutMs = timeoutMs;
