@@ -1,8 +1,7 @@
 import { startModelServer, type ModelServer } from '@data-machine/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPrincipal } from '../../test/support/principals';
 import { createMessage } from '../messages/message';
-import type { ModelProvider } from '../providers/model-provider';
 import { createOpenAIProvider } from '../providers/openai-provider';
 import { codeOf } from '../testing/contract-support';
 import { defaultLimits, maxTimeoutMs, resolveLimits, startWallClock } from './limits';
@@ -83,65 +82,5 @@ describe('wall clock', () => {
     startWallClock(60_000, caller.signal, next).stop();
     caller.abort('left');
     expect(next.signal.reason).toBe('left');
-  });
-});
-
-describe("a run's wall clock", () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  /** A model that never answers, until the call's signal aborts; counts its calls. */
-  function hangingProvider(): ModelProvider & { calls: number } {
-    return {
-      name: 'hanging',
-      calls: 0,
-      complete(_request, { signal } = {}) {
-        this.calls += 1;
-        return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
-      },
-      stream: () => {
-        throw new Error('not streamed here');
-      },
-    };
-  }
-  const hello = () => ({ messages: [createMessage({ type: 'text', role: 'user', content: 'Hi', payload: {} })], principal: testPrincipal() });
-
-  it('ends a run that outlasts it as budget_exceeded, under fake timers too', async () => {
-    vi.useFakeTimers();
-    const provider = hangingProvider();
-    const running = createToolLoopRunner({ provider }).run({ ...hello(), limits: { timeoutMs: 1_000 } });
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(await running).toMatchObject({ status: 'budget_exceeded', budget: 'wall_clock' });
-    expect(provider.calls).toBe(1);
-  });
-
-  it('ends a run its caller aborts as cancelled, and never expires it afterwards', async () => {
-    vi.useFakeTimers();
-    const caller = new AbortController();
-    const running = createToolLoopRunner({ provider: hangingProvider() }).run({ ...hello(), limits: { timeoutMs: 1_000 } }, { signal: caller.signal });
-    await vi.advanceTimersByTimeAsync(500);
-    caller.abort();
-    const result = await running;
-    await vi.advanceTimersByTimeAsync(1_000);
-    expect(result.status).toBe('cancelled');
-  });
-
-  it('shares one timer among the runs of one duration, and keeps none that holds the process alive', async () => {
-    vi.useFakeTimers();
-    const runner = createToolLoopRunner({ provider: hangingProvider() });
-    const runs = [1, 2, 3].map(() => runner.run({ ...hello(), limits: { timeoutMs: 2_000 } }));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(vi.getTimerCount()).toBe(1);
-    await vi.advanceTimersByTimeAsync(2_000);
-    expect((await Promise.all(runs)).map((result) => result.status)).toEqual(['budget_exceeded', 'budget_exceeded', 'budget_exceeded']);
-    vi.useRealTimers();
-    const timeouts = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
-    const before = timeouts();
-    const caller = new AbortController();
-    const running = runner.run({ ...hello(), limits: { timeoutMs: 60_000 } }, { signal: caller.signal });
-    expect(timeouts()).toBe(before);
-    caller.abort();
-    await running;
   });
 });

@@ -1,7 +1,6 @@
 import { AgentsApiError } from '../errors';
 import type { ConversationLimits } from './conversation-runner';
 import { linkedAbort, type LinkedAbort } from './linked-abort';
-import { now, WallClockTimers, type Expiring } from './wall-clock-timers';
 
 /** Limits with every default filled in; `undefined` means unbounded. */
 export interface ResolvedLimits {
@@ -99,41 +98,33 @@ export interface WallClock {
  * on Node 20: see `linkedAbort`). Not `AbortSignal.timeout` either: that one's
  * timer lives on after the run until it fires (minutes, with the default
  * budget), held by a weak reference and a finalization registry the collector
- * must walk. Nor a timer per run: runs share one unref'd timer per duration
- * ({@link WallClockTimers}). See docs/decisions/2026-11-23-loop-cost-on-node-20.md.
+ * must walk; a cleared timer costs nothing once the run is over. See
+ * docs/decisions/2026-11-23-loop-cost-on-node-20.md.
  */
 export function startWallClock(timeoutMs: number, followed?: AbortSignal, own?: LinkedAbort): WallClock {
   return new RunWallClock(timeoutMs, own ?? linkedAbort(followed), own === undefined);
 }
 
 /**
- * Every run's deadline, on one timer per duration. One per process, where the
- * style is to pass things in: the session runner makes a runner per run, so
- * a runner's own timers would be one per run again.
- */
-const timers = new WallClockTimers();
-
-/**
  * A class rather than an object literal with an `expired` getter: a getter in
  * a literal made per run gives every clock its own hidden class, which keeps
  * each run reachable until the next full collection (see the loop-cost note).
  */
-class RunWallClock implements WallClock, Expiring {
-  readonly deadline: number;
-  readonly #timeoutMs: number;
+class RunWallClock implements WallClock {
   readonly #linked: LinkedAbort;
   /** Whether `stop` unlinks the controller: only one the clock made itself; a given one is unlinked by whoever made it. */
   readonly #ownsLink: boolean;
+  readonly #timer: NodeJS.Timeout;
   #expired = false;
 
   constructor(timeoutMs: number, linked: LinkedAbort, ownsLink: boolean) {
     // A run's stream already made a controller of its own that follows the caller: the clock
-    // aborts that one rather than make a third signal per run (see `linkedAbort`).
+    // arms its timer on that one rather than make a third signal per run (see `linkedAbort`).
     this.#linked = linked;
     this.#ownsLink = ownsLink;
-    this.#timeoutMs = timeoutMs;
-    this.deadline = now() + timeoutMs;
-    timers.add(timeoutMs, this);
+    this.#timer = setTimeout(() => this.#runOut(), timeoutMs);
+    // A run's budget never keeps a process alive.
+    this.#timer.unref();
   }
 
   get signal(): AbortSignal {
@@ -145,11 +136,11 @@ class RunWallClock implements WallClock, Expiring {
   }
 
   stop(): void {
-    timers.remove(this.#timeoutMs, this);
+    clearTimeout(this.#timer);
     if (this.#ownsLink) this.#linked.unlink();
   }
 
-  expire(): void {
+  #runOut(): void {
     if (this.#linked.signal.aborted) return;
     this.#expired = true;
     this.#linked.abort(new DOMException('The run ran out of wall-clock time.', 'TimeoutError'));

@@ -91,7 +91,7 @@ export class ToolLoop {
     runOptions: RunOptions,
     mode: ModelMode,
     consumer?: (event: ConversationEvent) => Promise<void>,
-    /** The stream's own controller, behind `runOptions.signal`: the wall clock aborts it when it runs out. */
+    /** The stream's own controller, behind `runOptions.signal`: the wall clock arms its timer on it. */
     ownAbort?: LinkedAbort,
   ) {
     this.#options = options;
