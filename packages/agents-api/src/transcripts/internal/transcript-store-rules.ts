@@ -222,8 +222,31 @@ export interface ParsedOpenSession {
   readonly durability: 'immediate' | 'with_next_write';
 }
 
+/**
+ * Open requests checked whole already, by {@link checkedOpenSession}: the
+ * session layer checks its request before `start` resolves (a refusal must
+ * reject `start`), and this package's stores then take it as it is rather
+ * than walking the same session and messages again on the way to the
+ * database. A WeakSet, so only this module can vouch for a request, and a
+ * request no one holds any more is forgotten with it.
+ */
+const checkedOpens = new WeakSet<object>();
+
+/**
+ * An open request made of parts each checked already (the session by
+ * {@link parseOpenedSession}, the messages by `parseInput` and
+ * `checkStorable`, the lease time by {@link parseTtl}), vouched for so that
+ * {@link parseOpenSession} does not check it again. The caller makes it and
+ * hands it to no one but the store: it must not change once vouched for.
+ */
+export function checkedOpenSession(request: ParsedOpenSession): ParsedOpenSession {
+  checkedOpens.add(request);
+  return request;
+}
+
 /** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
 export function parseOpenSession(request: unknown): ParsedOpenSession {
+  if (typeof request === 'object' && request !== null && checkedOpens.has(request)) return request as ParsedOpenSession;
   const envelope = parseTranscriptInput(openSessionEnvelopeSchema, request, 'open session request');
   const messages = parseMessagesToAppend(envelope.messages ?? []);
   const session = parseOpenedSession(envelope.session, messages);
