@@ -4,7 +4,9 @@ import type { AgentMessage } from '../messages/message';
 import { agentSlugSchema } from '../registry/agent-definition';
 import type { NewRun, RunBegin, RunRecord, RunUpdate } from './run-record';
 
-const ownerIdSchema = z.string().min(1).max(200);
+/** The longest user or tenant id a session's owner may have. */
+export const maxOwnerIdLength = 200;
+const ownerIdSchema = z.string().min(1).max(maxOwnerIdLength);
 
 /**
  * Whose a session is. Fixed when the session is created and never changed.
