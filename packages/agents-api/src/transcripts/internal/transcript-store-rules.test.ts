@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentsApiError } from '../../errors';
-import { sessionOwnerSchema } from '../transcript-store';
+import { newSessionSchema, sessionOwnerSchema } from '../transcript-store';
 import { checkStorable } from './storable-input';
-import { parseOwner } from './transcript-store-rules';
+import { parseNewSession, parseOwner } from './transcript-store-rules';
 
 const schemaOwner = (owner: unknown) => checkStorable(sessionOwnerSchema.parse(owner), 'owner');
+const schemaSession = (session: unknown) => checkStorable(newSessionSchema.parse(session), 'session');
 
 describe('transcript store rules: parseOwner', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -36,5 +37,39 @@ describe('transcript store rules: parseOwner', () => {
     ['null', null],
   ])('refuses %s with transcript.invalid_request, as the schema does', (_, owner) => {
     expect(() => parseOwner(owner)).toThrow(expect.objectContaining({ code: 'transcript.invalid_request' }) as AgentsApiError);
+  });
+});
+
+describe('transcript store rules: parseNewSession', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('reads a well-formed new session without metadata without the schema', () => {
+    const parse = vi.spyOn(newSessionSchema, 'safeParse');
+    expect(parseNewSession({ id: 'ses_1', agentSlug: 'weather', title: 'Trip' })).toEqual({ id: 'ses_1', agentSlug: 'weather', title: 'Trip' });
+    expect(parse).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    { agentSlug: 'weather' },
+    { id: 'a-b_C9', agentSlug: 'w', title: null },
+    { id: 'x'.repeat(128), agentSlug: 'w'.repeat(64), title: 'x'.repeat(500) },
+    { agentSlug: 'weather', metadata: { trace: { depth: 1 } } },
+    { agentSlug: 'weather', extra: true },
+  ])('gives back what the schema gives back for %j', (session) => {
+    expect(parseNewSession(session)).toEqual(schemaSession(session));
+  });
+
+  it.each([
+    ['a slug with a capital', { agentSlug: 'Weather' }],
+    ['a slug over 64 characters', { agentSlug: 'w'.repeat(65) }],
+    ['an id with a space', { id: 'ses 1', agentSlug: 'weather' }],
+    ['an id over 128 characters', { id: 'x'.repeat(129), agentSlug: 'weather' }],
+    ['a title over 500 characters', { agentSlug: 'weather', title: 'x'.repeat(501) }],
+    ['a NUL character in the title', { agentSlug: 'weather', title: 'a\u0000b' }],
+    ['a BigInt in the metadata', { agentSlug: 'weather', metadata: { n: 1n } }],
+    ['no slug', { id: 'ses_1' }],
+    ['an array', []],
+  ])('refuses %s with transcript.invalid_request, as the schema does', (_, session) => {
+    expect(() => parseNewSession(session)).toThrow(expect.objectContaining({ code: 'transcript.invalid_request' }) as AgentsApiError);
   });
 });

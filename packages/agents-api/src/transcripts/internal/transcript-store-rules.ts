@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { AgentsApiError } from '../../errors';
 import { agentMessageSchema, type AgentMessage } from '../../messages/message';
 import { parseMessageList } from '../../messages/well-formed-message';
-import { agentSlugSchema } from '../../registry/agent-definition';
+import { agentSlugPattern, agentSlugSchema } from '../../registry/agent-definition';
 import {
   firstKeptIndex,
   maxOwnerIdLength,
+  maxTitleLength,
   newSessionSchema,
+  sessionIdPattern,
   parseTranscriptInput,
   sessionIdSchema,
   sessionOwnerSchema,
@@ -88,8 +90,22 @@ export function parseSessionId(sessionId: unknown): string {
   return parseTranscriptInput(sessionIdSchema, sessionId, 'session id');
 }
 
+/** Checks a new session; one without metadata that is well formed is read by hand, as {@link parseOwner} reads an owner. */
 export function parseNewSession(session: unknown): ParsedNewSession {
-  return checkStorable(parseTranscriptInput(newSessionSchema, session, 'new session'), 'session');
+  return wellFormedNewSession(session) ?? checkStorable(parseTranscriptInput(newSessionSchema, session, 'new session'), 'session');
+}
+
+/** The new session as the schema and `checkStorable` give it back, when it has no metadata and nothing to refuse; else undefined. */
+function wellFormedNewSession(session: unknown): ParsedNewSession | undefined {
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) return undefined;
+  const { id, agentSlug, title, metadata } = session as { readonly [Key in keyof ParsedNewSession]?: unknown };
+  if (metadata !== undefined || typeof agentSlug !== 'string' || !agentSlugPattern.test(agentSlug)) return undefined;
+  if (id !== undefined && (typeof id !== 'string' || !sessionIdPattern.test(id))) return undefined;
+  if (title !== undefined && title !== null && (typeof title !== 'string' || title.length > maxTitleLength || title.includes('\u0000'))) return undefined;
+  const parsed: ParsedNewSession = { agentSlug };
+  if (id !== undefined) parsed.id = id;
+  if (title !== undefined) parsed.title = title;
+  return parsed;
 }
 
 export function parseSessionUpdate(update: unknown): ParsedSessionUpdate {
