@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentsApiError } from '../../errors';
 import { newSessionSchema, sessionOwnerSchema } from '../transcript-store';
 import { checkStorable } from './storable-input';
-import { parseNewSession, parseOwner } from './transcript-store-rules';
+import { defaultRunId, defaultSessionId, parseNewSession, parseOwner } from './transcript-store-rules';
 
 const schemaOwner = (owner: unknown) => checkStorable(sessionOwnerSchema.parse(owner), 'owner');
 const schemaSession = (session: unknown) => checkStorable(newSessionSchema.parse(session), 'session');
@@ -71,5 +71,14 @@ describe('transcript store rules: parseNewSession', () => {
     ['an array', []],
   ])('refuses %s with transcript.invalid_request, as the schema does', (_, session) => {
     expect(() => parseNewSession(session)).toThrow(expect.objectContaining({ code: 'transcript.invalid_request' }) as AgentsApiError);
+  });
+});
+
+describe('transcript store rules: default ids', () => {
+  it('draws session and run ids as a prefix and a random UUID v4 without its hyphens', () => {
+    const uuidV4 = '[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}';
+    expect(defaultSessionId()).toMatch(new RegExp(`^ses_${uuidV4}$`));
+    expect(defaultRunId()).toMatch(new RegExp(`^run_${uuidV4}$`));
+    expect(defaultSessionId()).not.toBe(defaultSessionId());
   });
 });
