@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AgentsApiError } from '../../errors';
+import type { AgentsApiError } from '../../errors';
 import { newSessionSchema, sessionOwnerSchema } from '../transcript-store';
 import { checkStorable } from './storable-input';
 import { defaultRunId, defaultSessionId, parseNewSession, parseOwner } from './transcript-store-rules';
