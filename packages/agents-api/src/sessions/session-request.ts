@@ -68,8 +68,8 @@ export interface SessionRunResult {
 
 /** Context wins over input: a run acts for its principal's user in its tenant and may only write that user's sessions there. */
 export function checkOwner(owner: SessionOwner, principal: Pick<Principal, 'userId' | 'tenantId'>): void {
+  if (owner.userId === principal.userId && owner.tenantId === principal.tenantId) return;
   const mismatched = [...(owner.userId === principal.userId ? [] : ['userId']), ...(owner.tenantId === principal.tenantId ? [] : ['tenantId'])];
-  if (mismatched.length === 0) return;
   throw new AgentsApiError('transcript.invalid_request', `The session's owner must be the principal's user in the principal's tenant (${mismatched.join(' and ')} differ).`, {
     details: { mismatched, ownerUserId: owner.userId, principalUserId: principal.userId, ownerTenantId: owner.tenantId, principalTenantId: principal.tenantId },
   });

@@ -13,7 +13,8 @@ import type { ConversationEvent } from '../runner/conversation-runner';
 import { createToolLoopRunner } from '../runner/tool-loop-runner';
 import { defineTool } from '../tools/define-tool';
 import { createPostgresTranscriptStore } from '../transcripts/postgres-transcript-store';
-import type { SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
+import { parseOpenSession } from '../transcripts/internal/transcript-store-rules';
+import type { OpenSessionRequest, SessionOwner, TranscriptStore } from '../transcripts/transcript-store';
 import { createSessionRunner, type SessionRunner } from './session-runner';
 import type { SessionStream, SessionStreamEvent } from './session-stream';
 
@@ -511,6 +512,18 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const starting = sessions.stream.start({ owner: who, session: { agentSlug: 'weather', title: 'x'.repeat(501) }, input: [userSays('Hi')], principal, instructions });
     await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
     expect(server.completionRequests()).toEqual([]);
+  });
+
+  it("checks an early start's open request once: the store is handed a request it takes as checked, and a copy of it is checked anew", async () => {
+    const who = owner();
+    const sent: OpenSessionRequest[] = [];
+    const recording: TranscriptStore = { ...store, openSession: (as, request) => (sent.push(request), store.openSession(as, request)) };
+    const checkedOnce = createSessionRunner({ store: recording, createRunner: (persister) => createToolLoopRunner({ provider: providerFor(server), persister }) });
+    server.enqueue(textReply('Hello.'));
+    await consume(await checkedOnce.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions }));
+    const [request] = sent;
+    expect(request && parseOpenSession(request)).toBe(request);
+    expect(request && parseOpenSession({ ...request })).not.toBe(request);
   });
 
   it("replays a keyed start's ended run to its retry: the same messages and result, no model call, nothing stored twice", async () => {

@@ -6,7 +6,7 @@ import { linkedAbort } from '../runner/linked-abort';
 import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
-import { defaultSessionId, parseOpenedSession } from '../transcripts/internal/transcript-store-rules';
+import { checkedOpenSession, defaultSessionId, parseOpenedSession, parseTtl } from '../transcripts/internal/transcript-store-rules';
 import { checkAgent, currentSession, prepareAttempt, type AttemptPlan } from './session-attempt';
 import { EventOutbox } from './session-event-outbox';
 import { endRunWithAnswer, holdingLastAnswer, withoutUnstored, type LastWrite } from './session-last-write';
@@ -97,7 +97,8 @@ export interface SessionStreams {
 
 /** The durable streams of a session runner; `createSessionRunner(...).stream` is one. */
 export function createSessionStreams(options: SessionRunnerOptions): SessionStreams {
-  const leaseOptions = { ttlMs: options.lockTtlMs ?? defaultLeaseTtlMs };
+  // Checked once, as a store checks a lease time, so each start's open request is checked whole.
+  const leaseOptions = { ttlMs: parseTtl(options.lockTtlMs ?? defaultLeaseTtlMs) };
   const { store } = options;
   const now = options.now ?? Date.now;
   /**
@@ -122,10 +123,16 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // need not wait for it (see "Events before the open" in the decision note).
     const early = newSession.id === undefined;
     const requested: NewSession = early ? { ...newSession, id: defaultSessionId() } : newSession;
-    const openRequest = { session: requested, messages: input, ttlMs: leaseOptions.ttlMs, run: { seqAtStart: 0 }, durability: 'with_next_write' } as const;
     // What the store would refuse of the request is refused here, before any event (the
-    // input's schema was checked by \`start\`; what a store can keep is checked here).
-    if (early) parseOpenedSession(requested, checkStorable(input, 'messages'));
+    // input's schema was checked by `start`; what a store can keep is checked here), and
+    // only here: this package's stores take the request as checked (`checkedOpenSession`).
+    const openRequest = checkedOpenSession({
+      session: parseOpenedSession(requested, checkStorable(input, 'messages')),
+      messages: input,
+      ttlMs: leaseOptions.ttlMs,
+      run: { seqAtStart: 0 },
+      durability: 'with_next_write',
+    });
     let grant!: (lease: SessionLease) => void;
     let refuse!: (error: unknown) => void;
     const fenced = new Promise<TranscriptPersister>((resolve, reject) => {

@@ -589,8 +589,8 @@ function createdByOpen(
       userId,
       tenantId,
       title: session.title ?? null,
-      // As stored: a copy through JSON, as the statement sent it.
-      metadata: metadataSchema.parse(JSON.parse(JSON.stringify(session.metadata ?? {}))),
+      // As stored: a copy through JSON, as the statement sent it (checked storable, a record).
+      metadata: session.metadata === undefined ? {} : (JSON.parse(JSON.stringify(session.metadata)) as Record<string, unknown>),
       lastSeq: messageCount,
       createdAt: new Date(at.getTime()),
       updatedAt: new Date(at.getTime()),

@@ -4,7 +4,9 @@ import type { AgentMessage } from '../messages/message';
 import { agentSlugSchema } from '../registry/agent-definition';
 import type { NewRun, RunBegin, RunRecord, RunUpdate } from './run-record';
 
-const ownerIdSchema = z.string().min(1).max(200);
+/** The longest user or tenant id a session's owner may have. */
+export const maxOwnerIdLength = 200;
+const ownerIdSchema = z.string().min(1).max(maxOwnerIdLength);
 
 /**
  * Whose a session is. Fixed when the session is created and never changed.
@@ -19,14 +21,18 @@ export const sessionOwnerSchema = z.object({
 export type SessionOwner = z.infer<typeof sessionOwnerSchema>;
 
 /** A session id: 1 to 128 letters, digits, `_` or `-`. */
-export const sessionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a session id is 1 to 128 letters, digits, "_" or "-"');
+export const sessionIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
+export const sessionIdSchema = z.string().regex(sessionIdPattern, 'a session id is 1 to 128 letters, digits, "_" or "-"');
+
+/** The longest title a session may have. */
+export const maxTitleLength = 500;
 
 /** What {@link TranscriptStore.createSession} takes. */
 export const newSessionSchema = z.object({
   /** Chosen by the caller, or generated. */
   id: sessionIdSchema.optional(),
   agentSlug: agentSlugSchema,
-  title: z.string().max(500).nullable().optional(),
+  title: z.string().max(maxTitleLength).nullable().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type NewSession = z.input<typeof newSessionSchema>;

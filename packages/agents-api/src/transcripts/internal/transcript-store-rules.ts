@@ -3,10 +3,13 @@ import { z } from 'zod';
 import { AgentsApiError } from '../../errors';
 import { agentMessageSchema, type AgentMessage } from '../../messages/message';
 import { parseMessageList } from '../../messages/well-formed-message';
-import { agentSlugSchema } from '../../registry/agent-definition';
+import { agentSlugPattern, agentSlugSchema } from '../../registry/agent-definition';
 import {
   firstKeptIndex,
+  maxOwnerIdLength,
+  maxTitleLength,
   newSessionSchema,
+  sessionIdPattern,
   parseTranscriptInput,
   sessionIdSchema,
   sessionOwnerSchema,
@@ -56,20 +59,63 @@ export type ParsedLoadOptions = z.infer<typeof loadMessagesOptionsSchema>;
 
 export const defaultNow = (): Date => new Date();
 
-export function defaultSessionId(): string {
-  return `ses_${randomUUID().replaceAll('-', '')}`;
+/**
+ * A random UUID's 32 hex digits, without its hyphens. Cut out by position: a
+ * stream's start draws one before its model request, where `replaceAll` cost
+ * about 8 µs more with cold caches (15 against 7 µs; 1.0 against 0.8 µs hot).
+ */
+function compactUuid(): string {
+  const uuid = randomUUID();
+  return uuid.slice(0, 8) + uuid.slice(9, 13) + uuid.slice(14, 18) + uuid.slice(19, 23) + uuid.slice(24);
 }
 
+export function defaultSessionId(): string {
+  return `ses_${compactUuid()}`;
+}
+
+/**
+ * Checks a store call's owner. A well-formed owner (each id null, or a string
+ * of 1 to 200 characters without U+0000) is read by hand into a fresh object,
+ * exactly what the schema and `checkStorable` give back for it; anything else
+ * goes to the schema, which explains the refusal. Every store call checks its
+ * owner: cold, on the way to a stream's first delta, the schema's parse and the
+ * storable walk cost 20 to 40 µs, the hand check about nothing (see
+ * docs/decisions/2026-11-30-durable-streaming.md, "2026-12-02, stop 26").
+ */
 export function parseOwner(owner: unknown): SessionOwner {
-  return checkStorable(parseTranscriptInput(sessionOwnerSchema, owner, 'session owner'), 'owner');
+  return wellFormedOwner(owner) ?? checkStorable(parseTranscriptInput(sessionOwnerSchema, owner, 'session owner'), 'owner');
+}
+
+function wellFormedOwner(owner: unknown): SessionOwner | undefined {
+  if (typeof owner !== 'object' || owner === null || Array.isArray(owner)) return undefined;
+  const { userId, tenantId } = owner as { readonly userId?: unknown; readonly tenantId?: unknown };
+  return isOwnerId(userId) && isOwnerId(tenantId) ? { userId, tenantId } : undefined;
+}
+
+function isOwnerId(id: unknown): id is string | null {
+  return id === null || (typeof id === 'string' && id.length >= 1 && id.length <= maxOwnerIdLength && !id.includes('\u0000'));
 }
 
 export function parseSessionId(sessionId: unknown): string {
   return parseTranscriptInput(sessionIdSchema, sessionId, 'session id');
 }
 
+/** Checks a new session; one without metadata that is well formed is read by hand, as {@link parseOwner} reads an owner. */
 export function parseNewSession(session: unknown): ParsedNewSession {
-  return checkStorable(parseTranscriptInput(newSessionSchema, session, 'new session'), 'session');
+  return wellFormedNewSession(session) ?? checkStorable(parseTranscriptInput(newSessionSchema, session, 'new session'), 'session');
+}
+
+/** The new session as the schema and `checkStorable` give it back, when it has no metadata and nothing to refuse; else undefined. */
+function wellFormedNewSession(session: unknown): ParsedNewSession | undefined {
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) return undefined;
+  const { id, agentSlug, title, metadata } = session as { readonly [Key in keyof ParsedNewSession]?: unknown };
+  if (metadata !== undefined || typeof agentSlug !== 'string' || !agentSlugPattern.test(agentSlug)) return undefined;
+  if (id !== undefined && (typeof id !== 'string' || !sessionIdPattern.test(id))) return undefined;
+  if (title !== undefined && title !== null && (typeof title !== 'string' || title.length > maxTitleLength || title.includes('\u0000'))) return undefined;
+  const parsed: ParsedNewSession = { agentSlug };
+  if (id !== undefined) parsed.id = id;
+  if (title !== undefined) parsed.title = title;
+  return parsed;
 }
 
 export function parseSessionUpdate(update: unknown): ParsedSessionUpdate {
@@ -222,8 +268,31 @@ export interface ParsedOpenSession {
   readonly durability: 'immediate' | 'with_next_write';
 }
 
+/**
+ * Open requests checked whole already, by {@link checkedOpenSession}: the
+ * session layer checks its request before `start` resolves (a refusal must
+ * reject `start`), and this package's stores then take it as it is rather
+ * than walking the same session and messages again on the way to the
+ * database. A WeakSet, so only this module can vouch for a request, and a
+ * request no one holds any more is forgotten with it.
+ */
+const checkedOpens = new WeakSet<object>();
+
+/**
+ * An open request made of parts each checked already (the session by
+ * {@link parseOpenedSession}, the messages by `parseInput` and
+ * `checkStorable`, the lease time by {@link parseTtl}), vouched for so that
+ * {@link parseOpenSession} does not check it again. The caller makes it and
+ * hands it to no one but the store: it must not change once vouched for.
+ */
+export function checkedOpenSession(request: ParsedOpenSession): ParsedOpenSession {
+  checkedOpens.add(request);
+  return request;
+}
+
 /** Checks an `openSession` request: the session, its messages (no id twice), the lease time and the run. */
 export function parseOpenSession(request: unknown): ParsedOpenSession {
+  if (typeof request === 'object' && request !== null && checkedOpens.has(request)) return request as ParsedOpenSession;
   const envelope = parseTranscriptInput(openSessionEnvelopeSchema, request, 'open session request');
   const messages = parseMessagesToAppend(envelope.messages ?? []);
   const session = parseOpenedSession(envelope.session, messages);
@@ -282,7 +351,7 @@ export function newRunRecord(run: Pick<RunRecord, 'id' | 'sessionId' | 'agentSlu
 }
 
 export function defaultRunId(): string {
-  return `run_${randomUUID().replaceAll('-', '')}`;
+  return `run_${compactUuid()}`;
 }
 
 export function sessionExists(sessionId: string): AgentsApiError {
