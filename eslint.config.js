@@ -19,7 +19,7 @@ const boundary = {
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/coverage/**', '.data/**', '**/test/fixtures/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/.tsbuild/**', '**/coverage/**', '.data/**', '**/test/fixtures/**'],
   },
   tseslint.configs.recommended,
   {
