@@ -45,7 +45,7 @@ const server = await new Promise<{ baseURL: string }>((resolve, reject) => {
 const database = await createTestDatabase('postgres');
 // Both sides on one kysely, wired as the server wires its own (named statements for the store's calls).
 const db = connectAsHost(database.url ?? '');
-const { direct, durable, client, sessions, toolsForClient, startRequest, instructions } = await setUpTwoTurnConversation(db, server.baseURL);
+const { direct, durable, client, sessions, loop, toolsForClient, startRequest, instructions } = await setUpTwoTurnConversation(db, server.baseURL);
 /** The model server answers this with text at once (see `weather-model-server.ts`). */
 const greeting = 'Say hello.';
 
@@ -88,6 +88,21 @@ async function durableFirstDelta(): Promise<MeasuredRun> {
   return { measuredMs };
 }
 
+/** The same one-turn answer through the tool loop's own `stream()`, with nothing stored: the durable layer's floor. */
+async function loopFirstDelta(): Promise<MeasuredRun> {
+  const { input, principal, tools } = startRequest(greeting);
+  const started = performance.now();
+  let measuredMs = Number.NaN;
+  for await (const event of loop.stream({ messages: input, principal, tools, instructions })) {
+    if (event.type === 'text_delta') {
+      measuredMs = performance.now() - started;
+      break;
+    }
+  }
+  if (Number.isNaN(measuredMs)) throw new Error('the loop ended without a text delta');
+  return { measuredMs };
+}
+
 try {
   await compareToBaseline({
     name: 'agents-api durable stream, two-turn tool conversation [postgres]',
@@ -102,6 +117,21 @@ try {
     baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
     subject: { label: 'sessions.stream.start', run: durableFirstDelta },
     target: 1.2,
+    warmup: 30,
+    rounds: 150,
+  });
+  // The same gap in two parts (no targets): the loop's own stream over the bare call, and the durable layer over the loop.
+  await compareToBaseline({
+    name: 'agents-api tool loop stream, time to first text delta (nothing stored)',
+    baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
+    subject: { label: 'tool loop stream()', run: loopFirstDelta },
+    warmup: 30,
+    rounds: 150,
+  });
+  await compareToBaseline({
+    name: 'agents-api durable stream over the tool loop stream, time to first text delta [postgres]',
+    baseline: { label: 'tool loop stream(), nothing stored', run: loopFirstDelta },
+    subject: { label: 'sessions.stream.start', run: durableFirstDelta },
     warmup: 30,
     rounds: 150,
   });

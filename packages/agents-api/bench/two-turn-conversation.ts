@@ -5,7 +5,7 @@
  * the `openai` client and the same messages written with plain INSERTs.
  */
 import { createRequire } from 'node:module';
-import { createMessage, createSessionRunner, createToolLoopRunner, type AgentMessage, type SessionRunner } from '@data-machine/agents-api';
+import { createMessage, createSessionRunner, createToolLoopRunner, type AgentMessage, type SessionRunner, type ToolLoopRunner } from '@data-machine/agents-api';
 import { createOpenAIProvider } from '@data-machine/agents-api/openai';
 import { createPostgresTranscriptStore, migrateAgentsApi, withNamedStatements, type AgentsApiDatabase, type NamingPostgresPool } from '@data-machine/agents-api/postgres';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -20,6 +20,8 @@ export interface TwoTurnConversation {
   readonly durable: () => Promise<void>;
   readonly client: OpenAI;
   readonly sessions: SessionRunner;
+  /** The same loop and provider as the durable side, with nothing stored: what the durable layer adds is measured over it. */
+  readonly loop: ToolLoopRunner;
   readonly toolsForClient: OpenAI.ChatCompletionTool[];
   readonly startRequest: (content: string) => Parameters<SessionRunner['stream']['start']>[0];
   readonly instructions: string;
@@ -115,5 +117,5 @@ export async function setUpTwoTurnConversation(db: Kysely<AgentsApiDatabase>, ba
     if (last !== 'completed') throw new Error(`run ended ${String(last)}`);
   }
 
-  return { direct, durable, client, sessions, toolsForClient, startRequest, instructions };
+  return { direct, durable, client, sessions, loop: createToolLoopRunner({ provider }), toolsForClient, startRequest, instructions };
 }
