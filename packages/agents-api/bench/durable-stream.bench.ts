@@ -49,10 +49,18 @@ const { direct, durable, client, sessions, loop, toolsForClient, startRequest, i
 /** The model server answers this with text at once (see `weather-model-server.ts`). */
 const greeting = 'Say hello.';
 
-/** From the request to its first text delta; leaving the stream afterwards is not counted (see `MeasuredRun`). */
+/**
+ * The time from `started` to the first item of `items` that `isText` picks, leaving the stream
+ * there: what leaving costs afterwards is not counted (see `MeasuredRun`).
+ */
+async function firstTextDelta<Item>(started: number, items: AsyncIterable<Item>, isText: (item: Item) => boolean, side: string): Promise<MeasuredRun> {
+  for await (const item of items) if (isText(item)) return { measuredMs: performance.now() - started };
+  throw new Error(`${side} ended without a text delta`);
+}
+
+/** From the request to its first text delta with the openai client. */
 async function bareFirstDelta(): Promise<MeasuredRun> {
   const started = performance.now();
-  let measuredMs = Number.NaN;
   const stream = await client.chat.completions.create({
     model: 'test-model',
     messages: [
@@ -63,78 +71,41 @@ async function bareFirstDelta(): Promise<MeasuredRun> {
     stream: true,
     stream_options: { include_usage: true },
   });
-  for await (const chunk of stream) {
-    if (chunk.choices[0]?.delta.content) {
-      measuredMs = performance.now() - started;
-      break;
-    }
-  }
-  if (Number.isNaN(measuredMs)) throw new Error('the bare stream ended without a text delta');
-  return { measuredMs };
+  return firstTextDelta(started, stream, (chunk) => Boolean(chunk.choices[0]?.delta.content), 'the bare stream');
 }
 
 /** From `stream.start` to the first text delta; the cancel and lock release after leaving are not counted, as the bare side's teardown is not. */
 async function durableFirstDelta(): Promise<MeasuredRun> {
   const started = performance.now();
-  let measuredMs = Number.NaN;
   const stream = await sessions.stream.start(startRequest(greeting));
-  for await (const { event } of stream) {
-    if (event.type === 'text_delta') {
-      measuredMs = performance.now() - started;
-      break;
-    }
-  }
-  if (Number.isNaN(measuredMs)) throw new Error('the durable stream ended without a text delta');
-  return { measuredMs };
+  return firstTextDelta(started, stream, ({ event }) => event.type === 'text_delta', 'the durable stream');
 }
 
 /** The same one-turn answer through the tool loop's own `stream()`, with nothing stored: the durable layer's floor. */
 async function loopFirstDelta(): Promise<MeasuredRun> {
   const { input, principal, tools } = startRequest(greeting);
   const started = performance.now();
-  let measuredMs = Number.NaN;
-  for await (const event of loop.stream({ messages: input, principal, tools, instructions })) {
-    if (event.type === 'text_delta') {
-      measuredMs = performance.now() - started;
-      break;
-    }
-  }
-  if (Number.isNaN(measuredMs)) throw new Error('the loop ended without a text delta');
-  return { measuredMs };
+  return firstTextDelta(started, loop.stream({ messages: input, principal, tools, instructions }), (event) => event.type === 'text_delta', 'the loop');
 }
 
-try {
-  await compareToBaseline({
+const bare = { label: 'bare openai streaming call', run: bareFirstDelta };
+const durableStream = { label: 'sessions.stream.start', run: durableFirstDelta };
+const loopStream = { label: 'tool loop stream(), nothing stored', run: loopFirstDelta };
+const lines: readonly Parameters<typeof compareToBaseline>[0][] = [
+  {
     name: 'agents-api durable stream, two-turn tool conversation [postgres]',
     baseline: { label: 'openai client streaming + plain INSERTs', run: direct },
     subject: { label: 'sessions.stream.start', run: durable },
     target: 1.3,
-    warmup: 30,
-    rounds: 150,
-  });
-  await compareToBaseline({
-    name: 'agents-api durable stream, time to first text delta [postgres]',
-    baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
-    subject: { label: 'sessions.stream.start', run: durableFirstDelta },
-    target: 1.2,
-    warmup: 30,
-    rounds: 150,
-  });
+  },
+  { name: 'agents-api durable stream, time to first text delta [postgres]', baseline: bare, subject: durableStream, target: 1.2 },
   // The same gap in two parts (no targets): the loop's own stream over the bare call, and the durable layer over the loop.
-  await compareToBaseline({
-    name: 'agents-api tool loop stream, time to first text delta (nothing stored)',
-    baseline: { label: 'bare openai streaming call', run: bareFirstDelta },
-    subject: { label: 'tool loop stream()', run: loopFirstDelta },
-    warmup: 30,
-    rounds: 150,
-  });
-  await compareToBaseline({
-    name: 'agents-api durable stream over the tool loop stream, time to first text delta [postgres]',
-    baseline: { label: 'tool loop stream(), nothing stored', run: loopFirstDelta },
-    subject: { label: 'sessions.stream.start', run: durableFirstDelta },
-    warmup: 30,
-    rounds: 150,
-  });
+  { name: 'agents-api tool loop stream, time to first text delta (nothing stored)', baseline: bare, subject: loopStream },
+  { name: 'agents-api durable stream over the tool loop stream, time to first text delta [postgres]', baseline: loopStream, subject: durableStream },
+];
+
+try {
+  for (const line of lines) await compareToBaseline({ ...line, warmup: 30, rounds: 150 });
 } finally {
   await db.destroy();
   await database.destroy();
