@@ -8,12 +8,12 @@
 // PROBE_APPEND=owner, for measurement only, puts back the append's session lookup of migration 0004
 // (the owner compared with `=`, which the planner may serve from the owner's index).
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { createTestDatabase } from '@data-machine/testkit';
 import { sql, type Kysely, type KyselyPlugin } from 'kysely';
+import { loadAverage, processCpuMs } from './process-cpu';
 import { connectAsHost, setUpTwoTurnConversation } from './two-turn-conversation';
 
 const child = fork(fileURLToPath(new URL('./weather-model-server.ts', import.meta.url)), { execArgv: process.execArgv });
@@ -40,11 +40,10 @@ if (ownerLookup) {
   await sql.raw(definition.replace(lookup, 'session.user_key = p_user_key and session.tenant_key = p_tenant_key')).execute(db);
 }
 
-/** CPU time of a process, in ms, from /proc (user + system, in clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
+/** A process's CPU time in ms, 0 once it is gone (a backend may close between blocks). */
+function cpuMsOf(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return processCpuMs(pid);
   } catch {
     return 0;
   }
@@ -80,8 +79,8 @@ for (let block = 0; block < blocks; block += 1) {
     const total = totals.get(name);
     if (!total) continue;
     const backends = (await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database()`.execute(db)).rows.map((row) => row.pid);
-    const cpuOfBackends = () => backends.reduce((sum, pid) => sum + processCpuMs(pid), 0);
-    const before = { node: nodeCpuMs(), backends: cpuOfBackends(), walWriter: processCpuMs(walWriter), modelServer: processCpuMs(child.pid ?? 0), statements };
+    const cpuOfBackends = () => backends.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+    const before = { node: nodeCpuMs(), backends: cpuOfBackends(), walWriter: cpuMsOf(walWriter), modelServer: cpuMsOf(child.pid ?? 0), statements };
     for (let index = 0; index < perBlock; index += 1) {
       const started = performance.now();
       await run();
@@ -89,13 +88,13 @@ for (let block = 0; block < blocks; block += 1) {
     }
     total.node += nodeCpuMs() - before.node;
     total.backends += cpuOfBackends() - before.backends;
-    total.walWriter += processCpuMs(walWriter) - before.walWriter;
-    total.modelServer += processCpuMs(child.pid ?? 0) - before.modelServer;
+    total.walWriter += cpuMsOf(walWriter) - before.walWriter;
+    total.modelServer += cpuMsOf(child.pid ?? 0) - before.modelServer;
     total.statements += statements - before.statements;
     total.conversations += perBlock;
   }
 }
-process.stdout.write(`${named ? 'named statements' : 'unnamed statements'}, append ${ownerLookup ? 'as in 0004' : 'by primary key'}, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+process.stdout.write(`${named ? 'named statements' : 'unnamed statements'}, append ${ownerLookup ? 'as in 0004' : 'by primary key'}, load average ${loadAverage()}\n`);
 for (const [name, total] of totals) {
   const per = (value: number) => (value / total.conversations).toFixed(3);
   process.stdout.write(

@@ -10,7 +10,6 @@
 //   calls alternated in blocks: the open unnamed, named, named with a synchronous commit, the
 //   function without each of its parts, a one-row INSERT, `select 1`; then EXPLAIN (ANALYZE, SUMMARY).
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,7 @@ import { createTestDatabase } from '@data-machine/testkit';
 import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { z } from 'zod';
+import { loadAverage, processCpuMs } from './process-cpu';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -130,7 +130,7 @@ async function probeFirstDelta(): Promise<void> {
       }
     }
     const bare = median(times.get('bare call') ?? []);
-    process.stdout.write(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+    process.stdout.write(`load average ${loadAverage()}\n`);
     for (const [name, values] of times) {
       const ms = median(values);
       process.stdout.write(`${name}: first delta ${ms.toFixed(3)} ms (${(ms / bare).toFixed(3)} of the bare call), Node CPU to it ${((cpu.get(name) ?? 0) / rounds).toFixed(3)} ms\n`);
@@ -141,10 +141,7 @@ async function probeFirstDelta(): Promise<void> {
 }
 
 async function probeCpu(): Promise<void> {
-  const backendCpuMs = () => {
-    const fields = readFileSync(`/proc/${backendPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  };
+  const backendCpuMs = () => processCpuMs(backendPid);
   // The function without one of its parts, for measurement only (same arguments).
   const definition = String((await client.query(`select pg_get_functiondef('agents_open_session'::regproc) as d`)).rows[0]?.d);
   const without: Record<string, RegExp> = {
@@ -185,7 +182,7 @@ async function probeCpu(): Promise<void> {
       if (sessionAsync) await client.query('reset synchronous_commit');
     }
   }
-  process.stdout.write(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+  process.stdout.write(`load average ${loadAverage()}\n`);
   for (const [name, ms] of spent) process.stdout.write(`${name}: ${(ms / (blocks * perBlock)).toFixed(3)} ms of backend CPU per call\n`);
   const planning: number[] = [];
   const execution: number[] = [];

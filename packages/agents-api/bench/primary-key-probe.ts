@@ -13,11 +13,11 @@
 //   time, then the CPU the backend spends per call (from /proc), the forms alternated in PROBE_BLOCKS (8)
 //   blocks of PROBE_BLOCK (100) calls, each call in a transaction rolled back so nothing changes.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import { createMessage } from '@data-machine/agents-api';
 import { createPostgresTranscriptStore, migrateAgentsApi, type AgentsApiDatabase } from '@data-machine/agents-api/postgres';
 import { createTestDatabase } from '@data-machine/testkit';
 import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import { loadAverage, processCpuMs } from './process-cpu';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -49,12 +49,6 @@ const db = new Kysely<AgentsApiDatabase>({
 });
 const client = new pg.Client({ connectionString: url });
 
-/** CPU time of a process, in ms, from /proc (user + system, in clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Both forms of a statement's owner comparison: `=`, which an index on the owner serves, and IS NOT DISTINCT FROM. */
 const ownerComparison = /("?(?:user_key|tenant_key)"?) (?:=|is not distinct from) (\$\d+|p_user_key|p_tenant_key)/gi;
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -85,7 +79,7 @@ try {
   ];
   const pid = Number((await client.query('select pg_backend_pid() as pid')).rows[0]?.pid);
   const stats = (await client.query(`select count(*)::int as analyzed from pg_stat_user_tables where relname like 'agents_session%' and (last_analyze is not null or last_autoanalyze is not null)`)).rows[0];
-  print(`${sessionCount} sessions of one owner, ${sessionCount * 4} messages; tables analyzed: ${String(stats?.analyzed)}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  print(`${sessionCount} sessions of one owner, ${sessionCount * 4} messages; tables analyzed: ${String(stats?.analyzed)}; load ${loadAverage()}`);
   print('| lookup | form | index read | shared buffers | EXPLAIN ANALYZE time | backend CPU per call |');
   print('| --- | --- | --- | --- | --- | --- |');
   const control = { name: 'control: select 1', values: [], equals: 'select 1', distinct: 'select 1' };
@@ -96,7 +90,7 @@ try {
       print(`| ${probe.name} | ${form === 'equals' ? '=' : 'is not distinct from'} | ${plan.index} | ${plan.buffers} | ${plan.time} | ${cpu[form].toFixed(3)} ms |`);
     }
   }
-  print(`load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  print(`load ${loadAverage()}`);
 } finally {
   await client.end();
   await db.destroy();
