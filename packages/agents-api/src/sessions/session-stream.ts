@@ -2,7 +2,7 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
-import { linkedAbort } from '../runner/linked-abort';
+import { stoppableStream } from '../runner/stoppable-stream';
 import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
@@ -215,15 +215,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
     const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
     const outbox = new EventOutbox(channel);
-    const runner = makeRunner(lastWrite.persister);
-    // The caller's signal, and ours to stop the run (not `AbortSignal.any`: see `linkedAbort`).
-    const stopper = linkedAbort(runOptions.signal);
-    const { signal } = stopper;
+    // Follows the caller's signal; stopped by us on the loop's own controller (see `stoppableStream`).
+    const run = stoppableStream(makeRunner(lastWrite.persister), request, runOptions.signal);
     const startedAt = now();
     const ended = (async (): Promise<RunTail> => {
       let cursor = cursorAtStart;
       let held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
-      for await (const event of runner.stream(request, { signal })) {
+      for await (const event of run.events) {
         if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
           // A later write stored the held answer first (or failed to, and the run says so).
           if (lastWrite.written(held.entry.event.messageId ?? '')) await outbox.send(held.entry);
@@ -246,7 +244,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
     ended.catch(() => undefined);
-    void ended.then(stopper.unlink, stopper.unlink);
+    void ended.then(run.unlink, run.unlink);
     let unread = true;
     return {
       channel,
@@ -261,9 +259,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
         unread = false;
         arrive();
       },
-      stop: () => stopper.abort(),
+      stop: () => run.stop(),
       abandon() {
-        stopper.abort();
+        run.stop();
         channel.abandon();
         arrive();
       },
