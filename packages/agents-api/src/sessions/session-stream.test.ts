@@ -548,6 +548,14 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(server.completionRequests()).toEqual([]);
   });
 
+  it('refuses, before any event, a start without a session id whose input repeats a message id, naming no session it never gave out', async () => {
+    const who = owner();
+    const said = userSays('Hi');
+    const starting = sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [said, said], principal, instructions });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.duplicate_message', details: { sessionId: '(new)', messageId: said.id } });
+    expect(server.completionRequests()).toEqual([]);
+  });
+
   it("checks an early start's open request once: the store is handed a request it takes as checked, and a copy of it is checked anew", async () => {
     const who = owner();
     const sent: OpenSessionRequest[] = [];

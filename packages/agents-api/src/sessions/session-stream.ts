@@ -122,12 +122,14 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // A fresh id cannot be taken, so only a store failure can refuse the open: the stream
     // need not wait for it (see "Events before the open" in the decision note).
     const early = newSession.id === undefined;
-    const requested: NewSession = early ? { ...newSession, id: defaultSessionId() } : newSession;
     // What the store would refuse of the request is refused here, before any event (the
     // input's schema was checked by `start`; what a store can keep is checked here), and
     // only here: this package's stores take the request as checked (`checkedOpenSession`).
+    const requested = parseOpenedSession(newSession, checkStorable(input, 'messages'));
+    // The parse's own copy; the id drawn here is well formed by construction, so it is not checked.
+    if (early) requested.id = defaultSessionId();
     const openRequest = checkedOpenSession({
-      session: parseOpenedSession(requested, checkStorable(input, 'messages')),
+      session: requested,
       messages: input,
       ttlMs: leaseOptions.ttlMs,
       run: { seqAtStart: 0 },
