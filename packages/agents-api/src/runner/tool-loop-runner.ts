@@ -8,7 +8,8 @@ import type {
   RunOptions,
 } from './conversation-runner';
 import { EventChannel } from './event-channel';
-import { linkedAbort } from './linked-abort';
+import { linkedAbort, type LinkedAbort } from './linked-abort';
+import { streamStoppable, type StoppableRunner, type StoppableStream } from './stoppable-stream';
 import { ToolLoop } from './tool-loop';
 import type { ToolLoopRunnerOptions } from './tool-loop-options';
 
@@ -41,7 +42,7 @@ export interface ToolLoopRunner extends ConversationRunner {
  * if (result.status === 'completed') console.log(result.finalContent);
  */
 export function createToolLoopRunner(options: ToolLoopRunnerOptions): ToolLoopRunner {
-  return {
+  const runner: ToolLoopRunner & Partial<StoppableRunner> = {
     // No generator and no async wrapper between the loop and `run`; events only go to the sinks.
     run: (request, runOptions = {}) => {
       let loop: ToolLoop;
@@ -55,6 +56,10 @@ export function createToolLoopRunner(options: ToolLoopRunnerOptions): ToolLoopRu
     },
     stream: (request, runOptions) => streamRun(options, request, runOptions),
   };
+  // Added after: a computed key in the literal made each runner (one per session run) cost
+  // 0.2 µs more to make than the literal's own 0.01.
+  runner[streamStoppable] = (request, signal) => stoppableRun(options, request, signal);
+  return runner;
 }
 
 /**
@@ -71,15 +76,43 @@ function toConversationRequest(options: ToolLoopRunnerOptions, request: ToolLoop
   return { ...rest, messages };
 }
 
+/** Whether a stream's caller stopped its run, and the stream's own controller once its run began. */
+interface StopControl {
+  stopped: boolean;
+  linked: LinkedAbort | undefined;
+}
+
+/**
+ * A stream whose caller stops the run on the stream's own controller (the
+ * session stream: see `stoppableStream`), so the run makes one signal, not two.
+ */
+function stoppableRun(options: ToolLoopRunnerOptions, request: ConversationRequest, signal: AbortSignal | undefined): StoppableStream {
+  const control: StopControl = { stopped: false, linked: undefined };
+  return {
+    events: streamRun(options, request, { signal }, control),
+    stop() {
+      control.stopped = true;
+      control.linked?.abort();
+    },
+    // The stream unlinks its own controller when its run ends.
+    unlink: noop,
+  };
+}
+
 /**
  * The loop runs on its own and hands each event to the consumer through a
  * channel that waits until the consumer has taken it. A consumer that stops
  * iterating cancels the run, which still ends (and tells its sinks) properly.
  */
-async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopRequest, runOptions: RunOptions = {}): AsyncGenerator<ConversationEvent, void> {
+async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopRequest, runOptions: RunOptions = {}, control?: StopControl): AsyncGenerator<ConversationEvent, void> {
   const channel = new EventChannel<ConversationEvent>();
   // The caller's signal, and ours for a consumer that leaves (not `AbortSignal.any`: see `linkedAbort`).
   const consumerLeft = linkedAbort(runOptions.signal);
+  if (control !== undefined) {
+    control.linked = consumerLeft;
+    // Stopped before the stream was first read: the run starts cancelled.
+    if (control.stopped) consumerLeft.abort();
+  }
   const { signal } = consumerLeft;
   // Built before the first event, so an invalid request throws from the first `next()`.
   // A consumer that leaves once it has `run_end` (as the session stream does) left nothing
@@ -109,3 +142,5 @@ async function* streamRun(options: ToolLoopRunnerOptions, request: ToolLoopReque
   }
 }
 
+
+function noop(): void {}

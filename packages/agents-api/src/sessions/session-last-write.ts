@@ -54,8 +54,10 @@ export interface WriteBehindFailure {
  */
 export function holdingLastAnswer(inner: TranscriptPersister, options: { readonly writeBehind?: boolean } = {}): LastWrite {
   let held: readonly AgentMessage[] = [];
-  const flushed = new Set<string>();
-  const behind = new Map<string, Promise<boolean>>();
+  // Made on first use: most runs never write behind, and a held answer is usually written
+  // with the run's end, not flushed; each stream's start makes one of these before its model call.
+  let flushed: Set<string> | undefined;
+  let behind: Map<string, Promise<boolean>> | undefined;
   let inFlight: Promise<boolean> | undefined;
   let failure: WriteBehindFailure | undefined;
   const landed = async (): Promise<void> => {
@@ -70,6 +72,7 @@ export function holdingLastAnswer(inner: TranscriptPersister, options: { readonl
           const earlier = held;
           held = [];
           await inner.persist(earlier, state);
+          flushed ??= new Set();
           for (const message of earlier) flushed.add(message.id);
         }
         if (isAnswer(messages)) held = messages;
@@ -85,20 +88,21 @@ export function holdingLastAnswer(inner: TranscriptPersister, options: { readonl
             },
           );
           inFlight = write;
+          behind ??= new Map();
           for (const message of messages) behind.set(message.id, write);
         } else await inner.persist(messages, state);
       },
     },
     holds: (messageId) => held.some((message) => message.id === messageId),
-    written: (messageId) => flushed.has(messageId),
+    written: (messageId) => flushed?.has(messageId) === true,
     take() {
       const taken = held;
       held = [];
       return taken;
     },
     behind(messageId) {
-      const write = behind.get(messageId);
-      behind.delete(messageId);
+      const write = behind?.get(messageId);
+      behind?.delete(messageId);
       return write;
     },
     async settle() {

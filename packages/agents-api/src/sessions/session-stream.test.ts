@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describeEachDatabase, startModelServer, textReply, toolCallReply, type ModelServer } from '@data-machine/testkit';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { testPrincipal } from '../../test/support/principals';
 import type { AgentsApiDatabase } from '../database/agents-api-database';
@@ -452,6 +452,40 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     expect(signals.map((signal) => signal?.aborted)).toEqual([false, false]);
   });
 
+  it("stops the built-in loop's run on the loop's own abort controller: one per run before its model call, and a consumer that leaves still cancels it", async () => {
+    const who = owner();
+    const base = providerFor(server);
+    let made = 0;
+    const madeAtModelCall: number[] = [];
+    const watched: ModelProvider = {
+      name: base.name,
+      complete: (request, callOptions) => base.complete(request, callOptions),
+      stream: (request, callOptions) => {
+        madeAtModelCall.push(made);
+        return base.stream(request, callOptions);
+      },
+    };
+    const counting = class extends AbortController {
+      constructor() {
+        super();
+        made += 1;
+      }
+    };
+    const watching = createSessionRunner({ store, createRunner: (persister) => createToolLoopRunner({ provider: watched, persister }) });
+    server.enqueue(textReply('Hello there, this is a longer answer.'));
+    vi.stubGlobal('AbortController', counting);
+    let stream: SessionStream;
+    try {
+      stream = await watching.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [userSays('Hi')], principal, instructions });
+      await consume(stream, (event) => event.type === 'text_delta');
+      expect(madeAtModelCall).toEqual([1]);
+      expect((await stream.result).result.status).toBe('cancelled');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(await types(who, stream.session.id)).toEqual(['user:text']);
+  });
+
   it("writes a step's tool results beside the next model call, and sends their events only once they are stored", async () => {
     const who = owner();
     let release!: () => void;
@@ -511,6 +545,14 @@ await describeEachDatabase<AgentsApiDatabase>('durable session streams on the Po
     const who = owner();
     const starting = sessions.stream.start({ owner: who, session: { agentSlug: 'weather', title: 'x'.repeat(501) }, input: [userSays('Hi')], principal, instructions });
     await expect(starting).rejects.toMatchObject({ code: 'transcript.invalid_request' });
+    expect(server.completionRequests()).toEqual([]);
+  });
+
+  it('refuses, before any event, a start without a session id whose input repeats a message id, naming no session it never gave out', async () => {
+    const who = owner();
+    const said = userSays('Hi');
+    const starting = sessions.stream.start({ owner: who, session: { agentSlug: 'weather' }, input: [said, said], principal, instructions });
+    await expect(starting).rejects.toMatchObject({ code: 'transcript.duplicate_message', details: { sessionId: '(new)', messageId: said.id } });
     expect(server.completionRequests()).toEqual([]);
   });
 

@@ -2,7 +2,7 @@ import { AgentsApiError } from '../errors';
 import type { AgentMessage } from '../messages/message';
 import type { ConversationEvent, ConversationRequest, ConversationResult, ConversationRunner, RunOptions, TranscriptPersister } from '../runner/conversation-runner';
 import { EventChannel } from '../runner/event-channel';
-import { linkedAbort } from '../runner/linked-abort';
+import { stoppableStream } from '../runner/stoppable-stream';
 import { sessionLocked, type NewSession, type SessionOwner, type TranscriptSession, type TranscriptStore } from '../transcripts/transcript-store';
 import type { RunRecord } from '../transcripts/run-record';
 import { checkStorable } from '../transcripts/internal/storable-input';
@@ -122,12 +122,14 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     // A fresh id cannot be taken, so only a store failure can refuse the open: the stream
     // need not wait for it (see "Events before the open" in the decision note).
     const early = newSession.id === undefined;
-    const requested: NewSession = early ? { ...newSession, id: defaultSessionId() } : newSession;
     // What the store would refuse of the request is refused here, before any event (the
     // input's schema was checked by `start`; what a store can keep is checked here), and
     // only here: this package's stores take the request as checked (`checkedOpenSession`).
+    const requested = parseOpenedSession(newSession, checkStorable(input, 'messages'));
+    // The parse's own copy; the id drawn here is well formed by construction, so it is not checked.
+    if (early) requested.id = defaultSessionId();
     const openRequest = checkedOpenSession({
-      session: parseOpenedSession(requested, checkStorable(input, 'messages')),
+      session: requested,
       messages: input,
       ttlMs: leaseOptions.ttlMs,
       run: { seqAtStart: 0 },
@@ -215,15 +217,13 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
     const lastWrite = holdingLastAnswer({ persist: async (messages, state) => (await arrived, persister.persist(messages, state)) }, { writeBehind: true });
     const outbox = new EventOutbox(channel);
-    const runner = makeRunner(lastWrite.persister);
-    // The caller's signal, and ours to stop the run (not `AbortSignal.any`: see `linkedAbort`).
-    const stopper = linkedAbort(runOptions.signal);
-    const { signal } = stopper;
+    // Follows the caller's signal; stopped by us on the loop's own controller (see `stoppableStream`).
+    const run = stoppableStream(makeRunner(lastWrite.persister), request, runOptions.signal);
     const startedAt = now();
     const ended = (async (): Promise<RunTail> => {
       let cursor = cursorAtStart;
       let held: { readonly entry: SessionStreamEvent; readonly cursorBefore: string } | undefined;
-      for await (const event of runner.stream(request, { signal })) {
+      for await (const event of run.events) {
         if (held && !lastWrite.holds(held.entry.event.messageId ?? '')) {
           // A later write stored the held answer first (or failed to, and the run says so).
           if (lastWrite.written(held.entry.event.messageId ?? '')) await outbox.send(held.entry);
@@ -246,7 +246,7 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
       throw new AgentsApiError('runner.seam_failed', 'The run ended without a run_end event.');
     })();
     ended.catch(() => undefined);
-    void ended.then(stopper.unlink, stopper.unlink);
+    void ended.then(run.unlink, run.unlink);
     let unread = true;
     return {
       channel,
@@ -261,9 +261,9 @@ export function createSessionStreams(options: SessionRunnerOptions): SessionStre
         unread = false;
         arrive();
       },
-      stop: () => stopper.abort(),
+      stop: () => run.stop(),
       abandon() {
-        stopper.abort();
+        run.stop();
         channel.abandon();
         arrive();
       },
