@@ -49,6 +49,10 @@ describe('input issues in the operator\'s words', () => {
     });
   });
 
+  it('names the types a union takes when the value is none of them', () => {
+    expect(messagesOf(z.object({ body: z.union([z.string(), z.record(z.string(), z.unknown())]) }), { body: 5 })).toEqual({ body: 'must be a string or an object, not 5' });
+  });
+
   it('names unknown fields and the expected format', () => {
     const schema = z.strictObject({ at: z.iso.datetime(), site: z.url() });
     expect(messagesOf(schema, { at: 'yesterday', site: 'not a url', extra: 1 })).toEqual({

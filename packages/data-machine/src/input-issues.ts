@@ -56,8 +56,8 @@ function describeIssue(issue: RawIssue, value: unknown): string | undefined {
     case 'invalid_union': {
       // A discriminated union that found no option names the discriminator's values.
       const options = (issue as { options?: readonly unknown[] }).options;
-      if (options === undefined) return undefined;
-      return value === undefined ? 'is required' : oneOf(options, value);
+      if (options !== undefined) return value === undefined ? 'is required' : oneOf(options, value);
+      return unionOfTypes(issue.errors, value);
     }
     case 'invalid_format':
       return format(issue.format, value);
@@ -68,6 +68,20 @@ function describeIssue(issue: RawIssue, value: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** A union whose every option refused the value's type: `must be a string or an object, not 5`. */
+function unionOfTypes(branches: readonly (readonly z.core.$ZodIssue[])[], value: unknown): string | undefined {
+  const expected: string[] = [];
+  for (const branch of branches) {
+    const mismatch = branch.find((issue) => issue.code === 'invalid_type' && issue.path.length === 0);
+    if (mismatch?.code !== 'invalid_type') return undefined;
+    const name = typeName(mismatch.expected);
+    if (!expected.includes(name)) expected.push(name);
+  }
+  if (expected.length === 0) return undefined;
+  if (value === undefined) return 'is required';
+  return `must be ${expected.join(' or ')}, not ${shown(value)}`;
 }
 
 function bound(origin: string, side: 'least' | 'most', limit: number | bigint | Date, inclusive: boolean): string | undefined {
