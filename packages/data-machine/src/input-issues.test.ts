@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { parseInput } from './input';
 import { describeInputIssues, inputIssues, safeParseInput } from './input-issues';
+import { emailSchema } from './users/user-repository';
 
 function messagesOf(schema: z.ZodType, value: unknown): Record<string, string> {
   const parsed = safeParseInput(schema, value);
@@ -71,5 +73,9 @@ describe('input issues in the operator\'s words', () => {
       'Invalid query: query.limit: must be at least 1 (and 1 more)',
     );
     expect(describeInputIssues('body', [{ path: '', message: 'must be an object, not "x"' }])).toBe('Invalid body: must be an object, not "x"');
+  });
+
+  it('words the product\'s own parse errors the same way: a bad email quotes what was sent', () => {
+    expect(() => parseInput(emailSchema, ' Nobody ', 'email')).toThrow('Invalid email: must be an email address, not " Nobody "');
   });
 });
