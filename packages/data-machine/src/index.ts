@@ -114,6 +114,8 @@ export type {
   StepType,
 } from './steps/step';
 export type { ValidationIssue } from './steps/validation-issues';
+export { describeInputIssues, inputErrorMap, inputIssues, safeParseInput } from './input-issues';
+export type { InputIssue } from './input-issues';
 export { createAiStep, stepSessionId } from './steps/ai/ai-step';
 export type { AiStepOptions, AiStepOutput } from './steps/ai/ai-step';
 export { aiStepConfigSchema } from './steps/ai/ai-step-input';

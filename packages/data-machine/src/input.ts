@@ -1,16 +1,16 @@
 import { z } from 'zod';
 import { DataMachineError } from './errors';
+import { describeInputIssues, inputIssues, safeParseInput } from './input-issues';
 
 /**
  * Validates input at the product's edge; throws `input.invalid` with each
  * issue's field path, before anything is written.
  */
 export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, what: string): z.infer<Schema> {
-  const parsed = schema.safeParse(value);
+  const parsed = safeParseInput(schema, value);
   if (parsed.success) return parsed.data;
-  throw new DataMachineError('input.invalid', `Invalid ${what}: ${z.prettifyError(parsed.error)}`, {
-    details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
-  });
+  const issues = inputIssues(parsed.error);
+  throw new DataMachineError('input.invalid', describeInputIssues(what, issues), { details: { issues } });
 }
 
 /** A slug: 1 to 64 lowercase letters, digits and inner hyphens (`my-agent`). */

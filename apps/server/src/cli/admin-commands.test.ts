@@ -53,7 +53,7 @@ await describeEachDatabase('administration commands', (database) => {
     expect(await failure('agents', 'grant', 'private', '--user', 'member@cli.test', '--role', 'boss', '--as', 'owner@cli.test')).toBe(
       'usage: --role must be one of viewer, operator, admin (got "boss")',
     );
-    expect(await failure('agents', 'token', 'create', 'private', '--label', 'x', '--ceiling', 'chat,fly', '--as', 'owner@cli.test')).toMatch(/^usage: --capability must be one of/);
+    expect(await failure('agents', 'token', 'create', 'private', '--label', 'x', '--ceiling', 'chat,fly', '--as', 'owner@cli.test')).toMatch(/^usage: --ceiling must be one of .* \(got "fly"\)$/);
     expect(await failure('agents', 'show', '--as', 'owner@cli.test')).toBe('usage: usage: data-machine agents show <agent> [--tenant <slug>] --as <email>');
     expect(await failure('agents', 'list', '--colour', 'red', '--as', 'owner@cli.test')).toMatch(/^usage: Unknown option '--colour'/);
   });

@@ -168,7 +168,7 @@ const identityCommands: readonly AdminCommand[] = [
       if (expires !== null && Number.isNaN(expires.getTime())) throw new UsageError('--expires must be an ISO instant');
       const ceiling = required(values, 'ceiling')
         .split(',')
-        .map((capability) => oneOf({ capability: capability.trim() }, 'capability', tenantCapabilitySchema));
+        .map((capability) => oneOf({ ceiling: capability.trim() }, 'ceiling', tenantCapabilitySchema));
       const { token, secret } = await createAgentToken(context, await scope(), positionals[0] ?? '', { label: required(values, 'label'), ceiling, expiresAt: expires });
       return done(`token ${token.id} (shown once, keep it): ${secret}`, { token, secret });
     },

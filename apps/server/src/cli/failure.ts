@@ -1,6 +1,7 @@
 import { AgentsApiError } from '@data-machine/agents-api';
 import { DataMachineError } from 'data-machine';
 import { ConfigError } from '../config/config';
+import { DataDirectoryInUseError } from '../database/data-directory-lock';
 import { HttpError } from '../http/http-error';
 
 /** A failure to start that the operator can act on; printed as one line. */
@@ -20,7 +21,7 @@ export interface Failure {
  * once a command has failed, by when the command has loaded what it imports.
  */
 export function failureOf(error: unknown): Failure {
-  const known = error instanceof ConfigError || error instanceof StartupError || error instanceof HttpError || AgentsApiError.isInstance(error) || DataMachineError.isInstance(error);
+  const known = error instanceof ConfigError || error instanceof StartupError || error instanceof DataDirectoryInUseError || error instanceof HttpError || AgentsApiError.isInstance(error) || DataMachineError.isInstance(error);
   const message = known ? (error as Error).message : `unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
   return { line: `data-machine: ${message}\n`, exitCode: error instanceof ConfigError ? 2 : 1 };
 }

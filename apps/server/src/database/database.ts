@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { EngineDatabase } from 'data-machine';
 import type { DatabaseConfig } from '../config/config';
 import type { ChangeFeedSource } from './change-feed-listener';
+import { lockDataDirectory, type DataDirectoryLock } from './data-directory-lock';
 
 /** The server's database connection. */
 export interface ServerDatabase {
@@ -24,13 +25,20 @@ export interface ServerDatabase {
   close(): Promise<void>;
 }
 
-/** Opens the configured database: PGlite under its data directory, or Postgres through a pool. */
+/**
+ * Opens the configured database: PGlite under its data directory, or Postgres
+ * through a pool. The embedded database is locked for this process until
+ * `close` (`DataDirectoryInUseError` while another process has it open).
+ */
 export async function openDatabase(config: DatabaseConfig): Promise<ServerDatabase> {
   let db: Kysely<unknown>;
   let engine: EngineDatabase;
   let changeFeed: ChangeFeedSource;
+  let lock: DataDirectoryLock | undefined;
   if (config.kind === 'pglite') {
-    const pglite = await openPglite(config.dataDir);
+    const opened = await openPglite(config.dataDir);
+    const { pglite } = opened;
+    lock = opened.lock;
     db = new Kysely<unknown>({ dialect: new PgliteDialect({ pglite }) });
     engine = { pglite };
     changeFeed = { pglite };
@@ -54,12 +62,26 @@ export async function openDatabase(config: DatabaseConfig): Promise<ServerDataba
         return false;
       }
     },
-    close: () => db.destroy(),
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        await lock?.release();
+      }
+    },
   };
 }
 
-async function openPglite(dataDir: string): Promise<PGlite> {
+async function openPglite(dataDir: string): Promise<{ pglite: PGlite; lock: DataDirectoryLock }> {
   const directory = path.join(dataDir, 'pglite');
   await mkdir(directory, { recursive: true });
-  return PGlite.create(directory);
+  // Nothing stops a second PGlite on the same files: the CLI beside a running server would
+  // write where the server never reads, or abort inside PGlite. The lock turns that into one line.
+  const lock = await lockDataDirectory(path.join(dataDir, 'pglite.lock'), dataDir);
+  try {
+    return { pglite: await PGlite.create(directory), lock };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
 }

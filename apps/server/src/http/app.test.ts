@@ -103,6 +103,12 @@ await describeEachDatabase('http app', (context) => {
     expect(response.json().error.code).toBe('request.invalid');
   });
 
+  it('takes a JSON content type without a body as no body, and still refuses a poisoned one', async () => {
+    const empty = await app.inject({ method: 'POST', url: '/test/echo', headers: { 'content-type': 'application/json' }, payload: '' });
+    const poisoned = await app.inject({ method: 'POST', url: '/test/echo', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"admin":true}}' });
+    expect([empty.statusCode, empty.body, poisoned.statusCode, poisoned.json().error.code]).toEqual([200, '', 400, 'request.invalid']);
+  });
+
   it('maps a typed package error through the status table', async () => {
     const response = await app.inject({ method: 'GET', url: '/test/throws-typed' });
     expect(response.statusCode).toBe(errorStatus['database.migration_failed']);

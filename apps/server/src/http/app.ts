@@ -110,6 +110,7 @@ export function buildApp({
       void reply.code(response.status).send(isOpenAIPath(request.url) ? toOpenAIError(response) : response.body);
     },
   });
+  acceptEmptyJsonBodies(app);
   registerRequestLogging(app);
   const product = context ?? createDataMachineContext({ db: database.db, logger: { warn: (entry, message) => app.log.warn(entry, message) } });
   registerAccessCacheInvalidation(app, product);
@@ -165,4 +166,23 @@ export function buildApp({
     await registerOpenAIRoutes(api, product, service);
   });
   return app;
+}
+
+/**
+ * A JSON content type with no body is no body: clients that set the header on every request send
+ * it on the POSTs that take none (run, accept, undo), and Fastify's parser would answer them 400.
+ * A route whose schema needs a body still refuses the missing one (`body: is required`). Anything
+ * else goes to Fastify's own parser, with its prototype-poisoning checks.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, done);
+  });
 }

@@ -1,7 +1,7 @@
 import { AgentsApiError, type AgentsApiErrorCode } from '@data-machine/agents-api';
-import { DataMachineError, type DataMachineErrorCode } from 'data-machine';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DataMachineError, describeInputIssues, type DataMachineErrorCode } from 'data-machine';
 import { HttpError, type HttpErrorCode } from './http-error';
+import { RequestInputError } from './request-validation';
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -189,15 +189,12 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       unexpected: status >= 500,
     };
   }
-  if (hasZodFastifySchemaValidationErrors(error)) {
+  if (error instanceof RequestInputError) {
     // The same shape the packages give a bad input: the field path and what is wrong with it.
     // Fastify names the query string `querystring`; clients know it as the query.
-    const part = error.validationContext === 'querystring' ? 'query' : error.validationContext;
-    const issues = error.validation.map((issue) => ({
-      path: [part, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
-      message: issue.message ?? 'invalid',
-    }));
-    return { status: 400, body: { error: { code: 'input.invalid', message: `Invalid ${part}: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, details: { issues } } }, unexpected: false };
+    const part = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'request');
+    const issues = error.issues.map((issue) => ({ path: issue.path === '' ? part : `${part}.${issue.path}`, message: issue.message }));
+    return { status: 400, body: { error: { code: 'input.invalid', message: describeInputIssues(part, issues), details: { issues } } }, unexpected: false };
   }
   if (isFastifyClientError(error)) {
     const sized = error.statusCode === 413 ? 'request.too_large' : error.statusCode === 414 ? 'request.uri_too_long' : undefined;

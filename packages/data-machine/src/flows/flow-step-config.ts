@@ -4,6 +4,7 @@ import { slugSchema } from '../input';
 import { queueModeSchema } from '../queues/queue';
 import { secretNameSchema } from '../secrets/secret-name';
 import { isHandlerStepType, jsonObjectSchema, type JsonObject, type PipelineStep } from '../steps/step';
+import { safeParseInput } from '../input-issues';
 import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validation-issues';
 
 /**
@@ -33,7 +34,7 @@ export type FlowStepConfigs = z.infer<typeof flowStepConfigsSchema>;
  * `details.flow` names the flow when given.
  */
 export function checkFlowStepConfig(input: unknown, steps: readonly PipelineStep[], handlers: HandlerRegistry, flowSlug?: string): FlowStepConfigs {
-  const parsed = flowStepConfigsSchema.safeParse(input ?? {});
+  const parsed = safeParseInput(flowStepConfigsSchema, input ?? {});
   const details = flowSlug === undefined ? {} : { flow: flowSlug };
   if (!parsed.success) throwIssues('flow.invalid_config', 'flow configuration', zodIssues(parsed.error, ['steps']), details);
   const configs = parsed.success ? parsed.data : {};
@@ -64,7 +65,7 @@ function handlerConfigIssues(step: PipelineStep, config: FlowStepConfig | undefi
   const path = ['steps', step.key, 'handlerConfig'];
   const handler = handlers.find(step.handler);
   if (!handler) return [{ path: `steps.${step.key}`, message: `the step's handler "${step.handler}" is not registered` }];
-  const parsed = handler.configSchema.safeParse(mergeConfig(step.config, config?.handlerConfig ?? {}));
+  const parsed = safeParseInput(handler.configSchema, mergeConfig(step.config, config?.handlerConfig ?? {}));
   return parsed.success ? [] : zodIssues(parsed.error, path);
 }
 
@@ -77,7 +78,7 @@ function handlerConfigIssues(step: PipelineStep, config: FlowStepConfig | undefi
 export function effectiveHandlerConfig(step: PipelineStep, config: FlowStepConfig | undefined, handlers: HandlerRegistry, patch: JsonObject = {}): unknown {
   if (!('handler' in step)) return undefined;
   const handler = handlers.get(step.handler);
-  const parsed = handler.configSchema.safeParse(mergeConfig(mergeConfig(step.config, config?.handlerConfig ?? {}), patch));
+  const parsed = safeParseInput(handler.configSchema, mergeConfig(mergeConfig(step.config, config?.handlerConfig ?? {}), patch));
   if (!parsed.success) throwIssues('flow.invalid_config', 'handler configuration', zodIssues(parsed.error, ['steps', step.key, 'handlerConfig']));
   return parsed.success ? parsed.data : undefined;
 }

@@ -32,6 +32,17 @@ describe('pipeline steps', () => {
     expect(issuesOf({})).toEqual([{ path: 'steps', message: expect.any(String) }]);
   });
 
+  it('refuses an ai step config with a misspelt or mistyped field when the pipeline is saved, not when a job runs it', () => {
+    expect(issuesOf([{ key: 'draft', type: 'ai', config: { promt: 'Rewrite it', maxTurns: '3' } }])).toEqual([
+      { path: 'steps.0.config.maxTurns', message: 'must be a number, not "3"' },
+      { path: 'steps.0.config', message: 'unknown field "promt"' },
+    ]);
+  });
+
+  it('keeps an ai step config as given, without its defaults', () => {
+    expect(checkPipelineSteps([{ key: 'draft', type: 'ai', config: { prompt: 'Rewrite it' } }], handlers)[0]).toEqual({ key: 'draft', type: 'ai', config: { prompt: 'Rewrite it' } });
+  });
+
   it('refuses a duplicate key, naming the later step', () => {
     expect(issuesOf([{ key: 'a', type: 'ai' }, { key: 'a', type: 'ai' }])).toEqual([{ path: 'steps.1.key', message: expect.any(String) }]);
   });

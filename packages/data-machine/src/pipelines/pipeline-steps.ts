@@ -1,6 +1,8 @@
 import type { HandlerRegistry } from '../handlers/handler-registry';
 import { isHandlerStepType, pipelineStepSchema, stepHandlerKinds, maxPipelineSteps, type PipelineStep } from '../steps/step';
+import { aiStepConfigSchema } from '../steps/ai/ai-step-input';
 import { webhookGateConfigSchema } from '../steps/webhook-gate/webhook-gate-step';
+import { safeParseInput } from '../input-issues';
 import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validation-issues';
 
 /**
@@ -12,7 +14,8 @@ import { throwIssues, zodIssues, type ValidationIssue } from '../steps/validatio
  * - a handler step names a registered handler of the kind its type needs;
  * - at most one `fetch`, and it is the first step (a fetch fans out into the rest);
  * - at most one `webhook_gate` in a row: two in a row wait for nothing more;
- * - a `webhook_gate`'s config is `{ timeoutSeconds? }` (1 s to 30 days).
+ * - a `webhook_gate`'s config is `{ timeoutSeconds? }` (1 s to 30 days);
+ * - an `ai` step's config is `{ prompt?, maxTurns? }` (the stored config is kept as given, without defaults).
  */
 export function checkPipelineSteps(input: unknown, handlers: HandlerRegistry): PipelineStep[] {
   if (!Array.isArray(input)) return fail([{ path: 'steps', message: 'steps are an array' }]);
@@ -21,7 +24,7 @@ export function checkPipelineSteps(input: unknown, handlers: HandlerRegistry): P
   if (input.length > maxPipelineSteps) issues.push({ path: 'steps', message: `a pipeline has at most ${maxPipelineSteps} steps` });
   const steps: PipelineStep[] = [];
   input.forEach((value: unknown, index) => {
-    const parsed = pipelineStepSchema.safeParse(value);
+    const parsed = safeParseInput(pipelineStepSchema, value);
     if (!parsed.success) {
       issues.push(...zodIssues(parsed.error, ['steps', index]));
       return;
@@ -35,7 +38,12 @@ export function checkPipelineSteps(input: unknown, handlers: HandlerRegistry): P
 
 function stepIssues(step: PipelineStep, index: number, handlers: HandlerRegistry): ValidationIssue[] {
   if (step.type === 'webhook_gate') {
-    const parsed = webhookGateConfigSchema.safeParse(step.config);
+    const parsed = safeParseInput(webhookGateConfigSchema, step.config);
+    return parsed.success ? [] : zodIssues(parsed.error, ['steps', index, 'config']);
+  }
+  if (step.type === 'ai') {
+    // Checked here, not only when a job runs the step: a misspelt `promt` would otherwise fail every run.
+    const parsed = safeParseInput(aiStepConfigSchema, step.config);
     return parsed.success ? [] : zodIssues(parsed.error, ['steps', index, 'config']);
   }
   if (!isHandlerStepType(step.type) || !('handler' in step)) return [];

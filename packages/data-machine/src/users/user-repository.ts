@@ -21,7 +21,7 @@ export const emailSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .pipe(z.email({ message: 'an email address' }).max(320));
+  .pipe(z.email().max(320));
 
 /** What {@link createUser} takes. */
 export const newUserSchema = z.object({ email: emailSchema, displayName: nameSchema });

@@ -79,6 +79,15 @@ await describeEachDatabase<DataMachineDatabase>('approval routes', (database) =>
       expect(await outcome('GET', '/approvals/act_nothing', viewer.token)).toEqual([404, 'approval.not_found']);
       expect(await outcome('GET', '/approvals?status=maybe', viewer.token)).toEqual([400, 'input.invalid']);
     });
+
+    it('words a bad page size in the caller\'s terms: what was sent and what is allowed', async () => {
+      const { viewer } = await waitingAction('ap-limit');
+      const answers = await Promise.all(['abc', '0'].map((limit) => app.inject({ method: 'GET', url: `/approvals?limit=${limit}`, headers: as(viewer.token) })));
+      expect(answers.map((answer) => [answer.statusCode, answer.json().error.message])).toEqual([
+        [400, 'Invalid query: query.limit: must be a number, not "abc"'],
+        [400, 'Invalid query: query.limit: must be at least 1'],
+      ]);
+    });
   });
 
   describe('deciding', () => {

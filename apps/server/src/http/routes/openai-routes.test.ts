@@ -130,6 +130,8 @@ await describeEachDatabase<DataMachineDatabase>('OpenAI-compatible routes', (dat
       expect([badTool.statusCode, badTool.json().error.code, badTool.json().error.param]).toEqual([400, 'input.invalid', 'body.tools.0.function.name']);
       const unknownSession = await complete(tenant.owner.token, { model: 'default', messages: [{ role: 'user', content: 'Hi' }] }, { 'x-session-id': 'nope' });
       expect([unknownSession.statusCode, unknownSession.json().error.code]).toEqual([404, 'session.not_found']);
+      const malformedSession = await complete(tenant.owner.token, { model: 'default', messages: [{ role: 'user', content: 'Hi' }] }, { 'x-session-id': 'not a session!' });
+      expect([malformedSession.statusCode, malformedSession.json().error.code, malformedSession.json().error.param]).toEqual([400, 'transcript.invalid_request', null]);
       // A model failure is the provider's code with its gateway status; the stateless session is gone.
       world.model.enqueue(errorReply(400, { message: 'upstream refused' }));
       const failed = await complete(tenant.owner.token, { model: 'default', messages: [{ role: 'user', content: 'Hi' }] });

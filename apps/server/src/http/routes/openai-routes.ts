@@ -41,7 +41,8 @@ export function toOpenAIError(response: ErrorResponse): OpenAIErrorBody {
   const { code, message, details } = response.body.error;
   const issues = details?.issues;
   const firstPath = Array.isArray(issues) && typeof (issues[0] as { path?: unknown } | undefined)?.path === 'string' ? (issues[0] as { path: string }).path : null;
-  return { error: { message, type: openAIErrorType(response.status), code, param: firstPath } };
+  // An issue about the whole value (a malformed x-session-id) has the empty path: OpenAI's "no param" is null.
+  return { error: { message, type: openAIErrorType(response.status), code, param: firstPath === '' ? null : firstPath } };
 }
 
 const functionToolSchema = z.looseObject({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeInputIssues, inputIssues, safeParseInput } from '../../input-issues';
 import { promptBodySchema } from '../../queues/queue';
 import type { EngineData, StepInput } from '../step';
 import { aiError } from './ai-step-failure';
@@ -16,11 +17,10 @@ export type AiStepConfig = z.infer<typeof aiStepConfigSchema>;
 
 /** The step's configuration, or `ai.invalid_input` naming each bad field. */
 export function parseAiStepConfig(config: unknown): AiStepConfig {
-  const parsed = aiStepConfigSchema.safeParse(config ?? {});
+  const parsed = safeParseInput(aiStepConfigSchema, config ?? {});
   if (parsed.success) return parsed.data;
-  throw aiError('ai.invalid_input', `Invalid ai step configuration: ${z.prettifyError(parsed.error)}`, {
-    issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-  });
+  const issues = inputIssues(parsed.error);
+  throw aiError('ai.invalid_input', describeInputIssues('ai step configuration', issues), { issues });
 }
 
 /**
