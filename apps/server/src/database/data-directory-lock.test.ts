@@ -41,6 +41,13 @@ describe('the embedded data directory lock', () => {
     await lock.release();
   });
 
+  it('takes over a lock naming this process that this process never took (a container restarted under the same pid)', async () => {
+    await writeFile(file, `${process.pid}\n`);
+    const lock = await lockDataDirectory(file, directory);
+    await expect(lockDataDirectory(file, directory)).rejects.toBeInstanceOf(DataDirectoryInUseError);
+    await lock.release();
+  });
+
   it('takes over a lock file it cannot read as a process id', async () => {
     await writeFile(file, 'not a pid');
     const lock = await lockDataDirectory(file, directory);

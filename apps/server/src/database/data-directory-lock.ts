@@ -1,4 +1,13 @@
 import { open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * The lock files this process holds now. A lock file naming this process's id
+ * that is not here was left by an earlier process given the same id (a
+ * container restarted after a crash runs its server under the same pid again):
+ * it is stale, not ours.
+ */
+const heldHere = new Set<string>();
 
 /**
  * The embedded database is already open in another process: a second PGlite
@@ -27,7 +36,8 @@ export interface DataDirectoryLock {
 /**
  * Takes the lock file `file` for this process, refusing with
  * {@link DataDirectoryInUseError} while a live process holds it. A lock whose
- * process is gone (a crash, SIGKILL) or that cannot be read is stale and taken over.
+ * process is gone (a crash, SIGKILL), that names this process without its
+ * having taken it, or that cannot be read is stale and taken over.
  * `directory` is what the error names.
  */
 export async function lockDataDirectory(file: string, directory: string): Promise<DataDirectoryLock> {
@@ -41,12 +51,13 @@ export async function lockDataDirectory(file: string, directory: string): Promis
       } finally {
         await handle.close();
       }
+      heldHere.add(path.resolve(file));
       return releaser(file);
     } catch (error) {
       if (!isErrorCode(error, 'EEXIST') || attempt > 0) throw error;
     }
     const holder = await lockHolder(file);
-    if (holder !== undefined && isAlive(holder)) throw new DataDirectoryInUseError(directory, holder, file);
+    if (holder !== undefined && holdsIt(holder, file)) throw new DataDirectoryInUseError(directory, holder, file);
     await rm(file, { force: true });
   }
 }
@@ -57,6 +68,7 @@ function releaser(file: string): DataDirectoryLock {
     release: async () => {
       if (released) return;
       released = true;
+      heldHere.delete(path.resolve(file));
       // Only our own lock: a file another process wrote after a stale takeover is theirs.
       if ((await lockHolder(file)) === process.pid) await rm(file, { force: true });
     },
@@ -67,6 +79,11 @@ async function lockHolder(file: string): Promise<number | undefined> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isSafeInteger(pid) && pid > 0 && String(pid) === text.trim() ? pid : undefined;
+}
+
+/** Whether process `pid` holds `file`: this process only if it took the lock, any other while it lives. */
+function holdsIt(pid: number, file: string): boolean {
+  return pid === process.pid ? heldHere.has(path.resolve(file)) : isAlive(pid);
 }
 
 function isAlive(pid: number): boolean {
