@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `pnpm test`: build and typecheck through turbo (cached), then every package's tests in one
 # vitest run with lint running beside it, at a lower priority and one package at a time.
-# Lint needs no build and nothing needs lint; on a 2-core machine the vitest run leaves about a
-# core idle on average (its files wait on databases, child processes and sockets), which lint's
-# CPU fills instead of lengthening the turbo phase before the tests
+# Lint needs no build and nothing needs lint; on a 2-core machine the vitest run leaves part of
+# the cores idle (its files wait on databases, child processes and sockets), which lint's CPU
+# fills instead of lengthening the turbo phase before the tests
 # (docs/decisions/2026-11-30-fast-test-databases.md, "Lint beside the tests").
 # Lint's output is held in a file and printed whole after vitest's, under its own heading; the
 # run fails if either failed, and says which.
