@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# README command 2: install, then every check: build, lint (with the package
-# boundary rule), typecheck, and every package's tests in one vitest run
-# (the console's in headless Chromium).
+# README command 2: install, then every check: build, typecheck, and every
+# package's tests in one vitest run (the console's in headless Chromium), with
+# lint (with the package boundary rule) beside the tests (scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/pnpm.sh install --frozen-lockfile
