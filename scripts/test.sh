@@ -5,22 +5,36 @@
 # the cores idle (its files wait on databases, child processes and sockets), which lint's CPU
 # fills instead of lengthening the turbo phase before the tests
 # (docs/decisions/2026-11-30-fast-test-databases.md, "Lint beside the tests").
-# Lint's output is held in a file and printed whole after vitest's, under its own heading; the
-# run fails if either failed, and says which.
+# What is left of lint when the tests end runs on at normal priority (turbo's cache keeps what is
+# done). Lint's output is held in a file and printed whole after vitest's, under its own heading;
+# the run fails if either failed, and says which.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 turbo run build typecheck typecheck:root --output-logs=errors-only || exit $?
 
 lint_log="$(mktemp "${TMPDIR:-/tmp}/data-machine-lint.XXXXXX")"
 lint_pid=''
-trap '[ -n "$lint_pid" ] && kill "$lint_pid" 2>/dev/null; rm -f "$lint_log"' EXIT
-nice -n 10 turbo run lint lint:root --concurrency=1 --output-logs=errors-only >"$lint_log" 2>&1 &
+# Lint runs in a process group of its own (`setsid`, where there is one), so that it can be stopped whole.
+own_group=()
+command -v setsid >/dev/null 2>&1 && own_group=(setsid)
+stop_lint() { kill -- "-$lint_pid" 2>/dev/null || kill "$lint_pid" 2>/dev/null; }
+trap '[ -n "$lint_pid" ] && stop_lint; rm -f "$lint_log"' EXIT
+"${own_group[@]}" nice -n 10 turbo run lint lint:root --concurrency=1 --output-logs=errors-only >"$lint_log" 2>&1 &
 lint_pid=$!
 
 vitest run "$@"
 tests_status=$?
-wait "$lint_pid"
-lint_status=$?
+if kill -0 "$lint_pid" 2>/dev/null; then
+  # At nice 10, lint gets little of a machine other work keeps busy. What is left of it once the
+  # tests are done runs at normal priority: turbo's cache keeps the packages already linted.
+  stop_lint
+  wait "$lint_pid" 2>/dev/null
+  turbo run lint lint:root --output-logs=errors-only >"$lint_log" 2>&1
+  lint_status=$?
+else
+  wait "$lint_pid"
+  lint_status=$?
+fi
 lint_pid=''
 
 echo
