@@ -1,4 +1,4 @@
-import { inputErrorMap, inputIssues, type InputIssue } from 'data-machine';
+import { inputIssues, safeParseInput, type InputIssue } from 'data-machine';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { z } from 'zod';
 
@@ -25,6 +25,6 @@ export class RequestInputError extends Error {
 export const requestValidatorCompiler: FastifySchemaCompiler<z.ZodType> =
   ({ schema }) =>
   (data: unknown) => {
-    const result = schema.safeParse(data, { error: inputErrorMap(data) });
+    const result = safeParseInput(schema, data);
     return result.success ? { value: result.data } : { error: new RequestInputError(inputIssues(result.error)) };
   };
